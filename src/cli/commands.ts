@@ -1,0 +1,62 @@
+/** Declares every command and its flags; the handlers load lazily. */
+import { Command, Option } from 'commander';
+
+export function registerCommands(program: Command): void {
+  const sandbox = program.command('sandbox').description('a real local cluster (primary, replicas, PgBouncer) for trying things');
+  sandbox
+    .command('up')
+    .description('initdb a primary, clone replicas with pg_basebackup, start PgBouncer; writes DIR/inventory.yaml')
+    .option('--replicas <n>', 'number of streaming replicas', '2')
+    .option('--dir <dir>', 'where the sandbox lives (default .pg-handover/sandbox)')
+    .option('--pg-bin <dir>', 'PostgreSQL bin directory (default: $PG_BIN, pg_config, /usr/lib/postgresql/*/bin)')
+    .option('--os-user <name>', 'OS user that runs the servers when run as root', 'postgres')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts) => (await import('./sandbox-command.js')).sandboxUpCommand(opts));
+  sandbox
+    .command('down')
+    .description('stop exactly the processes of the sandbox and remove its directory')
+    .option('--dir <dir>', 'the sandbox directory')
+    .option('--keep', 'stop the processes but keep the directory')
+    .action(async (opts) => (await import('./sandbox-command.js')).sandboxDownCommand(opts));
+  sandbox
+    .command('status')
+    .description("each node's role, LSNs and replication state, and where PgBouncer points")
+    .option('--dir <dir>', 'the sandbox directory')
+    .option('--json', 'print the state as JSON')
+    .action(async (opts) => (await import('./sandbox-command.js')).sandboxStatusCommand(opts));
+
+  program
+    .command('status')
+    .description('observe a cluster: roles, timelines, LSNs, lag, pooler targets (read-only)')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    .option('--json', 'print the state as JSON')
+    .action(async (opts) => (await import('./status-command.js')).statusCommand(opts));
+
+  program
+    .command('promote')
+    .description('planned switchover: move the primary role to a replica (see --dry-run)')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    .option('-p, --playbook <file>', 'playbook YAML file (default: the built-in switchover playbook)')
+    .option('-t, --target <node>', 'node to promote (default: the healthiest replica with the least lag)')
+    .option('--dry-run', 'run every read-only check and print the plan; change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+    .option('--json', 'one JSON event per line on stdout')
+    .option('--journal-dir <dir>', 'where run journals go', '.pg-handover/runs')
+    .action(async (opts) => (await import('./promote-command.js')).promoteCommand(opts));
+
+  program
+    .command('playbook')
+    .description('work with playbooks')
+    .command('validate')
+    .argument('<file>', 'playbook YAML file')
+    .description('check a playbook without contacting any server')
+    .action(async (file) => (await import('./playbook-command.js')).validateCommand(file));
+
+  program
+    .command('demo')
+    .description('a real switchover on a throwaway sandbox: load, promote, check no row was lost, tear down')
+    .option('--dir <dir>', 'sandbox directory (default: a new temporary directory)')
+    .option('--keep', 'leave the sandbox running afterwards')
+    .addOption(new Option('--json', 'JSON events').hideHelp())
+    .action(async (opts) => (await import('./demo-command.js')).demoCommand(opts));
+}

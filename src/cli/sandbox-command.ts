@@ -1,0 +1,42 @@
+/** `pg-handover sandbox up|down|status`. */
+import { resolve } from 'node:path';
+import { sandboxDown } from '../sandbox/down.js';
+import { defaultSandboxDir, readManifest } from '../sandbox/manifest.js';
+import { sandboxUp } from '../sandbox/up.js';
+import { formatMs } from '../util/time.js';
+import { out, outJson, say } from './output.js';
+import { intFlag } from './parse.js';
+import { statusCommand } from './status-command.js';
+
+interface UpFlags { replicas: string; dir?: string; pgBin?: string; osUser: string; json?: boolean }
+
+export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
+  const replicas = intFlag('replicas', flags.replicas, 1, 8)!;
+  const dir = resolve(flags.dir ?? defaultSandboxDir());
+  const { manifest, elapsedMs } = await sandboxUp({
+    dir, replicas, pgBin: flags.pgBin, osUser: flags.osUser, onProgress: (m) => say(`  ${m}`),
+  });
+  if (flags.json) {
+    outJson({ event: 'sandbox-up', dir, inventory: manifest.inventoryFile, elapsedMs: Math.round(elapsedMs) });
+    return;
+  }
+  const primary = manifest.nodes[0]!;
+  say(`sandbox up in ${formatMs(elapsedMs)}: primary ${primary.name} (127.0.0.1:${primary.port}), ` +
+    `${manifest.nodes.length - 1} replicas, pgbouncer on 127.0.0.1:${manifest.pooler.port}`);
+  out(`inventory: ${manifest.inventoryFile}`);
+  out(`connect:   PGPASSFILE=${manifest.passfile} psql "host=127.0.0.1 port=${manifest.pooler.port} user=app dbname=appdb"`);
+  out(`next:      pg-handover sandbox status --dir ${dir}`);
+  out(`           pg-handover promote --inventory ${manifest.inventoryFile} --dry-run`);
+}
+
+export async function sandboxDownCommand(flags: { dir?: string; keep?: boolean }): Promise<void> {
+  const dir = resolve(flags.dir ?? defaultSandboxDir());
+  const result = await sandboxDown(dir, { keep: flags.keep });
+  say(`sandbox down in ${formatMs(result.elapsedMs)}: stopped ${result.stopped.join(', ') || 'nothing (not running)'}` +
+    `${flags.keep ? '' : `; removed ${dir}`}`);
+}
+
+export async function sandboxStatusCommand(flags: { dir?: string; json?: boolean }): Promise<void> {
+  const manifest = readManifest(resolve(flags.dir ?? defaultSandboxDir()));
+  await statusCommand({ inventory: manifest.inventoryFile, json: flags.json });
+}

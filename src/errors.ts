@@ -1,0 +1,63 @@
+/**
+ * The small set of error classes the tool raises on purpose. Each carries a stable code;
+ * `exitCodeFor` is the one place that maps them to process exit codes.
+ */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  badInput: 2,
+  preflightRefused: 3,
+  rolledBack: 4,
+  pastPointOfNoReturn: 5,
+  interruptedRolledBack: 6,
+  environment: 7,
+} as const;
+export type ExitCodeName = keyof typeof ExitCode;
+
+export class HandoverError extends Error {
+  readonly exit: ExitCodeName = 'internal';
+}
+
+/** Bad playbook, inventory, flag or DSN: detected before anything is contacted. */
+export class BadInputError extends HandoverError {
+  override readonly exit = 'badInput' as const;
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Something the tool needs on this machine is missing (binaries, users). */
+export class EnvironmentError extends HandoverError {
+  override readonly exit = 'environment' as const;
+}
+
+/** A read-only check said no: nothing was changed. */
+export class PreflightRefusedError extends HandoverError {
+  override readonly exit = 'preflightRefused' as const;
+}
+
+/** A step failed or timed out; carries what happened so the runner can decide. */
+export class StepFailedError extends HandoverError {
+  constructor(
+    message: string,
+    readonly stepId?: string,
+  ) {
+    super(message);
+  }
+}
+
+export class InterruptedError extends HandoverError {
+  constructor(readonly signalName: string) {
+    super(`interrupted by ${signalName}`);
+  }
+}
+
+export class TimeoutError extends StepFailedError {}
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof HandoverError) return ExitCode[error.exit];
+  return ExitCode.internal;
+}

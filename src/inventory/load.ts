@@ -1,0 +1,186 @@
+/**
+ * Reads an inventory file: YAML → `${env:NAME}` substitution → zod shape → cross-field rules →
+ * passwords from the file, the environment or a password file. Every problem is a BadInputError.
+ */
+import { createReadStream, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { getPassword } from 'pgpass/lib/helper.js';
+import { BadInputError } from '../errors.js';
+import { registerSecret } from '../util/secrets.js';
+import {
+  formatPath, problemsError, readYamlFile, validateSource, type SourceProblem, type YamlSource,
+} from '../util/yaml-source.js';
+import { DsnError, isPort, parseDsn } from './dsn.js';
+import type { ConnParams, Inventory, NodeSpec, PoolerSpec } from './model.js';
+import { inventorySchema, type RawInventory, type RawNode } from './schema.js';
+
+export async function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Inventory> {
+  const source = await readYamlFile(file, 'inventory');
+  return buildInventory(source, env);
+}
+
+export async function buildInventory(source: YamlSource, env: NodeJS.ProcessEnv): Promise<Inventory> {
+  const substituted = substituteEnv(source, env);
+  const raw = validateSource(substituted, inventorySchema);
+  const problems: SourceProblem[] = [];
+  const report = (path: PropertyKey[], message: string) =>
+    problems.push({ path: formatPath(path), message, line: source.lineOf(path) });
+
+  const nodes = raw.nodes.map((node, i) => toNodeSpec(node, ['nodes', i], report));
+  const poolers = raw.poolers.map((pooler, i): PoolerSpec => ({
+    name: pooler.name,
+    admin: toConn({ dsn: pooler.admin_dsn }, ['poolers', i, 'admin_dsn'], report, 'pgbouncer'),
+    configFile: resolve(dirname(source.file), pooler.config_file),
+    databases: pooler.databases,
+    app: pooler.app_dsn ? toConn({ dsn: pooler.app_dsn }, ['poolers', i, 'app_dsn'], report) : undefined,
+  }));
+  checkRules(raw, nodes, poolers, report);
+  if (problems.length > 0) throw problemsError(source.file, problems);
+
+  const passfile = raw.passfile ? resolve(dirname(source.file), raw.passfile) : env.PGPASSFILE;
+  if (raw.passfile && passfile && !existsSync(passfile)) {
+    throw problemsError(source.file, [
+      { path: 'passfile', message: `file not found: ${passfile}`, line: source.lineOf(['passfile']) },
+    ]);
+  }
+  const withPassword = (conn: ConnParams) => resolvePassword(conn, passfile);
+  return {
+    file: source.file,
+    cluster: raw.cluster ?? 'cluster',
+    nodes: await Promise.all(nodes.map(async (n) => ({ ...n, conn: await withPassword(n.conn) }))),
+    poolers: await Promise.all(
+      poolers.map(async (p) => ({
+        ...p,
+        admin: await withPassword(p.admin),
+        app: p.app ? await withPassword(p.app) : undefined,
+      })),
+    ),
+  };
+}
+
+type Report = (path: PropertyKey[], message: string) => void;
+
+function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec {
+  const hasFields = node.host !== undefined || node.port !== undefined || node.user !== undefined || node.dbname !== undefined;
+  if (node.dsn !== undefined && hasFields) {
+    report([...at, 'dsn'], 'give either dsn or host/port/user/dbname, not both');
+  }
+  if (node.host_access && !node.data_dir) {
+    report([...at, 'data_dir'], 'required when host_access is set (where the data directory is)');
+  }
+  const access = node.host_access;
+  return {
+    name: node.name,
+    conn: toConn(node, [...at, node.dsn !== undefined ? 'dsn' : 'host'], report),
+    dataDir: node.data_dir,
+    binDir: node.bin_dir,
+    hostAccess:
+      access === undefined ? undefined
+      : access.kind === 'local' ? { kind: 'local', runAs: access.run_as }
+      : { kind: 'command', command: access.command },
+  };
+}
+
+interface ConnInput {
+  dsn?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  dbname?: string;
+  password?: string;
+}
+
+function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: string): ConnParams {
+  let map: Record<string, string> = {};
+  if (input.dsn !== undefined) {
+    try {
+      map = { ...parseDsn(input.dsn) };
+    } catch (error) {
+      if (!(error instanceof DsnError)) throw error;
+      report(at, error.message);
+    }
+  }
+  const { host, port, user, dbname, password, ...extra } = map;
+  const conn: ConnParams = {
+    host: input.host ?? host ?? '',
+    port: input.port ?? (port !== undefined && isPort(port) ? Number(port) : 5432),
+    user: input.user ?? user ?? 'postgres',
+    dbname: input.dbname ?? dbname ?? (expectDb ?? 'postgres'),
+    password: input.password ?? password,
+    extra,
+  };
+  registerSecret(conn.password);
+  if (conn.host === '') report(at, 'a host is required (TCP host name or address)');
+  if (conn.host.startsWith('/')) report(at, `expected a TCP host, got a socket directory "${conn.host}"`);
+  if (expectDb && conn.dbname !== expectDb) {
+    report(at, `expected dbname=${expectDb} (PgBouncer's admin console), got "${conn.dbname}"`);
+  }
+  return conn;
+}
+
+function checkRules(raw: RawInventory, nodes: NodeSpec[], poolers: PoolerSpec[], report: Report): void {
+  const seen = new Map<string, number>();
+  raw.nodes.forEach((node, i) => {
+    const previous = seen.get(node.name);
+    if (previous !== undefined) report(['nodes', i, 'name'], `duplicate node name "${node.name}" (also nodes[${previous}])`);
+    else seen.set(node.name, i);
+  });
+  const endpoints = new Map<string, number>();
+  nodes.forEach((node, i) => {
+    const key = `${node.conn.host}:${node.conn.port}`;
+    const previous = endpoints.get(key);
+    if (previous !== undefined && node.conn.host !== '') {
+      report(['nodes', i], `same host and port as nodes[${previous}] (${key})`);
+    } else endpoints.set(key, i);
+  });
+  const poolerNames = new Set<string>();
+  poolers.forEach((pooler, i) => {
+    if (poolerNames.has(pooler.name)) report(['poolers', i, 'name'], `duplicate pooler name "${pooler.name}"`);
+    poolerNames.add(pooler.name);
+    const dbs = new Set<string>();
+    pooler.databases.forEach((db, j) => {
+      if (dbs.has(db)) report(['poolers', i, 'databases', j], `duplicate database "${db}"`);
+      dbs.add(db);
+    });
+  });
+}
+
+const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces `${env:NAME}` in every string; a missing variable is a problem at that path. */
+function substituteEnv(source: YamlSource, env: NodeJS.ProcessEnv): YamlSource {
+  const problems: SourceProblem[] = [];
+  const walk = (value: unknown, path: PropertyKey[]): unknown => {
+    if (typeof value === 'string') {
+      return value.replace(ENV_REF, (_, name: string) => {
+        const found = env[name];
+        if (found === undefined) {
+          problems.push({ path: formatPath(path), message: `environment variable ${name} is not set`, line: source.lineOf(path) });
+          return '';
+        }
+        registerSecret(found);
+        return found;
+      });
+    }
+    if (Array.isArray(value)) return value.map((item, i) => walk(item, [...path, i]));
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, [...path, k])]));
+    }
+    return value;
+  };
+  const data = walk(source.data, []);
+  if (problems.length > 0) throw problemsError(source.file, problems);
+  return { ...source, data };
+}
+
+async function resolvePassword(conn: ConnParams, passfile: string | undefined): Promise<ConnParams> {
+  if (conn.password !== undefined || !passfile || !existsSync(passfile)) return conn;
+  const password = await new Promise<string | undefined>((done) => {
+    const stream = createReadStream(passfile);
+    stream.on('error', () => done(undefined));
+    getPassword({ host: conn.host, port: conn.port, database: conn.dbname, user: conn.user }, stream, done);
+  });
+  registerSecret(password);
+  return password === undefined ? conn : { ...conn, password };
+}
+

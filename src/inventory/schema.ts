@@ -1,0 +1,72 @@
+/**
+ * The inventory file: one cluster's Postgres nodes and poolers. Roles are never declared here;
+ * they are observed. Shape checks are zod; cross-field rules live in `rules.ts`.
+ */
+import { z } from 'zod';
+
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
+const nameField = z
+  .string({ error: 'expected a name' })
+  .regex(NAME, { error: 'expected letters, digits, "_", "-" or "." (at most 63)' });
+
+export const portField = z
+  .int({ error: 'expected integer 1–65535' })
+  .min(1, { error: 'expected integer 1–65535' })
+  .max(65535, { error: 'expected integer 1–65535' });
+
+const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
+
+const hostAccess = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({
+      kind: z.literal('local'),
+      /** OS user that owns the data directory; commands run as it when we are root. */
+      run_as: nonEmpty.optional(),
+    }),
+    z.strictObject({
+      kind: z.literal('command'),
+      /** argv prefix that runs a command on the node's host, e.g. [ssh, db1, sudo, -u, postgres]. */
+      command: z.array(nonEmpty).min(1, { error: 'expected at least one word' }),
+    }),
+  ],
+  { error: 'expected kind "local" or "command"' },
+);
+
+const connectionFields = {
+  dsn: nonEmpty.optional(),
+  host: nonEmpty.optional(),
+  port: portField.optional(),
+  user: nonEmpty.optional(),
+  dbname: nonEmpty.optional(),
+  password: z.string().optional(),
+};
+
+export const nodeSchema = z.strictObject({
+  name: nameField,
+  ...connectionFields,
+  data_dir: nonEmpty.optional(),
+  bin_dir: nonEmpty.optional(),
+  host_access: hostAccess.optional(),
+});
+
+export const poolerSchema = z.strictObject({
+  name: nameField,
+  kind: z.literal('pgbouncer').default('pgbouncer'),
+  admin_dsn: nonEmpty,
+  config_file: nonEmpty,
+  databases: z.array(nameField).min(1, { error: 'expected at least one pooled database' }),
+  /** Optional application login through the pooler, used to verify writes land on the new primary. */
+  app_dsn: nonEmpty.optional(),
+});
+
+export const inventorySchema = z.strictObject({
+  cluster: nameField.optional(),
+  passfile: nonEmpty.optional(),
+  nodes: z.array(nodeSchema).min(2, { error: 'expected at least two nodes (a primary and a replica)' }),
+  poolers: z.array(poolerSchema).min(1, { error: 'expected at least one pooler' }),
+});
+
+export type RawInventory = z.output<typeof inventorySchema>;
+export type RawNode = z.output<typeof nodeSchema>;
+export type RawPooler = z.output<typeof poolerSchema>;

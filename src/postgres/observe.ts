@@ -1,0 +1,158 @@
+/**
+ * Reads one node into a plain, immutable observation. Read-only: nothing here changes state.
+ */
+import type { NodeSpec } from '../inventory/model.js';
+import { parseLsn, type Lsn } from './lsn.js';
+import { NodeSession } from './session.js';
+
+export interface WalReceiver {
+  readonly status: string;
+  readonly receivedTli: number | undefined;
+  readonly flushedLsn: Lsn | undefined;
+  readonly senderHost: string | undefined;
+  readonly senderPort: number | undefined;
+  readonly slotName: string | undefined;
+}
+
+export interface ReplicationPeer {
+  readonly applicationName: string;
+  readonly clientAddr: string | undefined;
+  readonly state: string;
+  readonly syncState: string;
+  readonly flushLsn: Lsn | undefined;
+  readonly replayLsn: Lsn | undefined;
+  readonly replayLagMs: number | undefined;
+}
+
+export interface SlotInfo {
+  readonly name: string;
+  readonly type: 'physical' | 'logical';
+  readonly active: boolean;
+  readonly walStatus: string | undefined;
+}
+
+export interface Transaction {
+  readonly pid: number;
+  readonly user: string;
+  readonly state: string;
+  readonly ageMs: number;
+}
+
+export interface NodeObservation {
+  readonly name: string;
+  readonly reachable: true;
+  readonly inRecovery: boolean;
+  readonly systemIdentifier: string;
+  readonly versionNum: number;
+  readonly timeline: number | undefined;
+  /** Primary: flushed WAL position. Replica: undefined. */
+  readonly flushLsn: Lsn | undefined;
+  readonly receiveLsn: Lsn | undefined;
+  readonly replayLsn: Lsn | undefined;
+  readonly replayPaused: boolean;
+  readonly isSuperuser: boolean;
+  readonly walReceiver: WalReceiver | undefined;
+  readonly replication: readonly ReplicationPeer[];
+  readonly slots: readonly SlotInfo[];
+  readonly transactions: readonly Transaction[];
+  readonly preparedXacts: number;
+  readonly settings: Readonly<Record<string, string>>;
+}
+
+export interface UnreachableNode {
+  readonly name: string;
+  readonly reachable: false;
+  readonly error: string;
+}
+
+export type NodeState = NodeObservation | UnreachableNode;
+
+const SETTINGS = [
+  'max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions',
+  'max_locks_per_transaction', 'hot_standby', 'default_transaction_read_only', 'primary_conninfo',
+  'primary_slot_name', 'synchronous_standby_names', 'cluster_name', 'wal_level', 'recovery_min_apply_delay',
+];
+
+export async function observeNode(node: NodeSpec, session: NodeSession): Promise<NodeObservation> {
+  const base = await session.one<Record<string, string | number | boolean | null>>(`
+    SELECT pg_is_in_recovery() AS in_recovery,
+      (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+      current_setting('server_version_num')::int AS version_num,
+      CASE WHEN pg_is_in_recovery() THEN NULL
+           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS primary_tli,
+      (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
+      CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END AS flush_lsn,
+      pg_last_wal_receive_lsn()::text AS receive_lsn,
+      pg_last_wal_replay_lsn()::text AS replay_lsn,
+      CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'not paused' END AS pause_state,
+      (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
+      (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared_xacts`);
+  const [receiver, peers, slots, transactions, settings] = [
+    await session.query<Record<string, string | number | null>>(
+      `SELECT status, received_tli, flushed_lsn::text AS flushed_lsn, sender_host, sender_port, slot_name
+         FROM pg_stat_wal_receiver`),
+    await session.query<Record<string, string | number | null>>(
+      `SELECT application_name, client_addr::text AS client_addr, state, sync_state,
+              flush_lsn::text AS flush_lsn, replay_lsn::text AS replay_lsn,
+              (extract(epoch FROM replay_lag) * 1000)::float8 AS replay_lag_ms
+         FROM pg_stat_replication`),
+    await session.query<Record<string, string | boolean | null>>(
+      `SELECT slot_name, slot_type, active, wal_status FROM pg_replication_slots`),
+    await session.query<Record<string, string | number>>(
+      `SELECT pid, coalesce(usename, '') AS usename, coalesce(state, '') AS state,
+              (extract(epoch FROM now() - xact_start) * 1000)::float8 AS age_ms
+         FROM pg_stat_activity
+        WHERE xact_start IS NOT NULL AND backend_type = 'client backend' AND pid <> pg_backend_pid()`),
+    await session.query<{ name: string; setting: string }>(
+      `SELECT name, setting FROM pg_settings WHERE name = ANY($1)`, [SETTINGS]),
+  ];
+  const walReceiver = receiver[0];
+  const receivedTli = walReceiver?.received_tli == null ? undefined : Number(walReceiver.received_tli);
+  const checkpointTli = Number(base.checkpoint_tli);
+  return {
+    name: node.name,
+    reachable: true,
+    inRecovery: Boolean(base.in_recovery),
+    systemIdentifier: String(base.system_identifier),
+    versionNum: Number(base.version_num),
+    timeline: base.primary_tli != null ? Number(base.primary_tli) : Math.max(receivedTli ?? 0, checkpointTli),
+    flushLsn: parseLsn(base.flush_lsn as string | null),
+    receiveLsn: parseLsn(base.receive_lsn as string | null),
+    replayLsn: parseLsn(base.replay_lsn as string | null),
+    replayPaused: base.pause_state !== 'not paused',
+    isSuperuser: Boolean(base.is_superuser),
+    walReceiver: walReceiver && {
+      status: String(walReceiver.status),
+      receivedTli,
+      flushedLsn: parseLsn(walReceiver.flushed_lsn as string | null),
+      senderHost: walReceiver.sender_host == null ? undefined : String(walReceiver.sender_host),
+      senderPort: walReceiver.sender_port == null ? undefined : Number(walReceiver.sender_port),
+      slotName: walReceiver.slot_name == null ? undefined : String(walReceiver.slot_name),
+    },
+    replication: peers.map((row) => ({
+      applicationName: String(row.application_name ?? ''),
+      clientAddr: row.client_addr == null ? undefined : String(row.client_addr),
+      state: String(row.state ?? ''),
+      syncState: String(row.sync_state ?? ''),
+      flushLsn: parseLsn(row.flush_lsn as string | null),
+      replayLsn: parseLsn(row.replay_lsn as string | null),
+      replayLagMs: row.replay_lag_ms == null ? undefined : Number(row.replay_lag_ms),
+    })),
+    slots: slots.map((row) => ({
+      name: String(row.slot_name),
+      type: row.slot_type === 'logical' ? 'logical' : 'physical',
+      active: Boolean(row.active),
+      walStatus: row.wal_status == null ? undefined : String(row.wal_status),
+    })),
+    transactions: transactions.map((row) => ({
+      pid: Number(row.pid),
+      user: String(row.usename),
+      state: String(row.state),
+      ageMs: Number(row.age_ms),
+    })),
+    preparedXacts: Number(base.prepared_xacts),
+    settings: Object.fromEntries(settings.map((row) => [row.name, row.setting])),
+  };
+}
+
+export const majorOf = (versionNum: number): number => Math.floor(versionNum / 10000);

@@ -1,0 +1,140 @@
+/**
+ * A held connection to one node. The tool keeps these open for the whole run so that the
+ * critical path costs round trips, not connection set-up. Errors name the node and are redacted.
+ */
+import pg from 'pg';
+import { HandoverError } from '../errors.js';
+import type { ConnParams } from '../inventory/model.js';
+import { redact } from '../util/secrets.js';
+import { sleep } from '../util/time.js';
+
+export class NodeQueryError extends HandoverError {
+  constructor(
+    readonly node: string,
+    message: string,
+    readonly pgCode?: string,
+  ) {
+    super(redact(`${node}: ${message}`));
+  }
+}
+
+export interface SessionOptions {
+  readonly applicationName?: string;
+  readonly connectTimeoutMs?: number;
+  /** Attempts for connection set-up; a dropped packet should not end the run. */
+  readonly attempts?: number;
+  readonly database?: string;
+}
+
+export class NodeSession {
+  private closed = false;
+  lastError?: Error;
+
+  private constructor(
+    readonly node: string,
+    private readonly client: pg.Client,
+  ) {
+    // A server that goes away emits 'error' on the client; without a listener Node would crash.
+    client.on('error', (error) => {
+      this.lastError = error;
+      this.closed = true;
+    });
+    client.on('end', () => {
+      this.closed = true;
+    });
+  }
+
+  static async open(node: string, conn: ConnParams, options: SessionOptions = {}): Promise<NodeSession> {
+    const attempts = options.attempts ?? 3;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const client = new pg.Client({
+        host: conn.host,
+        port: conn.port,
+        user: conn.user,
+        database: options.database ?? conn.dbname,
+        password: conn.password,
+        application_name: options.applicationName ?? 'pg-handover',
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+        ssl: conn.extra.sslmode && conn.extra.sslmode !== 'disable' ? { rejectUnauthorized: conn.extra.sslmode.startsWith('verify') } : undefined,
+      });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        return new NodeSession(node, client);
+      } catch (error) {
+        lastError = error;
+        await client.end().catch(() => undefined);
+        if (!isTransient(error) || attempt === attempts) break;
+        await sleep(100 * attempt);
+      }
+    }
+    throw new NodeQueryError(node, `cannot connect to ${conn.host}:${conn.port}: ${messageOf(lastError)}`, codeOf(lastError));
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  async query<Row extends object = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+    timeoutMs = 10_000,
+  ): Promise<Row[]> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        this.client.query<Row>(sql, params),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new NodeQueryError(this.node, `query timed out after ${timeoutMs} ms`, 'timeout')), timeoutMs);
+        }),
+      ]);
+      return result.rows;
+    } catch (error) {
+      if (error instanceof NodeQueryError) throw error;
+      throw new NodeQueryError(this.node, messageOf(error), codeOf(error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async one<Row extends object = Record<string, unknown>>(sql: string, params: unknown[] = [], timeoutMs?: number): Promise<Row> {
+    const rows = await this.query<Row>(sql, params, timeoutMs);
+    const row = rows[0];
+    if (!row) throw new NodeQueryError(this.node, `query returned no row: ${sql.slice(0, 60)}`);
+    return row;
+  }
+
+  /** Simple-protocol query (no parameters), as PgBouncer's admin console requires. */
+  async simple<Row extends object = Record<string, unknown>>(sql: string, timeoutMs = 10_000): Promise<Row[]> {
+    return this.query<Row>(sql, undefined as unknown as unknown[], timeoutMs);
+  }
+
+  /** Closes the socket without waiting for the server (which may be gone or paused). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const connection = (this.client as unknown as { connection?: { stream?: { destroy(): void } } }).connection;
+    await Promise.race([this.client.end().catch(() => undefined), sleep(200)]);
+    connection?.stream?.destroy();
+  }
+}
+
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) {
+    const pgError = error as Error & { detail?: string; hint?: string; code?: string };
+    const parts = [pgError.message || pgError.code || 'error'];
+    if (pgError.detail) parts.push(`detail: ${pgError.detail}`);
+    if (pgError.hint) parts.push(`hint: ${pgError.hint}`);
+    return redact(parts.join('; '));
+  }
+  return redact(String(error));
+}
+
+const codeOf = (error: unknown): string | undefined => (error as { code?: string } | undefined)?.code;
+
+function isTransient(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code && /^(28|3D)/.test(code)) return false; // auth failure, unknown database: retrying won't help
+  return true;
+}

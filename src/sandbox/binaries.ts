@@ -1,0 +1,54 @@
+/** Finds the PostgreSQL and PgBouncer binaries the sandbox needs, or says how to install them. */
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { EnvironmentError } from '../errors.js';
+
+const PG_TOOLS = ['initdb', 'pg_ctl', 'pg_basebackup', 'postgres', 'pg_controldata'];
+
+const isExecutable = (file: string): boolean => {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export function findPgBin(explicit?: string): string {
+  const candidates = explicit
+    ? [explicit]
+    : [process.env.PG_BIN, ...debianBinDirs(), ...pathDirs()].filter((d): d is string => Boolean(d));
+  for (const dir of candidates) {
+    if (PG_TOOLS.every((tool) => isExecutable(join(dir, tool)))) return dir;
+  }
+  if (explicit) {
+    const missing = PG_TOOLS.filter((tool) => !isExecutable(join(explicit, tool)));
+    throw new EnvironmentError(`--pg-bin ${explicit}: missing ${missing.join(', ')}`);
+  }
+  throw new EnvironmentError(
+    'PostgreSQL server binaries not found (initdb, pg_ctl, pg_basebackup); install them with ' +
+      '`apt-get install -y postgresql` or pass --pg-bin DIR (or set PG_BIN)',
+  );
+}
+
+export function findPgBouncer(): string {
+  for (const dir of [...pathDirs(), '/usr/sbin', '/usr/bin']) {
+    const file = join(dir, 'pgbouncer');
+    if (isExecutable(file)) return file;
+  }
+  throw new EnvironmentError('pgbouncer not found on PATH; install it with `apt-get install -y pgbouncer`');
+}
+
+/** Newest major first, so the sandbox uses the most recent server that is installed. */
+function debianBinDirs(): string[] {
+  try {
+    return readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a))
+      .map((v) => `/usr/lib/postgresql/${v}/bin`);
+  } catch {
+    return [];
+  }
+}
+
+const pathDirs = (): string[] => (process.env.PATH ?? '').split(delimiter).filter(Boolean);

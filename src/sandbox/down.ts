@@ -1,0 +1,60 @@
+/** Stops exactly the processes a sandbox started (by pid file and pg_ctl), then removes it. */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../shell/exec.js';
+import { runAsIdentity } from '../shell/os-user.js';
+import { childrenOf, readPidFile, signal, stopProcesses } from '../shell/processes.js';
+import { readManifest, type SandboxManifest } from './manifest.js';
+
+export interface SandboxDownResult {
+  readonly stopped: string[];
+  readonly elapsedMs: number;
+}
+
+export async function sandboxDown(dir: string, options: { keep?: boolean } = {}): Promise<SandboxDownResult> {
+  const started = performance.now();
+  const manifest = readManifest(dir);
+  const stopped = await stopSandboxProcesses(manifest);
+  if (!options.keep) await rm(manifest.dir, { recursive: true, force: true });
+  return { stopped, elapsedMs: performance.now() - started };
+}
+
+/** Every process of the sandbox that is alive now: postmasters, their children, PgBouncer. */
+export function sandboxPids(manifest: SandboxManifest): number[] {
+  const pids: number[] = [];
+  for (const node of manifest.nodes) {
+    const pid = readPidFile(join(node.dataDir, 'postmaster.pid'));
+    if (pid) pids.push(pid, ...childrenOf(pid));
+  }
+  const bouncer = readPidFile(manifest.pooler.pidFile);
+  if (bouncer) pids.push(bouncer);
+  return pids;
+}
+
+async function stopSandboxProcesses(manifest: SandboxManifest): Promise<string[]> {
+  const identity = runAsIdentity(manifest.osUser, 'sandbox');
+  const stopped: string[] = [];
+  await Promise.all(
+    manifest.nodes.map(async (node) => {
+      const pidFile = join(node.dataDir, 'postmaster.pid');
+      const pid = readPidFile(pidFile);
+      if (!pid) return;
+      const family = [pid, ...childrenOf(pid)];
+      // A SIGSTOPped postmaster (fault tests) ignores pg_ctl's signal until continued.
+      signal(pid, 'SIGCONT');
+      const result = await run(
+        [join(manifest.pgBin, 'pg_ctl'), '-D', node.dataDir, '-m', 'immediate', '-w', '-t', '10', 'stop'],
+        { ...identity, timeoutMs: 15_000 },
+      );
+      await stopProcesses(family, result.ok ? 'SIGCONT' : 'SIGKILL', result.ok ? 2000 : 0);
+      stopped.push(node.name);
+    }),
+  );
+  const bouncer = readPidFile(manifest.pooler.pidFile);
+  if (bouncer && existsSync(manifest.pooler.pidFile)) {
+    await stopProcesses([bouncer], 'SIGTERM', 3000);
+    stopped.push('pgbouncer');
+  }
+  return stopped;
+}

@@ -1,0 +1,80 @@
+/** The configuration files a sandbox writes: postgresql.conf additions, pg_hba, PgBouncer, pgpass. */
+export interface Passwords {
+  readonly superuser: string;
+  readonly replication: string;
+  readonly app: string;
+  readonly poolerAdmin: string;
+}
+
+export const SANDBOX_USERS = {
+  superuser: 'handover',
+  replication: 'replicator',
+  app: 'app',
+  poolerAdmin: 'pgbadmin',
+  database: 'appdb',
+} as const;
+
+export function postgresqlConf(port: number, clusterName: string): string {
+  return `
+# --- pg-handover sandbox ---
+listen_addresses = '127.0.0.1'
+port = ${port}
+unix_socket_directories = ''
+cluster_name = '${clusterName}'
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+hot_standby = on
+wal_keep_size = '256MB'
+max_connections = 60
+shared_buffers = '32MB'
+# Sandbox only: the tests kill processes, never the machine, so the page cache survives them.
+fsync = off
+log_line_prefix = '%m [%p] %q%u@%d '
+log_checkpoints = on
+`;
+}
+
+export function nodeOverrides(port: number, clusterName: string): string {
+  return `\n# --- pg-handover sandbox: this node ---\nport = ${port}\ncluster_name = '${clusterName}'\n`;
+}
+
+export const PG_HBA = `# pg-handover sandbox: loopback only, passwords always
+host    all           all           127.0.0.1/32   scram-sha-256
+host    replication   ${SANDBOX_USERS.replication}    127.0.0.1/32   scram-sha-256
+`;
+
+export function pgbouncerIni(o: { dir: string; port: number; primaryPort: number }): string {
+  return `[databases]
+${SANDBOX_USERS.database} = host=127.0.0.1 port=${o.primaryPort} dbname=${SANDBOX_USERS.database}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${o.port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = ${o.dir}/userlist.txt
+admin_users = ${SANDBOX_USERS.poolerAdmin}
+pool_mode = transaction
+max_client_conn = 500
+default_pool_size = 20
+query_wait_timeout = 120
+logfile = ${o.dir}/pgbouncer.log
+pidfile = ${o.dir}/pgbouncer.pid
+ignore_startup_parameters = extra_float_digits,options
+`;
+}
+
+export function userlist(p: Passwords): string {
+  return `"${SANDBOX_USERS.app}" "${p.app}"\n"${SANDBOX_USERS.poolerAdmin}" "${p.poolerAdmin}"\n`;
+}
+
+export function pgpass(p: Passwords, poolerPort: number): string {
+  return [
+    `127.0.0.1:${poolerPort}:*:${SANDBOX_USERS.app}:${p.app}`,
+    `127.0.0.1:${poolerPort}:pgbouncer:${SANDBOX_USERS.poolerAdmin}:${p.poolerAdmin}`,
+    `127.0.0.1:*:*:${SANDBOX_USERS.superuser}:${p.superuser}`,
+    `127.0.0.1:*:*:${SANDBOX_USERS.replication}:${p.replication}`,
+    '',
+  ].join('\n');
+}

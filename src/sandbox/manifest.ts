@@ -1,0 +1,44 @@
+/** What a sandbox directory holds, recorded in DIR/sandbox.json so `down` stops exactly it. */
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { EnvironmentError } from '../errors.js';
+
+export interface SandboxNode {
+  readonly name: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logFile: string;
+}
+
+export interface SandboxManifest {
+  readonly dir: string;
+  readonly osUser?: string;
+  readonly pgBin: string;
+  readonly pgbouncerBin: string;
+  readonly nodes: readonly SandboxNode[];
+  readonly pooler: {
+    readonly port: number;
+    readonly configFile: string;
+    readonly pidFile: string;
+    readonly logFile: string;
+    readonly database: string;
+  };
+  readonly inventoryFile: string;
+  readonly passfile: string;
+  readonly createdAt: string;
+}
+
+export const manifestPath = (dir: string): string => join(resolve(dir), 'sandbox.json');
+
+export function readManifest(dir: string): SandboxManifest {
+  const file = manifestPath(dir);
+  if (!existsSync(file)) throw new EnvironmentError(`no sandbox at ${resolve(dir)} (no sandbox.json); run \`pg-handover sandbox up\``);
+  return JSON.parse(readFileSync(file, 'utf8')) as SandboxManifest;
+}
+
+export async function writeManifest(manifest: SandboxManifest): Promise<void> {
+  await writeFile(manifestPath(manifest.dir), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+export const defaultSandboxDir = (): string => resolve(process.env.PG_HANDOVER_SANDBOX ?? '.pg-handover/sandbox');

@@ -1,0 +1,240 @@
+/**
+ * Builds a real local cluster: a primary from initdb (with data checksums, so pg_rewind works),
+ * replicas from pg_basebackup with physical slots, and a PgBouncer in front of the primary.
+ * Server processes run as an unprivileged OS user when we are root.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { appendFile, chmod, chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import getPort from 'get-port';
+import { stringify } from 'yaml';
+import { EnvironmentError } from '../errors.js';
+import { NodeSession } from '../postgres/session.js';
+import { describeFailure, run, type RunOptions } from '../shell/exec.js';
+import { findOsUser, isRoot, runAsIdentity } from '../shell/os-user.js';
+import { registerSecret } from '../util/secrets.js';
+import { sleep } from '../util/time.js';
+import { findPgBin, findPgBouncer } from './binaries.js';
+import { PG_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
+import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode } from './manifest.js';
+
+export interface SandboxUpOptions {
+  readonly dir: string;
+  readonly replicas?: number;
+  readonly pgBin?: string;
+  /** OS user that runs the servers when we are root. */
+  readonly osUser?: string;
+  readonly onProgress?: (message: string) => void;
+}
+
+export interface SandboxUpResult {
+  readonly manifest: SandboxManifest;
+  readonly elapsedMs: number;
+}
+
+export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpResult> {
+  const started = performance.now();
+  const dir = resolve(options.dir);
+  const replicas = options.replicas ?? 2;
+  const progress = options.onProgress ?? (() => undefined);
+  const pgBin = findPgBin(options.pgBin);
+  const pgbouncerBin = findPgBouncer();
+  const osUser = isRoot() ? (options.osUser ?? 'postgres') : undefined;
+  const identity = runAsIdentity(osUser, 'sandbox --os-user');
+  await prepareDir(dir, osUser);
+
+  const ports = await freePorts(replicas + 2);
+  const passwords: Passwords = {
+    superuser: secret(), replication: secret(), app: secret(), poolerAdmin: secret(),
+  };
+  const nodes: SandboxNode[] = Array.from({ length: replicas + 1 }, (_, i) => ({
+    name: `pg${i + 1}`,
+    port: ports[i]!,
+    dataDir: join(dir, `pg${i + 1}`),
+    logFile: join(dir, `pg${i + 1}.log`),
+  }));
+  const poolerPort = ports[replicas + 1]!;
+  const passfile = join(dir, 'pgpass');
+  await writeOwned(passfile, pgpass(passwords, poolerPort), osUser, 0o600);
+
+  const ctx: BuildContext = { dir, pgBin, identity, osUser, passfile };
+  const primary = nodes[0]!;
+  progress(`initdb ${primary.name}`);
+  await initPrimary(ctx, primary, passwords);
+  await startNode(ctx, primary);
+  await createRoles(primary, passwords);
+  progress(`pg_basebackup ${nodes.slice(1).map((n) => n.name).join(', ')}`);
+  await Promise.all(nodes.slice(1).map((replica) => cloneReplica(ctx, primary, replica)));
+  await Promise.all(nodes.slice(1).map((replica) => startNode(ctx, replica)));
+  progress('pgbouncer');
+  const pooler = await startPgBouncer(ctx, pgbouncerBin, poolerPort, primary.port, passwords);
+  await waitForStreaming(primary, passwords, replicas);
+
+  const manifest: SandboxManifest = {
+    dir, osUser, pgBin, pgbouncerBin, nodes, pooler,
+    inventoryFile: join(dir, 'inventory.yaml'),
+    passfile,
+    createdAt: new Date().toISOString(),
+  };
+  await writeFile(manifest.inventoryFile, inventoryYaml(manifest));
+  await writeManifest(manifest);
+  return { manifest, elapsedMs: performance.now() - started };
+}
+
+interface BuildContext {
+  readonly dir: string;
+  readonly pgBin: string;
+  readonly identity: RunOptions;
+  readonly osUser: string | undefined;
+  readonly passfile: string;
+}
+
+const secret = (): string => {
+  const value = randomBytes(18).toString('base64url');
+  registerSecret(value);
+  return value;
+};
+
+async function prepareDir(dir: string, osUser: string | undefined): Promise<void> {
+  if (existsSync(manifestPath(dir))) {
+    throw new EnvironmentError(`a sandbox already exists at ${dir}; run \`pg-handover sandbox down --dir ${dir}\` first`);
+  }
+  if (existsSync(dir) && (await readdir(dir)).length > 0) {
+    throw new EnvironmentError(`${dir} exists and is not empty; choose another --dir`);
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  if (osUser) {
+    const user = findOsUser(osUser)!;
+    await chown(dir, user.uid, user.gid);
+  }
+}
+
+async function writeOwned(file: string, text: string, osUser: string | undefined, mode: number): Promise<void> {
+  await writeFile(file, text, { mode });
+  if (osUser) {
+    const user = findOsUser(osUser)!;
+    await chown(file, user.uid, user.gid);
+  }
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = await getPort({ host: '127.0.0.1', exclude: ports });
+    ports.push(port);
+  }
+  return ports;
+}
+
+async function must(what: string, argv: string[], options: RunOptions): Promise<void> {
+  const result = await run(argv, { timeoutMs: 60_000, ...options });
+  if (!result.ok) throw new EnvironmentError(describeFailure(what, result));
+}
+
+async function initPrimary(ctx: BuildContext, node: SandboxNode, passwords: Passwords): Promise<void> {
+  const pwfile = join(ctx.dir, '.initdb-pw');
+  await writeOwned(pwfile, `${passwords.superuser}\n`, ctx.osUser, 0o600);
+  try {
+    await must(`initdb ${node.name}`, [
+      join(ctx.pgBin, 'initdb'), '-D', node.dataDir, '-U', SANDBOX_USERS.superuser, `--pwfile=${pwfile}`,
+      '--auth=scram-sha-256', '--data-checksums', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions',
+    ], ctx.identity);
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+  await appendFile(join(node.dataDir, 'postgresql.conf'), postgresqlConf(node.port, node.name));
+  await writeFile(join(node.dataDir, 'pg_hba.conf'), PG_HBA);
+}
+
+export async function startNode(ctx: Pick<BuildContext, 'pgBin' | 'identity'>, node: SandboxNode): Promise<void> {
+  await must(`start ${node.name}`, [
+    join(ctx.pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start',
+  ], ctx.identity);
+}
+
+const superuserConn = (port: number, password: string) => ({
+  host: '127.0.0.1', port, user: SANDBOX_USERS.superuser, dbname: 'postgres', password, extra: {},
+});
+
+async function createRoles(primary: SandboxNode, passwords: Passwords): Promise<void> {
+  const session = await NodeSession.open(primary.name, superuserConn(primary.port, passwords.superuser));
+  try {
+    await session.query(`CREATE ROLE ${SANDBOX_USERS.replication} WITH REPLICATION LOGIN PASSWORD '${passwords.replication}'`);
+    await session.query(`CREATE ROLE ${SANDBOX_USERS.app} WITH LOGIN PASSWORD '${passwords.app}'`);
+    await session.query(`CREATE DATABASE ${SANDBOX_USERS.database} OWNER ${SANDBOX_USERS.app}`);
+  } finally {
+    await session.close();
+  }
+}
+
+async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: SandboxNode): Promise<void> {
+  await must(`pg_basebackup ${replica.name}`, [
+    join(ctx.pgBin, 'pg_basebackup'), '-D', replica.dataDir,
+    '-d', `host=127.0.0.1 port=${primary.port} user=${SANDBOX_USERS.replication} passfile=${ctx.passfile}`,
+    '-c', 'fast', '-X', 'stream', '-R', '-C', '-S', replica.name, '--no-sync',
+  ], ctx.identity);
+  await appendFile(join(replica.dataDir, 'postgresql.conf'), nodeOverrides(replica.port, replica.name));
+}
+
+async function startPgBouncer(
+  ctx: BuildContext, bin: string, port: number, primaryPort: number, passwords: Passwords,
+): Promise<SandboxManifest['pooler']> {
+  const dir = join(ctx.dir, 'pgbouncer');
+  await mkdir(dir, { mode: 0o700 });
+  if (ctx.osUser) {
+    const user = findOsUser(ctx.osUser)!;
+    await chown(dir, user.uid, user.gid);
+  }
+  const configFile = join(dir, 'pgbouncer.ini');
+  await writeOwned(configFile, pgbouncerIni({ dir, port, primaryPort }), ctx.osUser, 0o600);
+  await writeOwned(join(dir, 'userlist.txt'), userlist(passwords), ctx.osUser, 0o600);
+  await must('start pgbouncer', [bin, '-d', configFile], ctx.identity);
+  const pidFile = join(dir, 'pgbouncer.pid');
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(pidFile)) {
+    if (Date.now() > deadline) throw new EnvironmentError(`pgbouncer did not start; see ${join(dir, 'pgbouncer.log')}`);
+    await sleep(20);
+  }
+  return { port, configFile, pidFile, logFile: join(dir, 'pgbouncer.log'), database: SANDBOX_USERS.database };
+}
+
+async function waitForStreaming(primary: SandboxNode, passwords: Passwords, replicas: number): Promise<void> {
+  const session = await NodeSession.open(primary.name, superuserConn(primary.port, passwords.superuser));
+  try {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const row = await session.one<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`);
+      if (row.n >= replicas) return;
+      if (Date.now() > deadline) throw new EnvironmentError(`only ${row.n} of ${replicas} replicas streaming after 20 s`);
+      await sleep(25);
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+function inventoryYaml(m: SandboxManifest): string {
+  const inventory = {
+    cluster: 'sandbox',
+    passfile: 'pgpass',
+    nodes: m.nodes.map((node) => ({
+      name: node.name,
+      dsn: `host=127.0.0.1 port=${node.port} user=${SANDBOX_USERS.superuser} dbname=postgres`,
+      data_dir: node.dataDir,
+      bin_dir: m.pgBin,
+      host_access: m.osUser ? { kind: 'local', run_as: m.osUser } : { kind: 'local' },
+    })),
+    poolers: [
+      {
+        name: 'pgbouncer',
+        admin_dsn: `host=127.0.0.1 port=${m.pooler.port} user=${SANDBOX_USERS.poolerAdmin} dbname=pgbouncer`,
+        config_file: m.pooler.configFile,
+        databases: [m.pooler.database],
+        app_dsn: `host=127.0.0.1 port=${m.pooler.port} user=${SANDBOX_USERS.app} dbname=${m.pooler.database}`,
+      },
+    ],
+  };
+  return `# Written by \`pg-handover sandbox up\`. Passwords are in ./pgpass, not here.\n${stringify(inventory)}`;
+}

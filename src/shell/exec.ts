@@ -1,0 +1,60 @@
+/**
+ * The only place that starts processes. Each call is an argv array (never a shell string),
+ * has a timeout and a cancel signal, and returns its result instead of throwing.
+ */
+import { execa } from 'execa';
+import { redact } from '../util/secrets.js';
+
+export interface RunOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly input?: string;
+}
+
+export interface RunResult {
+  readonly argv: readonly string[];
+  readonly ok: boolean;
+  readonly exitCode?: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+}
+
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('run: empty argv');
+  const started = performance.now();
+  const result = await execa(file, args, {
+    reject: false,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    env: options.env,
+    cwd: options.cwd,
+    uid: options.uid,
+    gid: options.gid,
+    input: options.input,
+    stdin: options.input === undefined ? 'ignore' : 'pipe',
+    stripFinalNewline: true,
+  });
+  return {
+    argv,
+    ok: result.exitCode === 0 && !result.timedOut && !result.isCanceled,
+    exitCode: result.exitCode,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    timedOut: Boolean(result.timedOut),
+    durationMs: performance.now() - started,
+  };
+}
+
+/** One line that says what failed, for error messages (redacted). */
+export function describeFailure(what: string, result: RunResult): string {
+  const reason = result.timedOut ? 'timed out' : `exit code ${result.exitCode ?? '?'}`;
+  const detail = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ');
+  return redact(`${what} failed (${reason})${detail ? `: ${detail}` : ''}`);
+}

@@ -1,0 +1,31 @@
+/**
+ * Every string that leaves the process (stdout, stderr, journal, report) goes through `redact`.
+ * Secrets are registered when they are read (inventory, environment, password files), and
+ * anything shaped like a password in a DSN or URI is masked even when it was never registered.
+ */
+const known = new Set<string>();
+const MASK = '***';
+
+export function registerSecret(secret: string | undefined): void {
+  if (secret && secret.length >= 3) known.add(secret);
+}
+
+const patterns: Array<[RegExp, string]> = [
+  [/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, `$1${MASK}`],
+  [/(postgres(?:ql)?:\/\/[^:/@\s]+:)[^@\s]+@/gi, `$1${MASK}@`],
+  [/(PGPASSWORD=)\S+/g, `$1${MASK}`],
+];
+
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join(MASK);
+  }
+  for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** Deep-redacts a JSON-able value (journal records, reports). */
+export function redactValue<T>(value: T): T {
+  return JSON.parse(redact(JSON.stringify(value))) as T;
+}
