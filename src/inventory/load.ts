@@ -98,6 +98,7 @@ function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: 
     } catch (error) {
       if (!(error instanceof DsnError)) throw error;
       report(at, error.message);
+      return { host: '?', port: 5432, user: '?', dbname: '?', extra: {} };
     }
   }
   const { host, port, user, dbname, password, ...extra } = map;

@@ -35,7 +35,7 @@ export function parseYamlText(text: string, file: string, what: string): YamlSou
   const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
-    const line = first.linePos?.[0]?.line;
+    const line = lineCounter.linePos(first.pos[0]).line;
     const reason = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new BadInputError(`${file}${line ? `:${line}` : ''}: invalid YAML: ${reason}`);
   }
@@ -75,13 +75,17 @@ export function describeValue(value: unknown): string {
   return String(value);
 }
 
+const isDefaultMessage = (message: string): boolean => /^Invalid|^Too (big|small)/.test(message);
+
 /** One human sentence for a zod issue, without zod's generic wording where we can do better. */
 export function issueMessage(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
-    case 'invalid_type':
+    case 'invalid_type': {
       if (input === undefined) return `required (expected ${issue.expected})`;
-      return `expected ${issue.expected}, got ${describeValue(input)}`;
+      const expected = isDefaultMessage(issue.message) ? `expected ${issue.expected}` : issue.message;
+      return `${expected}, got ${describeValue(input)}`;
+    }
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_union':
