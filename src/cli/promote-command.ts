@@ -1,1 +1,101 @@
-export async function promoteCommand(..._args: unknown[]): Promise<void> { throw new Error('not yet'); }
+/** `pg-handover promote`: parse flags, call the core, render checks, plan, progress and report. */
+import { createInterface } from 'node:readline/promises';
+import { failures } from '../decide/checks.js';
+import { BadInputError, ExitCode } from '../errors.js';
+import type { Plan } from '../playbook/plan.js';
+import { promote, type PromoteResult } from '../runner/switchover.js';
+import { formatMs } from '../util/time.js';
+import { out, outJson, say } from './output.js';
+import { jsonView, listrView, plainView, type ProgressView } from './progress.js';
+import { planJson, renderChecks, renderPlan } from './render-plan.js';
+import { renderReport } from './render-report.js';
+
+export interface PromoteFlags {
+  inventory: string;
+  playbook?: string;
+  target?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  json?: boolean;
+  journalDir: string;
+}
+
+export async function promoteCommand(flags: PromoteFlags): Promise<void> {
+  if (!flags.dryRun && !flags.yes && !process.stdin.isTTY) {
+    throw new BadInputError('--yes: required when stdin is not a terminal (nothing was contacted); or use --dry-run');
+  }
+  const interrupt = new AbortController();
+  let view: ProgressView | undefined;
+  let pastNoReturn = false;
+  const onSignal = (name: NodeJS.Signals) => {
+    if (interrupt.signal.aborted || pastNoReturn) {
+      say(`${name}: past the point of no return or already stopping; finishing the remaining steps`);
+      return;
+    }
+    say(`${name}: stopping and rolling back (before promotion)`);
+    interrupt.abort(new Error(`interrupted by ${name}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await promote({
+      inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
+      journalDir: flags.journalDir, signal: interrupt.signal,
+      onDecision: (checks, plan) => showDecision(flags, checks, plan),
+      confirm: async (plan) => {
+        const ok = flags.yes || (await ask(plan));
+        if (ok) view = flags.json ? jsonView() : process.stderr.isTTY ? listrView(plan) : plainView();
+        return ok;
+      },
+      emit: (event) => {
+        if (event.type === 'step-start' && event.step.phase === 'promotion') pastNoReturn = true;
+        view?.on(event);
+      },
+    });
+    await view?.finish();
+    process.exitCode = finish(flags, result);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function showDecision(flags: PromoteFlags, checks: Parameters<typeof renderChecks>[0], plan: Plan | undefined): void {
+  if (flags.json) {
+    outJson({ event: 'checks', checks });
+    if (plan) outJson({ event: 'plan', plan: planJson(plan) });
+    return;
+  }
+  const show = flags.dryRun ? out : say;
+  show(renderChecks(checks));
+  if (plan) show(`\n${renderPlan(plan)}`);
+}
+
+function finish(flags: PromoteFlags, result: PromoteResult): number {
+  if (result.kind === 'dry-run') {
+    const failed = failures(result.checks);
+    const verdict = result.ready
+      ? `READY: ${result.plan!.context.primary.name} -> ${result.plan!.context.target.name} (dry run, nothing changed, ${formatMs(result.elapsedMs)})`
+      : `NOT READY: ${failed.length} failing check(s): ${failed.map((c) => c.id).join(', ')} (dry run, nothing changed)`;
+    if (flags.json) outJson({ event: 'verdict', ready: result.ready, failing: failed.map((c) => c.id), elapsedMs: Math.round(result.elapsedMs) });
+    else out(`\n${verdict}`);
+    return result.ready ? ExitCode.ok : ExitCode.preflightRefused;
+  }
+  if (result.kind === 'declined') {
+    say('declined: nothing was changed');
+    return ExitCode.preflightRefused;
+  }
+  if (flags.json) outJson({ event: 'report', report: result.report });
+  else say(renderReport(result.report));
+  return result.report.exitCode;
+}
+
+async function ask(plan: Plan): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`\nPromote ${plan.context.target.name} and fence ${plan.context.primary.name}? Type "yes" to go on: `);
+    return answer.trim().toLowerCase() === 'yes';
+  } finally {
+    rl.close();
+  }
+}

@@ -11,7 +11,7 @@ export class Connections {
     readonly inventory: Inventory,
     readonly nodes: Map<string, NodeSession | Error>,
     readonly poolers: Map<string, PoolerAdmin | Error>,
-    private readonly applicationName: string,
+    readonly applicationName: string,
   ) {}
 
   static async open(inventory: Inventory, applicationName = 'pg-handover'): Promise<Connections> {

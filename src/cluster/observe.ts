@@ -37,12 +37,12 @@ export async function observeCluster(connections: Connections): Promise<ClusterS
       }
     })),
   ]);
-  const lockHolder = await findLockHolder(connections, nodes);
+  const lockHolder = await findLockHolder(connections, nodes, connections.applicationName);
   return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder };
 }
 
 /** Looks on every primary for another session holding the pg-handover advisory lock. */
-async function findLockHolder(connections: Connections, nodes: NodeState[]): Promise<LockHolder | undefined> {
+async function findLockHolder(connections: Connections, nodes: NodeState[], own: string): Promise<LockHolder | undefined> {
   for (const node of nodes) {
     if (!node.reachable) continue;
     const session = connections.nodes.get(node.name);
@@ -51,8 +51,8 @@ async function findLockHolder(connections: Connections, nodes: NodeState[]): Pro
       .query<{ application_name: string; pid: number; since: string }>(
         `SELECT a.application_name, a.pid, coalesce(a.backend_start::text, '') AS since
            FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-          WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.granted AND a.pid <> pg_backend_pid()`,
-        [LOCK_KEY.classId, LOCK_KEY.objId],
+          WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.granted AND a.application_name <> $3`,
+        [LOCK_KEY.classId, LOCK_KEY.objId, own],
       )
       .catch(() => []);
     const row = rows[0];

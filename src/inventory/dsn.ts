@@ -53,6 +53,11 @@ function parseUriDsn(text: string): Record<string, string> {
   return map;
 }
 
+/** Lenient: any key, as Postgres itself writes primary_conninfo with every libpq option. */
+export function parseConninfo(text: string): Dsn {
+  return text.trim() === '' ? {} : parseKeyValue(text.trim());
+}
+
 function parseKeyValue(text: string): Record<string, string> {
   const map: Record<string, string> = {};
   let i = 0;

@@ -17,6 +17,7 @@ export interface NodeSpec {
   readonly name: string;
   readonly conn: ConnParams;
   readonly dataDir?: string;
+  readonly logFile?: string;
   readonly binDir?: string;
   readonly hostAccess?: HostAccess;
 }

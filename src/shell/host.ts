@@ -2,7 +2,6 @@
  * Runs commands on a node's host: locally (as the data directory's owner when we are root) or
  * through the inventory's command prefix, e.g. `ssh db1 sudo -u postgres`.
  */
-import { join } from 'node:path';
 import type { NodeSpec } from '../inventory/model.js';
 import { run, type RunOptions, type RunResult } from './exec.js';
 import { runAsIdentity } from './os-user.js';
@@ -11,18 +10,15 @@ export interface HostRunner {
   readonly node: string;
   readonly isLocal: boolean;
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
-  /** Absolute path of a Postgres binary on that host. */
-  bin(name: string): string;
 }
 
 export function hostRunnerFor(node: NodeSpec): HostRunner | undefined {
   const access = node.hostAccess;
   if (!access) return undefined;
-  const bin = (name: string) => (node.binDir ? join(node.binDir, name) : name);
   if (access.kind === 'command') {
     const prefix = access.command;
-    return { node: node.name, isLocal: false, bin, run: (argv, options) => run([...prefix, ...argv], options) };
+    return { node: node.name, isLocal: false, run: (argv, options) => run([...prefix, ...argv], options) };
   }
   const identity = runAsIdentity(access.runAs, `node ${node.name} host_access.run_as`);
-  return { node: node.name, isLocal: true, bin, run: (argv, options) => run(argv, { ...identity, ...options }) };
+  return { node: node.name, isLocal: true, run: (argv, options) => run(argv, { ...identity, ...options }) };
 }

@@ -1,0 +1,184 @@
+/**
+ * Preflight: every read-only check of a planned switchover, as a pure function of one
+ * ClusterState. It returns all checks, passing and failing, each with its id and observation.
+ */
+import { nodeAt, primariesOf, reachableNodes, type ClusterState, type PoolerReachable } from '../cluster/state.js';
+import { lsnDiff } from '../postgres/lsn.js';
+import { majorOf, type NodeObservation } from '../postgres/observe.js';
+import { formatMs } from '../util/time.js';
+import { fail, pass, warn, type Check } from './checks.js';
+import type { PreflightLimits } from './limits.js';
+import { streamsFrom } from './target.js';
+
+export interface PreflightInput {
+  readonly state: ClusterState;
+  readonly limits: PreflightLimits;
+  readonly primary: NodeObservation | undefined;
+  readonly target: NodeObservation | undefined;
+  readonly targetName: string | undefined;
+  readonly ownApplicationName?: string;
+}
+
+export function preflight(input: PreflightInput): Check[] {
+  const { state, primary, target } = input;
+  const checks: Check[] = [...reachability(state, input), ...primaryChecks(state)];
+  if (primary && target) {
+    checks.push(...pairChecks(state, primary, target, input.limits));
+    checks.push(...blockerChecks(primary, input.limits));
+    checks.push(...siblingChecks(state, primary, target));
+  } else if (primary && !target) {
+    checks.push(fail('target-is-replica', input.targetName
+      ? `${input.targetName} cannot be promoted: it is not a reachable replica`
+      : `no replica streams from ${primary.name}, so there is nothing to promote`));
+  }
+  checks.push(...state.poolers.flatMap((pooler) => poolerChecks(state, pooler.name, primary, input.limits)));
+  checks.push(hostAccessCheck(state, primary));
+  checks.push(state.lockHolder
+    ? fail('no-other-run', `another pg-handover run holds the cluster lock: "${state.lockHolder.applicationName}" (backend pid ${state.lockHolder.pid}, since ${state.lockHolder.since})`)
+    : pass('no-other-run', 'no other pg-handover run holds the cluster lock'));
+  return checks;
+}
+
+function reachability(state: ClusterState, input: PreflightInput): Check[] {
+  const down = state.nodes.filter((n) => !n.reachable);
+  if (down.length === 0) return [pass('nodes-reachable', `all ${state.nodes.length} nodes answered`)];
+  return down.map((node) => {
+    const critical = node.name === input.targetName || !input.primary || node.name === input.primary.name;
+    const reason = node.reachable ? '' : node.error;
+    return critical
+      ? fail('nodes-reachable', `${node.name} is unreachable: ${reason}`)
+      : warn('nodes-reachable', `${node.name} is unreachable and will not be repointed: ${reason}`);
+  });
+}
+
+function primaryChecks(state: ClusterState): Check[] {
+  const primaries = primariesOf(state);
+  if (primaries.length === 1) return [pass('one-primary', `${primaries[0]!.name} is the only primary`)];
+  if (primaries.length === 0) return [fail('one-primary', 'no reachable node is a primary (use the failover procedure, not a planned switchover)')];
+  return [fail('one-primary', `${primaries.length} nodes are primaries (${primaries.map((p) => p.name).join(', ')}): split brain, fix it first`)];
+}
+
+function pairChecks(state: ClusterState, primary: NodeObservation, target: NodeObservation, limits: PreflightLimits): Check[] {
+  const checks: Check[] = [];
+  checks.push(target.inRecovery
+    ? pass('target-is-replica', `${target.name} is a replica`)
+    : fail('target-is-replica', `${target.name} is not in recovery: it is a primary, not a replica`));
+  checks.push(target.systemIdentifier === primary.systemIdentifier
+    ? pass('same-system-identifier', `${target.name} and ${primary.name} are the same cluster`, target.systemIdentifier)
+    : fail('same-system-identifier', `${target.name} belongs to another cluster (system identifier ${target.systemIdentifier}, primary has ${primary.systemIdentifier})`));
+  checks.push(majorOf(target.versionNum) === majorOf(primary.versionNum)
+    ? pass('same-major-version', `both run PostgreSQL ${majorOf(primary.versionNum)}`)
+    : fail('same-major-version', `${target.name} runs PostgreSQL ${majorOf(target.versionNum)}, ${primary.name} runs ${majorOf(primary.versionNum)}`));
+  checks.push(target.timeline === primary.timeline
+    ? pass('same-timeline', `both on timeline ${primary.timeline}`)
+    : fail('same-timeline', `${target.name} is on timeline ${target.timeline}, ${primary.name} on ${primary.timeline}`));
+  checks.push(streamsFrom(state, target, primary.name)
+    ? pass('target-streams-from-primary', `${target.name} streams from ${primary.name}`)
+    : fail('target-streams-from-primary', `${target.name} does not stream from ${primary.name} (receiver: ${target.walReceiver ? `${target.walReceiver.status} from ${target.walReceiver.senderHost}:${target.walReceiver.senderPort}` : 'none'})`));
+  checks.push(target.replayPaused
+    ? fail('replay-not-paused', `WAL replay is paused on ${target.name} (SELECT pg_wal_replay_resume())`)
+    : pass('replay-not-paused', `replay is running on ${target.name}`));
+  const delay = target.settings.recovery_min_apply_delay ?? '0';
+  if (delay !== '0') checks.push(fail('no-apply-delay', `${target.name} has recovery_min_apply_delay = ${delay}`));
+  const lagBytes = lsnDiff(primary.flushLsn, target.replayLsn);
+  checks.push(lagBytes !== undefined && lagBytes <= BigInt(limits.maxLagBytes)
+    ? pass('lag-bytes', `${target.name} replay lag ${lagBytes} B (limit ${limits.maxLagBytes} B)`, Number(lagBytes))
+    : fail('lag-bytes', `${target.name} replay lag ${lagBytes ?? 'unknown'} B exceeds the limit of ${limits.maxLagBytes} B`, lagBytes === undefined ? undefined : Number(lagBytes)));
+  const peer = primary.replication.find((p) => p.applicationName === (target.settings.cluster_name || target.name));
+  const lagMs = peer?.replayLagMs ?? 0;
+  checks.push(lagMs <= limits.maxLagSeconds * 1000
+    ? pass('lag-seconds', `${target.name} replay lag ${formatMs(lagMs)} (limit ${limits.maxLagSeconds} s)`, Math.round(lagMs))
+    : fail('lag-seconds', `${target.name} replay lag ${formatMs(lagMs)} exceeds the limit of ${limits.maxLagSeconds} s`, Math.round(lagMs)));
+  checks.push(...settingsChecks(primary, target));
+  checks.push(primary.isSuperuser && target.isSuperuser
+    ? pass('privileges', 'connected as superuser on primary and target (pg_promote, ALTER SYSTEM, pg_terminate_backend)')
+    : fail('privileges', `the inventory user must be a superuser on ${[primary, target].filter((n) => !n.isSuperuser).map((n) => n.name).join(' and ')}`));
+  return checks;
+}
+
+/** Settings a hot standby must have at least as high as its primary, or it will not start. */
+const MUST_MATCH = ['max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction'];
+
+function settingsChecks(primary: NodeObservation, target: NodeObservation): Check[] {
+  const low = MUST_MATCH.filter((name) => Number(target.settings[name] ?? 0) < Number(primary.settings[name] ?? 0));
+  const checks = [low.length === 0
+    ? pass('standby-settings', `${target.name} settings are at least the primary's (${MUST_MATCH.join(', ')})`)
+    : fail('standby-settings', `${target.name} has lower ${low.map((n) => `${n} (${target.settings[n]} < ${primary.settings[n]})`).join(', ')}; ${primary.name} could not follow it`)];
+  if (target.settings.hot_standby !== 'on') checks.push(fail('hot-standby', `${target.name} has hot_standby off`));
+  if (target.settings.default_transaction_read_only === 'on') {
+    checks.push(warn('target-read-only', `${target.name} has default_transaction_read_only = on; it will be reset after promotion`));
+  }
+  return checks;
+}
+
+function blockerChecks(primary: NodeObservation, limits: PreflightLimits): Check[] {
+  const checks: Check[] = [];
+  const long = primary.transactions.filter((t) => t.ageMs > limits.maxTransactionAgeMs);
+  checks.push(long.length === 0
+    ? pass('no-long-transactions', `no transaction older than ${formatMs(limits.maxTransactionAgeMs)} on ${primary.name}`)
+    : fail('no-long-transactions', `${long.length} transaction(s) older than ${formatMs(limits.maxTransactionAgeMs)} on ${primary.name} would stall the pause (oldest: pid ${long[0]!.pid}, ${formatMs(Math.max(...long.map((t) => t.ageMs)))}, ${long[0]!.state})`, long.length));
+  checks.push(primary.preparedXacts === 0
+    ? pass('no-prepared-transactions', 'no prepared transactions')
+    : fail('no-prepared-transactions', `${primary.preparedXacts} prepared transaction(s) on ${primary.name}: COMMIT PREPARED or ROLLBACK PREPARED them first`, primary.preparedXacts));
+  const logical = primary.slots.filter((s) => s.type === 'logical');
+  checks.push(logical.length === 0
+    ? pass('no-logical-slots', 'no logical replication slots (they would not exist on the new primary)')
+    : limits.allowLogicalSlots
+      ? warn('no-logical-slots', `logical slots ${logical.map((s) => s.name).join(', ')} will not exist on the new primary`)
+      : fail('no-logical-slots', `logical slots ${logical.map((s) => s.name).join(', ')} would be lost by promotion (set allow_logical_slots to accept)`));
+  const lost = primary.slots.filter((s) => s.walStatus === 'lost');
+  if (lost.length) checks.push(warn('lost-slots', `slots ${lost.map((s) => s.name).join(', ')} have lost required WAL`));
+  const sync = primary.settings.synchronous_standby_names ?? '';
+  checks.push(sync === ''
+    ? pass('synchronous-standby-names', 'synchronous_standby_names is empty')
+    : warn('synchronous-standby-names', `synchronous_standby_names = '${sync}': it is cleared on the new primary until its standbys attach`));
+  return checks;
+}
+
+function siblingChecks(state: ClusterState, primary: NodeObservation, target: NodeObservation): Check[] {
+  return reachableNodes(state)
+    .filter((n) => n.name !== primary.name && n.name !== target.name)
+    .map((node) => node.inRecovery && streamsFrom(state, node, primary.name)
+      ? pass('other-replicas', `${node.name} streams from ${primary.name} and will follow ${target.name}`)
+      : warn('other-replicas', `${node.name} is not streaming from ${primary.name}; it will be repointed but may not follow`));
+}
+
+function poolerChecks(state: ClusterState, name: string, primary: NodeObservation | undefined, limits: PreflightLimits): Check[] {
+  const pooler = state.poolers.find((p) => p.name === name)!;
+  if (!pooler.reachable) return [fail('pooler-reachable', `pooler ${name} admin console unreachable: ${pooler.error}`)];
+  const spec = state.inventory.poolers.find((p) => p.name === name)!;
+  const checks: Check[] = [pass('pooler-reachable', `pooler ${name} admin console answered`)];
+  for (const db of spec.databases) checks.push(...databaseChecks(state, pooler, db, primary));
+  const mode = pooler.config.pool_mode;
+  checks.push(mode === 'transaction'
+    ? pass('pooler-pool-mode', `pooler ${name} uses transaction pooling`)
+    : warn('pooler-pool-mode', `pooler ${name} uses ${mode} pooling: PAUSE waits for clients to disconnect and may time out`));
+  const waitTimeout = Number(pooler.config.query_wait_timeout ?? '120') * 1000;
+  checks.push(waitTimeout === 0 || waitTimeout >= limits.pauseBudgetMs
+    ? pass('pooler-query-wait-timeout', `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s covers the worst-case pause (${formatMs(limits.pauseBudgetMs)})`)
+    : warn('pooler-query-wait-timeout', `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s is shorter than the worst-case pause (${formatMs(limits.pauseBudgetMs)}): queued clients could be disconnected`));
+  if (pooler.fileError) checks.push(fail('pooler-config-file', `pooler ${name}: ${pooler.fileError}`));
+  return checks;
+}
+
+function databaseChecks(state: ClusterState, pooler: PoolerReachable, db: string, primary: NodeObservation | undefined): Check[] {
+  const live = pooler.databases.find((d) => d.name === db);
+  if (!live) return [fail('pooler-database', `pooler ${pooler.name} has no database "${db}" (SHOW DATABASES)`)];
+  const checks: Check[] = [pass('pooler-database', `pooler ${pooler.name} serves ${db}`)];
+  const node = nodeAt(state, live.host, live.port);
+  checks.push(primary && node === primary.name
+    ? pass('pooler-points-at-primary', `pooler ${pooler.name} sends ${db} to ${primary.name}`)
+    : fail('pooler-points-at-primary', `pooler ${pooler.name} sends ${db} to ${node ?? `${live.host}:${live.port}`}, not to the primary ${primary?.name ?? '(none)'}`));
+  if (live.paused) checks.push(fail('pooler-not-paused', `pooler ${pooler.name} has ${db} paused already (RESUME ${db} if nothing else is running)`));
+  if (!pooler.fileError && !pooler.fileTargets[db]) checks.push(fail('pooler-config-file', `${db} has no entry in [databases] of the pooler's config file`));
+  return checks;
+}
+
+function hostAccessCheck(state: ClusterState, primary: NodeObservation | undefined): Check {
+  const spec = primary && state.inventory.nodes.find((n) => n.name === primary.name);
+  if (!spec) return warn('host-access', 'no primary, host access not checked');
+  return spec.hostAccess
+    ? pass('host-access', `${spec.name}: commands run ${spec.hostAccess.kind === 'local' ? 'locally' : `via ${spec.hostAccess.command.join(' ')}`}, so it is stopped cleanly and rejoins as a replica`)
+    : warn('host-access', `${spec.name}: no host_access in the inventory, so it is fenced read-only (weaker) and stays fenced afterwards`);
+}
+

@@ -1,0 +1,19 @@
+/** primary_conninfo for a node that should stream from another. Pure. */
+import { formatDsn, parseConninfo } from '../inventory/dsn.js';
+import type { ConnParams } from '../inventory/model.js';
+
+/**
+ * Keeps everything of the node's existing conninfo (user, passfile, TLS settings) and changes
+ * only where it connects; so credentials never pass through the tool.
+ */
+export function conninfoTowards(existing: string, upstream: ConnParams, applicationName?: string): string {
+  const params: Record<string, string> = { ...parseConninfo(existing) };
+  delete params.hostaddr;
+  params.host = upstream.host;
+  params.port = String(upstream.port);
+  if (applicationName) params.application_name = applicationName;
+  return formatDsn(params);
+}
+
+/** A slot name Postgres accepts, derived from a node name. */
+export const slotNameFor = (node: string): string => node.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);

@@ -1,0 +1,30 @@
+/**
+ * The run journal: one JSON object per line, appended synchronously so that a run killed with
+ * SIGKILL still leaves every event it reached. Everything written is redacted.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bigintReplacer } from '../cli/output.js';
+import { formatLsn } from '../postgres/lsn.js';
+import { redact } from '../util/secrets.js';
+
+export class Journal {
+  readonly file: string;
+
+  constructor(dir: string, readonly runId: string) {
+    const absolute = resolve(dir);
+    mkdirSync(absolute, { recursive: true });
+    this.file = join(absolute, `${runId}.jsonl`);
+  }
+
+  write(event: string, data: Record<string, unknown> = {}): void {
+    const line = JSON.stringify({ at: new Date().toISOString(), runId: this.runId, event, ...data }, (key, value) =>
+      typeof value === 'bigint' ? formatLsn(value) : bigintReplacer(key, value));
+    appendFileSync(this.file, `${redact(line)}\n`);
+  }
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${Math.random().toString(36).slice(2, 8)}`;
+}

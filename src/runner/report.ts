@@ -1,0 +1,72 @@
+/** The end-of-run report: what happened, how long writes paused, and the zero-loss evidence. */
+import { ExitCode } from '../errors.js';
+import { formatLsn } from '../postgres/lsn.js';
+import type { Facts, PlanContext } from '../steps/types.js';
+
+export type Outcome = 'succeeded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion';
+
+export const exitCodeOf: Record<Outcome, number> = {
+  succeeded: ExitCode.ok,
+  refused: ExitCode.preflightRefused,
+  'rolled-back': ExitCode.rolledBack,
+  interrupted: ExitCode.interruptedRolledBack,
+  'failed-after-promotion': ExitCode.pastPointOfNoReturn,
+};
+
+export interface StepTiming {
+  readonly id: string;
+  readonly title: string;
+  readonly status: 'done' | 'failed' | 'skipped' | 'not run' | 'undone';
+  readonly durationMs?: number;
+}
+
+export interface Report {
+  readonly runId: string;
+  readonly outcome: Outcome;
+  readonly exitCode: number;
+  readonly error?: string;
+  readonly oldPrimary: string;
+  readonly target: string;
+  readonly primaryNow: string;
+  readonly fenceMethod?: string;
+  readonly steps: readonly StepTiming[];
+  readonly writePauseMs?: number;
+  readonly finalLsn?: string;
+  readonly finalLsnSource?: string;
+  readonly targetReplayLsn?: string;
+  readonly oldTimeline?: number;
+  readonly newTimeline?: number;
+  readonly poolers: ReadonlyArray<{ name: string; pointsAt: string; paused: boolean }>;
+  readonly oldPrimaryState: string;
+  readonly followers: Readonly<Record<string, string>>;
+  readonly notes: readonly string[];
+  readonly leftToDo: readonly string[];
+  readonly journal: string;
+  readonly totalMs: number;
+}
+
+export function buildReport(input: {
+  runId: string; outcome: Outcome; error?: string; context: PlanContext; facts: Facts;
+  steps: StepTiming[]; journal: string; totalMs: number;
+}): Report {
+  const { facts, context } = input;
+  const promoted = facts.promoted;
+  const primaryNow = promoted ? context.target.name : context.primary.name;
+  const poolers = context.inventory.poolers.map((p) => ({
+    name: p.name,
+    pointsAt: facts.repointed.has(p.name) ? context.target.name : context.primary.name,
+    paused: facts.pausedPoolers.has(p.name),
+  }));
+  const writePauseMs = facts.fencedAt !== undefined && facts.resumedAt !== undefined ? Math.round(facts.resumedAt - facts.fencedAt) : undefined;
+  return {
+    runId: input.runId, outcome: input.outcome, exitCode: exitCodeOf[input.outcome], error: input.error,
+    oldPrimary: context.primary.name, target: context.target.name, primaryNow, fenceMethod: facts.fenceMethod,
+    steps: input.steps, writePauseMs,
+    finalLsn: facts.finalLsn === undefined ? undefined : formatLsn(facts.finalLsn), finalLsnSource: facts.finalLsnSource,
+    targetReplayLsn: facts.targetReplayLsn === undefined ? undefined : formatLsn(facts.targetReplayLsn),
+    oldTimeline: facts.oldTimeline ?? context.primaryObs.timeline, newTimeline: facts.newTimeline,
+    poolers,
+    oldPrimaryState: facts.oldPrimaryRole ?? (promoted ? (facts.oldPrimaryStopped ? 'stopped' : 'unknown') : facts.oldPrimaryStopped ? 'stopped' : 'primary'),
+    followers: facts.followers, notes: facts.notes, leftToDo: facts.leftToDo, journal: input.journal, totalMs: Math.round(input.totalMs),
+  };
+}

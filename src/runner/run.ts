@@ -1,0 +1,134 @@
+/**
+ * Runs a plan. Owns ordering, timing, rollback and roll-forward:
+ * - before promotion, any failure, timeout or interrupt undoes the completed steps in reverse;
+ * - once promotion was requested there is no undo: the remaining steps run (if promotion was
+ *   confirmed) and whatever is left is reported.
+ */
+import type { Connections } from '../cluster/connections.js';
+import { PreflightRefusedError } from '../errors.js';
+import type { NodeSpec } from '../inventory/model.js';
+import type { Plan, PlannedStep } from '../playbook/plan.js';
+import { messageOf } from '../postgres/session.js';
+import { hostRunnerFor, type HostRunner } from '../shell/host.js';
+import { definitionOf } from '../steps/registry.js';
+import type { Facts, StepContext } from '../steps/types.js';
+import type { Emit } from './events.js';
+import type { Journal } from './journal.js';
+import { buildReport, type Outcome, type Report, type StepTiming } from './report.js';
+
+export interface RunDeps {
+  readonly connections: Connections;
+  readonly facts: Facts;
+  readonly journal: Journal;
+  readonly emit: Emit;
+  /** Aborted on Ctrl-C; honoured only before the point of no return. */
+  readonly signal: AbortSignal;
+}
+
+export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
+  const started = performance.now();
+  const { facts, journal } = deps;
+  const hosts = new Map<string, HostRunner | undefined>();
+  const ctx: StepContext = {
+    ...plan.context, connections: deps.connections, facts, signal: deps.signal, runId: journal.runId,
+    applicationName: deps.connections.applicationName,
+    host: (node: NodeSpec) => {
+      if (!hosts.has(node.name)) hosts.set(node.name, hostRunnerFor(node));
+      return hosts.get(node.name);
+    },
+    record: (event, data) => journal.write(event, data),
+  };
+  const timings = new Map<string, StepTiming>(plan.steps.map((s) => [s.id, { id: s.id, title: s.title, status: 'not run' }]));
+  const touched: PlannedStep[] = [];
+  let failure: { step: PlannedStep; error: unknown } | undefined;
+
+  for (const step of plan.steps) {
+    if (deps.signal.aborted && !facts.promoteRequested) break;
+    if (failure && !facts.promoteRequested) break;
+    if (step.phase === 'after-promotion' && !facts.promoted) {
+      skip(step, 'promotion was not confirmed');
+      continue;
+    }
+    const t0 = performance.now();
+    deps.emit({ type: 'step-start', step });
+    journal.write('step-start', { step: step.id, title: step.title });
+    try {
+      const summary = await definitionOf(step.step).run(step.step, ctx);
+      const durationMs = performance.now() - t0;
+      timings.set(step.id, { id: step.id, title: step.title, status: 'done', durationMs });
+      deps.emit({ type: 'step-end', step, durationMs, summary });
+      journal.write('step-end', { step: step.id, durationMs: round(durationMs), summary });
+      touched.push(step);
+    } catch (error) {
+      const durationMs = performance.now() - t0;
+      const message = deps.signal.aborted && !facts.promoteRequested ? 'interrupted' : messageOf(error);
+      timings.set(step.id, { id: step.id, title: step.title, status: 'failed', durationMs });
+      deps.emit({ type: 'step-failed', step, durationMs, error: message });
+      journal.write('step-failed', { step: step.id, durationMs: round(durationMs), error: message });
+      touched.push(step);
+      failure ??= { step, error };
+    }
+  }
+
+  let outcome: Outcome;
+  if (facts.promoteRequested) {
+    outcome = failure ? 'failed-after-promotion' : 'succeeded';
+    if (!facts.promoted) describeUnconfirmedPromotion(ctx);
+  } else if (failure?.error instanceof PreflightRefusedError && failure.step.step.kind === 'preflight') {
+    outcome = 'refused';
+  } else if (failure || deps.signal.aborted) {
+    outcome = deps.signal.aborted ? 'interrupted' : 'rolled-back';
+    await rollback(ctx, touched, deps, timings, deps.signal.aborted ? 'interrupted' : messageOf(failure!.error));
+  } else {
+    outcome = 'succeeded';
+  }
+  const report = buildReport({
+    runId: journal.runId, outcome, error: failure ? messageOf(failure.error) : deps.signal.aborted ? 'interrupted' : undefined,
+    context: plan.context, facts, steps: [...timings.values()], journal: journal.file, totalMs: performance.now() - started,
+  });
+  journal.write('report', { report });
+  deps.emit({ type: 'run-end', report });
+  return report;
+
+  function skip(step: PlannedStep, reason: string) {
+    timings.set(step.id, { id: step.id, title: step.title, status: 'skipped' });
+    deps.emit({ type: 'step-skipped', step, reason });
+    journal.write('step-skipped', { step: step.id, reason });
+  }
+}
+
+async function rollback(ctx: StepContext, touched: PlannedStep[], deps: RunDeps, timings: Map<string, StepTiming>, reason: string) {
+  deps.emit({ type: 'rollback-start', reason });
+  deps.journal.write('rollback-start', { reason });
+  // Undo must not be cut short by the interrupt that caused it.
+  const undoCtx: StepContext = { ...ctx, signal: new AbortController().signal };
+  for (const step of [...touched].reverse()) {
+    const definition = definitionOf(step.step);
+    if (!definition.undo) continue;
+    try {
+      const summary = await definition.undo(step.step, undoCtx);
+      const before = timings.get(step.id)!;
+      timings.set(step.id, { ...before, status: before.status === 'failed' ? 'failed' : 'undone' });
+      deps.emit({ type: 'undo-end', step, summary });
+      deps.journal.write('undo-end', { step: step.id, summary });
+    } catch (error) {
+      const message = messageOf(error);
+      ctx.facts.leftToDo.push(`undo of "${step.title}" failed: ${message}`);
+      deps.emit({ type: 'undo-failed', step, error: message });
+      deps.journal.write('undo-failed', { step: step.id, error: message });
+    }
+  }
+}
+
+function describeUnconfirmedPromotion(ctx: StepContext): void {
+  const paused = ctx.inventory.poolers.filter((p) => ctx.facts.pausedPoolers.has(p.name)).map((p) => p.name);
+  ctx.facts.leftToDo.push(
+    `promotion of ${ctx.target.name} was requested but not confirmed; check it: SELECT pg_is_in_recovery() on ${ctx.target.name}`,
+    `${ctx.primary.name} is ${ctx.facts.oldPrimaryStopped ? 'stopped (cleanly)' : ctx.facts.readOnlyApplied ? 'fenced read-only' : 'fenced'}: it is not accepting writes, so there is at most one primary`,
+    paused.length
+      ? `clients are queued on ${paused.join(', ')} (paused, pointing at ${ctx.primary.name}); once ${ctx.target.name} is a primary, run the same promote command again to finish, or repoint and RESUME by hand`
+      : 'no pooler is paused',
+  );
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -1,0 +1,66 @@
+/**
+ * demote-old-primary — the old primary rejoins as a replica of the new one, so the cluster keeps
+ * its replicas and the next switchover can go back. It was stopped cleanly and the target
+ * replayed its shutdown checkpoint, so no rewind is needed: standby.signal, start, point it at
+ * the new primary, wait until it streams. Without host access it stays fenced read-only and the
+ * report says so. Precondition: promoted. Undo: none.
+ */
+import { conninfoTowards, slotNameFor } from '../postgres/conninfo.js';
+import { parseConninfo } from '../inventory/dsn.js';
+import { markStandby, standbySignalCommand, startCommand, startServer } from '../postgres/server-control.js';
+import { ENSURE_SLOT_SQL, pointAt, waitStreaming } from './follow.js';
+import { quoteLiteral } from './poll.js';
+import { shellAction, sqlAction, type PlanContext, type StepDefinition } from './types.js';
+
+const DROP_SLOT_SQL = `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+  WHERE slot_name = ANY($1) AND NOT active AND slot_type = 'physical'`;
+
+export const demoteOldPrimaryStep: StepDefinition<'demote-old-primary'> = {
+  kind: 'demote-old-primary',
+  title: (_s, plan) => plan.fenceMethod === 'clean-stop'
+    ? `restart ${plan.primary.name} as a replica of ${plan.target.name}`
+    : `leave ${plan.primary.name} fenced read-only (no host access)`,
+  describe(step, plan) {
+    if (plan.fenceMethod !== 'clean-stop') return [`none: ${plan.primary.name} stays read-only; the report says how to rejoin it`];
+    const { slot, conninfo } = upstreamFor(plan);
+    return [
+      ...(slot ? [sqlAction(plan.target.name, ENSURE_SLOT_SQL.replace(/\$1/g, quoteLiteral(slot)))] : []),
+      shellAction(plan.primary.name, standbySignalCommand(plan.primary)),
+      shellAction(plan.primary.name, startCommand(plan.primary, step.timeout)),
+      sqlAction(plan.primary.name, `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(conninfo)}`),
+      sqlAction(plan.primary.name, slot ? `ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(slot)}` : 'ALTER SYSTEM RESET primary_slot_name'),
+      sqlAction(plan.primary.name, 'SELECT pg_reload_conf()'),
+      sqlAction(plan.primary.name, 'drop its own inactive physical slots named after cluster nodes (a replica must not hold WAL for them)'),
+    ];
+  },
+  async run(step, ctx) {
+    if (ctx.facts.fenceMethod !== 'clean-stop') {
+      ctx.facts.oldPrimaryRole = 'fenced read-only (still running)';
+      ctx.facts.leftToDo.push(
+        `${ctx.primary.name} is fenced read-only, not a replica: stop it, pg_rewind it against ${ctx.target.name} ` +
+        `(pg_rewind --source-server='<${ctx.target.name} conninfo>' -D <data_dir> -R), then start it as a standby`);
+      return `${ctx.primary.name} stays fenced read-only`;
+    }
+    const runner = ctx.host(ctx.primary)!;
+    const { slot } = upstreamFor(ctx);
+    await markStandby(runner, ctx.primary);
+    await startServer(runner, ctx.primary, step.timeout);
+    ctx.facts.oldPrimaryStopped = false;
+    const existing = ctx.targetObs.settings.primary_conninfo ?? '';
+    await pointAt(ctx, ctx.primary, existing, slot, parseConninfo(existing).application_name ? ctx.primary.name : undefined);
+    const session = await ctx.connections.node(ctx.primary.name);
+    const ownSlots = ctx.inventory.nodes.map((n) => slotNameFor(n.name));
+    await session.query(DROP_SLOT_SQL, [ownSlots]).catch((error: Error) => ctx.facts.notes.push(`could not drop old slots on ${ctx.primary.name}: ${error.message}`));
+    await waitStreaming(ctx, ctx.primary, step.timeout);
+    ctx.facts.oldPrimaryRole = `replica streaming from ${ctx.target.name}`;
+    return `${ctx.primary.name} is a replica of ${ctx.target.name}`;
+  },
+};
+
+/** Slot and conninfo the old primary will use: modelled on how the target streamed from it. */
+function upstreamFor(plan: PlanContext): { slot: string; conninfo: string } {
+  const settings = plan.targetObs.settings;
+  const slot = settings.primary_slot_name ? slotNameFor(plan.primary.name) : '';
+  const existing = settings.primary_conninfo ?? '';
+  return { slot, conninfo: conninfoTowards(existing, plan.target.conn, parseConninfo(existing).application_name ? plan.primary.name : undefined) };
+}

@@ -1,0 +1,118 @@
+/**
+ * fence-writes — PAUSE every pooler (clients queue instead of failing), then stop the old primary
+ * accepting commits: a clean fast stop when we can act on its host (its shutdown checkpoint
+ * reaches the connected replicas before it exits), else read-only plus terminating sessions.
+ * Precondition: preflight passed. Undo: start the old primary again / reset read-only, then RESUME.
+ */
+import { StepFailedError } from '../errors.js';
+import { PoolerAdmin } from '../pooler/admin.js';
+import { formatLsn, parseLsn } from '../postgres/lsn.js';
+import { controlDataCommand, readControlData, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
+import { isAlive } from '../shell/processes.js';
+import { adminAction, shellAction, sqlAction, type StepContext, type StepDefinition } from './types.js';
+
+export const READ_ONLY_SQL = ['ALTER SYSTEM SET default_transaction_read_only = on', 'SELECT pg_reload_conf()'];
+export const READ_WRITE_SQL = ['ALTER SYSTEM RESET default_transaction_read_only', 'SELECT pg_reload_conf()'];
+const TERMINATE_SQL = `SELECT count(pg_terminate_backend(pid, 5000))::int AS n FROM pg_stat_activity
+  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> $1`;
+const FLUSH_SQL = 'SELECT pg_current_wal_flush_lsn()::text AS lsn';
+
+export const fenceWritesStep: StepDefinition<'fence-writes'> = {
+  kind: 'fence-writes',
+  title: (_s, plan) => `fence writes (${plan.fenceMethod === 'clean-stop' ? `pause pooler, stop ${plan.primary.name} cleanly` : `pause pooler, ${plan.primary.name} read-only`})`,
+  describe(step, plan) {
+    const pauses = plan.inventory.poolers.flatMap((p) => p.databases.map((db) => adminAction(p.name, `PAUSE ${db}  (timeout ${step.pause_timeout} ms)`)));
+    if (plan.fenceMethod === 'read-only') {
+      return [...pauses, ...READ_ONLY_SQL.map((sql) => sqlAction(plan.primary.name, sql)),
+        sqlAction(plan.primary.name, TERMINATE_SQL.replace('$1', "'<this run>'")), sqlAction(plan.primary.name, FLUSH_SQL)];
+    }
+    const stop = plan.primary.hostAccess?.kind === 'local'
+      ? `[${plan.primary.name}] signal: SIGINT to the postmaster (pid from ${plan.primary.dataDir}/postmaster.pid), wait for it to exit (fast shutdown)`
+      : shellAction(plan.primary.name, stopCommand(plan.primary, step.stop_timeout));
+    return [...pauses, stop, shellAction(plan.primary.name, controlDataCommand(plan.primary)) + "  (require 'shut down'; final LSN = latest checkpoint)"];
+  },
+  async run(step, ctx) {
+    ctx.facts.fenceMethod = ctx.fenceMethod;
+    await pauseAll(ctx, step.pause_timeout);
+    ctx.facts.fencedAt = performance.now();
+    return ctx.fenceMethod === 'clean-stop' ? stopCleanly(ctx, step.stop_timeout) : fenceReadOnly(ctx);
+  },
+  async undo(_step, ctx) {
+    const done: string[] = [];
+    const runner = ctx.host(ctx.primary);
+    if (ctx.facts.oldPrimaryStopped && runner) {
+      await startServer(runner, ctx.primary, 60_000);
+      ctx.facts.oldPrimaryStopped = false;
+      done.push(`started ${ctx.primary.name} again as primary`);
+    } else if (ctx.facts.fenceMethod === 'clean-stop' && ctx.facts.postmasterPid && isAlive(ctx.facts.postmasterPid)) {
+      ctx.facts.notes.push(`${ctx.primary.name} was asked to shut down (fast) and did not finish; if it is hung, the shutdown completes when it resumes: treat it as failed and use the failover procedure`);
+    }
+    if (ctx.facts.readOnlyApplied) {
+      const session = await ctx.connections.node(ctx.primary.name);
+      for (const sql of READ_WRITE_SQL) await session.query(sql);
+      ctx.facts.readOnlyApplied = false;
+      done.push(`${ctx.primary.name} writable again`);
+    }
+    done.push(...(await resumeAll(ctx)));
+    return done.join('; ') || 'nothing to undo';
+  },
+};
+
+async function pauseAll(ctx: StepContext, timeoutMs: number): Promise<void> {
+  const results = await Promise.allSettled(
+    ctx.inventory.poolers.map(async (spec) => {
+      ctx.facts.pausedPoolers.add(spec.name);
+      const admin = await ctx.connections.pooler(spec.name);
+      await admin.pause(spec.databases, timeoutMs);
+    }),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** RESUME from fresh admin connections: a RESUME next to a blocked PAUSE can hang it (#715). */
+export async function resumeAll(ctx: StepContext): Promise<string[]> {
+  const done: string[] = [];
+  for (const spec of ctx.inventory.poolers) {
+    if (!ctx.facts.pausedPoolers.has(spec.name)) continue;
+    const admin = await PoolerAdmin.open(spec);
+    try {
+      const resumed = await admin.resume(spec.databases);
+      ctx.facts.pausedPoolers.delete(spec.name);
+      done.push(`${spec.name}: RESUME ${resumed.join(', ') || '(was not paused)'}`);
+    } finally {
+      await admin.close();
+    }
+  }
+  ctx.facts.resumedAt = performance.now();
+  return done;
+}
+
+async function stopCleanly(ctx: StepContext, timeoutMs: number): Promise<string> {
+  const runner = ctx.host(ctx.primary);
+  if (!runner) throw new StepFailedError(`${ctx.primary.name} has no host_access: cannot stop it cleanly`);
+  const started = performance.now();
+  await stopFast(runner, ctx.primary, timeoutMs, ctx.facts.postmasterPid);
+  ctx.facts.oldPrimaryStopped = true;
+  const stoppedMs = performance.now() - started;
+  const control = await readControlData(runner, ctx.primary);
+  if (control.state !== 'shut down' || control.checkpointLsn === undefined) {
+    throw new StepFailedError(`${ctx.primary.name} did not shut down cleanly (pg_controldata: "${control.state}"); its final position is unknown`);
+  }
+  ctx.facts.finalLsn = control.checkpointLsn;
+  ctx.facts.finalLsnSource = 'shutdown checkpoint (pg_controldata)';
+  ctx.facts.oldTimeline = control.timeline;
+  return `${ctx.primary.name} stopped in ${Math.round(stoppedMs)} ms; shutdown checkpoint at ${formatLsn(control.checkpointLsn)}`;
+}
+
+async function fenceReadOnly(ctx: StepContext): Promise<string> {
+  const session = await ctx.connections.node(ctx.primary.name);
+  ctx.facts.readOnlyApplied = true;
+  for (const sql of READ_ONLY_SQL) await session.query(sql);
+  const { n } = await session.one<{ n: number }>(TERMINATE_SQL, [ctx.applicationName]);
+  const lsn = parseLsn((await session.one<{ lsn: string }>(FLUSH_SQL)).lsn);
+  ctx.facts.finalLsn = lsn;
+  ctx.facts.finalLsnSource = 'flush position after the read-only fence (weaker: a running server still writes some WAL)';
+  return `${ctx.primary.name} read-only, ${n} session(s) terminated; flush position ${formatLsn(lsn)}`;
+}
+

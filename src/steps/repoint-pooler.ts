@@ -1,0 +1,46 @@
+/**
+ * repoint-pooler — points every pooled database of every pooler at the new primary: rewrites
+ * host/port in the config file atomically, RELOADs, and checks SHOW DATABASES. First makes sure
+ * the new primary accepts a fresh login (a failed server login would make PgBouncer refuse the
+ * pool for server_login_retry). Precondition: promoted. Undo: none (after the point of no return).
+ */
+import { StepFailedError } from '../errors.js';
+import { repointConfigFile } from '../pooler/config-file.js';
+import { NodeSession } from '../postgres/session.js';
+import { adminAction, type StepContext, type StepDefinition } from './types.js';
+
+export const repointPoolerStep: StepDefinition<'repoint-pooler'> = {
+  kind: 'repoint-pooler',
+  title: (_s, plan) => `repoint pooler to ${plan.target.name}`,
+  describe: (_s, plan) => plan.inventory.poolers.flatMap((p) => [
+    `[${p.name}] file: ${p.configFile}: [databases] ${p.databases.join(', ')} -> host=${plan.target.conn.host} port=${plan.target.conn.port} (atomic rename)`,
+    adminAction(p.name, 'RELOAD'),
+    adminAction(p.name, 'SHOW DATABASES  (expect the new host/port)'),
+  ]),
+  async run(_step, ctx) {
+    await checkFreshLogin(ctx);
+    const { host, port } = ctx.target.conn;
+    await Promise.all(ctx.inventory.poolers.map(async (spec) => {
+      await repointConfigFile(spec.configFile, spec.databases, host, port);
+      const admin = await ctx.connections.pooler(spec.name);
+      await admin.reload();
+      const live = await admin.showDatabases();
+      const wrong = spec.databases.filter((db) => {
+        const entry = live.find((d) => d.name === db);
+        return !entry || entry.port !== port || entry.host !== host;
+      });
+      if (wrong.length) throw new StepFailedError(`${spec.name}: after RELOAD, ${wrong.join(', ')} still not at ${host}:${port}`);
+      ctx.facts.repointed.add(spec.name);
+    }));
+    return `${ctx.inventory.poolers.map((p) => p.name).join(', ')} -> ${ctx.target.name} (${host}:${port})`;
+  },
+};
+
+async function checkFreshLogin(ctx: StepContext): Promise<void> {
+  const session = await NodeSession.open(ctx.target.name, ctx.target.conn, { applicationName: ctx.applicationName, attempts: 5 });
+  try {
+    await session.query('SELECT 1');
+  } finally {
+    await session.close();
+  }
+}

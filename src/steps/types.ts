@@ -1,0 +1,78 @@
+/**
+ * What every step kind provides: how it describes itself for a dry run, what it does, and for
+ * steps before the point of no return, how it is undone. Steps act only through StepContext.
+ */
+import type { ClusterState } from '../cluster/state.js';
+import type { Connections } from '../cluster/connections.js';
+import type { Inventory, NodeSpec } from '../inventory/model.js';
+import type { StepKind, StepOf } from '../playbook/schema.js';
+import type { Lsn } from '../postgres/lsn.js';
+import type { NodeObservation } from '../postgres/observe.js';
+import type { HostRunner } from '../shell/host.js';
+
+export type FenceMethod = 'clean-stop' | 'read-only';
+
+/** Everything a plan is built from; pure data. */
+export interface PlanContext {
+  readonly inventory: Inventory;
+  readonly state: ClusterState;
+  readonly primary: NodeSpec;
+  readonly target: NodeSpec;
+  readonly siblings: readonly NodeSpec[];
+  readonly primaryObs: NodeObservation;
+  readonly targetObs: NodeObservation;
+  readonly fenceMethod: FenceMethod;
+}
+
+/** What the run has learned and done so far; the report and the rollback read it. */
+export interface Facts {
+  fencedAt?: number;
+  resumedAt?: number;
+  pausedPoolers: Set<string>;
+  fenceMethod?: FenceMethod;
+  oldPrimaryStopped: boolean;
+  readOnlyApplied: boolean;
+  postmasterPid?: number;
+  finalLsn?: Lsn;
+  finalLsnSource?: string;
+  targetReplayLsn?: Lsn;
+  promoteRequested: boolean;
+  promoted: boolean;
+  oldTimeline?: number;
+  newTimeline?: number;
+  repointed: Set<string>;
+  oldPrimaryRole?: string;
+  followers: Record<string, string>;
+  notes: string[];
+  leftToDo: string[];
+}
+
+export const newFacts = (): Facts => ({
+  pausedPoolers: new Set(), oldPrimaryStopped: false, readOnlyApplied: false,
+  promoteRequested: false, promoted: false, repointed: new Set(), followers: {}, notes: [], leftToDo: [],
+});
+
+export interface StepContext extends PlanContext {
+  readonly connections: Connections;
+  readonly facts: Facts;
+  readonly signal: AbortSignal;
+  readonly runId: string;
+  readonly applicationName: string;
+  host(node: NodeSpec): HostRunner | undefined;
+  record(event: string, data?: Record<string, unknown>): void;
+}
+
+export interface StepDefinition<K extends StepKind> {
+  readonly kind: K;
+  readonly title: (step: StepOf<K>, plan: PlanContext) => string;
+  /** The exact SQL, admin-console and shell commands, for the dry run. */
+  describe(step: StepOf<K>, plan: PlanContext): string[];
+  /** Does the work; returns a one-line summary. */
+  run(step: StepOf<K>, ctx: StepContext): Promise<string>;
+  /** Undoes the work (only steps before promotion). */
+  undo?(step: StepOf<K>, ctx: StepContext): Promise<string>;
+}
+
+export const sqlAction = (node: string, sql: string): string => `[${node}] SQL: ${sql.replace(/\s+/g, ' ').trim()}`;
+export const adminAction = (pooler: string, command: string): string => `[${pooler}] admin: ${command}`;
+export const shellAction = (node: string, argv: readonly string[]): string => `[${node}] shell: ${argv.join(' ')}`;
