@@ -42,7 +42,9 @@ export function registerCommands(program: Command): void {
     .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'one JSON event per line on stdout')
     .option('--journal-dir <dir>', 'where run journals go', '.pg-handover/runs')
-    .action(async (opts) => (await import('./promote-command.js')).promoteCommand(opts));
+    .action(async (opts) => {
+      await (await import('./promote-command.js')).promoteCommand(opts);
+    });
 
   program
     .command('playbook')

@@ -20,7 +20,7 @@ export interface PromoteFlags {
   journalDir: string;
 }
 
-export async function promoteCommand(flags: PromoteFlags): Promise<void> {
+export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult> {
   if (!flags.dryRun && !flags.yes && !process.stdin.isTTY) {
     throw new BadInputError('--yes: required when stdin is not a terminal (nothing was contacted); or use --dry-run');
   }
@@ -54,6 +54,7 @@ export async function promoteCommand(flags: PromoteFlags): Promise<void> {
     });
     await view?.finish();
     process.exitCode = finish(flags, result);
+    return result;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
