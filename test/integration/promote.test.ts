@@ -1,0 +1,136 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readPidFile, signal, waitGone } from '../../src/shell/processes.js';
+import { cli, reportOf } from './support/cli.js';
+import { nodeConn, observe, settledTopology, snapshot, sql, topology, underLoad } from './support/cluster.js';
+import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
+
+const promoteArgs = (inventory: string, ...more: string[]) => ['promote', '--inventory', inventory, '--yes', '--json', ...more];
+
+describe('promote: planned switchover', () => {
+  test('under continuous write load: no client errors, no lost commit, everything follows the new primary', async ({ sandbox }) => {
+    const before = topology(await observe(sandbox));
+    expect(before.primaries).toEqual(['pg1']);
+    const { value: result, load } = await underLoad(sandbox, () => cli(promoteArgs(sandbox.manifest.inventoryFile, '--target', 'pg2')), { clients: 8 });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = reportOf(result);
+    expect(report.outcome).toBe('succeeded');
+    expect(report.primaryNow).toBe('pg2');
+    expect(BigInt(`0x${report.targetReplayLsn.replace('/', '')}`)).toBeGreaterThan(BigInt(`0x${report.finalLsn.replace('/', '')}`));
+    expect(load.acknowledged).toBeGreaterThan(100);
+    expect(load.errors).toBe(0);
+    expect(load.missing).toBe(0);
+
+    const after = await settledTopology(sandbox);
+    expect(after.primaries).toEqual(['pg2']);
+    expect(after.poolerPointsAt).toBe('pg2');
+    expect(after.poolerPaused).toBe(false);
+    expect(after.upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
+    expect(after.timelineOf.pg2).toBeGreaterThan(before.timelineOf.pg1!);
+    expect(after.timelineOf.pg3).toBe(after.timelineOf.pg2);
+    expect(after.readOnly).toEqual([]);
+    const [row] = await sql(sandbox.inventory.poolers[0]!.app!, 'INSERT INTO load_1 VALUES (999, 1) RETURNING inet_server_port() AS port');
+    expect(row!.port).toBe(sandbox.manifest.nodes[1]!.port);
+  });
+
+  test('back and forth five times under load, each as clean as the first', async ({ sandbox }) => {
+    for (const target of ['pg2', 'pg1', 'pg3', 'pg2', 'pg1']) {
+      const { value: result, load } = await underLoad(sandbox, () => cli(promoteArgs(sandbox.manifest.inventoryFile, '--target', target)), { settleMs: 300 });
+      expect(result.exitCode, `to ${target}: ${result.stderr}`).toBe(0);
+      expect({ target, errors: load.errors, missing: load.missing }).toEqual({ target, errors: 0, missing: 0 });
+      const t = await settledTopology(sandbox);
+      expect(t.primaries).toEqual([target]);
+      expect(t.poolerPointsAt).toBe(target);
+      expect(Object.values(t.upstreamOf)).toEqual([target, target]);
+    }
+  });
+
+  test('--dry-run leaves every node and PgBouncer exactly as they were', async ({ sandbox }) => {
+    const before = await snapshot(sandbox);
+    const result = await cli(['promote', '--inventory', sandbox.manifest.inventoryFile, '--dry-run']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/READY: pg1 -> pg2/);
+    expect(result.stdout).toContain('SELECT pg_promote(false)');
+    expect(result.stdout).toContain('admin: PAUSE appdb');
+    expect(await snapshot(sandbox)).toEqual(before);
+  });
+
+  test('rollback: catch-up made impossible, the run fails, and the old primary serves again', async ({ sandbox }) => {
+    const playbook = join(sandbox.dir, 'stuck.yaml');
+    await writeFile(playbook, `name: stuck-catchup
+steps:
+  - kind: preflight
+  - kind: checkpoint
+  - kind: sql
+    node: target
+    sql: SELECT pg_wal_replay_pause()
+  - kind: fence-writes
+  - kind: wait-catchup
+    timeout: 1s
+  - kind: promote
+  - kind: repoint-pooler
+  - kind: resume
+  - kind: verify
+`);
+    const { value: result, load } = await underLoad(sandbox, () => cli(promoteArgs(sandbox.manifest.inventoryFile, '--playbook', playbook, '--target', 'pg2')));
+    expect(result.exitCode).toBe(4);
+    expect(reportOf(result).outcome).toBe('rolled-back');
+    expect(reportOf(result).error).toMatch(/pg2 replaying up to .* did not happen within 1000 ms/);
+    expect(reportOf(result).steps.find((s: { id: string }) => s.id === '4-fence-writes').status).toBe('undone');
+    expect(load.missing).toBe(0);
+    const t = topology(await observe(sandbox));
+    expect(t.primaries).toEqual(['pg1']);
+    expect(t.poolerPointsAt).toBe('pg1');
+    expect(t.poolerPaused).toBe(false);
+    expect(t.readOnly).toEqual([]);
+    const [row] = await sql(sandbox.inventory.poolers[0]!.app!, 'SELECT inet_server_port() AS port, pg_is_in_recovery() AS rec');
+    expect(row).toEqual({ port: sandbox.manifest.nodes[0]!.port, rec: false });
+    await sql(nodeConn(sandbox, 'pg2'), 'SELECT pg_wal_replay_resume()');
+  });
+});
+
+describe('promote: preflight refusals (exit 3, nothing changed)', () => {
+  test('target is not a replica', async ({ sandbox }) => {
+    const result = await cli(['promote', '--inventory', sandbox.manifest.inventoryFile, '--target', 'pg1', '--yes']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toMatch(/target-is-replica: pg1 is not in recovery/);
+  });
+
+  test('lag over the limit (replay paused while writes continue)', async ({ sandbox }) => {
+    await sql(nodeConn(sandbox, 'pg2'), 'SELECT pg_wal_replay_pause()');
+    await sql(sandbox.inventory.poolers[0]!.app!, 'CREATE TABLE filler AS SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 40000) g');
+    const playbook = join(sandbox.dir, 'tight.yaml');
+    await writeFile(playbook, 'name: tight\nsteps:\n  - kind: preflight\n    max_lag_bytes: 1048576\n  - kind: fence-writes\n  - kind: wait-catchup\n  - kind: promote\n  - kind: repoint-pooler\n  - kind: resume\n');
+    const result = await cli(['promote', '--inventory', sandbox.manifest.inventoryFile, '--playbook', playbook, '--target', 'pg2', '--yes']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toMatch(/lag-bytes: pg2 replay lag \d+ B exceeds the limit of 1048576 B/);
+    expect(topology(await observe(sandbox)).primaries).toEqual(['pg1']);
+  });
+
+  test('PgBouncer unreachable', async ({ sandbox }) => {
+    const pid = readPidFile(sandbox.manifest.pooler.pidFile)!;
+    signal(pid, 'SIGTERM');
+    await waitGone([pid], 5000);
+    const result = await cli(['promote', '--inventory', sandbox.manifest.inventoryFile, '--yes']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toMatch(/pooler-reachable: pooler pgbouncer admin console unreachable/);
+    expect(topology(await observe(sandbox)).primaries).toEqual(['pg1']);
+  });
+
+  test('target replicates from another cluster', async ({ sandbox }) => {
+    const other = await startSandbox(1);
+    try {
+      const stranger = other.inventory.nodes[1]!;
+      const inventory = join(sandbox.dir, 'mixed.yaml');
+      const original = (await import('node:fs')).readFileSync(sandbox.manifest.inventoryFile, 'utf8');
+      await writeFile(inventory, original.replace('nodes:\n', `nodes:\n  - name: stranger\n    dsn: host=127.0.0.1 port=${stranger.conn.port} user=handover dbname=postgres password=${stranger.conn.password}\n`));
+      const result = await cli(['promote', '--inventory', inventory, '--target', 'stranger', '--dry-run']);
+      expect(result.exitCode).toBe(3);
+      expect(result.stdout).toMatch(/FAIL {2}same-system-identifier +stranger belongs to another cluster/);
+      expect(result.stdout).toMatch(/FAIL {2}target-streams-from-primary/);
+      expect(result.stdout + result.stderr).not.toContain(stranger.conn.password!);
+    } finally {
+      await stopSandbox(other);
+    }
+  });
+});
