@@ -4,13 +4,16 @@
  * because PgBouncer disconnects the clients of a database missing from a half-written file.
  */
 import { chown, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { DsnError, formatDsn, parseDsn } from '../inventory/dsn.js';
+import { DsnError, parseConninfo } from '../inventory/dsn.js';
 
 export interface DatabaseEntry {
   readonly name: string;
   readonly lineIndex: number;
   readonly params: Readonly<Record<string, string>>;
 }
+
+const ENTRY = /^\s*(?:"([^"]+)"|([^"=\s]+))\s*=\s*(.*?)\s*$/;
+const VALUE = String.raw`('(?:[^'\\]|\\.)*'|\S*)`;
 
 export function findDatabaseEntries(text: string): DatabaseEntry[] {
   const entries: DatabaseEntry[] = [];
@@ -22,15 +25,15 @@ export function findDatabaseEntries(text: string): DatabaseEntry[] {
       return;
     }
     if (!inDatabases || /^\s*([;#]|$)/.test(line)) return;
-    const match = /^\s*("?)([^"=\s]+)\1\s*=\s*(.*?)\s*$/.exec(line);
+    const match = ENTRY.exec(line);
     if (!match) return;
     let params: Record<string, string> = {};
     try {
-      params = { ...parseDsn(match[3]!) };
+      params = { ...parseConninfo(match[3]!) };
     } catch (error) {
       if (!(error instanceof DsnError)) throw error;
     }
-    entries.push({ name: match[2]!, lineIndex, params });
+    entries.push({ name: match[1] ?? match[2]!, lineIndex, params });
   });
   return entries;
 }
@@ -41,16 +44,17 @@ export function repointText(text: string, databases: readonly string[], host: st
   for (const db of databases) {
     const entry = entries.find((e) => e.name === db);
     if (!entry) throw new Error(`database "${db}" has no entry in [databases]`);
-    const line = lines[entry.lineIndex]!;
-    const prefix = /^(\s*"?[^"=\s]+"?\s*=\s*)/.exec(line)![1]!;
-    lines[entry.lineIndex] = `${prefix}${formatDsn(withEndpoint(entry.params, host, port))}`;
+    lines[entry.lineIndex] = setParam(setParam(lines[entry.lineIndex]!, 'host', host), 'port', String(port));
   }
   return lines.join('\n');
 }
 
-function withEndpoint(params: Readonly<Record<string, string>>, host: string, port: number): Record<string, string> {
-  const out: Record<string, string> = { ...params, host, port: String(port) };
-  return out;
+/** Replaces one key's value in place (or appends it), leaving the rest of the line untouched. */
+function setParam(line: string, key: string, value: string): string {
+  const pattern = new RegExp(`(^|\\s)${key}\\s*=\\s*${VALUE}`);
+  const [, head, rest] = /^(\s*(?:"[^"]+"|[^"=\s]+)\s*=)(.*)$/.exec(line)!;
+  if (pattern.test(rest!)) return head + rest!.replace(pattern, (_m, lead: string) => `${lead}${key}=${value}`);
+  return `${line.trimEnd()} ${key}=${value}`;
 }
 
 export async function readDatabaseTargets(file: string): Promise<Map<string, { host?: string; port?: number }>> {

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { failures } from '../../src/decide/checks.js';
+import { DEFAULT_LIMITS } from '../../src/decide/limits.js';
+import { chooseTarget } from '../../src/decide/target.js';
+import { buildPlan, decide } from '../../src/playbook/plan.js';
+import { buildPlaybook } from '../../src/playbook/load.js';
+import { parseYamlText } from '../../src/util/yaml-source.js';
+import { readFileSync } from 'node:fs';
+import { cluster, clusterWithLaggingReplica, healthyCluster, pooler, primary, replica } from './support/cluster-fixtures.js';
+
+const playbook = buildPlaybook(parseYamlText(readFileSync('playbooks/switchover.yaml', 'utf8'), 'switchover.yaml', 'playbook'));
+const failing = (state = healthyCluster(), target?: string) => failures(decide(state, playbook, target).checks).map((c) => c.id);
+
+describe('target choice', () => {
+  it('picks the streaming replica with the least lag', () => {
+    expect(chooseTarget(healthyCluster(), primary())?.name).toBe('pg2');
+  });
+  it('skips a replica whose replay is paused, and one streaming from elsewhere', () => {
+    const state = cluster([primary(), replica('pg2', 5001, 0x3000000n, { replayPaused: true }), replica('pg3', 5009)]);
+    expect(chooseTarget(state, primary())).toBeUndefined();
+  });
+  it('breaks ties by name', () => {
+    const state = cluster([primary(), replica('pg3'), replica('pg2')]);
+    expect(chooseTarget(state, primary())?.name).toBe('pg2');
+  });
+});
+
+describe('preflight decisions', () => {
+  it('a healthy cluster passes every check and plans a clean stop', () => {
+    const decision = decide(healthyCluster(), playbook);
+    expect(failures(decision.checks)).toEqual([]);
+    expect(decision.context?.target.name).toBe('pg2');
+    expect(decision.context?.fenceMethod).toBe('clean-stop');
+  });
+
+  it('refuses lag over the limit, naming bytes', () => {
+    expect(failing(clusterWithLaggingReplica(BigInt(DEFAULT_LIMITS.maxLagBytes) + 1n))).toEqual(['lag-bytes']);
+    expect(failing(clusterWithLaggingReplica(1024n))).toEqual([]);
+  });
+
+  it('refuses a target that is the primary', () => {
+    expect(failing(healthyCluster(), 'pg1')).toContain('target-is-replica');
+  });
+
+  it('refuses a target from another cluster', () => {
+    const state = cluster([primary(), replica('pg2', 5001, 0x3000000n, { systemIdentifier: '9999' }), replica('pg3')]);
+    expect(failing(state, 'pg2')).toEqual(['same-system-identifier']);
+  });
+
+  it('refuses two primaries and no primary', () => {
+    expect(failing(cluster([primary(), primary('pg2'), replica('pg3')]))).toContain('one-primary');
+    expect(failing(cluster([replica('pg1', 5002), replica('pg2', 5001), replica('pg3')]))).toContain('one-primary');
+  });
+
+  it('refuses blockers: long and prepared transactions, logical slots, paused replay', () => {
+    const busy = primary('pg1', {
+      transactions: [{ pid: 42, user: 'app', state: 'idle in transaction', ageMs: 60_000 }],
+      preparedXacts: 1, slots: [{ name: 'cdc', type: 'logical', active: true, walStatus: 'reserved' }],
+    });
+    const state = cluster([busy, replica('pg2', 5001, 0x3000000n, { replayPaused: true }), replica('pg3')]);
+    expect(failing(state, 'pg2').sort()).toEqual(['no-logical-slots', 'no-long-transactions', 'no-prepared-transactions', 'replay-not-paused']);
+  });
+
+  it('refuses pooler problems: unreachable, paused, pointing elsewhere', () => {
+    expect(failing(cluster([primary(), replica('pg2'), replica('pg3')], [{ name: 'pgb', reachable: false, error: 'ECONNREFUSED' }]))).toEqual(['pooler-reachable']);
+    expect(failing(cluster([primary(), replica('pg2'), replica('pg3')], [pooler(5001, { paused: true })]))).toEqual(['pooler-not-paused']);
+    expect(failing(cluster([primary(), replica('pg2'), replica('pg3')], [pooler(5003)]))).toEqual(['pooler-points-at-primary']);
+  });
+
+  it('refuses when another run holds the lock, saying who', () => {
+    const state = { ...healthyCluster(), lockHolder: { applicationName: 'pg-handover run X pid 7', pid: 99, since: 't' } };
+    const check = decide(state, playbook).checks.find((c) => c.id === 'no-other-run')!;
+    expect(check.verdict).toBe('fail');
+    expect(check.message).toContain('pg-handover run X pid 7');
+  });
+
+  it('warns, not refuses, for session pooling and a lagging sibling', () => {
+    const state = cluster([primary(), replica('pg2'), replica('pg3', 5009)], [pooler(5001, { pool_mode: 'session' })]);
+    const decision = decide(state, playbook, 'pg2');
+    expect(failures(decision.checks)).toEqual([]);
+    expect(decision.checks.filter((c) => c.verdict === 'warn').map((c) => c.id).sort()).toEqual(['other-replicas', 'pooler-pool-mode']);
+  });
+
+  it('falls back to a read-only fence without host access', () => {
+    const state = cluster([primary(), replica('pg2'), replica('pg3')], [pooler()], false);
+    expect(decide(state, playbook).context?.fenceMethod).toBe('read-only');
+  });
+
+  it('standby settings lower than the primary are refused', () => {
+    const low = replica('pg2');
+    const state = cluster([primary(), { ...low, settings: { ...low.settings, max_connections: '10' } }, replica('pg3')]);
+    expect(failing(state, 'pg2')).toEqual(['standby-settings']);
+  });
+});
+
+describe('plan', () => {
+  it('orders the steps, marks the point of no return, and says what each will run', () => {
+    const plan = buildPlan(playbook, decide(healthyCluster(), playbook).context!);
+    expect(plan.steps.map((s) => s.step.kind)).toEqual([
+      'preflight', 'checkpoint', 'check-lag', 'fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume', 'follow', 'demote-old-primary', 'verify',
+    ]);
+    expect(plan.steps.filter((s) => s.phase === 'promotion').map((s) => s.id)).toEqual(['6-promote']);
+    expect(plan.steps.filter((s) => s.undoable).map((s) => s.step.kind)).toEqual(['fence-writes']);
+    const actions = plan.steps.flatMap((s) => s.actions).join('\n');
+    expect(actions).toContain('[pgb] admin: PAUSE appdb');
+    expect(actions).toContain('[pg2] SQL: SELECT pg_promote(false)');
+    expect(actions).toContain("[pg3] SQL: ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=5002 user=replicator'");
+    expect(actions).toContain('/data/pg1/standby.signal');
+  });
+});
