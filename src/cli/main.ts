@@ -22,6 +22,12 @@ Exit codes:
 
 registerCommands(program);
 
+// `pg-handover ... | head` closes our stdout early; that is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

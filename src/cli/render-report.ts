@@ -8,16 +8,18 @@ const HEADLINE: Record<Report['outcome'], string> = {
   'rolled-back': 'FAILED AND ROLLED BACK: the old primary is still the primary',
   interrupted: 'INTERRUPTED AND ROLLED BACK: the old primary is still the primary',
   'failed-after-promotion': 'FAILED AFTER THE POINT OF NO RETURN: operator action needed',
+  'undo-failed': 'COULD NOT UNDO the half-done switchover: operator action needed',
 };
 
 export function renderReport(report: Report): string {
   const lines = [``, `${HEADLINE[report.outcome]} (exit ${report.exitCode})`];
+  if (report.recovers) lines.push(`  recovered:       run ${report.recovers} (${report.mode === 'finish' ? 'finished it' : 'undid its fence'})`);
   if (report.error) lines.push(`  error:           ${report.error}`);
   lines.push(`  primary:         ${report.primaryNow}${report.primaryNow === report.oldPrimary ? ' (unchanged)' : ` (was ${report.oldPrimary})`}`);
   if (report.writePauseMs !== undefined) lines.push(`  write pause:     ${formatMs(report.writePauseMs)} (pooler paused -> resumed)`);
   if (report.finalLsn) lines.push(`  final LSN:       ${report.finalLsn} on ${report.oldPrimary} (${report.finalLsnSource})`);
   if (report.targetReplayLsn) lines.push(`  target replayed: ${report.targetReplayLsn} on ${report.target} when promoted (zero data loss: replayed >= final)`);
-  if (report.newTimeline !== undefined) lines.push(`  timeline:        ${report.oldTimeline} -> ${report.newTimeline}`);
+  if (report.newTimeline !== undefined) lines.push(`  timeline:        ${report.oldTimeline ?? '?'} -> ${report.newTimeline}`);
   for (const pooler of report.poolers) lines.push(`  pooler:          ${pooler.name} -> ${pooler.pointsAt}${pooler.paused ? ' (STILL PAUSED)' : ''}`);
   lines.push(`  old primary:     ${report.oldPrimary}: ${report.oldPrimaryState}`);
   for (const [node, state] of Object.entries(report.followers)) lines.push(`  replica:         ${node}: ${state}`);

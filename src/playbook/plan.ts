@@ -3,7 +3,7 @@
  * target, run the preflight checks, and turn the playbook into an ordered plan of described steps.
  * The same plan drives the dry run, the progress view, the journal and the report.
  */
-import { nodeState, primariesOf, type ClusterState } from '../cluster/state.js';
+import { nodeState, primariesOf, replicasOf, type ClusterState } from '../cluster/state.js';
 import { fail, pass, type Check } from '../decide/checks.js';
 import { DEFAULT_LIMITS, limitsFrom, type PreflightLimits } from '../decide/limits.js';
 import { preflight } from '../decide/preflight.js';
@@ -27,6 +27,8 @@ export interface PlannedStep {
 
 export interface Plan {
   readonly playbook: string;
+  /** A switchover, or finishing/undoing one that a previous run left half-done. */
+  readonly mode: 'switchover' | 'finish' | 'undo';
   readonly context: PlanContext;
   readonly steps: readonly PlannedStep[];
 }
@@ -63,10 +65,25 @@ export function decide(state: ClusterState, playbook: Playbook, targetName?: str
   const fence = fenceMethodFor(playbook, primarySpec.hostAccess !== undefined && primarySpec.dataDir !== undefined);
   const context: PlanContext = {
     inventory: state.inventory, state, primary: primarySpec, target: targetSpec,
-    siblings: state.inventory.nodes.filter((n) => n.name !== primary.name && n.name !== target.name),
-    primaryObs: primary, targetObs: target, fenceMethod: fence.method,
+    ...othersOf(state, [primary.name, target.name]),
+    primaryObs: primary, replication: replicationTemplate([target, ...replicasOf(state)]), fenceMethod: fence.method,
   };
   return { checks: [...checks, fence.check, pass('target', `${target.name} chosen as the new primary${targetName ? ' (named)' : ' (least lag)'}`)], context };
+}
+
+/** Reachable nodes besides `exclude` (they will follow), and the unreachable ones (reported). */
+export function othersOf(state: ClusterState, exclude: readonly string[]): Pick<PlanContext, 'siblings' | 'unreachable'> {
+  const others = state.nodes.filter((n) => !exclude.includes(n.name));
+  return {
+    siblings: others.filter((n) => n.reachable).map((n) => state.inventory.nodes.find((s) => s.name === n.name)!),
+    unreachable: others.filter((n) => !n.reachable).map((n) => n.name),
+  };
+}
+
+/** The first replica's way of connecting upstream, to copy for nodes that will follow. */
+export function replicationTemplate(replicas: readonly NodeObservation[]): PlanContext['replication'] {
+  const model = replicas.find((r) => r.inRecovery && r.settings.primary_conninfo) ?? replicas.find((r) => r.settings.primary_conninfo);
+  return { conninfo: model?.settings.primary_conninfo ?? '', usesSlots: Boolean(model?.settings.primary_slot_name) };
 }
 
 function fenceMethodFor(playbook: Playbook, hostAccess: boolean): { method: FenceMethod; check: Check } {
@@ -93,5 +110,5 @@ export function buildPlan(playbook: Playbook, context: PlanContext): Plan {
       undoable: phase === 'before-promotion' && definition.undo !== undefined,
     };
   });
-  return { playbook: playbook.name, context, steps };
+  return { playbook: playbook.name, mode: 'switchover', context, steps };
 }

@@ -3,7 +3,7 @@ import { ExitCode } from '../errors.js';
 import { formatLsn } from '../postgres/lsn.js';
 import type { Facts, PlanContext } from '../steps/types.js';
 
-export type Outcome = 'succeeded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion';
+export type Outcome = 'succeeded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion' | 'undo-failed';
 
 export const exitCodeOf: Record<Outcome, number> = {
   succeeded: ExitCode.ok,
@@ -11,6 +11,7 @@ export const exitCodeOf: Record<Outcome, number> = {
   'rolled-back': ExitCode.rolledBack,
   interrupted: ExitCode.interruptedRolledBack,
   'failed-after-promotion': ExitCode.pastPointOfNoReturn,
+  'undo-failed': ExitCode.pastPointOfNoReturn,
 };
 
 export interface StepTiming {
@@ -22,6 +23,9 @@ export interface StepTiming {
 
 export interface Report {
   readonly runId: string;
+  readonly mode: 'switchover' | 'finish' | 'undo';
+  /** The unfinished run this one finished or undid. */
+  readonly recovers?: string;
   readonly outcome: Outcome;
   readonly exitCode: number;
   readonly error?: string;
@@ -46,7 +50,7 @@ export interface Report {
 }
 
 export function buildReport(input: {
-  runId: string; outcome: Outcome; error?: string; context: PlanContext; facts: Facts;
+  runId: string; mode: Report['mode']; recovers?: string; outcome: Outcome; error?: string; context: PlanContext; facts: Facts;
   steps: StepTiming[]; journal: string; totalMs: number;
 }): Report {
   const { facts, context } = input;
@@ -59,12 +63,12 @@ export function buildReport(input: {
   }));
   const writePauseMs = facts.fencedAt !== undefined && facts.resumedAt !== undefined ? Math.round(facts.resumedAt - facts.fencedAt) : undefined;
   return {
-    runId: input.runId, outcome: input.outcome, exitCode: exitCodeOf[input.outcome], error: input.error,
+    runId: input.runId, mode: input.mode, recovers: input.recovers, outcome: input.outcome, exitCode: exitCodeOf[input.outcome], error: input.error,
     oldPrimary: context.primary.name, target: context.target.name, primaryNow, fenceMethod: facts.fenceMethod,
     steps: input.steps, writePauseMs,
     finalLsn: facts.finalLsn === undefined ? undefined : formatLsn(facts.finalLsn), finalLsnSource: facts.finalLsnSource,
     targetReplayLsn: facts.targetReplayLsn === undefined ? undefined : formatLsn(facts.targetReplayLsn),
-    oldTimeline: facts.oldTimeline ?? context.primaryObs.timeline, newTimeline: facts.newTimeline,
+    oldTimeline: facts.oldTimeline ?? context.primaryObs?.timeline, newTimeline: facts.newTimeline,
     poolers,
     oldPrimaryState: facts.oldPrimaryRole ?? (promoted ? (facts.oldPrimaryStopped ? 'stopped' : 'unknown') : facts.oldPrimaryStopped ? 'stopped' : 'primary'),
     followers: facts.followers, notes: facts.notes, leftToDo: facts.leftToDo, journal: input.journal, totalMs: Math.round(input.totalMs),

@@ -23,6 +23,8 @@ export interface RunDeps {
   readonly emit: Emit;
   /** Aborted on Ctrl-C; honoured only before the point of no return. */
   readonly signal: AbortSignal;
+  /** Run id of the half-done run this one finishes or undoes. */
+  readonly recovers?: string;
 }
 
 export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
@@ -71,7 +73,9 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   }
 
   let outcome: Outcome;
-  if (facts.promoteRequested) {
+  if (plan.mode === 'undo') {
+    outcome = failure ? 'undo-failed' : 'rolled-back';
+  } else if (facts.promoteRequested) {
     outcome = failure ? 'failed-after-promotion' : 'succeeded';
     if (!facts.promoted) describeUnconfirmedPromotion(ctx);
   } else if (failure?.error instanceof PreflightRefusedError && failure.step.step.kind === 'preflight') {
@@ -83,7 +87,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
     outcome = 'succeeded';
   }
   const report = buildReport({
-    runId: journal.runId, outcome, error: failure ? messageOf(failure.error) : deps.signal.aborted ? 'interrupted' : undefined,
+    runId: journal.runId, mode: plan.mode, recovers: deps.recovers, outcome, error: failure ? messageOf(failure.error) : deps.signal.aborted ? 'interrupted' : undefined,
     context: plan.context, facts, steps: [...timings.values()], journal: journal.file, totalMs: performance.now() - started,
   });
   journal.write('report', { report });

@@ -5,7 +5,11 @@
 import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import type { ClusterState } from '../cluster/state.js';
-import { failures, type Check } from '../decide/checks.js';
+import { dirname, resolve } from 'node:path';
+import { fail, failures, warn, type Check } from '../decide/checks.js';
+import { detectRecovery, type Recovery } from '../decide/recovery.js';
+import { recoveryPlan } from '../playbook/recovery-plan.js';
+import { findUnfinishedRun, type UnfinishedRun } from './unfinished.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';
@@ -60,18 +64,16 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   const connections = await Connections.open(inventory, lockOwnerName(runId));
   try {
     const state = await observeCluster(connections);
+    const unfinished = findUnfinishedRun(options.journalDir, inventory.file);
+    const recovery = detectRecovery(state, unfinished);
+    if (recovery) return await recover({ options, playbook, state, connections, runId, recovery, unfinished, started });
     const { checks, plan } = planFrom(state, playbook, options.target);
     options.onDecision?.(checks, plan);
     const ready = failures(checks).length === 0 && plan !== undefined;
     if (options.dryRun) return { kind: 'dry-run', checks, plan, ready, elapsedMs: performance.now() - started };
     if (!ready || !plan) throw refusal(checks);
     if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
-    const journal = new Journal(options.journalDir, runId);
-    journal.write('run-start', {
-      inventory: inventory.file, playbook: playbook.name, primary: plan.context.primary.name, target: plan.context.target.name,
-      fenceMethod: plan.context.fenceMethod, steps: plan.steps.map((s) => ({ id: s.id, title: s.title, actions: s.actions })),
-    });
-    journal.write('checks', { checks });
+    const journal = startJournal(options.journalDir, runId, plan, checks);
     await takeLock(connections, plan, state);
     const report = await runPlan(plan, { connections, facts: newFacts(), journal, emit: options.emit, signal: options.signal });
     return { kind: 'ran', checks, plan, report };
@@ -79,6 +81,53 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     for (const session of connections.nodes.values()) if (!(session instanceof Error)) await unlock(session);
     await connections.close();
   }
+}
+
+function startJournal(dir: string, runId: string, plan: Plan, checks: readonly Check[], recovers?: string): Journal {
+  const journal = new Journal(dir, runId);
+  journal.write('run-start', {
+    inventory: resolve(plan.context.inventory.file), playbook: plan.playbook, mode: plan.mode, recovers,
+    primary: plan.context.primary.name, target: plan.context.target.name, fenceMethod: plan.context.fenceMethod,
+    steps: plan.steps.map((s) => ({ id: s.id, title: s.title, actions: s.actions })),
+  });
+  journal.write('checks', { checks });
+  return journal;
+}
+
+interface RecoverInput {
+  readonly options: PromoteOptions;
+  readonly playbook: Playbook;
+  readonly state: ClusterState;
+  readonly connections: Connections;
+  readonly runId: string;
+  readonly recovery: Recovery;
+  readonly unfinished?: UnfinishedRun;
+  readonly started: number;
+}
+
+/** A previous run left the cluster half-way: finish it or undo its fence, never start a new one. */
+async function recover(input: RecoverInput): Promise<PromoteResult> {
+  const { options, recovery, state, connections } = input;
+  const evidence = input.unfinished ? ` Journal: ${input.unfinished.file}.` : '';
+  if (recovery.kind === 'stuck') {
+    const check = fail('half-done-switchover', `${recovery.reason}.${evidence}`);
+    options.onDecision?.([check], undefined);
+    if (options.dryRun) return { kind: 'dry-run', checks: [check], ready: false, elapsedMs: performance.now() - input.started };
+    throw refusal([check]);
+  }
+  const { plan, facts } = recoveryPlan(recovery, state, input.playbook);
+  const action = recovery.kind === 'finish' ? `finish it: ${plan.context.target.name} stays the primary` : `undo it: ${plan.context.primary.name} stays the primary`;
+  const checks = [warn('half-done-switchover', `${recovery.reason}; this run will ${action}.${evidence}`)];
+  options.onDecision?.(checks, plan);
+  if (options.dryRun) return { kind: 'dry-run', checks, plan, ready: true, elapsedMs: performance.now() - input.started };
+  if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
+  const journal = startJournal(options.journalDir, input.runId, plan, checks, input.unfinished?.runId);
+  await takeLock(connections, plan, state);
+  const report = await runPlan(plan, { connections, facts, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId });
+  if (input.unfinished && (report.exitCode === 0 || report.outcome === 'rolled-back')) {
+    new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', { runId: input.runId, outcome: report.outcome });
+  }
+  return { kind: 'ran', checks, plan, report };
 }
 
 function planFrom(state: ClusterState, playbook: Playbook, target: string | undefined): { checks: readonly Check[]; plan?: Plan } {
@@ -92,7 +141,8 @@ function refusal(checks: readonly Check[]): PreflightRefusedError {
 }
 
 async function takeLock(connections: Connections, plan: Plan, state: ClusterState): Promise<void> {
-  for (const name of [plan.context.primary.name, plan.context.target.name]) {
+  const reachable = new Set(state.nodes.filter((n) => n.reachable).map((n) => n.name));
+  for (const name of new Set([plan.context.primary.name, plan.context.target.name].filter((n) => reachable.has(n)))) {
     const session = await connections.node(name);
     if (!(await tryLock(session))) {
       const holder = (await observeCluster(connections)).lockHolder ?? state.lockHolder;

@@ -10,7 +10,7 @@ import { parseConninfo } from '../inventory/dsn.js';
 import { markStandby, standbySignalCommand, startCommand, startServer } from '../postgres/server-control.js';
 import { ENSURE_SLOT_SQL, pointAt, waitStreaming } from './follow.js';
 import { quoteLiteral } from './poll.js';
-import { shellAction, sqlAction, type PlanContext, type StepDefinition } from './types.js';
+import { shellAction, sqlAction, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
 const DROP_SLOT_SQL = `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
   WHERE slot_name = ANY($1) AND NOT active AND slot_type = 'physical'`;
@@ -41,12 +41,18 @@ export const demoteOldPrimaryStep: StepDefinition<'demote-old-primary'> = {
         `(pg_rewind --source-server='<${ctx.target.name} conninfo>' -D <data_dir> -R), then start it as a standby`);
       return `${ctx.primary.name} stays fenced read-only`;
     }
-    const runner = ctx.host(ctx.primary)!;
+    if (ctx.primary.name === ctx.target.name) return 'no old primary to demote';
+    const runner = ctx.host(ctx.primary);
     const { slot } = upstreamFor(ctx);
-    await markStandby(runner, ctx.primary);
-    await startServer(runner, ctx.primary, step.timeout);
+    const running = ctx.facts.oldPrimaryStopped ? undefined : await runningRole(ctx);
+    if (running === 'primary') throw new Error(`${ctx.primary.name} is running as a primary: two primaries; stop it now`);
+    if (running === undefined) {
+      if (!runner) throw new Error(`${ctx.primary.name} is stopped and has no host_access: start it as a standby by hand`);
+      await markStandby(runner, ctx.primary);
+      await startServer(runner, ctx.primary, step.timeout);
+    }
     ctx.facts.oldPrimaryStopped = false;
-    const existing = ctx.targetObs.settings.primary_conninfo ?? '';
+    const existing = ctx.replication.conninfo;
     await pointAt(ctx, ctx.primary, existing, slot, parseConninfo(existing).application_name ? ctx.primary.name : undefined);
     const session = await ctx.connections.node(ctx.primary.name);
     const ownSlots = ctx.inventory.nodes.map((n) => slotNameFor(n.name));
@@ -57,10 +63,20 @@ export const demoteOldPrimaryStep: StepDefinition<'demote-old-primary'> = {
   },
 };
 
+/** 'replica' or 'primary' when the old primary answers, undefined when it is down. */
+async function runningRole(ctx: StepContext): Promise<'primary' | 'replica' | undefined> {
+  try {
+    const session = await ctx.connections.node(ctx.primary.name);
+    const row = await session.one<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery');
+    return row.in_recovery ? 'replica' : 'primary';
+  } catch {
+    return undefined;
+  }
+}
+
 /** Slot and conninfo the old primary will use: modelled on how the target streamed from it. */
 function upstreamFor(plan: PlanContext): { slot: string; conninfo: string } {
-  const settings = plan.targetObs.settings;
-  const slot = settings.primary_slot_name ? slotNameFor(plan.primary.name) : '';
-  const existing = settings.primary_conninfo ?? '';
+  const slot = plan.replication.usesSlots ? slotNameFor(plan.primary.name) : '';
+  const existing = plan.replication.conninfo;
   return { slot, conninfo: conninfoTowards(existing, plan.target.conn, parseConninfo(existing).application_name ? plan.primary.name : undefined) };
 }

@@ -29,6 +29,9 @@ export const followStep: StepDefinition<'follow'> = {
   async run(step, ctx) {
     const results = await Promise.allSettled(ctx.siblings.map((sibling) => repoint(ctx, sibling, step.timeout)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${ctx.siblings[i]!.name}: ${(r.reason as Error).message}`] : []));
+    for (const name of ctx.unreachable) {
+      ctx.facts.leftToDo.push(`${name} was unreachable: when it is back, point its primary_conninfo at ${ctx.target.name} (or re-clone it)`);
+    }
     for (const failure of failed) ctx.facts.leftToDo.push(`make ${failure.split(':')[0]} stream from ${ctx.target.name} (${failure})`);
     if (failed.length) throw new Error(`not following ${ctx.target.name}: ${failed.join('; ')}`);
     return ctx.siblings.length ? `${ctx.siblings.map((s) => s.name).join(', ')} streaming from ${ctx.target.name}` : 'no other replicas';

@@ -52,7 +52,7 @@ export const promoteStep: StepDefinition<'promote'> = {
 export async function afterPromotion(ctx: StepContext): Promise<string> {
   const session = await ctx.connections.node(ctx.target.name);
   ctx.facts.newTimeline = (await session.one<{ tli: number }>(TIMELINE_SQL)).tli;
-  ctx.facts.oldTimeline ??= ctx.primaryObs.timeline;
+  ctx.facts.oldTimeline ??= ctx.primaryObs?.timeline;
   const settings = await session.one<{ sync: string; ro: string }>(SETTINGS_SQL);
   const changes = [...CLEANUP_SQL];
   if (settings.sync !== '') {

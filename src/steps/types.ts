@@ -18,9 +18,14 @@ export interface PlanContext {
   readonly state: ClusterState;
   readonly primary: NodeSpec;
   readonly target: NodeSpec;
+  /** Other reachable nodes, to follow the new primary. */
   readonly siblings: readonly NodeSpec[];
-  readonly primaryObs: NodeObservation;
-  readonly targetObs: NodeObservation;
+  /** Nodes that could not be reached when the plan was made; reported, not touched. */
+  readonly unreachable: readonly string[];
+  /** The old primary as observed (absent when it was already stopped, e.g. when finishing a half-done run). */
+  readonly primaryObs?: NodeObservation;
+  /** How replicas connect upstream: a replica's primary_conninfo to copy, and whether slots are used. */
+  readonly replication: { readonly conninfo: string; readonly usesSlots: boolean };
   readonly fenceMethod: FenceMethod;
 }
 

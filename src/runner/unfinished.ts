@@ -1,0 +1,51 @@
+/**
+ * Finds the last run against this inventory that did not finish: killed before its report, or
+ * stopped past the point of no return. Its journal says who was primary, who the target was,
+ * and whether promotion was ever requested.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface UnfinishedRun {
+  readonly runId: string;
+  readonly file: string;
+  readonly primary: string;
+  readonly target: string;
+  readonly fenceMethod?: string;
+  readonly promoteRequested: boolean;
+  readonly lastEvent: string;
+}
+
+export function findUnfinishedRun(journalDir: string, inventoryFile: string): UnfinishedRun | undefined {
+  const dir = resolve(journalDir);
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().reverse();
+  for (const name of files) {
+    const events = readEvents(join(dir, name));
+    const start = events.find((e) => e.event === 'run-start');
+    if (!start || resolve(String(start.inventory)) !== resolve(inventoryFile)) continue;
+    if (events.some((e) => e.event === 'recovered-by')) return undefined;
+    const report = events.find((e) => e.event === 'report')?.report as { outcome?: string } | undefined;
+    if (report && report.outcome !== 'failed-after-promotion') return undefined;
+    return {
+      runId: String(start.runId), file: join(dir, name), primary: String(start.primary), target: String(start.target),
+      fenceMethod: start.fenceMethod === undefined ? undefined : String(start.fenceMethod),
+      promoteRequested: events.some((e) => e.event === 'point-of-no-return'),
+      lastEvent: describeEvent(events[events.length - 1]),
+    };
+  }
+  return undefined;
+}
+
+function readEvents(file: string): Array<Record<string, unknown>> {
+  return readFileSync(file, 'utf8').split('\n').flatMap((line) => {
+    try {
+      return line ? [JSON.parse(line) as Record<string, unknown>] : [];
+    } catch {
+      return []; // a line cut short by SIGKILL
+    }
+  });
+}
+
+const describeEvent = (event: Record<string, unknown> | undefined): string =>
+  event ? [event.event, event.step].filter((part) => part !== undefined).join(' ') : 'run-start';
