@@ -12,7 +12,10 @@ const HEADLINE: Record<Report['outcome'], string> = {
 };
 
 export function renderReport(report: Report): string {
-  const lines = [``, `${HEADLINE[report.outcome]} (exit ${report.exitCode})`];
+  const headline = report.mode === 'undo' && report.outcome === 'rolled-back'
+    ? 'UNDID THE HALF-DONE SWITCHOVER: the old primary is the primary again'
+    : HEADLINE[report.outcome];
+  const lines = [``, `${headline} (exit ${report.exitCode})`];
   if (report.recovers) lines.push(`  recovered:       run ${report.recovers} (${report.mode === 'finish' ? 'finished it' : 'undid its fence'})`);
   if (report.error) lines.push(`  error:           ${report.error}`);
   lines.push(`  primary:         ${report.primaryNow}${report.primaryNow === report.oldPrimary ? ' (unchanged)' : ` (was ${report.oldPrimary})`}`);

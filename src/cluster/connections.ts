@@ -39,9 +39,10 @@ export class Connections {
     return session;
   }
 
+  /** The pooler's admin console, reopened when PgBouncer dropped it (restart, kill). */
   async pooler(name: string): Promise<PoolerAdmin> {
     const current = this.poolers.get(name);
-    if (current instanceof PoolerAdmin) return current;
+    if (current instanceof PoolerAdmin && current.isOpen) return current;
     const spec = this.inventory.poolers.find((p) => p.name === name);
     if (!spec) throw new Error(`unknown pooler ${name}`);
     const admin = await PoolerAdmin.open(spec);

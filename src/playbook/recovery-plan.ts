@@ -55,7 +55,7 @@ function planOf(mode: Plan['mode'], steps: readonly Step[], context: PlanContext
       const definition = definitionOf(step);
       return {
         index, id: `${index + 1}-${step.kind}`, title: step.name ?? definition.title(step, context), step,
-        phase: 'after-promotion', actions: definition.describe(step, context), undoable: false,
+        phase: mode === 'undo' ? 'before-promotion' : 'after-promotion', actions: definition.describe(step, context), undoable: false,
       };
     }),
   };

@@ -36,6 +36,10 @@ export class PoolerAdmin {
     return this.spec.name;
   }
 
+  get isOpen(): boolean {
+    return this.session.isOpen;
+  }
+
   async showDatabases(): Promise<PoolerDatabase[]> {
     const rows = await this.session.simple<Record<string, string | number | null>>('SHOW DATABASES');
     return rows.map((row) => ({

@@ -6,6 +6,8 @@
  */
 import { StepFailedError } from '../errors.js';
 import { PoolerAdmin } from '../pooler/admin.js';
+import { NodeSession } from '../postgres/session.js';
+import { pollNode } from './poll.js';
 import { formatLsn, parseLsn } from '../postgres/lsn.js';
 import { controlDataCommand, readControlData, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
 import { isAlive } from '../shell/processes.js';
@@ -33,9 +35,16 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
   },
   async run(step, ctx) {
     ctx.facts.fenceMethod = ctx.fenceMethod;
-    await pauseAll(ctx, step.pause_timeout);
     ctx.facts.fencedAt = performance.now();
-    return ctx.fenceMethod === 'clean-stop' ? stopCleanly(ctx, step.stop_timeout) : fenceReadOnly(ctx);
+    try {
+      await pauseAll(ctx, step.pause_timeout);
+      return await (ctx.fenceMethod === 'clean-stop' ? stopCleanly(ctx, step.stop_timeout) : fenceReadOnly(ctx));
+    } catch (error) {
+      if (!(await answers(ctx))) {
+        ctx.facts.notes.push(`${ctx.primary.name} does not answer a new connection (hung?): a planned switchover cannot verify its final WAL position; if it stays that way, use the failover procedure`);
+      }
+      throw error;
+    }
   },
   async undo(_step, ctx) {
     const done: string[] = [];
@@ -43,7 +52,7 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
     if (ctx.facts.oldPrimaryStopped && runner) {
       await startServer(runner, ctx.primary, 60_000);
       ctx.facts.oldPrimaryStopped = false;
-      done.push(`started ${ctx.primary.name} again as primary`);
+      done.push(`started ${ctx.primary.name} again as primary`, await waitReattached(ctx));
     } else if (ctx.facts.fenceMethod === 'clean-stop' && ctx.facts.postmasterPid && isAlive(ctx.facts.postmasterPid)) {
       ctx.facts.notes.push(`${ctx.primary.name} was asked to shut down (fast) and did not finish; if it is hung, the shutdown completes when it resumes: treat it as failed and use the failover procedure`);
     }
@@ -57,6 +66,52 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
     return done.join('; ') || 'nothing to undo';
   },
 };
+
+/**
+ * After a restart, replicas reconnect within wal_retrieve_retry_interval (5 s by default); wait
+ * for the ones that answer, so the cluster is left as it was found, not half-attached.
+ */
+async function waitReattached(ctx: StepContext): Promise<string> {
+  const candidates = [ctx.target, ...ctx.siblings].filter((n) => n.name !== ctx.primary.name);
+  const expected = (await Promise.all(candidates.map((n) => willReattach(ctx, n.name)))).filter(Boolean).length;
+  try {
+    const attached = await pollNode(ctx, {
+      node: ctx.primary.name, timeoutMs: 15_000, intervalMs: 100, what: 'replicas reattaching',
+      probe: async (session) => (await session.one<{ n: number }>(ATTACHED_SQL)).n,
+      done: (count) => count >= expected,
+    });
+    return `${attached} replica(s) streaming again`;
+  } catch {
+    ctx.facts.notes.push(`not every replica reattached to ${ctx.primary.name} within 15 s; check pg_stat_replication`);
+    return 'replicas still reattaching';
+  }
+}
+
+const ATTACHED_SQL = `SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`;
+
+/** A node that is gone, or whose replay is paused (its startup process restarts streaming), will not reattach. */
+async function willReattach(ctx: StepContext, name: string): Promise<boolean> {
+  const session = ctx.connections.nodes.get(name);
+  if (!(session instanceof NodeSession) || !session.isOpen) return false;
+  const row = await session.one<{ running: boolean }>(`SELECT pg_get_wal_replay_pause_state() = 'not paused' AS running`, [], 2000).catch(() => undefined);
+  return row?.running ?? false;
+}
+
+/** Whether the old primary accepts a new connection and answers within a second. */
+async function answers(ctx: StepContext): Promise<boolean> {
+  if (ctx.facts.oldPrimaryStopped) return true;
+  try {
+    const session = await NodeSession.open(ctx.primary.name, ctx.primary.conn, { connectTimeoutMs: 1000, attempts: 1 });
+    try {
+      await session.query('SELECT 1', [], 1000);
+      return true;
+    } finally {
+      await session.close();
+    }
+  } catch {
+    return false;
+  }
+}
 
 async function pauseAll(ctx: StepContext, timeoutMs: number): Promise<void> {
   const results = await Promise.allSettled(

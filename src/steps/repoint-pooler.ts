@@ -22,7 +22,10 @@ export const repointPoolerStep: StepDefinition<'repoint-pooler'> = {
     const { host, port } = ctx.target.conn;
     await Promise.all(ctx.inventory.poolers.map(async (spec) => {
       await repointConfigFile(spec.configFile, spec.databases, host, port);
-      const admin = await ctx.connections.pooler(spec.name);
+      const admin = await ctx.connections.pooler(spec.name).catch((error: Error) => {
+        ctx.facts.leftToDo.push(`${spec.name}: its config file already points at ${ctx.target.name}, but its admin console is unreachable (${error.message}): start PgBouncer (or RELOAD it) and RESUME ${spec.databases.join(', ')}`);
+        throw error;
+      });
       await admin.reload();
       const live = await admin.showDatabases();
       const wrong = spec.databases.filter((db) => {

@@ -109,3 +109,18 @@ export async function underLoad<T>(
   const missing = await missingAcknowledged(nodeConn(sandbox, primary), result.records, table);
   return { value, load: { ...result, missing } };
 }
+
+async function waitFor(sandbox: SandboxFixture, what: string, ok: (t: Topology) => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok(topology(await observe(sandbox)))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** After a restart, a replica reattaches within wal_retrieve_retry_interval (5 s by default). */
+export const waitUntilStreaming = (sandbox: SandboxFixture, node: string, upstream: string): Promise<void> =>
+  waitFor(sandbox, `${node} streaming from ${upstream}`, (t) => t.upstreamOf[node] === upstream);
+
+export const waitUntilPrimary = (sandbox: SandboxFixture, node: string): Promise<void> =>
+  waitFor(sandbox, `${node} to be a primary`, (t) => t.primaries.includes(node));

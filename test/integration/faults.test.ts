@@ -1,0 +1,190 @@
+/**
+ * Every fault leaves the cluster in a defined, safe state. Each case checks the invariants:
+ * one writer (pooler on it, or paused and said so), no acknowledged commit lost, exit code and
+ * last lines that say the state, and a second run that completes or refuses clearly.
+ */
+import { postmasterPid, pgbouncerPid, startNode, startPgBouncer } from '../../src/sandbox/control.js';
+import { signal, waitGone } from '../../src/shell/processes.js';
+import { nodeConn, settledTopology, sql, underLoad, waitUntilPrimary, waitUntilStreaming } from './support/cluster.js';
+import {
+  execStep, expectLastLinesSay, expectOneWriter, pauseHere, playbookWith, startPromote, stepStarted, waitForJournal,
+} from './support/faults.js';
+import { describe, expect, test } from './support/fixtures.js';
+
+const SECOND_RUN_OK = /SWITCHOVER SUCCEEDED/;
+
+describe('faults before the point of no return roll back', () => {
+  test("target's postmaster killed during catch-up: rollback, the old primary keeps serving", async ({ sandbox }) => {
+    const pg2 = postmasterPid(sandbox.manifest, 'pg2')!;
+    const playbook = await playbookWith(sandbox, 'kill-target', 'fence-writes', execStep('kill', '-KILL', pg2), { 'wait-catchup': 'timeout: 2s' });
+    const { value: run, load } = await underLoad(sandbox, () => startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'));
+    expect(run.exitCode).toBe(4);
+    expectLastLinesSay(String(run.stderr), /FAILED AND ROLLED BACK: the old primary is still the primary/, 4);
+    expect(await expectOneWriter(sandbox)).toBe('pg1');
+    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+
+    await waitUntilStreaming(sandbox, 'pg3', 'pg1');
+    const again = await startPromote(sandbox);
+    expect(again.exitCode, String(again.stderr)).toBe(0);
+    expect(String(again.stderr)).toMatch(/pg2 was unreachable: when it is back, point its primary_conninfo at pg3/);
+    expect(await expectOneWriter(sandbox)).toBe('pg3');
+  });
+
+  test('target never catches up (replay paused): timeout, rollback; the second run succeeds', async ({ sandbox }) => {
+    const playbook = await playbookWith(sandbox, 'stuck', 'checkpoint', ['- kind: sql', '  node: target', '  sql: SELECT pg_wal_replay_pause()'], { 'wait-catchup': 'timeout: 1s' });
+    const { value: run, load } = await underLoad(sandbox, () => startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'));
+    expect(run.exitCode).toBe(4);
+    expectLastLinesSay(String(run.stderr), /did not happen within 1000 ms/, 4);
+    expect(await expectOneWriter(sandbox)).toBe('pg1');
+    expect(load.missing).toBe(0);
+    await sql(nodeConn(sandbox, 'pg2'), 'SELECT pg_wal_replay_resume()');
+    const again = await startPromote(sandbox, '--target', 'pg2');
+    expectLastLinesSay(String(again.stderr), SECOND_RUN_OK, 0);
+    expect(await expectOneWriter(sandbox)).toBe('pg2');
+  });
+
+  test('old primary hangs (SIGSTOP) during the switchover: times out, says failover is needed, never promotes', async ({ sandbox }) => {
+    const pg1 = postmasterPid(sandbox.manifest, 'pg1')!;
+    const playbook = await playbookWith(sandbox, 'hang', 'checkpoint', execStep('kill', '-STOP', pg1), { 'fence-writes': 'pause_timeout: 2s\nstop_timeout: 2s' });
+    const { value: run, load } = await underLoad(sandbox, async () => {
+      const result = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+      const t = await settledTopology(sandbox, 0);
+      expect(t.primaries.filter((p) => p !== 'pg1')).toEqual([]); // nobody was promoted
+      signal(pg1, 'SIGCONT');
+      // A fast shutdown was requested while it hung; it completes now. Start it again to serve.
+      if (await waitGone([pg1], 5000)) await startNode(sandbox.manifest, 'pg1');
+      return result;
+    });
+    expect(run.exitCode).toBe(4);
+    expectLastLinesSay(String(run.stderr), /use the failover procedure/, 4);
+    expect(await expectOneWriter(sandbox)).toBe('pg1');
+    expect(load.missing).toBe(0);
+    const again = await startPromote(sandbox, '--target', 'pg2');
+    expectLastLinesSay(String(again.stderr), SECOND_RUN_OK, 0);
+  });
+
+  test('PgBouncer killed before the fence: stops before promotion and says the pooler needs attention', async ({ sandbox }) => {
+    const playbook = await playbookWith(sandbox, 'kill-pooler-early', 'checkpoint', execStep('kill', '-KILL', pgbouncerPid(sandbox.manifest)!));
+    const run = await startPromote(sandbox, '--playbook', playbook);
+    expect(run.exitCode).toBe(4);
+    expectLastLinesSay(String(run.stderr), /undo of "fence writes.*" failed/, 4);
+    await startPgBouncer(sandbox.manifest);
+    expect(await expectOneWriter(sandbox)).toBe('pg1');
+    const again = await startPromote(sandbox);
+    expectLastLinesSay(String(again.stderr), SECOND_RUN_OK, 0);
+  });
+});
+
+describe('faults at or after the point of no return roll forward', () => {
+  test('promotion does not finish in time (target SIGSTOPped): no two primaries, exact report, the next run finishes', async ({ sandbox }) => {
+    const pg2 = postmasterPid(sandbox.manifest, 'pg2')!;
+    const playbook = await playbookWith(sandbox, 'slow-promote', 'wait-catchup', execStep('kill', '-STOP', pg2), { promote: 'timeout: 2s' });
+    const { load } = await underLoad(sandbox, async () => {
+      const run = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+      expect(run.exitCode).toBe(5);
+      const stderr = String(run.stderr);
+      expectLastLinesSay(stderr, /FAILED AFTER THE POINT OF NO RETURN/, 5);
+      expect(stderr).toMatch(/promotion of pg2 was requested but not confirmed/);
+      expect(stderr).toMatch(/clients are queued on pgbouncer \(paused, pointing at pg1\)/);
+      expect(await expectOneWriter(sandbox, { allowPaused: true })).toBeUndefined();
+      signal(pg2, 'SIGCONT');
+      await waitUntilPrimary(sandbox, 'pg2');
+      const again = await startPromote(sandbox);
+      expectLastLinesSay(String(again.stderr), /SWITCHOVER SUCCEEDED[\s\S]*recovered: +run .* \(finished it\)/, 0);
+    });
+    expect(await expectOneWriter(sandbox)).toBe('pg2');
+    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+    expect((await settledTopology(sandbox)).upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
+  });
+
+  test('PgBouncer killed after promotion: reports exactly what is left; once it is back, the next run finishes', async ({ sandbox }) => {
+    const playbook = await playbookWith(sandbox, 'kill-pooler-late', 'promote', execStep('kill', '-KILL', pgbouncerPid(sandbox.manifest)!));
+    const run = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+    expect(run.exitCode).toBe(5);
+    expectLastLinesSay(String(run.stderr), /config file already points at pg2, but its admin console is unreachable/, 5);
+    await startPgBouncer(sandbox.manifest);
+    const again = await startPromote(sandbox);
+    expectLastLinesSay(String(again.stderr), /SWITCHOVER SUCCEEDED[\s\S]*finished it/, 0);
+    expect(await expectOneWriter(sandbox)).toBe('pg2');
+    expect((await settledTopology(sandbox)).upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
+  });
+});
+
+describe('interrupts and a killed tool', () => {
+  const cases: Array<[string, string, number, RegExp]> = [
+    ['before the fence', 'checkpoint', 6, /INTERRUPTED AND ROLLED BACK/],
+    ['after the fence, before catch-up', 'fence-writes', 6, /INTERRUPTED AND ROLLED BACK/],
+    ['after catch-up, before promotion', 'wait-catchup', 6, /INTERRUPTED AND ROLLED BACK/],
+    ['after promotion', 'promote', 0, /SWITCHOVER SUCCEEDED/],
+  ];
+  test.for(cases)('Ctrl-C %s', async ([, afterKind, exitCode, headline], { sandbox }) => {
+    const playbook = await playbookWith(sandbox, 'sigint', afterKind, pauseHere(4));
+    const { value: run, load } = await underLoad(sandbox, async () => {
+      const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+      await waitForJournal(sandbox, stepStarted('-exec'));
+      child.kill('SIGINT');
+      return child;
+    });
+    expect(run.exitCode).toBe(exitCode);
+    expectLastLinesSay(String(run.stderr), headline, exitCode);
+    expect(await expectOneWriter(sandbox)).toBe(exitCode === 0 ? 'pg2' : 'pg1');
+    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+  });
+
+  test('the tool SIGKILLed after the fence: the next run recognises it and undoes the fence', async ({ sandbox }) => {
+    const playbook = await playbookWith(sandbox, 'sigkill-early', 'fence-writes', pauseHere(10));
+    const { value: again, load } = await underLoad(sandbox, async () => {
+      const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+      await waitForJournal(sandbox, stepStarted('-exec'));
+      child.kill('SIGKILL');
+      await child;
+      expect(await expectOneWriter(sandbox, { allowPaused: true })).toBeUndefined();
+      return startPromote(sandbox);
+    });
+    expect(again.exitCode).toBe(4);
+    expectLastLinesSay(String(again.stderr), /recovered: +run .* \(undid its fence\)/, 4);
+    expect(await expectOneWriter(sandbox)).toBe('pg1');
+    expect(load.missing).toBe(0);
+    const third = await startPromote(sandbox);
+    expectLastLinesSay(String(third.stderr), SECOND_RUN_OK, 0);
+  });
+
+  test('the tool SIGKILLed after promotion: the next run recognises it and finishes', async ({ sandbox }) => {
+    const playbook = await playbookWith(sandbox, 'sigkill-late', 'promote', pauseHere(10));
+    const { value: again, load } = await underLoad(sandbox, async () => {
+      const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+      await waitForJournal(sandbox, stepStarted('-exec'));
+      child.kill('SIGKILL');
+      await child;
+      return startPromote(sandbox);
+    });
+    expect(again.exitCode, String(again.stderr)).toBe(0);
+    expectLastLinesSay(String(again.stderr), /recovered: +run .* \(finished it\)/, 0);
+    expect(await expectOneWriter(sandbox)).toBe('pg2');
+    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+  });
+});
+
+describe('concurrency and flaky networks', () => {
+  test('a second concurrent promote is refused while the first holds the lock', async ({ sandbox }) => {
+    const playbook = await playbookWith(sandbox, 'slow', 'preflight', pauseHere(3));
+    const first = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+    await waitForJournal(sandbox, stepStarted('-exec'));
+    const second = await startPromote(sandbox, '--target', 'pg3');
+    expect(second.exitCode).toBe(3);
+    expect(String(second.stderr)).toMatch(/no-other-run: another pg-handover run holds the cluster lock: "pg-handover run \S+ pid \d+"/);
+    expect((await first).exitCode).toBe(0);
+    expect(await expectOneWriter(sandbox)).toBe('pg2');
+  });
+
+  test("a dropped connection to the target is retried, not fatal", async ({ sandbox }) => {
+    const pg2 = sandbox.inventory.nodes[1]!.conn;
+    const dsn = `host=${pg2.host} port=${pg2.port} user=${pg2.user} dbname=postgres passfile=${sandbox.manifest.passfile}`;
+    const drop = execStep('psql', dsn, '-Atc', "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'pg-handover run%'");
+    const playbook = await playbookWith(sandbox, 'blip', 'fence-writes', drop);
+    const { value: run, load } = await underLoad(sandbox, () => startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'));
+    expect(run.exitCode, String(run.stderr)).toBe(0);
+    expect(await expectOneWriter(sandbox)).toBe('pg2');
+    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+  });
+});
