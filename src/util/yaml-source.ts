@@ -90,7 +90,10 @@ export function issueMessage(issue: z.core.$ZodIssue): string {
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     case 'invalid_union':
       if ((issue as { note?: string }).note === 'No matching discriminator') {
-        return `${issue.message.replace(/^Invalid input: /, '')}, got ${describeValue(input)}`;
+        // zod reports the whole object; the value that mattered is the discriminator itself.
+        const key = issue.path[issue.path.length - 1];
+        const value = input && typeof input === 'object' && key !== undefined ? (input as Record<PropertyKey, unknown>)[key] : input;
+        return `${issue.message.replace(/^Invalid input: /, '')}, got ${describeValue(value)}`;
       }
       return issue.message;
     case 'invalid_value':
