@@ -1,0 +1,170 @@
+/**
+ * The switchover benchmark: how long writes pause and how many clients notice, measured from
+ * the clients' side. A write load through PgBouncer (this process) runs while pg-handover (a
+ * child process, the tool under test) switches the primary back and forth.
+ *
+ *   npm run bench -- --switchovers 6 --clients 8 --rate 500 --replicas 2
+ */
+import { execa } from 'execa';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadInventory } from '../../src/inventory/load.js';
+import { sandboxDown } from '../../src/sandbox/down.js';
+import { sandboxUp } from '../../src/sandbox/up.js';
+import { createLoadTable, WriteLoad, LOAD_TABLE } from '../../src/sandbox/write-load.js';
+import { sleep } from '../../src/util/time.js';
+import { writeLatencyChart, type StepMark } from './chart.js';
+import { clientView, type ClientView } from './measure.js';
+import { fmt, summarize } from './stats.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    switchovers: { type: 'string', default: '6' },
+    clients: { type: 'string', default: '8' },
+    rate: { type: 'string', default: '500' },
+    replicas: { type: 'string', default: '2' },
+    settle: { type: 'string', default: '2000' },
+    out: { type: 'string', default: 'bench-results' },
+  },
+});
+const N = Number(flags.switchovers);
+const BIN = resolve('bin/pg-handover.js');
+const KEY_STEPS = ['fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume'];
+
+interface SwitchoverResult {
+  readonly index: number;
+  readonly from: string;
+  readonly to: string;
+  readonly exitCode: number;
+  readonly wallMs: number;
+  readonly client: ClientView;
+  readonly toolPauseMs: number | undefined;
+  readonly stepMs: Record<string, number>;
+  readonly marks: StepMark[];
+  readonly window: [number, number];
+}
+
+async function main(): Promise<void> {
+  const outDir = resolve(String(flags.out));
+  await mkdir(outDir, { recursive: true });
+  const parent = await mkdtemp(join(tmpdir(), 'pgh-bench-'));
+  await chmod(parent, 0o711);
+  const dir = join(parent, 'sandbox');
+  const { manifest, elapsedMs: upMs } = await sandboxUp({ dir, replicas: Number(flags.replicas) });
+  log(`sandbox up in ${fmt(upMs)} ms: ${manifest.nodes.length} nodes + pgbouncer`);
+  try {
+    const inventory = await loadInventory(manifest.inventoryFile);
+    const app = inventory.poolers[0]!.app!;
+    const journalDir = join(dir, 'runs');
+    const helpMs = await timeCommand(['--help'], 5);
+    const dryRunMs = await timeCommand(['promote', '-i', manifest.inventoryFile, '--dry-run'], 5);
+    log(`--help ${fmt(summarize(helpMs).median)} ms, promote --dry-run ${fmt(summarize(dryRunMs).median)} ms (medians of 5, node start-up included)`);
+
+    await createLoadTable(app);
+    const load = new WriteLoad({ conn: app, clients: Number(flags.clients), rate: Number(flags.rate) });
+    load.start();
+    await sleep(Number(flags.settle));
+    const runs: Array<Omit<SwitchoverResult, 'client'> & { window: [number, number] }> = [];
+    const names = manifest.nodes.map((n) => n.name);
+    for (let i = 0; i < N; i++) {
+      const from = i % 2 === 0 ? names[0]! : names[1]!;
+      const to = i % 2 === 0 ? names[1]! : names[0]!;
+      const start = load.elapsed();
+      const result = await execa('node', [BIN, 'promote', '-i', manifest.inventoryFile, '--yes', '--json', '--target', to, '--journal-dir', journalDir], { reject: false, stdin: 'ignore' });
+      const end = load.elapsed();
+      const report = JSON.parse(String(result.stdout).split('\n').find((l) => l.includes('"event":"report"')) ?? '{}').report ?? {};
+      const marks = await stepMarks(journalDir, report.runId, load);
+      const stepMs = Object.fromEntries((report.steps ?? []).map((s: { id: string; durationMs?: number }) => [s.id.replace(/^\d+-/, ''), s.durationMs ?? NaN]));
+      runs.push({ index: i + 1, from, to, exitCode: result.exitCode ?? -1, wallMs: end - start, toolPauseMs: report.writePauseMs, stepMs, marks, window: [start, end] });
+      log(`switchover ${i + 1}/${N} ${from} -> ${to}: exit ${result.exitCode}, tool pause ${report.writePauseMs ?? '?'} ms`);
+      await sleep(Number(flags.settle));
+    }
+    const outcome = await load.stop();
+    const primary = inventory.nodes.find((n) => n.name === runs[runs.length - 1]!.to)!;
+    const missingKeys = await missingRows({ ...primary.conn, dbname: app.dbname }, outcome.records);
+    const results: SwitchoverResult[] = runs.map((r) => ({ ...r, client: clientView(outcome.records, r.window[0], r.window[1] + 1000, missingKeys) }));
+
+    printTable(results, dryRunMs, helpMs);
+    const chartRun = [...results].sort((a, b) => a.client.longestGapMs - b.client.longestGapMs)[Math.floor(results.length / 2)]!;
+    const chartFile = join(outDir, 'switchover-latency.svg');
+    const origin = chartRun.marks[0]?.atMs ?? chartRun.window[0];
+    await writeLatencyChart(chartFile, outcome.records, chartRun.marks, origin - 500, origin + 1000,
+      `Commit latency around switchover ${chartRun.index} (${chartRun.from} -> ${chartRun.to}), ${flags.clients} clients at ${flags.rate} commits/s`);
+    const json = {
+      machine: { cores: (await import('node:os')).cpus().length, node: process.version, note: 'shared 2-core VM, loopback; noisy: read medians' },
+      settings: { switchovers: N, clients: Number(flags.clients), rate: Number(flags.rate), replicas: Number(flags.replicas) },
+      totals: { acknowledged: outcome.acknowledged, errors: outcome.errors, missing: missingKeys.size },
+      dryRunMs: summarize(dryRunMs), helpMs: summarize(helpMs),
+      longestGapMs: summarize(results.map((r) => r.client.longestGapMs)),
+      toolPauseMs: summarize(results.map((r) => r.toolPauseMs ?? NaN)),
+      steps: Object.fromEntries(KEY_STEPS.map((s) => [s, summarize(results.map((r) => r.stepMs[s] ?? NaN))])),
+      switchovers: results.map(({ marks: _m, ...rest }) => rest),
+    };
+    await writeFile(join(outDir, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
+    log(`results: ${join(outDir, 'results.json')}, chart: ${chartFile}`);
+  } finally {
+    await sandboxDown(dir).catch(() => undefined);
+    await rm(parent, { recursive: true, force: true });
+  }
+}
+
+async function timeCommand(args: string[], times: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t0 = performance.now();
+    await execa('node', [BIN, ...args], { reject: false, stdin: 'ignore' });
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** Step starts from the run's journal, on the load's clock. */
+async function stepMarks(journalDir: string, runId: string | undefined, load: WriteLoad): Promise<StepMark[]> {
+  if (!runId) return [];
+  const file = (await readdir(journalDir)).find((f) => f.startsWith(runId));
+  if (!file) return [];
+  const epochToLoad = Date.now() - load.elapsed();
+  return (await readFile(join(journalDir, file), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .filter((e) => e.event === 'step-start' && KEY_STEPS.some((s) => e.step.endsWith(s)))
+    .map((e) => ({ step: String(e.step).replace(/^\d+-/, ''), atMs: Date.parse(e.at) - epochToLoad }));
+}
+
+async function missingRows(conn: { host: string; port: number; user: string; password?: string; dbname: string }, records: readonly { ok: boolean; client: number; seq: number }[]): Promise<Set<string>> {
+  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: conn.dbname });
+  await client.connect();
+  try {
+    const present = new Set((await client.query<{ k: string }>(`SELECT client || '/' || seq AS k FROM ${LOAD_TABLE}`)).rows.map((r) => r.k));
+    return new Set(records.filter((r) => r.ok && !present.has(`${r.client}/${r.seq}`)).map((r) => `${r.client}/${r.seq}`));
+  } finally {
+    await client.end();
+  }
+}
+
+function printTable(results: SwitchoverResult[], dryRunMs: number[], helpMs: number[]): void {
+  const row = (name: string, values: number[], unit = 'ms') => {
+    const s = summarize(values);
+    return `${name.padEnd(34)} ${fmt(s.median).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}  ${unit}`;
+  };
+  const lines = [
+    '',
+    `pg-handover switchover benchmark: ${results.length} switchovers, ${flags.clients} clients, ${flags.rate} commits/s, ${flags.replicas} replicas`,
+    `${'metric'.padEnd(34)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
+    row('longest commit gap (any client)', results.map((r) => r.client.longestGapMs)),
+    row('client-visible errors', results.map((r) => r.client.errors), 'errors'),
+    row('acknowledged commits missing', results.map((r) => r.client.missing), 'rows'),
+    row('tool write pause (PAUSE..RESUME)', results.map((r) => r.toolPauseMs ?? NaN)),
+    ...KEY_STEPS.map((s) => row(`  step ${s}`, results.map((r) => r.stepMs[s] ?? NaN))),
+    row('promote wall time (whole run)', results.map((r) => r.wallMs)),
+    row('promote --dry-run wall time', dryRunMs),
+    row('pg-handover --help wall time', helpMs),
+    `exit codes: ${results.map((r) => r.exitCode).join(' ')}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+await main();
