@@ -66,7 +66,7 @@ export function decide(state: ClusterState, playbook: Playbook, targetName?: str
   const context: PlanContext = {
     inventory: state.inventory, state, primary: primarySpec, target: targetSpec,
     ...othersOf(state, [primary.name, target.name]),
-    primaryObs: primary, replication: replicationTemplate([target, ...replicasOf(state)]), fenceMethod: fence.method,
+    primaryObs: primary, targetObs: target, replication: replicationTemplate([target, ...replicasOf(state)]), fenceMethod: fence.method,
   };
   return { checks: [...checks, fence.check, pass('target', `${target.name} chosen as the new primary${targetName ? ' (named)' : ' (least lag)'}`)], context };
 }

@@ -95,6 +95,20 @@ export class PoolerAdmin {
     return resumed;
   }
 
+  /** RESUME without asking first, for databases this run paused itself; "not paused" is fine. */
+  async resumePaused(databases: readonly string[]): Promise<string[]> {
+    const resumed: string[] = [];
+    for (const db of databases) {
+      try {
+        await this.session.simple(`RESUME ${quoteIdent(db)}`);
+        resumed.push(db);
+      } catch (error) {
+        if (!/is not paused/.test((error as Error).message)) throw error;
+      }
+    }
+    return resumed;
+  }
+
   async reload(): Promise<void> {
     await this.session.simple('RELOAD');
   }

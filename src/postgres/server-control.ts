@@ -9,6 +9,7 @@ import type { NodeSpec } from '../inventory/model.js';
 import { describeFailure } from '../shell/exec.js';
 import type { HostRunner } from '../shell/host.js';
 import { commandLine, isAlive, readPidFile, signal, waitGone } from '../shell/processes.js';
+import { readControlFile } from './control-file.js';
 import { parseControlData, type ControlData } from './controldata.js';
 
 export const binPath = (node: NodeSpec, name: string): string => (node.binDir ? join(node.binDir, name) : name);
@@ -43,6 +44,8 @@ export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: nu
 }
 
 export async function readControlData(runner: HostRunner, node: NodeSpec): Promise<ControlData> {
+  const local = runner.isLocal && node.dataDir ? await readControlFile(node.dataDir) : undefined;
+  if (local) return local;
   const result = await runner.run(controlDataCommand(node), { timeoutMs: 10_000, env: { LC_ALL: 'C' } });
   if (!result.ok) throw new StepFailedError(describeFailure(`pg_controldata on ${node.name}`, result));
   return parseControlData(result.stdout);

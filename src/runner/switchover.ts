@@ -17,6 +17,7 @@ import { loadPlaybook } from '../playbook/load.js';
 import { buildPlan, decide, type Plan } from '../playbook/plan.js';
 import type { Playbook } from '../playbook/schema.js';
 import { newFacts } from '../steps/types.js';
+import type { NodeSession } from '../postgres/session.js';
 import type { Emit } from './events.js';
 import { Journal, newRunId } from './journal.js';
 import { lockOwnerName, tryLock, unlock } from './lock.js';
@@ -78,7 +79,8 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     const report = await runPlan(plan, { connections, facts: newFacts(), journal, emit: options.emit, signal: options.signal });
     return { kind: 'ran', checks, plan, report };
   } finally {
-    for (const session of connections.nodes.values()) if (!(session instanceof Error)) await unlock(session);
+    for (const session of locked) await unlock(session);
+    locked.length = 0;
     await connections.close();
   }
 }
@@ -140,11 +142,15 @@ function refusal(checks: readonly Check[]): PreflightRefusedError {
   return new PreflightRefusedError(`preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ') || 'no plan could be made'}`);
 }
 
+/** Sessions holding the run lock; only these are unlocked (a reopened session holds nothing). */
+const locked: NodeSession[] = [];
+
 async function takeLock(connections: Connections, plan: Plan, state: ClusterState): Promise<void> {
   const reachable = new Set(state.nodes.filter((n) => n.reachable).map((n) => n.name));
   for (const name of new Set([plan.context.primary.name, plan.context.target.name].filter((n) => reachable.has(n)))) {
     const session = await connections.node(name);
-    if (!(await tryLock(session))) {
+    if (await tryLock(session)) locked.push(session);
+    else {
       const holder = (await observeCluster(connections)).lockHolder ?? state.lockHolder;
       throw new PreflightRefusedError(
         `another pg-handover run holds the cluster lock on ${name}${holder ? `: "${holder.applicationName}" (backend pid ${holder.pid})` : ''}`);

@@ -5,7 +5,6 @@
  * Precondition: preflight passed. Undo: start the old primary again / reset read-only, then RESUME.
  */
 import { StepFailedError } from '../errors.js';
-import { PoolerAdmin } from '../pooler/admin.js';
 import { NodeSession } from '../postgres/session.js';
 import { pollNode } from './poll.js';
 import { formatLsn, parseLsn } from '../postgres/lsn.js';
@@ -125,20 +124,18 @@ async function pauseAll(ctx: StepContext, timeoutMs: number): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-/** RESUME from fresh admin connections: a RESUME next to a blocked PAUSE can hang it (#715). */
+/**
+ * RESUME every pooler this run paused, in parallel, on the held consoles (a PAUSE that timed out
+ * already replaced its console, since a RESUME next to a blocked PAUSE can hang it: #715).
+ */
 export async function resumeAll(ctx: StepContext): Promise<string[]> {
-  const done: string[] = [];
-  for (const spec of ctx.inventory.poolers) {
-    if (!ctx.facts.pausedPoolers.has(spec.name)) continue;
-    const admin = await PoolerAdmin.open(spec);
-    try {
-      const resumed = await admin.resume(spec.databases);
-      ctx.facts.pausedPoolers.delete(spec.name);
-      done.push(`${spec.name}: RESUME ${resumed.join(', ') || '(was not paused)'}`);
-    } finally {
-      await admin.close();
-    }
-  }
+  const paused = ctx.inventory.poolers.filter((spec) => ctx.facts.pausedPoolers.has(spec.name));
+  const done = await Promise.all(paused.map(async (spec) => {
+    const admin = await ctx.connections.pooler(spec.name);
+    const resumed = await admin.resumePaused(spec.databases);
+    ctx.facts.pausedPoolers.delete(spec.name);
+    return `${spec.name}: RESUME ${resumed.join(', ') || '(was not paused)'}`;
+  }));
   ctx.facts.resumedAt = performance.now();
   return done;
 }

@@ -1,13 +1,13 @@
 /**
  * repoint-pooler — points every pooled database of every pooler at the new primary: rewrites
- * host/port in the config file atomically, RELOADs, and checks SHOW DATABASES. First makes sure
- * the new primary accepts a fresh login (a failed server login would make PgBouncer refuse the
- * pool for server_login_retry). Precondition: promoted. Undo: none (after the point of no return).
+ * host/port in the config file atomically, RELOADs, and checks SHOW DATABASES. A failed server
+ * login would make PgBouncer refuse the pool for server_login_retry, so the new primary's logins
+ * are proven before the pause (the run's own fresh sessions) and its liveness just now (promote
+ * polled it on a held session). Precondition: promoted. Undo: none (past the point of no return).
  */
 import { StepFailedError } from '../errors.js';
 import { repointConfigFile } from '../pooler/config-file.js';
-import { NodeSession } from '../postgres/session.js';
-import { adminAction, type StepContext, type StepDefinition } from './types.js';
+import { adminAction, type StepDefinition } from './types.js';
 
 export const repointPoolerStep: StepDefinition<'repoint-pooler'> = {
   kind: 'repoint-pooler',
@@ -18,7 +18,6 @@ export const repointPoolerStep: StepDefinition<'repoint-pooler'> = {
     adminAction(p.name, 'SHOW DATABASES  (expect the new host/port)'),
   ]),
   async run(_step, ctx) {
-    await checkFreshLogin(ctx);
     const { host, port } = ctx.target.conn;
     await Promise.all(ctx.inventory.poolers.map(async (spec) => {
       await repointConfigFile(spec.configFile, spec.databases, host, port);
@@ -38,12 +37,3 @@ export const repointPoolerStep: StepDefinition<'repoint-pooler'> = {
     return `${ctx.inventory.poolers.map((p) => p.name).join(', ')} -> ${ctx.target.name} (${host}:${port})`;
   },
 };
-
-async function checkFreshLogin(ctx: StepContext): Promise<void> {
-  const session = await NodeSession.open(ctx.target.name, ctx.target.conn, { applicationName: ctx.applicationName, attempts: 5 });
-  try {
-    await session.query('SELECT 1');
-  } finally {
-    await session.close();
-  }
-}

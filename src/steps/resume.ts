@@ -5,6 +5,7 @@
  */
 import { formatMs } from '../util/time.js';
 import { fenceWritesStep, resumeAll } from './fence-writes.js';
+import { afterPromotion } from './promote.js';
 import { adminAction, type StepDefinition } from './types.js';
 
 export const resumeStep: StepDefinition<'resume'> = {
@@ -14,7 +15,8 @@ export const resumeStep: StepDefinition<'resume'> = {
   async run(_step, ctx) {
     const done = await resumeAll(ctx);
     const pause = ctx.facts.fencedAt !== undefined && ctx.facts.resumedAt !== undefined ? ctx.facts.resumedAt - ctx.facts.fencedAt : undefined;
-    return `${done.join('; ')}${pause === undefined ? '' : `; writes were paused for ${formatMs(pause)}`}`;
+    const timeline = ctx.facts.promoted ? `; ${await afterPromotion(ctx)}` : '';
+    return `${done.join('; ')}${pause === undefined ? '' : `; writes were paused for ${formatMs(pause)}`}${timeline}`;
   },
 };
 

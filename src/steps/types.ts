@@ -24,6 +24,8 @@ export interface PlanContext {
   readonly unreachable: readonly string[];
   /** The old primary as observed (absent when it was already stopped, e.g. when finishing a half-done run). */
   readonly primaryObs?: NodeObservation;
+  /** The target as observed before promotion (absent when finishing a half-done run). */
+  readonly targetObs?: NodeObservation;
   /** How replicas connect upstream: a replica's primary_conninfo to copy, and whether slots are used. */
   readonly replication: { readonly conninfo: string; readonly usesSlots: boolean };
   readonly fenceMethod: FenceMethod;

@@ -28,6 +28,7 @@ const { values: flags } = parseArgs({
     replicas: { type: 'string', default: '2' },
     settle: { type: 'string', default: '2000' },
     out: { type: 'string', default: 'bench-results' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const N = Number(flags.switchovers);
@@ -106,8 +107,11 @@ async function main(): Promise<void> {
     await writeFile(join(outDir, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
     log(`results: ${join(outDir, 'results.json')}, chart: ${chartFile}`);
   } finally {
-    await sandboxDown(dir).catch(() => undefined);
-    await rm(parent, { recursive: true, force: true });
+    if (flags.keep) log(`sandbox kept at ${dir} (pg-handover sandbox down --dir ${dir})`);
+    else {
+      await sandboxDown(dir).catch(() => undefined);
+      await rm(parent, { recursive: true, force: true });
+    }
   }
 }
 

@@ -65,3 +65,20 @@ describe('sandbox', () => {
     }
   });
 });
+
+describe('pg_control read directly', () => {
+  test('says what pg_controldata says, running and shut down', async ({ sandbox }) => {
+    const { readControlFile } = await import('../../src/postgres/control-file.js');
+    const { parseControlData } = await import('../../src/postgres/controldata.js');
+    const { runAsIdentity } = await import('../../src/shell/os-user.js');
+    const { run: runAs } = await import('../../src/shell/exec.js');
+    const node = sandbox.manifest.nodes[0]!;
+    const viaBinary = async () => parseControlData(String((await run(`${sandbox.manifest.pgBin}/pg_controldata`, ['-D', node.dataDir], { env: { LC_ALL: 'C' } })).stdout));
+    expect(await readControlFile(node.dataDir)).toEqual(await viaBinary());
+    const stop = await runAs([`${sandbox.manifest.pgBin}/pg_ctl`, '-D', node.dataDir, '-m', 'fast', '-w', 'stop'], runAsIdentity(sandbox.manifest.osUser, 'test'));
+    expect(stop.ok).toBe(true);
+    const stopped = await readControlFile(node.dataDir);
+    expect(stopped).toEqual(await viaBinary());
+    expect(stopped?.state).toBe('shut down');
+  });
+});
