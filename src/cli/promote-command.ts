@@ -6,7 +6,7 @@ import type { Plan } from '../playbook/plan.js';
 import { promote, type PromoteResult } from '../runner/switchover.js';
 import { formatMs } from '../util/time.js';
 import { out, outJson, say } from './output.js';
-import { jsonView, listrView, plainView, type ProgressView } from './progress.js';
+import { jsonView, plainView, type ProgressView } from './progress.js';
 import { planJson, renderChecks, renderPlan } from './render-plan.js';
 import { renderReport } from './render-report.js';
 
@@ -44,7 +44,7 @@ export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
         const ok = flags.yes || (await ask(plan));
-        if (ok) view = flags.json ? jsonView() : process.stderr.isTTY ? listrView(plan) : plainView();
+        if (ok) view = flags.json ? jsonView() : process.stderr.isTTY ? (await import('./listr-view.js')).listrView(plan) : plainView();
         return ok;
       },
       emit: (event) => {

@@ -115,7 +115,12 @@ export class NodeSession {
     if (this.closed) return;
     this.closed = true;
     const connection = (this.client as unknown as { connection?: { stream?: { destroy(): void } } }).connection;
-    await Promise.race([this.client.end().catch(() => undefined), sleep(200)]);
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 200);
+    });
+    await Promise.race([this.client.end().catch(() => undefined), giveUp]);
+    clearTimeout(timer); // a pending timer would keep the process alive for nothing
     connection?.stream?.destroy();
   }
 }

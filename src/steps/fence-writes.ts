@@ -152,7 +152,7 @@ async function stopCleanly(ctx: StepContext, timeoutMs: number): Promise<string>
     throw new StepFailedError(`${ctx.primary.name} did not shut down cleanly (pg_controldata: "${control.state}"); its final position is unknown`);
   }
   ctx.facts.finalLsn = control.checkpointLsn;
-  ctx.facts.finalLsnSource = 'shutdown checkpoint (pg_controldata)';
+  ctx.facts.finalLsnSource = 'latest checkpoint in pg_control after the clean shutdown';
   ctx.facts.oldTimeline = control.timeline;
   return `${ctx.primary.name} stopped in ${Math.round(stoppedMs)} ms; shutdown checkpoint at ${formatLsn(control.checkpointLsn)}`;
 }
