@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const chartRun = [...results].sort((a, b) => a.client.longestGapMs - b.client.longestGapMs)[Math.floor(results.length / 2)]!;
     const chartFile = join(outDir, 'switchover-latency.svg');
     const origin = chartRun.marks[0]?.atMs ?? chartRun.window[0];
-    await writeLatencyChart(chartFile, outcome.records, chartRun.marks, origin - 500, origin + 1000,
+    await writeLatencyChart(chartFile, outcome.records, chartRun.marks, origin - 150, origin + 250,
       `Commit latency around switchover ${chartRun.index} (${chartRun.from} -> ${chartRun.to}), ${flags.clients} clients at ${flags.rate} commits/s`);
     const json = {
       machine: { cores: (await import('node:os')).cpus().length, node: process.version, note: 'shared 2-core VM, loopback; noisy: read medians' },
