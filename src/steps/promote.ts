@@ -34,6 +34,7 @@ export const promoteStep: StepDefinition<'promote'> = {
       throw new StepFailedError(`${ctx.target.name} is at ${formatLsn(replay)}, behind the final position ${formatLsn(final)}: not promoting`);
     }
     ctx.facts.targetReplayLsn = replay;
+    ctx.facts.oldTimeline ??= ctx.primaryObs?.timeline;
     ctx.facts.promoteRequested = true;
     ctx.record('point-of-no-return', { target: ctx.target.name, replayLsn: formatLsn(replay) });
     await session.query(PROMOTE_SQL);
@@ -81,7 +82,6 @@ async function unblockWrites(ctx: StepContext): Promise<void> {
 export async function afterPromotion(ctx: StepContext): Promise<string> {
   const session = await ctx.connections.node(ctx.target.name);
   ctx.facts.newTimeline = (await session.one<{ tli: number }>(TIMELINE_SQL)).tli;
-  ctx.facts.oldTimeline ??= ctx.primaryObs?.timeline;
   for (const sql of CLEANUP_SQL) await session.query(sql);
   await session.query('SELECT pg_reload_conf()');
   return `timeline ${ctx.facts.oldTimeline ?? '?'} -> ${ctx.facts.newTimeline}`;
