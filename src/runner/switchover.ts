@@ -63,11 +63,13 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   const { inventory, playbook } = await loadInput(options);
   const runId = newRunId();
   const connections = await Connections.open(inventory, lockOwnerName(runId));
+  // Sessions holding the run lock; only these are unlocked (a reopened session holds nothing).
+  const locked: NodeSession[] = [];
   try {
     const state = await observeCluster(connections);
     const unfinished = findUnfinishedRun(options.journalDir, inventory.file);
     const recovery = detectRecovery(state, unfinished);
-    if (recovery) return await recover({ options, playbook, state, connections, runId, recovery, unfinished, started });
+    if (recovery) return await recover({ options, playbook, state, connections, runId, recovery, unfinished, started, locked });
     const { checks, plan } = planFrom(state, playbook, options.target);
     options.onDecision?.(checks, plan);
     const ready = failures(checks).length === 0 && plan !== undefined;
@@ -75,12 +77,11 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     if (!ready || !plan) throw refusal(checks);
     if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
     const journal = startJournal(options.journalDir, runId, plan, checks);
-    await takeLock(connections, plan, state);
+    await takeLock(connections, plan, state, locked);
     const report = await runPlan(plan, { connections, facts: newFacts(), journal, emit: options.emit, signal: options.signal });
     return { kind: 'ran', checks, plan, report };
   } finally {
     for (const session of locked) await unlock(session);
-    locked.length = 0;
     await connections.close();
   }
 }
@@ -105,6 +106,7 @@ interface RecoverInput {
   readonly recovery: Recovery;
   readonly unfinished?: UnfinishedRun;
   readonly started: number;
+  readonly locked: NodeSession[];
 }
 
 /** A previous run left the cluster half-way: finish it or undo its fence, never start a new one. */
@@ -124,7 +126,7 @@ async function recover(input: RecoverInput): Promise<PromoteResult> {
   if (options.dryRun) return { kind: 'dry-run', checks, plan, ready: true, elapsedMs: performance.now() - input.started };
   if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
   const journal = startJournal(options.journalDir, input.runId, plan, checks, input.unfinished?.runId);
-  await takeLock(connections, plan, state);
+  await takeLock(connections, plan, state, input.locked);
   const report = await runPlan(plan, { connections, facts, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId });
   if (input.unfinished && (report.exitCode === 0 || report.outcome === 'rolled-back')) {
     new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', { runId: input.runId, outcome: report.outcome });
@@ -142,10 +144,7 @@ function refusal(checks: readonly Check[]): PreflightRefusedError {
   return new PreflightRefusedError(`preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ') || 'no plan could be made'}`);
 }
 
-/** Sessions holding the run lock; only these are unlocked (a reopened session holds nothing). */
-const locked: NodeSession[] = [];
-
-async function takeLock(connections: Connections, plan: Plan, state: ClusterState): Promise<void> {
+async function takeLock(connections: Connections, plan: Plan, state: ClusterState, locked: NodeSession[]): Promise<void> {
   const reachable = new Set(state.nodes.filter((n) => n.reachable).map((n) => n.name));
   for (const name of new Set([plan.context.primary.name, plan.context.target.name].filter((n) => reachable.has(n)))) {
     const session = await connections.node(name);
