@@ -4,9 +4,9 @@
  * Server processes run as an unprivileged OS user when we are root.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import getPort from 'get-port';
 import { stringify } from 'yaml';
 import { EnvironmentError } from '../errors.js';
@@ -103,11 +103,22 @@ async function prepareDir(dir: string, osUser: string | undefined): Promise<void
   if (existsSync(dir) && (await readdir(dir)).length > 0) {
     throw new EnvironmentError(`${dir} exists and is not empty; choose another --dir`);
   }
+  if (osUser) assertReachable(dir, osUser);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   if (osUser) {
     const user = findOsUser(osUser)!;
     await chown(dir, user.uid, user.gid);
+  }
+}
+
+/** The servers run as `osUser`, which must be able to walk down to `dir` (e.g. not under /root). */
+function assertReachable(dir: string, osUser: string): void {
+  for (let parent = dirname(dir); parent !== dirname(parent); parent = dirname(parent)) {
+    if (!existsSync(parent)) continue;
+    if ((statSync(parent).mode & 0o001) === 0) {
+      throw new EnvironmentError(`${parent} is not searchable by OS user ${osUser}, who runs the servers; choose a --dir under /tmp or /var/tmp`);
+    }
   }
 }
 
