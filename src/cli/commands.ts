@@ -7,6 +7,7 @@ export function registerCommands(program: Command): void {
     .command('up')
     .description('initdb a primary, clone replicas with pg_basebackup, start PgBouncer; writes DIR/inventory.yaml')
     .option('--replicas <n>', 'number of streaming replicas', '2')
+    .option('--poolers <n>', 'number of PgBouncers in front of the primary (all are paused and repointed together)', '1')
     .option('--dir <dir>', 'where the sandbox lives (default .pg-handover/sandbox)')
     .option('--pg-bin <dir>', 'PostgreSQL bin directory (default: $PG_BIN, pg_config, /usr/lib/postgresql/*/bin)')
     .option('--os-user <name>', 'OS user that runs the servers when run as root', 'postgres')

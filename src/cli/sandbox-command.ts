@@ -8,13 +8,14 @@ import { out, outJson, say } from './output.js';
 import { intFlag } from './parse.js';
 import { statusCommand } from './status-command.js';
 
-interface UpFlags { replicas: string; dir?: string; pgBin?: string; osUser: string; json?: boolean }
+interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; json?: boolean }
 
 export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   const replicas = intFlag('replicas', flags.replicas, 1, 8)!;
+  const poolers = intFlag('poolers', flags.poolers, 1, 4)!;
   const dir = resolve(flags.dir ?? defaultSandboxDir());
   const { manifest, elapsedMs } = await sandboxUp({
-    dir, replicas, pgBin: flags.pgBin, osUser: flags.osUser, onProgress: (m) => say(`  ${m}`),
+    dir, replicas, poolers, pgBin: flags.pgBin, osUser: flags.osUser, onProgress: (m) => say(`  ${m}`),
   });
   if (flags.json) {
     outJson({ event: 'sandbox-up', dir, inventory: manifest.inventoryFile, elapsedMs: Math.round(elapsedMs) });
@@ -22,9 +23,9 @@ export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   }
   const primary = manifest.nodes[0]!;
   say(`sandbox up in ${formatMs(elapsedMs)}: primary ${primary.name} (127.0.0.1:${primary.port}), ` +
-    `${manifest.nodes.length - 1} replicas, pgbouncer on 127.0.0.1:${manifest.pooler.port}`);
+    `${manifest.nodes.length - 1} replicas, ${manifest.poolers.map((p) => `${p.name} on 127.0.0.1:${p.port}`).join(', ')}`);
   out(`inventory: ${manifest.inventoryFile}`);
-  out(`connect:   PGPASSFILE=${manifest.passfile} psql "host=127.0.0.1 port=${manifest.pooler.port} user=app dbname=appdb"`);
+  out(`connect:   PGPASSFILE=${manifest.passfile} psql "host=127.0.0.1 port=${manifest.poolers[0]!.port} user=app dbname=appdb"`);
   out(`next:      pg-handover sandbox status --dir ${dir}`);
   out(`           pg-handover promote --inventory ${manifest.inventoryFile} --dry-run`);
 }

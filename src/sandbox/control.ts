@@ -12,15 +12,19 @@ import type { SandboxManifest } from './manifest.js';
 export const postmasterPid = (manifest: SandboxManifest, node: string): number | undefined =>
   readPidFile(join(manifest.nodes.find((n) => n.name === node)!.dataDir, 'postmaster.pid'));
 
-export const pgbouncerPid = (manifest: SandboxManifest): number | undefined => readPidFile(manifest.pooler.pidFile);
+const poolerOf = (manifest: SandboxManifest, name: string) => manifest.poolers.find((p) => p.name === name)!;
 
-export async function startPgBouncer(manifest: SandboxManifest): Promise<void> {
+export const pgbouncerPid = (manifest: SandboxManifest, name = 'pgbouncer'): number | undefined =>
+  readPidFile(poolerOf(manifest, name).pidFile);
+
+export async function startPgBouncer(manifest: SandboxManifest, name = 'pgbouncer'): Promise<void> {
+  const pooler = poolerOf(manifest, name);
   const identity = runAsIdentity(manifest.osUser, 'sandbox');
-  const stale = pgbouncerPid(manifest);
-  if (stale !== undefined && !isAlive(stale)) await rm(manifest.pooler.pidFile, { force: true });
-  const result = await run([manifest.pgbouncerBin, '-d', manifest.pooler.configFile], { ...identity, timeoutMs: 10_000 });
-  if (!result.ok) throw new EnvironmentError(describeFailure('start pgbouncer', result));
-  for (let i = 0; i < 200 && !existsSync(manifest.pooler.pidFile); i++) await sleep(10);
+  const stale = pgbouncerPid(manifest, name);
+  if (stale !== undefined && !isAlive(stale)) await rm(pooler.pidFile, { force: true });
+  const result = await run([manifest.pgbouncerBin, '-d', pooler.configFile], { ...identity, timeoutMs: 10_000 });
+  if (!result.ok) throw new EnvironmentError(describeFailure(`start ${name}`, result));
+  for (let i = 0; i < 200 && !existsSync(pooler.pidFile); i++) await sleep(10);
 }
 
 export async function startNode(manifest: SandboxManifest, name: string): Promise<void> {

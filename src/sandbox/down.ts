@@ -27,8 +27,10 @@ export function sandboxPids(manifest: SandboxManifest): number[] {
     const pid = readPidFile(join(node.dataDir, 'postmaster.pid'));
     if (pid) pids.push(pid, ...childrenOf(pid));
   }
-  const bouncer = readPidFile(manifest.pooler.pidFile);
-  if (bouncer) pids.push(bouncer);
+  for (const pooler of manifest.poolers) {
+    const bouncer = readPidFile(pooler.pidFile);
+    if (bouncer) pids.push(bouncer);
+  }
   return pids;
 }
 
@@ -51,10 +53,12 @@ async function stopSandboxProcesses(manifest: SandboxManifest): Promise<string[]
       stopped.push(node.name);
     }),
   );
-  const bouncer = readPidFile(manifest.pooler.pidFile);
-  if (bouncer && existsSync(manifest.pooler.pidFile)) {
-    await stopProcesses([bouncer], 'SIGTERM', 3000);
-    stopped.push('pgbouncer');
+  for (const pooler of manifest.poolers) {
+    const bouncer = readPidFile(pooler.pidFile);
+    if (bouncer && existsSync(pooler.pidFile)) {
+      await stopProcesses([bouncer], 'SIGTERM', 3000);
+      stopped.push(pooler.name);
+    }
   }
   return stopped;
 }

@@ -69,10 +69,12 @@ export function userlist(p: Passwords): string {
   return `"${SANDBOX_USERS.app}" "${p.app}"\n"${SANDBOX_USERS.poolerAdmin}" "${p.poolerAdmin}"\n`;
 }
 
-export function pgpass(p: Passwords, poolerPort: number): string {
+export function pgpass(p: Passwords, poolerPorts: readonly number[]): string {
   return [
-    `127.0.0.1:${poolerPort}:*:${SANDBOX_USERS.app}:${p.app}`,
-    `127.0.0.1:${poolerPort}:pgbouncer:${SANDBOX_USERS.poolerAdmin}:${p.poolerAdmin}`,
+    ...poolerPorts.flatMap((port) => [
+      `127.0.0.1:${port}:*:${SANDBOX_USERS.app}:${p.app}`,
+      `127.0.0.1:${port}:pgbouncer:${SANDBOX_USERS.poolerAdmin}:${p.poolerAdmin}`,
+    ]),
     `127.0.0.1:*:*:${SANDBOX_USERS.superuser}:${p.superuser}`,
     `127.0.0.1:*:*:${SANDBOX_USERS.replication}:${p.replication}`,
     '',

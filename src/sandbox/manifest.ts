@@ -11,19 +11,22 @@ export interface SandboxNode {
   readonly logFile: string;
 }
 
+export interface SandboxPooler {
+  readonly name: string;
+  readonly port: number;
+  readonly configFile: string;
+  readonly pidFile: string;
+  readonly logFile: string;
+  readonly database: string;
+}
+
 export interface SandboxManifest {
   readonly dir: string;
   readonly osUser?: string;
   readonly pgBin: string;
   readonly pgbouncerBin: string;
   readonly nodes: readonly SandboxNode[];
-  readonly pooler: {
-    readonly port: number;
-    readonly configFile: string;
-    readonly pidFile: string;
-    readonly logFile: string;
-    readonly database: string;
-  };
+  readonly poolers: readonly SandboxPooler[];
   readonly inventoryFile: string;
   readonly passfile: string;
   readonly createdAt: string;

@@ -17,11 +17,13 @@ import { registerSecret } from '../util/secrets.js';
 import { sleep } from '../util/time.js';
 import { findPgBin, findPgBouncer } from './binaries.js';
 import { PG_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
-import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode } from './manifest.js';
+import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode, type SandboxPooler } from './manifest.js';
 
 export interface SandboxUpOptions {
   readonly dir: string;
   readonly replicas?: number;
+  /** PgBouncers in front of the primary, as behind a load balancer. */
+  readonly poolers?: number;
   readonly pgBin?: string;
   /** OS user that runs the servers when we are root. */
   readonly osUser?: string;
@@ -44,7 +46,8 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const identity = runAsIdentity(osUser, 'sandbox --os-user');
   await prepareDir(dir, osUser);
 
-  const ports = await freePorts(replicas + 2);
+  const poolerCount = options.poolers ?? 1;
+  const ports = await freePorts(replicas + 1 + poolerCount);
   const passwords: Passwords = {
     superuser: secret(), replication: secret(), app: secret(), poolerAdmin: secret(),
   };
@@ -54,9 +57,9 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     dataDir: join(dir, `pg${i + 1}`),
     logFile: join(dir, `pg${i + 1}.log`),
   }));
-  const poolerPort = ports[replicas + 1]!;
+  const poolerPorts = ports.slice(replicas + 1);
   const passfile = join(dir, 'pgpass');
-  await writeOwned(passfile, pgpass(passwords, poolerPort), osUser, 0o600);
+  await writeOwned(passfile, pgpass(passwords, poolerPorts), osUser, 0o600);
 
   const ctx: BuildContext = { dir, pgBin, identity, osUser, passfile };
   const primary = nodes[0]!;
@@ -67,12 +70,13 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   progress(`pg_basebackup ${nodes.slice(1).map((n) => n.name).join(', ')}`);
   await Promise.all(nodes.slice(1).map((replica) => cloneReplica(ctx, primary, replica)));
   await Promise.all(nodes.slice(1).map((replica) => startNode(ctx, replica)));
-  progress('pgbouncer');
-  const pooler = await startPgBouncer(ctx, pgbouncerBin, poolerPort, primary.port, passwords);
+  progress(poolerCount > 1 ? `${poolerCount} pgbouncers` : 'pgbouncer');
+  const poolers = await Promise.all(poolerPorts.map((port, i) =>
+    startPgBouncer(ctx, pgbouncerBin, i === 0 ? 'pgbouncer' : `pgbouncer${i + 1}`, port, primary.port, passwords)));
   await waitForStreaming(primary, passwords, replicas);
 
   const manifest: SandboxManifest = {
-    dir, osUser, pgBin, pgbouncerBin, nodes, pooler,
+    dir, osUser, pgBin, pgbouncerBin, nodes, poolers,
     inventoryFile: join(dir, 'inventory.yaml'),
     passfile,
     createdAt: new Date().toISOString(),
@@ -190,9 +194,9 @@ async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: Sa
 }
 
 async function startPgBouncer(
-  ctx: BuildContext, bin: string, port: number, primaryPort: number, passwords: Passwords,
-): Promise<SandboxManifest['pooler']> {
-  const dir = join(ctx.dir, 'pgbouncer');
+  ctx: BuildContext, bin: string, name: string, port: number, primaryPort: number, passwords: Passwords,
+): Promise<SandboxPooler> {
+  const dir = join(ctx.dir, name);
   await mkdir(dir, { mode: 0o700 });
   if (ctx.osUser) {
     const user = findOsUser(ctx.osUser)!;
@@ -205,10 +209,10 @@ async function startPgBouncer(
   const pidFile = join(dir, 'pgbouncer.pid');
   const deadline = Date.now() + 10_000;
   while (!existsSync(pidFile)) {
-    if (Date.now() > deadline) throw new EnvironmentError(`pgbouncer did not start; see ${join(dir, 'pgbouncer.log')}`);
+    if (Date.now() > deadline) throw new EnvironmentError(`${name} did not start; see ${join(dir, 'pgbouncer.log')}`);
     await sleep(20);
   }
-  return { port, configFile, pidFile, logFile: join(dir, 'pgbouncer.log'), database: SANDBOX_USERS.database };
+  return { name, port, configFile, pidFile, logFile: join(dir, 'pgbouncer.log'), database: SANDBOX_USERS.database };
 }
 
 async function waitForStreaming(primary: SandboxNode, passwords: Passwords, replicas: number): Promise<void> {
@@ -237,15 +241,13 @@ function inventoryYaml(m: SandboxManifest): string {
       bin_dir: m.pgBin,
       host_access: m.osUser ? { kind: 'local', run_as: m.osUser } : { kind: 'local' },
     })),
-    poolers: [
-      {
-        name: 'pgbouncer',
-        admin_dsn: `host=127.0.0.1 port=${m.pooler.port} user=${SANDBOX_USERS.poolerAdmin} dbname=pgbouncer`,
-        config_file: m.pooler.configFile,
-        databases: [m.pooler.database],
-        app_dsn: `host=127.0.0.1 port=${m.pooler.port} user=${SANDBOX_USERS.app} dbname=${m.pooler.database}`,
-      },
-    ],
+    poolers: m.poolers.map((pooler) => ({
+      name: pooler.name,
+      admin_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.poolerAdmin} dbname=pgbouncer`,
+      config_file: pooler.configFile,
+      databases: [pooler.database],
+      app_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.app} dbname=${pooler.database}`,
+    })),
   };
   return `# Written by \`pg-handover sandbox up\`. Passwords are in ./pgpass, not here.\n${stringify(inventory)}`;
 }

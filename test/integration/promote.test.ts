@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { readPidFile, signal, waitGone } from '../../src/shell/processes.js';
+import { sleep } from '../../src/util/time.js';
 import { cli, reportOf } from './support/cli.js';
 import { nodeConn, observe, settledTopology, snapshot, sql, topology, underLoad } from './support/cluster.js';
 import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
@@ -108,7 +110,7 @@ describe('promote: preflight refusals (exit 3, nothing changed)', () => {
   });
 
   test('PgBouncer unreachable', async ({ sandbox }) => {
-    const pid = readPidFile(sandbox.manifest.pooler.pidFile)!;
+    const pid = readPidFile(sandbox.manifest.poolers[0]!.pidFile)!;
     signal(pid, 'SIGTERM');
     await waitGone([pid], 5000);
     const result = await cli(['promote', '--inventory', sandbox.manifest.inventoryFile, '--yes']);
@@ -131,6 +133,44 @@ describe('promote: preflight refusals (exit 3, nothing changed)', () => {
       expect(result.stdout + result.stderr).not.toContain(stranger.conn.password!);
     } finally {
       await stopSandbox(other);
+    }
+  });
+});
+
+describe('promote: several PgBouncers, all or nothing', () => {
+  test('two poolers under load are paused, repointed and resumed together', async () => {
+    const sandbox = await startSandbox(2, 2);
+    try {
+      await createLoadTable(sandbox.inventory.poolers[1]!.app!, 'second_load');
+      const second = new WriteLoad({ conn: sandbox.inventory.poolers[1]!.app!, clients: 3, rate: 150, table: 'second_load' });
+      const { value: result, load } = await underLoad(sandbox, async () => {
+        second.start();
+        const run = await cli(promoteArgs(sandbox.manifest.inventoryFile, '--target', 'pg3'));
+        await sleep(300);
+        return run;
+      });
+      const other = await second.stop();
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(reportOf(result).poolers).toEqual([
+        { name: 'pgbouncer', pointsAt: 'pg3', paused: false },
+        { name: 'pgbouncer2', pointsAt: 'pg3', paused: false },
+      ]);
+      expect({ errors: load.errors + other.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+      expect(await missingAcknowledged(nodeConn(sandbox, 'pg3'), other.records, 'second_load')).toBe(0);
+      const state = await observe(sandbox);
+      for (const pooler of state.poolers) {
+        expect(pooler.reachable && pooler.databases.find((d) => d.name === 'appdb')?.port).toBe(sandbox.manifest.nodes[2]!.port);
+      }
+
+      const pid = readPidFile(sandbox.manifest.poolers[1]!.pidFile)!;
+      signal(pid, 'SIGTERM');
+      await waitGone([pid], 5000);
+      const refused = await cli(['promote', '--inventory', sandbox.manifest.inventoryFile, '--yes']);
+      expect(refused.exitCode).toBe(3);
+      expect(refused.stderr).toMatch(/pooler-reachable: pooler pgbouncer2 admin console unreachable/);
+      expect(topology(await observe(sandbox)).poolerPaused).toBe(false);
+    } finally {
+      await stopSandbox(sandbox);
     }
   });
 });

@@ -20,7 +20,7 @@ describe('secrets', () => {
     const password = (user: string) => pgpass.find((f) => f[3] === user)![4]!;
     const secrets = { superuser: password('handover'), replication: password('replicator'), app: password('app'), admin: password('pgbadmin'), wrong: 'wrong-Secret-4711' };
     const ports = sandbox.manifest.nodes.map((n) => n.port);
-    const pooler = sandbox.manifest.pooler;
+    const pooler = sandbox.manifest.poolers[0]!;
 
     // Replicas that carry the replication password in primary_conninfo, as many real ones do.
     for (const name of ['pg2', 'pg3']) {

@@ -61,7 +61,7 @@ export async function snapshot(sandbox: SandboxFixture): Promise<unknown> {
     topology: topology(state),
     nodes: state.nodes.map((n) => (n.reachable ? { name: n.name, settings: n.settings, slots: n.slots.map((s) => s.name).sort() } : n)),
     pooler: state.poolers.map((p) => (p.reachable ? p.databases : p)),
-    pgbouncerIni: readFileSync(sandbox.manifest.pooler.configFile, 'utf8'),
+    pgbouncerIni: readFileSync(sandbox.manifest.poolers[0]!.configFile, 'utf8'),
     autoConf: sandbox.manifest.nodes.map((n) => readFileSync(join(n.dataDir, 'postgresql.auto.conf'), 'utf8')),
     pids: sandbox.manifest.nodes.map((n) => readFileSync(join(n.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
   };
