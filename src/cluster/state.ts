@@ -42,8 +42,15 @@ export interface ClusterState {
 export const reachableNodes = (state: ClusterState): NodeObservation[] =>
   state.nodes.filter((n): n is NodeObservation => n.reachable);
 
+const readOnly = (n: NodeObservation): boolean => n.settings.default_transaction_read_only === 'on';
+
+/** Nodes that accept writes: out of recovery and not fenced read-only. */
 export const primariesOf = (state: ClusterState): NodeObservation[] =>
-  reachableNodes(state).filter((n) => !n.inRecovery);
+  reachableNodes(state).filter((n) => !n.inRecovery && !readOnly(n));
+
+/** Former primaries left fenced read-only (no host access to make them replicas). */
+export const fencedPrimariesOf = (state: ClusterState): NodeObservation[] =>
+  reachableNodes(state).filter((n) => !n.inRecovery && readOnly(n));
 
 export const replicasOf = (state: ClusterState): NodeObservation[] =>
   reachableNodes(state).filter((n) => n.inRecovery);

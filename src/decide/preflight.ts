@@ -2,7 +2,7 @@
  * Preflight: every read-only check of a planned switchover, as a pure function of one
  * ClusterState. It returns all checks, passing and failing, each with its id and observation.
  */
-import { nodeAt, primariesOf, reachableNodes, type ClusterState, type PoolerReachable } from '../cluster/state.js';
+import { fencedPrimariesOf, nodeAt, primariesOf, reachableNodes, type ClusterState, type PoolerReachable } from '../cluster/state.js';
 import { lsnDiff } from '../postgres/lsn.js';
 import { majorOf, type NodeObservation } from '../postgres/observe.js';
 import { formatMs } from '../util/time.js';
@@ -53,7 +53,9 @@ function reachability(state: ClusterState, input: PreflightInput): Check[] {
 
 function primaryChecks(state: ClusterState): Check[] {
   const primaries = primariesOf(state);
-  if (primaries.length === 1) return [pass('one-primary', `${primaries[0]!.name} is the only primary`)];
+  const fenced = fencedPrimariesOf(state).map((n) =>
+    warn('fenced-primaries', `${n.name} is a former primary fenced read-only, not a replica: it is left out; rejoin it with pg_rewind`));
+  if (primaries.length === 1) return [pass('one-primary', `${primaries[0]!.name} is the only writable primary`), ...fenced];
   if (primaries.length === 0) return [fail('one-primary', 'no reachable node is a primary (use the failover procedure, not a planned switchover)')];
   return [fail('one-primary', `${primaries.length} nodes are primaries (${primaries.map((p) => p.name).join(', ')}): split brain, fix it first`)];
 }
@@ -137,7 +139,7 @@ function blockerChecks(primary: NodeObservation, limits: PreflightLimits): Check
 
 function siblingChecks(state: ClusterState, primary: NodeObservation, target: NodeObservation): Check[] {
   return reachableNodes(state)
-    .filter((n) => n.name !== primary.name && n.name !== target.name)
+    .filter((n) => n.name !== primary.name && n.name !== target.name && n.inRecovery)
     .map((node) => node.inRecovery && streamsFrom(state, node, primary.name)
       ? pass('other-replicas', `${node.name} streams from ${primary.name} and will follow ${target.name}`)
       : warn('other-replicas', `${node.name} is not streaming from ${primary.name}; it will be repointed but may not follow`));

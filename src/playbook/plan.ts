@@ -75,7 +75,8 @@ export function decide(state: ClusterState, playbook: Playbook, targetName?: str
 export function othersOf(state: ClusterState, exclude: readonly string[]): Pick<PlanContext, 'siblings' | 'unreachable'> {
   const others = state.nodes.filter((n) => !exclude.includes(n.name));
   return {
-    siblings: others.filter((n) => n.reachable).map((n) => state.inventory.nodes.find((s) => s.name === n.name)!),
+    // Only replicas follow; a former primary left fenced read-only is reported by preflight instead.
+    siblings: others.filter((n) => n.reachable && n.inRecovery).map((n) => state.inventory.nodes.find((s) => s.name === n.name)!),
     unreachable: others.filter((n) => !n.reachable).map((n) => n.name),
   };
 }

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { readPidFile, signal, waitGone } from '../../src/shell/processes.js';
@@ -172,5 +174,35 @@ describe('promote: several PgBouncers, all or nothing', () => {
     } finally {
       await stopSandbox(sandbox);
     }
+  });
+});
+
+describe('promote: without host access to the old primary', () => {
+  test('it is fenced read-only, the report says so, and the next switchover leaves it out', async ({ sandbox }) => {
+    const inventory = parse(readFileSync(sandbox.manifest.inventoryFile, 'utf8')) as { nodes: Array<Record<string, unknown>> };
+    delete inventory.nodes[0]!.host_access;
+    const file = join(sandbox.dir, 'no-access.yaml');
+    await writeFile(file, stringify({ ...inventory, passfile: sandbox.manifest.passfile }));
+
+    const dry = await cli(['promote', '--inventory', file, '--dry-run', '--target', 'pg2']);
+    expect(dry.stdout).toMatch(/fence by read-only/);
+    expect(dry.stdout).toContain('ALTER SYSTEM SET default_transaction_read_only = on');
+    const { value: result, load } = await underLoad(sandbox, () => cli(promoteArgs(file, '--target', 'pg2')));
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = reportOf(result);
+    expect(report.fenceMethod).toBe('read-only');
+    expect(report.oldPrimaryState).toBe('fenced read-only (still running)');
+    expect(report.finalLsnSource).toMatch(/flush position after the read-only fence \(weaker/);
+    expect(report.leftToDo.join(' ')).toMatch(/pg1 is fenced read-only, not a replica: stop it, pg_rewind it against pg2/);
+    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+    const t = topology(await observe(sandbox));
+    expect(t.readOnly).toEqual(['pg1']);
+    expect(t.primaries.filter((p) => !t.readOnly.includes(p))).toEqual(['pg2']);
+    await expect(sql(nodeConn(sandbox, 'pg1'), 'CREATE TABLE nope (x int)')).rejects.toThrow(/read-only transaction/);
+
+    const next = await cli(promoteArgs(file, '--target', 'pg3'));
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(/"id":"fenced-primaries","verdict":"warn","message":"pg1 is a former primary fenced read-only/);
+    expect(topology(await observe(sandbox)).poolerPointsAt).toBe('pg3');
   });
 });

@@ -105,7 +105,8 @@ export async function underLoad<T>(
   const value = await during();
   await sleep(options.settleMs ?? 500);
   const result = await load.stop();
-  const primary = topology(await observe(sandbox)).primaries[0]!;
+  const t = topology(await observe(sandbox));
+  const primary = t.primaries.find((p) => !t.readOnly.includes(p))!;
   const missing = await missingAcknowledged(nodeConn(sandbox, primary), result.records, table);
   return { value, load: { ...result, missing } };
 }
