@@ -3,10 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
-import { readPidFile, signal, waitGone } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
 import { cli, reportOf } from './support/cli.js';
-import { nodeConn, observe, settledTopology, snapshot, sql, topology, underLoad } from './support/cluster.js';
+import { nodeConn, observe, settledTopology, snapshot, sql, stopPooler, topology, underLoad } from './support/cluster.js';
 import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
 
 const promoteArgs = (inventory: string, ...more: string[]) => ['promote', '--inventory', inventory, '--yes', '--json', ...more];
@@ -112,9 +111,7 @@ describe('promote: preflight refusals (exit 3, nothing changed)', () => {
   });
 
   test('PgBouncer unreachable', async ({ sandbox }) => {
-    const pid = readPidFile(sandbox.manifest.poolers[0]!.pidFile)!;
-    signal(pid, 'SIGTERM');
-    await waitGone([pid], 5000);
+    await stopPooler(sandbox, 0);
     const result = await cli(['promote', '--inventory', sandbox.manifest.inventoryFile, '--yes']);
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toMatch(/pooler-reachable: pooler pgbouncer admin console unreachable/);
@@ -164,9 +161,7 @@ describe('promote: several PgBouncers, all or nothing', () => {
         expect(pooler.reachable && pooler.databases.find((d) => d.name === 'appdb')?.port).toBe(sandbox.manifest.nodes[2]!.port);
       }
 
-      const pid = readPidFile(sandbox.manifest.poolers[1]!.pidFile)!;
-      signal(pid, 'SIGTERM');
-      await waitGone([pid], 5000);
+      await stopPooler(sandbox, 1);
       const refused = await cli(['promote', '--inventory', sandbox.manifest.inventoryFile, '--yes']);
       expect(refused.exitCode).toBe(3);
       expect(refused.stderr).toMatch(/pooler-reachable: pooler pgbouncer2 admin console unreachable/);

@@ -7,6 +7,7 @@ import { observeCluster } from '../../../src/cluster/observe.js';
 import { nodeAt, type ClusterState } from '../../../src/cluster/state.js';
 import type { ConnParams } from '../../../src/inventory/model.js';
 import { createLoadTable, missingAcknowledged, WriteLoad, type LoadResult } from '../../../src/sandbox/write-load.js';
+import { readPidFile, signal, waitGone } from '../../../src/shell/processes.js';
 import { sleep } from '../../../src/util/time.js';
 import type { SandboxFixture } from './fixtures.js';
 
@@ -125,3 +126,10 @@ export const waitUntilStreaming = (sandbox: SandboxFixture, node: string, upstre
 
 export const waitUntilPrimary = (sandbox: SandboxFixture, node: string): Promise<void> =>
   waitFor(sandbox, `${node} to be a primary`, (t) => t.primaries.includes(node));
+
+/** Stops one of the sandbox's PgBouncers by the pid in its pid file. */
+export async function stopPooler(sandbox: SandboxFixture, index: number): Promise<void> {
+  const pid = readPidFile(sandbox.manifest.poolers[index]!.pidFile)!;
+  signal(pid, 'SIGTERM');
+  await waitGone([pid], 5000);
+}
