@@ -1,5 +1,5 @@
 /** Reads the whole cluster into a ClusterState, every node and pooler in parallel. */
-import { LOCK_KEY } from '../runner/lock.js';
+import { LOCK_KEY } from '../postgres/run-lock.js';
 import { readDatabaseTargets } from '../pooler/config-file.js';
 import { observeNode, type NodeState } from '../postgres/observe.js';
 import { messageOf, NodeSession } from '../postgres/session.js';

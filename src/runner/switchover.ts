@@ -20,7 +20,7 @@ import { newFacts } from '../steps/types.js';
 import type { NodeSession } from '../postgres/session.js';
 import type { Emit } from './events.js';
 import { Journal, newRunId } from './journal.js';
-import { lockOwnerName, tryLock, unlock } from './lock.js';
+import { lockOwnerName, tryLock, unlock } from '../postgres/run-lock.js';
 import type { Report } from './report.js';
 import { runPlan } from './run.js';
 

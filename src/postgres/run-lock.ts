@@ -3,7 +3,7 @@
  * on the target (which becomes the primary, so the lock survives the old primary's stop).
  * The session's application_name says who holds it.
  */
-import type { NodeSession } from '../postgres/session.js';
+import type { NodeSession } from './session.js';
 
 /** 'pgho' as an int4, and a fixed second key. */
 export const LOCK_KEY = { classId: 0x7067686f, objId: 1 } as const;
