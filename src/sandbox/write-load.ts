@@ -65,10 +65,6 @@ export class WriteLoad {
     return performance.now() - this.startedAt;
   }
 
-  acknowledgedCount(): number {
-    return this.records.filter((r) => r.ok).length;
-  }
-
   async stop(): Promise<LoadResult> {
     this.stopping = true;
     await Promise.all(this.runners);
@@ -106,34 +102,44 @@ export class WriteLoad {
   }
 }
 
-/** Acknowledged rows that are not in the table on `conn` (the current primary). */
-export async function missingAcknowledged(conn: ConnParams, records: readonly CommitRecord[], table = LOAD_TABLE): Promise<number> {
+export const recordKey = (r: Pick<CommitRecord, 'client' | 'seq'>): string => `${r.client}/${r.seq}`;
+
+/** Keys of acknowledged rows that are not in the table on `conn` (the current primary). */
+export async function missingAcknowledgedKeys(conn: ConnParams, records: readonly CommitRecord[], table = LOAD_TABLE): Promise<Set<string>> {
   const client = newClient(conn);
   await client.connect();
   try {
     const rows = await client.query<{ client: number; seq: number }>(`SELECT client, seq FROM ${table}`);
-    const present = new Set(rows.rows.map((r) => `${r.client}/${r.seq}`));
-    return records.filter((r) => r.ok && !present.has(`${r.client}/${r.seq}`)).length;
+    const present = new Set(rows.rows.map(recordKey));
+    return new Set(records.filter((r) => r.ok && !present.has(recordKey(r))).map(recordKey));
   } finally {
     await client.end();
   }
 }
 
-/** The longest time any client went without a successful commit, and when it started. */
-export function longestGap(records: readonly CommitRecord[]): { gapMs: number; fromMs: number } {
-  const byClient = new Map<number, CommitRecord[]>();
+export async function missingAcknowledged(conn: ConnParams, records: readonly CommitRecord[], table = LOAD_TABLE): Promise<number> {
+  return (await missingAcknowledgedKeys(conn, records, table)).size;
+}
+
+/**
+ * The longest time any client went without a successful commit, and when it started; with a
+ * window, only gaps that overlap [from, to] on the load's clock count.
+ */
+export function longestGap(records: readonly CommitRecord[], from = -Infinity, to = Infinity): { gapMs: number; fromMs: number } {
+  const byClient = new Map<number, number[]>();
   for (const record of records) {
     if (!record.ok) continue;
     const list = byClient.get(record.client) ?? [];
-    list.push(record);
+    list.push(record.doneAt);
     byClient.set(record.client, list);
   }
-  let best = { gapMs: 0, fromMs: 0 };
-  for (const list of byClient.values()) {
-    list.sort((a, b) => a.doneAt - b.doneAt);
-    for (let i = 1; i < list.length; i++) {
-      const gap = list[i]!.doneAt - list[i - 1]!.doneAt;
-      if (gap > best.gapMs) best = { gapMs: gap, fromMs: list[i - 1]!.doneAt };
+  let best = { gapMs: 0, fromMs: Number.isFinite(from) ? from : 0 };
+  for (const times of byClient.values()) {
+    times.sort((a, b) => a - b);
+    for (let i = 1; i < times.length; i++) {
+      const start = times[i - 1]!;
+      const gap = times[i]! - start;
+      if (times[i]! >= from && start <= to && gap > best.gapMs) best = { gapMs: gap, fromMs: start };
     }
   }
   return best;

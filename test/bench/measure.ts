@@ -1,5 +1,5 @@
 /** What one switchover looked like from the clients' side, from the load's commit records. */
-import type { CommitRecord } from '../../src/sandbox/write-load.js';
+import { longestGap, recordKey, type CommitRecord } from '../../src/sandbox/write-load.js';
 
 export interface ClientView {
   readonly longestGapMs: number;
@@ -9,34 +9,14 @@ export interface ClientView {
   readonly commits: number;
 }
 
-/** Records whose commit was answered inside [from, to] on the load's clock. */
+/** Commits answered inside [from, to] on the load's clock; a gap counts if it overlaps the window. */
 export function clientView(records: readonly CommitRecord[], from: number, to: number, missingKeys: ReadonlySet<string>): ClientView {
   const inWindow = records.filter((r) => r.doneAt >= from && r.doneAt <= to);
-  const byClient = new Map<number, number[]>();
-  for (const r of records) {
-    if (!r.ok) continue;
-    const list = byClient.get(r.client) ?? [];
-    list.push(r.doneAt);
-    byClient.set(r.client, list);
-  }
-  let longestGapMs = 0;
-  let gapStartMs = from;
-  for (const times of byClient.values()) {
-    times.sort((a, b) => a - b);
-    for (let i = 1; i < times.length; i++) {
-      const start = times[i - 1]!;
-      const gap = times[i]! - start;
-      // A gap belongs to this switchover if it overlaps the window.
-      if (times[i]! >= from && start <= to && gap > longestGapMs) {
-        longestGapMs = gap;
-        gapStartMs = start;
-      }
-    }
-  }
+  const gap = longestGap(records, from, to);
   return {
-    longestGapMs, gapStartMs,
+    longestGapMs: gap.gapMs, gapStartMs: gap.fromMs,
     errors: inWindow.filter((r) => !r.ok).length,
-    missing: inWindow.filter((r) => r.ok && missingKeys.has(`${r.client}/${r.seq}`)).length,
+    missing: inWindow.filter((r) => r.ok && missingKeys.has(recordKey(r))).length,
     commits: inWindow.filter((r) => r.ok).length,
   };
 }

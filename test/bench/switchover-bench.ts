@@ -10,11 +10,10 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { loadInventory } from '../../src/inventory/load.js';
 import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
-import { createLoadTable, WriteLoad, LOAD_TABLE } from '../../src/sandbox/write-load.js';
+import { createLoadTable, missingAcknowledgedKeys, WriteLoad } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
 import { writeLatencyChart, type StepMark } from './chart.js';
 import { clientView, type ClientView } from './measure.js';
@@ -85,7 +84,7 @@ async function main(): Promise<void> {
     }
     const outcome = await load.stop();
     const primary = inventory.nodes.find((n) => n.name === runs[runs.length - 1]!.to)!;
-    const missingKeys = await missingRows({ ...primary.conn, dbname: app.dbname }, outcome.records);
+    const missingKeys = await missingAcknowledgedKeys({ ...primary.conn, dbname: app.dbname }, outcome.records);
     const results: SwitchoverResult[] = runs.map((r) => ({ ...r, client: clientView(outcome.records, r.window[0], r.window[1] + 1000, missingKeys) }));
 
     printTable(results, dryRunMs, helpMs);
@@ -134,17 +133,6 @@ async function stepMarks(journalDir: string, runId: string | undefined, load: Wr
   return (await readFile(join(journalDir, file), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l))
     .filter((e) => e.event === 'step-start' && KEY_STEPS.some((s) => e.step.endsWith(s)))
     .map((e) => ({ step: String(e.step).replace(/^\d+-/, ''), atMs: Date.parse(e.at) - epochToLoad }));
-}
-
-async function missingRows(conn: { host: string; port: number; user: string; password?: string; dbname: string }, records: readonly { ok: boolean; client: number; seq: number }[]): Promise<Set<string>> {
-  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: conn.dbname });
-  await client.connect();
-  try {
-    const present = new Set((await client.query<{ k: string }>(`SELECT client || '/' || seq AS k FROM ${LOAD_TABLE}`)).rows.map((r) => r.k));
-    return new Set(records.filter((r) => r.ok && !present.has(`${r.client}/${r.seq}`)).map((r) => `${r.client}/${r.seq}`));
-  } finally {
-    await client.end();
-  }
 }
 
 function printTable(results: SwitchoverResult[], dryRunMs: number[], helpMs: number[]): void {
