@@ -5,7 +5,6 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { getPassword } from 'pgpass/lib/helper.js';
-import { BadInputError } from '../errors.js';
 import { registerSecret } from '../util/secrets.js';
 import {
   formatPath, problemsError, readYamlFile, validateSource, type SourceProblem, type YamlSource,

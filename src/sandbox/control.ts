@@ -2,12 +2,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
-import { describeFailure, run } from '../shell/exec.js';
+import { describeFailure, run, type RunOptions } from '../shell/exec.js';
 import { runAsIdentity } from '../shell/os-user.js';
 import { isAlive, readPidFile } from '../shell/processes.js';
 import { rm } from 'node:fs/promises';
 import { sleep } from '../util/time.js';
-import type { SandboxManifest } from './manifest.js';
+import type { SandboxManifest, SandboxNode, SandboxPooler } from './manifest.js';
 
 export const postmasterPid = (manifest: SandboxManifest, node: string): number | undefined =>
   readPidFile(join(manifest.nodes.find((n) => n.name === node)!.dataDir, 'postmaster.pid'));
@@ -17,19 +17,30 @@ const poolerOf = (manifest: SandboxManifest, name: string) => manifest.poolers.f
 export const pgbouncerPid = (manifest: SandboxManifest, name = 'pgbouncer'): number | undefined =>
   readPidFile(poolerOf(manifest, name).pidFile);
 
+/** Starts a PgBouncer daemon from its config file and waits for its pid file. */
+export async function launchPgBouncer(bin: string, pooler: Pick<SandboxPooler, 'name' | 'configFile' | 'pidFile' | 'logFile'>, identity: RunOptions): Promise<void> {
+  const result = await run([bin, '-d', pooler.configFile], { ...identity, timeoutMs: 10_000 });
+  if (!result.ok) throw new EnvironmentError(describeFailure(`start ${pooler.name}`, result));
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(pooler.pidFile)) {
+    if (Date.now() > deadline) throw new EnvironmentError(`${pooler.name} did not start; see ${pooler.logFile}`);
+    await sleep(10);
+  }
+}
+
+export async function launchNode(pgBin: string, node: SandboxNode, identity: RunOptions): Promise<void> {
+  const result = await run([join(pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start'], { ...identity, timeoutMs: 40_000 });
+  if (!result.ok) throw new EnvironmentError(describeFailure(`start ${node.name}`, result));
+}
+
+/** Starts a sandbox PgBouncer again after a test stopped or killed it (a stale pid file is removed). */
 export async function startPgBouncer(manifest: SandboxManifest, name = 'pgbouncer'): Promise<void> {
   const pooler = poolerOf(manifest, name);
-  const identity = runAsIdentity(manifest.osUser, 'sandbox');
   const stale = pgbouncerPid(manifest, name);
   if (stale !== undefined && !isAlive(stale)) await rm(pooler.pidFile, { force: true });
-  const result = await run([manifest.pgbouncerBin, '-d', pooler.configFile], { ...identity, timeoutMs: 10_000 });
-  if (!result.ok) throw new EnvironmentError(describeFailure(`start ${name}`, result));
-  for (let i = 0; i < 200 && !existsSync(pooler.pidFile); i++) await sleep(10);
+  await launchPgBouncer(manifest.pgbouncerBin, pooler, runAsIdentity(manifest.osUser, 'sandbox'));
 }
 
 export async function startNode(manifest: SandboxManifest, name: string): Promise<void> {
-  const node = manifest.nodes.find((n) => n.name === name)!;
-  const identity = runAsIdentity(manifest.osUser, 'sandbox');
-  const result = await run([join(manifest.pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start'], { ...identity, timeoutMs: 40_000 });
-  if (!result.ok) throw new EnvironmentError(describeFailure(`start ${name}`, result));
+  await launchNode(manifest.pgBin, manifest.nodes.find((n) => n.name === name)!, runAsIdentity(manifest.osUser, 'sandbox'));
 }

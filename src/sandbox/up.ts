@@ -16,6 +16,7 @@ import { findOsUser, isRoot, runAsIdentity } from '../shell/os-user.js';
 import { registerSecret } from '../util/secrets.js';
 import { sleep } from '../util/time.js';
 import { findPgBin, findPgBouncer } from './binaries.js';
+import { launchNode, launchPgBouncer } from './control.js';
 import { PG_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
 import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode, type SandboxPooler } from './manifest.js';
 
@@ -65,11 +66,11 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const primary = nodes[0]!;
   progress(`initdb ${primary.name}`);
   await initPrimary(ctx, primary, passwords);
-  await startNode(ctx, primary);
+  await launchNode(ctx.pgBin, primary, ctx.identity);
   await createRoles(primary, passwords);
   progress(`pg_basebackup ${nodes.slice(1).map((n) => n.name).join(', ')}`);
   await Promise.all(nodes.slice(1).map((replica) => cloneReplica(ctx, primary, replica)));
-  await Promise.all(nodes.slice(1).map((replica) => startNode(ctx, replica)));
+  await Promise.all(nodes.slice(1).map((replica) => launchNode(ctx.pgBin, replica, ctx.identity)));
   progress(poolerCount > 1 ? `${poolerCount} pgbouncers` : 'pgbouncer');
   const poolers = await Promise.all(poolerPorts.map((port, i) =>
     startPgBouncer(ctx, pgbouncerBin, i === 0 ? 'pgbouncer' : `pgbouncer${i + 1}`, port, primary.port, passwords)));
@@ -163,12 +164,6 @@ async function initPrimary(ctx: BuildContext, node: SandboxNode, passwords: Pass
   await writeFile(join(node.dataDir, 'pg_hba.conf'), PG_HBA);
 }
 
-export async function startNode(ctx: Pick<BuildContext, 'pgBin' | 'identity'>, node: SandboxNode): Promise<void> {
-  await must(`start ${node.name}`, [
-    join(ctx.pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start',
-  ], ctx.identity);
-}
-
 const superuserConn = (port: number, password: string) => ({
   host: '127.0.0.1', port, user: SANDBOX_USERS.superuser, dbname: 'postgres', password, extra: {},
 });
@@ -205,14 +200,9 @@ async function startPgBouncer(
   const configFile = join(dir, 'pgbouncer.ini');
   await writeOwned(configFile, pgbouncerIni({ dir, port, primaryPort }), ctx.osUser, 0o600);
   await writeOwned(join(dir, 'userlist.txt'), userlist(passwords), ctx.osUser, 0o600);
-  await must('start pgbouncer', [bin, '-d', configFile], ctx.identity);
-  const pidFile = join(dir, 'pgbouncer.pid');
-  const deadline = Date.now() + 10_000;
-  while (!existsSync(pidFile)) {
-    if (Date.now() > deadline) throw new EnvironmentError(`${name} did not start; see ${join(dir, 'pgbouncer.log')}`);
-    await sleep(20);
-  }
-  return { name, port, configFile, pidFile, logFile: join(dir, 'pgbouncer.log'), database: SANDBOX_USERS.database };
+  const pooler = { name, port, configFile, pidFile: join(dir, 'pgbouncer.pid'), logFile: join(dir, 'pgbouncer.log'), database: SANDBOX_USERS.database };
+  await launchPgBouncer(bin, pooler, ctx.identity);
+  return pooler;
 }
 
 async function waitForStreaming(primary: SandboxNode, passwords: Passwords, replicas: number): Promise<void> {
