@@ -43,10 +43,9 @@ export async function observeCluster(connections: Connections): Promise<ClusterS
 
 /** Looks on every primary for another session holding the pg-handover advisory lock. */
 async function findLockHolder(connections: Connections, nodes: NodeState[], own: string): Promise<LockHolder | undefined> {
-  for (const node of nodes) {
-    if (!node.reachable) continue;
-    const session = connections.nodes.get(node.name);
-    if (!(session instanceof NodeSession)) continue;
+  const holders = await Promise.all(nodes.map(async (node) => {
+    const session = node.reachable ? connections.nodes.get(node.name) : undefined;
+    if (!(session instanceof NodeSession)) return undefined;
     const rows = await session
       .query<{ application_name: string; pid: number; since: string }>(
         `SELECT a.application_name, a.pid, coalesce(a.backend_start::text, '') AS since
@@ -56,7 +55,7 @@ async function findLockHolder(connections: Connections, nodes: NodeState[], own:
       )
       .catch(() => []);
     const row = rows[0];
-    if (row) return { applicationName: row.application_name, pid: row.pid, since: row.since };
-  }
-  return undefined;
+    return row ? { applicationName: row.application_name, pid: row.pid, since: row.since } : undefined;
+  }));
+  return holders.find((holder) => holder !== undefined);
 }

@@ -32,7 +32,6 @@ export function recoveryPlan(recovery: Exclude<Recovery, { kind: 'stuck' }>, sta
     primaryObs: old, replication: replicationTemplate(replicasOf(state)), fenceMethod,
   };
   const facts = newFacts();
-  facts.fenceMethod = fenceMethod;
   facts.oldPrimaryStopped = !old;
   facts.pausedPoolers = new Set(state.inventory.poolers.map((p) => p.name));
   if (recovery.kind === 'undo-fence') {

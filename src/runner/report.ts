@@ -64,7 +64,7 @@ export function buildReport(input: {
   const writePauseMs = facts.fencedAt !== undefined && facts.resumedAt !== undefined ? Math.round(facts.resumedAt - facts.fencedAt) : undefined;
   return {
     runId: input.runId, mode: input.mode, recovers: input.recovers, outcome: input.outcome, exitCode: exitCodeOf[input.outcome], error: input.error,
-    oldPrimary: context.primary.name, target: context.target.name, primaryNow, fenceMethod: facts.fenceMethod,
+    oldPrimary: context.primary.name, target: context.target.name, primaryNow, fenceMethod: context.fenceMethod,
     steps: input.steps, writePauseMs,
     finalLsn: facts.finalLsn === undefined ? undefined : formatLsn(facts.finalLsn), finalLsnSource: facts.finalLsnSource,
     targetReplayLsn: facts.targetReplayLsn === undefined ? undefined : formatLsn(facts.targetReplayLsn),

@@ -34,7 +34,7 @@ export const demoteOldPrimaryStep: StepDefinition<'demote-old-primary'> = {
     ];
   },
   async run(step, ctx) {
-    if (ctx.facts.fenceMethod !== 'clean-stop') {
+    if (ctx.fenceMethod !== 'clean-stop') {
       ctx.facts.oldPrimaryRole = 'fenced read-only (still running)';
       ctx.facts.leftToDo.push(
         `${ctx.primary.name} is fenced read-only, not a replica: stop it, pg_rewind it against ${ctx.target.name} ` +

@@ -33,7 +33,6 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
     return [...pauses, stop, shellAction(plan.primary.name, controlDataCommand(plan.primary)) + "  (require 'shut down'; final LSN = latest checkpoint)"];
   },
   async run(step, ctx) {
-    ctx.facts.fenceMethod = ctx.fenceMethod;
     ctx.facts.fencedAt = performance.now();
     try {
       await pauseAll(ctx, step.pause_timeout);
@@ -52,7 +51,7 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
       await startServer(runner, ctx.primary, 60_000);
       ctx.facts.oldPrimaryStopped = false;
       done.push(`started ${ctx.primary.name} again as primary`, await waitReattached(ctx));
-    } else if (ctx.facts.fenceMethod === 'clean-stop' && ctx.facts.postmasterPid && isAlive(ctx.facts.postmasterPid)) {
+    } else if (ctx.fenceMethod === 'clean-stop' && ctx.facts.postmasterPid && isAlive(ctx.facts.postmasterPid)) {
       ctx.facts.notes.push(`${ctx.primary.name} was asked to shut down (fast) and did not finish; if it is hung, the shutdown completes when it resumes: treat it as failed and use the failover procedure`);
     }
     if (ctx.facts.readOnlyApplied) {

@@ -7,9 +7,9 @@
 import { StepFailedError } from '../errors.js';
 import { formatLsn, parseLsn } from '../postgres/lsn.js';
 import { pollNode } from './poll.js';
+import { REPLAY_SQL } from './wait-catchup.js';
 import { sqlAction, type StepContext, type StepDefinition } from './types.js';
 
-const REPLAY_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
 const PROMOTE_SQL = 'SELECT pg_promote(false)';
 const IN_RECOVERY_SQL = 'SELECT pg_is_in_recovery() AS in_recovery';
 const RENUDGE_MS = 500;

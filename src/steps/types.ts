@@ -36,7 +36,6 @@ export interface Facts {
   fencedAt?: number;
   resumedAt?: number;
   pausedPoolers: Set<string>;
-  fenceMethod?: FenceMethod;
   oldPrimaryStopped: boolean;
   readOnlyApplied: boolean;
   postmasterPid?: number;

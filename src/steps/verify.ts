@@ -85,7 +85,7 @@ async function throughPooler(ctx: StepContext, pooler: string, app: ConnParams):
 async function oldPrimaryProblems(ctx: StepContext): Promise<string[]> {
   const problems: string[] = [];
   const session = await ctx.connections.node(ctx.primary.name).catch(() => undefined);
-  if (ctx.facts.fenceMethod === 'read-only') {
+  if (ctx.fenceMethod === 'read-only') {
     const row = await session?.one<{ in_recovery: boolean; ro: string }>(PRIMARY_SQL).catch(() => undefined);
     if (row && !row.in_recovery && row.ro !== 'on') problems.push(`${ctx.primary.name} is writable again: two primaries`);
   } else if (session) {

@@ -8,7 +8,7 @@ import { formatLsn, parseLsn, type Lsn } from '../postgres/lsn.js';
 import { pollNode } from './poll.js';
 import { sqlAction, type StepDefinition } from './types.js';
 
-const REPLAY_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
+export const REPLAY_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
 const NUDGE_AFTER_MS = 100;
 
 export const waitCatchupStep: StepDefinition<'wait-catchup'> = {
@@ -21,7 +21,7 @@ export const waitCatchupStep: StepDefinition<'wait-catchup'> = {
     const final = ctx.facts.finalLsn;
     if (final === undefined) throw new StepFailedError(`the final WAL position of ${ctx.primary.name} is unknown`);
     // The replay position is the end of the last replayed record, so a replayed checkpoint record is > its start.
-    const caughtUp = (lsn: Lsn | undefined) => lsn !== undefined && (ctx.facts.fenceMethod === 'clean-stop' ? lsn > final : lsn >= final);
+    const caughtUp = (lsn: Lsn | undefined) => lsn !== undefined && (ctx.fenceMethod === 'clean-stop' ? lsn > final : lsn >= final);
     let nudgedAt = performance.now();
     const replay = await pollNode(ctx, {
       node: ctx.target.name, timeoutMs: step.timeout, intervalMs: step.poll_interval, signal: ctx.signal,

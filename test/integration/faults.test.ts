@@ -7,7 +7,7 @@ import { postmasterPid, pgbouncerPid, startNode, startPgBouncer } from '../../sr
 import { signal, waitGone } from '../../src/shell/processes.js';
 import { nodeConn, settledTopology, sql, underLoad, waitUntilPrimary, waitUntilStreaming } from './support/cluster.js';
 import {
-  execStep, expectLastLinesSay, expectOneWriter, pauseHere, playbookWith, startPromote, stepStarted, waitForJournal,
+  execStep, expectLastLinesSay, expectOneWriter, pauseHere, playbookWith, signalAtInjectedStep, startPromote, stepStarted, waitForJournal,
 } from './support/faults.js';
 import { describe, expect, test } from './support/fixtures.js';
 
@@ -119,12 +119,7 @@ describe('interrupts and a killed tool', () => {
   ];
   test.for(cases)('Ctrl-C %s', async ([, afterKind, exitCode, headline], { sandbox }) => {
     const playbook = await playbookWith(sandbox, 'sigint', afterKind, pauseHere(4));
-    const { value: run, load } = await underLoad(sandbox, async () => {
-      const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
-      await waitForJournal(sandbox, stepStarted('-exec'));
-      child.kill('SIGINT');
-      return child;
-    });
+    const { value: run, load } = await underLoad(sandbox, () => signalAtInjectedStep(sandbox, playbook, 'SIGINT'));
     expect(run.exitCode).toBe(exitCode);
     expectLastLinesSay(String(run.stderr), headline, exitCode);
     expect(await expectOneWriter(sandbox)).toBe(exitCode === 0 ? 'pg2' : 'pg1');
@@ -134,10 +129,7 @@ describe('interrupts and a killed tool', () => {
   test('the tool SIGKILLed after the fence: the next run recognises it and undoes the fence', async ({ sandbox }) => {
     const playbook = await playbookWith(sandbox, 'sigkill-early', 'fence-writes', pauseHere(10));
     const { value: again, load } = await underLoad(sandbox, async () => {
-      const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
-      await waitForJournal(sandbox, stepStarted('-exec'));
-      child.kill('SIGKILL');
-      await child;
+      await signalAtInjectedStep(sandbox, playbook, 'SIGKILL');
       expect(await expectOneWriter(sandbox, { allowPaused: true })).toBeUndefined();
       return startPromote(sandbox);
     });
@@ -152,10 +144,7 @@ describe('interrupts and a killed tool', () => {
   test('the tool SIGKILLed after promotion: the next run recognises it and finishes', async ({ sandbox }) => {
     const playbook = await playbookWith(sandbox, 'sigkill-late', 'promote', pauseHere(10));
     const { value: again, load } = await underLoad(sandbox, async () => {
-      const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
-      await waitForJournal(sandbox, stepStarted('-exec'));
-      child.kill('SIGKILL');
-      await child;
+      await signalAtInjectedStep(sandbox, playbook, 'SIGKILL');
       return startPromote(sandbox);
     });
     expect(again.exitCode, String(again.stderr)).toBe(0);

@@ -62,6 +62,14 @@ export async function waitForJournal(sandbox: SandboxFixture, predicate: (event:
   throw new Error('journal never showed the awaited event');
 }
 
+/** Runs promote (to pg2) with `playbook`, sends `signalName` when its injected exec step starts, and waits for it. */
+export async function signalAtInjectedStep(sandbox: SandboxFixture, playbook: string, signalName: NodeJS.Signals): Promise<Awaited<ResultPromise>> {
+  const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+  await waitForJournal(sandbox, stepStarted('-exec'));
+  child.kill(signalName);
+  return child;
+}
+
 export const stepStarted = (suffix: string) => (e: Record<string, unknown>) => e.event === 'step-start' && String(e.step).endsWith(suffix);
 
 /** Invariant 1: at most one node accepts writes, and the pooler points at it or is paused. */
