@@ -30,11 +30,12 @@ export async function demoCommand(flags: { dir?: string; keep?: boolean }): Prom
     load.start();
     await sleep(1000);
     say('3. pg-handover promote --yes (the planned switchover)');
-    const result = await promoteCommand({ inventory: manifest.inventoryFile, yes: true, journalDir: '.pg-handover/runs' });
+    const result = await promoteCommand({ inventory: manifest.inventoryFile, yes: true });
     await sleep(1000);
     const outcome = await load.stop();
     if (result.kind !== 'ran') return;
-    const primary = inventory.nodes.find((n) => n.name === result.report.primaryNow)!;
+    // The verified primary; if there is none (a failed run), count rows on the intended one.
+    const primary = inventory.nodes.find((n) => n.name === result.report.primaryNow) ?? inventory.nodes.find((n) => n.name === result.report.target)!;
     const missing = await missingAcknowledged({ ...primary.conn, dbname: app.dbname }, outcome.records);
     const gap = longestGap(outcome.records);
     say('\n4. what the clients saw');

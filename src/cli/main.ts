@@ -4,8 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { BadInputError, exitCodeFor, ExitCode, HandoverError } from '../errors.js';
-import { redact } from '../util/secrets.js';
 import { registerCommands } from './commands.js';
+import { outJson, say, tolerateClosedOutput } from './output.js';
 
 const program = new Command('pg-handover')
   .description('Move the primary role of a PostgreSQL cluster to a replica, safely, behind PgBouncer.')
@@ -22,11 +22,8 @@ Exit codes:
 
 registerCommands(program);
 
-// `pg-handover ... | head` closes our stdout early; that is not an error worth a stack trace.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw error;
-});
+// `pg-handover ... | head`, a closed terminal or a dead ssh session: output is dropped, the run goes on.
+tolerateClosedOutput();
 
 try {
   await program.parseAsync(process.argv);
@@ -46,11 +43,11 @@ function fail(error: unknown): number {
   const code = exitCodeFor(error);
   const message = error instanceof HandoverError ? error.message : error instanceof Error ? `internal error: ${error.message}` : String(error);
   if (process.argv.includes('--json')) {
-    process.stdout.write(`${redact(JSON.stringify({ event: 'error', exitCode: code, message }))}\n`);
+    outJson({ event: 'error', exitCode: code, message });
   }
-  process.stderr.write(`pg-handover: ${redact(message.split('\n')[0]!)}\n`);
+  say(`pg-handover: ${message.split('\n')[0]!}`);
   if (code === ExitCode.internal && process.env.PG_HANDOVER_DEBUG && error instanceof Error) {
-    process.stderr.write(`${redact(error.stack ?? '')}\n`);
+    say(error.stack ?? '');
   }
   return code;
 }

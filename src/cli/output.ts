@@ -1,17 +1,33 @@
-/** Everything the CLI prints goes through here, so it is redacted and goes to the right stream. */
+/**
+ * Everything the CLI prints goes through here, so it is redacted and goes to the right stream.
+ * A reader that went away (closed terminal, `| head`, a dead ssh session) must never end a run:
+ * once a stream fails, further output to it is dropped; the run and its journal go on.
+ */
 import { redact } from '../util/secrets.js';
 
-export const say = (line = ''): void => {
-  process.stderr.write(`${redact(line)}\n`);
-};
+const gone = new Set<NodeJS.WriteStream>();
 
-export const out = (line = ''): void => {
-  process.stdout.write(`${redact(line)}\n`);
-};
+/** Installs the error handlers once, before anything is written. */
+export function tolerateClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', () => gone.add(stream));
+  }
+}
 
-export const outJson = (value: unknown): void => {
-  process.stdout.write(`${redact(JSON.stringify(value, bigintReplacer))}\n`);
-};
+function write(stream: NodeJS.WriteStream, text: string): void {
+  if (gone.has(stream) || stream.destroyed) return;
+  try {
+    stream.write(text);
+  } catch {
+    gone.add(stream);
+  }
+}
+
+export const say = (line = ''): void => write(process.stderr, `${redact(line)}\n`);
+
+export const out = (line = ''): void => write(process.stdout, `${redact(line)}\n`);
+
+export const outJson = (value: unknown): void => write(process.stdout, `${redact(JSON.stringify(value, bigintReplacer))}\n`);
 
 export function bigintReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { failures } from '../decide/checks.js';
 import { BadInputError, ExitCode } from '../errors.js';
 import type { Plan } from '../playbook/plan.js';
+import { defaultJournalDir } from '../runner/journal.js';
 import { promote, type PromoteResult } from '../runner/switchover.js';
 import { formatMs } from '../util/time.js';
 import { out, outJson, say } from './output.js';
@@ -17,7 +18,7 @@ export interface PromoteFlags {
   dryRun?: boolean;
   yes?: boolean;
   json?: boolean;
-  journalDir: string;
+  journalDir?: string;
 }
 
 export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult> {
@@ -35,12 +36,15 @@ export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult
     say(`${name}: stopping and rolling back (before promotion)`);
     interrupt.abort(new Error(`interrupted by ${name}`));
   };
+  // A closed terminal or dropped ssh (SIGHUP) is treated like SIGTERM: roll back before promotion,
+  // finish after it. Output to the gone terminal is dropped (cli/output.ts); the journal keeps all.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   try {
     const result = await promote({
       inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
-      journalDir: flags.journalDir, signal: interrupt.signal,
+      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal,
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
         const ok = flags.yes || (await ask(plan));
@@ -58,6 +62,7 @@ export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
 }
 
@@ -85,6 +90,10 @@ function finish(flags: PromoteFlags, result: PromoteResult): number {
   if (result.kind === 'declined') {
     say('declined: nothing was changed');
     return ExitCode.preflightRefused;
+  }
+  if (result.kind === 'nothing-to-recover') {
+    say('nothing to recover: no half-done switchover');
+    return ExitCode.ok;
   }
   if (flags.json) outJson({ event: 'report', report: result.report });
   else say(renderReport(result.report));

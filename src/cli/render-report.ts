@@ -14,10 +14,13 @@ const HEADLINE: Record<Report['outcome'], string> = {
 export function renderReport(report: Report): string {
   const headline = report.mode === 'undo' && report.outcome === 'rolled-back'
     ? 'UNDID THE HALF-DONE SWITCHOVER: the old primary is the primary again'
-    : HEADLINE[report.outcome];
+    : report.mode !== 'undo' && report.outcome === 'undo-failed'
+      ? 'FAILED, AND THE ROLLBACK DID NOT RESTORE SERVICE: operator action needed'
+      : HEADLINE[report.outcome];
   const lines = [``, `${headline} (exit ${report.exitCode})`];
   if (report.recovers) lines.push(`  recovered:       run ${report.recovers} (${report.mode === 'finish' ? 'finished it' : 'undid its fence'})`);
   if (report.error) lines.push(`  error:           ${report.error}`);
+  if (report.verified) lines.push(`  verified now:    ${report.verified}`);
   lines.push(`  primary:         ${report.primaryNow}${report.primaryNow === report.oldPrimary ? ' (unchanged)' : ` (was ${report.oldPrimary})`}`);
   if (report.writePauseMs !== undefined) lines.push(`  write pause:     ${formatMs(report.writePauseMs)} (pooler paused -> resumed)`);
   if (report.finalLsn) lines.push(`  final LSN:       ${report.finalLsn} on ${report.oldPrimary} (${report.finalLsnSource})`);

@@ -1,7 +1,12 @@
 /** Reads the whole cluster into a ClusterState, every node and pooler in parallel. */
+import { lookup } from 'node:dns/promises';
+import { access, constants } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { probeHost } from './host-probe.js';
+import { within } from '../util/time.js';
 import { LOCK_KEY } from '../postgres/run-lock.js';
 import { readDatabaseTargets } from '../pooler/config-file.js';
-import { observeNode, type NodeState } from '../postgres/observe.js';
+import { observeNode, type NodeObservation, type NodeState } from '../postgres/observe.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import { PoolerAdmin } from '../pooler/admin.js';
 import type { Connections } from './connections.js';
@@ -31,14 +36,50 @@ export async function observeCluster(connections: Connections): Promise<ClusterS
         } catch (error) {
           fileError = `cannot read ${spec.configFile}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`;
         }
-        return { name: spec.name, reachable: true, databases, config, fileTargets, fileError };
+        const fileWriteError = await writeProblem(spec.configFile);
+        return { name: spec.name, reachable: true, databases, config, fileTargets, fileError, fileWriteError };
       } catch (error) {
         return { name: spec.name, reachable: false, error: messageOf(error) };
       }
     })),
   ]);
-  const lockHolder = await findLockHolder(connections, nodes, connections.applicationName);
-  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder };
+  const acted = nodes.filter((n): n is NodeObservation => n.reachable && !n.inRecovery && n.settings.default_transaction_read_only !== 'on');
+  const [lockHolder, addresses, hosts] = await Promise.all([
+    findLockHolder(connections, nodes, connections.applicationName),
+    resolveHosts(hostsSeen(inventory, nodes, poolers)),
+    Promise.all(acted.map((n) => probeHost(inventory.nodes.find((s) => s.name === n.name)!, n.settings.data_directory))),
+  ]);
+  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts };
+}
+
+/** The config file is replaced by writing a temp file beside it and renaming it over. */
+async function writeProblem(file: string): Promise<string | undefined> {
+  for (const path of [file, dirname(file)]) {
+    try {
+      await access(path, constants.W_OK);
+    } catch (error) {
+      return `${path} is not writable (${(error as NodeJS.ErrnoException).code ?? messageOf(error)}): the config file cannot be rewritten to repoint it`;
+    }
+  }
+  return undefined;
+}
+
+function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeState[], poolers: readonly PoolerState[]): string[] {
+  return [...new Set([
+    ...inventory.nodes.map((n) => n.conn.host),
+    ...nodes.flatMap((n) => (n.reachable && n.walReceiver?.senderHost ? [n.walReceiver.senderHost] : [])),
+    ...poolers.flatMap((p) => (p.reachable ? [...p.databases.map((d) => d.host), ...Object.values(p.fileTargets).flatMap((t) => (t.host ? [t.host] : []))] : [])),
+  ])].filter((host) => host !== '');
+}
+
+/** Resolves each host name once, as the system resolver does for libpq; a name that does not resolve stands for itself. */
+export async function resolveHosts(hosts: readonly string[]): Promise<Record<string, string[]>> {
+  const entries = await Promise.all(hosts.map(async (host) => {
+    if (host.startsWith('/')) return [host, [host]] as const; // a socket directory
+    const found = await within(lookup(host, { all: true }).then((all) => all.map((a) => a.address)).catch(() => []), 2000, [] as string[]);
+    return [host, found.length ? found : [host]] as const;
+  }));
+  return Object.fromEntries(entries);
 }
 
 /** Looks on every primary for another session holding the pg-handover advisory lock. */

@@ -14,6 +14,8 @@ export interface PoolerReachable {
   /** host/port per pooled database as written in the config file. */
   readonly fileTargets: Readonly<Record<string, { host?: string; port?: number }>>;
   readonly fileError?: string;
+  /** Why the config file could not be rewritten (atomically: a temp file in its directory, then rename). */
+  readonly fileWriteError?: string;
 }
 
 export interface PoolerUnreachable {
@@ -30,6 +32,15 @@ export interface LockHolder {
   readonly since: string;
 }
 
+/** What exercising a node's host runner found (see host-probe.ts). */
+export interface HostProbe {
+  readonly node: string;
+  readonly problems: readonly string[];
+  readonly postmasterPid?: number;
+  /** The data directory as postmaster.pid names it. */
+  readonly dataDir?: string;
+}
+
 export interface ClusterState {
   readonly observedAt: string;
   readonly inventory: Inventory;
@@ -37,6 +48,13 @@ export interface ClusterState {
   readonly poolers: readonly PoolerState[];
   /** Another pg-handover run holding the cluster lock, if any. */
   readonly lockHolder?: LockHolder;
+  /**
+   * Each host name seen (inventory, pooler targets, replicas' upstreams) and the addresses it
+   * resolved to, so `localhost` and `127.0.0.1` are recognised as the same server.
+   */
+  readonly addresses?: Readonly<Record<string, readonly string[]>>;
+  /** Host runners exercised: every writable primary's that has host_access (the run acts there). */
+  readonly hosts?: readonly HostProbe[];
 }
 
 export const reachableNodes = (state: ClusterState): NodeObservation[] =>
@@ -61,5 +79,15 @@ export function nodeState(state: ClusterState, name: string): NodeState | undefi
 
 /** The inventory node listening at host:port (a pooler target, a replica's upstream). */
 export function nodeAt(state: ClusterState, host: string | undefined, port: number | undefined): string | undefined {
-  return state.inventory.nodes.find((n) => n.conn.host === host && n.conn.port === port)?.name;
+  if (host === undefined || port === undefined) return undefined;
+  const nodes = state.inventory.nodes.filter((n) => n.conn.port === port);
+  return (nodes.find((n) => n.conn.host === host) ?? nodes.find((n) => sameHost(state.addresses, n.conn.host, host)))?.name;
+}
+
+/** Two spellings of one host: equal, or resolving to a common address. */
+export function sameHost(addresses: ClusterState['addresses'], a: string, b: string): boolean {
+  if (a === b) return true;
+  const of = (host: string) => addresses?.[host] ?? [host];
+  const left = new Set(of(a));
+  return of(b).some((address) => left.has(address));
 }

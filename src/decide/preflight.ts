@@ -7,8 +7,9 @@ import { lsnDiff } from '../postgres/lsn.js';
 import { majorOf, type NodeObservation } from '../postgres/observe.js';
 import { formatMs } from '../util/time.js';
 import { fail, pass, warn, type Check } from './checks.js';
+import { replayLag } from './lag.js';
 import type { PreflightLimits } from './limits.js';
-import { streamsFrom } from './target.js';
+import { notWaitedFor, streamsFrom } from './target.js';
 
 export interface PreflightInput {
   readonly state: ClusterState;
@@ -32,7 +33,7 @@ export function preflight(input: PreflightInput): Check[] {
       : `no replica streams from ${primary.name}, so there is nothing to promote`));
   }
   checks.push(...state.poolers.flatMap((pooler) => poolerChecks(state, pooler.name, primary, input.limits)));
-  checks.push(hostAccessCheck(state, primary));
+  checks.push(...hostAccessChecks(state, primary));
   checks.push(state.lockHolder
     ? fail('no-other-run', `another pg-handover run holds the cluster lock: "${state.lockHolder.applicationName}" (backend pid ${state.lockHolder.pid}, since ${state.lockHolder.since})`)
     : pass('no-other-run', 'no other pg-handover run holds the cluster lock'));
@@ -86,11 +87,12 @@ function pairChecks(state: ClusterState, primary: NodeObservation, target: NodeO
   checks.push(lagBytes !== undefined && lagBytes <= BigInt(limits.maxLagBytes)
     ? pass('lag-bytes', `${target.name} replay lag ${lagBytes} B (limit ${limits.maxLagBytes} B)`, Number(lagBytes))
     : fail('lag-bytes', `${target.name} replay lag ${lagBytes ?? 'unknown'} B exceeds the limit of ${limits.maxLagBytes} B`, lagBytes === undefined ? undefined : Number(lagBytes)));
-  const peer = primary.replication.find((p) => p.applicationName === (target.settings.cluster_name || target.name));
-  const lagMs = peer?.replayLagMs ?? 0;
+  const lag = replayLag(primary, target);
+  const lagMs = lag.ms;
+  const shown = Number.isFinite(lagMs) ? formatMs(lagMs) : 'unknown';
   checks.push(lagMs <= limits.maxLagSeconds * 1000
-    ? pass('lag-seconds', `${target.name} replay lag ${formatMs(lagMs)} (limit ${limits.maxLagSeconds} s)`, Math.round(lagMs))
-    : fail('lag-seconds', `${target.name} replay lag ${formatMs(lagMs)} exceeds the limit of ${limits.maxLagSeconds} s`, Math.round(lagMs)));
+    ? pass('lag-seconds', `${target.name} replay lag ${shown} (limit ${limits.maxLagSeconds} s; ${lag.source})`, Math.round(lagMs))
+    : fail('lag-seconds', `${target.name} replay lag ${shown} exceeds the limit of ${limits.maxLagSeconds} s (${lag.source})`, Number.isFinite(lagMs) ? Math.round(lagMs) : undefined));
   checks.push(...settingsChecks(primary, target));
   checks.push(primary.isSuperuser && target.isSuperuser
     ? pass('privileges', 'connected as superuser on primary and target (pg_promote, ALTER SYSTEM, pg_terminate_backend)')
@@ -140,9 +142,12 @@ function blockerChecks(primary: NodeObservation, limits: PreflightLimits): Check
 function siblingChecks(state: ClusterState, primary: NodeObservation, target: NodeObservation): Check[] {
   return reachableNodes(state)
     .filter((n) => n.name !== primary.name && n.name !== target.name && n.inRecovery)
-    .map((node) => node.inRecovery && streamsFrom(state, node, primary.name)
-      ? pass('other-replicas', `${node.name} streams from ${primary.name} and will follow ${target.name}`)
-      : warn('other-replicas', `${node.name} is not streaming from ${primary.name}; it will be repointed but may not follow`));
+    .map((node) => {
+      const reason = notWaitedFor(state, node, primary.name);
+      return reason === undefined
+        ? pass('other-replicas', `${node.name} streams from ${primary.name} and will follow ${target.name}`)
+        : warn('other-replicas', `${node.name} will be repointed to ${target.name} but not waited for (${reason}); reported as "to check"`);
+    });
 }
 
 function poolerChecks(state: ClusterState, name: string, primary: NodeObservation | undefined, limits: PreflightLimits): Check[] {
@@ -160,6 +165,7 @@ function poolerChecks(state: ClusterState, name: string, primary: NodeObservatio
     ? pass('pooler-query-wait-timeout', `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s covers the worst-case pause (${formatMs(limits.pauseBudgetMs)})`)
     : warn('pooler-query-wait-timeout', `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s is shorter than the worst-case pause (${formatMs(limits.pauseBudgetMs)}): queued clients could be disconnected`));
   if (pooler.fileError) checks.push(fail('pooler-config-file', `pooler ${name}: ${pooler.fileError}`));
+  else if (pooler.fileWriteError) checks.push(fail('pooler-config-file', `pooler ${name}: ${pooler.fileWriteError}`));
   return checks;
 }
 
@@ -176,11 +182,19 @@ function databaseChecks(state: ClusterState, pooler: PoolerReachable, db: string
   return checks;
 }
 
-function hostAccessCheck(state: ClusterState, primary: NodeObservation | undefined): Check {
+function hostAccessChecks(state: ClusterState, primary: NodeObservation | undefined): Check[] {
   const spec = primary && state.inventory.nodes.find((n) => n.name === primary.name);
-  if (!spec) return warn('host-access', 'no primary, host access not checked');
-  return spec.hostAccess
-    ? pass('host-access', `${spec.name}: commands run ${spec.hostAccess.kind === 'local' ? 'locally' : `via ${spec.hostAccess.command.join(' ')}`}, so it is stopped cleanly and rejoins as a replica`)
-    : warn('host-access', `${spec.name}: no host_access in the inventory, so it is fenced read-only (weaker) and stays fenced afterwards`);
+  if (!spec || !primary) return [warn('host-access', 'no primary, host access not checked')];
+  if (!spec.hostAccess) return [warn('host-access', `${spec.name}: no host_access in the inventory, so it is fenced read-only (weaker) and stays fenced afterwards`)];
+  const probe = state.hosts?.find((h) => h.node === spec.name);
+  const via = spec.hostAccess.kind === 'local' ? 'locally' : `via ${spec.hostAccess.command.join(' ')}`;
+  const checks: Check[] = probe && probe.problems.length
+    ? probe.problems.map((problem) => fail('host-access', `${spec.name}: ${problem}`))
+    : [pass('host-access', `${spec.name}: commands run ${via} (postmaster.pid read, data directory writable, pg_ctl and pg_controldata run), so it is stopped cleanly and rejoins as a replica`)];
+  const configFile = primary.settings.config_file;
+  const dataDir = primary.settings.data_directory;
+  if (configFile && dataDir && !configFile.startsWith(`${dataDir}/`)) {
+    checks.push(fail('host-config-file', `${spec.name}'s config_file is ${configFile}, outside its data directory ${dataDir}: pg_ctl start -D ${spec.dataDir} would not find it when it rejoins (a Debian-style layout is not supported yet); remove host_access for this node to fence it read-only instead`));
+  }
+  return checks;
 }
-

@@ -5,6 +5,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { getPassword } from 'pgpass/lib/helper.js';
+import { SSL_MODES } from '../postgres/tls.js';
 import { registerSecret } from '../util/secrets.js';
 import {
   formatPath, problemsError, readYamlFile, validateSource, type SourceProblem, type YamlSource,
@@ -111,8 +112,14 @@ function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: 
     extra,
   };
   registerSecret(conn.password);
+  if (extra.sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(extra.sslmode)) {
+    report(at, `sslmode: expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(extra.sslmode)}`);
+  }
   if (conn.host === '') report(at, 'a host is required (TCP host name or address)');
   if (conn.host.startsWith('/')) report(at, `expected a TCP host, got a socket directory "${conn.host}"`);
+  else if (conn.host !== '' && !isHostName(conn.host)) {
+    report(at, `host: expected a host name or IP address (letters, digits, ".", "-", ":"), got ${JSON.stringify(conn.host)}`);
+  }
   if (expectDb && conn.dbname !== expectDb) {
     report(at, `expected dbname=${expectDb} (PgBouncer's admin console), got "${conn.dbname}"`);
   }
@@ -145,6 +152,14 @@ function checkRules(raw: RawInventory, nodes: NodeSpec[], poolers: PoolerSpec[],
     });
   });
 }
+
+/**
+ * One host name, IPv4 or IPv6 address. Host values reach command lines (primary_conninfo, exec
+ * placeholders, ssh prefixes), so anything else (spaces, shell metacharacters, libpq's
+ * comma-separated host lists) is refused before any server is contacted.
+ */
+export const isHostName = (host: string): boolean =>
+  /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})$/.test(host) || /^[0-9A-Fa-f:.]+$/.test(host) && host.includes(':');
 
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 

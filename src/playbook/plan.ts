@@ -7,7 +7,7 @@ import { nodeState, primariesOf, replicasOf, type ClusterState } from '../cluste
 import { fail, pass, type Check } from '../decide/checks.js';
 import { DEFAULT_LIMITS, limitsFrom, type PreflightLimits } from '../decide/limits.js';
 import { preflight } from '../decide/preflight.js';
-import { chooseTarget } from '../decide/target.js';
+import { chooseTarget, notWaitedFor } from '../decide/target.js';
 import type { NodeObservation } from '../postgres/observe.js';
 import { definitionOf } from '../steps/registry.js';
 import type { FenceMethod, PlanContext } from '../steps/types.js';
@@ -65,19 +65,23 @@ export function decide(state: ClusterState, playbook: Playbook, targetName?: str
   const fence = fenceMethodFor(playbook, primarySpec.hostAccess !== undefined && primarySpec.dataDir !== undefined);
   const context: PlanContext = {
     inventory: state.inventory, state, primary: primarySpec, target: targetSpec,
-    ...othersOf(state, [primary.name, target.name]),
+    ...othersOf(state, [primary.name, target.name], primary.name),
     primaryObs: primary, targetObs: target, replication: replicationTemplate([target, ...replicasOf(state)]), fenceMethod: fence.method,
   };
   return { checks: [...checks, fence.check, pass('target', `${target.name} chosen as the new primary${targetName ? ' (named)' : ' (least lag)'}`)], context };
 }
 
 /** Reachable nodes besides `exclude` (they will follow), and the unreachable ones (reported). */
-export function othersOf(state: ClusterState, exclude: readonly string[]): Pick<PlanContext, 'siblings' | 'unreachable'> {
+export function othersOf(state: ClusterState, exclude: readonly string[], upstream?: string): Pick<PlanContext, 'siblings' | 'unreachable' | 'waitFor' | 'toCheck'> {
   const others = state.nodes.filter((n) => !exclude.includes(n.name));
+  // Only replicas follow; a former primary left fenced read-only is reported by preflight instead.
+  const replicas = others.filter((n): n is NodeObservation => n.reachable && n.inRecovery);
+  const reasons = replicas.map((n) => ({ name: n.name, reason: notWaitedFor(state, n, upstream) }));
   return {
-    // Only replicas follow; a former primary left fenced read-only is reported by preflight instead.
-    siblings: others.filter((n) => n.reachable && n.inRecovery).map((n) => state.inventory.nodes.find((s) => s.name === n.name)!),
+    siblings: replicas.map((n) => state.inventory.nodes.find((s) => s.name === n.name)!),
     unreachable: others.filter((n) => !n.reachable).map((n) => n.name),
+    waitFor: reasons.filter((r) => r.reason === undefined).map((r) => r.name),
+    toCheck: reasons.flatMap((r) => (r.reason === undefined ? [] : [{ name: r.name, reason: r.reason }])),
   };
 }
 

@@ -33,6 +33,8 @@ export function recoveryPlan(recovery: Exclude<Recovery, { kind: 'stuck' }>, sta
   };
   const facts = newFacts();
   facts.oldPrimaryStopped = !old;
+  // Down, or still exiting: the steps that start it again wait for its postmaster first.
+  facts.stopRequested = !old;
   facts.pausedPoolers = new Set(state.inventory.poolers.map((p) => p.name));
   if (recovery.kind === 'undo-fence') {
     facts.readOnlyApplied = Boolean(old && !old.inRecovery && old.settings.default_transaction_read_only === 'on');

@@ -3,7 +3,7 @@
  * on `kind` gives one clear error for an unknown kind; ordering rules live in `rules.ts`.
  */
 import { z } from 'zod';
-import { parseDuration } from '../util/time.js';
+import { MAX_DURATION_MS, parseDuration } from '../util/time.js';
 
 const duration = (fallback: string) =>
   z
@@ -15,8 +15,17 @@ const duration = (fallback: string) =>
         ctx.addIssue({ code: 'custom', message: `expected a positive duration such as "5s" or "250ms", got ${JSON.stringify(value)}` });
         return z.NEVER;
       }
+      if (ms > MAX_DURATION_MS) {
+        ctx.addIssue({ code: 'custom', message: `expected at most 24h, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
       return ms;
     });
+
+/** What an exec step may substitute in its words; a typo must fail validation, not run literally. */
+export const EXEC_PLACEHOLDERS = ['primary', 'target', 'primary_host', 'primary_port', 'target_host', 'target_port', 'run_id'] as const;
+const knownPlaceholders = (word: string): boolean =>
+  [...word.matchAll(/\{([^{}]*)\}/g)].every((m) => (EXEC_PLACEHOLDERS as readonly string[]).includes(m[1]!));
 
 const bytes = z.int({ error: 'expected a whole number of bytes' }).min(0, { error: 'expected 0 or more bytes' });
 const nodeRef = z.string().min(1, { error: 'expected a node: primary, target, old-primary, new-primary or a node name' });
@@ -56,7 +65,9 @@ export const stepSchema = z.discriminatedUnion(
     }),
     z.strictObject({
       kind: z.literal('exec'), ...base,
-      command: z.array(z.string().min(1)).min(1, { error: 'expected a command as a list of words' }),
+      command: z.array(z.string().min(1).refine(knownPlaceholders, {
+        error: (issue) => `unknown placeholder in ${JSON.stringify(issue.input)}; expected ${EXEC_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+      })).min(1, { error: 'expected a command as a list of words' }),
       timeout: duration('30s'),
     }),
   ],

@@ -15,5 +15,17 @@ export function conninfoTowards(existing: string, upstream: ConnParams, applicat
   return formatDsn(params);
 }
 
+/** A conninfo for display: parsed, so that a quoted or escaped password is masked whole. */
+export function maskConninfo(conninfo: string): string {
+  let params: Record<string, string>;
+  try {
+    params = { ...parseConninfo(conninfo) };
+  } catch {
+    return '<conninfo that could not be parsed>';
+  }
+  if (params.password !== undefined) params.password = '***';
+  return formatDsn(params);
+}
+
 /** A slot name Postgres accepts, derived from a node name. */
 export const slotNameFor = (node: string): string => node.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);

@@ -2,6 +2,8 @@
  * Reads one node into a plain, immutable observation. Read-only: nothing here changes state.
  */
 import type { NodeSpec } from '../inventory/model.js';
+import { parseConninfo } from '../inventory/dsn.js';
+import { registerSecret } from '../util/secrets.js';
 import { parseLsn, type Lsn } from './lsn.js';
 import { NodeSession } from './session.js';
 
@@ -15,6 +17,8 @@ export interface WalReceiver {
 }
 
 export interface ReplicationPeer {
+  /** The walsender's pid (pg_replication_slots.active_pid names it too). */
+  readonly pid: number;
   readonly applicationName: string;
   readonly clientAddr: string | undefined;
   readonly state: string;
@@ -28,6 +32,7 @@ export interface SlotInfo {
   readonly name: string;
   readonly type: 'physical' | 'logical';
   readonly active: boolean;
+  readonly activePid: number | undefined;
   readonly walStatus: string | undefined;
 }
 
@@ -50,6 +55,8 @@ export interface NodeObservation {
   readonly receiveLsn: Lsn | undefined;
   readonly replayLsn: Lsn | undefined;
   readonly replayPaused: boolean;
+  /** Replica: how long ago the last replayed transaction committed on the primary (now() - pg_last_xact_replay_timestamp()). */
+  readonly replayAgeMs: number | undefined;
   readonly isSuperuser: boolean;
   readonly walReceiver: WalReceiver | undefined;
   readonly replication: readonly ReplicationPeer[];
@@ -71,6 +78,7 @@ const SETTINGS = [
   'max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions',
   'max_locks_per_transaction', 'hot_standby', 'default_transaction_read_only', 'primary_conninfo',
   'primary_slot_name', 'synchronous_standby_names', 'cluster_name', 'wal_level', 'recovery_min_apply_delay',
+  'data_directory', 'config_file',
 ];
 
 export async function observeNode(node: NodeSpec, session: NodeSession): Promise<NodeObservation> {
@@ -84,6 +92,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END AS flush_lsn,
       pg_last_wal_receive_lsn()::text AS receive_lsn,
       pg_last_wal_replay_lsn()::text AS replay_lsn,
+      (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS replay_age_ms,
       CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'not paused' END AS pause_state,
       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
       (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared_xacts`);
@@ -92,12 +101,12 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
       `SELECT status, received_tli, flushed_lsn::text AS flushed_lsn, sender_host, sender_port, slot_name
          FROM pg_stat_wal_receiver`),
     await session.query<Record<string, string | number | null>>(
-      `SELECT application_name, client_addr::text AS client_addr, state, sync_state,
+      `SELECT pid, application_name, client_addr::text AS client_addr, state, sync_state,
               flush_lsn::text AS flush_lsn, replay_lsn::text AS replay_lsn,
               (extract(epoch FROM replay_lag) * 1000)::float8 AS replay_lag_ms
          FROM pg_stat_replication`),
-    await session.query<Record<string, string | boolean | null>>(
-      `SELECT slot_name, slot_type, active, wal_status FROM pg_replication_slots`),
+    await session.query<Record<string, string | number | boolean | null>>(
+      `SELECT slot_name, slot_type, active, active_pid, wal_status FROM pg_replication_slots`),
     await session.query<Record<string, string | number>>(
       `SELECT pid, coalesce(usename, '') AS usename, coalesce(state, '') AS state,
               (extract(epoch FROM now() - xact_start) * 1000)::float8 AS age_ms
@@ -106,6 +115,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
     await session.query<{ name: string; setting: string }>(
       `SELECT name, setting FROM pg_settings WHERE name = ANY($1)`, [SETTINGS]),
   ];
+  registerConninfoPassword(settings.find((row) => row.name === 'primary_conninfo')?.setting);
   const walReceiver = receiver[0];
   const receivedTli = walReceiver?.received_tli == null ? undefined : Number(walReceiver.received_tli);
   const checkpointTli = Number(base.checkpoint_tli);
@@ -120,6 +130,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
     receiveLsn: parseLsn(base.receive_lsn as string | null),
     replayLsn: parseLsn(base.replay_lsn as string | null),
     replayPaused: base.pause_state !== 'not paused',
+    replayAgeMs: base.replay_age_ms == null ? undefined : Number(base.replay_age_ms),
     isSuperuser: Boolean(base.is_superuser),
     walReceiver: walReceiver && {
       status: String(walReceiver.status),
@@ -130,6 +141,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
       slotName: walReceiver.slot_name == null ? undefined : String(walReceiver.slot_name),
     },
     replication: peers.map((row) => ({
+      pid: Number(row.pid),
       applicationName: String(row.application_name ?? ''),
       clientAddr: row.client_addr == null ? undefined : String(row.client_addr),
       state: String(row.state ?? ''),
@@ -142,6 +154,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
       name: String(row.slot_name),
       type: row.slot_type === 'logical' ? 'logical' : 'physical',
       active: Boolean(row.active),
+      activePid: row.active_pid == null ? undefined : Number(row.active_pid),
       walStatus: row.wal_status == null ? undefined : String(row.wal_status),
     })),
     transactions: transactions.map((row) => ({
@@ -153,6 +166,15 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
     preparedXacts: Number(base.prepared_xacts),
     settings: Object.fromEntries(settings.map((row) => [row.name, row.setting])),
   };
+}
+
+/** A replica's replication password is a secret we did not read from the inventory: mask it too. */
+function registerConninfoPassword(conninfo: string | undefined): void {
+  try {
+    registerSecret(parseConninfo(conninfo ?? '').password);
+  } catch {
+    // unparseable: nothing to register; the plan shows it masked as a whole
+  }
 }
 
 export const majorOf = (versionNum: number): number => Math.floor(versionNum / 10000);

@@ -9,6 +9,7 @@ import type { NodeSpec } from '../inventory/model.js';
 import { describeFailure } from '../shell/exec.js';
 import type { HostRunner } from '../shell/host.js';
 import { commandLine, isAlive, readPidFile, signal, waitGone } from '../shell/processes.js';
+import { sleep } from '../util/time.js';
 import { readControlFile } from './control-file.js';
 import { parseControlData, type ControlData } from './controldata.js';
 
@@ -34,13 +35,70 @@ export function localPostmasterPid(runner: HostRunner, node: NodeSpec): number |
   }
 }
 
-export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: number, pid?: number): Promise<void> {
+/**
+ * Requests a fast shutdown and returns once the old primary can no longer write: its postmaster
+ * has exited, or pg_control already says "shut down". The shutdown checkpoint is then written and
+ * every backend is gone; only walsenders may still wait for a standby to confirm it, up to
+ * wal_sender_timeout (a partitioned replica), which must not hold the whole switchover.
+ * Returns whether the postmaster has exited. Throws a TimeoutError when neither happens in time.
+ */
+export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: number, pid?: number): Promise<{ exited: boolean }> {
   if (pid !== undefined && isAlive(pid) && signal(pid, 'SIGINT')) {
-    if (await waitGone([pid], timeoutMs, 2)) return;
-    throw new TimeoutError(`${node.name} did not finish a fast shutdown within ${timeoutMs} ms (postmaster pid ${pid} still running: hung?)`);
+    const deadline = performance.now() + timeoutMs;
+    for (let i = 0; ; i++) {
+      if (!isAlive(pid)) return { exited: true };
+      // Every 10 ms: the header of pg_control is 56 bytes read from the page cache.
+      if (i % 5 === 4 && (await readControlFile(node.dataDir!))?.state === 'shut down') return { exited: false };
+      if (performance.now() > deadline) break;
+      await sleep(2);
+    }
+    throw new TimeoutError(`${node.name} did not write its shutdown checkpoint within ${timeoutMs} ms (postmaster pid ${pid} still running: hung?)`);
   }
   const result = await runner.run(stopCommand(node, timeoutMs), { timeoutMs: timeoutMs + 5000 });
-  if (!result.ok) throw new StepFailedError(describeFailure(`stopping ${node.name}`, result));
+  if (result.ok) return { exited: true };
+  const control = await readControlData(runner, node).catch(() => undefined);
+  if (control?.state === 'shut down') return { exited: false };
+  throw new StepFailedError(describeFailure(`stopping ${node.name}`, result));
+}
+
+/**
+ * Makes sure a postmaster whose shutdown was requested has exited, so it can be started again:
+ * waits `graceMs`, then asks for an immediate shutdown (safe: either the shutdown checkpoint is
+ * written, or crash recovery at the next start replays every flushed commit). Throws when it
+ * still runs after that, e.g. SIGSTOPped or stuck in the kernel on a dead disk.
+ */
+export async function ensureExited(runner: HostRunner, node: NodeSpec, pid: number | undefined, graceMs: number): Promise<'exited' | 'forced'> {
+  if (pid !== undefined && runner.isLocal) {
+    if (await waitGone([pid], graceMs, 5)) return 'exited';
+    signal(pid, 'SIGQUIT');
+    if (await waitGone([pid], IMMEDIATE_WAIT_MS, 5)) return 'forced';
+    throw new StepFailedError(`${node.name}: its postmaster (pid ${pid}) did not exit, even after an immediate shutdown request (hung?)`);
+  }
+  const deadline = performance.now() + graceMs;
+  while (await isRunning(runner, node)) {
+    if (performance.now() > deadline) {
+      const result = await runner.run(immediateStopCommand(node), { timeoutMs: IMMEDIATE_WAIT_MS + 5000 });
+      if (!result.ok && (await isRunning(runner, node))) throw new StepFailedError(describeFailure(`immediate shutdown of ${node.name}`, result));
+      return 'forced';
+    }
+    await sleep(100);
+  }
+  return 'exited';
+}
+
+const IMMEDIATE_WAIT_MS = 5000;
+
+export const statusCommand = (node: NodeSpec): string[] => [binPath(node, 'pg_ctl'), '-D', node.dataDir!, 'status'];
+const immediateStopCommand = (node: NodeSpec): string[] => [
+  binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-m', 'immediate', '-w', '-t', String(IMMEDIATE_WAIT_MS / 1000), 'stop',
+];
+
+/** pg_ctl status: exit 0 while a postmaster runs on the data directory, 3 when none does. */
+async function isRunning(runner: HostRunner, node: NodeSpec): Promise<boolean> {
+  const result = await runner.run(statusCommand(node), { timeoutMs: 10_000 });
+  if (result.exitCode === 3) return false;
+  if (result.ok) return true;
+  throw new StepFailedError(describeFailure(`pg_ctl status on ${node.name}`, result));
 }
 
 export async function readControlData(runner: HostRunner, node: NodeSpec): Promise<ControlData> {

@@ -7,6 +7,10 @@ import { HandoverError } from '../errors.js';
 import type { ConnParams } from '../inventory/model.js';
 import { redact } from '../util/secrets.js';
 import { sleep } from '../util/time.js';
+import { isNoTlsError, tlsAttempts, type TlsAttempt } from './tls.js';
+
+/** Endpoints that answered "no TLS" once: `prefer` goes straight to plain text there afterwards. */
+const plainOnly = new Set<string>();
 
 export class NodeQueryError extends HandoverError {
   constructor(
@@ -46,28 +50,25 @@ export class NodeSession {
 
   static async open(node: string, conn: ConnParams, options: SessionOptions = {}): Promise<NodeSession> {
     const attempts = options.attempts ?? 3;
+    const endpoint = `${conn.host}:${conn.port}`;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const client = new pg.Client({
-        host: conn.host,
-        port: conn.port,
-        user: conn.user,
-        database: options.database ?? conn.dbname,
-        password: conn.password,
-        application_name: options.applicationName ?? 'pg-handover',
-        connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
-        ssl: conn.extra.sslmode && conn.extra.sslmode !== 'disable' ? { rejectUnauthorized: conn.extra.sslmode.startsWith('verify') } : undefined,
-      });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        return new NodeSession(node, client);
-      } catch (error) {
-        lastError = error;
-        await client.end().catch(() => undefined);
-        if (!isTransient(error) || attempt === attempts) break;
-        await sleep(100 * attempt);
+      const modes = tlsAttempts(conn.extra).filter((tls, _i, all) => !(all.length > 1 && tls !== false && plainOnly.has(endpoint)));
+      for (const [i, tls] of modes.entries()) {
+        try {
+          return new NodeSession(node, await connect(conn, options, tls));
+        } catch (error) {
+          lastError = error;
+          // libpq's prefer/allow: a server without TLS is asked again in plain text, at once.
+          if (isNoTlsError(error) && i < modes.length - 1) {
+            plainOnly.add(endpoint);
+            continue;
+          }
+          break;
+        }
       }
+      if (!isTransient(lastError) || attempt === attempts) break;
+      await sleep(100 * attempt);
     }
     throw new NodeQueryError(node, `cannot connect to ${conn.host}:${conn.port}: ${messageOf(lastError)}`, codeOf(lastError));
   }
@@ -125,6 +126,27 @@ export class NodeSession {
   }
 }
 
+async function connect(conn: ConnParams, options: SessionOptions, tls: TlsAttempt): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    database: options.database ?? conn.dbname,
+    password: conn.password,
+    application_name: options.applicationName ?? 'pg-handover',
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+    ssl: tls,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+}
+
 export function messageOf(error: unknown): string {
   if (error instanceof Error) {
     const pgError = error as Error & { detail?: string; hint?: string; code?: string };
@@ -141,5 +163,5 @@ const codeOf = (error: unknown): string | undefined => (error as { code?: string
 function isTransient(error: unknown): boolean {
   const code = codeOf(error);
   if (code && /^(28|3D)/.test(code)) return false; // auth failure, unknown database: retrying won't help
-  return true;
+  return !isNoTlsError(error); // sslmode requires TLS and the server has none: it will not change
 }

@@ -3,7 +3,7 @@
  * SIGKILL still leaves every event it reached. Everything written is redacted.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { bigintReplacer } from '../cli/output.js';
 import { formatLsn } from '../postgres/lsn.js';
 import { redact } from '../util/secrets.js';
@@ -22,6 +22,14 @@ export class Journal {
       typeof value === 'bigint' ? formatLsn(value) : bigintReplacer(key, value));
     appendFileSync(this.file, `${redact(line)}\n`);
   }
+}
+
+/**
+ * Where journals go unless told: beside the inventory, not in the working directory, so a second
+ * run (or the guardian) started from anywhere finds the journal of a half-done run.
+ */
+export function defaultJournalDir(inventoryFile: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.PG_HANDOVER_JOURNAL_DIR || join(dirname(resolve(inventoryFile)), '.pg-handover', 'runs');
 }
 
 export function newRunId(now = new Date()): string {

@@ -14,7 +14,8 @@ import { definitionOf } from '../steps/registry.js';
 import type { Facts, StepContext } from '../steps/types.js';
 import type { Emit } from './events.js';
 import type { Journal } from './journal.js';
-import { buildReport, type Outcome, type Report, type StepTiming } from './report.js';
+import { describeEndState, observeEndState } from './end-state.js';
+import { buildReport, judgeOutcome, type Outcome, type Report, type StepTiming } from './report.js';
 
 export interface RunDeps {
   readonly connections: Connections;
@@ -86,8 +87,13 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   } else {
     outcome = 'succeeded';
   }
+  // The headline comes from what is verified now, not from the path the run took.
+  const end = outcome === 'refused' ? undefined : await observeEndState(deps.connections, plan.context.state);
+  const judged = judgeOutcome(outcome, end, { oldPrimary: plan.context.primary.name, target: plan.context.target.name });
+  if (end && judged !== outcome) facts.leftToDo.push(`the run ended as "${outcome}", but the verified end state is: ${describeEndState(end)}`);
+  outcome = judged;
   const report = buildReport({
-    runId: journal.runId, mode: plan.mode, recovers: deps.recovers, outcome, error: failure ? messageOf(failure.error) : deps.signal.aborted ? 'interrupted' : undefined,
+    end, runId: journal.runId, mode: plan.mode, recovers: deps.recovers, outcome, error: failure ? messageOf(failure.error) : deps.signal.aborted ? 'interrupted' : undefined,
     context: plan.context, facts, steps: [...timings.values()], journal: journal.file, totalMs: performance.now() - started,
   });
   journal.write('report', { report });

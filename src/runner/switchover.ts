@@ -5,8 +5,13 @@
 import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import type { ClusterState } from '../cluster/state.js';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { fail, failures, warn, type Check } from '../decide/checks.js';
+import { isAlive } from '../shell/processes.js';
+import { startGuardian, type Guardian } from './guardian.js';
+import { acquire, liveOwner, lockFileFor, release, update } from './local-lock.js';
+import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
 import { detectRecovery, type Recovery } from '../decide/recovery.js';
 import { recoveryPlan } from '../playbook/recovery-plan.js';
 import { findUnfinishedRun, type UnfinishedRun } from './unfinished.js';
@@ -35,11 +40,14 @@ export interface PromoteOptions {
   /** Asked once the plan is known; false means stop without changing anything. */
   readonly confirm: (plan: Plan) => Promise<boolean>;
   readonly onDecision?: (checks: readonly Check[], plan: Plan | undefined) => void;
+  /** Only finish or undo a half-done run (the guardian); never start a switchover. */
+  readonly onlyRecover?: boolean;
 }
 
 export type PromoteResult =
   | { readonly kind: 'dry-run'; readonly checks: readonly Check[]; readonly plan?: Plan; readonly ready: boolean; readonly elapsedMs: number }
   | { readonly kind: 'declined'; readonly checks: readonly Check[]; readonly plan: Plan }
+  | { readonly kind: 'nothing-to-recover' }
   | { readonly kind: 'ran'; readonly checks: readonly Check[]; readonly plan: Plan; readonly report: Report };
 
 export interface LoadedInput {
@@ -62,34 +70,105 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   const started = performance.now();
   const { inventory, playbook } = await loadInput(options);
   const runId = newRunId();
+  const lockFile = lockFileFor(options.journalDir, inventory.file);
+  const journalCheck = journalDirCheck(options.journalDir);
   const connections = await Connections.open(inventory, lockOwnerName(runId));
   // Sessions holding the run lock; only these are unlocked (a reopened session holds nothing).
   const locked: NodeSession[] = [];
+  let guardian: Guardian | undefined;
   try {
     const state = await observeCluster(connections);
+    // A live run's half-way state is not a half-done run: never touch it.
+    const busy = otherRun(state, lockFile);
+    if (busy) return refuseOrReport(options, [busy, journalCheck], started);
     const unfinished = findUnfinishedRun(options.journalDir, inventory.file);
     const recovery = detectRecovery(state, unfinished);
-    if (recovery) return await recover({ options, playbook, state, connections, runId, recovery, unfinished, started, locked });
-    const { checks, plan } = planFrom(state, playbook, options.target);
+    const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, setGuardian: (g) => (guardian = g) };
+    if (recovery) return await recover({ ...session, recovery, unfinished });
+    if (options.onlyRecover) return { kind: 'nothing-to-recover' };
+    const { checks: decided, plan } = planFrom(state, playbook, options.target);
+    const checks = [...decided, journalCheck];
     options.onDecision?.(checks, plan);
     const ready = failures(checks).length === 0 && plan !== undefined;
     if (options.dryRun) return { kind: 'dry-run', checks, plan, ready, elapsedMs: performance.now() - started };
     if (!ready || !plan) throw refusal(checks);
     if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
-    const journal = startJournal(options.journalDir, runId, plan, checks);
-    await takeLock(connections, plan, state, locked);
+    const journal = await begin(session, plan, checks);
     const report = await runPlan(plan, { connections, facts: newFacts(), journal, emit: options.emit, signal: options.signal });
     return { kind: 'ran', checks, plan, report };
   } finally {
+    guardian?.dismiss();
     for (const session of locked) await unlock(session);
+    release(lockFile, runId);
     await connections.close();
   }
+}
+
+interface Session {
+  readonly options: PromoteOptions;
+  readonly playbook: Playbook;
+  readonly state: ClusterState;
+  readonly connections: Connections;
+  readonly runId: string;
+  readonly lockFile: string;
+  readonly locked: NodeSession[];
+  readonly started: number;
+  readonly journalCheck: Check;
+  readonly setGuardian: (guardian: Guardian) => void;
+}
+
+/** Another run, here or elsewhere, that is still alive: its lock on a node, or this machine's lock file. */
+function otherRun(state: ClusterState, lockFile: string): Check | undefined {
+  if (state.lockHolder) {
+    const holder = state.lockHolder;
+    return fail('no-other-run', `another pg-handover run holds the cluster lock: "${holder.applicationName}" (backend pid ${holder.pid}, since ${holder.since})`);
+  }
+  const owner = liveOwner(lockFile);
+  if (owner) {
+    const who = owner.guardianPid !== undefined && !isAlive(owner.pid) ? `its guardian (pid ${owner.guardianPid}) is finishing or undoing it` : `pid ${owner.pid}`;
+    return fail('no-other-run', `another pg-handover run (${owner.runId}) is still running against this inventory on this machine: ${who}`);
+  }
+  return undefined;
+}
+
+function refuseOrReport(options: PromoteOptions, checks: readonly Check[], started: number): PromoteResult {
+  options.onDecision?.(checks, undefined);
+  if (options.dryRun) return { kind: 'dry-run', checks, ready: false, elapsedMs: performance.now() - started };
+  throw refusal(checks);
+}
+
+/** The journal directory must be writable before anything is changed: the run and its guardian depend on it. */
+function journalDirCheck(dir: string): Check {
+  try {
+    mkdirSync(resolve(dir), { recursive: true });
+    accessSync(resolve(dir), constants.W_OK);
+    return pass('journal-dir', `journal directory ${resolve(dir)} is writable`);
+  } catch (error) {
+    return fail('journal-dir', `journal directory ${resolve(dir)} cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); choose another with --journal-dir`);
+  }
+}
+
+/** Takes this machine's lock and the cluster's, opens the journal and starts the guardian: all before the fence. */
+async function begin(session: Session, plan: Plan, checks: readonly Check[], recovers?: string): Promise<Journal> {
+  const { options, runId } = session;
+  const owner = acquire(session.lockFile, { runId, pid: process.pid });
+  if (owner) throw new PreflightRefusedError(`no-other-run: another pg-handover run (${owner.runId}, pid ${owner.pid}) is running against this inventory on this machine`);
+  await takeLock(session.connections, plan, session.state, session.locked);
+  const journal = startJournal(options.journalDir, runId, plan, checks, recovers);
+  const guardian = await startGuardian({
+    toolPid: process.pid, journalFile: journal.file, journalDir: resolve(options.journalDir),
+    inventoryFile: resolve(options.inventoryFile), playbookFile: options.playbookFile && resolve(options.playbookFile),
+  });
+  session.setGuardian(guardian);
+  update(session.lockFile, { runId, pid: process.pid, guardianPid: guardian.pid });
+  journal.write('guardian-started', { pid: guardian.pid });
+  return journal;
 }
 
 function startJournal(dir: string, runId: string, plan: Plan, checks: readonly Check[], recovers?: string): Journal {
   const journal = new Journal(dir, runId);
   journal.write('run-start', {
-    inventory: resolve(plan.context.inventory.file), playbook: plan.playbook, mode: plan.mode, recovers,
+    inventory: resolve(plan.context.inventory.file), playbook: plan.playbook, mode: plan.mode, recovers, pid: process.pid, host: hostname(),
     primary: plan.context.primary.name, target: plan.context.target.name, fenceMethod: plan.context.fenceMethod,
     steps: plan.steps.map((s) => ({ id: s.id, title: s.title, actions: s.actions })),
   });
@@ -97,21 +176,18 @@ function startJournal(dir: string, runId: string, plan: Plan, checks: readonly C
   return journal;
 }
 
-interface RecoverInput {
-  readonly options: PromoteOptions;
-  readonly playbook: Playbook;
-  readonly state: ClusterState;
-  readonly connections: Connections;
-  readonly runId: string;
+interface RecoverInput extends Session {
   readonly recovery: Recovery;
   readonly unfinished?: UnfinishedRun;
-  readonly started: number;
-  readonly locked: NodeSession[];
 }
 
 /** A previous run left the cluster half-way: finish it or undo its fence, never start a new one. */
 async function recover(input: RecoverInput): Promise<PromoteResult> {
   const { options, recovery, state, connections } = input;
+  if (input.unfinished?.alive) {
+    const check = fail('no-other-run', `run ${input.unfinished.runId} (pid ${input.unfinished.pid}) is still alive on this machine: it is not half-done, it is running`);
+    return refuseOrReport(options, [check], input.started);
+  }
   const evidence = input.unfinished ? ` Journal: ${input.unfinished.file}.` : '';
   if (recovery.kind === 'stuck') {
     const check = fail('half-done-switchover', `${recovery.reason}.${evidence}`);
@@ -125,8 +201,7 @@ async function recover(input: RecoverInput): Promise<PromoteResult> {
   options.onDecision?.(checks, plan);
   if (options.dryRun) return { kind: 'dry-run', checks, plan, ready: true, elapsedMs: performance.now() - input.started };
   if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
-  const journal = startJournal(options.journalDir, input.runId, plan, checks, input.unfinished?.runId);
-  await takeLock(connections, plan, state, input.locked);
+  const journal = await begin(input, plan, checks, input.unfinished?.runId);
   const report = await runPlan(plan, { connections, facts, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId });
   if (input.unfinished && (report.exitCode === 0 || report.outcome === 'rolled-back')) {
     new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', { runId: input.runId, outcome: report.outcome });
@@ -144,15 +219,22 @@ function refusal(checks: readonly Check[]): PreflightRefusedError {
   return new PreflightRefusedError(`preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ') || 'no plan could be made'}`);
 }
 
-async function takeLock(connections: Connections, plan: Plan, state: ClusterState, locked: NodeSession[]): Promise<void> {
-  const reachable = new Set(state.nodes.filter((n) => n.reachable).map((n) => n.name));
-  for (const name of new Set([plan.context.primary.name, plan.context.target.name].filter((n) => reachable.has(n)))) {
+/**
+ * The cluster lock, on every reachable node: the old primary stops at the fence, but the target
+ * and the other replicas survive it, so a run started from another machine inside the pause
+ * still sees the lock and refuses.
+ */
+async function takeLock(connections: Connections, _plan: Plan, state: ClusterState, locked: NodeSession[]): Promise<void> {
+  const reachable = state.nodes.filter((n) => n.reachable).map((n) => n.name);
+  const results = await Promise.all(reachable.map(async (name) => {
     const session = await connections.node(name);
-    if (await tryLock(session)) locked.push(session);
-    else {
-      const holder = (await observeCluster(connections)).lockHolder ?? state.lockHolder;
-      throw new PreflightRefusedError(
-        `another pg-handover run holds the cluster lock on ${name}${holder ? `: "${holder.applicationName}" (backend pid ${holder.pid})` : ''}`);
-    }
+    return { name, session, ok: await tryLock(session) };
+  }));
+  locked.push(...results.filter((r) => r.ok).map((r) => r.session));
+  const refused = results.find((r) => !r.ok);
+  if (refused) {
+    const holder = (await observeCluster(connections)).lockHolder ?? state.lockHolder;
+    throw new PreflightRefusedError(
+      `no-other-run: another pg-handover run holds the cluster lock on ${refused.name}${holder ? `: "${holder.applicationName}" (backend pid ${holder.pid})` : ''}`);
   }
 }

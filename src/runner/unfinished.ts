@@ -4,7 +4,9 @@
  * and whether promotion was ever requested.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isAlive } from '../shell/processes.js';
 
 export interface UnfinishedRun {
   readonly runId: string;
@@ -14,6 +16,9 @@ export interface UnfinishedRun {
   readonly fenceMethod?: string;
   readonly promoteRequested: boolean;
   readonly lastEvent: string;
+  readonly pid?: number;
+  /** Its process still runs on this machine: it is running, not half-done. */
+  readonly alive: boolean;
 }
 
 export function findUnfinishedRun(journalDir: string, inventoryFile: string): UnfinishedRun | undefined {
@@ -26,8 +31,13 @@ export function findUnfinishedRun(journalDir: string, inventoryFile: string): Un
     if (!start || resolve(String(start.inventory)) !== resolve(inventoryFile)) continue;
     if (events.some((e) => e.event === 'recovered-by')) return undefined;
     const report = events.find((e) => e.event === 'report')?.report as { outcome?: string } | undefined;
-    if (report && report.outcome !== 'failed-after-promotion') return undefined;
+    // A run that ended needing an operator (past the point of no return, or an undo that did not
+    // restore service) is still to be finished or undone.
+    if (report && report.outcome !== 'failed-after-promotion' && report.outcome !== 'undo-failed') return undefined;
+    const pid = typeof start.pid === 'number' ? start.pid : undefined;
+    const here = start.host === undefined || start.host === hostname();
     return {
+      pid, alive: !report && here && pid !== undefined && pid !== process.pid && isAlive(pid),
       runId: String(start.runId), file: join(dir, name), primary: String(start.primary), target: String(start.target),
       fenceMethod: start.fenceMethod === undefined ? undefined : String(start.fenceMethod),
       promoteRequested: events.some((e) => e.event === 'point-of-no-return'),

@@ -23,6 +23,8 @@ export interface RunResult {
   readonly stderr: string;
   readonly timedOut: boolean;
   readonly durationMs: number;
+  /** Why it did not run at all (e.g. "spawn sudo ENOENT"), when it has no exit code. */
+  readonly spawnError?: string;
 }
 
 export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
@@ -49,12 +51,13 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     stderr: String(result.stderr ?? ''),
     timedOut: Boolean(result.timedOut),
     durationMs: performance.now() - started,
+    spawnError: result.exitCode === undefined && !result.timedOut ? (result.originalMessage || result.shortMessage) : undefined,
   };
 }
 
 /** One line that says what failed, for error messages (redacted). */
 export function describeFailure(what: string, result: RunResult): string {
-  const reason = result.timedOut ? 'timed out' : `exit code ${result.exitCode ?? '?'}`;
+  const reason = result.timedOut ? 'timed out' : result.exitCode !== undefined ? `exit code ${result.exitCode}` : result.spawnError ?? 'did not run';
   const detail = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ');
   return redact(`${what} failed (${reason})${detail ? `: ${detail}` : ''}`);
 }

@@ -28,6 +28,20 @@ export function findOsUser(name: string): OsUser | undefined {
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
+/** This process's user name, from /etc/passwd by uid. */
+export function currentUser(): string {
+  const uid = process.getuid?.();
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && Number(id) === uid) return name;
+    }
+  } catch {
+    // fall through
+  }
+  return process.env.USER ?? `uid ${uid}`;
+}
+
 /**
  * Run options that make a child run as `name` when we are root (Postgres and PgBouncer refuse
  * to run as root); empty when we are not root, since then we already are an unprivileged user.

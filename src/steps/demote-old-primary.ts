@@ -5,9 +5,10 @@
  * the new primary, wait until it streams. Without host access it stays fenced read-only and the
  * report says so. Precondition: promoted. Undo: none.
  */
-import { conninfoTowards, slotNameFor } from '../postgres/conninfo.js';
+import { conninfoTowards, maskConninfo, slotNameFor } from '../postgres/conninfo.js';
 import { parseConninfo } from '../inventory/dsn.js';
-import { markStandby, standbySignalCommand, startCommand, startServer } from '../postgres/server-control.js';
+import { ensureExited, markStandby, standbySignalCommand, startCommand, startServer } from '../postgres/server-control.js';
+import type { HostRunner } from '../shell/host.js';
 import { ENSURE_SLOT_SQL, pointAt, waitStreaming } from './follow.js';
 import { quoteLiteral } from './poll.js';
 import { shellAction, sqlAction, type PlanContext, type StepContext, type StepDefinition } from './types.js';
@@ -27,7 +28,7 @@ export const demoteOldPrimaryStep: StepDefinition<'demote-old-primary'> = {
       ...(slot ? [sqlAction(plan.target.name, ENSURE_SLOT_SQL.replace(/\$1/g, quoteLiteral(slot)))] : []),
       shellAction(plan.primary.name, standbySignalCommand(plan.primary)),
       shellAction(plan.primary.name, startCommand(plan.primary, step.timeout)),
-      sqlAction(plan.primary.name, `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(conninfo)}`),
+      sqlAction(plan.primary.name, `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(maskConninfo(conninfo))}`),
       sqlAction(plan.primary.name, slot ? `ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(slot)}` : 'ALTER SYSTEM RESET primary_slot_name'),
       sqlAction(plan.primary.name, 'SELECT pg_reload_conf()'),
       sqlAction(plan.primary.name, 'drop its own inactive physical slots named after cluster nodes (a replica must not hold WAL for them)'),
@@ -48,8 +49,10 @@ export const demoteOldPrimaryStep: StepDefinition<'demote-old-primary'> = {
     if (running === 'primary') throw new Error(`${ctx.primary.name} is running as a primary: two primaries; stop it now`);
     if (running === undefined) {
       if (!runner) throw new Error(`${ctx.primary.name} is stopped and has no host_access: start it as a standby by hand`);
+      if (ctx.facts.stopRequested) await waitForExit(ctx, runner);
       await markStandby(runner, ctx.primary);
       await startServer(runner, ctx.primary, step.timeout);
+      ctx.facts.stopRequested = false;
     }
     ctx.facts.oldPrimaryStopped = false;
     const existing = ctx.replication.conninfo;
@@ -62,6 +65,18 @@ export const demoteOldPrimaryStep: StepDefinition<'demote-old-primary'> = {
     return `${ctx.primary.name} is a replica of ${ctx.target.name}`;
   },
 };
+
+/**
+ * The old postmaster may still be waiting for a standby (a partitioned one) to confirm its
+ * shutdown checkpoint, for up to wal_sender_timeout. The checkpoint is written and replayed by
+ * the new primary, so after a short grace an immediate stop loses nothing.
+ */
+async function waitForExit(ctx: StepContext, runner: HostRunner): Promise<void> {
+  const how = await ensureExited(runner, ctx.primary, ctx.facts.postmasterPid, 1000);
+  if (how === 'forced') {
+    ctx.facts.notes.push(`${ctx.primary.name}'s postmaster was still waiting for a standby to confirm its shutdown checkpoint; it was ended with an immediate stop (safe once the checkpoint is written)`);
+  }
+}
 
 /** 'replica' or 'primary' when the old primary answers, undefined when it is down. */
 async function runningRole(ctx: StepContext): Promise<'primary' | 'replica' | undefined> {

@@ -5,15 +5,16 @@
  */
 import { StepFailedError } from '../errors.js';
 import { describeFailure, run } from '../shell/exec.js';
+import type { EXEC_PLACEHOLDERS } from '../playbook/schema.js';
 import type { PlanContext, StepDefinition } from './types.js';
 
 export function expandCommand(words: readonly string[], plan: PlanContext, runId = '<run id>'): string[] {
-  const values: Record<string, string> = {
+  const values: Record<(typeof EXEC_PLACEHOLDERS)[number], string> = {
     primary: plan.primary.name, target: plan.target.name,
     primary_host: plan.primary.conn.host, primary_port: String(plan.primary.conn.port),
     target_host: plan.target.conn.host, target_port: String(plan.target.conn.port), run_id: runId,
   };
-  return words.map((word) => word.replace(/\{([a-z_]+)\}/g, (match, key: string) => values[key] ?? match));
+  return words.map((word) => word.replace(/\{([a-z_]+)\}/g, (match, key: string) => (values as Record<string, string>)[key] ?? match));
 }
 
 export const execStep: StepDefinition<'exec'> = {

@@ -5,11 +5,10 @@
  * Precondition: preflight passed. Undo: start the old primary again / reset read-only, then RESUME.
  */
 import { StepFailedError } from '../errors.js';
-import { NodeSession } from '../postgres/session.js';
+import { messageOf, NodeSession } from '../postgres/session.js';
 import { pollNode } from './poll.js';
 import { formatLsn, parseLsn } from '../postgres/lsn.js';
-import { controlDataCommand, readControlData, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
-import { isAlive } from '../shell/processes.js';
+import { controlDataCommand, ensureExited, localPostmasterPid, readControlData, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
 import { adminAction, shellAction, sqlAction, type StepContext, type StepDefinition } from './types.js';
 
 export const READ_ONLY_SQL = ['ALTER SYSTEM SET default_transaction_read_only = on', 'SELECT pg_reload_conf()'];
@@ -47,12 +46,16 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
   async undo(_step, ctx) {
     const done: string[] = [];
     const runner = ctx.host(ctx.primary);
-    if (ctx.facts.oldPrimaryStopped && runner) {
+    const restart = ctx.facts.stopRequested && runner !== undefined;
+    if (restart) {
+      const how = await ensureExited(runner, ctx.primary, ctx.facts.postmasterPid, 0).catch((error: Error) => {
+        ctx.facts.leftToDo.push(`${ctx.primary.name} cannot be restarted: ${error.message}. Clients stay paused rather than reach it. If it comes back, run the same command again (it undoes this run); if it stays hung, fail over to a replica`);
+        throw error;
+      });
       await startServer(runner, ctx.primary, 60_000);
+      ctx.facts.stopRequested = false;
       ctx.facts.oldPrimaryStopped = false;
-      done.push(`started ${ctx.primary.name} again as primary`, await waitReattached(ctx));
-    } else if (ctx.fenceMethod === 'clean-stop' && ctx.facts.postmasterPid && isAlive(ctx.facts.postmasterPid)) {
-      ctx.facts.notes.push(`${ctx.primary.name} was asked to shut down (fast) and did not finish; if it is hung, the shutdown completes when it resumes: treat it as failed and use the failover procedure`);
+      done.push(`started ${ctx.primary.name} again as primary${how === 'forced' ? ' (its shutdown was cut short with an immediate stop)' : ''}`);
     }
     if (ctx.facts.readOnlyApplied) {
       const session = await ctx.connections.node(ctx.primary.name);
@@ -60,17 +63,44 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
       ctx.facts.readOnlyApplied = false;
       done.push(`${ctx.primary.name} writable again`);
     }
+    // Clients are resumed only onto a server proven to accept writes; else they stay paused.
+    await proveWritable(ctx, ctx.primary.name);
     done.push(...(await resumeAll(ctx)));
+    // Replicas reattach after clients are back, not while they wait.
+    if (restart) done.push(await waitReattached(ctx));
     return done.join('; ') || 'nothing to undo';
   },
 };
+
+/**
+ * Throws unless `node` accepts a new connection and answers it as a writable primary: what the
+ * pooler will need for its clients (a held session can still be served while the postmaster hangs).
+ */
+export async function proveWritable(ctx: StepContext, node: string): Promise<void> {
+  let row: { in_recovery: boolean; ro: string } | undefined;
+  const spec = ctx.inventory.nodes.find((n) => n.name === node)!;
+  let session: NodeSession | undefined;
+  try {
+    session = await NodeSession.open(node, spec.conn, { attempts: 2, connectTimeoutMs: 3000, applicationName: ctx.applicationName });
+    row = await session.one<{ in_recovery: boolean; ro: string }>(WRITABLE_SQL, [], 5000);
+  } catch (error) {
+    throw new StepFailedError(`not resuming clients: ${node} does not answer a new connection (${messageOf(error)})`);
+  } finally {
+    await session?.close();
+  }
+  if (row.in_recovery || row.ro === 'on') {
+    throw new StepFailedError(`not resuming clients: ${node} does not accept writes (in recovery: ${row.in_recovery}, read-only: ${row.ro})`);
+  }
+}
+
+const WRITABLE_SQL = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
 
 /**
  * After a restart, replicas reconnect within wal_retrieve_retry_interval (5 s by default); wait
  * for the ones that answer, so the cluster is left as it was found, not half-attached.
  */
 async function waitReattached(ctx: StepContext): Promise<string> {
-  const candidates = [ctx.target, ...ctx.siblings].filter((n) => n.name !== ctx.primary.name);
+  const candidates = [ctx.target, ...ctx.siblings.filter((s) => ctx.waitFor.includes(s.name))].filter((n) => n.name !== ctx.primary.name);
   const expected = (await Promise.all(candidates.map((n) => willReattach(ctx, n.name)))).filter(Boolean).length;
   try {
     const attached = await pollNode(ctx, {
@@ -124,11 +154,12 @@ async function pauseAll(ctx: StepContext, timeoutMs: number): Promise<void> {
 }
 
 /**
- * RESUME every pooler this run paused, in parallel, on the held consoles (a PAUSE that timed out
- * already replaced its console, since a RESUME next to a blocked PAUSE can hang it: #715).
+ * RESUME the poolers this run paused (all, or those named by `only`), in parallel, on the held
+ * consoles (a PAUSE that timed out already replaced its console, since a RESUME next to a blocked
+ * PAUSE can hang it: #715).
  */
-export async function resumeAll(ctx: StepContext): Promise<string[]> {
-  const paused = ctx.inventory.poolers.filter((spec) => ctx.facts.pausedPoolers.has(spec.name));
+export async function resumeAll(ctx: StepContext, only?: ReadonlySet<string>): Promise<string[]> {
+  const paused = ctx.inventory.poolers.filter((spec) => ctx.facts.pausedPoolers.has(spec.name) && (!only || only.has(spec.name)));
   const done = await Promise.all(paused.map(async (spec) => {
     const admin = await ctx.connections.pooler(spec.name);
     const resumed = await admin.resumePaused(spec.databases);
@@ -142,18 +173,21 @@ export async function resumeAll(ctx: StepContext): Promise<string[]> {
 async function stopCleanly(ctx: StepContext, timeoutMs: number): Promise<string> {
   const runner = ctx.host(ctx.primary);
   if (!runner) throw new StepFailedError(`${ctx.primary.name} has no host_access: cannot stop it cleanly`);
+  ctx.facts.postmasterPid ??= localPostmasterPid(runner, ctx.primary);
   const started = performance.now();
-  await stopFast(runner, ctx.primary, timeoutMs, ctx.facts.postmasterPid);
-  ctx.facts.oldPrimaryStopped = true;
+  ctx.facts.stopRequested = true;
+  const { exited } = await stopFast(runner, ctx.primary, timeoutMs, ctx.facts.postmasterPid);
   const stoppedMs = performance.now() - started;
   const control = await readControlData(runner, ctx.primary);
   if (control.state !== 'shut down' || control.checkpointLsn === undefined) {
     throw new StepFailedError(`${ctx.primary.name} did not shut down cleanly (pg_controldata: "${control.state}"); its final position is unknown`);
   }
+  ctx.facts.oldPrimaryStopped = true;
   ctx.facts.finalLsn = control.checkpointLsn;
   ctx.facts.finalLsnSource = 'latest checkpoint in pg_control after the clean shutdown';
   ctx.facts.oldTimeline = control.timeline;
-  return `${ctx.primary.name} stopped in ${Math.round(stoppedMs)} ms; shutdown checkpoint at ${formatLsn(control.checkpointLsn)}`;
+  const state = exited ? 'stopped' : 'wrote its shutdown checkpoint (postmaster still exiting)';
+  return `${ctx.primary.name} ${state} in ${Math.round(stoppedMs)} ms; shutdown checkpoint at ${formatLsn(control.checkpointLsn)}`;
 }
 
 async function fenceReadOnly(ctx: StepContext): Promise<string> {

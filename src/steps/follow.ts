@@ -4,7 +4,7 @@
  * then waits until each streams on the new timeline. Precondition: promoted. Undo: none.
  */
 import type { NodeSpec } from '../inventory/model.js';
-import { conninfoTowards } from '../postgres/conninfo.js';
+import { conninfoTowards, maskConninfo } from '../postgres/conninfo.js';
 import type { NodeObservation } from '../postgres/observe.js';
 import { pollNode, quoteLiteral } from './poll.js';
 import { sqlAction, type StepContext, type StepDefinition } from './types.js';
@@ -21,9 +21,11 @@ export const followStep: StepDefinition<'follow'> = {
     const settings = obs?.reachable ? obs.settings : {};
     return [
       ...(settings.primary_slot_name ? [sqlAction(plan.target.name, ENSURE_SLOT_SQL.replace(/\$1/g, quoteLiteral(settings.primary_slot_name)))] : []),
-      sqlAction(sibling.name, `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(conninfoTowards(settings.primary_conninfo ?? '', plan.target.conn))}`),
+      sqlAction(sibling.name, `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(maskConninfo(conninfoTowards(settings.primary_conninfo ?? '', plan.target.conn)))}`),
       sqlAction(sibling.name, 'SELECT pg_reload_conf()'),
-      `${sqlAction(sibling.name, RECEIVER_SQL)}  (until streaming from ${plan.target.name})`,
+      plan.waitFor.includes(sibling.name)
+        ? `${sqlAction(sibling.name, RECEIVER_SQL)}  (until streaming from ${plan.target.name})`
+        : `[${sibling.name}] not waited for: ${plan.toCheck.find((c) => c.name === sibling.name)?.reason}; reported as "to check"`,
     ];
   }),
   async run(step, ctx) {
@@ -34,7 +36,12 @@ export const followStep: StepDefinition<'follow'> = {
     }
     for (const failure of failed) ctx.facts.leftToDo.push(`make ${failure.split(':')[0]} stream from ${ctx.target.name} (${failure})`);
     if (failed.length) throw new Error(`not following ${ctx.target.name}: ${failed.join('; ')}`);
-    return ctx.siblings.length ? `${ctx.siblings.map((s) => s.name).join(', ')} streaming from ${ctx.target.name}` : 'no other replicas';
+    const waited = ctx.siblings.filter((s) => ctx.waitFor.includes(s.name)).map((s) => s.name);
+    const unwaited = ctx.toCheck.map((c) => c.name);
+    return [
+      waited.length ? `${waited.join(', ')} streaming from ${ctx.target.name}` : '',
+      unwaited.length ? `${unwaited.join(', ')} repointed, not waited for (to check)` : '',
+    ].filter(Boolean).join('; ') || 'no other replicas';
   },
 };
 
@@ -43,6 +50,11 @@ async function repoint(ctx: StepContext, sibling: NodeSpec, timeoutMs: number): 
   const settings = obs?.reachable ? obs.settings : undefined;
   if (!settings) throw new Error('was unreachable at the start of the run');
   await pointAt(ctx, sibling, settings.primary_conninfo ?? '', settings.primary_slot_name ?? '', undefined);
+  const skipped = ctx.toCheck.find((c) => c.name === sibling.name);
+  if (skipped) {
+    ctx.facts.followers[sibling.name] = `repointed to ${ctx.target.name}, not waited for (${skipped.reason}): to check`;
+    return;
+  }
   await waitStreaming(ctx, sibling, timeoutMs);
   ctx.facts.followers[sibling.name] = `streaming from ${ctx.target.name}`;
 }

@@ -3,6 +3,7 @@
  * primary. Precondition: repointed. Undo: none.
  * unfence — the explicit undo of fence-writes, for playbooks that want it as a step.
  */
+import { StepFailedError } from '../errors.js';
 import { formatMs } from '../util/time.js';
 import { fenceWritesStep, resumeAll } from './fence-writes.js';
 import { afterPromotion } from './promote.js';
@@ -13,9 +14,18 @@ export const resumeStep: StepDefinition<'resume'> = {
   title: () => 'resume clients',
   describe: (_s, plan) => plan.inventory.poolers.flatMap((p) => p.databases.map((db) => adminAction(p.name, `RESUME ${db}`))),
   async run(_step, ctx) {
-    const done = await resumeAll(ctx);
-    const pause = ctx.facts.fencedAt !== undefined && ctx.facts.resumedAt !== undefined ? ctx.facts.resumedAt - ctx.facts.fencedAt : undefined;
+    // After promotion, a pooler still pointing at the old primary must not let clients through:
+    // they would reach a stopped or read-only server. It stays paused and the report says so.
+    const stuck = ctx.facts.promoted ? ctx.inventory.poolers.filter((p) => ctx.facts.pausedPoolers.has(p.name) && !ctx.facts.repointed.has(p.name)) : [];
+    const done = await resumeAll(ctx, ctx.facts.promoted ? ctx.facts.repointed : undefined);
     const timeline = ctx.facts.promoted ? `; ${await afterPromotion(ctx)}` : '';
+    if (stuck.length) {
+      for (const p of stuck) {
+        ctx.facts.leftToDo.push(`${p.name} is still PAUSED and points at ${ctx.primary.name}: it could not be repointed to ${ctx.target.name}; fix that (see the error above), then run the same command again to finish, or repoint it and RESUME ${p.databases.join(', ')} by hand`);
+      }
+      throw new StepFailedError(`kept ${stuck.map((p) => p.name).join(', ')} paused: not repointed to ${ctx.target.name}${done.length ? `; resumed ${done.join('; ')}` : ''}`);
+    }
+    const pause = ctx.facts.fencedAt !== undefined && ctx.facts.resumedAt !== undefined ? ctx.facts.resumedAt - ctx.facts.fencedAt : undefined;
     return `${done.join('; ')}${pause === undefined ? '' : `; writes were paused for ${formatMs(pause)}`}${timeline}`;
   },
 };

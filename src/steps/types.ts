@@ -20,6 +20,13 @@ export interface PlanContext {
   readonly target: NodeSpec;
   /** Other reachable nodes, to follow the new primary. */
   readonly siblings: readonly NodeSpec[];
+  /**
+   * Siblings the run waits for (streaming, replaying without delay), decided up front. The rest
+   * (a delayed replica, a paused one, one not streaming now) are repointed but not waited for,
+   * and reported as "to check".
+   */
+  readonly waitFor: readonly string[];
+  readonly toCheck: ReadonlyArray<{ readonly name: string; readonly reason: string }>;
   /** Nodes that could not be reached when the plan was made; reported, not touched. */
   readonly unreachable: readonly string[];
   /** The old primary as observed (absent when it was already stopped, e.g. when finishing a half-done run). */
@@ -36,6 +43,9 @@ export interface Facts {
   fencedAt?: number;
   resumedAt?: number;
   pausedPoolers: Set<string>;
+  /** A fast shutdown of the old primary was requested (its postmaster may still be exiting). */
+  stopRequested: boolean;
+  /** The old primary can no longer write: its shutdown checkpoint is written (postmaster exited or exiting). */
   oldPrimaryStopped: boolean;
   readOnlyApplied: boolean;
   postmasterPid?: number;
@@ -54,7 +64,7 @@ export interface Facts {
 }
 
 export const newFacts = (): Facts => ({
-  pausedPoolers: new Set(), oldPrimaryStopped: false, readOnlyApplied: false,
+  pausedPoolers: new Set(), stopRequested: false, oldPrimaryStopped: false, readOnlyApplied: false,
   promoteRequested: false, promoted: false, repointed: new Set(), followers: {}, notes: [], leftToDo: [],
 });
 

@@ -20,7 +20,7 @@ export const verifyStep: StepDefinition<'verify'> = {
   describe: (_s, plan) => [
     sqlAction(plan.target.name, `${PRIMARY_SQL}; ${TIMELINE_SQL}`),
     ...plan.inventory.poolers.flatMap((p) => [adminAction(p.name, 'SHOW DATABASES'), ...(p.app ? [`[${p.name}] app login: ${THROUGH_POOLER_SQL}`] : [])]),
-    `[${[plan.primary, ...plan.siblings].map((n) => n.name).join(', ')}] SQL: ${RECEIVER_SQL}`,
+    `[${[plan.primary.name, ...plan.waitFor].join(', ')}] SQL: ${RECEIVER_SQL}`,
   ],
   async run(step, ctx) {
     const deadline = performance.now() + step.timeout;
@@ -56,7 +56,8 @@ async function findProblems(ctx: StepContext): Promise<string[]> {
     if (spec.app) problems.push(...(await throughPooler(ctx, spec.name, spec.app)));
   }
   problems.push(...(await oldPrimaryProblems(ctx)));
-  const followers = ctx.facts.oldPrimaryRole?.startsWith('replica') ? [ctx.primary, ...ctx.siblings] : ctx.siblings;
+  const waited = ctx.siblings.filter((s) => ctx.waitFor.includes(s.name));
+  const followers = ctx.facts.oldPrimaryRole?.startsWith('replica') ? [ctx.primary, ...waited] : waited;
   for (const node of followers) problems.push(...(await followerProblems(ctx, node.name)));
   return problems;
 }

@@ -14,6 +14,12 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 export const now = (): number => performance.now();
 
+/**
+ * The longest duration any step may wait. Node's timers overflow past 2^31-1 ms (24.8 days) and
+ * then fire at once, so a larger value could never be honoured; a day is already absurd here.
+ */
+export const MAX_DURATION_MS = 24 * 3_600_000;
+
 /** Parses "250ms", "5s", "2m" or a bare number of milliseconds. */
 export function parseDuration(input: string | number): number | undefined {
   if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input : undefined;
@@ -25,4 +31,14 @@ export function parseDuration(input: string | number): number | undefined {
 
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** `promise`, or `fallback` once `ms` have passed; the timer is cleared so it never keeps the process alive. */
+export async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<T>((resolve) => { timer = setTimeout(() => resolve(fallback), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

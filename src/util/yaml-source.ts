@@ -39,7 +39,14 @@ export function parseYamlText(text: string, file: string, what: string): YamlSou
     const reason = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new BadInputError(`${file}${line ? `:${line}` : ''}: invalid YAML: ${reason}`);
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    // The yaml package refuses documents whose aliases expand past maxAliasCount (a "billion
+    // laughs" bomb); that is bad input, not an internal error.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new BadInputError(`${file}: invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
   if (data === null || data === undefined) {
     throw new BadInputError(`${file}: ${what} is empty`);
   }

@@ -7,7 +7,7 @@ import { postmasterPid, pgbouncerPid, startNode, startPgBouncer } from '../../sr
 import { signal, waitGone } from '../../src/shell/processes.js';
 import { nodeConn, settledTopology, sql, underLoad, waitUntilPrimary, waitUntilStreaming } from './support/cluster.js';
 import {
-  execStep, expectLastLinesSay, expectOneWriter, pauseHere, playbookWith, signalAtInjectedStep, startPromote, stepStarted, waitForJournal,
+  execStep, expectLastLinesSay, expectOneWriter, guardianPid, pauseHere, playbookWith, signalAtInjectedStep, startPromote, stepStarted, waitForJournal,
 } from './support/faults.js';
 import { describe, expect, test } from './support/fixtures.js';
 
@@ -43,31 +43,38 @@ describe('faults before the point of no return roll back', () => {
     expect(await expectOneWriter(sandbox)).toBe('pg2');
   });
 
-  test('old primary hangs (SIGSTOP) during the switchover: times out, says failover is needed, never promotes', async ({ sandbox }) => {
+  test('old primary hangs (SIGSTOP) during the switchover: never promotes, never resumes clients onto it, says failover may be needed', async ({ sandbox }) => {
     const pg1 = postmasterPid(sandbox.manifest, 'pg1')!;
     const playbook = await playbookWith(sandbox, 'hang', 'checkpoint', execStep('kill', '-STOP', pg1), { 'fence-writes': 'pause_timeout: 2s\nstop_timeout: 2s' });
-    const { value: run, load } = await underLoad(sandbox, async () => {
+    const { value: { run, undo }, load } = await underLoad(sandbox, async () => {
       const result = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
       const t = await settledTopology(sandbox, 0);
       expect(t.primaries.filter((p) => p !== 'pg1')).toEqual([]); // nobody was promoted
+      expect(t.poolerPaused).toBe(true); // clients wait rather than reach a server that cannot answer
       signal(pg1, 'SIGCONT');
-      // A fast shutdown was requested while it hung; it completes now. Start it again to serve.
+      // The shutdown requested while it hung completes now. Start it again to serve.
       if (await waitGone([pg1], 5000)) await startNode(sandbox.manifest, 'pg1');
-      return result;
+      // Once it is back, the next run undoes the half-done switchover: clients resume on pg1.
+      return { run: result, undo: await startPromote(sandbox, '--target', 'pg2') };
     });
-    expect(run.exitCode).toBe(4);
-    expectLastLinesSay(String(run.stderr), /use the failover procedure/, 4);
+    expect(run.exitCode).toBe(5);
+    expectLastLinesSay(String(run.stderr), /FAILED, AND THE ROLLBACK DID NOT RESTORE SERVICE[\s\S]*use the failover procedure/, 5);
+    expect(String(run.stderr)).toMatch(/pg1 cannot be restarted: .*did not exit, even after an immediate shutdown request \(hung\?\)/);
+    expectLastLinesSay(String(undo.stderr), /UNDID THE HALF-DONE SWITCHOVER/, 4);
     expect(await expectOneWriter(sandbox)).toBe('pg1');
     expect(load.missing).toBe(0);
+    // The run after that switches over.
+    await waitUntilStreaming(sandbox, 'pg2', 'pg1');
     const again = await startPromote(sandbox, '--target', 'pg2');
     expectLastLinesSay(String(again.stderr), SECOND_RUN_OK, 0);
   });
 
-  test('PgBouncer killed before the fence: stops before promotion and says the pooler needs attention', async ({ sandbox }) => {
+  test('PgBouncer killed before the fence: stops before promotion, exit 5: the pooler needs attention', async ({ sandbox }) => {
     const playbook = await playbookWith(sandbox, 'kill-pooler-early', 'checkpoint', execStep('kill', '-KILL', pgbouncerPid(sandbox.manifest)!));
     const run = await startPromote(sandbox, '--playbook', playbook);
-    expect(run.exitCode).toBe(4);
-    expectLastLinesSay(String(run.stderr), /undo of "fence writes.*" failed/, 4);
+    // pg1 is still the primary, but no pooler serves it: that is not a verified rollback.
+    expect(run.exitCode).toBe(5);
+    expectLastLinesSay(String(run.stderr), /verified now: +pg1 is the only writable primary; pgbouncer unreachable[\s\S]*undo of "fence writes.*" failed/, 5);
     await startPgBouncer(sandbox.manifest);
     expect(await expectOneWriter(sandbox)).toBe('pg1');
     const again = await startPromote(sandbox);
@@ -126,10 +133,10 @@ describe('interrupts and a killed tool', () => {
     expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
   });
 
-  test('the tool SIGKILLed after the fence: the next run recognises it and undoes the fence', async ({ sandbox }) => {
+  test('the tool and its guardian SIGKILLed after the fence (the machine it ran on died): the next run undoes the fence', async ({ sandbox }) => {
     const playbook = await playbookWith(sandbox, 'sigkill-early', 'fence-writes', pauseHere(10));
     const { value: again, load } = await underLoad(sandbox, async () => {
-      await signalAtInjectedStep(sandbox, playbook, 'SIGKILL');
+      await signalAtInjectedStep(sandbox, playbook, 'SIGKILL', () => signal(guardianPid(sandbox)!, 'SIGKILL'));
       expect(await expectOneWriter(sandbox, { allowPaused: true })).toBeUndefined();
       return startPromote(sandbox);
     });
@@ -141,10 +148,10 @@ describe('interrupts and a killed tool', () => {
     expectLastLinesSay(String(third.stderr), SECOND_RUN_OK, 0);
   });
 
-  test('the tool SIGKILLed after promotion: the next run recognises it and finishes', async ({ sandbox }) => {
+  test('the tool and its guardian SIGKILLed after promotion: the next run recognises it and finishes', async ({ sandbox }) => {
     const playbook = await playbookWith(sandbox, 'sigkill-late', 'promote', pauseHere(10));
     const { value: again, load } = await underLoad(sandbox, async () => {
-      await signalAtInjectedStep(sandbox, playbook, 'SIGKILL');
+      await signalAtInjectedStep(sandbox, playbook, 'SIGKILL', () => signal(guardianPid(sandbox)!, 'SIGKILL'));
       return startPromote(sandbox);
     });
     expect(again.exitCode, String(again.stderr)).toBe(0);

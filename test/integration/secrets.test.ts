@@ -18,13 +18,18 @@ describe('secrets', () => {
   test('no password appears in any output or journal', async ({ sandbox }) => {
     const pgpass = readFileSync(sandbox.manifest.passfile, 'utf8').trim().split('\n').map((l) => l.split(':'));
     const password = (user: string) => pgpass.find((f) => f[3] === user)![4]!;
-    const secrets = { superuser: password('handover'), replication: password('replicator'), app: password('app'), admin: password('pgbadmin'), wrong: 'wrong-Secret-4711' };
+    // The replication password has a space, a quote, a backslash and a double quote: it must be
+    // masked wherever it travels (conninfo-escaped, inside SQL literals, inside JSON).
+    const secrets = { superuser: password('handover'), replication: `Rep l'ic\\a"tor-7QX`, app: password('app'), admin: password('pgbadmin'), wrong: 'wrong-Secret-4711' };
     const ports = sandbox.manifest.nodes.map((n) => n.port);
     const pooler = sandbox.manifest.poolers[0]!;
 
+    await sql(nodeConn(sandbox, 'pg1', 'postgres'), `ALTER ROLE replicator PASSWORD '${secrets.replication.replace(/'/g, "''")}'`);
+    const conninfoPassword = `'${secrets.replication.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     // Replicas that carry the replication password in primary_conninfo, as many real ones do.
     for (const name of ['pg2', 'pg3']) {
-      await sql(nodeConn(sandbox, name, 'postgres'), `ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=${ports[0]} user=replicator password=${secrets.replication} application_name=${name}'`);
+      const conninfo = `host=127.0.0.1 port=${ports[0]} user=replicator password=${conninfoPassword} application_name=${name}`;
+      await sql(nodeConn(sandbox, name, 'postgres'), `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'`);
       await sql(nodeConn(sandbox, name, 'postgres'), 'SELECT pg_reload_conf()');
     }
     const node = (i: number, auth: Record<string, string>) => ({
@@ -81,5 +86,8 @@ describe('secrets', () => {
     for (const [name, secret] of Object.entries(secrets)) {
       expect(everything.includes(secret), `${name} password leaked`).toBe(false);
     }
+    // Whatever escaping it went through, its plain tail would show.
+    expect(everything.includes('tor-7QX'), 'replication password leaked in an escaped form').toBe(false);
+    expect(everything.includes('Rep l'), 'replication password leaked in an escaped form').toBe(false);
   });
 });

@@ -3,7 +3,7 @@
  * trace, and nothing sent to any server (listeners stand where the inventory's servers would be).
  */
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,12 @@ poolers:
     databases: [appdb]
 `);
   writeFileSync(join(dir, 'bad-playbook.yaml'), 'name: x\nsteps:\n  - kind: preflight\n  - kind: teleport\n');
+  const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`)];
+  writeFileSync(join(dir, 'bomb.yaml'), `${bomb.join('\n')}\n`);
+  const core = '  - kind: preflight\n  - kind: fence-writes\n  - kind: wait-catchup\n  - kind: promote\n  - kind: repoint-pooler\n  - kind: resume\n';
+  writeFileSync(join(dir, 'long.yaml'), `name: x\nsteps:\n${core.replace('kind: promote', 'kind: promote\n    timeout: 1000h')}`);
+  writeFileSync(join(dir, 'typo.yaml'), `name: x\nsteps:\n${core}  - kind: exec\n    command: [notify, "{tagret}"]\n`);
+  writeFileSync(join(dir, 'shell-host.yaml'), readFileSync(inventory, 'utf8').replace('host=127.0.0.1 port=' + ports[0], `host=127.0.0.1;touch${dir}/x port=${ports[0]}`));
   writeFileSync(join(dir, 'bad-dsn.yaml'), `nodes:\n  - name: a\n    dsn: host=127.0.0.1 port=nope\n  - name: b\n    dsn: host=127.0.0.1 port=1\npoolers:\n  - name: p\n    admin_dsn: host=127.0.0.1 port=1 user=a dbname=pgbouncer\n    config_file: /x\n    databases: [d]\n`);
 });
 
@@ -59,6 +65,11 @@ describe('bad input through the CLI', () => {
     ['replicas zero', () => ['sandbox', 'up', '--replicas', '0', '--dir', join(dir, 'sb')], /--replicas: expected integer 1–8, got "0"/],
     ['unknown command', () => ['frobnicate'], /unknown command 'frobnicate'/],
     ['status without --inventory', () => ['status'], /required option '-i, --inventory <file>' not specified/],
+    ['YAML alias bomb as inventory', () => ['promote', '-i', join(dir, 'bomb.yaml'), '--dry-run'], /bomb\.yaml: invalid YAML: .*alias/i],
+    ['YAML alias bomb as playbook', () => ['promote', '-i', inventory, '-p', join(dir, 'bomb.yaml'), '--dry-run'], /bomb\.yaml: invalid YAML: .*alias/i],
+    ['a timeout Node cannot honour', () => ['promote', '-i', inventory, '-p', join(dir, 'long.yaml'), '--dry-run'], /long\.yaml:7 steps\[3\]\.timeout: expected at most 24h, got "1000h"/],
+    ['a placeholder typo', () => ['promote', '-i', inventory, '-p', join(dir, 'typo.yaml'), '--dry-run'], /typo\.yaml:\d+ steps\[6\]\.command\[1\]: unknown placeholder in "\{tagret\}"/],
+    ['shell metacharacters in a DSN host', () => ['promote', '-i', join(dir, 'shell-host.yaml'), '--dry-run'], /nodes\[0\]\.dsn: host: expected a host name or IP address/],
     ['validate a missing playbook', () => ['playbook', 'validate', join(dir, 'nope.yaml')], /playbook .*nope\.yaml: cannot read file \(ENOENT\)/],
   ];
 

@@ -55,7 +55,7 @@ describe('preflight decisions', () => {
   it('refuses blockers: long and prepared transactions, logical slots, paused replay', () => {
     const busy = primary('pg1', {
       transactions: [{ pid: 42, user: 'app', state: 'idle in transaction', ageMs: 60_000 }],
-      preparedXacts: 1, slots: [{ name: 'cdc', type: 'logical', active: true, walStatus: 'reserved' }],
+      preparedXacts: 1, slots: [{ name: 'cdc', type: 'logical', active: true, activePid: 99, walStatus: 'reserved' }],
     });
     const state = cluster([busy, replica('pg2', 5001, 0x3000000n, { replayPaused: true }), replica('pg3')]);
     expect(failing(state, 'pg2').sort()).toEqual(['no-logical-slots', 'no-long-transactions', 'no-prepared-transactions', 'replay-not-paused']);

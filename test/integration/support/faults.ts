@@ -63,9 +63,10 @@ export async function waitForJournal(sandbox: SandboxFixture, predicate: (event:
 }
 
 /** Runs promote (to pg2) with `playbook`, sends `signalName` when its injected exec step starts, and waits for it. */
-export async function signalAtInjectedStep(sandbox: SandboxFixture, playbook: string, signalName: NodeJS.Signals): Promise<Awaited<ResultPromise>> {
+export async function signalAtInjectedStep(sandbox: SandboxFixture, playbook: string, signalName: NodeJS.Signals, alsoThen?: () => void): Promise<Awaited<ResultPromise>> {
   const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
   await waitForJournal(sandbox, stepStarted('-exec'));
+  alsoThen?.();
   child.kill(signalName);
   return child;
 }
@@ -89,4 +90,29 @@ export function expectLastLinesSay(stderr: string, headline: RegExp, exitCode: n
   const tail = stderr.trim().split('\n').slice(-40).join('\n');
   expect(tail).toMatch(headline);
   expect(tail).toContain(`(exit ${exitCode})`);
+}
+
+/** Every event of every journal of this sandbox's runs, oldest file first. */
+export function journalEvents(sandbox: SandboxFixture): Array<Record<string, unknown>> {
+  const dir = journalDir(sandbox);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().flatMap((file) =>
+    readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    }));
+}
+
+/** The report of the newest run that wrote one. */
+export function reportInJournal(sandbox: SandboxFixture): Record<string, any> | undefined {
+  return journalEvents(sandbox).filter((e) => e.event === 'report').map((e) => e.report as Record<string, any>).at(-1);
+}
+
+/** The guardian of the newest run (its pid, from the journal). */
+export function guardianPid(sandbox: SandboxFixture): number | undefined {
+  const started = journalEvents(sandbox).filter((e) => e.event === 'guardian-started').at(-1);
+  return started ? Number(started.pid) : undefined;
 }

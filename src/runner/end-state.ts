@@ -1,0 +1,89 @@
+/**
+ * What the cluster looks like when a run ends, observed afresh: which nodes accept writes and
+ * where each pooler sends clients, paused or not. The report's headline is judged from this, never
+ * from which code path ran (a rollback that could not restart the old primary is not a rollback).
+ */
+import type { Connections } from '../cluster/connections.js';
+import { nodeAt, type ClusterState } from '../cluster/state.js';
+import { PoolerAdmin } from '../pooler/admin.js';
+import { messageOf, NodeSession } from '../postgres/session.js';
+
+export interface PoolerEnd {
+  readonly name: string;
+  readonly reachable: boolean;
+  /** The node its pooled databases point at ('several' when they disagree, or host:port). */
+  readonly pointsAt?: string;
+  readonly paused?: boolean;
+  readonly error?: string;
+}
+
+export interface EndState {
+  readonly writable: readonly string[];
+  readonly silent: readonly string[];
+  readonly poolers: readonly PoolerEnd[];
+}
+
+const WRITABLE_SQL = "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' AS writable";
+
+export async function observeEndState(connections: Connections, state: ClusterState): Promise<EndState> {
+  const inventory = connections.inventory;
+  const [nodes, poolers] = await Promise.all([
+    Promise.all(inventory.nodes.map(async (node) => ({ name: node.name, writable: await probeWritable(connections, node.name) }))),
+    Promise.all(inventory.poolers.map((spec) => probePooler(connections, state, spec.name))),
+  ]);
+  return {
+    writable: nodes.filter((n) => n.writable === true).map((n) => n.name),
+    silent: nodes.filter((n) => n.writable === undefined).map((n) => n.name),
+    poolers,
+  };
+}
+
+/**
+ * true/false, or undefined when the node does not answer within a couple of seconds. A fresh
+ * connection each time: an old session can still be served by its backend while the postmaster
+ * itself is hung, and clients need new connections.
+ */
+async function probeWritable(connections: Connections, name: string): Promise<boolean | undefined> {
+  const spec = connections.inventory.nodes.find((n) => n.name === name)!;
+  let session: NodeSession | undefined;
+  try {
+    session = await NodeSession.open(name, spec.conn, { attempts: 1, connectTimeoutMs: 1500, applicationName: connections.applicationName });
+    return (await session.one<{ writable: boolean }>(WRITABLE_SQL, [], 2000)).writable;
+  } catch {
+    return undefined;
+  } finally {
+    await session?.close();
+  }
+}
+
+async function probePooler(connections: Connections, state: ClusterState, name: string): Promise<PoolerEnd> {
+  const spec = connections.inventory.poolers.find((p) => p.name === name)!;
+  try {
+    const held = connections.poolers.get(name);
+    const admin = held instanceof PoolerAdmin && held.isOpen ? held : await PoolerAdmin.open(spec, 1);
+    if (admin !== held) connections.poolers.set(name, admin);
+    const databases = (await admin.showDatabases()).filter((d) => spec.databases.includes(d.name));
+    const targets = new Set(databases.map((d) => nodeAt(state, d.host, d.port) ?? `${d.host}:${d.port}`));
+    return {
+      name, reachable: true,
+      pointsAt: targets.size === 1 ? [...targets][0] : 'several',
+      paused: databases.some((d) => d.paused),
+    };
+  } catch (error) {
+    return { name, reachable: false, error: messageOf(error) };
+  }
+}
+
+/** Whether `node` is the one writer and every pooler sends clients to it, unpaused. */
+export function servesFrom(end: EndState, node: string): boolean {
+  return end.writable.length === 1 && end.writable[0] === node &&
+    end.poolers.every((p) => p.reachable && p.pointsAt === node && !p.paused);
+}
+
+/** One line: the verified end state, for the report. */
+export function describeEndState(end: EndState): string {
+  const writers = end.writable.length === 0 ? 'NO writable primary' : end.writable.length === 1 ? `${end.writable[0]} is the only writable primary` : `TWO OR MORE WRITABLE PRIMARIES: ${end.writable.join(', ')}`;
+  const poolers = end.poolers.map((p) => (p.reachable ? `${p.name} -> ${p.pointsAt}${p.paused ? ' (PAUSED)' : ''}` : `${p.name} unreachable`));
+  const silent = end.silent.length ? `; no answer from ${end.silent.join(', ')}` : '';
+  return `${writers}; ${poolers.join(', ')}${silent}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * The guardian process (see guardian.ts). Kept small: it loads the recovery code only when the
+ * tool has died without a report.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { isAlive } from '../shell/processes.js';
+import { sleep } from '../util/time.js';
+import type { GuardianOrders } from './guardian.js';
+import { Journal } from './journal.js';
+
+const POLL_MS = 50;
+const ATTEMPTS = 5;
+
+const orders = JSON.parse(process.argv[2] ?? '{}') as GuardianOrders;
+process.on('SIGHUP', () => undefined);
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => process.exit(0));
+process.stdout.write('ready\n', () => process.stdout.destroy());
+
+while (isAlive(orders.toolPid)) await sleep(POLL_MS);
+if (!finished()) await recover();
+process.exit(0);
+
+function finished(): boolean {
+  return existsSync(orders.journalFile) && readFileSync(orders.journalFile, 'utf8').includes('"event":"report"');
+}
+
+async function recover(): Promise<void> {
+  const runId = /([^/]+)\.jsonl$/.exec(orders.journalFile)?.[1] ?? 'unknown';
+  const journal = new Journal(dirname(orders.journalFile), runId);
+  journal.write('guardian-recovery-start', { guardianPid: process.pid, toolPid: orders.toolPid });
+  const { promote } = await import('./switchover.js');
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    try {
+      const result = await promote({
+        inventoryFile: orders.inventoryFile, playbookFile: orders.playbookFile, dryRun: false, journalDir: orders.journalDir,
+        signal: new AbortController().signal, emit: () => undefined, confirm: async () => true, onlyRecover: true,
+      });
+      const outcome = result.kind === 'ran' ? result.report.outcome : result.kind;
+      journal.write('guardian-recovery-end', { attempt, outcome, runId: result.kind === 'ran' ? result.report.runId : undefined });
+      if (result.kind !== 'ran' || result.report.outcome !== 'undo-failed') return;
+    } catch (error) {
+      journal.write('guardian-recovery-failed', { attempt, error: (error as Error).message });
+    }
+    await sleep(1000 * attempt);
+  }
+}
