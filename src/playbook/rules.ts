@@ -31,6 +31,10 @@ export function checkPlaybookRules(playbook: Playbook, nodeNames?: readonly stri
   requireBefore('fence-writes', 'two writable primaries otherwise');
   requireBefore('wait-catchup', 'acknowledged commits could be lost otherwise');
   requireAfter('repoint-pooler', 'clients would stay on the old primary');
+  const demote = first('demote-old-primary');
+  if (demote !== undefined && demote < promote) {
+    problems.push({ path: ['steps', demote, 'kind'], message: 'demote-old-primary must come after promote (it restarts the old primary as a replica of the new one)' });
+  }
   requireAfter('resume', 'clients would stay paused');
   const fence = first('fence-writes');
   const catchup = first('wait-catchup');

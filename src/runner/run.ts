@@ -10,27 +10,34 @@ import type { NodeSpec } from '../inventory/model.js';
 import type { Plan, PlannedStep } from '../playbook/plan.js';
 import { messageOf } from '../postgres/session.js';
 import { hostRunnerFor, type HostRunner } from '../shell/host.js';
-import { definitionOf } from '../steps/registry.js';
-import type { Facts, StepContext } from '../steps/types.js';
+import type { ClusterState } from '../cluster/state.js';
+import type { Step, StepKind } from '../playbook/schema.js';
+import { definitionOf as registered } from '../steps/registry.js';
+import type { Facts, StepContext, StepDefinition } from '../steps/types.js';
 import type { Emit } from './events.js';
 import type { Journal } from './journal.js';
-import { describeEndState, observeEndState } from './end-state.js';
+import { describeEndState, observeEndState, type EndState } from './end-state.js';
 import { buildReport, judgeOutcome, type Outcome, type Report, type StepTiming } from './report.js';
 
 export interface RunDeps {
   readonly connections: Connections;
   readonly facts: Facts;
-  readonly journal: Journal;
+  readonly journal: Pick<Journal, 'runId' | 'file' | 'write'>;
   readonly emit: Emit;
   /** Aborted on Ctrl-C; honoured only before the point of no return. */
   readonly signal: AbortSignal;
   /** Run id of the half-done run this one finishes or undoes. */
   readonly recovers?: string;
+  /** How each step is done and undone (the step registry; unit tests pass fakes). */
+  readonly definitions?: (step: Step) => StepDefinition<StepKind>;
+  /** Observes the end state the headline is judged from (unit tests pass a fixed one). */
+  readonly observeEnd?: (connections: Connections, state: ClusterState) => Promise<EndState>;
 }
 
 export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   const started = performance.now();
   const { facts, journal } = deps;
+  const definitionOf = deps.definitions ?? registered;
   const hosts = new Map<string, HostRunner | undefined>();
   const ctx: StepContext = {
     ...plan.context, connections: deps.connections, facts, signal: deps.signal, runId: journal.runId,
@@ -88,7 +95,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
     outcome = 'succeeded';
   }
   // The headline comes from what is verified now, not from the path the run took.
-  const end = outcome === 'refused' ? undefined : await observeEndState(deps.connections, plan.context.state);
+  const end = outcome === 'refused' ? undefined : await (deps.observeEnd ?? observeEndState)(deps.connections, plan.context.state);
   const judged = judgeOutcome(outcome, end, { oldPrimary: plan.context.primary.name, target: plan.context.target.name });
   if (end && judged !== outcome) facts.leftToDo.push(`the run ended as "${outcome}", but the verified end state is: ${describeEndState(end)}`);
   outcome = judged;
@@ -108,6 +115,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
 }
 
 async function rollback(ctx: StepContext, touched: PlannedStep[], deps: RunDeps, timings: Map<string, StepTiming>, reason: string) {
+  const definitionOf = deps.definitions ?? registered;
   deps.emit({ type: 'rollback-start', reason });
   deps.journal.write('rollback-start', { reason });
   // Undo must not be cut short by the interrupt that caused it.

@@ -86,6 +86,28 @@ describe('preflight decisions', () => {
     expect(decide(state, playbook).context?.fenceMethod).toBe('read-only');
   });
 
+  it('refuses a playbook that asks for a clean stop when the primary has no host access', () => {
+    const state = cluster([primary(), replica('pg2'), replica('pg3')], [pooler()], false);
+    const cleanStop = buildPlaybook(parseYamlText(readFileSync('playbooks/switchover.yaml', 'utf8').replace('method: auto', 'method: clean-stop'), 'p.yaml', 'playbook'));
+    const decision = decide(state, cleanStop);
+    expect(failures(decision.checks).map((c) => c.id)).toContain('fence-method');
+  });
+
+  it('a delayed, a paused and a non-streaming replica are repointed but not waited for', () => {
+    const state = cluster([
+      primary(), replica('pg2'),
+      replica('pg3', 5001, 0x3000000n, { settings: { ...replica('pg3').settings, recovery_min_apply_delay: '60000' } }),
+    ]);
+    const context = decide(state, playbook, 'pg2').context!;
+    expect(context.waitFor).toEqual([]);
+    expect(context.toCheck).toEqual([{ name: 'pg3', reason: 'recovery_min_apply_delay = 60.00 s: it reaches the new timeline only after that delay' }]);
+    const paused = cluster([primary(), replica('pg2'), replica('pg3', 5001, 0x3000000n, { replayPaused: true })]);
+    expect(decide(paused, playbook, 'pg2').context!.toCheck.map((c) => c.reason)).toEqual(['its WAL replay is paused']);
+    const elsewhere = cluster([primary(), replica('pg2'), replica('pg3', 5009)]);
+    expect(decide(elsewhere, playbook, 'pg2').context!.toCheck.map((c) => c.reason)).toEqual(['it streams from 127.0.0.1:5009, not from pg1']);
+    expect(decide(healthyCluster(), playbook, 'pg2').context!.waitFor).toEqual(['pg3']);
+  });
+
   it('standby settings lower than the primary are refused', () => {
     const low = replica('pg2');
     const state = cluster([primary(), { ...low, settings: { ...low.settings, max_connections: '10' } }, replica('pg3')]);

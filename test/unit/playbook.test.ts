@@ -26,6 +26,7 @@ describe('playbooks', () => {
     ['no steps', 'name: p\n', /steps: required/],
     ['empty steps', 'name: p\nsteps: []\n', /steps: expected at least one step/],
     ['steps not a list', 'name: p\nsteps: 3\n', /pb\.yaml:2 steps: expected array, got 3/],
+    ['demote before promote', minimal(core.replace('  - kind: promote\n', '  - kind: demote-old-primary\n  - kind: promote\n')), /steps\[3\]\.kind: demote-old-primary must come after promote/],
     ['unknown step kind', minimal(`${core}  - kind: reboot\n`), /pb\.yaml:9 steps\[6\]\.kind: unknown step kind; expected one of preflight/],
     ['step without kind', minimal(`${core}  - timeout: 5s\n`), /steps\[6\]\.kind: unknown step kind/],
     ['kind not a string', minimal(`${core}  - kind: 7\n`), /steps\[6\]\.kind: unknown step kind.*got 7/],
