@@ -49,12 +49,6 @@ export class StepFailedError extends HandoverError {
   }
 }
 
-export class InterruptedError extends HandoverError {
-  constructor(readonly signalName: string) {
-    super(`interrupted by ${signalName}`);
-  }
-}
-
 export class TimeoutError extends StepFailedError {}
 
 export function exitCodeFor(error: unknown): number {

@@ -2,9 +2,9 @@
  * The run journal: one JSON object per line, appended synchronously so that a run killed with
  * SIGKILL still leaves every event it reached. Everything written is redacted.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
+import { ensureDir } from '../util/fs.js';
 import { dirname, join, resolve } from 'node:path';
-import { bigintReplacer } from '../cli/output.js';
 import { formatLsn } from '../postgres/lsn.js';
 import { redact } from '../util/secrets.js';
 
@@ -13,13 +13,13 @@ export class Journal {
 
   constructor(dir: string, readonly runId: string) {
     const absolute = resolve(dir);
-    mkdirSync(absolute, { recursive: true });
+    ensureDir(absolute);
     this.file = join(absolute, `${runId}.jsonl`);
   }
 
   write(event: string, data: Record<string, unknown> = {}): void {
-    const line = JSON.stringify({ at: new Date().toISOString(), runId: this.runId, event, ...data }, (key, value) =>
-      typeof value === 'bigint' ? formatLsn(value) : bigintReplacer(key, value));
+    const line = JSON.stringify({ at: new Date().toISOString(), runId: this.runId, event, ...data }, (_key, value) =>
+      typeof value === 'bigint' ? formatLsn(value) : value);
     appendFileSync(this.file, `${redact(line)}\n`);
   }
 }

@@ -4,7 +4,8 @@
  * so a run killed inside the pause is still "live" until its guardian has finished or undone it.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { ensureDir } from '../util/fs.js';
 import { join, resolve } from 'node:path';
 import { isAlive } from '../shell/processes.js';
 
@@ -28,7 +29,7 @@ export function liveOwner(file: string): LockOwner | undefined {
 
 /** Takes the lock; returns the live owner instead when someone else holds it. */
 export function acquire(file: string, owner: LockOwner): LockOwner | undefined {
-  mkdirSync(resolve(file, '..'), { recursive: true });
+  ensureDir(resolve(file, '..'));
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(file, JSON.stringify(owner), { flag: 'wx' });

@@ -5,7 +5,8 @@
 import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import type { ClusterState } from '../cluster/state.js';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
+import { ensureDir } from '../util/fs.js';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { isAlive } from '../shell/processes.js';
@@ -140,7 +141,7 @@ function refuseOrReport(options: PromoteOptions, checks: readonly Check[], start
 /** The journal directory must be writable before anything is changed: the run and its guardian depend on it. */
 function journalDirCheck(dir: string): Check {
   try {
-    mkdirSync(resolve(dir), { recursive: true });
+    ensureDir(dir);
     accessSync(resolve(dir), constants.W_OK);
     return pass('journal-dir', `journal directory ${resolve(dir)} is writable`);
   } catch (error) {

@@ -267,6 +267,9 @@ describe('preflight checks everything the run will need (item 6)', () => {
     const journal = await dry(sandbox.manifest.inventoryFile, '--journal-dir', join(sandbox.manifest.passfile, 'runs'));
     expect(journal.exitCode).toBe(3);
     expect(journal.stdout).toMatch(/FAIL +journal-dir +journal directory \S+pgpass\/runs cannot be written \(ENOTDIR\)/);
+    // Node's recursive mkdir spins forever under /proc: this must fail at once instead.
+    const proc = await dry(sandbox.manifest.inventoryFile, '--journal-dir', '/proc/no-journal-here');
+    expect(proc.stdout).toMatch(/FAIL +journal-dir +journal directory \/proc\/no-journal-here cannot be written \(ENOENT\)/);
     // Item 10: sslmode=prefer against servers without TLS falls back to plain text, as libpq does.
     const prefer = await variant('prefer', (t) => t.replace(/dbname=(postgres|pgbouncer)/g, 'dbname=$1 sslmode=prefer'));
     const ready = await dry(prefer);
