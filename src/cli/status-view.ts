@@ -1,7 +1,7 @@
 /** Renders a ClusterState for people (a table) and for machines (plain JSON). */
-import { nodeAt, type ClusterState } from '../cluster/state.js';
-import { formatLsn, lsnDiff, maxLsn } from '../postgres/lsn.js';
-import type { NodeObservation } from '../postgres/observe.js';
+import { nodeAt, type ClusterState } from '../model/cluster-state.js';
+import { formatLsn, lsnDiff, maxLsn } from '../model/lsn.js';
+import type { NodeObservation } from '../model/node.js';
 import { table } from './output.js';
 
 export function renderStatus(state: ClusterState): string {

@@ -10,7 +10,7 @@ import { binPath } from '../postgres/server-control.js';
 import { describeFailure } from '../shell/exec.js';
 import { hostRunnerFor, type HostRunner } from '../shell/host.js';
 import { currentUser, isRoot } from '../shell/os-user.js';
-import type { HostProbe } from './state.js';
+import type { HostProbe } from '../model/cluster-state.js';
 
 export async function probeHost(node: NodeSpec, serverDataDir: string | undefined): Promise<HostProbe> {
   const problems: string[] = [];

@@ -6,11 +6,12 @@ import { probeHost } from './host-probe.js';
 import { within } from '../util/time.js';
 import { LOCK_KEY } from '../postgres/run-lock.js';
 import { readDatabaseTargets } from '../pooler/config-file.js';
-import { observeNode, type NodeObservation, type NodeState } from '../postgres/observe.js';
+import { observeNode } from '../postgres/observe.js';
+import { type NodeObservation, type NodeState } from '../model/node.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import { PoolerAdmin } from '../pooler/admin.js';
 import type { Connections } from './connections.js';
-import type { ClusterState, LockHolder, PoolerState } from './state.js';
+import type { ClusterState, LockHolder, PoolerState } from '../model/cluster-state.js';
 
 export async function observeCluster(connections: Connections): Promise<ClusterState> {
   const inventory = connections.inventory;

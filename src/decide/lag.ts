@@ -7,7 +7,7 @@
  * age of the last replayed commit. Pure.
  */
 import { parseConninfo } from '../inventory/dsn.js';
-import type { NodeObservation, ReplicationPeer } from '../postgres/observe.js';
+import type { NodeObservation, ReplicationPeer } from '../model/node.js';
 
 export interface ReplayLag {
   readonly ms: number;

@@ -2,9 +2,9 @@
  * Preflight: every read-only check of a planned switchover, as a pure function of one
  * ClusterState. It returns all checks, passing and failing, each with its id and observation.
  */
-import { fencedPrimariesOf, nodeAt, primariesOf, reachableNodes, type ClusterState, type PoolerReachable } from '../cluster/state.js';
-import { lsnDiff } from '../postgres/lsn.js';
-import { majorOf, type NodeObservation } from '../postgres/observe.js';
+import { fencedPrimariesOf, nodeAt, primariesOf, reachableNodes, type ClusterState, type PoolerReachable } from '../model/cluster-state.js';
+import { lsnDiff } from '../model/lsn.js';
+import { majorOf, type NodeObservation } from '../model/node.js';
 import { formatMs } from '../util/time.js';
 import { fail, pass, warn, type Check } from './checks.js';
 import { replayLag } from './lag.js';

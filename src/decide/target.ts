@@ -1,6 +1,6 @@
 /** Chooses the node to promote: the healthiest replica of the primary with the least lag. Pure. */
-import { nodeAt, replicasOf, type ClusterState } from '../cluster/state.js';
-import type { NodeObservation } from '../postgres/observe.js';
+import { nodeAt, replicasOf, type ClusterState } from '../model/cluster-state.js';
+import type { NodeObservation } from '../model/node.js';
 import { formatMs } from '../util/time.js';
 
 export function streamsFrom(state: ClusterState, replica: NodeObservation, primaryName: string): boolean {

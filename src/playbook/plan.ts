@@ -3,12 +3,12 @@
  * target, run the preflight checks, and turn the playbook into an ordered plan of described steps.
  * The same plan drives the dry run, the progress view, the journal and the report.
  */
-import { nodeState, primariesOf, replicasOf, type ClusterState } from '../cluster/state.js';
+import { nodeState, primariesOf, replicasOf, type ClusterState } from '../model/cluster-state.js';
 import { fail, pass, type Check } from '../decide/checks.js';
 import { DEFAULT_LIMITS, limitsFrom, type PreflightLimits } from '../decide/limits.js';
 import { preflight } from '../decide/preflight.js';
 import { chooseTarget, notWaitedFor } from '../decide/target.js';
-import type { NodeObservation } from '../postgres/observe.js';
+import type { NodeObservation } from '../model/node.js';
 import { definitionOf } from '../steps/registry.js';
 import type { FenceMethod, PlanContext } from '../steps/types.js';
 import type { Playbook, Step, StepOf } from './schema.js';

@@ -2,9 +2,9 @@
  * Plans for finishing or undoing a half-done switchover (see decide/recovery.ts). Finishing runs
  * the playbook's steps after `promote`, which are idempotent; undoing runs `unfence`. Pure.
  */
-import { nodeState, replicasOf, type ClusterState } from '../cluster/state.js';
+import { nodeState, replicasOf, type ClusterState } from '../model/cluster-state.js';
 import type { Recovery } from '../decide/recovery.js';
-import type { NodeObservation } from '../postgres/observe.js';
+import type { NodeObservation } from '../model/node.js';
 import { definitionOf } from '../steps/registry.js';
 import { newFacts, type Facts, type FenceMethod, type PlanContext } from '../steps/types.js';
 import { othersOf, replicationTemplate, type Plan, type PlannedStep } from './plan.js';

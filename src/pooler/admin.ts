@@ -4,16 +4,8 @@
  * issue #715): its connection is dropped and RESUME is sent from a fresh one.
  */
 import type { PoolerSpec } from '../inventory/model.js';
+import type { PoolerDatabase } from '../model/pooler.js';
 import { NodeQueryError, NodeSession } from '../postgres/session.js';
-
-export interface PoolerDatabase {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
-  readonly paused: boolean;
-  readonly disabled: boolean;
-}
 
 export interface PoolerServer {
   readonly database: string;

@@ -1,5 +1,5 @@
 /** Parses `pg_controldata` output: the cluster state and the latest checkpoint. Pure. */
-import { parseLsn, type Lsn } from './lsn.js';
+import { parseLsn, type Lsn } from '../model/lsn.js';
 
 export interface ControlData {
   readonly state: string;

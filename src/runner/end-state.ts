@@ -4,7 +4,7 @@
  * from which code path ran (a rollback that could not restart the old primary is not a rollback).
  */
 import type { Connections } from '../cluster/connections.js';
-import { nodeAt, type ClusterState } from '../cluster/state.js';
+import { nodeAt, type ClusterState } from '../model/cluster-state.js';
 import { PoolerAdmin } from '../pooler/admin.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 

@@ -5,7 +5,7 @@
 import { appendFileSync } from 'node:fs';
 import { ensureDir } from '../util/fs.js';
 import { dirname, join, resolve } from 'node:path';
-import { formatLsn } from '../postgres/lsn.js';
+import { formatLsn } from '../model/lsn.js';
 import { redact } from '../util/secrets.js';
 
 export class Journal {

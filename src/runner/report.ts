@@ -1,6 +1,6 @@
 /** The end-of-run report: what happened, how long writes paused, and the zero-loss evidence. */
 import { ExitCode } from '../errors.js';
-import { formatLsn } from '../postgres/lsn.js';
+import { formatLsn } from '../model/lsn.js';
 import type { Facts, PlanContext } from '../steps/types.js';
 import { describeEndState, servesFrom, type EndState } from './end-state.js';
 

@@ -10,7 +10,7 @@ import type { NodeSpec } from '../inventory/model.js';
 import type { Plan, PlannedStep } from '../playbook/plan.js';
 import { messageOf } from '../postgres/session.js';
 import { hostRunnerFor, type HostRunner } from '../shell/host.js';
-import type { ClusterState } from '../cluster/state.js';
+import type { ClusterState } from '../model/cluster-state.js';
 import type { Step, StepKind } from '../playbook/schema.js';
 import { definitionOf as registered } from '../steps/registry.js';
 import type { Facts, StepContext, StepDefinition } from '../steps/types.js';

@@ -4,7 +4,7 @@
  */
 import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
-import type { ClusterState } from '../cluster/state.js';
+import type { ClusterState } from '../model/cluster-state.js';
 import { accessSync, constants } from 'node:fs';
 import { ensureDir } from '../util/fs.js';
 import { hostname } from 'node:os';
@@ -15,7 +15,8 @@ import { acquire, liveOwner, lockFileFor, release, update } from './local-lock.j
 import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
 import { detectRecovery, type Recovery } from '../decide/recovery.js';
 import { recoveryPlan } from '../playbook/recovery-plan.js';
-import { findUnfinishedRun, type UnfinishedRun } from './unfinished.js';
+import type { UnfinishedRun } from '../model/unfinished-run.js';
+import { findUnfinishedRun } from './unfinished.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';

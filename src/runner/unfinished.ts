@@ -6,20 +6,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { UnfinishedRun } from '../model/unfinished-run.js';
 import { isAlive } from '../shell/processes.js';
 
-export interface UnfinishedRun {
-  readonly runId: string;
-  readonly file: string;
-  readonly primary: string;
-  readonly target: string;
-  readonly fenceMethod?: string;
-  readonly promoteRequested: boolean;
-  readonly lastEvent: string;
-  readonly pid?: number;
-  /** Its process still runs on this machine: it is running, not half-done. */
-  readonly alive: boolean;
-}
 
 export function findUnfinishedRun(journalDir: string, inventoryFile: string): UnfinishedRun | undefined {
   const dir = resolve(journalDir);

@@ -3,7 +3,7 @@
  * backlog that grew since preflight. Effect: none. Undo: nothing to undo.
  */
 import { StepFailedError } from '../errors.js';
-import { lsnDiff, parseLsn } from '../postgres/lsn.js';
+import { lsnDiff, parseLsn } from '../model/lsn.js';
 import { sqlAction, type StepDefinition } from './types.js';
 
 const PRIMARY_SQL = 'SELECT pg_current_wal_flush_lsn()::text AS lsn';

@@ -7,7 +7,7 @@
 import { StepFailedError } from '../errors.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import { pollNode } from './poll.js';
-import { formatLsn, parseLsn } from '../postgres/lsn.js';
+import { formatLsn, parseLsn } from '../model/lsn.js';
 import { controlDataCommand, ensureExited, localPostmasterPid, readControlData, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
 import { adminAction, shellAction, sqlAction, type StepContext, type StepDefinition } from './types.js';
 

@@ -5,7 +5,7 @@
  */
 import type { NodeSpec } from '../inventory/model.js';
 import { conninfoTowards, maskConninfo } from '../postgres/conninfo.js';
-import type { NodeObservation } from '../postgres/observe.js';
+import type { NodeObservation } from '../model/node.js';
 import { pollNode, quoteLiteral } from './poll.js';
 import { sqlAction, type StepContext, type StepDefinition } from './types.js';
 

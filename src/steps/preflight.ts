@@ -3,12 +3,12 @@
  * Precondition: none. Effect: none. Undo: nothing to undo.
  */
 import { observeCluster } from '../cluster/observe.js';
-import { nodeState } from '../cluster/state.js';
+import { nodeState } from '../model/cluster-state.js';
 import { failures } from '../decide/checks.js';
 import { limitsFrom } from '../decide/limits.js';
 import { preflight } from '../decide/preflight.js';
 import { PreflightRefusedError } from '../errors.js';
-import type { NodeObservation } from '../postgres/observe.js';
+import type { NodeObservation } from '../model/node.js';
 import type { StepDefinition } from './types.js';
 
 export const preflightStep: StepDefinition<'preflight'> = {

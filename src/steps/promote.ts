@@ -5,7 +5,7 @@
  * promotion may still complete later. Undo: none, by design.
  */
 import { StepFailedError } from '../errors.js';
-import { formatLsn, parseLsn } from '../postgres/lsn.js';
+import { formatLsn, parseLsn } from '../model/lsn.js';
 import { pollNode } from './poll.js';
 import { REPLAY_SQL } from './wait-catchup.js';
 import { sqlAction, type StepContext, type StepDefinition } from './types.js';

@@ -2,12 +2,12 @@
  * What every step kind provides: how it describes itself for a dry run, what it does, and for
  * steps before the point of no return, how it is undone. Steps act only through StepContext.
  */
-import type { ClusterState } from '../cluster/state.js';
+import type { ClusterState } from '../model/cluster-state.js';
 import type { Connections } from '../cluster/connections.js';
 import type { Inventory, NodeSpec } from '../inventory/model.js';
 import type { StepKind, StepOf } from '../playbook/schema.js';
-import type { Lsn } from '../postgres/lsn.js';
-import type { NodeObservation } from '../postgres/observe.js';
+import type { Lsn } from '../model/lsn.js';
+import type { NodeObservation } from '../model/node.js';
 import type { HostRunner } from '../shell/host.js';
 
 export type FenceMethod = 'clean-stop' | 'read-only';

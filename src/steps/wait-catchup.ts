@@ -4,7 +4,7 @@
  * read-only fence. This is the zero-data-loss evidence. Effect: none. Undo: nothing to undo.
  */
 import { StepFailedError } from '../errors.js';
-import { formatLsn, parseLsn, type Lsn } from '../postgres/lsn.js';
+import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
 import { pollNode } from './poll.js';
 import { sqlAction, type StepDefinition } from './types.js';
 

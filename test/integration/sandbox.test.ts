@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { Connections } from '../../src/cluster/connections.js';
 import { observeCluster } from '../../src/cluster/observe.js';
-import { primariesOf, replicasOf } from '../../src/cluster/state.js';
+import { primariesOf, replicasOf } from '../../src/model/cluster-state.js';
 import { sandboxDown, sandboxPids } from '../../src/sandbox/down.js';
 import { readManifest } from '../../src/sandbox/manifest.js';
 import { isAlive } from '../../src/shell/processes.js';

@@ -3,7 +3,7 @@ import { DsnError, formatDsn, parseConninfo, parseDsn } from '../../src/inventor
 import { findDatabaseEntries, repointText } from '../../src/pooler/config-file.js';
 import { parseControlData } from '../../src/postgres/controldata.js';
 import { conninfoTowards, slotNameFor } from '../../src/postgres/conninfo.js';
-import { formatLsn, lsnDiff, maxLsn, parseLsn } from '../../src/postgres/lsn.js';
+import { formatLsn, lsnDiff, maxLsn, parseLsn } from '../../src/model/lsn.js';
 import { redact, registerSecret } from '../../src/util/secrets.js';
 import { parseDuration } from '../../src/util/time.js';
 

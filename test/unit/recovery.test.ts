@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detectRecovery } from '../../src/decide/recovery.js';
 import { parseControlFile } from '../../src/postgres/control-file.js';
-import type { UnfinishedRun } from '../../src/runner/unfinished.js';
+import type { UnfinishedRun } from '../../src/model/unfinished-run.js';
 import { cluster, pooler, primary, replica } from './support/cluster-fixtures.js';
 
 const run = (over: Partial<UnfinishedRun> = {}): UnfinishedRun => ({

@@ -4,7 +4,7 @@
  * input refused as bad input (exit 2) before anything is contacted.
  */
 import { describe, expect, it } from 'vitest';
-import { sameHost, nodeAt, type PoolerState } from '../../src/cluster/state.js';
+import { sameHost, nodeAt, type PoolerState } from '../../src/model/cluster-state.js';
 import { detectRecovery } from '../../src/decide/recovery.js';
 import { replayLag } from '../../src/decide/lag.js';
 import { BadInputError } from '../../src/errors.js';

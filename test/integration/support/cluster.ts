@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Connections } from '../../../src/cluster/connections.js';
 import { observeCluster } from '../../../src/cluster/observe.js';
-import { nodeAt, type ClusterState } from '../../../src/cluster/state.js';
+import { nodeAt, type ClusterState } from '../../../src/model/cluster-state.js';
 import type { ConnParams } from '../../../src/inventory/model.js';
 import { createLoadTable, missingAcknowledged, WriteLoad, type LoadResult } from '../../../src/sandbox/write-load.js';
 import { readPidFile, signal, waitGone } from '../../../src/shell/processes.js';

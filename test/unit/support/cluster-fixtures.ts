@@ -1,7 +1,7 @@
 /** Small builders of ClusterState for the pure decision functions. No database involved. */
-import type { ClusterState, PoolerState } from '../../../src/cluster/state.js';
+import type { ClusterState, PoolerState } from '../../../src/model/cluster-state.js';
 import type { Inventory, NodeSpec } from '../../../src/inventory/model.js';
-import type { NodeObservation, NodeState } from '../../../src/postgres/observe.js';
+import type { NodeObservation, NodeState } from '../../../src/model/node.js';
 
 const spec = (name: string, port: number, hostAccess = true): NodeSpec => ({
   name, conn: { host: '127.0.0.1', port, user: 'handover', dbname: 'postgres', extra: {} },

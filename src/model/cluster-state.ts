@@ -3,8 +3,8 @@
  * Preflight, target choice and planning are pure functions of it.
  */
 import type { Inventory } from '../inventory/model.js';
-import type { PoolerDatabase } from '../pooler/admin.js';
-import type { NodeObservation, NodeState } from '../postgres/observe.js';
+import type { NodeObservation, NodeState } from './node.js';
+import type { PoolerDatabase } from './pooler.js';
 
 export interface PoolerReachable {
   readonly name: string;

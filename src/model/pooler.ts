@@ -1,0 +1,9 @@
+/** A pooled database as the pooler reports it (PgBouncer: SHOW DATABASES). */
+export interface PoolerDatabase {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly paused: boolean;
+  readonly disabled: boolean;
+}

@@ -1,0 +1,13 @@
+/** A run whose journal has no report, or one that ended needing an operator: read by runner/unfinished.ts. */
+export interface UnfinishedRun {
+  readonly runId: string;
+  readonly file: string;
+  readonly primary: string;
+  readonly target: string;
+  readonly fenceMethod?: string;
+  readonly promoteRequested: boolean;
+  readonly lastEvent: string;
+  readonly pid?: number;
+  /** Its process still runs on this machine: it is running, not half-done. */
+  readonly alive: boolean;
+}
