@@ -48,14 +48,21 @@ async function watched<T>(sandbox: Parameters<typeof observe>[0], during: () => 
 
 describe('never two writers, never none, never a false headline', () => {
   test('1. a second promote inside the first one\'s fence window is refused, from this machine and from another', async ({ sandbox }) => {
-    const playbook = await playbookWith(sandbox, 'slow-fence', 'fence-writes', pauseHere(4));
+    const playbook = await playbookWith(sandbox, 'slow-fence', 'fence-writes', pauseHere(6));
     const { value, load } = await underLoad(sandbox, () => watched(sandbox, async () => {
       const first = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
       await waitForJournal(sandbox, stepStarted('-exec'));
       // pg1 is stopped now: its lock session is gone, but pg2's and pg3's hold.
-      const here = await startPromote(sandbox, '--target', 'pg3');
-      const elsewhere = await startPromote(sandbox, '--target', 'pg3', '--journal-dir', join(sandbox.dir, 'other-machine'));
-      return { first: await first, here, elsewhere };
+      const [here, elsewhere] = await Promise.all([
+        startPromote(sandbox, '--target', 'pg3'),
+        startPromote(sandbox, '--target', 'pg3', '--journal-dir', join(sandbox.dir, 'other-machine')),
+      ]);
+      const refusedAt = Date.now();
+      const firstRun = await first;
+      // The premise: both were refused while the first run was still inside its pause.
+      const pauseEnded = journalEvents(sandbox).find((e) => e.event === 'step-end' && String(e.step).endsWith('-exec'));
+      expect(refusedAt).toBeLessThan(Date.parse(String(pauseEnded?.at)));
+      return { first: firstRun, here, elsewhere };
     }));
     expect(value.violations).toEqual([]);
     expect(value.value.here.exitCode).toBe(3);
