@@ -2,34 +2,34 @@
  * The promote command's core: load → observe → decide → plan → (dry run: stop here) → confirm →
  * lock → run. No printing here; the CLI renders what this returns and emits.
  */
-import { Connections } from '../cluster/connections.js';
-import { observeCluster } from '../cluster/observe.js';
-import type { ClusterState } from '../model/cluster-state.js';
 import { accessSync, constants } from 'node:fs';
-import { ensureDir } from '../util/fs.js';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { isAlive } from '../shell/processes.js';
-import { startGuardian, type Guardian } from './guardian.js';
-import { acquire, liveOwner, lockFileFor, release, update } from './local-lock.js';
+import { Connections } from '../cluster/connections.js';
+import { observeCluster } from '../cluster/observe.js';
 import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
 import { detectRecovery, type Recovery } from '../decide/recovery.js';
-import { recoveryPlan } from '../playbook/recovery-plan.js';
-import type { UnfinishedRun } from '../model/unfinished-run.js';
-import { findUnfinishedRun } from './unfinished.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';
+import type { ClusterState } from '../model/cluster-state.js';
+import type { UnfinishedRun } from '../model/unfinished-run.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { buildPlan, decide, type Plan } from '../playbook/plan.js';
+import { recoveryPlan } from '../playbook/recovery-plan.js';
 import type { Playbook } from '../playbook/schema.js';
-import { newFacts } from '../steps/types.js';
-import type { NodeSession } from '../postgres/session.js';
-import type { Emit } from './events.js';
-import { Journal, newRunId } from './journal.js';
 import { lockOwnerName, tryLock, unlock } from '../postgres/run-lock.js';
+import type { NodeSession } from '../postgres/session.js';
+import { isAlive } from '../shell/processes.js';
+import { newFacts } from '../steps/types.js';
+import { ensureDir } from '../util/fs.js';
+import type { Emit } from './events.js';
+import { startGuardian, type Guardian } from './guardian.js';
+import { Journal, newRunId } from './journal.js';
+import { acquire, liveOwner, lockFileFor, release, update } from './local-lock.js';
 import type { Report } from './report.js';
 import { runPlan } from './run.js';
+import { findUnfinishedRun } from './unfinished.js';
 
 export interface PromoteOptions {
   readonly inventoryFile: string;
@@ -155,7 +155,7 @@ async function begin(session: Session, plan: Plan, checks: readonly Check[], rec
   const { options, runId } = session;
   const owner = acquire(session.lockFile, { runId, pid: process.pid });
   if (owner) throw new PreflightRefusedError(`no-other-run: another pg-handover run (${owner.runId}, pid ${owner.pid}) is running against this inventory on this machine`);
-  await takeLock(session.connections, plan, session.state, session.locked);
+  await takeLock(session.connections, session.state, session.locked);
   const journal = startJournal(options.journalDir, runId, plan, checks, recovers);
   const guardian = await startGuardian({
     toolPid: process.pid, journalFile: journal.file, journalDir: resolve(options.journalDir),
@@ -186,6 +186,7 @@ interface RecoverInput extends Session {
 /** A previous run left the cluster half-way: finish it or undo its fence, never start a new one. */
 async function recover(input: RecoverInput): Promise<PromoteResult> {
   const { options, recovery, state, connections } = input;
+  if (!options.dryRun && input.journalCheck.verdict === 'fail') return refuseOrReport(options, [input.journalCheck], input.started);
   if (input.unfinished?.alive) {
     const check = fail('no-other-run', `run ${input.unfinished.runId} (pid ${input.unfinished.pid}) is still alive on this machine: it is not half-done, it is running`);
     return refuseOrReport(options, [check], input.started);
@@ -226,7 +227,7 @@ function refusal(checks: readonly Check[]): PreflightRefusedError {
  * and the other replicas survive it, so a run started from another machine inside the pause
  * still sees the lock and refuses.
  */
-async function takeLock(connections: Connections, _plan: Plan, state: ClusterState, locked: NodeSession[]): Promise<void> {
+async function takeLock(connections: Connections, state: ClusterState, locked: NodeSession[]): Promise<void> {
   const reachable = state.nodes.filter((n) => n.reachable).map((n) => n.name);
   const results = await Promise.all(reachable.map(async (name) => {
     const session = await connections.node(name);
