@@ -1,7 +1,7 @@
 /**
  * Acting on a node's host: stop it fast, read its control file, start it, mark it a standby.
- * A local fast stop signals the postmaster and watches its pid every 2 ms (pg_ctl -w polls every
- * 100 ms); through a command prefix it uses pg_ctl.
+ * A local fast stop signals the postmaster and watches its pid every 2 ms and pg_control every
+ * 10 ms (pg_ctl -w polls every 100 ms); through a command prefix it uses pg_ctl.
  */
 import { join } from 'node:path';
 import { StepFailedError, TimeoutError } from '../errors.js';

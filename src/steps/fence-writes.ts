@@ -1,8 +1,11 @@
 /**
  * fence-writes — PAUSE every pooler (clients queue instead of failing), then stop the old primary
- * accepting commits: a clean fast stop when we can act on its host (its shutdown checkpoint
- * reaches the connected replicas before it exits), else read-only plus terminating sessions.
- * Precondition: preflight passed. Undo: start the old primary again / reset read-only, then RESUME.
+ * accepting commits: a clean fast stop when we can act on its host (fenced once pg_control says
+ * "shut down": the checkpoint is written and no backend is left), else read-only plus
+ * terminating sessions. Precondition: preflight passed.
+ * Undo: an immediate stop if its postmaster is still exiting, start it again / reset read-only,
+ * prove it accepts writes on a new connection, RESUME (clients stay paused if it does not), and
+ * only then wait for the replicas to reattach.
  */
 import { StepFailedError } from '../errors.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
