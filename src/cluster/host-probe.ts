@@ -41,7 +41,5 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
   if (!pgCtl.ok) problems.push(describeFailure(`running ${binPath(node, 'pg_ctl')} ${via}`, pgCtl));
   if (!controlData.ok) problems.push(describeFailure(`running ${binPath(node, 'pg_controldata')} ${via}`, controlData));
   if (same && !same.ok) problems.push(`data_dir ${dataDir} is not the server's data directory ${serverDataDir} (SHOW data_directory)`);
-  const lines = pid.ok ? pid.stdout.split('\n') : [];
-  const postmasterPid = Number(lines[0]);
-  return { node: node.name, problems, postmasterPid: Number.isInteger(postmasterPid) && postmasterPid > 0 ? postmasterPid : undefined, dataDir: lines[1]?.trim() };
+  return { node: node.name, problems };
 }

@@ -36,9 +36,6 @@ export interface LockHolder {
 export interface HostProbe {
   readonly node: string;
   readonly problems: readonly string[];
-  readonly postmasterPid?: number;
-  /** The data directory as postmaster.pid names it. */
-  readonly dataDir?: string;
 }
 
 export interface ClusterState {
