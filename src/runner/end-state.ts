@@ -6,7 +6,8 @@
 import type { Connections } from '../cluster/connections.js';
 import { nodeAt, type ClusterState } from '../model/cluster-state.js';
 import { PoolerAdmin } from '../pooler/admin.js';
-import { messageOf, NodeSession } from '../postgres/session.js';
+import { messageOf } from '../postgres/session.js';
+import { askWritable, isWritable } from '../postgres/writable.js';
 
 export interface PoolerEnd {
   readonly name: string;
@@ -23,8 +24,6 @@ export interface EndState {
   readonly poolers: readonly PoolerEnd[];
 }
 
-const WRITABLE_SQL = "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' AS writable";
-
 export async function observeEndState(connections: Connections, state: ClusterState): Promise<EndState> {
   const inventory = connections.inventory;
   const [nodes, poolers] = await Promise.all([
@@ -38,22 +37,11 @@ export async function observeEndState(connections: Connections, state: ClusterSt
   };
 }
 
-/**
- * true/false, or undefined when the node does not answer within a couple of seconds. A fresh
- * connection each time: an old session can still be served by its backend while the postmaster
- * itself is hung, and clients need new connections.
- */
+/** true/false, or undefined when the node does not answer within a couple of seconds. */
 async function probeWritable(connections: Connections, name: string): Promise<boolean | undefined> {
   const spec = connections.inventory.nodes.find((n) => n.name === name)!;
-  let session: NodeSession | undefined;
-  try {
-    session = await NodeSession.open(name, spec.conn, { attempts: 1, connectTimeoutMs: 1500, applicationName: connections.applicationName });
-    return (await session.one<{ writable: boolean }>(WRITABLE_SQL, [], 2000)).writable;
-  } catch {
-    return undefined;
-  } finally {
-    await session?.close();
-  }
+  const options = { applicationName: connections.applicationName, attempts: 1, connectTimeoutMs: 1500, queryTimeoutMs: 2000 };
+  return askWritable(name, spec.conn, options).then(isWritable, () => undefined);
 }
 
 async function probePooler(connections: Connections, state: ClusterState, name: string): Promise<PoolerEnd> {

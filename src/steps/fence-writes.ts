@@ -11,6 +11,7 @@ import { StepFailedError } from '../errors.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import { pollNode } from './poll.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
+import { askWritable, isWritable } from '../postgres/writable.js';
 import { controlDataCommand, ensureExited, localPostmasterPid, readControlData, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
 import { adminAction, shellAction, sqlAction, type StepContext, type StepDefinition } from './types.js';
 
@@ -75,28 +76,17 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
   },
 };
 
-/**
- * Throws unless `node` accepts a new connection and answers it as a writable primary: what the
- * pooler will need for its clients (a held session can still be served while the postmaster hangs).
- */
+/** Throws unless `node` accepts a new connection and answers it as a writable primary. */
 export async function proveWritable(ctx: StepContext, node: string): Promise<void> {
-  let row: { in_recovery: boolean; ro: string } | undefined;
   const spec = ctx.inventory.nodes.find((n) => n.name === node)!;
-  let session: NodeSession | undefined;
-  try {
-    session = await NodeSession.open(node, spec.conn, { attempts: 2, connectTimeoutMs: 3000, applicationName: ctx.applicationName });
-    row = await session.one<{ in_recovery: boolean; ro: string }>(WRITABLE_SQL, [], 5000);
-  } catch (error) {
-    throw new StepFailedError(`not resuming clients: ${node} does not answer a new connection (${messageOf(error)})`);
-  } finally {
-    await session?.close();
-  }
-  if (row.in_recovery || row.ro === 'on') {
-    throw new StepFailedError(`not resuming clients: ${node} does not accept writes (in recovery: ${row.in_recovery}, read-only: ${row.ro})`);
+  const seen = await askWritable(node, spec.conn, { applicationName: ctx.applicationName, attempts: 2, connectTimeoutMs: 3000, queryTimeoutMs: 5000 })
+    .catch((error: unknown) => {
+      throw new StepFailedError(`not resuming clients: ${node} does not answer a new connection (${messageOf(error)})`);
+    });
+  if (!isWritable(seen)) {
+    throw new StepFailedError(`not resuming clients: ${node} does not accept writes (in recovery: ${seen.inRecovery}, read-only: ${seen.readOnly})`);
   }
 }
-
-const WRITABLE_SQL = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
 
 /**
  * After a restart, replicas reconnect within wal_retrieve_retry_interval (5 s by default); wait
@@ -131,17 +121,8 @@ async function willReattach(ctx: StepContext, name: string): Promise<boolean> {
 /** Whether the old primary accepts a new connection and answers within a second. */
 async function answers(ctx: StepContext): Promise<boolean> {
   if (ctx.facts.oldPrimaryStopped) return true;
-  try {
-    const session = await NodeSession.open(ctx.primary.name, ctx.primary.conn, { connectTimeoutMs: 1000, attempts: 1 });
-    try {
-      await session.query('SELECT 1', [], 1000);
-      return true;
-    } finally {
-      await session.close();
-    }
-  } catch {
-    return false;
-  }
+  const options = { applicationName: ctx.applicationName, attempts: 1, connectTimeoutMs: 1000, queryTimeoutMs: 1000 };
+  return askWritable(ctx.primary.name, ctx.primary.conn, options).then(() => true, () => false);
 }
 
 async function pauseAll(ctx: StepContext, timeoutMs: number): Promise<void> {

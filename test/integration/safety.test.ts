@@ -155,34 +155,23 @@ describe('never two writers, never none, never a false headline', () => {
 });
 
 describe('the run survives its operator', () => {
-  test('5a. stdout and stderr closed inside the pause: the run goes on and succeeds', async ({ sandbox }) => {
-    const playbook = await playbookWith(sandbox, 'closed-output', 'fence-writes', pauseHere(2));
+  const closedTerminal: Array<[string, number, NodeJS.Signals | undefined, number, string, string]> = [
+    ['5a. stdout and stderr closed inside the pause: the run goes on and succeeds', 2, undefined, 0, 'succeeded', 'pg2'],
+    ['5b. SIGHUP inside the pause (terminal closed): rolled back like SIGTERM, clients resumed on the old primary', 4, 'SIGHUP', 6, 'interrupted', 'pg1'],
+  ];
+  test.for(closedTerminal)('%s', async ([, seconds, signalName, exitCode, outcome, writer], { sandbox }) => {
+    const playbook = await playbookWith(sandbox, 'closed-terminal', 'fence-writes', pauseHere(seconds));
     const { value: run, load } = await underLoad(sandbox, async () => {
       const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
       await waitForJournal(sandbox, stepStarted('-exec'));
       child.stdout!.destroy();
       child.stderr!.destroy();
+      if (signalName) child.kill(signalName);
       return child;
     });
-    expect(run.exitCode).toBe(0);
-    expect(reportInJournal(sandbox)?.outcome).toBe('succeeded');
-    expect(await expectOneWriter(sandbox)).toBe('pg2');
-    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
-  });
-
-  test('5b. SIGHUP inside the pause (terminal closed): rolled back like SIGTERM, clients resumed on the old primary', async ({ sandbox }) => {
-    const playbook = await playbookWith(sandbox, 'hangup', 'fence-writes', pauseHere(4));
-    const { value: run, load } = await underLoad(sandbox, async () => {
-      const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
-      await waitForJournal(sandbox, stepStarted('-exec'));
-      child.stdout!.destroy();
-      child.stderr!.destroy();
-      child.kill('SIGHUP');
-      return child;
-    });
-    expect(run.exitCode).toBe(6);
-    expect(reportInJournal(sandbox)?.outcome).toBe('interrupted');
-    expect(await expectOneWriter(sandbox)).toBe('pg1');
+    expect(run.exitCode).toBe(exitCode);
+    expect(reportInJournal(sandbox)?.outcome).toBe(outcome);
+    expect(await expectOneWriter(sandbox)).toBe(writer);
     expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
   });
 
