@@ -20,7 +20,7 @@ export function renderStatus(state: ClusterState): string {
       lines.push(`pooler ${pooler.name}: unreachable (${pooler.error})`);
       continue;
     }
-    for (const db of pooler.databases.filter((d) => state.inventory.poolers.find((p) => p.name === pooler.name)?.databases.includes(d.name))) {
+    for (const db of pooler.routes) {
       const node = nodeAt(state, db.host, db.port) ?? 'unknown node';
       lines.push(`pooler ${pooler.name}: ${db.name} -> ${node} (${db.host}:${db.port})${db.paused ? ', PAUSED' : ''}${db.disabled ? ', DISABLED' : ''}`);
     }
@@ -63,7 +63,7 @@ export function statusJson(state: ClusterState): unknown {
     ),
     poolers: state.poolers.map((p) =>
       p.reachable
-        ? { name: p.name, databases: p.databases.map((d) => ({ name: d.name, host: d.host, port: d.port, paused: d.paused, node: nodeAt(state, d.host, d.port) ?? null })) }
+        ? { name: p.name, databases: p.routes.map((d) => ({ name: d.name, host: d.host, port: d.port, paused: d.paused, node: nodeAt(state, d.host, d.port) ?? null })) }
         : { name: p.name, error: p.error },
     ),
     lockHolder: state.lockHolder ?? null,

@@ -1,31 +1,31 @@
 /**
- * The run's held connections: one session per node and one admin console per pooler, opened in
- * parallel. A node that cannot be reached is recorded with its error, not thrown.
+ * The run's held connections: one session per node and one router (with its own held
+ * connection) per inventory entry, opened in parallel. A node that cannot be reached is recorded
+ * with its error, not thrown; a router keeps its own.
  */
 import type { Inventory } from '../inventory/model.js';
-import { PoolerAdmin } from '../pooler/admin.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
+import { openRouter } from '../routers/registry.js';
+import type { Router } from '../routers/types.js';
 
 export class Connections {
   private constructor(
     readonly inventory: Inventory,
     readonly nodes: Map<string, NodeSession | Error>,
-    readonly poolers: Map<string, PoolerAdmin | Error>,
+    readonly routers: ReadonlyMap<string, Router>,
     readonly applicationName: string,
   ) {}
 
   static async open(inventory: Inventory, applicationName = 'pg-handover'): Promise<Connections> {
     const nodes = new Map<string, NodeSession | Error>();
-    const poolers = new Map<string, PoolerAdmin | Error>();
+    const routers = new Map(inventory.poolers.map((spec) => [spec.name, openRouter(spec)]));
     await Promise.all([
       ...inventory.nodes.map(async (node) => {
         nodes.set(node.name, await NodeSession.open(node.name, node.conn, { applicationName, connectTimeoutMs: 2000 }).catch(asError));
       }),
-      ...inventory.poolers.map(async (pooler) => {
-        poolers.set(pooler.name, await PoolerAdmin.open(pooler).catch(asError));
-      }),
+      ...[...routers.values()].map((router) => router.connect()),
     ]);
-    return new Connections(inventory, nodes, poolers, applicationName);
+    return new Connections(inventory, nodes, routers, applicationName);
   }
 
   /** The node's session, reopened when the server dropped it (e.g. a restart). */
@@ -39,21 +39,16 @@ export class Connections {
     return session;
   }
 
-  /** The pooler's admin console, reopened when PgBouncer dropped it (restart, kill). */
-  async pooler(name: string): Promise<PoolerAdmin> {
-    const current = this.poolers.get(name);
-    if (current instanceof PoolerAdmin && current.isOpen) return current;
-    const spec = this.inventory.poolers.find((p) => p.name === name);
-    if (!spec) throw new Error(`unknown pooler ${name}`);
-    const admin = await PoolerAdmin.open(spec);
-    this.poolers.set(name, admin);
-    return admin;
+  router(name: string): Router {
+    const router = this.routers.get(name);
+    if (!router) throw new Error(`unknown pooler ${name}`);
+    return router;
   }
 
   async close(): Promise<void> {
     await Promise.all([
       ...[...this.nodes.values()].map((s) => (s instanceof NodeSession ? s.close() : undefined)),
-      ...[...this.poolers.values()].map((p) => (p instanceof PoolerAdmin ? p.close() : undefined)),
+      ...[...this.routers.values()].map((r) => r.close()),
     ]);
   }
 }

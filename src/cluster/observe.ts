@@ -1,17 +1,14 @@
-/** Reads the whole cluster into a ClusterState, every node and pooler in parallel. */
+/** Reads the whole cluster into a ClusterState, every node and router in parallel. */
 import { lookup } from 'node:dns/promises';
-import { access, constants } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { probeHost } from './host-probe.js';
 import { within } from '../util/time.js';
 import { LOCK_KEY } from '../postgres/run-lock.js';
-import { readDatabaseTargets } from '../pooler/config-file.js';
 import { observeNode } from '../postgres/observe.js';
 import { type NodeObservation, type NodeState } from '../model/node.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
-import { PoolerAdmin } from '../pooler/admin.js';
 import type { Connections } from './connections.js';
-import type { ClusterState, LockHolder, PoolerState } from '../model/cluster-state.js';
+import type { ClusterState, LockHolder } from '../model/cluster-state.js';
+import type { RouterState } from '../model/router.js';
 
 export async function observeCluster(connections: Connections): Promise<ClusterState> {
   const inventory = connections.inventory;
@@ -25,24 +22,7 @@ export async function observeCluster(connections: Connections): Promise<ClusterS
         return { name: node.name, reachable: false, error: messageOf(error) };
       }
     })),
-    Promise.all(inventory.poolers.map(async (spec): Promise<PoolerState> => {
-      const admin = connections.poolers.get(spec.name);
-      if (!(admin instanceof PoolerAdmin)) return { name: spec.name, reachable: false, error: admin?.message ?? 'not connected' };
-      try {
-        const [databases, config] = [await admin.showDatabases(), await admin.showConfig()];
-        let fileTargets: Record<string, { host?: string; port?: number }> = {};
-        let fileError: string | undefined;
-        try {
-          fileTargets = Object.fromEntries(await readDatabaseTargets(spec.configFile));
-        } catch (error) {
-          fileError = `cannot read ${spec.configFile}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`;
-        }
-        const fileWriteError = await writeProblem(spec.configFile);
-        return { name: spec.name, reachable: true, databases, config, fileTargets, fileError, fileWriteError };
-      } catch (error) {
-        return { name: spec.name, reachable: false, error: messageOf(error) };
-      }
-    })),
+    Promise.all([...connections.routers.values()].map((router) => router.observe())),
   ]);
   const acted = nodes.filter((n): n is NodeObservation => n.reachable && !n.inRecovery && n.settings.default_transaction_read_only !== 'on');
   const [lockHolder, addresses, hosts] = await Promise.all([
@@ -53,23 +33,11 @@ export async function observeCluster(connections: Connections): Promise<ClusterS
   return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts };
 }
 
-/** The config file is replaced by writing a temp file beside it and renaming it over. */
-async function writeProblem(file: string): Promise<string | undefined> {
-  for (const path of [file, dirname(file)]) {
-    try {
-      await access(path, constants.W_OK);
-    } catch (error) {
-      return `${path} is not writable (${(error as NodeJS.ErrnoException).code ?? messageOf(error)}): the config file cannot be rewritten to repoint it`;
-    }
-  }
-  return undefined;
-}
-
-function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeState[], poolers: readonly PoolerState[]): string[] {
+function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeState[], poolers: readonly RouterState[]): string[] {
   return [...new Set([
     ...inventory.nodes.map((n) => n.conn.host),
     ...nodes.flatMap((n) => (n.reachable && n.walReceiver?.senderHost ? [n.walReceiver.senderHost] : [])),
-    ...poolers.flatMap((p) => (p.reachable ? [...p.databases.map((d) => d.host), ...Object.values(p.fileTargets).flatMap((t) => (t.host ? [t.host] : []))] : [])),
+    ...poolers.flatMap((p) => (p.reachable ? p.routes.map((r) => r.host) : [])),
   ])].filter((host) => host !== '');
 }
 

@@ -2,7 +2,8 @@
  * Preflight: every read-only check of a planned switchover, as a pure function of one
  * ClusterState. It returns all checks, passing and failing, each with its id and observation.
  */
-import { fencedPrimariesOf, nodeAt, primariesOf, reachableNodes, type ClusterState, type PoolerReachable } from '../model/cluster-state.js';
+import { fencedPrimariesOf, primariesOf, reachableNodes, type ClusterState } from '../model/cluster-state.js';
+import type { RouterState } from '../model/router.js';
 import { lsnDiff } from '../model/lsn.js';
 import { majorOf, type NodeObservation } from '../model/node.js';
 import { formatMs } from '../util/time.js';
@@ -17,8 +18,11 @@ export interface PreflightInput {
   readonly primary: NodeObservation | undefined;
   readonly target: NodeObservation | undefined;
   readonly targetName: string | undefined;
-  readonly ownApplicationName?: string;
+  /** Each router kind's own checks (src/routers/<kind>/), passed in so this stays pure. */
+  readonly routerChecks: RouterChecks;
 }
+
+export type RouterChecks = (router: RouterState, input: { state: ClusterState; primary: NodeObservation | undefined; pauseBudgetMs: number }) => Check[];
 
 export function preflight(input: PreflightInput): Check[] {
   const { state, primary, target } = input;
@@ -32,7 +36,7 @@ export function preflight(input: PreflightInput): Check[] {
       ? `${input.targetName} cannot be promoted: it is not a reachable replica`
       : `no replica streams from ${primary.name}, so there is nothing to promote`));
   }
-  checks.push(...state.poolers.flatMap((pooler) => poolerChecks(state, pooler.name, primary, input.limits)));
+  checks.push(...state.poolers.flatMap((router) => input.routerChecks(router, { state, primary, pauseBudgetMs: input.limits.pauseBudgetMs })));
   checks.push(...hostAccessChecks(state, primary));
   checks.push(state.lockHolder
     ? fail('no-other-run', `another pg-handover run holds the cluster lock: "${state.lockHolder.applicationName}" (backend pid ${state.lockHolder.pid}, since ${state.lockHolder.since})`)
@@ -148,38 +152,6 @@ function siblingChecks(state: ClusterState, primary: NodeObservation, target: No
         ? pass('other-replicas', `${node.name} streams from ${primary.name} and will follow ${target.name}`)
         : warn('other-replicas', `${node.name} will be repointed to ${target.name} but not waited for (${reason}); reported as "to check"`);
     });
-}
-
-function poolerChecks(state: ClusterState, name: string, primary: NodeObservation | undefined, limits: PreflightLimits): Check[] {
-  const pooler = state.poolers.find((p) => p.name === name)!;
-  if (!pooler.reachable) return [fail('pooler-reachable', `pooler ${name} admin console unreachable: ${pooler.error}`)];
-  const spec = state.inventory.poolers.find((p) => p.name === name)!;
-  const checks: Check[] = [pass('pooler-reachable', `pooler ${name} admin console answered`)];
-  for (const db of spec.databases) checks.push(...databaseChecks(state, pooler, db, primary));
-  const mode = pooler.config.pool_mode;
-  checks.push(mode === 'transaction'
-    ? pass('pooler-pool-mode', `pooler ${name} uses transaction pooling`)
-    : warn('pooler-pool-mode', `pooler ${name} uses ${mode} pooling: PAUSE waits for clients to disconnect and may time out`));
-  const waitTimeout = Number(pooler.config.query_wait_timeout ?? '120') * 1000;
-  checks.push(waitTimeout === 0 || waitTimeout >= limits.pauseBudgetMs
-    ? pass('pooler-query-wait-timeout', `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s covers the worst-case pause (${formatMs(limits.pauseBudgetMs)})`)
-    : warn('pooler-query-wait-timeout', `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s is shorter than the worst-case pause (${formatMs(limits.pauseBudgetMs)}): queued clients could be disconnected`));
-  if (pooler.fileError) checks.push(fail('pooler-config-file', `pooler ${name}: ${pooler.fileError}`));
-  else if (pooler.fileWriteError) checks.push(fail('pooler-config-file', `pooler ${name}: ${pooler.fileWriteError}`));
-  return checks;
-}
-
-function databaseChecks(state: ClusterState, pooler: PoolerReachable, db: string, primary: NodeObservation | undefined): Check[] {
-  const live = pooler.databases.find((d) => d.name === db);
-  if (!live) return [fail('pooler-database', `pooler ${pooler.name} has no database "${db}" (SHOW DATABASES)`)];
-  const checks: Check[] = [pass('pooler-database', `pooler ${pooler.name} serves ${db}`)];
-  const node = nodeAt(state, live.host, live.port);
-  checks.push(primary && node === primary.name
-    ? pass('pooler-points-at-primary', `pooler ${pooler.name} sends ${db} to ${primary.name}`)
-    : fail('pooler-points-at-primary', `pooler ${pooler.name} sends ${db} to ${node ?? `${live.host}:${live.port}`}, not to the primary ${primary?.name ?? '(none)'}`));
-  if (live.paused) checks.push(fail('pooler-not-paused', `pooler ${pooler.name} has ${db} paused already (RESUME ${db} if nothing else is running)`));
-  if (!pooler.fileError && !pooler.fileTargets[db]) checks.push(fail('pooler-config-file', `${db} has no entry in [databases] of the pooler's config file`));
-  return checks;
 }
 
 function hostAccessChecks(state: ClusterState, primary: NodeObservation | undefined): Check[] {

@@ -54,11 +54,7 @@ interface PooledTarget {
 }
 
 function pooledTargets(state: ClusterState): PooledTarget[] {
-  return state.poolers.flatMap((pooler) => {
-    if (!pooler.reachable) return [];
-    const spec = state.inventory.poolers.find((p) => p.name === pooler.name)!;
-    return pooler.databases
-      .filter((d) => spec.databases.includes(d.name))
-      .map((d) => ({ pooler: pooler.name, db: d.name, node: nodeAt(state, d.host, d.port), paused: d.paused }));
-  });
+  return state.poolers.flatMap((router) => (router.reachable
+    ? router.routes.map((r) => ({ pooler: router.name, db: r.name, node: nodeAt(state, r.host, r.port), paused: r.paused }))
+    : []));
 }

@@ -11,7 +11,9 @@ import {
   formatPath, problemsError, readYamlFile, validateSource, type SourceProblem, type YamlSource,
 } from '../util/yaml-source.js';
 import { DsnError, isPort, parseDsn } from './dsn.js';
-import type { ConnParams, Inventory, NodeSpec, PoolerSpec } from './model.js';
+import type { ConnParams, Inventory, NodeSpec, RouterSpec } from './model.js';
+import { routerKind } from '../routers/registry.js';
+import type { InventoryTools } from '../routers/types.js';
 import { inventorySchema, type RawInventory, type RawNode } from './schema.js';
 
 export async function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Inventory> {
@@ -27,13 +29,12 @@ export async function buildInventory(source: YamlSource, env: NodeJS.ProcessEnv)
     problems.push({ path: formatPath(path), message, line: source.lineOf(path) });
 
   const nodes = raw.nodes.map((node, i) => toNodeSpec(node, ['nodes', i], report));
-  const poolers = raw.poolers.map((pooler, i): PoolerSpec => ({
-    name: pooler.name,
-    admin: toConn({ dsn: pooler.admin_dsn }, ['poolers', i, 'admin_dsn'], report, 'pgbouncer'),
-    configFile: resolve(dirname(source.file), pooler.config_file),
-    databases: pooler.databases,
-    app: pooler.app_dsn ? toConn({ dsn: pooler.app_dsn }, ['poolers', i, 'app_dsn'], report) : undefined,
-  }));
+  const tools: InventoryTools = {
+    conn: (dsn, at, expectDb) => toConn({ dsn }, [...at], report, expectDb),
+    file: (path) => resolve(dirname(source.file), path),
+    report: (at, message) => report([...at], message),
+  };
+  const poolers = raw.poolers.map((pooler, i): RouterSpec => routerKind(pooler.kind as string).toSpec(pooler, ['poolers', i], tools));
   checkRules(raw, nodes, poolers, report);
   if (problems.length > 0) throw problemsError(source.file, problems);
 
@@ -48,13 +49,7 @@ export async function buildInventory(source: YamlSource, env: NodeJS.ProcessEnv)
     file: source.file,
     cluster: raw.cluster ?? 'cluster',
     nodes: await Promise.all(nodes.map(async (n) => ({ ...n, conn: await withPassword(n.conn) }))),
-    poolers: await Promise.all(
-      poolers.map(async (p) => ({
-        ...p,
-        admin: await withPassword(p.admin),
-        app: p.app ? await withPassword(p.app) : undefined,
-      })),
-    ),
+    poolers: await Promise.all(poolers.map((p) => routerKind(p.kind).withPasswords(p, withPassword))),
   };
 }
 
@@ -91,7 +86,7 @@ interface ConnInput {
   password?: string;
 }
 
-function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: string): ConnParams {
+function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: { dbname: string; why: string }): ConnParams {
   let map: Record<string, string> = {};
   if (input.dsn !== undefined) {
     try {
@@ -107,7 +102,7 @@ function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: 
     host: input.host ?? host ?? '',
     port: input.port ?? (port !== undefined && isPort(port) ? Number(port) : 5432),
     user: input.user ?? user ?? 'postgres',
-    dbname: input.dbname ?? dbname ?? (expectDb ?? 'postgres'),
+    dbname: input.dbname ?? dbname ?? (expectDb?.dbname ?? 'postgres'),
     password: input.password ?? password,
     extra,
   };
@@ -120,13 +115,13 @@ function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: 
   else if (conn.host !== '' && !isHostName(conn.host)) {
     report(at, `host: expected a host name or IP address (letters, digits, ".", "-", ":"), got ${JSON.stringify(conn.host)}`);
   }
-  if (expectDb && conn.dbname !== expectDb) {
-    report(at, `expected dbname=${expectDb} (PgBouncer's admin console), got "${conn.dbname}"`);
+  if (expectDb && conn.dbname !== expectDb.dbname) {
+    report(at, `expected dbname=${expectDb.dbname} (${expectDb.why}), got "${conn.dbname}"`);
   }
   return conn;
 }
 
-function checkRules(raw: RawInventory, nodes: NodeSpec[], poolers: PoolerSpec[], report: Report): void {
+function checkRules(raw: RawInventory, nodes: NodeSpec[], poolers: RouterSpec[], report: Report): void {
   const seen = new Map<string, number>();
   raw.nodes.forEach((node, i) => {
     const previous = seen.get(node.name);
@@ -145,11 +140,6 @@ function checkRules(raw: RawInventory, nodes: NodeSpec[], poolers: PoolerSpec[],
   poolers.forEach((pooler, i) => {
     if (poolerNames.has(pooler.name)) report(['poolers', i, 'name'], `duplicate pooler name "${pooler.name}"`);
     poolerNames.add(pooler.name);
-    const dbs = new Set<string>();
-    pooler.databases.forEach((db, j) => {
-      if (dbs.has(db)) report(['poolers', i, 'databases', j], `duplicate database "${db}"`);
-      dbs.add(db);
-    });
   });
 }
 

@@ -22,11 +22,16 @@ export interface NodeSpec {
   readonly hostAccess?: HostAccess;
 }
 
-export interface PoolerSpec {
+/**
+ * What directs clients to the primary (the inventory's `poolers:` list). `kind` selects the
+ * implementation in src/routers/; each kind extends this with its own fields.
+ */
+export interface RouterSpec {
   readonly name: string;
-  readonly admin: ConnParams;
-  readonly configFile: string;
-  readonly databases: readonly string[];
+  readonly kind: string;
+  /** Route names as clients use them (pooled databases, proxy backends). */
+  readonly routes: readonly string[];
+  /** Optional application login through the router, to verify where writes land. */
   readonly app?: ConnParams;
 }
 
@@ -34,7 +39,7 @@ export interface Inventory {
   readonly file: string;
   readonly cluster: string;
   readonly nodes: readonly NodeSpec[];
-  readonly poolers: readonly PoolerSpec[];
+  readonly poolers: readonly RouterSpec[];
 }
 
 export function nodeByName(inventory: Inventory, name: string): NodeSpec | undefined {

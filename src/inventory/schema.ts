@@ -3,6 +3,7 @@
  * they are observed. Shape checks are zod; cross-field rules live in `rules.ts`.
  */
 import { z } from 'zod';
+import { routerEntrySchema } from '../routers/registry.js';
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 const nameField = z
@@ -52,23 +53,12 @@ export const nodeSchema = z.strictObject({
   host_access: hostAccess.optional(),
 });
 
-export const poolerSchema = z.strictObject({
-  name: nameField,
-  kind: z.literal('pgbouncer').default('pgbouncer'),
-  admin_dsn: nonEmpty,
-  config_file: nonEmpty,
-  databases: z.array(nameField).min(1, { error: 'expected at least one pooled database' }),
-  /** Optional application login through the pooler, used to verify writes land on the new primary. */
-  app_dsn: nonEmpty.optional(),
-});
-
 export const inventorySchema = z.strictObject({
   cluster: nameField.optional(),
   passfile: nonEmpty.optional(),
   nodes: z.array(nodeSchema).min(2, { error: 'expected at least two nodes (a primary and a replica)' }),
-  poolers: z.array(poolerSchema).min(1, { error: 'expected at least one pooler' }),
+  poolers: z.array(routerEntrySchema).min(1, { error: 'expected at least one pooler' }),
 });
 
 export type RawInventory = z.output<typeof inventorySchema>;
 export type RawNode = z.output<typeof nodeSchema>;
-export type RawPooler = z.output<typeof poolerSchema>;

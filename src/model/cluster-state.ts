@@ -1,30 +1,10 @@
 /**
- * A read-only snapshot of the cluster: every node and pooler as observed at one moment.
+ * A read-only snapshot of the cluster: every node and router as observed at one moment.
  * Preflight, target choice and planning are pure functions of it.
  */
 import type { Inventory } from '../inventory/model.js';
 import type { NodeObservation, NodeState } from './node.js';
-import type { PoolerDatabase } from './pooler.js';
-
-export interface PoolerReachable {
-  readonly name: string;
-  readonly reachable: true;
-  readonly databases: readonly PoolerDatabase[];
-  readonly config: Readonly<Record<string, string>>;
-  /** host/port per pooled database as written in the config file. */
-  readonly fileTargets: Readonly<Record<string, { host?: string; port?: number }>>;
-  readonly fileError?: string;
-  /** Why the config file could not be rewritten (atomically: a temp file in its directory, then rename). */
-  readonly fileWriteError?: string;
-}
-
-export interface PoolerUnreachable {
-  readonly name: string;
-  readonly reachable: false;
-  readonly error: string;
-}
-
-export type PoolerState = PoolerReachable | PoolerUnreachable;
+import type { RouterState } from './router.js';
 
 export interface LockHolder {
   readonly applicationName: string;
@@ -42,7 +22,8 @@ export interface ClusterState {
   readonly observedAt: string;
   readonly inventory: Inventory;
   readonly nodes: readonly NodeState[];
-  readonly poolers: readonly PoolerState[];
+  /** What directs clients to the primary (the inventory's `poolers:`), as observed. */
+  readonly poolers: readonly RouterState[];
   /** Another pg-handover run holding the cluster lock, if any. */
   readonly lockHolder?: LockHolder;
   /**

@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS, limitsFrom, type PreflightLimits } from '../decide/limi
 import { preflight } from '../decide/preflight.js';
 import { chooseTarget, notWaitedFor } from '../decide/target.js';
 import type { NodeObservation } from '../model/node.js';
+import { routerChecks } from '../routers/registry.js';
 import { definitionOf } from '../steps/registry.js';
 import type { FenceMethod, PlanContext } from '../steps/types.js';
 import type { Playbook, Step, StepOf } from './schema.js';
@@ -58,7 +59,7 @@ export function decide(state: ClusterState, playbook: Playbook, targetName?: str
   } else if (primary) {
     target = chooseTarget(state, primary);
   }
-  const checks = preflight({ state, limits: limitsOf(playbook), primary, target, targetName });
+  const checks = preflight({ state, limits: limitsOf(playbook), primary, target, targetName, routerChecks });
   if (!primary || !target) return { checks };
   const primarySpec = state.inventory.nodes.find((n) => n.name === primary.name)!;
   const targetSpec = state.inventory.nodes.find((n) => n.name === target.name)!;

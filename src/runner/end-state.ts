@@ -1,11 +1,10 @@
 /**
  * What the cluster looks like when a run ends, observed afresh: which nodes accept writes and
- * where each pooler sends clients, paused or not. The report's headline is judged from this, never
+ * where each router sends clients, paused or not. The report's headline is judged from this, never
  * from which code path ran (a rollback that could not restart the old primary is not a rollback).
  */
 import type { Connections } from '../cluster/connections.js';
 import { nodeAt, type ClusterState } from '../model/cluster-state.js';
-import { PoolerAdmin } from '../pooler/admin.js';
 import { messageOf } from '../postgres/session.js';
 import { askWritable, isWritable } from '../postgres/writable.js';
 
@@ -45,17 +44,13 @@ async function probeWritable(connections: Connections, name: string): Promise<bo
 }
 
 async function probePooler(connections: Connections, state: ClusterState, name: string): Promise<PoolerEnd> {
-  const spec = connections.inventory.poolers.find((p) => p.name === name)!;
   try {
-    const held = connections.poolers.get(name);
-    const admin = held instanceof PoolerAdmin && held.isOpen ? held : await PoolerAdmin.open(spec, 1);
-    if (admin !== held) connections.poolers.set(name, admin);
-    const databases = (await admin.showDatabases()).filter((d) => spec.databases.includes(d.name));
-    const targets = new Set(databases.map((d) => nodeAt(state, d.host, d.port) ?? `${d.host}:${d.port}`));
+    const routes = await connections.router(name).routes();
+    const targets = new Set(routes.map((r) => nodeAt(state, r.host, r.port) ?? `${r.host}:${r.port}`));
     return {
       name, reachable: true,
       pointsAt: targets.size === 1 ? [...targets][0] : 'several',
-      paused: databases.some((d) => d.paused),
+      paused: routes.some((r) => r.paused),
     };
   } catch (error) {
     return { name, reachable: false, error: messageOf(error) };

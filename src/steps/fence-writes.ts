@@ -13,7 +13,8 @@ import { pollNode } from './poll.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
 import { askWritable, isWritable } from '../postgres/writable.js';
 import { controlDataCommand, ensureExited, localPostmasterPid, readControlData, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
-import { adminAction, shellAction, sqlAction, type StepContext, type StepDefinition } from './types.js';
+import { routerKind } from '../routers/registry.js';
+import { shellAction, sqlAction, type StepContext, type StepDefinition } from './types.js';
 
 export const READ_ONLY_SQL = ['ALTER SYSTEM SET default_transaction_read_only = on', 'SELECT pg_reload_conf()'];
 export const READ_WRITE_SQL = ['ALTER SYSTEM RESET default_transaction_read_only', 'SELECT pg_reload_conf()'];
@@ -25,7 +26,7 @@ export const fenceWritesStep: StepDefinition<'fence-writes'> = {
   kind: 'fence-writes',
   title: (_s, plan) => `fence writes (${plan.fenceMethod === 'clean-stop' ? `pause pooler, stop ${plan.primary.name} cleanly` : `pause pooler, ${plan.primary.name} read-only`})`,
   describe(step, plan) {
-    const pauses = plan.inventory.poolers.flatMap((p) => p.databases.map((db) => adminAction(p.name, `PAUSE ${db}  (timeout ${step.pause_timeout} ms)`)));
+    const pauses = plan.inventory.poolers.flatMap((p) => routerKind(p.kind).describe.hold(p, step.pause_timeout));
     if (plan.fenceMethod === 'read-only') {
       return [...pauses, ...READ_ONLY_SQL.map((sql) => sqlAction(plan.primary.name, sql)),
         sqlAction(plan.primary.name, TERMINATE_SQL.replace('$1', "'<this run>'")), sqlAction(plan.primary.name, FLUSH_SQL)];
@@ -129,26 +130,20 @@ async function pauseAll(ctx: StepContext, timeoutMs: number): Promise<void> {
   const results = await Promise.allSettled(
     ctx.inventory.poolers.map(async (spec) => {
       ctx.facts.pausedPoolers.add(spec.name);
-      const admin = await ctx.connections.pooler(spec.name);
-      await admin.pause(spec.databases, timeoutMs);
+      await ctx.connections.router(spec.name).hold(timeoutMs);
     }),
   );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
 
-/**
- * RESUME the poolers this run paused (all, or those named by `only`), in parallel, on the held
- * consoles (a PAUSE that timed out already replaced its console, since a RESUME next to a blocked
- * PAUSE can hang it: #715).
- */
+/** Releases the routers this run held (all, or those named by `only`), in parallel. */
 export async function resumeAll(ctx: StepContext, only?: ReadonlySet<string>): Promise<string[]> {
   const paused = ctx.inventory.poolers.filter((spec) => ctx.facts.pausedPoolers.has(spec.name) && (!only || only.has(spec.name)));
   const done = await Promise.all(paused.map(async (spec) => {
-    const admin = await ctx.connections.pooler(spec.name);
-    const resumed = await admin.resumePaused(spec.databases);
+    const summary = await ctx.connections.router(spec.name).release();
     ctx.facts.pausedPoolers.delete(spec.name);
-    return `${spec.name}: RESUME ${resumed.join(', ') || '(was not paused)'}`;
+    return summary;
   }));
   ctx.facts.resumedAt = performance.now();
   return done;

@@ -9,6 +9,7 @@ import { limitsFrom } from '../decide/limits.js';
 import { preflight } from '../decide/preflight.js';
 import { PreflightRefusedError } from '../errors.js';
 import type { NodeObservation } from '../model/node.js';
+import { routerChecks } from '../routers/registry.js';
 import type { StepDefinition } from './types.js';
 
 export const preflightStep: StepDefinition<'preflight'> = {
@@ -22,7 +23,7 @@ export const preflightStep: StepDefinition<'preflight'> = {
       return node?.reachable ? (node as NodeObservation) : undefined;
     };
     const checks = preflight({
-      state, limits: limitsFrom(step), primary: reachable(ctx.primary.name), target: reachable(ctx.target.name), targetName: ctx.target.name,
+      state, limits: limitsFrom(step), primary: reachable(ctx.primary.name), target: reachable(ctx.target.name), targetName: ctx.target.name, routerChecks,
     });
     ctx.record('checks', { checks });
     const failed = failures(checks);

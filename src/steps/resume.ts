@@ -7,12 +7,13 @@ import { StepFailedError } from '../errors.js';
 import { formatMs } from '../util/time.js';
 import { fenceWritesStep, resumeAll } from './fence-writes.js';
 import { afterPromotion } from './promote.js';
-import { adminAction, type StepDefinition } from './types.js';
+import { routerKind } from '../routers/registry.js';
+import type { StepDefinition } from './types.js';
 
 export const resumeStep: StepDefinition<'resume'> = {
   kind: 'resume',
   title: () => 'resume clients',
-  describe: (_s, plan) => plan.inventory.poolers.flatMap((p) => p.databases.map((db) => adminAction(p.name, `RESUME ${db}`))),
+  describe: (_s, plan) => plan.inventory.poolers.flatMap((p) => routerKind(p.kind).describe.release(p)),
   async run(_step, ctx) {
     // After promotion, a pooler still pointing at the old primary must not let clients through:
     // they would reach a stopped or read-only server. It stays paused and the report says so.
@@ -21,7 +22,7 @@ export const resumeStep: StepDefinition<'resume'> = {
     const timeline = ctx.facts.promoted ? `; ${await afterPromotion(ctx)}` : '';
     if (stuck.length) {
       for (const p of stuck) {
-        ctx.facts.leftToDo.push(`${p.name} is still PAUSED and points at ${ctx.primary.name}: it could not be repointed to ${ctx.target.name}; fix that (see the error above), then run the same command again to finish, or repoint it and RESUME ${p.databases.join(', ')} by hand`);
+        ctx.facts.leftToDo.push(`${p.name} is still PAUSED and points at ${ctx.primary.name}: it could not be repointed to ${ctx.target.name}; fix that (see the error above), then run the same command again to finish, or repoint it and RESUME ${p.routes.join(', ')} by hand`);
       }
       throw new StepFailedError(`kept ${stuck.map((p) => p.name).join(', ')} paused: not repointed to ${ctx.target.name}${done.length ? `; resumed ${done.join('; ')}` : ''}`);
     }

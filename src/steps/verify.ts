@@ -4,22 +4,21 @@
  * primary is fenced or a replica, the other replicas stream from the new primary.
  * Retries until its timeout, since replicas take a moment to attach. Undo: none.
  */
-import type { ConnParams } from '../inventory/model.js';
-import { NodeSession } from '../postgres/session.js';
+import { routerKind } from '../routers/registry.js';
 import { sleep } from '../util/time.js';
 import { TIMELINE_SQL } from './promote.js';
-import { sqlAction, adminAction, type StepContext, type StepDefinition } from './types.js';
+import { routeTarget } from './repoint-pooler.js';
+import { sqlAction, type StepContext, type StepDefinition } from './types.js';
 
 const PRIMARY_SQL = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('default_transaction_read_only') AS ro";
 const RECEIVER_SQL = 'SELECT status, sender_host, sender_port FROM pg_stat_wal_receiver';
-const THROUGH_POOLER_SQL = "SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
 
 export const verifyStep: StepDefinition<'verify'> = {
   kind: 'verify',
   title: () => 'verify',
   describe: (_s, plan) => [
     sqlAction(plan.target.name, `${PRIMARY_SQL}; ${TIMELINE_SQL}`),
-    ...plan.inventory.poolers.flatMap((p) => [adminAction(p.name, 'SHOW DATABASES'), ...(p.app ? [`[${p.name}] app login: ${THROUGH_POOLER_SQL}`] : [])]),
+    ...plan.inventory.poolers.flatMap((p) => routerKind(p.kind).describe.verify(p)),
     `[${[plan.primary.name, ...plan.waitFor].join(', ')}] SQL: ${RECEIVER_SQL}`,
   ],
   async run(step, ctx) {
@@ -47,13 +46,7 @@ async function findProblems(ctx: StepContext): Promise<string[]> {
   const { tli } = await primary.one<{ tli: number }>(TIMELINE_SQL);
   if (ctx.facts.oldTimeline !== undefined && tli <= ctx.facts.oldTimeline) problems.push(`timeline ${tli} did not advance past ${ctx.facts.oldTimeline}`);
   for (const spec of ctx.inventory.poolers) {
-    const admin = await ctx.connections.pooler(spec.name);
-    for (const db of await admin.showDatabases()) {
-      if (!spec.databases.includes(db.name)) continue;
-      if (db.port !== ctx.target.conn.port || db.host !== ctx.target.conn.host) problems.push(`${spec.name} sends ${db.name} to ${db.host}:${db.port}`);
-      if (db.paused) problems.push(`${spec.name} has ${db.name} paused`);
-    }
-    if (spec.app) problems.push(...(await throughPooler(ctx, spec.name, spec.app)));
+    problems.push(...(await ctx.connections.router(spec.name).verify(routeTarget(ctx.target), ctx.applicationName)));
   }
   problems.push(...(await oldPrimaryProblems(ctx)));
   const waited = ctx.siblings.filter((s) => ctx.waitFor.includes(s.name));
@@ -68,19 +61,6 @@ async function followerProblems(ctx: StepContext, name: string): Promise<string[
   const row = (await session.query<{ status: string; sender_host: string; sender_port: number }>(RECEIVER_SQL).catch(() => []))[0];
   if (row?.status === 'streaming' && row.sender_host === ctx.target.conn.host && Number(row.sender_port) === ctx.target.conn.port) return [];
   return [`${name} is not streaming from ${ctx.target.name} (${row ? `${row.status} from ${row.sender_host}:${row.sender_port}` : 'no WAL receiver'})`];
-}
-
-async function throughPooler(ctx: StepContext, pooler: string, app: ConnParams): Promise<string[]> {
-  const session = await NodeSession.open(pooler, app, { applicationName: ctx.applicationName });
-  try {
-    const row = await session.one<{ port: number; in_recovery: boolean; ro: string }>(THROUGH_POOLER_SQL);
-    if (Number(row.port) !== ctx.target.conn.port || row.in_recovery || row.ro === 'on') {
-      return [`through ${pooler}, clients reach port ${row.port} (in recovery: ${row.in_recovery}, read-only: ${row.ro})`];
-    }
-    return [];
-  } finally {
-    await session.close();
-  }
 }
 
 async function oldPrimaryProblems(ctx: StepContext): Promise<string[]> {

@@ -158,7 +158,7 @@ describe('promote: several PgBouncers, all or nothing', () => {
       expect(await missingAcknowledged(nodeConn(sandbox, 'pg3'), other.records, 'second_load')).toBe(0);
       const state = await observe(sandbox);
       for (const pooler of state.poolers) {
-        expect(pooler.reachable && pooler.databases.find((d) => d.name === 'appdb')?.port).toBe(sandbox.manifest.nodes[2]!.port);
+        expect(pooler.reachable && pooler.routes.find((d) => d.name === 'appdb')?.port).toBe(sandbox.manifest.nodes[2]!.port);
       }
 
       await stopPooler(sandbox, 1);

@@ -44,7 +44,7 @@ describe('sandbox', () => {
     for (const replica of replicas) expect(replica.walReceiver?.status).toBe('streaming');
     expect(primariesOf(state)[0]!.replication.filter((p) => p.state === 'streaming')).toHaveLength(2);
     const pooler = state.poolers[0]!;
-    expect(pooler.reachable && pooler.databases.find((d) => d.name === 'appdb')?.port).toBe(sandbox.manifest.nodes[0]!.port);
+    expect(pooler.reachable && pooler.routes.find((d) => d.name === 'appdb')?.port).toBe(sandbox.manifest.nodes[0]!.port);
   });
 
   test('the CLI: up, status, down, and nothing of the sandbox is left running', async () => {

@@ -62,7 +62,7 @@ describe('preflight decisions', () => {
   });
 
   it('refuses pooler problems: unreachable, paused, pointing elsewhere', () => {
-    expect(failing(cluster([primary(), replica('pg2'), replica('pg3')], [{ name: 'pgb', reachable: false, error: 'ECONNREFUSED' }]))).toEqual(['pooler-reachable']);
+    expect(failing(cluster([primary(), replica('pg2'), replica('pg3')], [{ name: 'pgb', kind: 'pgbouncer', reachable: false, error: 'ECONNREFUSED' }]))).toEqual(['pooler-reachable']);
     expect(failing(cluster([primary(), replica('pg2'), replica('pg3')], [pooler(5001, { paused: true })]))).toEqual(['pooler-not-paused']);
     expect(failing(cluster([primary(), replica('pg2'), replica('pg3')], [pooler(5003)]))).toEqual(['pooler-points-at-primary']);
   });

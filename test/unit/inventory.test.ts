@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildInventory } from '../../src/inventory/load.js';
 import { parseYamlText } from '../../src/util/yaml-source.js';
 import { BadInputError } from '../../src/errors.js';
+import type { PgBouncerSpec } from '../../src/routers/pgbouncer/spec.js';
 
 const node = (name: string, port: number, extra = '') =>
   `  - name: ${name}\n    dsn: host=127.0.0.1 port=${port} user=handover dbname=postgres\n${extra}`;
@@ -16,7 +17,7 @@ describe('inventory', () => {
   it('accepts a valid inventory and normalises connections', async () => {
     const inventory = await load(valid);
     expect(inventory.nodes.map((n) => `${n.name}@${n.conn.host}:${n.conn.port}`)).toEqual(['pg1@127.0.0.1:5432', 'pg2@127.0.0.1:5433']);
-    expect(inventory.poolers[0]!.admin.dbname).toBe('pgbouncer');
+    expect((inventory.poolers[0] as PgBouncerSpec).admin.dbname).toBe('pgbouncer');
   });
 
   it('takes passwords from the environment without printing them', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DsnError, formatDsn, parseConninfo, parseDsn } from '../../src/inventory/dsn.js';
-import { findDatabaseEntries, repointText } from '../../src/pooler/config-file.js';
+import { findDatabaseEntries, repointText } from '../../src/routers/pgbouncer/config-file.js';
 import { parseControlData } from '../../src/postgres/controldata.js';
 import { conninfoTowards, slotNameFor } from '../../src/postgres/conninfo.js';
 import { formatLsn, lsnDiff, maxLsn, parseLsn } from '../../src/model/lsn.js';

@@ -4,7 +4,8 @@
  * input refused as bad input (exit 2) before anything is contacted.
  */
 import { describe, expect, it } from 'vitest';
-import { sameHost, nodeAt, type PoolerState } from '../../src/model/cluster-state.js';
+import { sameHost, nodeAt } from '../../src/model/cluster-state.js';
+import type { RouterState } from '../../src/model/router.js';
 import { detectRecovery } from '../../src/decide/recovery.js';
 import { replayLag } from '../../src/decide/lag.js';
 import { BadInputError } from '../../src/errors.js';
@@ -53,7 +54,7 @@ describe('one server, two spellings (item 9)', () => {
   });
   it('a pooler writing localhost for the primary is recognised, and nothing is "half-done"', () => {
     const local = (state: ReturnType<typeof cluster>) => ({ ...state, addresses });
-    const spelled = { ...pooler(), databases: [{ name: 'appdb', host: 'localhost', port: 5001, database: 'appdb', paused: false, disabled: false }] } as PoolerState;
+    const spelled = { ...pooler(), routes: [{ name: 'appdb', host: 'localhost', port: 5001, paused: false }] } as RouterState;
     const state = local(cluster([primary(), replica('pg2'), replica('pg3')], [spelled]));
     expect(nodeAt(state, 'localhost', 5001)).toBe('pg1');
     expect(detectRecovery(state)).toBeUndefined();

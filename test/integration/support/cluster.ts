@@ -32,7 +32,7 @@ export interface Topology {
 export function topology(state: ClusterState): Topology {
   const nodes = state.nodes.filter((n) => n.reachable);
   const pooler = state.poolers[0];
-  const db = pooler?.reachable ? pooler.databases.find((d) => d.name === 'appdb') : undefined;
+  const db = pooler?.reachable ? pooler.routes.find((d) => d.name === 'appdb') : undefined;
   return {
     primaries: nodes.filter((n) => !n.inRecovery).map((n) => n.name),
     upstreamOf: Object.fromEntries(nodes.filter((n) => n.inRecovery).map((n) => [n.name,
@@ -61,7 +61,7 @@ export async function snapshot(sandbox: SandboxFixture): Promise<unknown> {
   return {
     topology: topology(state),
     nodes: state.nodes.map((n) => (n.reachable ? { name: n.name, settings: n.settings, slots: n.slots.map((s) => s.name).sort() } : n)),
-    pooler: state.poolers.map((p) => (p.reachable ? p.databases : p)),
+    pooler: state.poolers.map((p) => (p.reachable ? p.routes : p)),
     pgbouncerIni: readFileSync(sandbox.manifest.poolers[0]!.configFile, 'utf8'),
     autoConf: sandbox.manifest.nodes.map((n) => readFileSync(join(n.dataDir, 'postgresql.auto.conf'), 'utf8')),
     pids: sandbox.manifest.nodes.map((n) => readFileSync(join(n.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),

@@ -1,5 +1,7 @@
 /** Small builders of ClusterState for the pure decision functions. No database involved. */
-import type { ClusterState, PoolerState } from '../../../src/model/cluster-state.js';
+import type { ClusterState } from '../../../src/model/cluster-state.js';
+import type { RouterState } from '../../../src/model/router.js';
+import type { PgBouncerSpec } from '../../../src/routers/pgbouncer/spec.js';
 import type { Inventory, NodeSpec } from '../../../src/inventory/model.js';
 import type { NodeObservation, NodeState } from '../../../src/model/node.js';
 
@@ -9,10 +11,12 @@ const spec = (name: string, port: number, hostAccess = true): NodeSpec => ({
   hostAccess: hostAccess ? { kind: 'local' } : undefined,
 });
 
+const pgbouncerSpec: PgBouncerSpec = { name: 'pgb', kind: 'pgbouncer', admin: { host: '127.0.0.1', port: 6432, user: 'admin', dbname: 'pgbouncer', extra: {} }, configFile: '/p.ini', routes: ['appdb'] };
+
 export const inventory = (hostAccess = true): Inventory => ({
   file: 'inventory.yaml', cluster: 'test',
   nodes: [spec('pg1', 5001, hostAccess), spec('pg2', 5002), spec('pg3', 5003)],
-  poolers: [{ name: 'pgb', admin: { host: '127.0.0.1', port: 6432, user: 'admin', dbname: 'pgbouncer', extra: {} }, configFile: '/p.ini', databases: ['appdb'] }],
+  poolers: [pgbouncerSpec],
 });
 
 const settings = {
@@ -38,14 +42,13 @@ export function replica(name: string, upstreamPort = 5001, replayLsn = 0x3000000
   };
 }
 
-export const pooler = (port = 5001, over: Partial<{ paused: boolean; pool_mode: string }> = {}): PoolerState => ({
-  name: 'pgb', reachable: true,
-  databases: [{ name: 'appdb', host: '127.0.0.1', port, database: 'appdb', paused: over.paused ?? false, disabled: false }],
-  config: { pool_mode: over.pool_mode ?? 'transaction', query_wait_timeout: '120' },
-  fileTargets: { appdb: { host: '127.0.0.1', port } },
+export const pooler = (port = 5001, over: Partial<{ paused: boolean; pool_mode: string }> = {}): RouterState => ({
+  name: 'pgb', kind: 'pgbouncer', reachable: true,
+  routes: [{ name: 'appdb', host: '127.0.0.1', port, paused: over.paused ?? false, disabled: false }],
+  detail: { config: { pool_mode: over.pool_mode ?? 'transaction', query_wait_timeout: '120' }, fileTargets: { appdb: { host: '127.0.0.1', port } } },
 });
 
-export function cluster(nodes: NodeState[], poolers: PoolerState[] = [pooler()], hostAccess = true): ClusterState {
+export function cluster(nodes: NodeState[], poolers: RouterState[] = [pooler()], hostAccess = true): ClusterState {
   return { observedAt: 'now', inventory: inventory(hostAccess), nodes, poolers };
 }
 

@@ -3,24 +3,17 @@
  * for PAUSE/RESUME/RELOAD. A PAUSE that outlives its timeout is treated as dead (PgBouncer
  * issue #715): its connection is dropped and RESUME is sent from a fresh one.
  */
-import type { PoolerSpec } from '../inventory/model.js';
-import type { PoolerDatabase } from '../model/pooler.js';
-import { NodeQueryError, NodeSession } from '../postgres/session.js';
-
-export interface PoolerServer {
-  readonly database: string;
-  readonly addr: string;
-  readonly port: number;
-  readonly state: string;
-}
+import { NodeQueryError, NodeSession } from '../../postgres/session.js';
+import type { PoolerDatabase } from './databases.js';
+import type { PgBouncerSpec } from './spec.js';
 
 export class PoolerAdmin {
   private constructor(
-    readonly spec: PoolerSpec,
+    readonly spec: PgBouncerSpec,
     private session: NodeSession,
   ) {}
 
-  static async open(spec: PoolerSpec, attempts = 3): Promise<PoolerAdmin> {
+  static async open(spec: PgBouncerSpec, attempts = 3): Promise<PoolerAdmin> {
     return new PoolerAdmin(spec, await openConsole(spec, attempts));
   }
 
@@ -41,16 +34,6 @@ export class PoolerAdmin {
       database: String(row.database ?? ''),
       paused: Number(row.paused) === 1,
       disabled: Number(row.disabled) === 1,
-    }));
-  }
-
-  async showServers(): Promise<PoolerServer[]> {
-    const rows = await this.session.simple<Record<string, string | number | null>>('SHOW SERVERS');
-    return rows.map((row) => ({
-      database: String(row.database),
-      addr: String(row.addr ?? ''),
-      port: Number(row.port),
-      state: String(row.state),
     }));
   }
 
@@ -110,7 +93,7 @@ export class PoolerAdmin {
   }
 }
 
-async function openConsole(spec: PoolerSpec, attempts: number): Promise<NodeSession> {
+async function openConsole(spec: PgBouncerSpec, attempts: number): Promise<NodeSession> {
   return NodeSession.open(spec.name, spec.admin, { database: 'pgbouncer', attempts, applicationName: 'pg-handover' });
 }
 

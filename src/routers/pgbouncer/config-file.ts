@@ -4,7 +4,7 @@
  * because PgBouncer disconnects the clients of a database missing from a half-written file.
  */
 import { chown, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { DsnError, parseConninfo } from '../inventory/dsn.js';
+import { DsnError, parseConninfo } from '../../inventory/dsn.js';
 
 export interface DatabaseEntry {
   readonly name: string;

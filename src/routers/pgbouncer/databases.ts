@@ -1,4 +1,4 @@
-/** A pooled database as the pooler reports it (PgBouncer: SHOW DATABASES). */
+/** A pooled database as PgBouncer reports it (SHOW DATABASES). */
 export interface PoolerDatabase {
   readonly name: string;
   readonly host: string;

@@ -1,0 +1,80 @@
+/**
+ * The one interface to whatever directs clients to the primary. Steps, observation and the end
+ * state talk to routers only through this; everything kind-specific lives in its folder
+ * (src/routers/<kind>/) and is found through the registry by the inventory's `kind`.
+ */
+import type { z } from 'zod';
+import type { Check } from '../decide/checks.js';
+import type { ConnParams, RouterSpec } from '../inventory/model.js';
+import type { ClusterState } from '../model/cluster-state.js';
+import type { NodeObservation } from '../model/node.js';
+import type { Route, RouterState } from '../model/router.js';
+
+/** Where clients should be sent: a node of the inventory. */
+export interface RouteTarget {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Lines a router adds to the run's report when it cannot finish something itself. */
+export interface RouterLog {
+  leftToDo(line: string): void;
+}
+
+/** A router of one kind, with its held connection (reopened when it drops). */
+export interface Router {
+  readonly spec: RouterSpec;
+  /** Opens the held connection; a failure is kept and reported by `observe`. */
+  connect(): Promise<void>;
+  /** Everything preflight and status need, in one observation. */
+  observe(): Promise<RouterState>;
+  /** Where each route sends clients now (a fresh connection if the held one is gone). */
+  routes(): Promise<readonly Route[]>;
+  /** Clients queue instead of reaching a server; bounded by `timeoutMs` (e.g. PgBouncer PAUSE). */
+  hold(timeoutMs: number): Promise<void>;
+  /** Lets queued clients through again: the undo of `hold`. Returns what it did, in one line. */
+  release(): Promise<string>;
+  /** Sends every route to `to`, and checks the router reports it. */
+  repoint(to: RouteTarget, log: RouterLog): Promise<void>;
+  /** Problems with clients reaching `to` through this router (none: an empty list). */
+  verify(to: RouteTarget, applicationName: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Building a kind's spec from its inventory entry. */
+export interface InventoryTools {
+  /** A DSN at `at`, parsed and checked; `expectDb` when the kind needs a fixed dbname. */
+  conn(dsn: string, at: readonly PropertyKey[], expectDb?: { dbname: string; why: string }): ConnParams;
+  /** A path, relative to the inventory file's directory. */
+  file(path: string): string;
+  report(at: readonly PropertyKey[], message: string): void;
+}
+
+export interface RouterCheckInput {
+  readonly state: ClusterState;
+  readonly primary: NodeObservation | undefined;
+  /** How long clients may be queued in the worst case. */
+  readonly pauseBudgetMs: number;
+}
+
+export interface RouterKind<S extends RouterSpec = RouterSpec> {
+  readonly kind: string;
+  /** Its entry in the inventory's `poolers:` list: a strict object with `kind: z.literal(kind)`. */
+  readonly schema: z.ZodObject;
+  toSpec(raw: Record<string, unknown>, at: readonly PropertyKey[], tools: InventoryTools): S;
+  /** The spec with passwords filled in (from a password file). */
+  withPasswords(spec: S, fill: (conn: ConnParams) => Promise<ConnParams>): Promise<S>;
+  open(spec: S): Router;
+  /** Preflight checks of one observed router; pure. */
+  checks(observed: RouterState, input: RouterCheckInput): Check[];
+  /** The dry run's text for each operation, made from the spec alone. */
+  readonly describe: {
+    hold(spec: S, timeoutMs: number): string[];
+    release(spec: S): string[];
+    repoint(spec: S, to: RouteTarget, timeoutMs: number): string[];
+    verify(spec: S): string[];
+  };
+}
+
+export const routerAction = (router: string, what: string): string => `[${router}] ${what}`;
