@@ -1,5 +1,6 @@
 /** Declares every command and its flags; the handlers load lazily. */
 import { Command, Option } from 'commander';
+import { PROCEDURES } from '../procedures/catalog.js';
 
 export function registerCommands(program: Command): void {
   const sandbox = program.command('sandbox').description('a real local cluster (primary, replicas, PgBouncer) for trying things');
@@ -33,19 +34,22 @@ export function registerCommands(program: Command): void {
     .option('--json', 'print the state as JSON')
     .action(async (opts) => (await import('./status-command.js')).statusCommand(opts));
 
-  program
-    .command('promote')
-    .description('planned switchover: move the primary role to a replica (see --dry-run)')
-    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
-    .option('-p, --playbook <file>', 'playbook YAML file (default: the built-in switchover playbook)')
-    .option('-t, --target <node>', 'node to promote (default: the healthiest replica with the least lag)')
-    .option('--dry-run', 'run every read-only check and print the plan; change nothing')
-    .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
-    .option('--json', 'one JSON event per line on stdout')
-    .option('--journal-dir <dir>', 'where run journals go (default: $PG_HANDOVER_JOURNAL_DIR, else .pg-handover/runs beside the inventory file)')
-    .action(async (opts) => {
-      await (await import('./promote-command.js')).promoteCommand(opts);
-    });
+  for (const procedure of PROCEDURES) {
+    program
+      .command(procedure.name)
+      .aliases([...procedure.aliases])
+      .description(procedure.summary)
+      .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+      .option('-p, --playbook <file>', `playbook YAML file (default: the built-in playbooks/${procedure.name}.yaml)`)
+      .option('-t, --target <node>', 'node to promote (default: the healthiest replica with the least lag)')
+      .option('--dry-run', 'run every read-only check and print the plan; change nothing')
+      .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+      .option('--json', 'one JSON event per line on stdout')
+      .option('--journal-dir <dir>', 'where run journals go (default: $PG_HANDOVER_JOURNAL_DIR, else .pg-handover/runs beside the inventory file)')
+      .action(async (opts) => {
+        await (await import('./procedure-command.js')).procedureCommand(procedure.name, opts);
+      });
+  }
 
   program
     .command('playbook')
@@ -53,7 +57,8 @@ export function registerCommands(program: Command): void {
     .command('validate')
     .argument('<file>', 'playbook YAML file')
     .description('check a playbook without contacting any server')
-    .action(async (file) => (await import('./playbook-command.js')).validateCommand(file));
+    .option('--procedure <name>', `the procedure it is for: ${PROCEDURES.map((p) => p.name).join(', ')}`, 'switchover')
+    .action(async (file, opts) => (await import('./playbook-command.js')).validateCommand(file, opts.procedure));
 
   program
     .command('demo')

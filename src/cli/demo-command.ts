@@ -12,7 +12,7 @@ import { sandboxUp } from '../sandbox/up.js';
 import { createLoadTable, longestGap, missingAcknowledged, WriteLoad } from '../sandbox/write-load.js';
 import { formatMs, sleep } from '../util/time.js';
 import { say } from './output.js';
-import { promoteCommand } from './promote-command.js';
+import { procedureCommand } from './procedure-command.js';
 
 export async function demoCommand(flags: { dir?: string; keep?: boolean }): Promise<void> {
   const parent = flags.dir ? undefined : await mkdtemp(join(tmpdir(), 'pg-handover-demo-'));
@@ -30,7 +30,7 @@ export async function demoCommand(flags: { dir?: string; keep?: boolean }): Prom
     load.start();
     await sleep(1000);
     say('3. pg-handover promote --yes (the planned switchover)');
-    const result = await promoteCommand({ inventory: manifest.inventoryFile, yes: true });
+    const result = await procedureCommand('switchover', { inventory: manifest.inventoryFile, yes: true });
     await sleep(1000);
     const outcome = await load.stop();
     if (result.kind !== 'ran') return;

@@ -2,21 +2,8 @@
 import type { Report } from '../runner/report.js';
 import { formatMs } from '../util/time.js';
 
-const HEADLINE: Record<Report['outcome'], string> = {
-  succeeded: 'SWITCHOVER SUCCEEDED',
-  refused: 'REFUSED: nothing was changed',
-  'rolled-back': 'FAILED AND ROLLED BACK: the old primary is still the primary',
-  interrupted: 'INTERRUPTED AND ROLLED BACK: the old primary is still the primary',
-  'failed-after-promotion': 'FAILED AFTER THE POINT OF NO RETURN: operator action needed',
-  'undo-failed': 'COULD NOT UNDO the half-done switchover: operator action needed',
-};
-
-export function renderReport(report: Report): string {
-  const headline = report.mode === 'undo' && report.outcome === 'rolled-back'
-    ? 'UNDID THE HALF-DONE SWITCHOVER: the old primary is the primary again'
-    : report.mode !== 'undo' && report.outcome === 'undo-failed'
-      ? 'FAILED, AND THE ROLLBACK DID NOT RESTORE SERVICE: operator action needed'
-      : HEADLINE[report.outcome];
+/** `headline` is the procedure's own (procedures/<name>/index.ts). */
+export function renderReport(report: Report, headline: string): string {
   const lines = [``, `${headline} (exit ${report.exitCode})`];
   if (report.recovers) lines.push(`  recovered:       run ${report.recovers} (${report.mode === 'finish' ? 'finished it' : 'undid its fence'})`);
   if (report.error) lines.push(`  error:           ${report.error}`);

@@ -1,65 +1,24 @@
-/** Ordering rules a playbook must follow, checked after its shape. Pure; returns problems as data. */
-import type { Playbook, StepKind } from './schema.js';
+/** Rules every playbook follows, whatever its procedure. Pure; returns problems as data. */
+import type { Playbook } from './schema.js';
 
 export interface RuleProblem {
   readonly path: Array<string | number>;
   readonly message: string;
 }
 
-const NODE_ALIASES = new Set(['primary', 'target', 'old-primary', 'new-primary']);
+export type PlaybookRules = (playbook: Playbook, nodeNames?: readonly string[]) => RuleProblem[];
 
-export function checkPlaybookRules(playbook: Playbook, nodeNames?: readonly string[]): RuleProblem[] {
+export const NODE_ALIASES = new Set(['primary', 'target', 'old-primary', 'new-primary']);
+
+export const commonRules: PlaybookRules = (playbook, nodeNames) => {
   const problems: RuleProblem[] = [];
-  const indexes = (kind: StepKind) => playbook.steps.flatMap((s, i) => (s.kind === kind ? [i] : []));
-  const first = (kind: StepKind) => indexes(kind)[0];
-  const promotes = indexes('promote');
-  if (promotes.length !== 1) {
-    problems.push({ path: ['steps'], message: `expected exactly one promote step, found ${promotes.length}` });
-    return problems;
-  }
-  const promote = promotes[0]!;
-  const requireBefore = (kind: StepKind, why: string) => {
-    const at = first(kind);
-    if (at === undefined) problems.push({ path: ['steps'], message: `a ${kind} step is required before promote (${why})` });
-    else if (at > promote) problems.push({ path: ['steps', at, 'kind'], message: `${kind} must come before promote (${why})` });
-  };
-  const requireAfter = (kind: StepKind, why: string) => {
-    const at = first(kind);
-    if (at === undefined) problems.push({ path: ['steps'], message: `a ${kind} step is required after promote (${why})` });
-    else if (at < promote) problems.push({ path: ['steps', at, 'kind'], message: `${kind} must come after promote (${why})` });
-  };
-  requireBefore('fence-writes', 'two writable primaries otherwise');
-  requireBefore('wait-catchup', 'acknowledged commits could be lost otherwise');
-  requireAfter('repoint-pooler', 'clients would stay on the old primary');
-  const demote = first('demote-old-primary');
-  if (demote !== undefined && demote < promote) {
-    problems.push({ path: ['steps', demote, 'kind'], message: 'demote-old-primary must come after promote (it restarts the old primary as a replica of the new one)' });
-  }
-  requireAfter('resume', 'clients would stay paused');
-  const fence = first('fence-writes');
-  const catchup = first('wait-catchup');
-  if (fence !== undefined && catchup !== undefined && catchup < fence) {
-    problems.push({ path: ['steps', catchup, 'kind'], message: 'wait-catchup must come after fence-writes (the final position is known only once writes stop)' });
-  }
-  const repoint = first('repoint-pooler');
-  const resume = first('resume');
-  if (repoint !== undefined && resume !== undefined && resume < repoint) {
-    problems.push({ path: ['steps', resume, 'kind'], message: 'resume must come after repoint-pooler (clients would reach the old primary)' });
-  }
-  const preflight = first('preflight');
-  if (preflight !== 0) problems.push({ path: ['steps', 0, 'kind'], message: 'the first step must be preflight' });
-  for (const kind of ['fence-writes', 'preflight', 'repoint-pooler', 'resume'] as const) {
-    const extra = indexes(kind)[1];
-    if (extra !== undefined) problems.push({ path: ['steps', extra, 'kind'], message: `${kind} may appear only once` });
-  }
+  if (playbook.steps[0]?.kind !== 'preflight') problems.push({ path: ['steps', 0, 'kind'], message: 'the first step must be preflight' });
+  const extra = playbook.steps.findIndex((s, i) => i > 0 && s.kind === 'preflight');
+  if (extra > 0) problems.push({ path: ['steps', extra, 'kind'], message: 'preflight may appear only once' });
   playbook.steps.forEach((step, i) => {
-    if (step.kind !== 'sql') return;
-    if (!NODE_ALIASES.has(step.node) && nodeNames && !nodeNames.includes(step.node)) {
+    if (step.kind === 'sql' && !NODE_ALIASES.has(step.node) && nodeNames && !nodeNames.includes(step.node)) {
       problems.push({ path: ['steps', i, 'node'], message: `unknown node "${step.node}"; expected primary, target, old-primary, new-primary or one of ${nodeNames.join(', ')}` });
-    }
-    if (step.node === 'old-primary' && i > promote) {
-      problems.push({ path: ['steps', i, 'node'], message: 'old-primary is not writable after promote; run it before promote or on new-primary' });
     }
   });
   return problems;
-}
+};

@@ -30,11 +30,12 @@ async function recover(): Promise<void> {
   const runId = /([^/]+)\.jsonl$/.exec(orders.journalFile)?.[1] ?? 'unknown';
   const journal = new Journal(dirname(orders.journalFile), runId);
   journal.write('guardian-recovery-start', { guardianPid: process.pid, toolPid: orders.toolPid });
-  const { promote } = await import('./switchover.js');
+  const [{ runProcedure }, { procedureEntry }] = await Promise.all([import('./run-procedure.js'), import('../procedures/catalog.js')]);
+  const procedure = await procedureEntry(orders.procedure).load();
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
-      const result = await promote({
-        inventoryFile: orders.inventoryFile, playbookFile: orders.playbookFile, dryRun: false, journalDir: orders.journalDir,
+      const result = await runProcedure({
+        procedure, inventoryFile: orders.inventoryFile, playbookFile: orders.playbookFile, dryRun: false, journalDir: orders.journalDir,
         signal: new AbortController().signal, emit: () => undefined, confirm: async () => true, onlyRecover: true,
       });
       const outcome = result.kind === 'ran' ? result.report.outcome : result.kind;

@@ -11,6 +11,8 @@ import { EnvironmentError } from '../errors.js';
 import { signal } from '../shell/processes.js';
 
 export interface GuardianOrders {
+  /** The procedure whose run it guards (its name in procedures/catalog.ts). */
+  readonly procedure: string;
   readonly toolPid: number;
   readonly journalFile: string;
   readonly journalDir: string;

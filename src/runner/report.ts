@@ -1,7 +1,8 @@
 /** The end-of-run report: what happened, how long writes paused, and the zero-loss evidence. */
 import { ExitCode } from '../errors.js';
 import { formatLsn } from '../model/lsn.js';
-import type { Facts, PlanContext } from '../steps/types.js';
+import { oldTimelineOf, stillHeld, type Outputs } from '../steps/outputs.js';
+import type { NoReturn, PlanContext, RunLog } from '../steps/types.js';
 import { describeEndState, servesFrom, type EndState } from './end-state.js';
 
 export type Outcome = 'succeeded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion' | 'undo-failed';
@@ -24,7 +25,8 @@ export interface StepTiming {
 
 export interface Report {
   readonly runId: string;
-  readonly mode: 'switchover' | 'finish' | 'undo';
+  /** The procedure's name, or 'finish'/'undo' for a half-done run. */
+  readonly mode: string;
   /** The unfinished run this one finished or undid. */
   readonly recovers?: string;
   readonly outcome: Outcome;
@@ -67,29 +69,34 @@ export function judgeOutcome(provisional: Outcome, end: EndState | undefined, na
 }
 
 export function buildReport(input: {
-  runId: string; mode: Report['mode']; recovers?: string; outcome: Outcome; error?: string; context: PlanContext; facts: Facts;
-  steps: StepTiming[]; journal: string; totalMs: number; end?: EndState;
+  runId: string; mode: Report['mode']; recovers?: string; outcome: Outcome; error?: string; context: PlanContext;
+  outputs: Outputs; noReturn: NoReturn; log: RunLog; steps: StepTiming[]; journal: string; totalMs: number; end?: EndState;
 }): Report {
-  const { facts, context, end } = input;
-  const promoted = facts.promoted;
+  const { outputs, context, end } = input;
+  const fence = outputs['fence-writes'];
+  const promoted = input.noReturn.confirmed;
+  const held = stillHeld(outputs);
   const primaryNow = end ? (end.writable.join(' and ') || 'none') : promoted ? context.target.name : context.primary.name;
   const poolers = end
     ? end.poolers.map((p) => ({ name: p.name, pointsAt: p.reachable ? p.pointsAt ?? '?' : 'unreachable', paused: p.paused ?? false }))
     : context.inventory.poolers.map((p) => ({
       name: p.name,
-      pointsAt: facts.repointed.has(p.name) ? context.target.name : context.primary.name,
-      paused: facts.pausedPoolers.has(p.name),
+      pointsAt: outputs['repoint-pooler'].repointed.has(p.name) ? context.target.name : context.primary.name,
+      paused: held.has(p.name),
     }));
-  const writePauseMs = facts.fencedAt !== undefined && facts.resumedAt !== undefined ? Math.round(facts.resumedAt - facts.fencedAt) : undefined;
+  const releasedAt = outputs.resume.resumedAt ?? fence.releasedAt;
+  const writePauseMs = fence.startedAt !== undefined && releasedAt !== undefined ? Math.round(releasedAt - fence.startedAt) : undefined;
+  const replayed = outputs.promote.targetReplayLsn ?? outputs['wait-catchup'].targetReplayLsn;
+  const demoted = outputs['demote-old-primary'];
   return {
     runId: input.runId, mode: input.mode, recovers: input.recovers, outcome: input.outcome, exitCode: exitCodeOf[input.outcome], error: input.error,
     oldPrimary: context.primary.name, target: context.target.name, primaryNow, fenceMethod: context.fenceMethod,
     steps: input.steps, writePauseMs,
-    finalLsn: facts.finalLsn === undefined ? undefined : formatLsn(facts.finalLsn), finalLsnSource: facts.finalLsnSource,
-    targetReplayLsn: facts.targetReplayLsn === undefined ? undefined : formatLsn(facts.targetReplayLsn),
-    oldTimeline: facts.oldTimeline ?? context.primaryObs?.timeline, newTimeline: facts.newTimeline,
+    finalLsn: fence.finalLsn === undefined ? undefined : formatLsn(fence.finalLsn), finalLsnSource: fence.finalLsnSource,
+    targetReplayLsn: replayed === undefined ? undefined : formatLsn(replayed),
+    oldTimeline: oldTimelineOf(outputs, context.primaryObs?.timeline), newTimeline: outputs.resume.newTimeline,
     poolers, verified: end ? describeEndState(end) : undefined,
-    oldPrimaryState: facts.oldPrimaryRole ?? (promoted ? (facts.oldPrimaryStopped ? 'stopped' : 'unknown') : facts.oldPrimaryStopped ? 'stopped' : 'primary'),
-    followers: facts.followers, notes: facts.notes, leftToDo: facts.leftToDo, journal: input.journal, totalMs: Math.round(input.totalMs),
+    oldPrimaryState: demoted.role ?? (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),
+    followers: outputs.follow.followers, notes: input.log.notes, leftToDo: input.log.leftToDo, journal: input.journal, totalMs: Math.round(input.totalMs),
   };
 }

@@ -11,9 +11,10 @@ import type { Plan, PlannedStep } from '../playbook/plan.js';
 import { messageOf } from '../postgres/session.js';
 import { hostRunnerFor, type HostRunner } from '../shell/host.js';
 import type { ClusterState } from '../model/cluster-state.js';
-import type { Step, StepKind } from '../playbook/schema.js';
-import { definitionOf as registered } from '../steps/registry.js';
-import type { Facts, StepContext, StepDefinition } from '../steps/types.js';
+import type { Step } from '../playbook/schema.js';
+import type { Outputs } from '../steps/outputs.js';
+import { definitionOf as registered, kindOf } from '../steps/registry.js';
+import { performInOrder, type NoReturn, type RunLog, type StepContext } from '../steps/types.js';
 import type { Emit } from './events.js';
 import type { Journal } from './journal.js';
 import { describeEndState, observeEndState, type EndState } from './end-state.js';
@@ -21,7 +22,10 @@ import { buildReport, judgeOutcome, type Outcome, type Report, type StepTiming }
 
 export interface RunDeps {
   readonly connections: Connections;
-  readonly facts: Facts;
+  /** Each step's output, fresh or seeded (finishing or undoing a half-done run). */
+  readonly outputs: Outputs;
+  /** Where the point of no return stands at the start (already crossed, when finishing a half-done run). */
+  readonly noReturn?: NoReturn;
   readonly journal: Pick<Journal, 'runId' | 'file' | 'write'>;
   readonly emit: Emit;
   /** Aborted on Ctrl-C; honoured only before the point of no return. */
@@ -29,18 +33,24 @@ export interface RunDeps {
   /** Run id of the half-done run this one finishes or undoes. */
   readonly recovers?: string;
   /** How each step is done and undone (the step registry; unit tests pass fakes). */
-  readonly definitions?: (step: Step) => StepDefinition<StepKind>;
+  readonly definitions?: (step: Step) => Definition;
   /** Observes the end state the headline is judged from (unit tests pass a fixed one). */
   readonly observeEnd?: (connections: Connections, state: ClusterState) => Promise<EndState>;
+  /** What the procedure says is left to do when its point of no return was requested but not confirmed. */
+  readonly unconfirmed?: (ctx: StepContext) => string[];
 }
+
+type Definition = ReturnType<typeof registered>;
 
 export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   const started = performance.now();
-  const { facts, journal } = deps;
+  const { journal } = deps;
   const definitionOf = deps.definitions ?? registered;
+  const noReturn: NoReturn = deps.noReturn ?? { requested: false, confirmed: false };
+  const log: RunLog = { notes: [], leftToDo: [] };
   const hosts = new Map<string, HostRunner | undefined>();
   const ctx: StepContext = {
-    ...plan.context, connections: deps.connections, facts, signal: deps.signal, runId: journal.runId,
+    ...plan.context, connections: deps.connections, outputs: deps.outputs, noReturn, log, signal: deps.signal, runId: journal.runId,
     applicationName: deps.connections.applicationName,
     host: (node: NodeSpec) => {
       if (!hosts.has(node.name)) hosts.set(node.name, hostRunnerFor(node));
@@ -53,9 +63,9 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   let failure: { step: PlannedStep; error: unknown } | undefined;
 
   for (const step of plan.steps) {
-    if (deps.signal.aborted && !facts.promoteRequested) break;
-    if (failure && !facts.promoteRequested) break;
-    if (step.phase === 'after-promotion' && !facts.promoted) {
+    if (deps.signal.aborted && !noReturn.requested) break;
+    if (failure && !noReturn.requested) break;
+    if (step.phase === 'after-promotion' && !noReturn.confirmed) {
       skip(step, 'promotion was not confirmed');
       continue;
     }
@@ -63,7 +73,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
     deps.emit({ type: 'step-start', step });
     journal.write('step-start', { step: step.id, title: step.title });
     try {
-      const summary = await definitionOf(step.step).run(step.step, ctx);
+      const summary = await perform(definitionOf(step.step), step.step, ctx, deps.outputs);
       const durationMs = performance.now() - t0;
       timings.set(step.id, { id: step.id, title: step.title, status: 'done', durationMs });
       deps.emit({ type: 'step-end', step, durationMs, summary });
@@ -71,7 +81,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
       touched.push(step);
     } catch (error) {
       const durationMs = performance.now() - t0;
-      const message = deps.signal.aborted && !facts.promoteRequested ? 'interrupted' : messageOf(error);
+      const message = deps.signal.aborted && !noReturn.requested ? 'interrupted' : messageOf(error);
       timings.set(step.id, { id: step.id, title: step.title, status: 'failed', durationMs });
       deps.emit({ type: 'step-failed', step, durationMs, error: message });
       journal.write('step-failed', { step: step.id, durationMs: round(durationMs), error: message });
@@ -83,9 +93,9 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   let outcome: Outcome;
   if (plan.mode === 'undo') {
     outcome = failure ? 'undo-failed' : 'rolled-back';
-  } else if (facts.promoteRequested) {
+  } else if (noReturn.requested) {
     outcome = failure ? 'failed-after-promotion' : 'succeeded';
-    if (!facts.promoted) describeUnconfirmedPromotion(ctx);
+    if (!noReturn.confirmed) log.leftToDo.push(...(deps.unconfirmed?.(ctx) ?? []));
   } else if (failure?.error instanceof PreflightRefusedError && failure.step.step.kind === 'preflight') {
     outcome = 'refused';
   } else if (failure || deps.signal.aborted) {
@@ -97,11 +107,11 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   // The headline comes from what is verified now, not from the path the run took.
   const end = outcome === 'refused' ? undefined : await (deps.observeEnd ?? observeEndState)(deps.connections, plan.context.state);
   const judged = judgeOutcome(outcome, end, { oldPrimary: plan.context.primary.name, target: plan.context.target.name });
-  if (end && judged !== outcome) facts.leftToDo.push(`the run ended as "${outcome}", but the verified end state is: ${describeEndState(end)}`);
+  if (end && judged !== outcome) log.leftToDo.push(`the run ended as "${outcome}", but the verified end state is: ${describeEndState(end)}`);
   outcome = judged;
   const report = buildReport({
     end, runId: journal.runId, mode: plan.mode, recovers: deps.recovers, outcome, error: failure ? messageOf(failure.error) : deps.signal.aborted ? 'interrupted' : undefined,
-    context: plan.context, facts, steps: [...timings.values()], journal: journal.file, totalMs: performance.now() - started,
+    context: plan.context, outputs: deps.outputs, noReturn, log, steps: [...timings.values()], journal: journal.file, totalMs: performance.now() - started,
   });
   journal.write('report', { report });
   deps.emit({ type: 'run-end', report });
@@ -124,29 +134,31 @@ async function rollback(ctx: StepContext, touched: PlannedStep[], deps: RunDeps,
     const definition = definitionOf(step.step);
     if (!definition.undo) continue;
     try {
-      const summary = await definition.undo(step.step, undoCtx);
+      const summary = await definition.undo(step.step as never, undoCtx, outputOf(definition, deps.outputs));
       const before = timings.get(step.id)!;
       timings.set(step.id, { ...before, status: before.status === 'failed' ? 'failed' : 'undone' });
       deps.emit({ type: 'undo-end', step, summary });
       deps.journal.write('undo-end', { step: step.id, summary });
     } catch (error) {
       const message = messageOf(error);
-      ctx.facts.leftToDo.push(`undo of "${step.title}" failed: ${message}`);
+      ctx.log.leftToDo.push(`undo of "${step.title}" failed: ${message}`);
       deps.emit({ type: 'undo-failed', step, error: message });
       deps.journal.write('undo-failed', { step: step.id, error: message });
     }
   }
 }
 
-function describeUnconfirmedPromotion(ctx: StepContext): void {
-  const paused = ctx.inventory.poolers.filter((p) => ctx.facts.pausedPoolers.has(p.name)).map((p) => p.name);
-  ctx.facts.leftToDo.push(
-    `promotion of ${ctx.target.name} was requested but not confirmed; check it: SELECT pg_is_in_recovery() on ${ctx.target.name}`,
-    `${ctx.primary.name} is ${ctx.facts.oldPrimaryStopped ? 'stopped (cleanly)' : ctx.facts.readOnlyApplied ? 'fenced read-only' : 'fenced'}: it is not accepting writes, so there is at most one primary`,
-    paused.length
-      ? `clients are queued on ${paused.join(', ')} (paused, pointing at ${ctx.primary.name}); once ${ctx.target.name} is a primary, run the same promote command again to finish, or repoint and RESUME by hand`
-      : 'no pooler is paused',
-  );
+/** A step gets its own output (another kind's when it says so), or a scratch record of its own. */
+function outputOf(definition: Definition, outputs: Outputs): unknown {
+  const key = (definition.outputOf ?? kindOf(definition as never)) as keyof Outputs;
+  return outputs[key] ?? {};
+}
+
+/** The step's actions, made once, run by the step (or in order). */
+function perform(definition: Definition, step: Step, ctx: StepContext, outputs: Outputs): Promise<string> {
+  const out = outputOf(definition, outputs);
+  const actions = definition.actions(step as never, ctx);
+  return definition.run ? definition.run(step as never, ctx, out, actions) : performInOrder(actions, ctx, out);
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

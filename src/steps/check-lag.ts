@@ -3,25 +3,33 @@
  * backlog that grew since preflight. Effect: none. Undo: nothing to undo.
  */
 import { StepFailedError } from '../errors.js';
-import { lsnDiff, parseLsn } from '../model/lsn.js';
-import { sqlAction, type StepDefinition } from './types.js';
+import { lsnDiff, parseLsn, type Lsn } from '../model/lsn.js';
+import { bytes, stepParams } from '../playbook/fields.js';
+import { FLUSH_SQL, REPLAY_SQL } from '../postgres/sql.js';
+import { sqlText, type StepDefinition } from './types.js';
 
-const PRIMARY_SQL = 'SELECT pg_current_wal_flush_lsn()::text AS lsn';
-const TARGET_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
+const schema = stepParams('check-lag', { max_lag_bytes: bytes.default(16 * 1024 * 1024) });
 
-export const checkLagStep: StepDefinition<'check-lag'> = {
-  kind: 'check-lag',
+export const checkLagStep: StepDefinition<typeof schema, { flush?: Lsn }> = {
+  schema,
   title: (s, plan) => `check ${plan.target.name} lag (limit ${s.max_lag_bytes} B)`,
-  describe: (_s, plan) => [sqlAction(plan.primary.name, PRIMARY_SQL), sqlAction(plan.target.name, TARGET_SQL)],
-  async run(step, ctx) {
-    const primary = await ctx.connections.node(ctx.primary.name);
-    const target = await ctx.connections.node(ctx.target.name);
-    const flush = parseLsn((await primary.one<{ lsn: string }>(PRIMARY_SQL)).lsn);
-    const replay = parseLsn((await target.one<{ lsn: string }>(TARGET_SQL)).lsn);
-    const lag = lsnDiff(flush, replay);
-    if (lag === undefined || lag > BigInt(step.max_lag_bytes)) {
-      throw new StepFailedError(`${ctx.target.name} replay lag ${lag ?? 'unknown'} B exceeds ${step.max_lag_bytes} B`);
-    }
-    return `${ctx.target.name} replay lag ${lag} B`;
-  },
+  actions: (step, plan) => [
+    {
+      text: sqlText(plan.primary.name, FLUSH_SQL),
+      run: async (ctx, seen) => {
+        seen.flush = parseLsn((await (await ctx.connections.node(ctx.primary.name)).one<{ lsn: string }>(FLUSH_SQL)).lsn);
+      },
+    },
+    {
+      text: sqlText(plan.target.name, REPLAY_SQL),
+      run: async (ctx, seen) => {
+        const replay = parseLsn((await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn);
+        const lag = lsnDiff(seen.flush, replay);
+        if (lag === undefined || lag > BigInt(step.max_lag_bytes)) {
+          throw new StepFailedError(`${ctx.target.name} replay lag ${lag ?? 'unknown'} B exceeds ${step.max_lag_bytes} B`);
+        }
+        return `${ctx.target.name} replay lag ${lag} B`;
+      },
+    },
+  ],
 };

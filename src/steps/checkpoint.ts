@@ -1,20 +1,24 @@
 /**
  * checkpoint — CHECKPOINT on the primary so its shutdown checkpoint (inside the write pause) is
  * short; also notes the postmaster's pid for a fast local stop. Clients are not affected.
- * Undo: nothing to undo.
+ * Output: the postmaster's pid. Undo: nothing to undo.
  */
+import { duration, stepParams } from '../playbook/fields.js';
 import { localPostmasterPid } from '../postgres/server-control.js';
-import { sqlAction, type StepDefinition } from './types.js';
+import { sqlText, type StepDefinition } from './types.js';
 
-export const checkpointStep: StepDefinition<'checkpoint'> = {
-  kind: 'checkpoint',
+const schema = stepParams('checkpoint', { timeout: duration('60s') });
+
+export const checkpointStep: StepDefinition<typeof schema> = {
+  schema,
   title: (_s, plan) => `checkpoint ${plan.primary.name}`,
-  describe: (_s, plan) => [sqlAction(plan.primary.name, 'CHECKPOINT')],
-  async run(step, ctx) {
-    const session = await ctx.connections.node(ctx.primary.name);
-    await session.query('CHECKPOINT', [], step.timeout);
-    const runner = ctx.host(ctx.primary);
-    ctx.facts.postmasterPid = runner ? localPostmasterPid(runner, ctx.primary) : undefined;
-    return `checkpoint done on ${ctx.primary.name}`;
-  },
+  actions: (step, plan) => [{
+    text: sqlText(plan.primary.name, 'CHECKPOINT'),
+    run: async (ctx, out) => {
+      await (await ctx.connections.node(ctx.primary.name)).query('CHECKPOINT', [], step.timeout);
+      const runner = ctx.host(ctx.primary);
+      out.postmasterPid = runner ? localPostmasterPid(runner, ctx.primary) : undefined;
+      return `checkpoint done on ${ctx.primary.name}`;
+    },
+  }],
 };

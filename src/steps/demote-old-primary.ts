@@ -1,88 +1,102 @@
 /**
  * demote-old-primary — the old primary rejoins as a replica of the new one, so the cluster keeps
- * its replicas and the next switchover can go back. It was stopped cleanly and the target
- * replayed its shutdown checkpoint, so no rewind is needed: standby.signal, start, point it at
- * the new primary, wait until it streams. Without host access it stays fenced read-only and the
- * report says so. Precondition: promoted. Undo: none.
+ * its replicas and the next switchover can go back. When its fence mode lets it rejoin (a clean
+ * stop, and the target replayed the shutdown checkpoint), no rewind is needed: standby.signal,
+ * start, point it at the new primary (upstream.ts), drop its own old slots, wait until it
+ * streams. Otherwise it stays fenced and the report says how to rejoin it.
+ * Precondition: promoted. Output: whether it was started, and its role. Undo: none.
  */
-import { conninfoTowards, maskConninfo, slotNameFor } from '../postgres/conninfo.js';
 import { parseConninfo } from '../inventory/dsn.js';
+import { conninfoTowards, slotNameFor } from '../postgres/conninfo.js';
 import { ensureExited, markStandby, standbySignalCommand, startCommand, startServer } from '../postgres/server-control.js';
-import type { HostRunner } from '../shell/host.js';
-import { ENSURE_SLOT_SQL, pointAt, waitStreaming } from './follow.js';
-import { quoteLiteral } from './poll.js';
-import { shellAction, sqlAction, type PlanContext, type StepContext, type StepDefinition } from './types.js';
+import { DROP_OWN_SLOTS_SQL, IN_RECOVERY_SQL } from '../postgres/sql.js';
+import { duration, stepParams } from '../playbook/fields.js';
+import { FENCE_MODES } from './fence-modes.js';
+import { followActions, waitStreaming, waitStreamingText } from './upstream.js';
+import { shellText, sqlText, type Action, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
-const DROP_SLOT_SQL = `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-  WHERE slot_name = ANY($1) AND NOT active AND slot_type = 'physical'`;
+const schema = stepParams('demote-old-primary', { timeout: duration('60s') });
+type Out = OutputOf<typeof schema>;
 
-export const demoteOldPrimaryStep: StepDefinition<'demote-old-primary'> = {
-  kind: 'demote-old-primary',
-  title: (_s, plan) => plan.fenceMethod === 'clean-stop'
+export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
+  schema,
+  title: (_s, plan) => FENCE_MODES[plan.fenceMethod].rejoins
     ? `restart ${plan.primary.name} as a replica of ${plan.target.name}`
     : `leave ${plan.primary.name} fenced read-only (no host access)`,
-  describe(step, plan) {
-    if (plan.fenceMethod !== 'clean-stop') return [`none: ${plan.primary.name} stays read-only; the report says how to rejoin it`];
+  actions(step, plan) {
+    if (!FENCE_MODES[plan.fenceMethod].rejoins) return [stayFenced(plan)];
+    if (plan.primary.name === plan.target.name) return [{ text: 'none: no old primary known', run: async () => 'no old primary to demote' }];
     const { slot, conninfo } = upstreamFor(plan);
     return [
-      ...(slot ? [sqlAction(plan.target.name, ENSURE_SLOT_SQL.replace(/\$1/g, quoteLiteral(slot)))] : []),
-      shellAction(plan.primary.name, standbySignalCommand(plan.primary)),
-      shellAction(plan.primary.name, startCommand(plan.primary, step.timeout)),
-      sqlAction(plan.primary.name, `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(maskConninfo(conninfo))}`),
-      sqlAction(plan.primary.name, slot ? `ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(slot)}` : 'ALTER SYSTEM RESET primary_slot_name'),
-      sqlAction(plan.primary.name, 'SELECT pg_reload_conf()'),
-      sqlAction(plan.primary.name, 'drop its own inactive physical slots named after cluster nodes (a replica must not hold WAL for them)'),
+      { text: shellText(plan.primary.name, standbySignalCommand(plan.primary)), run: (ctx, out) => markAsStandby(ctx, out) },
+      { text: shellText(plan.primary.name, startCommand(plan.primary, step.timeout)), run: (ctx, out) => start(ctx, out, step.timeout) },
+      ...followActions<Out>(plan, plan.primary, conninfo, slot),
+      {
+        text: sqlText(plan.primary.name, 'drop its own inactive physical slots named after cluster nodes (a replica must not hold WAL for them)'),
+        run: async (ctx) => {
+          const ownSlots = ctx.inventory.nodes.map((n) => slotNameFor(n.name));
+          await (await ctx.connections.node(ctx.primary.name)).query(DROP_OWN_SLOTS_SQL, [ownSlots])
+            .catch((error: Error) => ctx.log.notes.push(`could not drop old slots on ${ctx.primary.name}: ${error.message}`));
+        },
+      },
+      {
+        text: waitStreamingText(plan, plan.primary),
+        run: async (ctx, out) => {
+          await waitStreaming(ctx, ctx.primary, step.timeout);
+          out.role = `replica streaming from ${ctx.target.name}`;
+          return `${ctx.primary.name} is a replica of ${ctx.target.name}`;
+        },
+      },
     ];
-  },
-  async run(step, ctx) {
-    if (ctx.fenceMethod !== 'clean-stop') {
-      ctx.facts.oldPrimaryRole = 'fenced read-only (still running)';
-      ctx.facts.leftToDo.push(
-        `${ctx.primary.name} is fenced read-only, not a replica: stop it, pg_rewind it against ${ctx.target.name} ` +
-        `(pg_rewind --source-server='<${ctx.target.name} conninfo>' -D <data_dir> -R), then start it as a standby`);
-      return `${ctx.primary.name} stays fenced read-only`;
-    }
-    if (ctx.primary.name === ctx.target.name) return 'no old primary to demote';
-    const runner = ctx.host(ctx.primary);
-    const { slot } = upstreamFor(ctx);
-    const running = ctx.facts.oldPrimaryStopped ? undefined : await runningRole(ctx);
-    if (running === 'primary') throw new Error(`${ctx.primary.name} is running as a primary: two primaries; stop it now`);
-    if (running === undefined) {
-      if (!runner) throw new Error(`${ctx.primary.name} is stopped and has no host_access: start it as a standby by hand`);
-      if (ctx.facts.stopRequested) await waitForExit(ctx, runner);
-      await markStandby(runner, ctx.primary);
-      await startServer(runner, ctx.primary, step.timeout);
-      ctx.facts.stopRequested = false;
-    }
-    ctx.facts.oldPrimaryStopped = false;
-    const existing = ctx.replication.conninfo;
-    await pointAt(ctx, ctx.primary, existing, slot, parseConninfo(existing).application_name ? ctx.primary.name : undefined);
-    const session = await ctx.connections.node(ctx.primary.name);
-    const ownSlots = ctx.inventory.nodes.map((n) => slotNameFor(n.name));
-    await session.query(DROP_SLOT_SQL, [ownSlots]).catch((error: Error) => ctx.facts.notes.push(`could not drop old slots on ${ctx.primary.name}: ${error.message}`));
-    await waitStreaming(ctx, ctx.primary, step.timeout);
-    ctx.facts.oldPrimaryRole = `replica streaming from ${ctx.target.name}`;
-    return `${ctx.primary.name} is a replica of ${ctx.target.name}`;
   },
 };
 
-/**
- * The old postmaster may still be waiting for a standby (a partitioned one) to confirm its
- * shutdown checkpoint, for up to wal_sender_timeout. The checkpoint is written and replayed by
- * the new primary, so after a short grace an immediate stop loses nothing.
- */
-async function waitForExit(ctx: StepContext, runner: HostRunner): Promise<void> {
-  const how = await ensureExited(runner, ctx.primary, ctx.facts.postmasterPid, 1000);
-  if (how === 'forced') {
-    ctx.facts.notes.push(`${ctx.primary.name}'s postmaster was still waiting for a standby to confirm its shutdown checkpoint; it was ended with an immediate stop (safe once the checkpoint is written)`);
+function stayFenced(plan: PlanContext): Action<Out> {
+  return {
+    text: `none: ${plan.primary.name} stays read-only; the report says how to rejoin it`,
+    run: async (ctx, out) => {
+      out.role = 'fenced read-only (still running)';
+      ctx.log.leftToDo.push(
+        `${ctx.primary.name} is fenced read-only, not a replica: stop it, pg_rewind it against ${ctx.target.name} ` +
+        `(pg_rewind --source-server='<${ctx.target.name} conninfo>' -D <data_dir> -R), then start it as a standby`);
+      return `${ctx.primary.name} stays fenced read-only`;
+    },
+  };
+}
+
+/** Down (the usual case): mark it a standby, after its postmaster has exited. Running as a replica already (a rerun): nothing. */
+async function markAsStandby(ctx: StepContext, out: Out): Promise<void> {
+  const fence = ctx.outputs['fence-writes'];
+  const running = fence.stopped ? undefined : await runningRole(ctx);
+  if (running === 'primary') throw new Error(`${ctx.primary.name} is running as a primary: two primaries; stop it now`);
+  if (running === 'replica') {
+    out.started = true;
+    return;
   }
+  const runner = ctx.host(ctx.primary);
+  if (!runner) throw new Error(`${ctx.primary.name} is stopped and has no host_access: start it as a standby by hand`);
+  if (fence.stopRequested) {
+    // The old postmaster may still be waiting for a standby (a partitioned one) to confirm its
+    // shutdown checkpoint, for up to wal_sender_timeout. The checkpoint is written and replayed by
+    // the new primary, so after a short grace an immediate stop loses nothing.
+    const how = await ensureExited(runner, ctx.primary, fence.postmasterPid, 1000);
+    if (how === 'forced') {
+      ctx.log.notes.push(`${ctx.primary.name}'s postmaster was still waiting for a standby to confirm its shutdown checkpoint; it was ended with an immediate stop (safe once the checkpoint is written)`);
+    }
+  }
+  await markStandby(runner, ctx.primary);
+}
+
+async function start(ctx: StepContext, out: Out, timeoutMs: number): Promise<void> {
+  if (out.started) return;
+  await startServer(ctx.host(ctx.primary)!, ctx.primary, timeoutMs);
+  out.started = true;
 }
 
 /** 'replica' or 'primary' when the old primary answers, undefined when it is down. */
 async function runningRole(ctx: StepContext): Promise<'primary' | 'replica' | undefined> {
   try {
-    const session = await ctx.connections.node(ctx.primary.name);
-    const row = await session.one<{ in_recovery: boolean }>('SELECT pg_is_in_recovery() AS in_recovery');
+    const row = await (await ctx.connections.node(ctx.primary.name)).one<{ in_recovery: boolean }>(IN_RECOVERY_SQL);
     return row.in_recovery ? 'replica' : 'primary';
   } catch {
     return undefined;

@@ -41,4 +41,3 @@ export async function pollNode<T>(ctx: Pick<StepContext, 'connections'>, options
   }
 }
 
-export const quoteLiteral = (value: string): string => `'${value.replace(/'/g, "''")}'`;

@@ -2,87 +2,89 @@
  * promote — the point of no return. Checks once more that the target has replayed the final
  * position, requests promotion with pg_promote(false) and polls pg_is_in_recovery() itself
  * (pg_promote(true) polls every 100 ms). A timeout is reported, never retried blindly: the
- * promotion may still complete later. Undo: none, by design.
+ * promotion may still complete later. Then, inside the pause, only what would make writes fail
+ * or hang on the new primary: unattached synchronous standbys, a read-only default (both known
+ * from the snapshot). Output: the replay position when promoted. Undo: none, by design.
  */
 import { StepFailedError } from '../errors.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
+import { duration, stepParams } from '../playbook/fields.js';
+import { IN_RECOVERY_SQL, RELOAD_SQL, REPLAY_SQL } from '../postgres/sql.js';
+import { oldTimelineOf } from './outputs.js';
 import { pollNode } from './poll.js';
-import { REPLAY_SQL } from './wait-catchup.js';
-import { sqlAction, type StepContext, type StepDefinition } from './types.js';
+import { sqlText, type Action, type OutputOf, type PlanContext, type StepDefinition } from './types.js';
 
+const schema = stepParams('promote', { timeout: duration('30s'), poll_interval: duration('2ms') });
+type Out = OutputOf<typeof schema>;
 const PROMOTE_SQL = 'SELECT pg_promote(false)';
-const IN_RECOVERY_SQL = 'SELECT pg_is_in_recovery() AS in_recovery';
 const RENUDGE_MS = 500;
-export const TIMELINE_SQL = "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli";
-const CLEANUP_SQL = ['ALTER SYSTEM RESET primary_conninfo', 'ALTER SYSTEM RESET primary_slot_name'];
 
-export const promoteStep: StepDefinition<'promote'> = {
-  kind: 'promote',
+export const promoteStep: StepDefinition<typeof schema> = {
+  schema,
+  pointOfNoReturn: true,
+  pauseBudget: (s) => s.timeout,
   title: (_s, plan) => `promote ${plan.target.name}`,
-  describe: (step, plan) => [
-    sqlAction(plan.target.name, REPLAY_SQL) + '  (must still be at or past the final position)',
-    sqlAction(plan.target.name, PROMOTE_SQL),
-    `${sqlAction(plan.target.name, IN_RECOVERY_SQL)}  (every ${step.poll_interval} ms, up to ${step.timeout} ms)`,
-    sqlAction(plan.target.name, TIMELINE_SQL),
-    sqlAction(plan.target.name, `${CLEANUP_SQL.join('; ')}; SELECT pg_reload_conf()  (and synchronous_standby_names = '' if set)`),
-  ],
-  async run(step, ctx) {
-    const session = await ctx.connections.node(ctx.target.name);
-    const replay = parseLsn((await session.one<{ lsn: string }>(REPLAY_SQL)).lsn);
-    const final = ctx.facts.finalLsn;
-    if (final === undefined || replay === undefined || replay < final) {
-      throw new StepFailedError(`${ctx.target.name} is at ${formatLsn(replay)}, behind the final position ${formatLsn(final)}: not promoting`);
-    }
-    ctx.facts.targetReplayLsn = replay;
-    ctx.facts.oldTimeline ??= ctx.primaryObs?.timeline;
-    ctx.facts.promoteRequested = true;
-    ctx.record('point-of-no-return', { target: ctx.target.name, replayLsn: formatLsn(replay) });
-    await session.query(PROMOTE_SQL);
-    let lastRequest = performance.now();
-    await pollNode(ctx, {
-      node: ctx.target.name, timeoutMs: step.timeout, intervalMs: step.poll_interval,
-      what: `promotion of ${ctx.target.name}`,
-      probe: async (s) => {
-        const { in_recovery: inRecovery } = await s.one<{ in_recovery: boolean }>(IN_RECOVERY_SQL);
-        if (inRecovery && performance.now() - lastRequest > RENUDGE_MS) {
-          // Rarely (about 1 in 30 under load here) the request sat for 5 s; asking again is harmless.
-          lastRequest = performance.now();
-          ctx.record('promote-requested-again', { target: ctx.target.name });
-          await s.query(PROMOTE_SQL).catch(() => undefined);
+  actions: (step, plan) => [
+    {
+      text: `${sqlText(plan.target.name, REPLAY_SQL)}  (must still be at or past the final position)`,
+      run: async (ctx, out) => {
+        const replay = parseLsn((await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn);
+        const final = ctx.outputs['fence-writes'].finalLsn;
+        if (final === undefined || replay === undefined || replay < final) {
+          throw new StepFailedError(`${ctx.target.name} is at ${formatLsn(replay)}, behind the final position ${formatLsn(final)}: not promoting`);
         }
-        return inRecovery;
+        out.targetReplayLsn = replay;
       },
-      done: (inRecovery) => !inRecovery,
-    });
-    ctx.facts.promoted = true;
-    await unblockWrites(ctx);
-    return `${ctx.target.name} promoted`;
-  },
+    },
+    {
+      text: sqlText(plan.target.name, PROMOTE_SQL),
+      run: async (ctx, out) => {
+        ctx.noReturn.requested = true;
+        ctx.record('point-of-no-return', { target: ctx.target.name, replayLsn: formatLsn(out.targetReplayLsn), oldTimeline: oldTimelineOf(ctx.outputs, ctx.primaryObs?.timeline) });
+        await (await ctx.connections.node(ctx.target.name)).query(PROMOTE_SQL);
+      },
+    },
+    {
+      text: `${sqlText(plan.target.name, IN_RECOVERY_SQL)}  (every ${step.poll_interval} ms, up to ${step.timeout} ms)`,
+      run: async (ctx) => {
+        let lastRequest = performance.now();
+        await pollNode(ctx, {
+          node: ctx.target.name, timeoutMs: step.timeout, intervalMs: step.poll_interval,
+          what: `promotion of ${ctx.target.name}`,
+          probe: async (s) => {
+            const { in_recovery: inRecovery } = await s.one<{ in_recovery: boolean }>(IN_RECOVERY_SQL);
+            if (inRecovery && performance.now() - lastRequest > RENUDGE_MS) {
+              // Rarely (about 1 in 30 under load here) the request sat for 5 s; asking again is harmless.
+              lastRequest = performance.now();
+              ctx.record('promote-requested-again', { target: ctx.target.name });
+              await s.query(PROMOTE_SQL).catch(() => undefined);
+            }
+            return inRecovery;
+          },
+          done: (inRecovery) => !inRecovery,
+        });
+        ctx.noReturn.confirmed = true;
+        return `${ctx.target.name} promoted`;
+      },
+    },
+    ...unblockWrites(plan),
+  ],
 };
 
-/**
- * Inside the pause, only what would make writes fail or hang on the new primary: synchronous
- * standbys that are not attached, and a read-only default. Both are known from the snapshot.
- */
-async function unblockWrites(ctx: StepContext): Promise<void> {
-  const settings = ctx.targetObs?.settings ?? {};
+/** Settings that would make writes fail or hang on the new primary, as the snapshot shows them. */
+function unblockWrites(plan: PlanContext): Action<Out>[] {
+  const settings = plan.targetObs?.settings ?? {};
   const changes: string[] = [];
-  if (settings.synchronous_standby_names) {
-    changes.push("ALTER SYSTEM SET synchronous_standby_names = ''");
-    ctx.facts.notes.push(`synchronous_standby_names ('${settings.synchronous_standby_names}') cleared on ${ctx.target.name}; set it again once its standbys stream`);
-  }
+  if (settings.synchronous_standby_names) changes.push("ALTER SYSTEM SET synchronous_standby_names = ''");
   if (settings.default_transaction_read_only === 'on') changes.push('ALTER SYSTEM RESET default_transaction_read_only');
-  if (changes.length === 0) return;
-  const session = await ctx.connections.node(ctx.target.name);
-  for (const sql of changes) await session.query(sql);
-  await session.query('SELECT pg_reload_conf()');
-}
-
-/** After clients resumed: the new timeline, and upstream settings a primary no longer needs. */
-export async function afterPromotion(ctx: StepContext): Promise<string> {
-  const session = await ctx.connections.node(ctx.target.name);
-  ctx.facts.newTimeline = (await session.one<{ tli: number }>(TIMELINE_SQL)).tli;
-  for (const sql of CLEANUP_SQL) await session.query(sql);
-  await session.query('SELECT pg_reload_conf()');
-  return `timeline ${ctx.facts.oldTimeline ?? '?'} -> ${ctx.facts.newTimeline}`;
+  if (changes.length === 0) return [];
+  return [...changes, RELOAD_SQL].map((sql) => ({
+    text: sqlText(plan.target.name, sql),
+    run: async (ctx) => {
+      if (sql.includes('synchronous_standby_names')) {
+        ctx.log.notes.push(`synchronous_standby_names ('${settings.synchronous_standby_names}') cleared on ${ctx.target.name}; set it again once its standbys stream`);
+      }
+      await (await ctx.connections.node(ctx.target.name)).query(sql);
+    },
+  }));
 }

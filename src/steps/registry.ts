@@ -1,4 +1,4 @@
-/** Every step kind, by name. */
+/** Every step kind, by name. The playbook schema is assembled from these (playbook/schema.ts). */
 import type { Step, StepKind } from '../playbook/schema.js';
 import { checkLagStep } from './check-lag.js';
 import { checkpointStep } from './checkpoint.js';
@@ -9,29 +9,28 @@ import { followStep } from './follow.js';
 import { preflightStep } from './preflight.js';
 import { promoteStep } from './promote.js';
 import { repointPoolerStep } from './repoint-pooler.js';
-import { resumeStep, unfenceStep } from './resume.js';
+import { resumeStep } from './resume.js';
 import { sqlStep } from './sql.js';
 import type { StepDefinition } from './types.js';
+import { unfenceStep } from './unfence.js';
 import { verifyStep } from './verify.js';
 import { waitCatchupStep } from './wait-catchup.js';
 
-const definitions: { [K in StepKind]: StepDefinition<K> } = {
-  preflight: preflightStep,
-  'check-lag': checkLagStep,
-  checkpoint: checkpointStep,
-  'fence-writes': fenceWritesStep,
-  'wait-catchup': waitCatchupStep,
-  promote: promoteStep,
-  'repoint-pooler': repointPoolerStep,
-  resume: resumeStep,
-  unfence: unfenceStep,
-  follow: followStep,
-  'demote-old-primary': demoteOldPrimaryStep,
-  verify: verifyStep,
-  sql: sqlStep,
-  exec: execStep,
-};
+/** In the order the schema's error message lists them. */
+export const STEP_DEFINITIONS = [
+  preflightStep, checkLagStep, checkpointStep, fenceWritesStep, waitCatchupStep, promoteStep, repointPoolerStep,
+  resumeStep, unfenceStep, followStep, demoteOldPrimaryStep, verifyStep, sqlStep, execStep,
+] as const;
 
-export function definitionOf(step: Step): StepDefinition<StepKind> {
-  return definitions[step.kind] as unknown as StepDefinition<StepKind>;
+export const kindOf = (definition: StepDefinition): string => (definition.schema.shape.kind as { value: string }).value;
+
+const byKind = new Map<string, StepDefinition>(STEP_DEFINITIONS.map((d) => [kindOf(d as unknown as StepDefinition), d as unknown as StepDefinition]));
+
+/** The definition of a step's kind, typed loosely: the runner hands each step its own parameters. */
+export function definitionOf(step: Step): StepDefinition<never, unknown> & Pick<StepDefinition, 'schema'> {
+  return byKind.get(step.kind as StepKind) as never;
 }
+
+/** The worst-case time clients are held: each step's share. */
+export const pauseBudgetOf = (steps: readonly Step[]): number =>
+  steps.reduce((sum, step) => sum + (definitionOf(step).pauseBudget?.(step as never) ?? 0), 0);

@@ -3,32 +3,36 @@
  * its timeout (PgBouncer: rewrite [databases] atomically, RELOAD, check SHOW DATABASES). A failed
  * server login would make PgBouncer refuse the pool for server_login_retry, so the new primary's
  * logins are proven before the pause (the run's own fresh sessions) and its liveness just now
- * (promote polled it on a held session). Precondition: promoted. Undo: none (past the point of
- * no return).
+ * (promote polled it on a held session). Precondition: promoted. Output: the repointed routers.
+ * Undo: none (past the point of no return).
  */
 import { TimeoutError } from '../errors.js';
-import type { NodeSpec } from '../inventory/model.js';
+import { duration, stepParams } from '../playbook/fields.js';
 import { routerKind } from '../routers/registry.js';
-import type { RouteTarget } from '../routers/types.js';
 import { within } from '../util/time.js';
+import { routeTarget } from './routing.js';
 import type { StepDefinition } from './types.js';
 
-export const repointPoolerStep: StepDefinition<'repoint-pooler'> = {
-  kind: 'repoint-pooler',
+const schema = stepParams('repoint-pooler', { timeout: duration('10s') });
+
+export const repointPoolerStep: StepDefinition<typeof schema> = {
+  schema,
+  pauseBudget: (s) => s.timeout,
   title: (_s, plan) => `repoint pooler to ${plan.target.name}`,
-  describe: (step, plan) => plan.inventory.poolers.flatMap((p) => routerKind(p.kind).describe.repoint(p, routeTarget(plan.target), step.timeout)),
-  async run(step, ctx) {
-    const to = routeTarget(ctx.target);
-    const log = { leftToDo: (line: string) => ctx.facts.leftToDo.push(line) };
-    // Bounded: a router that hangs on RELOAD must not hold the others' clients past the budget.
-    await within<unknown>(Promise.all(ctx.inventory.poolers.map(async (spec) => {
-      await ctx.connections.router(spec.name).repoint(to, log);
-      ctx.facts.repointed.add(spec.name);
-    })), step.timeout, 'timeout').then((result) => {
-      if (result === 'timeout') throw new TimeoutError(`repointing the poolers did not finish within ${step.timeout} ms`);
-    });
-    return `${ctx.inventory.poolers.map((p) => p.name).join(', ')} -> ${ctx.target.name} (${to.host}:${to.port})`;
+  actions: (step, plan) => plan.inventory.poolers.map((spec) => ({
+    text: routerKind(spec.kind).describe.repoint(spec, routeTarget(plan.target), step.timeout).join('\n'),
+    run: async (ctx, out) => {
+      await ctx.connections.router(spec.name).repoint(routeTarget(ctx.target), { leftToDo: (line) => ctx.log.leftToDo.push(line) });
+      out.repointed.add(spec.name);
+    },
+  })),
+  async run(step, ctx, out, actions) {
+    // All routers in parallel, bounded: one that hangs on RELOAD must not hold the others' clients past the budget.
+    const all = Promise.all(actions.map((a) => a.run?.(ctx, out)));
+    if ((await within<unknown>(all, step.timeout, 'timeout')) === 'timeout') {
+      throw new TimeoutError(`repointing the poolers did not finish within ${step.timeout} ms`);
+    }
+    const { host, port } = ctx.target.conn;
+    return `${ctx.inventory.poolers.map((p) => p.name).join(', ')} -> ${ctx.target.name} (${host}:${port})`;
   },
 };
-
-export const routeTarget = (node: NodeSpec): RouteTarget => ({ name: node.name, host: node.conn.host, port: node.conn.port });

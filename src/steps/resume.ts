@@ -1,39 +1,75 @@
 /**
- * resume — RESUME the paused databases on every pooler; queued clients continue on the new
- * primary. Precondition: repointed. Undo: none.
- * unfence — the explicit undo of fence-writes, for playbooks that want it as a step.
+ * resume — every router lets its held clients through; they continue on the new primary. Only
+ * routers repointed to it are released: one still pointing at the old primary stays held and the
+ * report says so. Then, with clients already back: the new timeline, and the upstream settings a
+ * primary no longer needs. Precondition: promoted and repointed. Output: released routers, when,
+ * the new timeline. Undo: none.
  */
 import { StepFailedError } from '../errors.js';
-import { formatMs } from '../util/time.js';
-import { fenceWritesStep, resumeAll } from './fence-writes.js';
-import { afterPromotion } from './promote.js';
+import { stepParams } from '../playbook/fields.js';
+import { RELOAD_SQL, TIMELINE_SQL } from '../postgres/sql.js';
 import { routerKind } from '../routers/registry.js';
-import type { StepDefinition } from './types.js';
+import { formatMs } from '../util/time.js';
+import { oldTimelineOf } from './outputs.js';
+import { releaseRouters } from './routing.js';
+import { sqlText, type Action, type OutputOf, type StepContext, type StepDefinition } from './types.js';
 
-export const resumeStep: StepDefinition<'resume'> = {
-  kind: 'resume',
+const schema = stepParams('resume', {});
+type Out = OutputOf<typeof schema>;
+const CLEANUP_SQL = ['ALTER SYSTEM RESET primary_conninfo', 'ALTER SYSTEM RESET primary_slot_name', RELOAD_SQL];
+
+export const resumeStep: StepDefinition<typeof schema> = {
+  schema,
   title: () => 'resume clients',
-  describe: (_s, plan) => plan.inventory.poolers.flatMap((p) => routerKind(p.kind).describe.release(p)),
-  async run(_step, ctx) {
-    // After promotion, a pooler still pointing at the old primary must not let clients through:
-    // they would reach a stopped or read-only server. It stays paused and the report says so.
-    const stuck = ctx.facts.promoted ? ctx.inventory.poolers.filter((p) => ctx.facts.pausedPoolers.has(p.name) && !ctx.facts.repointed.has(p.name)) : [];
-    const done = await resumeAll(ctx, ctx.facts.promoted ? ctx.facts.repointed : undefined);
-    const timeline = ctx.facts.promoted ? `; ${await afterPromotion(ctx)}` : '';
+  actions: (_s, plan) => [
+    ...plan.inventory.poolers.map((spec): Action<Out> => ({
+      text: routerKind(spec.kind).describe.release(spec).join('\n'),
+      run: async (ctx, out) => (releasable(ctx).has(spec.name)
+        ? (await releaseRouters(ctx, new Set([spec.name]), (name) => out.released.add(name)))[0]
+        : undefined),
+    })),
+    {
+      text: `${sqlText(plan.target.name, TIMELINE_SQL)}  (clients are back by now)`,
+      run: async (ctx, out) => {
+        out.newTimeline = (await (await ctx.connections.node(ctx.target.name)).one<{ tli: number }>(TIMELINE_SQL)).tli;
+        return `timeline ${oldTimelineOf(ctx.outputs, ctx.primaryObs?.timeline) ?? '?'} -> ${out.newTimeline}`;
+      },
+    },
+    {
+      text: sqlText(plan.target.name, CLEANUP_SQL.join('; ')),
+      run: async (ctx) => {
+        const session = await ctx.connections.node(ctx.target.name);
+        for (const sql of CLEANUP_SQL) await session.query(sql);
+      },
+    },
+  ],
+  async run(_step, ctx, out, actions) {
+    // The first actions release the routers, one each, in parallel; the rest follow in order.
+    const routers = ctx.inventory.poolers.length;
+    const released = (await Promise.all(actions.slice(0, routers).map((a) => a.run?.(ctx, out)))).filter((s): s is string => Boolean(s));
+    out.resumedAt = performance.now();
+    const after: string[] = [];
+    for (const action of actions.slice(routers)) {
+      const said = await action.run?.(ctx, out);
+      if (said) after.push(said);
+    }
+    const held = ctx.outputs['fence-writes'].held;
+    const stuck = ctx.inventory.poolers.filter((p) => held.has(p.name) && !out.released.has(p.name));
     if (stuck.length) {
       for (const p of stuck) {
-        ctx.facts.leftToDo.push(`${p.name} is still PAUSED and points at ${ctx.primary.name}: it could not be repointed to ${ctx.target.name}; fix that (see the error above), then run the same command again to finish, or repoint it and RESUME ${p.routes.join(', ')} by hand`);
+        ctx.log.leftToDo.push(`${p.name} is still PAUSED and points at ${ctx.primary.name}: it could not be repointed to ${ctx.target.name}; fix that (see the error above), then run the same command again to finish, or repoint it and RESUME ${p.routes.join(', ')} by hand`);
       }
-      throw new StepFailedError(`kept ${stuck.map((p) => p.name).join(', ')} paused: not repointed to ${ctx.target.name}${done.length ? `; resumed ${done.join('; ')}` : ''}`);
+      throw new StepFailedError(`kept ${stuck.map((p) => p.name).join(', ')} paused: not repointed to ${ctx.target.name}${released.length ? `; resumed ${released.join('; ')}` : ''}`);
     }
-    const pause = ctx.facts.fencedAt !== undefined && ctx.facts.resumedAt !== undefined ? ctx.facts.resumedAt - ctx.facts.fencedAt : undefined;
-    return `${done.join('; ')}${pause === undefined ? '' : `; writes were paused for ${formatMs(pause)}`}${timeline}`;
+    const startedAt = ctx.outputs['fence-writes'].startedAt;
+    const pause = startedAt === undefined ? undefined : out.resumedAt - startedAt;
+    return [released.join('; '), pause === undefined ? '' : `writes were paused for ${formatMs(pause)}`, ...after].filter(Boolean).join('; ');
   },
 };
 
-export const unfenceStep: StepDefinition<'unfence'> = {
-  kind: 'unfence',
-  title: (_s, plan) => `unfence ${plan.primary.name}`,
-  describe: (_s, plan) => [`undo fence-writes: start ${plan.primary.name} if stopped, reset read-only, RESUME poolers`],
-  run: (_step, ctx) => fenceWritesStep.undo!({ kind: 'fence-writes', method: 'auto', pause_timeout: 5000, stop_timeout: 30000 }, ctx),
-};
+/** After promotion, only routers repointed to the new primary; a router on the old one must not let clients through. */
+function releasable(ctx: StepContext): Set<string> {
+  const held = ctx.outputs['fence-writes'].held;
+  const repointed = ctx.outputs['repoint-pooler'].repointed;
+  return new Set([...held].filter((name) => !ctx.noReturn.confirmed || repointed.has(name)));
+}

@@ -2,8 +2,16 @@
  * sql — runs a statement on a node named by role (primary/old-primary, target/new-primary) or by
  * name, e.g. to record a maintenance marker. Undo: none (write an explicit step for that).
  */
+import { z } from 'zod';
 import type { NodeSpec } from '../inventory/model.js';
-import { sqlAction, type PlanContext, type StepDefinition } from './types.js';
+import { duration, nodeRef, stepParams } from '../playbook/fields.js';
+import { sqlText, type PlanContext, type StepDefinition } from './types.js';
+
+const schema = stepParams('sql', {
+  node: nodeRef,
+  sql: z.string().min(1, { error: 'expected SQL text' }),
+  timeout: duration('30s'),
+});
 
 export function resolveNode(ref: string, plan: PlanContext): NodeSpec {
   if (ref === 'primary' || ref === 'old-primary') return plan.primary;
@@ -13,14 +21,17 @@ export function resolveNode(ref: string, plan: PlanContext): NodeSpec {
   return node;
 }
 
-export const sqlStep: StepDefinition<'sql'> = {
-  kind: 'sql',
+export const sqlStep: StepDefinition<typeof schema> = {
+  schema,
   title: (s, plan) => s.name ?? `SQL on ${resolveNode(s.node, plan).name}`,
-  describe: (s, plan) => [sqlAction(resolveNode(s.node, plan).name, s.sql)],
-  async run(step, ctx) {
-    const node = resolveNode(step.node, ctx);
-    const session = await ctx.connections.node(node.name);
-    const rows = await session.query(step.sql, [], step.timeout);
-    return `${node.name}: ${rows.length} row(s)`;
+  actions: (step, plan) => {
+    const node = resolveNode(step.node, plan);
+    return [{
+      text: sqlText(node.name, step.sql),
+      run: async (ctx) => {
+        const rows = await (await ctx.connections.node(node.name)).query(step.sql, [], step.timeout);
+        return `${node.name}: ${rows.length} row(s)`;
+      },
+    }];
   },
 };

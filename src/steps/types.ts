@@ -1,16 +1,17 @@
 /**
- * What every step kind provides: how it describes itself for a dry run, what it does, and for
- * steps before the point of no return, how it is undone. Steps act only through StepContext.
+ * What every step kind provides: its parameters (a zod schema with defaults), its share of the
+ * pause budget, and one list of actions from which both the dry-run text and the execution are
+ * made. A step writes only its own typed output; later steps, the runner and the report read it.
+ * Steps act only through StepContext, and never import each other.
  */
-import type { ClusterState } from '../model/cluster-state.js';
+import type { z } from 'zod';
 import type { Connections } from '../cluster/connections.js';
 import type { Inventory, NodeSpec } from '../inventory/model.js';
-import type { StepKind, StepOf } from '../playbook/schema.js';
-import type { Lsn } from '../model/lsn.js';
+import type { ClusterState } from '../model/cluster-state.js';
 import type { NodeObservation } from '../model/node.js';
 import type { HostRunner } from '../shell/host.js';
-
-export type FenceMethod = 'clean-stop' | 'read-only';
+import type { FenceMethod } from './fence-modes.js';
+import type { Outputs } from './outputs.js';
 
 /** Everything a plan is built from; pure data. */
 export interface PlanContext {
@@ -38,39 +39,24 @@ export interface PlanContext {
   readonly fenceMethod: FenceMethod;
 }
 
-/** What the run has learned and done so far; the report and the rollback read it. */
-export interface Facts {
-  fencedAt?: number;
-  resumedAt?: number;
-  pausedPoolers: Set<string>;
-  /** A fast shutdown of the old primary was requested (its postmaster may still be exiting). */
-  stopRequested: boolean;
-  /** The old primary can no longer write: its shutdown checkpoint is written (postmaster exited or exiting). */
-  oldPrimaryStopped: boolean;
-  readOnlyApplied: boolean;
-  postmasterPid?: number;
-  finalLsn?: Lsn;
-  finalLsnSource?: string;
-  targetReplayLsn?: Lsn;
-  promoteRequested: boolean;
-  promoted: boolean;
-  oldTimeline?: number;
-  newTimeline?: number;
-  repointed: Set<string>;
-  oldPrimaryRole?: string;
-  followers: Record<string, string>;
-  notes: string[];
-  leftToDo: string[];
+/** Lines for the report, written by any step: what was noticed, and what a person must still do. */
+export interface RunLog {
+  readonly notes: string[];
+  readonly leftToDo: string[];
 }
 
-export const newFacts = (): Facts => ({
-  pausedPoolers: new Set(), stopRequested: false, oldPrimaryStopped: false, readOnlyApplied: false,
-  promoteRequested: false, promoted: false, repointed: new Set(), followers: {}, notes: [], leftToDo: [],
-});
+/** The point of no return, as the run crosses it: requested (no undo from here), then confirmed. */
+export interface NoReturn {
+  requested: boolean;
+  confirmed: boolean;
+}
 
 export interface StepContext extends PlanContext {
   readonly connections: Connections;
-  readonly facts: Facts;
+  /** Every step's output so far; a step changes only its own (passed to it as `out`). */
+  readonly outputs: Readonly<Outputs>;
+  readonly noReturn: NoReturn;
+  readonly log: RunLog;
   readonly signal: AbortSignal;
   readonly runId: string;
   readonly applicationName: string;
@@ -78,17 +64,55 @@ export interface StepContext extends PlanContext {
   record(event: string, data?: Record<string, unknown>): void;
 }
 
-export interface StepDefinition<K extends StepKind> {
-  readonly kind: K;
-  readonly title: (step: StepOf<K>, plan: PlanContext) => string;
-  /** The exact SQL, admin-console and shell commands, for the dry run. */
-  describe(step: StepOf<K>, plan: PlanContext): string[];
-  /** Does the work; returns a one-line summary. */
-  run(step: StepOf<K>, ctx: StepContext): Promise<string>;
-  /** Undoes the work (only steps before promotion). */
-  undo?(step: StepOf<K>, ctx: StepContext): Promise<string>;
+/** One line of the dry run and, when it does something, the doing of exactly that. */
+export interface Action<O = unknown> {
+  readonly text: string;
+  /** Actions of one group run in order; a step may run its groups in parallel (one per replica, say). */
+  readonly group?: string;
+  /** Absent for lines that only explain (e.g. a replica not waited for). May return a summary. */
+  readonly run?: (ctx: StepContext, out: O) => Promise<string | void>;
 }
 
-export const sqlAction = (node: string, sql: string): string => `[${node}] SQL: ${sql.replace(/\s+/g, ' ').trim()}`;
-export const adminAction = (pooler: string, command: string): string => `[${pooler}] admin: ${command}`;
-export const shellAction = (node: string, argv: readonly string[]): string => `[${node}] shell: ${argv.join(' ')}`;
+type KindOf<S extends z.ZodObject> = z.output<S> extends { kind: infer K extends string } ? K : never;
+/** The output a step kind writes (an empty record for steps that record nothing). */
+export type OutputOf<S extends z.ZodObject> = KindOf<S> extends keyof Outputs ? Outputs[KindOf<S>] : Record<string, never>;
+
+export interface StepDefinition<S extends z.ZodObject = z.ZodObject, O = OutputOf<S>> {
+  /** Its parameters and their defaults; the playbook schema is assembled from these. */
+  readonly schema: S;
+  /** The output it writes, when that is another kind's (unfence writes fence-writes'). */
+  readonly outputOf?: keyof Outputs;
+  /** Once this step starts there is no undo: later steps run forward whatever happens. */
+  readonly pointOfNoReturn?: true;
+  /** Its share of the worst-case pause, when it runs while clients are held. */
+  pauseBudget?(step: z.output<S>): number;
+  title(step: z.output<S>, plan: PlanContext): string;
+  /** The exact SQL, router and shell operations, in order; the dry run shows their text. */
+  actions(step: z.output<S>, plan: PlanContext): Action<O>[];
+  /** Does the work from `actions` (and only that); returns a one-line summary. Default: each in order. */
+  run?(step: z.output<S>, ctx: StepContext, out: O, actions: readonly Action<O>[]): Promise<string>;
+  /** Undoes the work (only steps before the point of no return). */
+  undo?(step: z.output<S>, ctx: StepContext, out: O): Promise<string>;
+}
+
+/** Runs `actions` in order; the summary is the last one any action returned. */
+export async function performInOrder<O>(actions: readonly Action<O>[], ctx: StepContext, out: O): Promise<string> {
+  let summary = '';
+  for (const action of actions) {
+    const said = await action.run?.(ctx, out);
+    if (said) summary = said;
+  }
+  return summary;
+}
+
+/** Runs each group's actions in order, the groups in parallel; one settled result per group. */
+export async function performGroups<O>(actions: readonly Action<O>[], ctx: StepContext, out: O): Promise<Map<string, PromiseSettledResult<string>>> {
+  const groups = new Map<string, Action<O>[]>();
+  for (const action of actions) groups.set(action.group ?? '', [...(groups.get(action.group ?? '') ?? []), action]);
+  const names = [...groups.keys()];
+  const settled = await Promise.allSettled(names.map((name) => performInOrder(groups.get(name)!, ctx, out)));
+  return new Map(names.map((name, i) => [name, settled[i]!]));
+}
+
+export const sqlText = (node: string, sql: string): string => `[${node}] SQL: ${sql.replace(/\s+/g, ' ').trim()}`;
+export const shellText = (node: string, argv: readonly string[]): string => `[${node}] shell: ${argv.join(' ')}`;

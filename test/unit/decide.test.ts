@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { failures } from '../../src/decide/checks.js';
 import { DEFAULT_LIMITS } from '../../src/decide/limits.js';
 import { chooseTarget } from '../../src/decide/target.js';
-import { buildPlan, decide } from '../../src/playbook/plan.js';
-import { buildPlaybook } from '../../src/playbook/load.js';
+import { buildPlaybook, decide, planOf } from './support/switchover.js';
 import { parseYamlText } from '../../src/util/yaml-source.js';
 import { readFileSync } from 'node:fs';
 import { cluster, clusterWithLaggingReplica, healthyCluster, pooler, primary, replica } from './support/cluster-fixtures.js';
@@ -117,7 +116,7 @@ describe('preflight decisions', () => {
 
 describe('plan', () => {
   it('orders the steps, marks the point of no return, and says what each will run', () => {
-    const plan = buildPlan(playbook, decide(healthyCluster(), playbook).context!);
+    const plan = planOf(playbook, decide(healthyCluster(), playbook).context!);
     expect(plan.steps.map((s) => s.step.kind)).toEqual([
       'preflight', 'checkpoint', 'check-lag', 'fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume', 'follow', 'demote-old-primary', 'verify',
     ]);

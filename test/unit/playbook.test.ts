@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../../src/errors.js';
-import { buildPlaybook } from '../../src/playbook/load.js';
+import { buildPlaybook } from './support/switchover.js';
 import { parseYamlText } from '../../src/util/yaml-source.js';
 
 const DEFAULT = readFileSync('playbooks/switchover.yaml', 'utf8');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detectRecovery } from '../../src/decide/recovery.js';
+import { detectRecovery } from '../../src/procedures/switchover/half-done.js';
 import { parseControlFile } from '../../src/postgres/control-file.js';
 import type { UnfinishedRun } from '../../src/model/unfinished-run.js';
 import { cluster, pooler, primary, replica } from './support/cluster-fixtures.js';

@@ -5,45 +5,47 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Connections } from '../../src/cluster/connections.js';
-import { decide, buildPlan } from '../../src/playbook/plan.js';
-import { buildPlaybook } from '../../src/playbook/load.js';
+import { buildPlaybook, decide, planOf } from './support/switchover.js';
 import type { Step, StepKind } from '../../src/playbook/schema.js';
 import type { EndState } from '../../src/runner/end-state.js';
 import { runPlan } from '../../src/runner/run.js';
-import { newFacts, type StepContext, type StepDefinition } from '../../src/steps/types.js';
+import { newOutputs } from '../../src/steps/outputs.js';
+import { definitionOf } from '../../src/steps/registry.js';
+import type { StepContext } from '../../src/steps/types.js';
 import { parseYamlText } from '../../src/util/yaml-source.js';
 import { healthyCluster } from './support/cluster-fixtures.js';
 
 const KINDS = ['preflight', 'checkpoint', 'fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume', 'follow', 'verify'] as const;
 const playbook = buildPlaybook(parseYamlText(`name: fake\nsteps:\n${KINDS.map((k) => `  - kind: ${k}`).join('\n')}\n`, 'fake.yaml', 'playbook'), ['pg1', 'pg2', 'pg3']);
-const plan = buildPlan(playbook, decide(healthyCluster(), playbook, 'pg2').context!);
+const plan = planOf(playbook, decide(healthyCluster(), playbook, 'pg2').context!);
 
 type Behaviour = 'ok' | 'fail' | 'abort' | 'fail-undo';
 
 /** Fake step definitions: each records what it did; promote marks the point of no return like the real one. */
 function fakes(behaviour: Partial<Record<StepKind, Behaviour>>, abort?: AbortController) {
   const log: string[] = [];
-  const definition = (kind: StepKind): StepDefinition<StepKind> => ({
-    kind, title: () => kind, describe: () => [],
-    async run(_step, ctx: StepContext) {
+  const definition = (step: Step) => ({
+    schema: definitionOf(step).schema, title: () => step.kind, actions: () => [],
+    async run(_step: never, ctx: StepContext) {
+      const kind = step.kind;
       log.push(`run ${kind}`);
       if (kind === 'promote') {
-        ctx.facts.promoteRequested = true;
-        ctx.facts.promoted = true;
+        ctx.noReturn.requested = true;
+        ctx.noReturn.confirmed = true;
       }
       if (behaviour[kind] === 'abort') abort!.abort(new Error('interrupted by SIGINT'));
       if (behaviour[kind] === 'fail') throw new Error(`${kind} failed`);
       return `${kind} done`;
     },
-    ...(['checkpoint', 'fence-writes', 'wait-catchup'].includes(kind) ? {
+    ...(['checkpoint', 'fence-writes', 'wait-catchup'].includes(step.kind) ? {
       async undo() {
-        log.push(`undo ${kind}`);
-        if (behaviour[kind] === 'fail-undo') throw new Error(`cannot undo ${kind}`);
-        return `${kind} undone`;
+        log.push(`undo ${step.kind}`);
+        if (behaviour[step.kind] === 'fail-undo') throw new Error(`cannot undo ${step.kind}`);
+        return `${step.kind} undone`;
       },
     } : {}),
   });
-  return { log, definitions: (step: Step) => definition(step.kind) };
+  return { log, definitions: (step: Step) => definition(step) as unknown as ReturnType<typeof definitionOf> };
 }
 
 const serving = (node: string): EndState => ({ writable: [node], silent: [], poolers: [{ name: 'pgb', reachable: true, pointsAt: node, paused: false }] });
@@ -51,9 +53,8 @@ const stuck: EndState = { writable: [], silent: ['pg1'], poolers: [{ name: 'pgb'
 
 async function run(behaviour: Partial<Record<StepKind, Behaviour>>, end: EndState, abort = new AbortController()) {
   const { log, definitions } = fakes(behaviour, abort);
-  const facts = newFacts();
   const report = await runPlan(plan, {
-    connections: { applicationName: 'test' } as Connections, facts, emit: () => undefined, signal: abort.signal,
+    connections: { applicationName: 'test' } as Connections, outputs: newOutputs(), emit: () => undefined, signal: abort.signal,
     journal: { runId: 'R', file: '/dev/null', write: () => undefined },
     definitions, observeEnd: async () => end,
   });

@@ -6,11 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { sameHost, nodeAt } from '../../src/model/cluster-state.js';
 import type { RouterState } from '../../src/model/router.js';
-import { detectRecovery } from '../../src/decide/recovery.js';
+import { detectRecovery } from '../../src/procedures/switchover/half-done.js';
 import { replayLag } from '../../src/decide/lag.js';
 import { BadInputError } from '../../src/errors.js';
 import { buildInventory } from '../../src/inventory/load.js';
-import { buildPlaybook } from '../../src/playbook/load.js';
+import { buildPlaybook } from './support/switchover.js';
 import { maskConninfo } from '../../src/postgres/conninfo.js';
 import { tlsAttempts } from '../../src/postgres/tls.js';
 import { redact, registerSecret } from '../../src/util/secrets.js';

@@ -3,8 +3,8 @@
  * run, when there is one) and says what to do: finish it, undo its fence, or stop and explain.
  * Pure. It never guesses without evidence: an unexplained paused pooler is reported, not resumed.
  */
-import { nodeAt, reachableNodes, type ClusterState } from '../model/cluster-state.js';
-import type { UnfinishedRun } from '../model/unfinished-run.js';
+import { nodeAt, reachableNodes, type ClusterState } from '../../model/cluster-state.js';
+import type { UnfinishedRun } from '../../model/unfinished-run.js';
 
 export type Recovery =
   | { readonly kind: 'finish'; readonly oldPrimary?: string; readonly newPrimary: string; readonly reason: string }

@@ -1,6 +1,7 @@
 /**
- * The promote command's core: load → observe → decide → plan → (dry run: stop here) → confirm →
- * lock → run. No printing here; the CLI renders what this returns and emits.
+ * One run path for every procedure: load → observe → detect a half-done run → decide → plan →
+ * (dry run: stop here) → confirm → lock → guardian → run → report. No printing here; the CLI
+ * renders what this returns and emits.
  */
 import { accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
@@ -8,20 +9,20 @@ import { dirname, resolve } from 'node:path';
 import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
-import { detectRecovery, type Recovery } from '../decide/recovery.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';
 import type { ClusterState } from '../model/cluster-state.js';
 import type { UnfinishedRun } from '../model/unfinished-run.js';
 import { loadPlaybook } from '../playbook/load.js';
-import { buildPlan, decide, type Plan } from '../playbook/plan.js';
-import { recoveryPlan } from '../playbook/recovery-plan.js';
+import { buildPlan, type Plan } from '../playbook/plan.js';
 import type { Playbook } from '../playbook/schema.js';
+import type { HalfDone, Procedure } from '../procedures/types.js';
+import { routerChecks } from '../routers/registry.js';
+import { newOutputs } from '../steps/outputs.js';
 import { lockOwnerName, tryLock, unlock } from '../postgres/run-lock.js';
 import type { NodeSession } from '../postgres/session.js';
 import { isAlive } from '../shell/processes.js';
-import { newFacts } from '../steps/types.js';
 import { ensureDir } from '../util/fs.js';
 import type { Emit } from './events.js';
 import { startGuardian, type Guardian } from './guardian.js';
@@ -31,7 +32,8 @@ import type { Report } from './report.js';
 import { runPlan } from './run.js';
 import { findUnfinishedRun } from './unfinished.js';
 
-export interface PromoteOptions {
+export interface ProcedureOptions {
+  readonly procedure: Procedure;
   readonly inventoryFile: string;
   readonly playbookFile?: string;
   readonly target?: string;
@@ -46,7 +48,7 @@ export interface PromoteOptions {
   readonly onlyRecover?: boolean;
 }
 
-export type PromoteResult =
+export type ProcedureResult =
   | { readonly kind: 'dry-run'; readonly checks: readonly Check[]; readonly plan?: Plan; readonly ready: boolean; readonly elapsedMs: number }
   | { readonly kind: 'declined'; readonly checks: readonly Check[]; readonly plan: Plan }
   | { readonly kind: 'nothing-to-recover' }
@@ -58,17 +60,17 @@ export interface LoadedInput {
 }
 
 /** Everything that can be checked without contacting a server; throws BadInputError. */
-export async function loadInput(options: Pick<PromoteOptions, 'inventoryFile' | 'playbookFile' | 'target'>): Promise<LoadedInput> {
+export async function loadInput(options: Pick<ProcedureOptions, 'procedure' | 'inventoryFile' | 'playbookFile' | 'target'>): Promise<LoadedInput> {
   const inventory = await loadInventory(options.inventoryFile);
   const names = inventory.nodes.map((n) => n.name);
-  const playbook = await loadPlaybook(options.playbookFile, names);
+  const playbook = await loadPlaybook(options.playbookFile ?? options.procedure.defaultPlaybook, options.procedure.rules, names);
   if (options.target !== undefined && !names.includes(options.target)) {
     throw new BadInputError(`--target: unknown node "${options.target}"; expected one of ${names.join(', ')}`, 'target');
   }
   return { inventory, playbook };
 }
 
-export async function promote(options: PromoteOptions): Promise<PromoteResult> {
+export async function runProcedure(options: ProcedureOptions): Promise<ProcedureResult> {
   const started = performance.now();
   const { inventory, playbook } = await loadInput(options);
   const runId = newRunId();
@@ -84,11 +86,11 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     const busy = otherRun(state, lockFile);
     if (busy) return refuseOrReport(options, [busy, journalCheck], started);
     const unfinished = findUnfinishedRun(options.journalDir, inventory.file);
-    const recovery = detectRecovery(state, unfinished);
+    const halfDone = options.procedure.halfDone(state, playbook, unfinished);
     const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, setGuardian: (g) => (guardian = g) };
-    if (recovery) return await recover({ ...session, recovery, unfinished });
+    if (halfDone) return await recover({ ...session, halfDone, unfinished });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
-    const { checks: decided, plan } = planFrom(state, playbook, options.target);
+    const { checks: decided, plan } = planFrom(options.procedure, state, playbook, options.target);
     const checks = [...decided, journalCheck];
     options.onDecision?.(checks, plan);
     const ready = failures(checks).length === 0 && plan !== undefined;
@@ -96,7 +98,7 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     if (!ready || !plan) throw refusal(checks);
     if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
     const journal = await begin(session, plan, checks);
-    const report = await runPlan(plan, { connections, facts: newFacts(), journal, emit: options.emit, signal: options.signal });
+    const report = await runPlan(plan, { connections, outputs: newOutputs(), journal, emit: options.emit, signal: options.signal, unconfirmed: options.procedure.unconfirmed });
     return { kind: 'ran', checks, plan, report };
   } finally {
     guardian?.dismiss();
@@ -107,7 +109,7 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
 }
 
 interface Session {
-  readonly options: PromoteOptions;
+  readonly options: ProcedureOptions;
   readonly playbook: Playbook;
   readonly state: ClusterState;
   readonly connections: Connections;
@@ -133,7 +135,7 @@ function otherRun(state: ClusterState, lockFile: string): Check | undefined {
   return undefined;
 }
 
-function refuseOrReport(options: PromoteOptions, checks: readonly Check[], started: number): PromoteResult {
+function refuseOrReport(options: ProcedureOptions, checks: readonly Check[], started: number): ProcedureResult {
   options.onDecision?.(checks, undefined);
   if (options.dryRun) return { kind: 'dry-run', checks, ready: false, elapsedMs: performance.now() - started };
   throw refusal(checks);
@@ -159,7 +161,7 @@ async function begin(session: Session, plan: Plan, checks: readonly Check[], rec
   const journal = startJournal(options.journalDir, runId, plan, checks, recovers);
   const guardian = await startGuardian({
     toolPid: process.pid, journalFile: journal.file, journalDir: resolve(options.journalDir),
-    inventoryFile: resolve(options.inventoryFile), playbookFile: options.playbookFile && resolve(options.playbookFile),
+    procedure: options.procedure.name, inventoryFile: resolve(options.inventoryFile), playbookFile: options.playbookFile && resolve(options.playbookFile),
   });
   session.setGuardian(guardian);
   update(session.lockFile, { runId, pid: process.pid, guardianPid: guardian.pid });
@@ -179,42 +181,43 @@ function startJournal(dir: string, runId: string, plan: Plan, checks: readonly C
 }
 
 interface RecoverInput extends Session {
-  readonly recovery: Recovery;
+  readonly halfDone: HalfDone;
   readonly unfinished?: UnfinishedRun;
 }
 
 /** A previous run left the cluster half-way: finish it or undo its fence, never start a new one. */
-async function recover(input: RecoverInput): Promise<PromoteResult> {
-  const { options, recovery, state, connections } = input;
+async function recover(input: RecoverInput): Promise<ProcedureResult> {
+  const { options, halfDone, connections } = input;
   if (!options.dryRun && input.journalCheck.verdict === 'fail') return refuseOrReport(options, [input.journalCheck], input.started);
   if (input.unfinished?.alive) {
     const check = fail('no-other-run', `run ${input.unfinished.runId} (pid ${input.unfinished.pid}) is still alive on this machine: it is not half-done, it is running`);
     return refuseOrReport(options, [check], input.started);
   }
   const evidence = input.unfinished ? ` Journal: ${input.unfinished.file}.` : '';
-  if (recovery.kind === 'stuck') {
-    const check = fail('half-done-switchover', `${recovery.reason}.${evidence}`);
+  if (halfDone.kind === 'stuck') {
+    const check = fail(`half-done-${options.procedure.name}`, `${halfDone.reason}.${evidence}`);
     options.onDecision?.([check], undefined);
     if (options.dryRun) return { kind: 'dry-run', checks: [check], ready: false, elapsedMs: performance.now() - input.started };
     throw refusal([check]);
   }
-  const { plan, facts } = recoveryPlan(recovery, state, input.playbook);
-  const action = recovery.kind === 'finish' ? `finish it: ${plan.context.target.name} stays the primary` : `undo it: ${plan.context.primary.name} stays the primary`;
-  const checks = [warn('half-done-switchover', `${recovery.reason}; this run will ${action}.${evidence}`)];
+  const { plan, outputs, noReturn } = halfDone;
+  const checks = [warn(`half-done-${options.procedure.name}`, `${halfDone.reason}.${evidence}`)];
   options.onDecision?.(checks, plan);
   if (options.dryRun) return { kind: 'dry-run', checks, plan, ready: true, elapsedMs: performance.now() - input.started };
   if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
   const journal = await begin(input, plan, checks, input.unfinished?.runId);
-  const report = await runPlan(plan, { connections, facts, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId });
+  const report = await runPlan(plan, {
+    connections, outputs, noReturn, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId, unconfirmed: options.procedure.unconfirmed,
+  });
   if (input.unfinished && (report.exitCode === 0 || report.outcome === 'rolled-back')) {
     new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', { runId: input.runId, outcome: report.outcome });
   }
   return { kind: 'ran', checks, plan, report };
 }
 
-function planFrom(state: ClusterState, playbook: Playbook, target: string | undefined): { checks: readonly Check[]; plan?: Plan } {
-  const decision = decide(state, playbook, target);
-  return { checks: decision.checks, plan: decision.context ? buildPlan(playbook, decision.context) : undefined };
+function planFrom(procedure: Procedure, state: ClusterState, playbook: Playbook, target: string | undefined): { checks: readonly Check[]; plan?: Plan } {
+  const decision = procedure.decide(state, playbook, { target, routerChecks });
+  return { checks: decision.checks, plan: decision.context ? buildPlan(playbook.name, procedure.name, playbook.steps, decision.context) : undefined };
 }
 
 function refusal(checks: readonly Check[]): PreflightRefusedError {

@@ -1,17 +1,19 @@
-/** `pg-handover promote`: parse flags, call the core, render checks, plan, progress and report. */
+/** One command per procedure (`switchover`, alias `promote`, …): parse flags, run it, render checks, plan, progress and report. */
 import { createInterface } from 'node:readline/promises';
 import { failures } from '../decide/checks.js';
 import { BadInputError, ExitCode } from '../errors.js';
 import type { Plan } from '../playbook/plan.js';
 import { defaultJournalDir } from '../runner/journal.js';
-import { promote, type PromoteResult } from '../runner/switchover.js';
+import { procedureEntry } from '../procedures/catalog.js';
+import type { Procedure } from '../procedures/types.js';
+import { runProcedure, type ProcedureResult } from '../runner/run-procedure.js';
 import { formatMs } from '../util/time.js';
 import { out, outJson, say } from './output.js';
 import { jsonView, plainView, type ProgressView } from './progress.js';
 import { planJson, renderChecks, renderPlan } from './render-plan.js';
 import { renderReport } from './render-report.js';
 
-export interface PromoteFlags {
+export interface ProcedureFlags {
   inventory: string;
   playbook?: string;
   target?: string;
@@ -21,10 +23,11 @@ export interface PromoteFlags {
   journalDir?: string;
 }
 
-export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult> {
+export async function procedureCommand(name: string, flags: ProcedureFlags): Promise<ProcedureResult> {
   if (!flags.dryRun && !flags.yes && !process.stdin.isTTY) {
     throw new BadInputError('--yes: required when stdin is not a terminal (nothing was contacted); or use --dry-run');
   }
+  const procedure = await procedureEntry(name).load();
   const interrupt = new AbortController();
   let view: ProgressView | undefined;
   let pastNoReturn = false;
@@ -42,12 +45,12 @@ export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
   try {
-    const result = await promote({
-      inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
+    const result = await runProcedure({
+      procedure, inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
       journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal,
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
-        const ok = flags.yes || (await ask(plan));
+        const ok = flags.yes || (await ask(procedure, plan));
         if (ok) view = flags.json ? jsonView() : process.stderr.isTTY ? (await import('./listr-view.js')).listrView(plan) : plainView();
         return ok;
       },
@@ -57,7 +60,7 @@ export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult
       },
     });
     await view?.finish();
-    process.exitCode = finish(flags, result);
+    process.exitCode = finish(procedure, flags, result);
     return result;
   } finally {
     process.off('SIGINT', onSignal);
@@ -66,7 +69,7 @@ export async function promoteCommand(flags: PromoteFlags): Promise<PromoteResult
   }
 }
 
-function showDecision(flags: PromoteFlags, checks: Parameters<typeof renderChecks>[0], plan: Plan | undefined): void {
+function showDecision(flags: ProcedureFlags, checks: Parameters<typeof renderChecks>[0], plan: Plan | undefined): void {
   if (flags.json) {
     outJson({ event: 'checks', checks });
     if (plan) outJson({ event: 'plan', plan: planJson(plan) });
@@ -77,7 +80,7 @@ function showDecision(flags: PromoteFlags, checks: Parameters<typeof renderCheck
   if (plan) show(`\n${renderPlan(plan)}`);
 }
 
-function finish(flags: PromoteFlags, result: PromoteResult): number {
+function finish(procedure: Procedure, flags: ProcedureFlags, result: ProcedureResult): number {
   if (result.kind === 'dry-run') {
     const failed = failures(result.checks);
     const verdict = result.ready
@@ -92,18 +95,18 @@ function finish(flags: PromoteFlags, result: PromoteResult): number {
     return ExitCode.preflightRefused;
   }
   if (result.kind === 'nothing-to-recover') {
-    say('nothing to recover: no half-done switchover');
+    say(`nothing to recover: no half-done ${procedure.name}`);
     return ExitCode.ok;
   }
   if (flags.json) outJson({ event: 'report', report: result.report });
-  else say(renderReport(result.report));
+  else say(renderReport(result.report, procedure.headline(result.report)));
   return result.report.exitCode;
 }
 
-async function ask(plan: Plan): Promise<boolean> {
+async function ask(procedure: Procedure, plan: Plan): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`\nPromote ${plan.context.target.name} and fence ${plan.context.primary.name}? Type "yes" to go on: `);
+    const answer = await rl.question(`\n${procedure.question(plan)} Type "yes" to go on: `);
     return answer.trim().toLowerCase() === 'yes';
   } finally {
     rl.close();

@@ -1,0 +1,36 @@
+/**
+ * SQL that more than one step sends, in one place so the dry run and every step say the same
+ * thing. Parameters are $n placeholders; `literal` shows a value in dry-run text.
+ */
+export const READ_ONLY_SQL = ['ALTER SYSTEM SET default_transaction_read_only = on', 'SELECT pg_reload_conf()'];
+export const READ_WRITE_SQL = ['ALTER SYSTEM RESET default_transaction_read_only', 'SELECT pg_reload_conf()'];
+export const TERMINATE_SQL = `SELECT count(pg_terminate_backend(pid, 5000))::int AS n FROM pg_stat_activity
+  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> $1`;
+export const FLUSH_SQL = 'SELECT pg_current_wal_flush_lsn()::text AS lsn';
+export const REPLAY_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
+export const IN_RECOVERY_SQL = 'SELECT pg_is_in_recovery() AS in_recovery';
+export const ROLE_SQL = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('default_transaction_read_only') AS ro";
+export const TIMELINE_SQL = "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli";
+export const RECEIVER_SQL = 'SELECT status, sender_host, sender_port, received_tli FROM pg_stat_wal_receiver';
+export const ATTACHED_SQL = `SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`;
+export const RELOAD_SQL = 'SELECT pg_reload_conf()';
+export const ENSURE_SLOT_SQL = `SELECT pg_create_physical_replication_slot($1, true)
+  WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`;
+export const DROP_OWN_SLOTS_SQL = `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+  WHERE slot_name = ANY($1) AND NOT active AND slot_type = 'physical'`;
+
+export const quoteLiteral = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+
+/** `sql` with its $n placeholders replaced by quoted values, for the dry run. */
+export const withValues = (sql: string, values: readonly string[]): string =>
+  sql.replace(/\$(\d+)/g, (match, n: string) => (values[Number(n) - 1] === undefined ? match : quoteLiteral(values[Number(n) - 1]!)));
+
+export const setPrimaryConninfoSql = (conninfo: string): string => `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(conninfo)}`;
+export const setPrimarySlotSql = (slot: string): string => (slot ? `ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(slot)}` : 'ALTER SYSTEM RESET primary_slot_name');
+
+export interface ReceiverRow {
+  readonly status: string;
+  readonly sender_host: string;
+  readonly sender_port: number;
+  readonly received_tli: number;
+}

@@ -1,0 +1,76 @@
+/**
+ * How a switchover decides, as pure functions of one ClusterState: the primary, the target
+ * (named, or the replica with the least lag), the preflight checks, and how to fence.
+ */
+import { fail, pass, type Check } from '../../decide/checks.js';
+import { DEFAULT_LIMITS, limitsFrom, type PreflightLimits } from '../../decide/limits.js';
+import { preflight, type RouterChecks } from '../../decide/preflight.js';
+import { chooseTarget, notWaitedFor } from '../../decide/target.js';
+import { nodeState, primariesOf, replicasOf, type ClusterState } from '../../model/cluster-state.js';
+import type { NodeObservation } from '../../model/node.js';
+import type { Decision } from '../../playbook/plan.js';
+import type { Playbook, StepOf } from '../../playbook/schema.js';
+import { pauseBudgetOf } from '../../steps/registry.js';
+import { FENCE_MODES, type FenceMethod } from '../../steps/fence-modes.js';
+import type { PlanContext } from '../../steps/types.js';
+
+export function limitsOf(playbook: Playbook): PreflightLimits {
+  const step = playbook.steps.find((s): s is StepOf<'preflight'> => s.kind === 'preflight');
+  const budget = pauseBudgetOf(playbook.steps);
+  return step ? limitsFrom(step, budget) : { ...DEFAULT_LIMITS, pauseBudgetMs: budget };
+}
+
+export function decideSwitchover(state: ClusterState, playbook: Playbook, input: { target?: string; routerChecks: RouterChecks }): Decision {
+  const targetName = input.target;
+  const primaries = primariesOf(state);
+  const primary = primaries.length === 1 ? primaries[0] : undefined;
+  let target: NodeObservation | undefined;
+  if (targetName) {
+    const node = nodeState(state, targetName);
+    target = node?.reachable ? node : undefined;
+  } else if (primary) {
+    target = chooseTarget(state, primary);
+  }
+  const checks = preflight({ state, limits: limitsOf(playbook), primary, target, targetName, routerChecks: input.routerChecks });
+  if (!primary || !target) return { checks };
+  const primarySpec = state.inventory.nodes.find((n) => n.name === primary.name)!;
+  const targetSpec = state.inventory.nodes.find((n) => n.name === target.name)!;
+  const fence = fenceMethodFor(playbook, primarySpec.hostAccess !== undefined && primarySpec.dataDir !== undefined);
+  const context: PlanContext = {
+    inventory: state.inventory, state, primary: primarySpec, target: targetSpec,
+    ...othersOf(state, [primary.name, target.name], primary.name),
+    primaryObs: primary, targetObs: target, replication: replicationTemplate([target, ...replicasOf(state)]), fenceMethod: fence.method,
+  };
+  return { checks: [...checks, fence.check, pass('target', `${target.name} chosen as the new primary${targetName ? ' (named)' : ' (least lag)'}`)], context };
+}
+
+/** Reachable nodes besides `exclude` (they will follow), and the unreachable ones (reported). */
+export function othersOf(state: ClusterState, exclude: readonly string[], upstream?: string): Pick<PlanContext, 'siblings' | 'unreachable' | 'waitFor' | 'toCheck'> {
+  const others = state.nodes.filter((n) => !exclude.includes(n.name));
+  // Only replicas follow; a former primary left fenced read-only is reported by preflight instead.
+  const replicas = others.filter((n): n is NodeObservation => n.reachable && n.inRecovery);
+  const reasons = replicas.map((n) => ({ name: n.name, reason: notWaitedFor(state, n, upstream) }));
+  return {
+    siblings: replicas.map((n) => state.inventory.nodes.find((s) => s.name === n.name)!),
+    unreachable: others.filter((n) => !n.reachable).map((n) => n.name),
+    waitFor: reasons.filter((r) => r.reason === undefined).map((r) => r.name),
+    toCheck: reasons.flatMap((r) => (r.reason === undefined ? [] : [{ name: r.name, reason: r.reason }])),
+  };
+}
+
+/** The first replica's way of connecting upstream, to copy for nodes that will follow. */
+export function replicationTemplate(replicas: readonly NodeObservation[]): PlanContext['replication'] {
+  const model = replicas.find((r) => r.inRecovery && r.settings.primary_conninfo) ?? replicas.find((r) => r.settings.primary_conninfo);
+  return { conninfo: model?.settings.primary_conninfo ?? '', usesSlots: Boolean(model?.settings.primary_slot_name) };
+}
+
+/** The playbook's wish, granted only when the mode's needs are met; `auto` takes the strongest mode available. */
+function fenceMethodFor(playbook: Playbook, hostAccess: boolean): { method: FenceMethod; check: Check } {
+  const requested = playbook.steps.find((s): s is StepOf<'fence-writes'> => s.kind === 'fence-writes')?.method ?? 'auto';
+  const available = (m: FenceMethod) => !FENCE_MODES[m].needsHostAccess || hostAccess;
+  if (requested !== 'auto' && !available(requested)) {
+    return { method: requested, check: fail('fence-method', `the playbook asks for method ${requested} but the primary has no host_access/data_dir in the inventory`) };
+  }
+  const method = requested !== 'auto' ? requested : (Object.keys(FENCE_MODES) as FenceMethod[]).find(available)!;
+  return { method, check: pass('fence-method', `fence by ${FENCE_MODES[method].checkText}`) };
+}

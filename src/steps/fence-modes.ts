@@ -1,0 +1,109 @@
+/**
+ * The ways to stop the old primary accepting commits, as one table. Each mode says what it needs,
+ * what it does (actions), how catch-up is judged against the final position it yields, whether
+ * the old primary can rejoin as a replica afterwards, and what verify must find on it.
+ * Order matters: `auto` takes the first mode whose needs are met.
+ */
+import { StepFailedError } from '../errors.js';
+import type { Action, PlanContext } from './types.js';
+import type { FenceOutput } from './outputs.js';
+import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
+import { FLUSH_SQL, READ_ONLY_SQL, TERMINATE_SQL } from '../postgres/sql.js';
+import { controlDataCommand, localPostmasterPid, readControlData, stopCommand, stopFast } from '../postgres/server-control.js';
+import { shellText, sqlText } from './types.js';
+
+export interface FenceMode {
+  /** It acts on the old primary's host (stop, pg_controldata), so it needs host_access and data_dir. */
+  readonly needsHostAccess: boolean;
+  /** For the preflight check: "fence by …". */
+  readonly checkText: string;
+  readonly title: (primary: string) => string;
+  /** What it does once the routers hold clients; sets the final position in the fence's output. */
+  actions(plan: PlanContext, stopTimeoutMs: number): Action<FenceOutput>[];
+  /** Whether the target's replay position covers the final position. */
+  caughtUp(replay: Lsn, final: Lsn): boolean;
+  readonly catchupText: string;
+  /** After promotion, the old primary restarts as a replica (it was stopped cleanly), or stays fenced. */
+  readonly rejoins: boolean;
+  /** What verify reports when the old primary answers as in `row`. */
+  oldPrimaryProblem(row: { in_recovery: boolean; ro: string }, name: string): string | undefined;
+}
+
+export type FenceMethod = 'clean-stop' | 'read-only';
+
+export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
+  'clean-stop': {
+    needsHostAccess: true,
+    checkText: 'a clean stop of the old primary',
+    title: (primary) => `stop ${primary} cleanly`,
+    actions: (plan, stopTimeoutMs) => [
+      {
+        text: plan.primary.hostAccess?.kind === 'local'
+          ? `[${plan.primary.name}] signal: SIGINT to the postmaster (pid from ${plan.primary.dataDir}/postmaster.pid), wait for it to exit (fast shutdown)`
+          : shellText(plan.primary.name, stopCommand(plan.primary, stopTimeoutMs)),
+        run: async (ctx, out) => {
+          const runner = ctx.host(ctx.primary);
+          if (!runner) throw new StepFailedError(`${ctx.primary.name} has no host_access: cannot stop it cleanly`);
+          out.postmasterPid ??= ctx.outputs.checkpoint.postmasterPid ?? localPostmasterPid(runner, ctx.primary);
+          const started = performance.now();
+          out.stopRequested = true;
+          const { exited } = await stopFast(runner, ctx.primary, stopTimeoutMs, out.postmasterPid);
+          return `${ctx.primary.name} ${exited ? 'stopped' : 'wrote its shutdown checkpoint (postmaster still exiting)'} in ${Math.round(performance.now() - started)} ms`;
+        },
+      },
+      {
+        text: `${shellText(plan.primary.name, controlDataCommand(plan.primary))}  (require 'shut down'; final LSN = latest checkpoint)`,
+        run: async (ctx, out) => {
+          const control = await readControlData(ctx.host(ctx.primary)!, ctx.primary);
+          if (control.state !== 'shut down' || control.checkpointLsn === undefined) {
+            throw new StepFailedError(`${ctx.primary.name} did not shut down cleanly (pg_controldata: "${control.state}"); its final position is unknown`);
+          }
+          out.stopped = true;
+          out.finalLsn = control.checkpointLsn;
+          out.finalLsnSource = 'latest checkpoint in pg_control after the clean shutdown';
+          out.oldTimeline = control.timeline;
+          return `shutdown checkpoint at ${formatLsn(control.checkpointLsn)}`;
+        },
+      },
+    ],
+    // The replay position is the end of the last replayed record, so a replayed checkpoint record is > its start.
+    caughtUp: (replay, final) => replay > final,
+    catchupText: '> shutdown checkpoint',
+    rejoins: true,
+    oldPrimaryProblem: (row, name) => (row.in_recovery ? undefined : `${name} is running as a primary: two primaries`),
+  },
+  'read-only': {
+    needsHostAccess: false,
+    checkText: 'read-only + terminating sessions',
+    title: (primary) => `${primary} read-only`,
+    actions: (plan) => [
+      ...READ_ONLY_SQL.map((sql): Action<FenceOutput> => ({
+        text: sqlText(plan.primary.name, sql),
+        run: async (ctx, out) => {
+          out.readOnly = true;
+          await (await ctx.connections.node(ctx.primary.name)).query(sql);
+        },
+      })),
+      {
+        text: sqlText(plan.primary.name, TERMINATE_SQL.replace('$1', "'<this run>'")),
+        run: async (ctx) => {
+          const { n } = await (await ctx.connections.node(ctx.primary.name)).one<{ n: number }>(TERMINATE_SQL, [ctx.applicationName]);
+          return `${ctx.primary.name} read-only, ${n} session(s) terminated`;
+        },
+      },
+      {
+        text: sqlText(plan.primary.name, FLUSH_SQL),
+        run: async (ctx, out) => {
+          const lsn = parseLsn((await (await ctx.connections.node(ctx.primary.name)).one<{ lsn: string }>(FLUSH_SQL)).lsn);
+          out.finalLsn = lsn;
+          out.finalLsnSource = 'flush position after the read-only fence (weaker: a running server still writes some WAL)';
+          return `flush position ${formatLsn(lsn)}`;
+        },
+      },
+    ],
+    caughtUp: (replay, final) => replay >= final,
+    catchupText: '>= flush position after fence',
+    rejoins: false,
+    oldPrimaryProblem: (row, name) => (!row.in_recovery && row.ro !== 'on' ? `${name} is writable again: two primaries` : undefined),
+  },
+};

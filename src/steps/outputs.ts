@@ -1,0 +1,52 @@
+/**
+ * What each step kind records as it runs, typed per kind. Only that step (and its undo) writes
+ * its record; later steps, the runner and the report read them. A half-done run is finished or
+ * undone from records seeded from the observed cluster (procedures/<name>/recovery-plan.ts).
+ */
+import type { Lsn } from '../model/lsn.js';
+
+export interface FenceOutput {
+  /** When clients started to be held. */
+  startedAt?: number;
+  /** Routers this run holds (paused); the fence's undo releases them. */
+  readonly held: Set<string>;
+  releasedAt?: number;
+  /** A fast shutdown of the old primary was requested (its postmaster may still be exiting). */
+  stopRequested: boolean;
+  /** The old primary can no longer write: its shutdown checkpoint is written. */
+  stopped: boolean;
+  readOnly: boolean;
+  postmasterPid?: number;
+  finalLsn?: Lsn;
+  finalLsnSource?: string;
+  oldTimeline?: number;
+}
+
+export interface Outputs {
+  readonly checkpoint: { postmasterPid?: number };
+  readonly 'fence-writes': FenceOutput;
+  readonly 'wait-catchup': { targetReplayLsn?: Lsn };
+  readonly promote: { targetReplayLsn?: Lsn };
+  readonly 'repoint-pooler': { readonly repointed: Set<string> };
+  readonly resume: { readonly released: Set<string>; resumedAt?: number; newTimeline?: number };
+  readonly follow: { readonly followers: Record<string, string> };
+  readonly 'demote-old-primary': { started: boolean; role?: string };
+}
+
+export const newOutputs = (): Outputs => ({
+  checkpoint: {},
+  'fence-writes': { held: new Set(), stopRequested: false, stopped: false, readOnly: false },
+  'wait-catchup': {},
+  promote: {},
+  'repoint-pooler': { repointed: new Set() },
+  resume: { released: new Set() },
+  follow: { followers: {} },
+  'demote-old-primary': { started: false },
+});
+
+/** Routers still holding clients: held by the fence and released neither by its undo nor by resume. */
+export const stillHeld = (outputs: Outputs): Set<string> =>
+  new Set([...outputs['fence-writes'].held].filter((name) => !outputs.resume.released.has(name)));
+
+/** The old primary's timeline: from its pg_control after the stop, else as observed. */
+export const oldTimelineOf = (outputs: Outputs, observed?: number): number | undefined => outputs['fence-writes'].oldTimeline ?? observed;

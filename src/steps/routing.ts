@@ -1,0 +1,35 @@
+/** Holding and releasing clients on every router of the inventory, in parallel (shared by steps). */
+import { routerKind } from '../routers/registry.js';
+import type { RouteTarget } from '../routers/types.js';
+import type { NodeSpec } from '../inventory/model.js';
+import type { Action, PlanContext, StepContext } from './types.js';
+
+export const routeTarget = (node: NodeSpec): RouteTarget => ({ name: node.name, host: node.conn.host, port: node.conn.port });
+
+/** One action per router: hold its clients (a router is marked held before it is asked, so undo covers a half-done hold). */
+export function holdActions(plan: PlanContext, timeoutMs: number): Action<{ held: Set<string> }>[] {
+  return plan.inventory.poolers.map((spec) => ({
+    text: routerKind(spec.kind).describe.hold(spec, timeoutMs).join('\n'),
+    run: async (ctx, out) => {
+      out.held.add(spec.name);
+      await ctx.connections.router(spec.name).hold(timeoutMs);
+    },
+  }));
+}
+
+/** Runs the hold actions in parallel: every router is asked even when one fails; the first failure is thrown. */
+export async function holdAll<O>(actions: readonly Action<O>[], ctx: StepContext, out: O): Promise<void> {
+  const results = await Promise.allSettled(actions.map((a) => a.run?.(ctx, out)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Releases the named routers in parallel; `released` is called for each one done. */
+export async function releaseRouters(ctx: StepContext, names: ReadonlySet<string>, released: (name: string) => void): Promise<string[]> {
+  const specs = ctx.inventory.poolers.filter((spec) => names.has(spec.name));
+  return Promise.all(specs.map(async (spec) => {
+    const summary = await ctx.connections.router(spec.name).release();
+    released(spec.name);
+    return summary;
+  }));
+}

@@ -1,0 +1,40 @@
+/**
+ * Making a node stream from the new primary (shared by follow and demote-old-primary): a slot for
+ * it on the new primary when slots are used, primary_conninfo and primary_slot_name set and
+ * reloaded (PostgreSQL 13+ needs no restart), then waiting until it streams on the new timeline.
+ */
+import type { NodeSpec } from '../inventory/model.js';
+import { maskConninfo } from '../postgres/conninfo.js';
+import {
+  ENSURE_SLOT_SQL, RECEIVER_SQL, RELOAD_SQL, setPrimaryConninfoSql, setPrimarySlotSql, withValues, type ReceiverRow,
+} from '../postgres/sql.js';
+import { pollNode } from './poll.js';
+import { sqlText, type Action, type PlanContext, type StepContext } from './types.js';
+
+/** `conninfo` already points at the new primary; the dry run shows it with its password masked. */
+export function followActions<O>(plan: PlanContext, node: NodeSpec, conninfo: string, slot: string): Action<O>[] {
+  const on = async (ctx: StepContext, name: string, sql: string, params: unknown[] = []) => {
+    await (await ctx.connections.node(name)).query(sql, params);
+  };
+  return [
+    ...(slot ? [{ group: node.name, text: sqlText(plan.target.name, withValues(ENSURE_SLOT_SQL, [slot])), run: (ctx: StepContext) => on(ctx, ctx.target.name, ENSURE_SLOT_SQL, [slot]) }] : []),
+    { group: node.name, text: sqlText(node.name, setPrimaryConninfoSql(maskConninfo(conninfo))), run: (ctx) => on(ctx, node.name, setPrimaryConninfoSql(conninfo)) },
+    { group: node.name, text: sqlText(node.name, setPrimarySlotSql(slot)), run: (ctx) => on(ctx, node.name, setPrimarySlotSql(slot)) },
+    { group: node.name, text: sqlText(node.name, RELOAD_SQL), run: (ctx) => on(ctx, node.name, RELOAD_SQL) },
+  ];
+}
+
+export const waitStreamingText = (plan: PlanContext, node: NodeSpec): string => `${sqlText(node.name, RECEIVER_SQL)}  (until streaming from ${plan.target.name})`;
+
+export async function waitStreaming(ctx: StepContext, node: NodeSpec, timeoutMs: number): Promise<void> {
+  const { host, port } = ctx.target.conn;
+  const timeline = ctx.outputs.resume.newTimeline;
+  await pollNode(ctx, {
+    node: node.name, timeoutMs, intervalMs: 20,
+    what: `${node.name} streaming from ${ctx.target.name} on timeline ${timeline}`,
+    probe: async (session) => (await session.query<ReceiverRow>(RECEIVER_SQL))[0],
+    done: (row) => row !== undefined && row.status === 'streaming' && row.sender_host === host && Number(row.sender_port) === port &&
+      Number(row.received_tli) >= (timeline ?? 0),
+    describe: (row) => (row ? `${row.status} from ${row.sender_host}:${row.sender_port} timeline ${row.received_tli}` : 'no WAL receiver'),
+  });
+}
