@@ -1,18 +1,8 @@
 /**
- * The small set of error classes the tool raises on purpose. Each carries a stable code;
- * `exitCodeFor` is the one place that maps them to process exit codes.
+ * The small set of error classes the tool raises on purpose. Each names its exit code;
+ * exit-codes.ts is the one place that maps errors and outcomes to process exit codes.
  */
-export const ExitCode = {
-  ok: 0,
-  internal: 1,
-  badInput: 2,
-  preflightRefused: 3,
-  rolledBack: 4,
-  pastPointOfNoReturn: 5,
-  interruptedRolledBack: 6,
-  environment: 7,
-} as const;
-export type ExitCodeName = keyof typeof ExitCode;
+import type { ExitCodeName } from './exit-codes.js';
 
 export class HandoverError extends Error {
   readonly exit: ExitCodeName = 'internal';
@@ -50,8 +40,3 @@ export class StepFailedError extends HandoverError {
 }
 
 export class TimeoutError extends StepFailedError {}
-
-export function exitCodeFor(error: unknown): number {
-  if (error instanceof HandoverError) return ExitCode[error.exit];
-  return ExitCode.internal;
-}

@@ -5,7 +5,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ExitCode } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
 import { loadInventory } from '../inventory/load.js';
 import { sandboxDown } from '../sandbox/down.js';
 import { sandboxUp } from '../sandbox/up.js';

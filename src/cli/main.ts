@@ -3,7 +3,8 @@
  * so `--help` stays fast. One place maps errors to exit codes and one-line messages.
  */
 import { Command, CommanderError } from 'commander';
-import { BadInputError, exitCodeFor, ExitCode, HandoverError } from '../errors.js';
+import { BadInputError, HandoverError } from '../errors.js';
+import { exitCodeFor, ExitCode } from '../exit-codes.js';
 import { registerCommands } from './commands.js';
 import { outJson, say, tolerateClosedOutput } from './output.js';
 

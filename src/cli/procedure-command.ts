@@ -1,7 +1,8 @@
 /** One command per procedure (`switchover`, alias `promote`, …): parse flags, run it, render checks, plan, progress and report. */
 import { createInterface } from 'node:readline/promises';
 import { failures } from '../decide/checks.js';
-import { BadInputError, ExitCode } from '../errors.js';
+import { BadInputError } from '../errors.js';
+import { exitCodeOfEnd } from '../exit-codes.js';
 import type { Plan } from '../playbook/plan.js';
 import { defaultJournalDir } from '../runner/journal.js';
 import { procedureEntry } from '../procedures/catalog.js';
@@ -88,15 +89,15 @@ function finish(procedure: Procedure, flags: ProcedureFlags, result: ProcedureRe
       : `NOT READY: ${failed.length} failing check(s): ${failed.map((c) => c.id).join(', ')} (dry run, nothing changed)`;
     if (flags.json) outJson({ event: 'verdict', ready: result.ready, failing: failed.map((c) => c.id), elapsedMs: Math.round(result.elapsedMs) });
     else out(`\n${verdict}`);
-    return result.ready ? ExitCode.ok : ExitCode.preflightRefused;
+    return exitCodeOfEnd[result.ready ? 'ready' : 'not-ready'];
   }
   if (result.kind === 'declined') {
     say('declined: nothing was changed');
-    return ExitCode.preflightRefused;
+    return exitCodeOfEnd.declined;
   }
   if (result.kind === 'nothing-to-recover') {
     say(`nothing to recover: no half-done ${procedure.name}`);
-    return ExitCode.ok;
+    return exitCodeOfEnd['nothing-to-recover'];
   }
   if (flags.json) outJson({ event: 'report', report: result.report });
   else say(renderReport(result.report, procedure.headline(result.report)));

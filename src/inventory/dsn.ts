@@ -110,9 +110,3 @@ export function formatDsn(map: Dsn): string {
     })
     .join(' ');
 }
-
-/** A DSN with its password removed, for output. */
-export function describeDsn(map: Dsn): string {
-  const { password: _password, ...rest } = map;
-  return formatDsn(rest);
-}

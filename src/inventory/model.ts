@@ -41,9 +41,3 @@ export interface Inventory {
   readonly nodes: readonly NodeSpec[];
   readonly poolers: readonly RouterSpec[];
 }
-
-export function nodeByName(inventory: Inventory, name: string): NodeSpec | undefined {
-  return inventory.nodes.find((node) => node.name === name);
-}
-
-export const endpoint = (conn: ConnParams): string => `${conn.host}:${conn.port}`;

@@ -1,20 +1,9 @@
 /** The end-of-run report: what happened, how long writes paused, and the zero-loss evidence. */
-import { ExitCode } from '../errors.js';
+import { exitCodeOfOutcome, type Outcome } from '../exit-codes.js';
 import { formatLsn } from '../model/lsn.js';
 import { oldTimelineOf, stillHeld, type Outputs } from '../steps/outputs.js';
 import type { NoReturn, PlanContext, RunLog } from '../steps/types.js';
 import { describeEndState, servesFrom, type EndState } from './end-state.js';
-
-export type Outcome = 'succeeded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion' | 'undo-failed';
-
-export const exitCodeOf: Record<Outcome, number> = {
-  succeeded: ExitCode.ok,
-  refused: ExitCode.preflightRefused,
-  'rolled-back': ExitCode.rolledBack,
-  interrupted: ExitCode.interruptedRolledBack,
-  'failed-after-promotion': ExitCode.pastPointOfNoReturn,
-  'undo-failed': ExitCode.pastPointOfNoReturn,
-};
 
 export interface StepTiming {
   readonly id: string;
@@ -59,6 +48,8 @@ export interface Report {
  * a success or a rollback stands only if the node it meant to leave serving is the one writer
  * and every pooler sends clients to it, unpaused. Pure.
  */
+export type { Outcome };
+
 export function judgeOutcome(provisional: Outcome, end: EndState | undefined, names: { oldPrimary: string; target: string }): Outcome {
   if (!end || provisional === 'refused') return provisional;
   const forward = provisional === 'succeeded' || provisional === 'failed-after-promotion';
@@ -89,12 +80,12 @@ export function buildReport(input: {
   const replayed = outputs.promote.targetReplayLsn ?? outputs['wait-catchup'].targetReplayLsn;
   const demoted = outputs['demote-old-primary'];
   return {
-    runId: input.runId, mode: input.mode, recovers: input.recovers, outcome: input.outcome, exitCode: exitCodeOf[input.outcome], error: input.error,
+    runId: input.runId, mode: input.mode, recovers: input.recovers, outcome: input.outcome, exitCode: exitCodeOfOutcome[input.outcome], error: input.error,
     oldPrimary: context.primary.name, target: context.target.name, primaryNow, fenceMethod: context.fenceMethod,
     steps: input.steps, writePauseMs,
     finalLsn: fence.finalLsn === undefined ? undefined : formatLsn(fence.finalLsn), finalLsnSource: fence.finalLsnSource,
     targetReplayLsn: replayed === undefined ? undefined : formatLsn(replayed),
-    oldTimeline: oldTimelineOf(outputs, context.primaryObs?.timeline), newTimeline: outputs.resume.newTimeline,
+    oldTimeline: oldTimelineOf(outputs) ?? context.primaryObs?.timeline, newTimeline: outputs.resume.newTimeline,
     poolers, verified: end ? describeEndState(end) : undefined,
     oldPrimaryState: demoted.role ?? (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),
     followers: outputs.follow.followers, notes: input.log.notes, leftToDo: input.log.leftToDo, journal: input.journal, totalMs: Math.round(input.totalMs),

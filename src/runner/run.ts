@@ -5,7 +5,8 @@
  *   confirmed) and whatever is left is reported.
  */
 import type { Connections } from '../cluster/connections.js';
-import { PreflightRefusedError } from '../errors.js';
+import { PreflightRefusedError, TimeoutError } from '../errors.js';
+import { within } from '../util/time.js';
 import type { NodeSpec } from '../inventory/model.js';
 import type { Plan, PlannedStep } from '../playbook/plan.js';
 import { messageOf } from '../postgres/session.js';
@@ -38,6 +39,8 @@ export interface RunDeps {
   readonly observeEnd?: (connections: Connections, state: ClusterState) => Promise<EndState>;
   /** What the procedure says is left to do when its point of no return was requested but not confirmed. */
   readonly unconfirmed?: (ctx: StepContext) => string[];
+  /** How long past its pause budget a step may run before the runner stops waiting for it (default 2 s). */
+  readonly graceMs?: number;
 }
 
 type Definition = ReturnType<typeof registered>;
@@ -73,7 +76,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
     deps.emit({ type: 'step-start', step });
     journal.write('step-start', { step: step.id, title: step.title });
     try {
-      const summary = await perform(definitionOf(step.step), step.step, ctx, deps.outputs);
+      const summary = await withDeadline(definitionOf(step.step), step, perform(definitionOf(step.step), step.step, ctx, deps.outputs), deps.graceMs ?? 2000);
       const durationMs = performance.now() - t0;
       timings.set(step.id, { id: step.id, title: step.title, status: 'done', durationMs });
       deps.emit({ type: 'step-end', step, durationMs, summary });
@@ -152,6 +155,20 @@ async function rollback(ctx: StepContext, touched: PlannedStep[], deps: RunDeps,
 function outputOf(definition: Definition, outputs: Outputs): unknown {
   const key = (definition.outputOf ?? kindOf(definition as never)) as keyof Outputs;
   return outputs[key] ?? {};
+}
+
+/**
+ * A step that holds clients has a budget (its share of the pause). Steps bound themselves; this
+ * is the backstop for one that does not (a hung syscall, a bug): past budget + grace the runner
+ * stops waiting and treats it as timed out, so a rollback (or the roll-forward) starts anyway.
+ */
+async function withDeadline(definition: Definition, step: PlannedStep, work: Promise<string>, graceMs: number): Promise<string> {
+  const budget = definition.pauseBudget?.(step.step as never);
+  if (budget === undefined) return work;
+  const late = Symbol('late');
+  const result = await within<string | typeof late>(work, budget + graceMs, late);
+  if (result === late) throw new TimeoutError(`${step.title} did not finish within its budget of ${budget} ms (+${graceMs} ms); the runner stopped waiting for it`);
+  return result;
 }
 
 /** The step's actions, made once, run by the step (or in order). */

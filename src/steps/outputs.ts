@@ -26,7 +26,8 @@ export interface Outputs {
   readonly checkpoint: { postmasterPid?: number };
   readonly 'fence-writes': FenceOutput;
   readonly 'wait-catchup': { targetReplayLsn?: Lsn };
-  readonly promote: { targetReplayLsn?: Lsn };
+  /** The timeline the old primary was on when promotion was requested. */
+  readonly promote: { targetReplayLsn?: Lsn; oldTimeline?: number };
   readonly 'repoint-pooler': { readonly repointed: Set<string> };
   readonly resume: { readonly released: Set<string>; resumedAt?: number; newTimeline?: number };
   readonly follow: { readonly followers: Record<string, string> };
@@ -48,5 +49,9 @@ export const newOutputs = (): Outputs => ({
 export const stillHeld = (outputs: Outputs): Set<string> =>
   new Set([...outputs['fence-writes'].held].filter((name) => !outputs.resume.released.has(name)));
 
-/** The old primary's timeline: from its pg_control after the stop, else as observed. */
-export const oldTimelineOf = (outputs: Outputs, observed?: number): number | undefined => outputs['fence-writes'].oldTimeline ?? observed;
+/**
+ * The timeline this run promoted away from (as recorded at the point of no return, or read from
+ * pg_control after the stop); unknown when finishing a half-done run, whose old primary may
+ * already be on the new timeline as a replica.
+ */
+export const oldTimelineOf = (outputs: Outputs): number | undefined => outputs.promote.oldTimeline ?? outputs['fence-writes'].oldTimeline;

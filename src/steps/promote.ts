@@ -10,7 +10,6 @@ import { StepFailedError } from '../errors.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { IN_RECOVERY_SQL, RELOAD_SQL, REPLAY_SQL } from '../postgres/sql.js';
-import { oldTimelineOf } from './outputs.js';
 import { pollNode } from './poll.js';
 import { sqlText, type Action, type OutputOf, type PlanContext, type StepDefinition } from './types.js';
 
@@ -39,8 +38,9 @@ export const promoteStep: StepDefinition<typeof schema> = {
     {
       text: sqlText(plan.target.name, PROMOTE_SQL),
       run: async (ctx, out) => {
+        out.oldTimeline = ctx.outputs['fence-writes'].oldTimeline ?? ctx.primaryObs?.timeline;
         ctx.noReturn.requested = true;
-        ctx.record('point-of-no-return', { target: ctx.target.name, replayLsn: formatLsn(out.targetReplayLsn), oldTimeline: oldTimelineOf(ctx.outputs, ctx.primaryObs?.timeline) });
+        ctx.record('point-of-no-return', { target: ctx.target.name, replayLsn: formatLsn(out.targetReplayLsn), oldTimeline: out.oldTimeline });
         await (await ctx.connections.node(ctx.target.name)).query(PROMOTE_SQL);
       },
     },

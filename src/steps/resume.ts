@@ -32,7 +32,7 @@ export const resumeStep: StepDefinition<typeof schema> = {
       text: `${sqlText(plan.target.name, TIMELINE_SQL)}  (clients are back by now)`,
       run: async (ctx, out) => {
         out.newTimeline = (await (await ctx.connections.node(ctx.target.name)).one<{ tli: number }>(TIMELINE_SQL)).tli;
-        return `timeline ${oldTimelineOf(ctx.outputs, ctx.primaryObs?.timeline) ?? '?'} -> ${out.newTimeline}`;
+        return `timeline ${oldTimelineOf(ctx.outputs) ?? '?'} -> ${out.newTimeline}`;
       },
     },
     {

@@ -30,7 +30,7 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
         if (state.in_recovery) round.problems.push(`${ctx.target.name} is still in recovery`);
         if (state.ro === 'on') round.problems.push(`${ctx.target.name} has default_transaction_read_only on`);
         const { tli } = await session.one<{ tli: number }>(TIMELINE_SQL);
-        const old = oldTimelineOf(ctx.outputs, ctx.primaryObs?.timeline);
+        const old = oldTimelineOf(ctx.outputs);
         if (old !== undefined && tli <= old) round.problems.push(`timeline ${tli} did not advance past ${old}`);
       },
     },

@@ -43,8 +43,3 @@ export function redact(text: string): string {
   for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);
   return out;
 }
-
-/** Deep-redacts a JSON-able value (journal records, reports). */
-export function redactValue<T>(value: T): T {
-  return JSON.parse(redact(JSON.stringify(value))) as T;
-}

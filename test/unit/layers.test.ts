@@ -1,7 +1,9 @@
 /**
  * The import rules that keep the layers apart, checked on the source: the model and the pure
- * decisions import no adapter (Postgres, PgBouncer, processes, file system), and nothing outside
- * the CLI imports the CLI.
+ * decisions import no adapter (Postgres, PgBouncer, processes, file system); nothing outside the
+ * CLI imports the CLI; a router kind is reached only through src/routers/ (its interface and
+ * registry); procedures act through steps, never through an adapter; steps do not import each
+ * other.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +22,27 @@ describe('layers', () => {
 
   it('nothing outside src/cli imports the CLI', () => {
     const bad = files('src').filter((f) => !f.startsWith('src/cli')).flatMap((f) => importsOf(f).filter((i) => i.includes('/cli/')).map((i) => `${f}: ${i}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('nothing outside src/routers imports a router kind (PgBouncer) directly', () => {
+    const bad = files('src').filter((f) => !f.startsWith('src/routers/')).flatMap((f) => importsOf(f).filter((i) => /routers\/(?!registry\.js$|types\.js$)/.test(i)).map((i) => `${f}: ${i}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('procedures import no adapter: they decide and plan, the steps act', () => {
+    const adapter = /\/(postgres|shell|cluster)\/|\/routers\/(?!registry\.js$|types\.js$)/;
+    const bad = files('src/procedures').flatMap((f) => importsOf(f).filter((i) => adapter.test(i)).map((i) => `${f}: ${i}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('a step kind imports no other step kind (shared code lives in support modules)', () => {
+    const support = new Set(['types', 'outputs', 'registry', 'fence-modes', 'fence-undo', 'routing', 'upstream', 'poll']);
+    const kinds = files('src/steps').map((f) => f.replace(/^src\/steps\/|\.ts$/g, '')).filter((name) => !support.has(name));
+    expect(kinds.length).toBeGreaterThan(10);
+    const bad = kinds.flatMap((kind) => importsOf(`src/steps/${kind}.ts`)
+      .filter((i) => i.startsWith('./') && !support.has(i.slice(2).replace(/\.js$/, '')))
+      .map((i) => `src/steps/${kind}.ts: ${i}`));
     expect(bad).toEqual([]);
   });
 });

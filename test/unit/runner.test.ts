@@ -19,13 +19,14 @@ const KINDS = ['preflight', 'checkpoint', 'fence-writes', 'wait-catchup', 'promo
 const playbook = buildPlaybook(parseYamlText(`name: fake\nsteps:\n${KINDS.map((k) => `  - kind: ${k}`).join('\n')}\n`, 'fake.yaml', 'playbook'), ['pg1', 'pg2', 'pg3']);
 const plan = planOf(playbook, decide(healthyCluster(), playbook, 'pg2').context!);
 
-type Behaviour = 'ok' | 'fail' | 'abort' | 'fail-undo';
+type Behaviour = 'ok' | 'fail' | 'abort' | 'fail-undo' | 'hang';
 
 /** Fake step definitions: each records what it did; promote marks the point of no return like the real one. */
 function fakes(behaviour: Partial<Record<StepKind, Behaviour>>, abort?: AbortController) {
   const log: string[] = [];
   const definition = (step: Step) => ({
     schema: definitionOf(step).schema, title: () => step.kind, actions: () => [],
+    ...(behaviour[step.kind] === 'hang' ? { pauseBudget: () => 20 } : {}),
     async run(_step: never, ctx: StepContext) {
       const kind = step.kind;
       log.push(`run ${kind}`);
@@ -35,6 +36,7 @@ function fakes(behaviour: Partial<Record<StepKind, Behaviour>>, abort?: AbortCon
       }
       if (behaviour[kind] === 'abort') abort!.abort(new Error('interrupted by SIGINT'));
       if (behaviour[kind] === 'fail') throw new Error(`${kind} failed`);
+      if (behaviour[kind] === 'hang') await new Promise(() => undefined);
       return `${kind} done`;
     },
     ...(['checkpoint', 'fence-writes', 'wait-catchup'].includes(step.kind) ? {
@@ -56,7 +58,7 @@ async function run(behaviour: Partial<Record<StepKind, Behaviour>>, end: EndStat
   const report = await runPlan(plan, {
     connections: { applicationName: 'test' } as Connections, outputs: newOutputs(), emit: () => undefined, signal: abort.signal,
     journal: { runId: 'R', file: '/dev/null', write: () => undefined },
-    definitions, observeEnd: async () => end,
+    definitions, observeEnd: async () => end, graceMs: 10,
   });
   return { log, report };
 }
@@ -113,5 +115,28 @@ describe('the runner', () => {
   it('a success whose end state is wrong is not reported as a success', async () => {
     const { report } = await run({}, serving('pg1'));
     expect(report.outcome).toBe('failed-after-promotion');
+  });
+
+  it('a step that outlives its pause budget is abandoned at the deadline and the run rolls back', async () => {
+    const started = performance.now();
+    const { log, report } = await run({ 'wait-catchup': 'hang' }, serving('pg1'));
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(log).toEqual(['run preflight', 'run checkpoint', 'run fence-writes', 'run wait-catchup', 'undo wait-catchup', 'undo fence-writes', 'undo checkpoint']);
+    expect(report.outcome).toBe('rolled-back');
+    expect(report.error).toMatch(/did not finish within its budget of 20 ms/);
+  });
+
+  it('a step without its own run does exactly its actions, in order: the list the dry run shows', async () => {
+    const done: string[] = [];
+    const definitions = (step: Step) => ({
+      schema: definitionOf(step).schema, title: () => step.kind,
+      actions: () => ['first', 'second'].map((text) => ({ text: `${step.kind} ${text}`, run: async () => void done.push(`${step.kind} ${text}`) })),
+      ...(step.kind === 'promote' ? { run: async (_s: never, ctx: StepContext) => ((ctx.noReturn.requested = ctx.noReturn.confirmed = true), 'promoted') } : {}),
+    }) as unknown as ReturnType<typeof definitionOf>;
+    await runPlan(plan, {
+      connections: { applicationName: 'test' } as Connections, outputs: newOutputs(), emit: () => undefined, signal: new AbortController().signal,
+      journal: { runId: 'R', file: '/dev/null', write: () => undefined }, definitions, observeEnd: async () => serving('pg2'),
+    });
+    expect(done).toEqual(KINDS.filter((k) => k !== 'promote').flatMap((k) => [`${k} first`, `${k} second`]));
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * Every process exit code, and the one place each is decided: from an error, from a run's
+ * outcome, or from an end that is not a run (a dry run, a declined confirmation). CI reads them:
+ * nothing changed (0 or 3), succeeded (0), rolled back (4, 6), an operator is needed (5).
+ */
+import { HandoverError } from './errors.js';
+
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  badInput: 2,
+  preflightRefused: 3,
+  rolledBack: 4,
+  pastPointOfNoReturn: 5,
+  interruptedRolledBack: 6,
+  environment: 7,
+} as const;
+export type ExitCodeName = keyof typeof ExitCode;
+
+export type Outcome = 'succeeded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion' | 'undo-failed';
+
+export const exitCodeOfOutcome: Readonly<Record<Outcome, number>> = {
+  succeeded: ExitCode.ok,
+  refused: ExitCode.preflightRefused,
+  'rolled-back': ExitCode.rolledBack,
+  interrupted: ExitCode.interruptedRolledBack,
+  'failed-after-promotion': ExitCode.pastPointOfNoReturn,
+  'undo-failed': ExitCode.pastPointOfNoReturn,
+};
+
+/** Ends of a command that ran no plan: nothing was changed. */
+export const exitCodeOfEnd: Readonly<Record<'ready' | 'not-ready' | 'declined' | 'nothing-to-recover', number>> = {
+  ready: ExitCode.ok,
+  'not-ready': ExitCode.preflightRefused,
+  declined: ExitCode.preflightRefused,
+  'nothing-to-recover': ExitCode.ok,
+};
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof HandoverError) return ExitCode[error.exit];
+  return ExitCode.internal;
+}
