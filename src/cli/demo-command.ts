@@ -29,7 +29,7 @@ export async function demoCommand(flags: { dir?: string; keep?: boolean }): Prom
     say('2. write load: 4 clients, 200 commits/s through PgBouncer, every acknowledged row recorded');
     load.start();
     await sleep(1000);
-    say('3. pg-handover promote --yes (the planned switchover)');
+    say('3. pg-handover switchover --yes (the planned switchover)');
     const result = await procedureCommand('switchover', { inventory: manifest.inventoryFile, yes: true });
     await sleep(1000);
     const outcome = await load.stop();

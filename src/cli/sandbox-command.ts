@@ -27,7 +27,7 @@ export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   out(`inventory: ${manifest.inventoryFile}`);
   out(`connect:   PGPASSFILE=${manifest.passfile} psql "host=127.0.0.1 port=${manifest.poolers[0]!.port} user=app dbname=appdb"`);
   out(`next:      pg-handover sandbox status --dir ${dir}`);
-  out(`           pg-handover promote --inventory ${manifest.inventoryFile} --dry-run`);
+  out(`           pg-handover switchover --inventory ${manifest.inventoryFile} --dry-run`);
 }
 
 export async function sandboxDownCommand(flags: { dir?: string; keep?: boolean }): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The guardian: a small detached process started before the fence, so that the pause never
  * depends on the tool staying alive. It watches the tool's pid; if the tool dies without writing
- * its report (SIGKILL, OOM, a crash), it runs the same recovery a second `promote` would (finish
+ * its report (SIGKILL, OOM, a crash), it runs the same recovery a second run would (finish
  * the switchover past promotion, undo the fence before it) within a second or so. It has its own
  * session (setsid), so a closed terminal's SIGHUP does not reach it.
  */

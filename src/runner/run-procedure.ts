@@ -44,7 +44,7 @@ export interface ProcedureOptions {
   /** Asked once the plan is known; false means stop without changing anything. */
   readonly confirm: (plan: Plan) => Promise<boolean>;
   readonly onDecision?: (checks: readonly Check[], plan: Plan | undefined) => void;
-  /** Only finish or undo a half-done run (the guardian); never start a switchover. */
+  /** Only finish or undo a half-done run (the guardian); never start a new one. */
   readonly onlyRecover?: boolean;
 }
 

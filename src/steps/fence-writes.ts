@@ -8,13 +8,16 @@
 import { z } from 'zod';
 import { duration, stepParams } from '../playbook/fields.js';
 import { askWritable } from '../postgres/writable.js';
-import { FENCE_MODES } from './fence-modes.js';
+import { FENCE_MODES, type FenceMethod } from './fence-modes.js';
 import { undoFence } from './fence-undo.js';
 import { holdActions, holdAll } from './routing.js';
 import type { StepContext, StepDefinition } from './types.js';
 
+/** `auto`, or one mode of the table (auto takes the first whose needs are met). */
+const METHODS = ['auto', ...(Object.keys(FENCE_MODES) as FenceMethod[])] as const;
+
 const schema = stepParams('fence-writes', {
-  method: z.enum(['auto', 'clean-stop', 'read-only'], { error: 'expected "auto", "clean-stop" or "read-only"' }).default('auto'),
+  method: z.enum(METHODS, { error: `expected ${METHODS.map((m) => `"${m}"`).join(', ')}` }).default('auto'),
   pause_timeout: duration('5s'),
   stop_timeout: duration('30s'),
 });
