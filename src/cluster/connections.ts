@@ -3,7 +3,7 @@
  * connection) per inventory entry, opened in parallel. A node that cannot be reached is recorded
  * with its error, not thrown; a router keeps its own.
  */
-import type { Inventory } from '../inventory/model.js';
+import type { ConnParams, Inventory } from '../inventory/model.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import { openRouter } from '../routers/registry.js';
 import type { Router } from '../routers/types.js';
@@ -21,7 +21,7 @@ export class Connections {
     const routers = new Map(inventory.poolers.map((spec) => [spec.name, openRouter(spec)]));
     await Promise.all([
       ...inventory.nodes.map(async (node) => {
-        nodes.set(node.name, await NodeSession.open(node.name, node.conn, { applicationName, connectTimeoutMs: 2000 }).catch(asError));
+        nodes.set(node.name, await NodeSession.open(node.name, node.conn, { applicationName, connectTimeoutMs: heldTimeoutMs(node.conn) }).catch(asError));
       }),
       ...[...routers.values()].map((router) => router.connect()),
     ]);
@@ -34,7 +34,7 @@ export class Connections {
     if (current instanceof NodeSession && current.isOpen) return current;
     const spec = this.inventory.nodes.find((n) => n.name === name);
     if (!spec) throw new Error(`unknown node ${name}`);
-    const session = await NodeSession.open(name, spec.conn, { applicationName: this.applicationName, connectTimeoutMs: 2000 });
+    const session = await NodeSession.open(name, spec.conn, { applicationName: this.applicationName, connectTimeoutMs: heldTimeoutMs(spec.conn) });
     this.nodes.set(name, session);
     return session;
   }
@@ -52,5 +52,8 @@ export class Connections {
     ]);
   }
 }
+
+/** The DSN's connect_timeout when it gives one, else 2 s: short, since held sessions are opened before anything changes. */
+const heldTimeoutMs = (conn: ConnParams): number => (conn.extra.connect_timeout ? Number(conn.extra.connect_timeout) * 1000 : 2000);
 
 const asError = (error: unknown): Error => new Error(messageOf(error).replace(/^[^:]+: /, ''));

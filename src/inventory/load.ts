@@ -107,6 +107,12 @@ function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: 
     extra,
   };
   registerSecret(conn.password);
+  for (const key of Object.keys(extra)) {
+    if (!HONOURED_KEYS.has(key)) report(at, `${key}: not supported here (${REFUSED_BECAUSE[key] ?? 'pg-handover would ignore it'}); supported: ${[...HONOURED_KEYS].join(', ')}`);
+  }
+  if (extra.connect_timeout !== undefined && !/^[1-9][0-9]{0,4}$/.test(extra.connect_timeout)) {
+    report(at, `connect_timeout: expected a whole number of seconds, got ${JSON.stringify(extra.connect_timeout)}`);
+  }
   if (extra.sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(extra.sslmode)) {
     report(at, `sslmode: expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(extra.sslmode)}`);
   }
@@ -142,6 +148,20 @@ function checkRules(raw: RawInventory, nodes: NodeSpec[], poolers: RouterSpec[],
     poolerNames.add(pooler.name);
   });
 }
+
+/**
+ * libpq keys beyond host/port/user/dbname/password that are honoured: TLS (postgres/tls.ts),
+ * `connect_timeout` (opening the run's held sessions) and `options` (sent at start-up). Any other
+ * key would be silently ignored, so it is refused before anything is contacted.
+ */
+const HONOURED_KEYS = new Set(['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'options']);
+const REFUSED_BECAUSE: Readonly<Record<string, string>> = {
+  hostaddr: 'connections go to host; put the address in host=',
+  service: 'pg_service.conf is not read; write the parameters out',
+  passfile: "use the inventory's passfile: or $PGPASSFILE",
+  application_name: 'pg-handover names its own sessions, so a run can recognise another',
+  target_session_attrs: 'roles are observed, not asked for',
+};
 
 /**
  * One host name, IPv4 or IPv6 address. Host values reach command lines (primary_conninfo, exec

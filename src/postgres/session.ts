@@ -135,6 +135,7 @@ async function connect(conn: ConnParams, options: SessionOptions, tls: TlsAttemp
     password: conn.password,
     application_name: options.applicationName ?? 'pg-handover',
     connectionTimeoutMillis: options.connectTimeoutMs ?? 3000,
+    ...(conn.extra.options ? { options: conn.extra.options } : {}),
     ssl: tls,
   });
   client.on('error', () => undefined);

@@ -20,6 +20,11 @@ describe('inventory', () => {
     expect((inventory.poolers[0] as PgBouncerSpec).admin.dbname).toBe('pgbouncer');
   });
 
+  it('honours connect_timeout, options and TLS keys in a DSN', async () => {
+    const inventory = await load(valid.replace('dbname=postgres', "dbname=postgres connect_timeout=7 options='-c statement_timeout=0' sslmode=require"));
+    expect(inventory.nodes[0]!.conn.extra).toEqual({ connect_timeout: '7', options: '-c statement_timeout=0', sslmode: 'require' });
+  });
+
   it('takes passwords from the environment without printing them', async () => {
     const text = valid.replace('dbname=postgres\n', 'dbname=postgres\n    password: ${env:PG_SECRET_X}\n');
     const inventory = await load(text, { PG_SECRET_X: 'hunter2-secret' });
@@ -56,6 +61,9 @@ describe('inventory', () => {
     ['duplicate pooled database', valid.replace('databases: [appdb]', 'databases: [appdb, appdb]'), /poolers\[0\]\.databases\[1\]: duplicate database "appdb"/],
     ['passfile missing', valid.replace('cluster: c1', 'cluster: c1\npassfile: /nonexistent/pgpass'), /passfile: file not found/],
     ['duplicate YAML key', valid.replace('cluster: c1', 'cluster: c1\ncluster: c2'), /invalid YAML: Map keys must be unique/],
+    ['libpq key that would be ignored', valid.replace('dbname=postgres', 'dbname=postgres hostaddr=10.0.0.1'), /nodes\[0\]\.dsn: hostaddr: not supported here \(connections go to host; put the address in host=\); supported: sslmode, sslrootcert, sslcert, sslkey, connect_timeout, options/],
+    ['service file reference', valid.replace('dbname=postgres', 'dbname=postgres service=prod'), /nodes\[0\]\.dsn: service: not supported here \(pg_service\.conf is not read/],
+    ['connect_timeout not a number', valid.replace('dbname=postgres', 'dbname=postgres connect_timeout=soon'), /nodes\[0\]\.dsn: connect_timeout: expected a whole number of seconds, got "soon"/],
     ['uri with bad port', valid.replace('host=127.0.0.1 port=5432 user=handover dbname=postgres', 'postgresql://u@h:99999/db'), /nodes\[0\]\.dsn: malformed postgresql:\/\/ URI$/],
   ];
 
