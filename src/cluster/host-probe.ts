@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { NodeSpec } from '../inventory/model.js';
-import { binPath } from '../postgres/server-control.js';
+import { binPath, optionsFromPostmasterOpts } from '../postgres/server-control.js';
 import { describeFailure } from '../shell/exec.js';
 import { hostRunnerFor, type HostRunner } from '../shell/host.js';
 import { currentUser, isRoot } from '../shell/os-user.js';
@@ -28,12 +28,17 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
   if (!runner) return { node: node.name, problems };
   const dataDir = node.dataDir;
   const pidFile = join(dataDir, 'postmaster.pid');
-  const [pid, writable, pgCtl, controlData, same] = await Promise.all([
+  const optsFile = join(dataDir, 'postmaster.opts');
+  const services = [node.service?.start, node.service?.stop].filter((c): c is readonly string[] => c !== undefined);
+  const [pid, writable, pgCtl, controlData, same, opts, ...found] = await Promise.all([
     runner.run(['cat', pidFile], { timeoutMs: 10_000 }),
     runner.run(['test', '-w', dataDir], { timeoutMs: 10_000 }),
     runner.run([binPath(node, 'pg_ctl'), '--version'], { timeoutMs: 10_000 }),
     runner.run([binPath(node, 'pg_controldata'), '--version'], { timeoutMs: 10_000 }),
     serverDataDir && serverDataDir !== dataDir ? runner.run(['test', dataDir, '-ef', serverDataDir], { timeoutMs: 10_000 }) : undefined,
+    // A start without service commands reuses the options the server was started with.
+    node.service?.start ? undefined : runner.run(['cat', optsFile], { timeoutMs: 10_000 }),
+    ...services.map((command) => runner.run(['sh', '-c', 'command -v "$1"', 'sh', programOf(command)], { timeoutMs: 10_000 })),
   ]);
   const via = access.kind === 'local' ? `locally${access.runAs ? ` as ${access.runAs}` : ''}` : `via ${access.command.join(' ')}`;
   if (!pid.ok) problems.push(describeFailure(`reading ${pidFile} ${via}`, pid));
@@ -41,5 +46,22 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
   if (!pgCtl.ok) problems.push(describeFailure(`running ${binPath(node, 'pg_ctl')} ${via}`, pgCtl));
   if (!controlData.ok) problems.push(describeFailure(`running ${binPath(node, 'pg_controldata')} ${via}`, controlData));
   if (same && !same.ok) problems.push(`data_dir ${dataDir} is not the server's data directory ${serverDataDir} (SHOW data_directory)`);
+  if (opts && !opts.ok) problems.push(describeFailure(`reading ${optsFile} ${via} (the options to start it with)`, opts));
+  else if (opts) {
+    try {
+      optionsFromPostmasterOpts(opts.stdout);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  found.forEach((result, i) => {
+    if (!result.ok) problems.push(`service command ${services[i]!.join(' ')}: ${programOf(services[i]!)} not found ${via}`);
+  });
   return { node: node.name, problems };
 }
+
+/** The program a command runs, past an `env VAR=value …` prefix. */
+const programOf = (command: readonly string[]): string => {
+  const words = command[0] === 'env' ? command.slice(1) : command;
+  return words.find((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)) ?? command[0]!;
+};

@@ -162,11 +162,6 @@ function hostAccessChecks(state: ClusterState, primary: NodeObservation | undefi
   const via = spec.hostAccess.kind === 'local' ? 'locally' : `via ${spec.hostAccess.command.join(' ')}`;
   const checks: Check[] = probe && probe.problems.length
     ? probe.problems.map((problem) => fail('host-access', `${spec.name}: ${problem}`))
-    : [pass('host-access', `${spec.name}: commands run ${via} (postmaster.pid read, data directory writable, pg_ctl and pg_controldata run), so it is stopped cleanly and rejoins as a replica`)];
-  const configFile = primary.settings.config_file;
-  const dataDir = primary.settings.data_directory;
-  if (configFile && dataDir && !configFile.startsWith(`${dataDir}/`)) {
-    checks.push(fail('host-config-file', `${spec.name}'s config_file is ${configFile}, outside its data directory ${dataDir}: pg_ctl start -D ${spec.dataDir} would not find it when it rejoins (a Debian-style layout is not supported yet); remove host_access for this node to fence it read-only instead`));
-  }
+    : [pass('host-access', `${spec.name}: commands run ${via} (postmaster.pid read, data directory writable, pg_ctl and pg_controldata run${spec.service ? ', service commands found' : ''}), so it is stopped cleanly and rejoins as a replica`)];
   return checks;
 }

@@ -63,6 +63,9 @@ function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec 
   if (node.host_access && !node.data_dir) {
     report([...at, 'data_dir'], 'required when host_access is set (where the data directory is)');
   }
+  if (node.service && !node.host_access) {
+    report([...at, 'service'], 'needs host_access (the commands run on the node\'s host)');
+  }
   const access = node.host_access;
   return {
     name: node.name,
@@ -74,6 +77,7 @@ function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec 
       access === undefined ? undefined
       : access.kind === 'local' ? { kind: 'local', runAs: access.run_as }
       : { kind: 'command', command: access.command },
+    service: node.service,
   };
 }
 

@@ -20,6 +20,8 @@ export interface NodeSpec {
   readonly logFile?: string;
   readonly binDir?: string;
   readonly hostAccess?: HostAccess;
+  /** Service-manager commands used instead of pg_ctl (run through host access). */
+  readonly service?: { readonly start?: readonly string[]; readonly stop?: readonly string[] };
 }
 
 /**

@@ -51,6 +51,15 @@ export const nodeSchema = z.strictObject({
   log_file: nonEmpty.optional(),
   bin_dir: nonEmpty.optional(),
   host_access: hostAccess.optional(),
+  /**
+   * How its service manager starts and stops it (e.g. pg_ctlcluster, systemctl), run through
+   * host_access instead of pg_ctl, so a managed server is never started behind its manager's back.
+   * `stop` must be a fast shutdown: the fence still requires pg_control to say "shut down".
+   */
+  service: z.strictObject({
+    start: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
+    stop: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
+  }).optional(),
 });
 
 export const inventorySchema = z.strictObject({

@@ -1,7 +1,10 @@
 /**
  * Acting on a node's host: stop it fast, read its control file, start it, mark it a standby.
  * A local fast stop signals the postmaster and watches its pid every 2 ms and pg_control every
- * 10 ms (pg_ctl -w polls every 100 ms); through a command prefix it uses pg_ctl.
+ * 10 ms (pg_ctl -w polls every 100 ms); through a command prefix it uses pg_ctl. A node with
+ * service commands (pg_ctlcluster, systemctl) is started and stopped with those instead, and a
+ * start without them reuses the options the server was last started with (postmaster.opts), so a
+ * config file outside the data directory (the Debian layout) is found again.
  */
 import { join } from 'node:path';
 import { StepFailedError, TimeoutError } from '../errors.js';
@@ -15,12 +18,29 @@ import { parseControlData, type ControlData } from './controldata.js';
 
 export const binPath = (node: NodeSpec, name: string): string => (node.binDir ? join(node.binDir, name) : name);
 
-export const stopCommand = (node: NodeSpec, timeoutMs: number): string[] => [
+export const stopCommand = (node: NodeSpec, timeoutMs: number): string[] => (node.service?.stop ? [...node.service.stop] : [
   binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-m', 'fast', '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'stop',
-];
-export const startCommand = (node: NodeSpec, timeoutMs: number): string[] => [
-  binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-l', node.logFile!, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'start',
-];
+]);
+/** `options`: what postmaster.opts says beyond the data directory (shown as a placeholder in the dry run). */
+export const startCommand = (node: NodeSpec, timeoutMs: number, options = '<options from postmaster.opts, if any>'): string[] => (node.service?.start
+  ? [...node.service.start]
+  : [binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-l', node.logFile!, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), ...(options ? ['-o', options] : []), 'start']);
+
+/**
+ * The server options in postmaster.opts beyond the binary and its data directory, quoted for the
+ * shell pg_ctl hands them to; '' when there are none. A value that cannot be quoted safely is refused.
+ */
+export function optionsFromPostmasterOpts(text: string): string {
+  const words = [...text.trim().matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!).slice(1);
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === '-D') i++;
+    else kept.push(words[i]!);
+  }
+  const unsafe = kept.find((w) => /["$`\\]/.test(w));
+  if (unsafe) throw new StepFailedError(`postmaster.opts holds ${JSON.stringify(unsafe)}, which cannot be passed on safely; give the node service commands instead`);
+  return kept.map((w) => `"${w}"`).join(' ');
+}
 export const controlDataCommand = (node: NodeSpec): string[] => [binPath(node, 'pg_controldata'), '-D', node.dataDir!];
 export const standbySignalCommand = (node: NodeSpec): string[] => ['touch', join(node.dataDir!, 'standby.signal')];
 
@@ -43,6 +63,7 @@ export function localPostmasterPid(runner: HostRunner, node: NodeSpec): number |
  * Returns whether the postmaster has exited. Throws a TimeoutError when neither happens in time.
  */
 export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: number, pid?: number): Promise<{ exited: boolean }> {
+  if (node.service?.stop) return stopByService(runner, node, timeoutMs);
   if (pid !== undefined && isAlive(pid) && signal(pid, 'SIGINT')) {
     const deadline = performance.now() + timeoutMs;
     for (let i = 0; ; i++) {
@@ -59,6 +80,25 @@ export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: nu
   const control = await readControlData(runner, node).catch(() => undefined);
   if (control?.state === 'shut down') return { exited: false };
   throw new StepFailedError(describeFailure(`stopping ${node.name}`, result));
+}
+
+/**
+ * The service manager stops it; locally, pg_control is watched meanwhile, so the fence ends when
+ * the shutdown checkpoint is written, not when the manager's own wait returns.
+ */
+async function stopByService(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<{ exited: boolean }> {
+  let finished: Awaited<ReturnType<HostRunner['run']>> | undefined;
+  const command = runner.run(stopCommand(node, timeoutMs), { timeoutMs: timeoutMs + 5000 }).then((result) => (finished = result));
+  const deadline = performance.now() + timeoutMs;
+  while (runner.isLocal && node.dataDir && finished === undefined && performance.now() < deadline) {
+    if ((await readControlFile(node.dataDir))?.state === 'shut down') return { exited: false };
+    await sleep(10);
+  }
+  const result = finished ?? (await command);
+  if (result.ok) return { exited: true };
+  const control = await readControlData(runner, node).catch(() => undefined);
+  if (control?.state === 'shut down') return { exited: false };
+  throw new StepFailedError(describeFailure(`stopping ${node.name} (${stopCommand(node, timeoutMs).join(' ')})`, result));
 }
 
 /**
@@ -110,7 +150,12 @@ export async function readControlData(runner: HostRunner, node: NodeSpec): Promi
 }
 
 export async function startServer(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<void> {
-  const result = await runner.run(startCommand(node, timeoutMs), { timeoutMs: timeoutMs + 5000 });
+  let options = '';
+  if (!node.service?.start) {
+    const opts = await runner.run(['cat', join(node.dataDir!, 'postmaster.opts')], { timeoutMs: 10_000 });
+    if (opts.ok) options = optionsFromPostmasterOpts(opts.stdout);
+  }
+  const result = await runner.run(startCommand(node, timeoutMs, options), { timeoutMs: timeoutMs + 5000 });
   if (!result.ok) throw new StepFailedError(describeFailure(`starting ${node.name}`, result));
 }
 

@@ -29,7 +29,8 @@ export async function launchPgBouncer(bin: string, pooler: Pick<SandboxPooler, '
 }
 
 export async function launchNode(pgBin: string, node: SandboxNode, identity: RunOptions): Promise<void> {
-  const result = await run([join(pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start'], { ...identity, timeoutMs: 40_000 });
+  const argv = node.service ? [...node.service.start] : [join(pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start'];
+  const result = await run(argv, { ...identity, timeoutMs: 40_000 });
   if (!result.ok) throw new EnvironmentError(describeFailure(`start ${node.name}`, result));
 }
 

@@ -9,6 +9,8 @@ export interface SandboxNode {
   readonly port: number;
   readonly dataDir: string;
   readonly logFile: string;
+  /** Debian layout: started and stopped with these (pg_ctlcluster) instead of pg_ctl. */
+  readonly service?: { readonly start: readonly string[]; readonly stop: readonly string[] };
 }
 
 export interface SandboxPooler {
@@ -29,6 +31,8 @@ export interface SandboxManifest {
   readonly poolers: readonly SandboxPooler[];
   readonly inventoryFile: string;
   readonly passfile: string;
+  /** 'debian': built with pg_createcluster, config under DIR/etc (see debian.ts). */
+  readonly layout?: 'plain' | 'debian';
   readonly createdAt: string;
 }
 

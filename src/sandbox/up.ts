@@ -17,6 +17,7 @@ import { registerSecret } from '../util/secrets.js';
 import { sleep } from '../util/time.js';
 import { findPgBin, findPgBouncer } from './binaries.js';
 import { launchNode, launchPgBouncer } from './control.js';
+import { createCluster, debianLayout, emptyDataDir, serviceCommands, type DebianLayout } from './debian.js';
 import { PG_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
 import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode, type SandboxPooler } from './manifest.js';
 
@@ -28,6 +29,8 @@ export interface SandboxUpOptions {
   readonly pgBin?: string;
   /** OS user that runs the servers when we are root. */
   readonly osUser?: string;
+  /** 'debian': config outside the data directory, pg_createcluster/pg_ctlcluster (see debian.ts). */
+  readonly layout?: 'plain' | 'debian';
   readonly onProgress?: (message: string) => void;
 }
 
@@ -47,6 +50,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const identity = runAsIdentity(osUser, 'sandbox --os-user');
   await prepareDir(dir, osUser);
 
+  const layout = options.layout === 'debian' ? debianLayout(dir, pgBin) : undefined;
   const poolerCount = options.poolers ?? 1;
   const ports = await freePorts(replicas + 1 + poolerCount);
   const passwords: Passwords = {
@@ -57,17 +61,18 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     port: ports[i]!,
     dataDir: join(dir, `pg${i + 1}`),
     logFile: join(dir, `pg${i + 1}.log`),
+    ...(layout ? { service: serviceCommands(layout, `pg${i + 1}`) } : {}),
   }));
   const poolerPorts = ports.slice(replicas + 1);
   const passfile = join(dir, 'pgpass');
   await writeOwned(passfile, pgpass(passwords, poolerPorts), osUser, 0o600);
 
-  const ctx: BuildContext = { dir, pgBin, identity, osUser, passfile };
+  const ctx: BuildContext = { dir, pgBin, identity, osUser, passfile, layout };
   const primary = nodes[0]!;
   progress(`initdb ${primary.name}`);
   await initPrimary(ctx, primary, passwords);
   await launchNode(ctx.pgBin, primary, ctx.identity);
-  await createRoles(primary, passwords);
+  await createRoles(primary, passwords, ctx.layout !== undefined);
   progress(`pg_basebackup ${nodes.slice(1).map((n) => n.name).join(', ')}`);
   await Promise.all(nodes.slice(1).map((replica) => cloneReplica(ctx, primary, replica)));
   await Promise.all(nodes.slice(1).map((replica) => launchNode(ctx.pgBin, replica, ctx.identity)));
@@ -80,6 +85,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     dir, osUser, pgBin, pgbouncerBin, nodes, poolers,
     inventoryFile: join(dir, 'inventory.yaml'),
     passfile,
+    layout: layout ? 'debian' : 'plain',
     createdAt: new Date().toISOString(),
   };
   await writeFile(manifest.inventoryFile, inventoryYaml(manifest));
@@ -93,6 +99,7 @@ interface BuildContext {
   readonly identity: RunOptions;
   readonly osUser: string | undefined;
   readonly passfile: string;
+  readonly layout: DebianLayout | undefined;
 }
 
 const secret = (): string => {
@@ -153,6 +160,10 @@ async function initPrimary(ctx: BuildContext, node: SandboxNode, passwords: Pass
   const pwfile = join(ctx.dir, '.initdb-pw');
   await writeOwned(pwfile, `${passwords.superuser}\n`, ctx.osUser, 0o600);
   try {
+    if (ctx.layout) {
+      await createCluster(ctx.layout, node, ctx.osUser, ['-U', SANDBOX_USERS.superuser, `--pwfile=${pwfile}`, '--data-checksums', '--no-sync']);
+      return;
+    }
     await must(`initdb ${node.name}`, [
       join(ctx.pgBin, 'initdb'), '-D', node.dataDir, '-U', SANDBOX_USERS.superuser, `--pwfile=${pwfile}`,
       '--auth=scram-sha-256', '--data-checksums', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions',
@@ -168,9 +179,11 @@ const superuserConn = (port: number, password: string) => ({
   host: '127.0.0.1', port, user: SANDBOX_USERS.superuser, dbname: 'postgres', password, extra: {},
 });
 
-async function createRoles(primary: SandboxNode, passwords: Passwords): Promise<void> {
+async function createRoles(primary: SandboxNode, passwords: Passwords, debian: boolean): Promise<void> {
   const session = await NodeSession.open(primary.name, superuserConn(primary.port, passwords.superuser));
   try {
+    // Debian's clusters have it; pg_ctlcluster checks a started server as it (peer, no password).
+    if (debian) await session.query('CREATE ROLE postgres WITH SUPERUSER LOGIN');
     await session.query(`CREATE ROLE ${SANDBOX_USERS.replication} WITH REPLICATION LOGIN PASSWORD '${passwords.replication}'`);
     await session.query(`CREATE ROLE ${SANDBOX_USERS.app} WITH LOGIN PASSWORD '${passwords.app}'`);
     await session.query(`CREATE DATABASE ${SANDBOX_USERS.database} OWNER ${SANDBOX_USERS.app}`);
@@ -180,12 +193,17 @@ async function createRoles(primary: SandboxNode, passwords: Passwords): Promise<
 }
 
 async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: SandboxNode): Promise<void> {
+  if (ctx.layout) {
+    await createCluster(ctx.layout, replica, ctx.osUser, ['--no-sync']);
+    await emptyDataDir(replica);
+  }
   await must(`pg_basebackup ${replica.name}`, [
     join(ctx.pgBin, 'pg_basebackup'), '-D', replica.dataDir,
     '-d', `host=127.0.0.1 port=${primary.port} user=${SANDBOX_USERS.replication} passfile=${ctx.passfile}`,
     '-c', 'fast', '-X', 'stream', '-R', '-C', '-S', replica.name, '--no-sync',
   ], ctx.identity);
-  await appendFile(join(replica.dataDir, 'postgresql.conf'), nodeOverrides(replica.port, replica.name));
+  // Debian: its own postgresql.conf (outside the data directory) already names its port.
+  if (!ctx.layout) await appendFile(join(replica.dataDir, 'postgresql.conf'), nodeOverrides(replica.port, replica.name));
 }
 
 async function startPgBouncer(
@@ -230,6 +248,7 @@ function inventoryYaml(m: SandboxManifest): string {
       data_dir: node.dataDir,
       bin_dir: m.pgBin,
       host_access: m.osUser ? { kind: 'local', run_as: m.osUser } : { kind: 'local' },
+      ...(node.service ? { service: node.service } : {}),
     })),
     poolers: m.poolers.map((pooler) => ({
       name: pooler.name,

@@ -38,9 +38,11 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     title: (primary) => `stop ${primary} cleanly`,
     actions: (plan, stopTimeoutMs) => [
       {
-        text: plan.primary.hostAccess?.kind === 'local'
-          ? `[${plan.primary.name}] signal: SIGINT to the postmaster (pid from ${plan.primary.dataDir}/postmaster.pid), wait for it to exit (fast shutdown)`
-          : shellText(plan.primary.name, stopCommand(plan.primary, stopTimeoutMs)),
+        text: plan.primary.service?.stop
+          ? `${shellText(plan.primary.name, stopCommand(plan.primary, stopTimeoutMs))}  (its service manager; pg_control watched for "shut down")`
+          : plan.primary.hostAccess?.kind === 'local'
+            ? `[${plan.primary.name}] signal: SIGINT to the postmaster (pid from ${plan.primary.dataDir}/postmaster.pid), wait for it to exit (fast shutdown)`
+            : shellText(plan.primary.name, stopCommand(plan.primary, stopTimeoutMs)),
         run: async (ctx, out) => {
           const runner = ctx.host(ctx.primary);
           if (!runner) throw new StepFailedError(`${ctx.primary.name} has no host_access: cannot stop it cleanly`);

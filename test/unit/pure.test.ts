@@ -94,3 +94,13 @@ describe('durations', () => {
     expect(parseDuration(-1)).toBeUndefined();
   });
 });
+
+describe('postmaster.opts', () => {
+  it('keeps the options a server was started with, past its binary and data directory', async () => {
+    const { optionsFromPostmasterOpts } = await import('../../src/postgres/server-control.js');
+    expect(optionsFromPostmasterOpts('/usr/lib/postgresql/15/bin/postgres "-D" "/var/lib/postgresql/15/main" "-c" "config_file=/etc/postgresql/15/main/postgresql.conf"\n'))
+      .toBe('"-c" "config_file=/etc/postgresql/15/main/postgresql.conf"');
+    expect(optionsFromPostmasterOpts('/usr/lib/postgresql/15/bin/postgres "-D" "/tmp/sb/pg1"\n')).toBe('');
+    expect(() => optionsFromPostmasterOpts('/bin/postgres "-D" "/d" "-c" "config_file=/etc/$(reboot)"')).toThrow(/cannot be passed on safely/);
+  });
+});

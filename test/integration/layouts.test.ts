@@ -1,0 +1,52 @@
+/**
+ * Clusters laid out as operators run them. The Debian/Ubuntu layout, built by postgresql-common
+ * itself: config in /etc-style directories outside the data directory, servers started and
+ * stopped by pg_ctlcluster, given to the tool as each node's service commands.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cli, reportOf } from './support/cli.js';
+import { observe, settledTopology, underLoad } from './support/cluster.js';
+import { expectOneWriter } from './support/faults.js';
+import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
+
+const switchover = (inventory: string, ...more: string[]) => ['switchover', '--inventory', inventory, '--yes', '--json', ...more];
+
+describe('the Debian layout (pg_createcluster, pg_ctlcluster as service commands)', () => {
+  test('switchover both ways under load with the old primary rejoining each time, then a rollback that restarts it through its service', async () => {
+    const sandbox = await startSandbox(2, 1, 'debian');
+    try {
+      const inventory = sandbox.manifest.inventoryFile;
+      const pg1 = (await observe(sandbox)).nodes.find((n) => n.name === 'pg1')!;
+      expect(pg1.reachable && pg1.settings.config_file).toBe(join(sandbox.dir, 'etc', '15', 'pg1', 'postgresql.conf'));
+
+      const dry = await cli(['switchover', '--inventory', inventory, '--dry-run', '--target', 'pg2']);
+      expect(dry.exitCode, dry.stdout).toBe(0);
+      expect(dry.stdout).toContain('pg_ctlcluster 15 pg1 stop -m fast');
+      expect(dry.stdout).toContain('pg_ctlcluster 15 pg1 start');
+
+      for (const [target, old] of [['pg2', 'pg1'], ['pg1', 'pg2']] as const) {
+        const { value: result, load } = await underLoad(sandbox, () => cli(switchover(inventory, '--target', target)));
+        expect(result.exitCode, result.stderr).toBe(0);
+        expect(reportOf(result).oldPrimaryState).toBe(`replica streaming from ${target}`);
+        expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+        const after = await settledTopology(sandbox);
+        expect(after.primaries).toEqual([target]);
+        expect(after.upstreamOf[old]).toBe(target);
+        expect(after.upstreamOf.pg3).toBe(target);
+      }
+
+      const failing = join(sandbox.dir, 'fail-after-fence.yaml');
+      await writeFile(failing, [
+        'name: fail-after-fence', 'steps:', '  - kind: preflight', '  - kind: fence-writes', '  - kind: exec', '    command: ["false"]',
+        '  - kind: wait-catchup', '  - kind: promote', '  - kind: repoint-pooler', '  - kind: resume', '',
+      ].join('\n'));
+      const { value: rolled, load } = await underLoad(sandbox, () => cli(switchover(inventory, '--playbook', failing, '--target', 'pg2')));
+      expect(rolled.exitCode, rolled.stderr).toBe(4);
+      expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+      expect(await expectOneWriter(sandbox)).toBe('pg1');
+    } finally {
+      await stopSandbox(sandbox);
+    }
+  });
+});
