@@ -1,7 +1,6 @@
 /** Reads the whole cluster into a ClusterState, every node and router in parallel. */
-import { lookup } from 'node:dns/promises';
 import { probeHost } from './host-probe.js';
-import { within } from '../util/time.js';
+import { resolveHosts } from '../shell/resolve.js';
 import { LOCK_KEY } from '../postgres/run-lock.js';
 import { observeNode } from '../postgres/observe.js';
 import { type NodeObservation, type NodeState } from '../model/node.js';
@@ -39,16 +38,6 @@ function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeStat
     ...nodes.flatMap((n) => (n.reachable && n.walReceiver?.senderHost ? [n.walReceiver.senderHost] : [])),
     ...poolers.flatMap((p) => (p.reachable ? p.routes.map((r) => r.host) : [])),
   ])].filter((host) => host !== '');
-}
-
-/** Resolves each host name once, as the system resolver does for libpq; a name that does not resolve stands for itself. */
-export async function resolveHosts(hosts: readonly string[]): Promise<Record<string, string[]>> {
-  const entries = await Promise.all(hosts.map(async (host) => {
-    if (host.startsWith('/')) return [host, [host]] as const; // a socket directory
-    const found = await within(lookup(host, { all: true }).then((all) => all.map((a) => a.address)).catch(() => []), 2000, [] as string[]);
-    return [host, found.length ? found : [host]] as const;
-  }));
-  return Object.fromEntries(entries);
 }
 
 /** Looks on every primary for another session holding the pg-handover advisory lock. */

@@ -10,11 +10,19 @@ import type { ClusterState } from '../model/cluster-state.js';
 import type { NodeObservation } from '../model/node.js';
 import type { Route, RouterState } from '../model/router.js';
 
-/** Where clients should be sent: a node of the inventory. */
+/** A node of the inventory, as a router names it: host, port, and the addresses the host resolves to. */
 export interface RouteTarget {
   readonly name: string;
   readonly host: string;
   readonly port: number;
+  readonly addresses: readonly string[];
+}
+
+/** Whether host:port is `target`, however the host is spelled (`resolved`: addresses per host name). */
+export function isTarget(target: RouteTarget, host: string | undefined, port: number | undefined, resolved: Readonly<Record<string, readonly string[]>> = {}): boolean {
+  if (host === undefined || port !== target.port) return false;
+  if (host === target.host || target.addresses.includes(host)) return true;
+  return (resolved[host] ?? []).some((address) => target.addresses.includes(address));
 }
 
 /** Lines a router adds to the run's report when it cannot finish something itself. */
@@ -31,14 +39,21 @@ export interface Router {
   observe(): Promise<RouterState>;
   /** Where each route sends clients now (a fresh connection if the held one is gone). */
   routes(): Promise<readonly Route[]>;
-  /** Clients queue instead of reaching a server; bounded by `timeoutMs` (e.g. PgBouncer PAUSE). */
-  hold(timeoutMs: number): Promise<void>;
-  /** Lets queued clients through again: the undo of `hold`. Returns what it did, in one line. */
-  release(): Promise<string>;
-  /** Sends every route to `to`, and checks the router reports it. */
-  repoint(to: RouteTarget, log: RouterLog): Promise<void>;
-  /** Problems with clients reaching `to` through this router (none: an empty list). */
-  verify(to: RouteTarget, applicationName: string): Promise<string[]>;
+  /**
+   * Clients of every route, and of anything else it sends to `from`, queue instead of reaching a
+   * server; bounded by `timeoutMs` (e.g. PgBouncer PAUSE).
+   */
+  hold(from: RouteTarget, timeoutMs: number): Promise<void>;
+  /**
+   * Lets queued clients through again: the undo of `hold`. `involved` are the run's old and new
+   * primary, for a run that finishes or undoes another (it did not hold them itself).
+   * Returns what it did, in one line.
+   */
+  release(involved: readonly RouteTarget[]): Promise<string>;
+  /** Sends every route, and anything else it sent to `from`, to `to`; checks the router reports it. */
+  repoint(from: RouteTarget, to: RouteTarget, log: RouterLog): Promise<void>;
+  /** Problems with clients reaching `to` (and nothing reaching `from`) through this router; none: an empty list. */
+  verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -70,9 +85,9 @@ export interface RouterKind<S extends RouterSpec = RouterSpec> {
   checks(observed: RouterState, input: RouterCheckInput): Check[];
   /** The dry run's text for each operation, made from the spec alone. */
   readonly describe: {
-    hold(spec: S, timeoutMs: number): string[];
+    hold(spec: S, from: RouteTarget, timeoutMs: number): string[];
     release(spec: S): string[];
-    repoint(spec: S, to: RouteTarget, timeoutMs: number): string[];
+    repoint(spec: S, from: RouteTarget, to: RouteTarget, timeoutMs: number): string[];
     verify(spec: S): string[];
   };
 }

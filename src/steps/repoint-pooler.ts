@@ -20,9 +20,10 @@ export const repointPoolerStep: StepDefinition<typeof schema> = {
   pauseBudget: (s) => s.timeout,
   title: (_s, plan) => `repoint pooler to ${plan.target.name}`,
   actions: (step, plan) => plan.inventory.poolers.map((spec) => ({
-    text: routerKind(spec.kind).describe.repoint(spec, routeTarget(plan.target), step.timeout).join('\n'),
+    text: routerKind(spec.kind).describe.repoint(spec, routeTarget(plan.primary, plan), routeTarget(plan.target, plan), step.timeout).join('\n'),
     run: async (ctx, out) => {
-      await ctx.connections.router(spec.name).repoint(routeTarget(ctx.target), { leftToDo: (line) => ctx.log.leftToDo.push(line) });
+      const log = { leftToDo: (line: string) => void ctx.log.leftToDo.push(line) };
+      await ctx.connections.router(spec.name).repoint(routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx), log);
       out.repointed.add(spec.name);
     },
   })),

@@ -4,15 +4,18 @@ import type { RouteTarget } from '../routers/types.js';
 import type { NodeSpec } from '../inventory/model.js';
 import type { Action, PlanContext, StepContext } from './types.js';
 
-export const routeTarget = (node: NodeSpec): RouteTarget => ({ name: node.name, host: node.conn.host, port: node.conn.port });
+/** A node as routers name it, with the addresses its host resolved to when the cluster was observed. */
+export const routeTarget = (node: NodeSpec, plan: Pick<PlanContext, 'state'>): RouteTarget => ({
+  name: node.name, host: node.conn.host, port: node.conn.port, addresses: plan.state.addresses?.[node.conn.host] ?? [node.conn.host],
+});
 
 /** One action per router: hold its clients (a router is marked held before it is asked, so undo covers a half-done hold). */
 export function holdActions(plan: PlanContext, timeoutMs: number): Action<{ held: Set<string> }>[] {
   return plan.inventory.poolers.map((spec) => ({
-    text: routerKind(spec.kind).describe.hold(spec, timeoutMs).join('\n'),
+    text: routerKind(spec.kind).describe.hold(spec, routeTarget(plan.primary, plan), timeoutMs).join('\n'),
     run: async (ctx, out) => {
       out.held.add(spec.name);
-      await ctx.connections.router(spec.name).hold(timeoutMs);
+      await ctx.connections.router(spec.name).hold(routeTarget(ctx.primary, ctx), timeoutMs);
     },
   }));
 }
@@ -28,7 +31,7 @@ export async function holdAll<O>(actions: readonly Action<O>[], ctx: StepContext
 export async function releaseRouters(ctx: StepContext, names: ReadonlySet<string>, released: (name: string) => void): Promise<string[]> {
   const specs = ctx.inventory.poolers.filter((spec) => names.has(spec.name));
   return Promise.all(specs.map(async (spec) => {
-    const summary = await ctx.connections.router(spec.name).release();
+    const summary = await ctx.connections.router(spec.name).release([routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx)]);
     released(spec.name);
     return summary;
   }));

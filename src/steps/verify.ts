@@ -37,7 +37,7 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
     ...plan.inventory.poolers.map((spec): Action<Round> => ({
       text: routerKind(spec.kind).describe.verify(spec).join('\n'),
       run: async (ctx, round) => {
-        round.problems.push(...(await ctx.connections.router(spec.name).verify(routeTarget(ctx.target), ctx.applicationName)));
+        round.problems.push(...(await ctx.connections.router(spec.name).verify(routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx), ctx.applicationName)));
       },
     })),
     {

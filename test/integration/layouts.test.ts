@@ -3,12 +3,13 @@
  * itself: config in /etc-style directories outside the data directory, servers started and
  * stopped by pg_ctlcluster, given to the tool as each node's service commands.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli, reportOf } from './support/cli.js';
-import { observe, settledTopology, underLoad } from './support/cluster.js';
+import { nodeConn, observe, settledTopology, sql, underLoad } from './support/cluster.js';
 import { expectOneWriter } from './support/faults.js';
 import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
+import type { PgBouncerSpec } from '../../src/routers/pgbouncer/spec.js';
 
 const switchover = (inventory: string, ...more: string[]) => ['switchover', '--inventory', inventory, '--yes', '--json', ...more];
 
@@ -48,5 +49,37 @@ describe('the Debian layout (pg_createcluster, pg_ctlcluster as service commands
     } finally {
       await stopSandbox(sandbox);
     }
+  });
+});
+
+describe('PgBouncer as operators configure it', () => {
+  test('[databases] in a %included file and a * fallback serving another database: both move, every database is writable on the new primary', async ({ sandbox }) => {
+    const pooler = sandbox.inventory.poolers[0] as PgBouncerSpec;
+    const ini = pooler.configFile;
+    const primaryPort = sandbox.manifest.nodes[0]!.port;
+    await sql(nodeConn(sandbox, 'pg1', 'postgres'), 'CREATE DATABASE otherdb OWNER app');
+    const original = await readFile(ini, 'utf8');
+    const appdbLine = original.split('\n').find((l) => l.startsWith('appdb ='))!;
+    const included = join(sandbox.dir, 'databases.ini');
+    await writeFile(included, `${appdbLine}\n`);
+    await writeFile(ini, original.replace(appdbLine, `%include ${included}\n* = host=localhost port=${primaryPort}`));
+    await sql(pooler.admin, 'RELOAD');
+    const other = { ...pooler.app!, dbname: 'otherdb' };
+    await sql(other, 'CREATE TABLE marks (n int)'); // PgBouncer now has a pool for otherdb, made from *
+
+    const dry = await cli(['switchover', '--inventory', sandbox.manifest.inventoryFile, '--dry-run', '--target', 'pg2']);
+    expect(dry.exitCode, dry.stdout).toBe(0);
+    expect(dry.stdout).toMatch(/pooler-other-databases +pooler pgbouncer also sends otherdb to pg1/);
+
+    const { value: result, load } = await underLoad(sandbox, () => cli(switchover(sandbox.manifest.inventoryFile, '--target', 'pg2')));
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+    const pg2 = sandbox.manifest.nodes[1]!.port;
+    expect(await readFile(included, 'utf8')).toBe(`${appdbLine.replace(`port=${primaryPort}`, `port=${pg2}`)}\n`);
+    expect(await readFile(ini, 'utf8')).toContain(`* = host=127.0.0.1 port=${pg2}`);
+    const [row] = await sql(other, 'INSERT INTO marks VALUES (1) RETURNING inet_server_port() AS port');
+    expect(row!.port).toBe(pg2);
+    const [app] = await sql(pooler.app!, 'SELECT inet_server_port() AS port, pg_is_in_recovery() AS ro');
+    expect(app).toEqual({ port: pg2, ro: false });
   });
 });

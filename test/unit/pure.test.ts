@@ -104,3 +104,35 @@ describe('postmaster.opts', () => {
     expect(() => optionsFromPostmasterOpts('/bin/postgres "-D" "/d" "-c" "config_file=/etc/$(reboot)"')).toThrow(/cannot be passed on safely/);
   });
 });
+
+describe('PgBouncer config with %include and a * fallback', () => {
+  it('finds each entry in the file that holds it and rewrites only that file', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { readConfig, repointEntries } = await import('../../src/routers/pgbouncer/config-file.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pgb-'));
+    const main = `[databases]\n%include databases.ini\n* = host=10.0.0.1 port=5432\n\n[pgbouncer]\n%include ${join(dir, 'tuning.ini')}\nlisten_port = 6432\n`;
+    writeFileSync(join(dir, 'pgbouncer.ini'), main);
+    writeFileSync(join(dir, 'databases.ini'), 'appdb = host=10.0.0.1 port=5432 dbname=appdb\nreports = host=10.0.0.7 port=5432\n');
+    writeFileSync(join(dir, 'tuning.ini'), 'pool_mode = transaction\nnotadb = host=10.0.0.1\n');
+    const config = await readConfig(join(dir, 'pgbouncer.ini'));
+    expect(config.entries.map((e) => [e.name, e.file.slice(dir.length + 1)])).toEqual([['appdb', 'databases.ini'], ['reports', 'databases.ini'], ['*', 'pgbouncer.ini']]);
+    expect(config.missing).toEqual([]);
+    const chosen = config.entries.filter((e) => e.params.host === '10.0.0.1');
+    expect((await repointEntries(config, chosen, '10.0.0.2', 5433)).map((f) => f.slice(dir.length + 1))).toEqual(['pgbouncer.ini', 'databases.ini']);
+    expect(readFileSync(join(dir, 'databases.ini'), 'utf8')).toBe('appdb = host=10.0.0.2 port=5433 dbname=appdb\nreports = host=10.0.0.7 port=5432\n');
+    expect(readFileSync(join(dir, 'pgbouncer.ini'), 'utf8')).toBe(main.replace('* = host=10.0.0.1 port=5432', '* = host=10.0.0.2 port=5433'));
+    expect(readFileSync(join(dir, 'tuning.ini'), 'utf8')).toBe('pool_mode = transaction\nnotadb = host=10.0.0.1\n');
+  });
+
+  it('reports an include it cannot find', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { readConfig } = await import('../../src/routers/pgbouncer/config-file.js');
+    const dir = mkdtempSync(join(tmpdir(), 'pgb-'));
+    writeFileSync(join(dir, 'pgbouncer.ini'), '[databases]\n%include nowhere.ini\n');
+    expect((await readConfig(join(dir, 'pgbouncer.ini'))).missing).toEqual([join(dir, 'nowhere.ini')]);
+  });
+});

@@ -3,7 +3,7 @@ import { fail, pass, warn, type Check } from '../../decide/checks.js';
 import type { RouterState } from '../../model/router.js';
 import { formatMs } from '../../util/time.js';
 import { routeChecks } from '../route-checks.js';
-import type { RouterCheckInput } from '../types.js';
+import { isTarget, type RouterCheckInput } from '../types.js';
 import type { PgBouncerSpec } from './spec.js';
 
 /** What PgBouncer's observation adds to its routes. */
@@ -14,6 +14,10 @@ export interface PgBouncerDetail {
   readonly fileError?: string;
   /** Why the config file could not be rewritten (atomically: a temp file in its directory, then rename). */
   readonly fileWriteError?: string;
+  /** Databases it serves beyond the inventory's (explicit, or made from the `*` fallback). */
+  readonly others: ReadonlyArray<{ readonly name: string; readonly host: string; readonly port: number }>;
+  /** Addresses of each host its databases and entries name (`localhost`, a DNS name, a VIP). */
+  readonly resolved: Readonly<Record<string, readonly string[]>>;
 }
 
 export function pgbouncerChecks(observed: RouterState, input: RouterCheckInput): Check[] {
@@ -22,14 +26,25 @@ export function pgbouncerChecks(observed: RouterState, input: RouterCheckInput):
   const spec = input.state.inventory.poolers.find((p) => p.name === name) as PgBouncerSpec;
   const detail = observed.detail as PgBouncerDetail;
   const checks: Check[] = [pass('pooler-reachable', `pooler ${name} admin console answered`)];
+  const fallback = detail.fileTargets['*'];
   for (const db of spec.routes) {
     const route = observed.routes.find((r) => r.name === db);
+    if (!route && fallback && !detail.fileTargets[db]) {
+      checks.push(warn('pooler-database', `pooler ${name} serves ${db} through its * fallback and has no pool for it yet: a client that connects during the pause reaches the old primary; give ${db} its own entry to hold it too`));
+      continue;
+    }
     if (!route) {
       checks.push(fail('pooler-database', `pooler ${name} has no database "${db}" (SHOW DATABASES)`));
       continue;
     }
-    checks.push(pass('pooler-database', `pooler ${name} serves ${db}`), ...routeChecks(input.state, name, route, input.primary));
-    if (!detail.fileError && !detail.fileTargets[db]) checks.push(fail('pooler-config-file', `${db} has no entry in [databases] of the pooler's config file`));
+    checks.push(pass('pooler-database', `pooler ${name} serves ${db}${detail.fileTargets[db] ? '' : ' (through its * fallback)'}`), ...routeChecks(input.state, name, route, input.primary));
+    if (!detail.fileError && !detail.fileTargets[db] && !fallback) checks.push(fail('pooler-config-file', `${db} has no entry in [databases] of the pooler's config file (or any file it %includes), and there is no * fallback`));
+  }
+  const primary = input.primary && input.state.inventory.nodes.find((n) => n.name === input.primary!.name);
+  const from = primary && { name: primary.name, host: primary.conn.host, port: primary.conn.port, addresses: input.state.addresses?.[primary.conn.host] ?? [primary.conn.host] };
+  const alsoMoved = from ? detail.others.filter((d) => isTarget(from, d.host, d.port, detail.resolved)).map((d) => d.name) : [];
+  if (alsoMoved.length) {
+    checks.push(pass('pooler-other-databases', `pooler ${name} also sends ${alsoMoved.join(', ')} to ${input.primary!.name}: held and repointed with the rest, so none stays on the old primary`));
   }
   const mode = detail.config.pool_mode;
   checks.push(mode === 'transaction'

@@ -1,30 +1,53 @@
 /**
- * Edits the `[databases]` section of a PgBouncer config file. Only the host and port of the named
- * entries change; every other byte stays. The file is replaced atomically (temp file + rename),
+ * PgBouncer's config file as operators write it: `[databases]` entries (a `*` fallback among
+ * them), possibly in files pulled in with `%include`. Only the host and port of chosen entries
+ * change; every other byte stays. Each changed file is replaced atomically (temp file + rename),
  * because PgBouncer disconnects the clients of a database missing from a half-written file.
  */
+import { existsSync } from 'node:fs';
 import { chown, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join } from 'node:path';
 import { DsnError, parseConninfo } from '../../inventory/dsn.js';
 
 export interface DatabaseEntry {
   readonly name: string;
+  /** The file that holds it (the main file, or one it includes). */
+  readonly file: string;
   readonly lineIndex: number;
   readonly params: Readonly<Record<string, string>>;
 }
 
+export interface ConfigFiles {
+  /** Every file read, main first, with its text. */
+  readonly texts: ReadonlyMap<string, string>;
+  readonly entries: readonly DatabaseEntry[];
+  /** `%include` targets that could not be found. */
+  readonly missing: readonly string[];
+}
+
 const ENTRY = /^\s*(?:"([^"]+)"|([^"=\s]+))\s*=\s*(.*?)\s*$/;
+const INCLUDE = /^\s*%include\s+(.+?)\s*$/;
 const VALUE = String.raw`('(?:[^'\\]|\\.)*'|\S*)`;
 
-export function findDatabaseEntries(text: string): DatabaseEntry[] {
+/**
+ * The entries of one text. `%include` is textual in PgBouncer, so the section carries into the
+ * included file and back out; `include(path, section)` reads one and returns the section it ends in.
+ */
+function parse(text: string, file: string, section: string, include: (target: string, section: string) => string): { entries: DatabaseEntry[]; section: string } {
   const entries: DatabaseEntry[] = [];
-  let inDatabases = false;
+  let current = section;
   text.split('\n').forEach((line, lineIndex) => {
-    const section = /^\s*\[([^\]]+)\]\s*$/.exec(line);
-    if (section) {
-      inDatabases = section[1]!.trim().toLowerCase() === 'databases';
+    const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+    if (header) {
+      current = header[1]!.trim().toLowerCase();
       return;
     }
-    if (!inDatabases || /^\s*([;#]|$)/.test(line)) return;
+    const included = INCLUDE.exec(line);
+    if (included) {
+      current = include(included[1]!.replace(/^["']|["']$/g, ''), current);
+      return;
+    }
+    if (current !== 'databases' || /^\s*([;#]|$)/.test(line)) return;
     const match = ENTRY.exec(line);
     if (!match) return;
     let params: Record<string, string> = {};
@@ -33,20 +56,74 @@ export function findDatabaseEntries(text: string): DatabaseEntry[] {
     } catch (error) {
       if (!(error instanceof DsnError)) throw error;
     }
-    entries.push({ name: match[1] ?? match[2]!, lineIndex, params });
+    entries.push({ name: match[1] ?? match[2]!, file, lineIndex, params });
   });
-  return entries;
+  return { entries, section: current };
+}
+
+/** The `[databases]` entries of a single text (no includes followed). */
+export const findDatabaseEntries = (text: string): DatabaseEntry[] => parse(text, '', '', (_t, section) => section).entries;
+
+/**
+ * Reads the config file and what it includes. PgBouncer resolves a relative `%include` against
+ * its working directory, which is not known from outside; the including file's directory is
+ * tried, which is where operators keep them.
+ */
+export async function readConfig(file: string): Promise<ConfigFiles> {
+  const texts = new Map<string, string>();
+  const missing: string[] = [];
+  const entries: DatabaseEntry[] = [];
+  const pending: Array<{ path: string; text: string }> = [];
+  const load = async (path: string): Promise<void> => {
+    const text = await readFile(path, 'utf8');
+    texts.set(path, text);
+    pending.push({ path, text });
+    for (const m of text.split('\n').map((l) => INCLUDE.exec(l)).filter((m): m is RegExpExecArray => m !== null)) {
+      const target = resolveInclude(path, m[1]!.replace(/^["']|["']$/g, ''));
+      if (!existsSync(target)) missing.push(target);
+      else if (!texts.has(target)) await load(target);
+    }
+  };
+  await load(file);
+  const visit = (path: string, section: string, seen: ReadonlySet<string>): string => {
+    const result = parse(texts.get(path)!, path, section, (target, inner) => {
+      const resolved = resolveInclude(path, target);
+      return texts.has(resolved) && !seen.has(resolved) ? visit(resolved, inner, new Set([...seen, resolved])) : inner;
+    });
+    entries.push(...result.entries);
+    return result.section;
+  };
+  visit(file, '', new Set([file]));
+  return { texts, entries, missing };
+}
+
+const resolveInclude = (from: string, target: string): string => (isAbsolute(target) ? target : join(dirname(from), target));
+
+/** host/port per entry name (the `*` fallback included), from every file. */
+export async function readDatabaseTargets(file: string): Promise<{ targets: Map<string, { host?: string; port?: number; file: string }>; missing: readonly string[]; files: readonly string[] }> {
+  const config = await readConfig(file);
+  return {
+    targets: new Map(config.entries.map((e) => [e.name, { host: e.params.host, port: e.params.port ? Number(e.params.port) : undefined, file: e.file }])),
+    missing: config.missing,
+    files: [...new Set(config.entries.map((e) => e.file))],
+  };
+}
+
+/** One text with the host and port of `entries` (which must be in it) changed. */
+function rewrite(text: string, entries: readonly DatabaseEntry[], host: string, port: number): string {
+  const lines = text.split('\n');
+  for (const entry of entries) lines[entry.lineIndex] = setParam(setParam(lines[entry.lineIndex]!, 'host', host), 'port', String(port));
+  return lines.join('\n');
 }
 
 export function repointText(text: string, databases: readonly string[], host: string, port: number): string {
-  const lines = text.split('\n');
   const entries = findDatabaseEntries(text);
-  for (const db of databases) {
+  const chosen = databases.map((db) => {
     const entry = entries.find((e) => e.name === db);
     if (!entry) throw new Error(`database "${db}" has no entry in [databases]`);
-    lines[entry.lineIndex] = setParam(setParam(lines[entry.lineIndex]!, 'host', host), 'port', String(port));
-  }
-  return lines.join('\n');
+    return entry;
+  });
+  return rewrite(text, chosen, host, port);
 }
 
 /** Replaces one key's value in place (or appends it), leaving the rest of the line untouched. */
@@ -57,20 +134,24 @@ function setParam(line: string, key: string, value: string): string {
   return `${line.trimEnd()} ${key}=${value}`;
 }
 
-export async function readDatabaseTargets(file: string): Promise<Map<string, { host?: string; port?: number }>> {
-  const text = await readFile(file, 'utf8');
-  return new Map(
-    findDatabaseEntries(text).map((e) => [e.name, { host: e.params.host, port: e.params.port ? Number(e.params.port) : undefined }]),
-  );
+/** Points the chosen entries at host:port, each file that holds one replaced atomically. Returns the files changed. */
+export async function repointEntries(config: ConfigFiles, chosen: readonly DatabaseEntry[], host: string, port: number): Promise<string[]> {
+  const changed: string[] = [];
+  for (const [file, original] of config.texts) {
+    const mine = chosen.filter((e) => e.file === file);
+    if (mine.length === 0) continue;
+    const updated = rewrite(original, mine, host, port);
+    if (updated === original) continue;
+    await replaceFile(file, updated);
+    changed.push(file);
+  }
+  return changed;
 }
 
-export async function repointConfigFile(file: string, databases: readonly string[], host: string, port: number): Promise<void> {
-  const original = await readFile(file, 'utf8');
-  const updated = repointText(original, databases, host, port);
-  if (updated === original) return;
+async function replaceFile(file: string, text: string): Promise<void> {
   const info = await stat(file);
   const temp = `${file}.pg-handover-${process.pid}.tmp`;
-  await writeFile(temp, updated, { mode: info.mode & 0o777 });
+  await writeFile(temp, text, { mode: info.mode & 0o777 });
   await chown(temp, info.uid, info.gid).catch(() => undefined);
   await rename(temp, file);
 }

@@ -15,10 +15,13 @@ export const pgbouncer: RouterKind<PgBouncerSpec> = {
   open: (spec) => new PgBouncerRouter(spec),
   checks: pgbouncerChecks,
   describe: {
-    hold: (spec, timeoutMs) => spec.routes.map((db) => admin(spec, `PAUSE ${db}  (timeout ${timeoutMs} ms)`)),
+    hold: (spec, from, timeoutMs) => [
+      ...spec.routes.map((db) => admin(spec, `PAUSE ${db}  (timeout ${timeoutMs} ms)`)),
+      admin(spec, `PAUSE every other database it sends to ${from.name} (SHOW DATABASES; those made from * included)`),
+    ],
     release: (spec) => spec.routes.map((db) => admin(spec, `RESUME ${db}`)),
-    repoint: (spec, to, timeoutMs) => [
-      routerAction(spec.name, `file: ${spec.configFile}: [databases] ${spec.routes.join(', ')} -> host=${to.host} port=${to.port} (atomic rename)`),
+    repoint: (spec, from, to, timeoutMs) => [
+      routerAction(spec.name, `file: ${spec.configFile} and its %includes: [databases] ${spec.routes.join(', ')}, and every entry (* included) at ${from.name}, -> host=${to.host} port=${to.port} (atomic rename per file)`),
       admin(spec, 'RELOAD'),
       admin(spec, `SHOW DATABASES  (expect the new host/port; all poolers within ${timeoutMs} ms)`),
     ],

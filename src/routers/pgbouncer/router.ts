@@ -1,17 +1,21 @@
 /**
  * PgBouncer as a router: PAUSE/RESUME on its admin console, repoint by rewriting `[databases]`
- * in its config file and RELOAD. The console is held for the whole run, so PAUSE and RESUME cost
- * one round trip; it is reopened when PgBouncer dropped it (restart, kill).
+ * (in whichever file holds each entry) and RELOAD. It moves the inventory's databases and
+ * anything else it sends to the old primary, the `*` fallback and the databases created from it
+ * included, so no client is left on a demoted node. The console is held for the whole run (PAUSE
+ * and RESUME cost one round trip) and reopened when PgBouncer dropped it (restart, kill).
  */
 import { access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StepFailedError } from '../../errors.js';
-import { messageOf, NodeSession } from '../../postgres/session.js';
 import type { Route, RouterState } from '../../model/router.js';
-import type { RouteTarget, Router, RouterLog } from '../types.js';
+import { messageOf, NodeSession } from '../../postgres/session.js';
+import { resolveHosts } from '../../shell/resolve.js';
+import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { PoolerAdmin } from './admin.js';
 import type { PgBouncerDetail } from './checks.js';
-import { readDatabaseTargets, repointConfigFile } from './config-file.js';
+import { readConfig, readDatabaseTargets, repointEntries } from './config-file.js';
+import type { PoolerDatabase } from './databases.js';
 import type { PgBouncerSpec } from './spec.js';
 
 const THROUGH_POOLER_SQL = "SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
@@ -19,6 +23,10 @@ const THROUGH_POOLER_SQL = "SELECT inet_server_port() AS port, pg_is_in_recovery
 export class PgBouncerRouter implements Router {
   private admin: PoolerAdmin | undefined;
   private connectError: string | undefined;
+  /** Databases this run paused, to RESUME exactly those. */
+  private held: string[] = [];
+  /** Addresses of every host its databases and config entries name, resolved before the pause. */
+  private resolved: Record<string, string[]> = {};
 
   constructor(readonly spec: PgBouncerSpec) {}
 
@@ -45,12 +53,18 @@ export class PgBouncerRouter implements Router {
       const [databases, config] = [await this.admin.showDatabases(), await this.admin.showConfig()];
       let fileTargets: PgBouncerDetail['fileTargets'] = {};
       let fileError: string | undefined;
+      let files: readonly string[] = [this.spec.configFile];
       try {
-        fileTargets = Object.fromEntries(await readDatabaseTargets(this.spec.configFile));
+        const read = await readDatabaseTargets(this.spec.configFile);
+        fileTargets = Object.fromEntries(read.targets);
+        files = [...new Set([this.spec.configFile, ...read.files])];
+        if (read.missing.length) fileError = `%include ${read.missing.join(', ')}: not found (a relative include is looked for beside the file that includes it)`;
       } catch (error) {
         fileError = `cannot read ${this.spec.configFile}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`;
       }
-      const detail: PgBouncerDetail = { config, fileTargets, fileError, fileWriteError: await writeProblem(this.spec.configFile) };
+      this.resolved = await resolveHosts([...new Set([...databases.map((d) => d.host), ...Object.values(fileTargets).flatMap((t) => (t.host ? [t.host] : []))])]);
+      const others = databases.filter((d) => !this.spec.routes.includes(d.name)).map((d) => ({ name: d.name, host: d.host, port: d.port }));
+      const detail: PgBouncerDetail = { config, fileTargets, fileError, fileWriteError: await writeProblem(files), others, resolved: this.resolved };
       return { name, kind, reachable: true, routes: databases.filter((d) => this.spec.routes.includes(d.name)), detail };
     } catch (error) {
       return { name, kind, reachable: false, error: messageOf(error) };
@@ -62,41 +76,60 @@ export class PgBouncerRouter implements Router {
     return databases.filter((d) => this.spec.routes.includes(d.name));
   }
 
-  async hold(timeoutMs: number): Promise<void> {
-    await (await this.console()).pause(this.spec.routes, timeoutMs);
+  /** The inventory's databases that exist, then every other one it sends to `from` (explicit, or made from `*`). */
+  private toHold(databases: readonly PoolerDatabase[], from: RouteTarget): string[] {
+    const named = this.spec.routes.filter((db) => databases.some((d) => d.name === db));
+    const others = databases.filter((d) => !this.spec.routes.includes(d.name) && isTarget(from, d.host, d.port, this.resolved)).map((d) => d.name);
+    return [...named, ...others];
+  }
+
+  async hold(from: RouteTarget, timeoutMs: number): Promise<void> {
+    const admin = await this.console();
+    this.held = this.toHold(await admin.showDatabases(), from);
+    await admin.pause(this.held, timeoutMs);
   }
 
   /**
    * RESUME on the held console (a PAUSE that timed out already replaced it, since a RESUME next
    * to a blocked PAUSE can hang it: #715). "Not paused" is fine.
    */
-  async release(): Promise<string> {
-    const resumed = await (await this.console()).resumePaused(this.spec.routes);
+  async release(involved: readonly RouteTarget[]): Promise<string> {
+    const admin = await this.console();
+    // A run that finishes or undoes another's knows only what is paused now and where it points.
+    const held = this.held.length ? this.held : [...new Set([...this.spec.routes, ...(await admin.showDatabases())
+      .filter((d) => d.paused && involved.some((node) => isTarget(node, d.host, d.port, this.resolved))).map((d) => d.name)])];
+    const resumed = await admin.resumePaused(held);
     return `${this.spec.name}: RESUME ${resumed.join(', ') || '(was not paused)'}`;
   }
 
-  async repoint(to: RouteTarget, log: RouterLog): Promise<void> {
+  async repoint(from: RouteTarget, to: RouteTarget, log: RouterLog): Promise<void> {
     const { name, routes, configFile } = this.spec;
-    await repointConfigFile(configFile, routes, to.host, to.port);
+    const config = await readConfig(configFile);
+    const fallback = config.entries.find((e) => e.name === '*');
+    const chosen = config.entries.filter((e) => routes.includes(e.name) || isTarget(from, e.params.host, Number(e.params.port ?? 5432), this.resolved));
+    const unserved = routes.filter((db) => !config.entries.some((e) => e.name === db) && !(fallback && chosen.includes(fallback)));
+    if (unserved.length) throw new StepFailedError(`${name}: ${unserved.join(', ')} ha${unserved.length > 1 ? 've' : 's'} no entry in [databases] and the * fallback does not point at ${from.name}`);
+    await repointEntries(config, chosen, to.host, to.port);
     const admin = await this.console().catch((error: Error) => {
       log.leftToDo(`${name}: its config file already points at ${to.name}, but its admin console is unreachable (${error.message}): start PgBouncer (or RELOAD it) and RESUME ${routes.join(', ')}`);
       throw error;
     });
     await admin.reload();
     const live = await admin.showDatabases();
-    const wrong = routes.filter((db) => {
-      const entry = live.find((d) => d.name === db);
-      return !entry || entry.port !== to.port || entry.host !== to.host;
-    });
-    if (wrong.length) throw new StepFailedError(`${name}: after RELOAD, ${wrong.join(', ')} still not at ${to.host}:${to.port}`);
+    const wrong = [
+      ...routes.filter((db) => live.some((d) => d.name === db) && !live.some((d) => d.name === db && d.port === to.port && d.host === to.host)),
+      ...live.filter((d) => isTarget(from, d.host, d.port, this.resolved)).map((d) => d.name),
+    ];
+    if (wrong.length) throw new StepFailedError(`${name}: after RELOAD, ${[...new Set(wrong)].join(', ')} still not at ${to.host}:${to.port}`);
   }
 
-  async verify(to: RouteTarget, applicationName: string): Promise<string[]> {
+  async verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]> {
     const problems: string[] = [];
     for (const db of await (await this.console()).showDatabases()) {
-      if (!this.spec.routes.includes(db.name)) continue;
-      if (db.port !== to.port || db.host !== to.host) problems.push(`${this.spec.name} sends ${db.name} to ${db.host}:${db.port}`);
-      if (db.paused) problems.push(`${this.spec.name} has ${db.name} paused`);
+      const ours = this.spec.routes.includes(db.name);
+      if (ours && (db.port !== to.port || db.host !== to.host)) problems.push(`${this.spec.name} sends ${db.name} to ${db.host}:${db.port}`);
+      else if (!ours && isTarget(from, db.host, db.port, this.resolved)) problems.push(`${this.spec.name} still sends ${db.name} to the old primary ${from.name}`);
+      if (db.paused && (ours || this.held.includes(db.name))) problems.push(`${this.spec.name} has ${db.name} paused`);
     }
     if (this.spec.app) problems.push(...(await this.throughPooler(to, applicationName)));
     return problems;
@@ -121,9 +154,9 @@ export class PgBouncerRouter implements Router {
   }
 }
 
-/** The config file is replaced by writing a temp file beside it and renaming it over. */
-async function writeProblem(file: string): Promise<string | undefined> {
-  for (const path of [file, dirname(file)]) {
+/** Each file is replaced by writing a temp file beside it and renaming it over. */
+async function writeProblem(files: readonly string[]): Promise<string | undefined> {
+  for (const path of files.flatMap((f) => [f, dirname(f)])) {
     try {
       await access(path, constants.W_OK);
     } catch (error) {

@@ -45,7 +45,7 @@ export function replica(name: string, upstreamPort = 5001, replayLsn = 0x3000000
 export const pooler = (port = 5001, over: Partial<{ paused: boolean; pool_mode: string }> = {}): RouterState => ({
   name: 'pgb', kind: 'pgbouncer', reachable: true,
   routes: [{ name: 'appdb', host: '127.0.0.1', port, paused: over.paused ?? false, disabled: false }],
-  detail: { config: { pool_mode: over.pool_mode ?? 'transaction', query_wait_timeout: '120' }, fileTargets: { appdb: { host: '127.0.0.1', port } } },
+  detail: { config: { pool_mode: over.pool_mode ?? 'transaction', query_wait_timeout: '120' }, fileTargets: { appdb: { host: '127.0.0.1', port } }, others: [], resolved: {} },
 });
 
 export function cluster(nodes: NodeState[], poolers: RouterState[] = [pooler()], hostAccess = true): ClusterState {
