@@ -42,7 +42,7 @@ export function registerCommands(program: Command): void {
       .description(procedure.summary)
       .requiredOption('-i, --inventory <file>', 'inventory YAML file')
       .option('-p, --playbook <file>', `playbook YAML file (default: the built-in playbooks/${procedure.name}.yaml)`)
-      .option('-t, --target <node>', 'node to promote (default: the healthiest replica with the least lag)')
+      .option('-t, --target <node>', 'node to promote (default: the first by name of the streaming replicas within 16 MiB of the most advanced)')
       .option('--dry-run', 'run every read-only check and print the plan; change nothing')
       .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
       .option('--json', 'one JSON event per line on stdout')

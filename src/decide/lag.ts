@@ -28,18 +28,21 @@ export function peerOf(primary: NodeObservation, target: NodeObservation): { row
   const pid = slot ? primary.slots.find((s) => s.name === slot)?.activePid : undefined;
   const bySlot = pid === undefined ? undefined : primary.replication.find((r) => r.pid === pid);
   if (bySlot) return { row: bySlot, by: `slot ${slot}` };
-  const name = expectedApplicationName(target);
+  const name = standbyNameOf(target.settings);
   const named = primary.replication.filter((r) => r.applicationName === name);
   return named.length === 1 ? { row: named[0]!, by: `application_name ${name}` } : undefined;
 }
 
-/** What the target's walreceiver calls itself: its conninfo's application_name, else cluster_name, else libpq's default. */
-function expectedApplicationName(target: NodeObservation): string {
+/**
+ * What a standby's walreceiver calls itself (the name synchronous_standby_names lists): its
+ * conninfo's application_name, else cluster_name, else libpq's default.
+ */
+export function standbyNameOf(settings: Readonly<Record<string, string>>, conninfo = settings.primary_conninfo ?? ''): string {
   let fromConninfo: string | undefined;
   try {
-    fromConninfo = parseConninfo(target.settings.primary_conninfo ?? '').application_name;
+    fromConninfo = parseConninfo(conninfo).application_name;
   } catch {
     fromConninfo = undefined;
   }
-  return fromConninfo || target.settings.cluster_name || 'walreceiver';
+  return fromConninfo || settings.cluster_name || 'walreceiver';
 }

@@ -139,7 +139,7 @@ function blockerChecks(primary: NodeObservation, limits: PreflightLimits): Check
   const sync = primary.settings.synchronous_standby_names ?? '';
   checks.push(sync === ''
     ? pass('synchronous-standby-names', 'synchronous_standby_names is empty')
-    : warn('synchronous-standby-names', `synchronous_standby_names = '${sync}': it is cleared on the new primary until its standbys attach`));
+    : warn('synchronous-standby-names', `synchronous_standby_names = '${sync}': cleared on the new primary inside the pause, then restored there (translated: the new primary's name becomes the old primary's) once its standbys stream (sync-standbys)`));
   return checks;
 }
 

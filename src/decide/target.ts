@@ -1,4 +1,4 @@
-/** Chooses the node to promote: the healthiest replica of the primary with the least lag. Pure. */
+/** Chooses the node to promote: a healthy, caught-up replica of the primary, stable between the dry run and the run. Pure. */
 import { nodeAt, replicasOf, type ClusterState } from '../model/cluster-state.js';
 import type { NodeObservation } from '../model/node.js';
 import { formatMs } from '../util/time.js';
@@ -20,6 +20,13 @@ export function notWaitedFor(state: ClusterState, node: NodeObservation, upstrea
   return undefined;
 }
 
+/**
+ * Replicas this close to the most advanced one are equally good: the choice among them goes by
+ * name, so it does not flip between the dry run and the run as WAL streams in under load.
+ */
+export const CAUGHT_UP_BYTES = 16n * 1024n * 1024n;
+
+/** The healthy replica of `primary` to promote: caught up (within CAUGHT_UP_BYTES of the most advanced), then first by name. */
 export function chooseTarget(state: ClusterState, primary: NodeObservation): NodeObservation | undefined {
   const candidates = replicasOf(state).filter(
     (replica) =>
@@ -28,10 +35,8 @@ export function chooseTarget(state: ClusterState, primary: NodeObservation): Nod
       replica.systemIdentifier === primary.systemIdentifier &&
       replica.timeline === primary.timeline,
   );
-  candidates.sort((a, b) => {
-    const lsnA = a.replayLsn ?? 0n;
-    const lsnB = b.replayLsn ?? 0n;
-    return lsnA === lsnB ? a.name.localeCompare(b.name) : lsnA > lsnB ? -1 : 1;
-  });
-  return candidates[0];
+  const best = candidates.reduce((max, r) => ((r.replayLsn ?? 0n) > max ? (r.replayLsn ?? 0n) : max), 0n);
+  return candidates
+    .filter((r) => best - (r.replayLsn ?? 0n) <= CAUGHT_UP_BYTES)
+    .sort((a, b) => a.name.localeCompare(b.name))[0];
 }

@@ -16,7 +16,7 @@ export const ATTACHED_SQL = `SELECT count(*)::int AS n FROM pg_stat_replication 
 export const RELOAD_SQL = 'SELECT pg_reload_conf()';
 export const ENSURE_SLOT_SQL = `SELECT pg_create_physical_replication_slot($1, true)
   WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`;
-export const DROP_OWN_SLOTS_SQL = `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+export const DROP_OWN_SLOTS_SQL = `SELECT slot_name, pg_drop_replication_slot(slot_name) FROM pg_replication_slots
   WHERE slot_name = ANY($1) AND NOT active AND slot_type = 'physical'`;
 
 export const quoteLiteral = (value: string): string => `'${value.replace(/'/g, "''")}'`;

@@ -9,7 +9,7 @@
 import { parseConninfo } from '../inventory/dsn.js';
 import { conninfoTowards, slotNameFor } from '../postgres/conninfo.js';
 import { ensureExited, markStandby, standbySignalCommand, startCommand, startServer } from '../postgres/server-control.js';
-import { DROP_OWN_SLOTS_SQL, IN_RECOVERY_SQL } from '../postgres/sql.js';
+import { DROP_OWN_SLOTS_SQL, IN_RECOVERY_SQL, quoteLiteral } from '../postgres/sql.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { FENCE_MODES } from './fence-modes.js';
 import { followActions, waitStreaming, waitStreamingText } from './upstream.js';
@@ -32,11 +32,12 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
       { text: shellText(plan.primary.name, startCommand(plan.primary, step.timeout)), run: (ctx, out) => start(ctx, out, step.timeout) },
       ...followActions<Out>(plan, plan.primary, conninfo, slot),
       {
-        text: sqlText(plan.primary.name, 'drop its own inactive physical slots named after cluster nodes (a replica must not hold WAL for them)'),
+        text: sqlText(plan.primary.name, DROP_OWN_SLOTS_SQL.replace('$1', `ARRAY[${memberSlots(plan).map(quoteLiteral).join(', ')}]`)),
         run: async (ctx) => {
-          const ownSlots = ctx.inventory.nodes.map((n) => slotNameFor(n.name));
-          await (await ctx.connections.node(ctx.primary.name)).query(DROP_OWN_SLOTS_SQL, [ownSlots])
-            .catch((error: Error) => ctx.log.notes.push(`could not drop old slots on ${ctx.primary.name}: ${error.message}`));
+          // A replica must not hold WAL for the cluster's members: they stream from the new primary now.
+          const dropped = await (await ctx.connections.node(ctx.primary.name)).query<{ slot_name: string }>(DROP_OWN_SLOTS_SQL, [memberSlots(plan)])
+            .catch((error: Error) => void ctx.log.notes.push(`could not drop old slots on ${ctx.primary.name}: ${error.message}`));
+          if (dropped?.length) return `dropped its members' slots ${dropped.map((r) => r.slot_name).join(', ')}`;
         },
       },
       {
@@ -101,6 +102,15 @@ async function runningRole(ctx: StepContext): Promise<'primary' | 'replica' | un
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The physical slots the cluster's members used, by what they use (each replica's
+ * primary_slot_name as observed), not only by the names this tool gives (a node's own name).
+ */
+function memberSlots(plan: PlanContext): string[] {
+  const used = plan.state.nodes.flatMap((n) => (n.reachable && n.settings.primary_slot_name ? [n.settings.primary_slot_name] : []));
+  return [...new Set([...plan.inventory.nodes.map((n) => slotNameFor(n.name)), ...used])].sort();
 }
 
 /** Slot and conninfo the old primary will use: modelled on how the target streamed from it. */

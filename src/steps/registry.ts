@@ -11,6 +11,7 @@ import { promoteStep } from './promote.js';
 import { repointPoolerStep } from './repoint-pooler.js';
 import { resumeStep } from './resume.js';
 import { sqlStep } from './sql.js';
+import { syncStandbysStep } from './sync-standbys.js';
 import type { StepDefinition } from './types.js';
 import { unfenceStep } from './unfence.js';
 import { verifyStep } from './verify.js';
@@ -19,7 +20,7 @@ import { waitCatchupStep } from './wait-catchup.js';
 /** In the order the schema's error message lists them. */
 export const STEP_DEFINITIONS = [
   preflightStep, checkLagStep, checkpointStep, fenceWritesStep, waitCatchupStep, promoteStep, repointPoolerStep,
-  resumeStep, unfenceStep, followStep, demoteOldPrimaryStep, verifyStep, sqlStep, execStep,
+  resumeStep, unfenceStep, followStep, demoteOldPrimaryStep, syncStandbysStep, verifyStep, sqlStep, execStep,
 ] as const;
 
 export const kindOf = (definition: StepDefinition): string => (definition.schema.shape.kind as { value: string }).value;

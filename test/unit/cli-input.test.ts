@@ -88,6 +88,6 @@ describe('bad input through the CLI', () => {
   it('a valid playbook validates without contacting anything', async () => {
     const result = await run('playbook', 'validate', 'playbooks/switchover.yaml');
     expect(result.exitCode).toBe(0);
-    expect(String(result.stdout)).toMatch(/valid playbook "switchover" with 11 steps/);
+    expect(String(result.stdout)).toMatch(/valid playbook "switchover" with 12 steps/);
   });
 });

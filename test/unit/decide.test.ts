@@ -22,6 +22,12 @@ describe('target choice', () => {
     const state = cluster([primary(), replica('pg3'), replica('pg2')]);
     expect(chooseTarget(state, primary())?.name).toBe('pg2');
   });
+  it('treats replicas within 16 MiB of the most advanced as equal, so the choice does not flip under load', () => {
+    const ahead = (bytes: bigint) => cluster([primary('pg1', { flushLsn: 0x9000000n }), replica('pg2', 5001, 0x5000000n), replica('pg3', 5001, 0x5000000n + bytes)]);
+    expect(chooseTarget(ahead(8192n), primary())?.name).toBe('pg2');
+    expect(chooseTarget(ahead(16n * 1024n * 1024n), primary())?.name).toBe('pg2');
+    expect(chooseTarget(ahead(32n * 1024n * 1024n), primary())?.name).toBe('pg3');
+  });
 });
 
 describe('preflight decisions', () => {
@@ -118,7 +124,7 @@ describe('plan', () => {
   it('orders the steps, marks the point of no return, and says what each will run', () => {
     const plan = planOf(playbook, decide(healthyCluster(), playbook).context!);
     expect(plan.steps.map((s) => s.step.kind)).toEqual([
-      'preflight', 'checkpoint', 'check-lag', 'fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume', 'follow', 'demote-old-primary', 'verify',
+      'preflight', 'checkpoint', 'check-lag', 'fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume', 'follow', 'demote-old-primary', 'sync-standbys', 'verify',
     ]);
     expect(plan.steps.filter((s) => s.phase === 'promotion').map((s) => s.id)).toEqual(['6-promote']);
     expect(plan.steps.filter((s) => s.undoable).map((s) => s.step.kind)).toEqual(['fence-writes']);

@@ -136,3 +136,16 @@ describe('PgBouncer config with %include and a * fallback', () => {
     expect((await readConfig(join(dir, 'pgbouncer.ini'))).missing).toEqual([join(dir, 'nowhere.ini')]);
   });
 });
+
+describe('synchronous_standby_names across a switchover', () => {
+  it('the new primary’s standby name becomes the old primary’s; the form and the others are kept', async () => {
+    const { syncRequirement, translateSyncNames } = await import('../../src/decide/sync.js');
+    expect(translateSyncNames('ANY 1 (pg2, pg3)', 'pg2', 'pg1')).toBe('ANY 1 (pg1, pg3)');
+    expect(translateSyncNames('FIRST 2 ("Pg2", pg3)', 'Pg2', 'db-1')).toBe('FIRST 2 ("db-1", pg3)');
+    expect(translateSyncNames('pg2', 'PG2', 'pg1')).toBe('pg1');
+    expect(translateSyncNames('*', 'pg2', 'pg1')).toBe('*');
+    expect(syncRequirement('ANY 2 (a, "b c", d)')).toEqual({ count: 2, names: ['a', 'b c', 'd'] });
+    expect(syncRequirement('a, b')).toEqual({ count: 1, names: ['a', 'b'] });
+    expect(syncRequirement('FIRST 1 (*)')).toEqual({ count: 1, names: '*' });
+  });
+});

@@ -1,11 +1,11 @@
 /**
  * How a switchover decides, as pure functions of one ClusterState: the primary, the target
- * (named, or the replica with the least lag), the preflight checks, and how to fence.
+ * (named, or the first caught-up replica by name), the preflight checks, and how to fence.
  */
 import { fail, pass, type Check } from '../../decide/checks.js';
 import { DEFAULT_LIMITS, limitsFrom, type PreflightLimits } from '../../decide/limits.js';
 import { preflight, type RouterChecks } from '../../decide/preflight.js';
-import { chooseTarget, notWaitedFor } from '../../decide/target.js';
+import { CAUGHT_UP_BYTES, chooseTarget, notWaitedFor } from '../../decide/target.js';
 import { nodeState, primariesOf, replicasOf, type ClusterState } from '../../model/cluster-state.js';
 import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
@@ -41,7 +41,7 @@ export function decideSwitchover(state: ClusterState, playbook: Playbook, input:
     ...othersOf(state, [primary.name, target.name], primary.name),
     primaryObs: primary, targetObs: target, replication: replicationTemplate([target, ...replicasOf(state)]), fenceMethod: fence.method,
   };
-  return { checks: [...checks, fence.check, pass('target', `${target.name} chosen as the new primary${targetName ? ' (named)' : ' (least lag)'}`)], context };
+  return { checks: [...checks, fence.check, pass('target', `${target.name} chosen as the new primary${targetName ? ' (named)' : ` (the first by name of the streaming replicas within ${CAUGHT_UP_BYTES / 1024n / 1024n} MiB of the most advanced, so the dry run and the run agree)`}`)], context };
 }
 
 /** Reachable nodes besides `exclude` (they will follow), and the unreachable ones (reported). */

@@ -30,6 +30,10 @@ export const switchoverRules: PlaybookRules = (playbook) => {
     problems.push({ path: ['steps', demote, 'kind'], message: 'demote-old-primary must come after promote (it restarts the old primary as a replica of the new one)' });
   }
   requireAfter('resume', 'clients would stay paused');
+  const sync = first('sync-standbys');
+  if (sync !== undefined && sync < promote) {
+    problems.push({ path: ['steps', sync, 'kind'], message: 'sync-standbys must come after promote (it sets synchronous_standby_names on the new primary)' });
+  }
   const fence = first('fence-writes');
   const catchup = first('wait-catchup');
   if (fence !== undefined && catchup !== undefined && catchup < fence) {

@@ -62,7 +62,7 @@ export class PgBouncerRouter implements Router {
       } catch (error) {
         fileError = `cannot read ${this.spec.configFile}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`;
       }
-      this.resolved = await resolveHosts([...new Set([...databases.map((d) => d.host), ...Object.values(fileTargets).flatMap((t) => (t.host ? [t.host] : []))])]);
+      this.resolved = await resolveHosts([...new Set([...databases.map((d) => d.host), ...Object.values(fileTargets).flatMap((t) => (t.host ? [t.host] : []))])].filter(Boolean));
       const others = databases.filter((d) => !this.spec.routes.includes(d.name)).map((d) => ({ name: d.name, host: d.host, port: d.port }));
       const detail: PgBouncerDetail = { config, fileTargets, fileError, fileWriteError: await writeProblem(files), others, resolved: this.resolved };
       return { name, kind, reachable: true, routes: databases.filter((d) => this.spec.routes.includes(d.name)), detail };
