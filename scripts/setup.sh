@@ -10,6 +10,7 @@ sudo=""
 need=()
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)   # sandbox up --tls
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   # The packages' own services are not wanted: the sandbox starts its own servers on free ports.

@@ -13,6 +13,7 @@ export function registerCommands(program: Command): void {
     .option('--pg-bin <dir>', 'PostgreSQL bin directory (default: $PG_BIN, pg_config, /usr/lib/postgresql/*/bin)')
     .option('--os-user <name>', 'OS user that runs the servers when run as root', 'postgres')
     .addOption(new Option('--layout <layout>', 'plain: config in the data directory; debian: pg_createcluster, config under DIR/etc, pg_ctlcluster as service commands').choices(['plain', 'debian']).default('plain'))
+    .option('--tls', 'servers get certificates from a throwaway CA; the inventory uses sslmode=verify-full')
     .option('--json', 'print the result as JSON')
     .action(async (opts) => (await import('./sandbox-command.js')).sandboxUpCommand(opts));
   sandbox

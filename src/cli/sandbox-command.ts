@@ -8,14 +8,14 @@ import { out, outJson, say } from './output.js';
 import { intFlag } from './parse.js';
 import { statusCommand } from './status-command.js';
 
-interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; layout?: 'plain' | 'debian'; json?: boolean }
+interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; layout?: 'plain' | 'debian'; tls?: boolean; json?: boolean }
 
 export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   const replicas = intFlag('replicas', flags.replicas, 1, 8)!;
   const poolers = intFlag('poolers', flags.poolers, 1, 4)!;
   const dir = resolve(flags.dir ?? defaultSandboxDir());
   const { manifest, elapsedMs } = await sandboxUp({
-    dir, replicas, poolers, pgBin: flags.pgBin, osUser: flags.osUser, layout: flags.layout, onProgress: (m) => say(`  ${m}`),
+    dir, replicas, poolers, pgBin: flags.pgBin, osUser: flags.osUser, layout: flags.layout, tls: flags.tls, onProgress: (m) => say(`  ${m}`),
   });
   if (flags.json) {
     outJson({ event: 'sandbox-up', dir, inventory: manifest.inventoryFile, elapsedMs: Math.round(elapsedMs) });

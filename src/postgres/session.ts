@@ -70,7 +70,7 @@ export class NodeSession {
       if (!isTransient(lastError) || attempt === attempts) break;
       await sleep(100 * attempt);
     }
-    throw new NodeQueryError(node, `cannot connect to ${conn.host}:${conn.port}: ${messageOf(lastError)}`, codeOf(lastError));
+    throw new NodeQueryError(node, `cannot connect to ${conn.host}:${conn.port}: ${tlsHint(lastError, conn) ?? messageOf(lastError)}`, codeOf(lastError));
   }
 
   get isOpen(): boolean {
@@ -146,6 +146,15 @@ async function connect(conn: ConnParams, options: SessionOptions, tls: TlsAttemp
     await client.end().catch(() => undefined);
     throw error;
   }
+}
+
+/** A certificate the client refused, said in the inventory's terms (which sslmode, which CA file). */
+function tlsHint(error: unknown, conn: ConnParams): string | undefined {
+  const code = (error as { code?: string } | undefined)?.code ?? '';
+  if (!/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) return undefined;
+  const mode = conn.extra.sslmode ?? 'prefer';
+  const ca = conn.extra.sslrootcert ? `sslrootcert=${conn.extra.sslrootcert}` : 'no sslrootcert (the system CAs)';
+  return `TLS: the server's certificate is not accepted with sslmode=${mode} and ${ca}: ${(error as Error).message}`;
 }
 
 export function messageOf(error: unknown): string {

@@ -8,7 +8,6 @@ import { appendFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import { describeFailure, run } from '../shell/exec.js';
-import { PG_HBA, postgresqlConf } from './files.js';
 import type { SandboxNode } from './manifest.js';
 
 export interface DebianLayout {
@@ -37,7 +36,11 @@ export const serviceCommands = (layout: DebianLayout, node: string) => {
  * pg_createcluster as root (it creates the config directory, then initdb as `osUser`), then the
  * sandbox's settings appended to its postgresql.conf and its pg_hba.conf replaced.
  */
-export async function createCluster(layout: DebianLayout, node: SandboxNode, osUser: string | undefined, initdbArgs: readonly string[]): Promise<void> {
+export async function createCluster(
+  ctx: { readonly osUser: string | undefined; readonly conf: (port: number, name: string) => string; readonly hba: string },
+  layout: DebianLayout, node: SandboxNode, initdbArgs: readonly string[],
+): Promise<void> {
+  const { osUser } = ctx;
   const result = await run([
     'pg_createcluster', layout.major, node.name, '-d', node.dataDir, '-p', String(node.port), '-l', node.logFile,
     '--start-conf', 'manual', '--locale', 'C', '-e', 'UTF8', ...(osUser ? ['-u', osUser] : []), '--', ...initdbArgs,
@@ -45,9 +48,9 @@ export async function createCluster(layout: DebianLayout, node: SandboxNode, osU
   if (!result.ok) throw new EnvironmentError(describeFailure(`pg_createcluster ${node.name}`, result));
   const conf = confDirOf(layout, node.name);
   // No pid file in /var/run/postgresql: two sandboxes may both have a node called pg1.
-  await appendFile(join(conf, 'postgresql.conf'), `${postgresqlConf(node.port, node.name)}external_pid_file = ''\n`);
+  await appendFile(join(conf, 'postgresql.conf'), `${ctx.conf(node.port, node.name)}external_pid_file = ''\n`);
   // Debian's own first line: pg_ctlcluster checks a started server as the OS user postgres.
-  await writeFile(join(conf, 'pg_hba.conf'), `local   all           postgres                      peer\n${PG_HBA}`);
+  await writeFile(join(conf, 'pg_hba.conf'), `local   all           postgres                      peer\n${ctx.hba}`);
 }
 
 /** A replica's cluster is created like any other, then its data directory emptied for pg_basebackup. */

@@ -33,6 +33,8 @@ export interface SandboxManifest {
   readonly passfile: string;
   /** 'debian': built with pg_createcluster, config under DIR/etc (see debian.ts). */
   readonly layout?: 'plain' | 'debian';
+  /** With --tls: the CA the servers' certificate is signed by (the inventory verifies against it). */
+  readonly tlsCaFile?: string;
   readonly createdAt: string;
 }
 

@@ -18,6 +18,7 @@ import { sleep } from '../util/time.js';
 import { findPgBin, findPgBouncer } from './binaries.js';
 import { launchNode, launchPgBouncer } from './control.js';
 import { createCluster, debianLayout, emptyDataDir, serviceCommands, type DebianLayout } from './debian.js';
+import { makeCertificates, tlsConf, tlsHba } from './tls.js';
 import { PG_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
 import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode, type SandboxPooler } from './manifest.js';
 
@@ -31,6 +32,8 @@ export interface SandboxUpOptions {
   readonly osUser?: string;
   /** 'debian': config outside the data directory, pg_createcluster/pg_ctlcluster (see debian.ts). */
   readonly layout?: 'plain' | 'debian';
+  /** Servers with TLS certificates from a throwaway CA; the tool's logins must use them (see tls.ts). */
+  readonly tls?: boolean;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -51,6 +54,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   await prepareDir(dir, osUser);
 
   const layout = options.layout === 'debian' ? debianLayout(dir, pgBin) : undefined;
+  const tls = options.tls ? await makeCertificates(join(dir, 'tls'), osUser) : undefined;
   const poolerCount = options.poolers ?? 1;
   const ports = await freePorts(replicas + 1 + poolerCount);
   const passwords: Passwords = {
@@ -67,7 +71,11 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const passfile = join(dir, 'pgpass');
   await writeOwned(passfile, pgpass(passwords, poolerPorts), osUser, 0o600);
 
-  const ctx: BuildContext = { dir, pgBin, identity, osUser, passfile, layout };
+  const ctx: BuildContext = {
+    dir, pgBin, identity, osUser, passfile, layout,
+    conf: (port, name) => `${postgresqlConf(port, name)}${tls ? tlsConf(tls) : ''}`,
+    hba: `${tls ? tlsHba(SANDBOX_USERS.superuser) : ''}${PG_HBA}`,
+  };
   const primary = nodes[0]!;
   progress(`initdb ${primary.name}`);
   await initPrimary(ctx, primary, passwords);
@@ -86,6 +94,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     inventoryFile: join(dir, 'inventory.yaml'),
     passfile,
     layout: layout ? 'debian' : 'plain',
+    ...(tls ? { tlsCaFile: tls.caFile } : {}),
     createdAt: new Date().toISOString(),
   };
   await writeFile(manifest.inventoryFile, inventoryYaml(manifest));
@@ -100,6 +109,9 @@ interface BuildContext {
   readonly osUser: string | undefined;
   readonly passfile: string;
   readonly layout: DebianLayout | undefined;
+  /** A node's postgresql.conf additions, and the pg_hba.conf every node gets. */
+  readonly conf: (port: number, name: string) => string;
+  readonly hba: string;
 }
 
 const secret = (): string => {
@@ -161,7 +173,7 @@ async function initPrimary(ctx: BuildContext, node: SandboxNode, passwords: Pass
   await writeOwned(pwfile, `${passwords.superuser}\n`, ctx.osUser, 0o600);
   try {
     if (ctx.layout) {
-      await createCluster(ctx.layout, node, ctx.osUser, ['-U', SANDBOX_USERS.superuser, `--pwfile=${pwfile}`, '--data-checksums', '--no-sync']);
+      await createCluster(ctx, ctx.layout, node, ['-U', SANDBOX_USERS.superuser, `--pwfile=${pwfile}`, '--data-checksums', '--no-sync']);
       return;
     }
     await must(`initdb ${node.name}`, [
@@ -171,8 +183,8 @@ async function initPrimary(ctx: BuildContext, node: SandboxNode, passwords: Pass
   } finally {
     await rm(pwfile, { force: true });
   }
-  await appendFile(join(node.dataDir, 'postgresql.conf'), postgresqlConf(node.port, node.name));
-  await writeFile(join(node.dataDir, 'pg_hba.conf'), PG_HBA);
+  await appendFile(join(node.dataDir, 'postgresql.conf'), ctx.conf(node.port, node.name));
+  await writeFile(join(node.dataDir, 'pg_hba.conf'), ctx.hba);
 }
 
 const superuserConn = (port: number, password: string) => ({
@@ -194,7 +206,7 @@ async function createRoles(primary: SandboxNode, passwords: Passwords, debian: b
 
 async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: SandboxNode): Promise<void> {
   if (ctx.layout) {
-    await createCluster(ctx.layout, replica, ctx.osUser, ['--no-sync']);
+    await createCluster(ctx, ctx.layout, replica, ['--no-sync']);
     await emptyDataDir(replica);
   }
   await must(`pg_basebackup ${replica.name}`, [
@@ -244,7 +256,7 @@ function inventoryYaml(m: SandboxManifest): string {
     passfile: 'pgpass',
     nodes: m.nodes.map((node) => ({
       name: node.name,
-      dsn: `host=127.0.0.1 port=${node.port} user=${SANDBOX_USERS.superuser} dbname=postgres`,
+      dsn: `host=127.0.0.1 port=${node.port} user=${SANDBOX_USERS.superuser} dbname=postgres${m.tlsCaFile ? ` sslmode=verify-full sslrootcert=${m.tlsCaFile}` : ''}`,
       data_dir: node.dataDir,
       bin_dir: m.pgBin,
       host_access: m.osUser ? { kind: 'local', run_as: m.osUser } : { kind: 'local' },
