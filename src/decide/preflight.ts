@@ -98,9 +98,12 @@ function pairChecks(state: ClusterState, primary: NodeObservation, target: NodeO
     ? pass('lag-seconds', `${target.name} replay lag ${shown} (limit ${limits.maxLagSeconds} s; ${lag.source})`, Math.round(lagMs))
     : fail('lag-seconds', `${target.name} replay lag ${shown} exceeds the limit of ${limits.maxLagSeconds} s (${lag.source})`, Number.isFinite(lagMs) ? Math.round(lagMs) : undefined));
   checks.push(...settingsChecks(primary, target));
-  checks.push(primary.isSuperuser && target.isSuperuser
-    ? pass('privileges', 'connected as superuser on primary and target (pg_promote, ALTER SYSTEM, pg_terminate_backend)')
-    : fail('privileges', `the inventory user must be a superuser on ${[primary, target].filter((n) => !n.isSuperuser).map((n) => n.name).join(' and ')}`));
+  const lacking = [primary, target].filter((n) => n.missingPrivileges.length > 0);
+  checks.push(lacking.length === 0
+    ? pass('privileges', primary.isSuperuser && target.isSuperuser
+      ? 'connected as superuser on primary and target'
+      : 'the inventory user has every privilege a run needs on primary and target (sql/least-privilege.sql)')
+    : fail('privileges', lacking.map((n) => `${n.name} lacks ${n.missingPrivileges.join(', ')}`).join('; ')));
   return checks;
 }
 

@@ -52,6 +52,8 @@ export interface NodeObservation {
   /** Replica: how long ago the last replayed transaction committed on the primary (now() - pg_last_xact_replay_timestamp()). */
   readonly replayAgeMs: number | undefined;
   readonly isSuperuser: boolean;
+  /** What the inventory's user lacks of the least-privilege set (sql/least-privilege.sql); empty for a superuser. */
+  readonly missingPrivileges: readonly string[];
   readonly walReceiver: WalReceiver | undefined;
   readonly replication: readonly ReplicationPeer[];
   readonly slots: readonly SlotInfo[];

@@ -50,6 +50,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
       `SELECT name, setting FROM pg_settings WHERE name = ANY($1)`, [SETTINGS]),
   ];
   registerConninfoPassword(settings.find((row) => row.name === 'primary_conninfo')?.setting);
+  const missingPrivileges = base.is_superuser ? [] : await missingOf(session, Number(base.version_num));
   const walReceiver = receiver[0];
   const receivedTli = walReceiver?.received_tli == null ? undefined : Number(walReceiver.received_tli);
   const checkpointTli = Number(base.checkpoint_tli);
@@ -66,6 +67,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
     replayPaused: base.pause_state !== 'not paused',
     replayAgeMs: base.replay_age_ms == null ? undefined : Number(base.replay_age_ms),
     isSuperuser: Boolean(base.is_superuser),
+    missingPrivileges,
     walReceiver: walReceiver && {
       status: String(walReceiver.status),
       receivedTli,
@@ -100,6 +102,26 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
     preparedXacts: Number(base.prepared_xacts),
     settings: Object.fromEntries(settings.map((row) => [row.name, row.setting])),
   };
+}
+
+/** The parameters a run changes with ALTER SYSTEM. */
+export const ALTERED_PARAMETERS = ['primary_conninfo', 'primary_slot_name', 'default_transaction_read_only', 'synchronous_standby_names'];
+
+/**
+ * The least-privilege set (sql/least-privilege.sql), each named as the GRANT that gives it.
+ * Before PostgreSQL 15 (no ALTER SYSTEM grants, no pg_checkpoint) only a superuser will do.
+ */
+async function missingOf(session: NodeSession, versionNum: number): Promise<string[]> {
+  if (versionNum < 150000) return ['superuser (before PostgreSQL 15, ALTER SYSTEM and CHECKPOINT need one)'];
+  const row = await session.one<Record<string, boolean>>(`
+    SELECT (SELECT rolreplication FROM pg_roles WHERE rolname = current_user) AS "REPLICATION (ALTER ROLE ... REPLICATION)",
+      pg_has_role('pg_monitor', 'USAGE') AS "GRANT pg_monitor",
+      pg_has_role('pg_signal_backend', 'USAGE') AS "GRANT pg_signal_backend",
+      pg_has_role('pg_checkpoint', 'USAGE') AS "GRANT pg_checkpoint",
+      has_function_privilege('pg_promote(boolean, integer)', 'EXECUTE') AS "GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer)",
+      has_function_privilege('pg_reload_conf()', 'EXECUTE') AS "GRANT EXECUTE ON FUNCTION pg_reload_conf()",
+      ${ALTERED_PARAMETERS.map((p) => `has_parameter_privilege('${p}', 'ALTER SYSTEM') AS "GRANT ALTER SYSTEM ON PARAMETER ${p}"`).join(',\n      ')}`);
+  return Object.entries(row).filter(([, granted]) => !granted).map(([grant]) => grant);
 }
 
 /** A replica's replication password is a secret we did not read from the inventory: mask it too. */

@@ -113,6 +113,13 @@ describe('preflight decisions', () => {
     expect(decide(healthyCluster(), playbook, 'pg2').context!.waitFor).toEqual(['pg3']);
   });
 
+  it('a user that is not a superuser passes with the least-privilege grants and is refused naming each missing one', () => {
+    const lacking = (missing: string[]) => ({ isSuperuser: false, missingPrivileges: missing });
+    expect(failing(cluster([primary('pg1', lacking([])), replica('pg2', 5001, 0x3000000n, lacking([])), replica('pg3')]), 'pg2')).toEqual([]);
+    const state = cluster([primary('pg1', lacking(['GRANT pg_checkpoint'])), replica('pg2'), replica('pg3')]);
+    expect(decide(state, playbook, 'pg2').checks.find((c) => c.id === 'privileges')).toMatchObject({ verdict: 'fail', message: 'pg1 lacks GRANT pg_checkpoint' });
+  });
+
   it('standby settings lower than the primary are refused', () => {
     const low = replica('pg2');
     const state = cluster([primary(), { ...low, settings: { ...low.settings, max_connections: '10' } }, replica('pg3')]);

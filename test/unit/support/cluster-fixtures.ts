@@ -28,7 +28,7 @@ const settings = {
 export function primary(name = 'pg1', over: Partial<NodeObservation> = {}): NodeObservation {
   return {
     name, reachable: true, inRecovery: false, systemIdentifier: '7000', versionNum: 150010, timeline: 1,
-    flushLsn: 0x3000000n, receiveLsn: undefined, replayLsn: undefined, replayPaused: false, replayAgeMs: undefined, isSuperuser: true,
+    flushLsn: 0x3000000n, receiveLsn: undefined, replayLsn: undefined, replayPaused: false, replayAgeMs: undefined, isSuperuser: true, missingPrivileges: [],
     walReceiver: undefined, replication: [], slots: [], transactions: [], preparedXacts: 0, settings: { ...settings, cluster_name: name }, ...over,
   };
 }
