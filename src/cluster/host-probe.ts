@@ -4,7 +4,7 @@
  * data_dir, a prefix that cannot run, a run_as that is not honoured or a data directory the run
  * cannot write show up here, not at the fence.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { NodeSpec } from '../inventory/model.js';
 import { binPath, optionsFromPostmasterOpts } from '../postgres/server-control.js';
 import { describeFailure } from '../shell/exec.js';
@@ -15,7 +15,8 @@ import type { HostProbe } from '../model/cluster-state.js';
 export async function probeHost(node: NodeSpec, serverDataDir: string | undefined): Promise<HostProbe> {
   const problems: string[] = [];
   const access = node.hostAccess;
-  if (!access || !node.dataDir) return { node: node.name, problems };
+  if (!access) return { node: node.name, problems };
+  if (!node.dataDir) return { node: node.name, problems: ['no data_dir in the inventory, and the server did not say (SHOW data_directory)'] };
   if (access.kind === 'local' && access.runAs && !isRoot() && currentUser() !== access.runAs) {
     problems.push(`host_access.run_as is ${access.runAs}, but pg-handover runs as ${currentUser()} (not root), so it cannot act as ${access.runAs}`);
   }
@@ -30,24 +31,27 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
   const pidFile = join(dataDir, 'postmaster.pid');
   const optsFile = join(dataDir, 'postmaster.opts');
   const services = [node.service?.start, node.service?.stop].filter((c): c is readonly string[] => c !== undefined);
-  const [pid, writable, pgCtl, controlData, same, opts, ...found] = await Promise.all([
+  // postmaster.opts first: it names the binary the server runs, so its bin directory when the inventory names none.
+  const opts = await runner.run(['cat', optsFile], { timeoutMs: 10_000 });
+  const binDir = opts.ok && !node.binDir ? binDirFromPostmasterOpts(opts.stdout) : undefined;
+  const bin = { ...node, binDir: node.binDir ?? binDir };
+  const [pid, writable, pgCtl, controlData, same, ...found] = await Promise.all([
     runner.run(['cat', pidFile], { timeoutMs: 10_000 }),
     runner.run(['test', '-w', dataDir], { timeoutMs: 10_000 }),
-    runner.run([binPath(node, 'pg_ctl'), '--version'], { timeoutMs: 10_000 }),
-    runner.run([binPath(node, 'pg_controldata'), '--version'], { timeoutMs: 10_000 }),
+    runner.run([binPath(bin, 'pg_ctl'), '--version'], { timeoutMs: 10_000 }),
+    runner.run([binPath(bin, 'pg_controldata'), '--version'], { timeoutMs: 10_000 }),
     serverDataDir && serverDataDir !== dataDir ? runner.run(['test', dataDir, '-ef', serverDataDir], { timeoutMs: 10_000 }) : undefined,
-    // A start without service commands reuses the options the server was started with.
-    node.service?.start ? undefined : runner.run(['cat', optsFile], { timeoutMs: 10_000 }),
     ...services.map((command) => runner.run(['sh', '-c', 'command -v "$1"', 'sh', programOf(command)], { timeoutMs: 10_000 })),
   ]);
   const via = access.kind === 'local' ? `locally${access.runAs ? ` as ${access.runAs}` : ''}` : `via ${access.command.join(' ')}`;
   if (!pid.ok) problems.push(describeFailure(`reading ${pidFile} ${via}`, pid));
   else if (!writable.ok) problems.push(`${dataDir} is not writable ${via} (standby.signal goes there)`);
-  if (!pgCtl.ok) problems.push(describeFailure(`running ${binPath(node, 'pg_ctl')} ${via}`, pgCtl));
-  if (!controlData.ok) problems.push(describeFailure(`running ${binPath(node, 'pg_controldata')} ${via}`, controlData));
+  if (!pgCtl.ok) problems.push(describeFailure(`running ${binPath(bin, 'pg_ctl')} ${via}`, pgCtl));
+  if (!controlData.ok) problems.push(describeFailure(`running ${binPath(bin, 'pg_controldata')} ${via}`, controlData));
   if (same && !same.ok) problems.push(`data_dir ${dataDir} is not the server's data directory ${serverDataDir} (SHOW data_directory)`);
-  if (opts && !opts.ok) problems.push(describeFailure(`reading ${optsFile} ${via} (the options to start it with)`, opts));
-  else if (opts) {
+  // A start without service commands reuses the options the server was started with.
+  if (!node.service?.start && !opts.ok) problems.push(describeFailure(`reading ${optsFile} ${via} (the options to start it with)`, opts));
+  else if (!node.service?.start) {
     try {
       optionsFromPostmasterOpts(opts.stdout);
     } catch (error) {
@@ -57,7 +61,13 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
   found.forEach((result, i) => {
     if (!result.ok) problems.push(`service command ${services[i]!.join(' ')}: ${programOf(services[i]!)} not found ${via}`);
   });
-  return { node: node.name, problems };
+  return { node: node.name, problems, binDir };
+}
+
+/** The directory of the binary the postmaster was started as: its first word. */
+function binDirFromPostmasterOpts(text: string): string | undefined {
+  const binary = /^\s*"?([^"\s]+)"?/.exec(text)?.[1];
+  return binary?.startsWith('/') ? dirname(binary) : undefined;
 }
 
 /** The program a command runs, past an `env VAR=value …` prefix. */

@@ -1,5 +1,6 @@
 /** Reads the whole cluster into a ClusterState, every node and router in parallel. */
 import { probeHost } from './host-probe.js';
+import { withDiscovered } from '../inventory/discovered.js';
 import { resolveHosts } from '../shell/resolve.js';
 import { LOCK_KEY } from '../postgres/run-lock.js';
 import { observeNode } from '../postgres/observe.js';
@@ -10,9 +11,8 @@ import type { ClusterState, LockHolder } from '../model/cluster-state.js';
 import type { RouterState } from '../model/router.js';
 
 export async function observeCluster(connections: Connections): Promise<ClusterState> {
-  const inventory = connections.inventory;
   const [nodes, poolers] = await Promise.all([
-    Promise.all(inventory.nodes.map(async (node): Promise<NodeState> => {
+    Promise.all(connections.inventory.nodes.map(async (node): Promise<NodeState> => {
       const session = connections.nodes.get(node.name);
       if (!(session instanceof NodeSession)) return { name: node.name, reachable: false, error: session?.message ?? 'not connected' };
       try {
@@ -24,12 +24,23 @@ export async function observeCluster(connections: Connections): Promise<ClusterS
     Promise.all([...connections.routers.values()].map((router) => router.observe())),
   ]);
   const acted = nodes.filter((n): n is NodeObservation => n.reachable && !n.inRecovery && n.settings.default_transaction_read_only !== 'on');
+  // Discover, don't ask: a node's data directory as its server reports it, unless the inventory says.
+  const withDataDirs = withDiscovered(connections.inventory, Object.fromEntries(nodes.flatMap((n) => (n.reachable ? [[n.name, { dataDir: n.settings.data_directory }]] : []))));
   const [lockHolder, addresses, hosts] = await Promise.all([
     findLockHolder(connections, nodes, connections.applicationName),
-    resolveHosts(hostsSeen(inventory, nodes, poolers)),
-    Promise.all(acted.map((n) => probeHost(inventory.nodes.find((s) => s.name === n.name)!, n.settings.data_directory))),
+    resolveHosts(hostsSeen(withDataDirs, nodes, poolers)),
+    Promise.all(acted.map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory))),
   ]);
-  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts };
+  const inventory = withDiscovered(withDataDirs, Object.fromEntries(hosts.map((h) => [h.node, { binDir: h.binDir }])));
+  const said = (name: string) => {
+    const named = connections.inventory.nodes.find((n) => n.name === name)!;
+    const used = inventory.nodes.find((n) => n.name === name)!;
+    return [
+      ...(!named.dataDir && used.dataDir ? [`data_dir ${used.dataDir} (SHOW data_directory)`] : []),
+      ...(!named.binDir && used.binDir ? [`bin_dir ${used.binDir} (postmaster.opts)`] : []),
+    ];
+  };
+  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })) };
 }
 
 function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeState[], poolers: readonly RouterState[]): string[] {

@@ -165,6 +165,6 @@ function hostAccessChecks(state: ClusterState, primary: NodeObservation | undefi
   const via = spec.hostAccess.kind === 'local' ? 'locally' : `via ${spec.hostAccess.command.join(' ')}`;
   const checks: Check[] = probe && probe.problems.length
     ? probe.problems.map((problem) => fail('host-access', `${spec.name}: ${problem}`))
-    : [pass('host-access', `${spec.name}: commands run ${via} (postmaster.pid read, data directory writable, pg_ctl and pg_controldata run${spec.service ? ', service commands found' : ''}), so it is stopped cleanly and rejoins as a replica`)];
+    : [pass('host-access', `${spec.name}: commands run ${via} (postmaster.pid read, data directory writable, pg_ctl and pg_controldata run${spec.service ? ', service commands found' : ''}${probe?.discovered?.length ? `; discovered ${probe.discovered.join(', ')}` : ''}), so it is stopped cleanly and rejoins as a replica`)];
   return checks;
 }

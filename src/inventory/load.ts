@@ -60,9 +60,6 @@ function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec 
   if (node.dsn !== undefined && hasFields) {
     report([...at, 'dsn'], 'give either dsn or host/port/user/dbname, not both');
   }
-  if (node.host_access && !node.data_dir) {
-    report([...at, 'data_dir'], 'required when host_access is set (where the data directory is)');
-  }
   if (node.service && !node.host_access) {
     report([...at, 'service'], 'needs host_access (the commands run on the node\'s host)');
   }

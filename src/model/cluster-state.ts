@@ -16,6 +16,10 @@ export interface LockHolder {
 export interface HostProbe {
   readonly node: string;
   readonly problems: readonly string[];
+  /** The running postmaster's binary directory (postmaster.opts), when the inventory names none. */
+  readonly binDir?: string;
+  /** Paths taken from the server because the inventory names none, said in the check. */
+  readonly discovered?: readonly string[];
 }
 
 export interface ClusterState {

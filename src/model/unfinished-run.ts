@@ -8,6 +8,8 @@ export interface UnfinishedRun {
   readonly promoteRequested: boolean;
   readonly lastEvent: string;
   readonly pid?: number;
+  /** Data and binary directories it acted with, per node (discovered or from the inventory). */
+  readonly paths: Readonly<Record<string, { readonly dataDir?: string; readonly binDir?: string }>>;
   /** Its process still runs on this machine: it is running, not half-done. */
   readonly alive: boolean;
 }

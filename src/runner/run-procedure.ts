@@ -11,6 +11,7 @@ import { observeCluster } from '../cluster/observe.js';
 import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
+import { pathsOf, withDiscovered } from '../inventory/discovered.js';
 import type { Inventory } from '../inventory/model.js';
 import type { ClusterState } from '../model/cluster-state.js';
 import type { UnfinishedRun } from '../model/unfinished-run.js';
@@ -86,7 +87,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     const busy = otherRun(state, lockFile);
     if (busy) return refuseOrReport(options, [busy, journalCheck], started);
     const unfinished = findUnfinishedRun(options.journalDir, inventory.file);
-    const halfDone = options.procedure.halfDone(state, playbook, unfinished);
+    const halfDone = options.procedure.halfDone(unfinished ? { ...state, inventory: withDiscovered(state.inventory, unfinished.paths) } : state, playbook, unfinished);
     const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, setGuardian: (g) => (guardian = g) };
     if (halfDone) return await recover({ ...session, halfDone, unfinished });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
@@ -174,6 +175,8 @@ function startJournal(dir: string, runId: string, plan: Plan, checks: readonly C
   journal.write('run-start', {
     inventory: resolve(plan.context.inventory.file), playbook: plan.playbook, mode: plan.mode, recovers, pid: process.pid, host: hostname(),
     primary: plan.context.primary.name, target: plan.context.target.name, fenceMethod: plan.context.fenceMethod,
+    // Discovered paths: a later run that finds a node down still knows where it lives.
+    paths: pathsOf(plan.context.inventory),
     steps: plan.steps.map((s) => ({ id: s.id, title: s.title, actions: s.actions })),
   });
   journal.write('checks', { checks });

@@ -30,6 +30,7 @@ export function findUnfinishedRun(journalDir: string, inventoryFile: string): Un
       runId: String(start.runId), file: join(dir, name), primary: String(start.primary), target: String(start.target),
       fenceMethod: start.fenceMethod === undefined ? undefined : String(start.fenceMethod),
       promoteRequested: events.some((e) => e.event === 'point-of-no-return'),
+      paths: (start.paths ?? {}) as UnfinishedRun['paths'],
       lastEvent: describeEvent(events[events.length - 1]),
     };
   }

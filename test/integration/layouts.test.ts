@@ -7,7 +7,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli, reportOf } from './support/cli.js';
 import { nodeConn, observe, settledTopology, sql, underLoad } from './support/cluster.js';
-import { expectOneWriter } from './support/faults.js';
+import { expectOneWriter, journalEvents, pauseHere, playbookWith, startPromote, stepStarted, waitForJournal } from './support/faults.js';
+import { sleep } from '../../src/util/time.js';
 import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
 import type { PgBouncerSpec } from '../../src/routers/pgbouncer/spec.js';
 
@@ -81,5 +82,31 @@ describe('PgBouncer as operators configure it', () => {
     expect(row!.port).toBe(pg2);
     const [app] = await sql(pooler.app!, 'SELECT inet_server_port() AS port, pg_is_in_recovery() AS ro');
     expect(app).toEqual({ port: pg2, ro: false });
+  });
+});
+
+describe('discovered paths', () => {
+  test('an inventory without data_dir or bin_dir: preflight finds them, a switchover runs both ways, and a guardian restarts a stopped old primary from the paths its run recorded', async ({ sandbox }) => {
+    const file = sandbox.manifest.inventoryFile;
+    await writeFile(file, (await readFile(file, 'utf8')).split('\n').filter((l) => !/^\s+(data_dir|bin_dir):/.test(l)).join('\n'));
+    const dry = await cli(['switchover', '--inventory', file, '--dry-run', '--target', 'pg2']);
+    expect(dry.exitCode, dry.stdout).toBe(0);
+    expect(dry.stdout).toContain(`discovered data_dir ${sandbox.manifest.nodes[0]!.dataDir} (SHOW data_directory), bin_dir ${sandbox.manifest.pgBin} (postmaster.opts)`);
+    for (const target of ['pg2', 'pg1']) {
+      const result = await cli(switchover(file, '--target', target));
+      expect(result.exitCode, result.stderr).toBe(0);
+    }
+    // Killed inside the pause, pg1 stopped: the recovering run observes it down and uses the journal's paths.
+    const playbook = await playbookWith(sandbox, 'killed-in-pause', 'fence-writes', pauseHere(10));
+    const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+    await waitForJournal(sandbox, stepStarted('-exec'));
+    child.kill('SIGKILL');
+    await child;
+    for (let i = 0; !journalEvents(sandbox).some((e) => e.event === 'guardian-recovery-end'); i++) {
+      if (i > 200) throw new Error('the guardian did not finish');
+      await sleep(100);
+    }
+    expect(journalEvents(sandbox).find((e) => e.event === 'guardian-recovery-end')).toMatchObject({ outcome: 'rolled-back' });
+    expect(await expectOneWriter(sandbox)).toBe('pg1');
   });
 });

@@ -52,7 +52,6 @@ describe('inventory', () => {
     ['unterminated quote', valid.replace('dbname=postgres', "dbname='postgres"), /nodes\[0\]\.dsn: unterminated quoted value/],
     ['socket directory host', valid.replace('host=127.0.0.1 port=5432', 'host=/var/run/postgresql port=5432'), /expected a TCP host/],
     ['missing env var', valid.replace('dbname=postgres\n', 'dbname=postgres\n    password: ${env:NOPE_NOT_SET}\n'), /nodes\[0\]\.password: environment variable NOPE_NOT_SET is not set/],
-    ['host_access without data_dir', valid.replace('  - name: pg2\n', '  - name: pg2\n    host_access: { kind: local }\n'), /nodes\[1\]\.data_dir: required when host_access is set/],
     ['host_access unknown kind', valid.replace('  - name: pg2\n', '  - name: pg2\n    data_dir: /d\n    host_access: { kind: ssh }\n'), /nodes\[1\]\.host_access\.kind: expected kind "local" or "command"/],
     ['host_access command empty', valid.replace('  - name: pg2\n', '  - name: pg2\n    data_dir: /d\n    host_access: { kind: command, command: [] }\n'), /host_access\.command: expected at least one word/],
     ['poolers missing', `nodes:\n${node('pg1', 5432)}${node('pg2', 5433)}`, /poolers: required/],
@@ -78,5 +77,17 @@ describe('inventory', () => {
   it('reads the file from disk and names an unreadable one', async () => {
     const { loadInventory } = await import('../../src/inventory/load.js');
     await expect(loadInventory('/nonexistent/inventory.yaml')).rejects.toThrow(/cannot read file \(ENOENT\)/);
+  });
+});
+
+describe('discovered paths', () => {
+  it('a node with host access takes its server’s data directory and binaries unless the inventory names them', async () => {
+    const { withDiscovered } = await import('../../src/inventory/discovered.js');
+    const inventory = await load(valid.replace('  - name: pg2\n', '  - name: pg2\n    host_access: { kind: local }\n'));
+    const found = withDiscovered(inventory, { pg1: { dataDir: '/srv/pg1' }, pg2: { dataDir: '/var/lib/postgresql/15/main', binDir: '/usr/lib/postgresql/15/bin' } });
+    expect(found.nodes[0]).toEqual(inventory.nodes[0]); // no host access: nothing to act with
+    expect(found.nodes[1]).toMatchObject({ dataDir: '/var/lib/postgresql/15/main', binDir: '/usr/lib/postgresql/15/bin', logFile: '/var/lib/postgresql/15/pg2.log' });
+    const named = withDiscovered(await load(valid.replace('  - name: pg2\n', '  - name: pg2\n    data_dir: /mine\n    host_access: { kind: local }\n')), { pg2: { dataDir: '/theirs' } });
+    expect(named.nodes[1]!.dataDir).toBe('/mine');
   });
 });
