@@ -47,7 +47,7 @@ export function registerCommands(program: Command): void {
       .option('--dry-run', 'run every read-only check and print the plan; change nothing')
       .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
       .option('--json', 'one JSON event per line on stdout')
-      .option('--journal-dir <dir>', 'where run journals go (default: $PG_HANDOVER_JOURNAL_DIR, else .pg-handover/runs beside the inventory file)')
+      .option('--journal-dir <dir>', 'where run journals go (default: $PG_HANDOVER_JOURNAL_DIR, else $PG_HANDOVER_STATE_DIR/runs, else .pg-handover/runs beside the inventory file)')
       .action(async (opts) => {
         await (await import('./procedure-command.js')).procedureCommand(procedure.name, opts);
       });

@@ -44,6 +44,10 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
     ...services.map((command) => runner.run(['sh', '-c', 'command -v "$1"', 'sh', programOf(command)], { timeoutMs: 10_000 })),
   ]);
   const via = access.kind === 'local' ? `locally${access.runAs ? ` as ${access.runAs}` : ''}` : `via ${access.command.join(' ')}`;
+  // Where the server writes its output now (pg_ctl -l, or a service's file): a restart keeps writing there.
+  const postmaster = pid.ok ? /^\d+/.exec(pid.stdout.trim())?.[0] : undefined;
+  const stderr = postmaster && !node.logFile ? await runner.run(['readlink', `/proc/${postmaster}/fd/2`], { timeoutMs: 10_000 }) : undefined;
+  const logFile = stderr?.ok && /^\/(?!dev\/|proc\/)/.test(stderr.stdout.trim()) ? stderr.stdout.trim() : undefined;
   if (!pid.ok) problems.push(describeFailure(`reading ${pidFile} ${via}`, pid));
   else if (!writable.ok) problems.push(`${dataDir} is not writable ${via} (standby.signal goes there)`);
   if (!pgCtl.ok) problems.push(describeFailure(`running ${binPath(bin, 'pg_ctl')} ${via}`, pgCtl));
@@ -61,7 +65,7 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
   found.forEach((result, i) => {
     if (!result.ok) problems.push(`service command ${services[i]!.join(' ')}: ${programOf(services[i]!)} not found ${via}`);
   });
-  return { node: node.name, problems, binDir };
+  return { node: node.name, problems, binDir, logFile };
 }
 
 /** The directory of the binary the postmaster was started as: its first word. */

@@ -31,13 +31,14 @@ export async function observeCluster(connections: Connections): Promise<ClusterS
     resolveHosts(hostsSeen(withDataDirs, nodes, poolers)),
     Promise.all(acted.map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory))),
   ]);
-  const inventory = withDiscovered(withDataDirs, Object.fromEntries(hosts.map((h) => [h.node, { binDir: h.binDir }])));
+  const inventory = withDiscovered(withDataDirs, Object.fromEntries(hosts.map((h) => [h.node, { binDir: h.binDir, logFile: h.logFile }])));
   const said = (name: string) => {
     const named = connections.inventory.nodes.find((n) => n.name === name)!;
     const used = inventory.nodes.find((n) => n.name === name)!;
     return [
       ...(!named.dataDir && used.dataDir ? [`data_dir ${used.dataDir} (SHOW data_directory)`] : []),
       ...(!named.binDir && used.binDir ? [`bin_dir ${used.binDir} (postmaster.opts)`] : []),
+      ...(!named.logFile && used.logFile && hosts.find((h) => h.node === name)?.logFile ? [`log_file ${used.logFile} (where its output goes now)`] : []),
     ];
   };
   return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })) };

@@ -3,7 +3,7 @@
  * passwords from the file, the environment or a password file. Every problem is a BadInputError.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { getPassword } from 'pgpass/lib/helper.js';
 import { SSL_MODES } from '../postgres/tls.js';
 import { registerSecret } from '../util/secrets.js';
@@ -68,7 +68,7 @@ function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec 
     name: node.name,
     conn: toConn(node, [...at, node.dsn !== undefined ? 'dsn' : 'host'], report),
     dataDir: node.data_dir,
-    logFile: node.log_file ?? (node.data_dir ? join(dirname(node.data_dir), `${node.name}.log`) : undefined),
+    logFile: node.log_file,
     binDir: node.bin_dir,
     hostAccess:
       access === undefined ? undefined

@@ -47,7 +47,7 @@ export const nodeSchema = z.strictObject({
   name: nameField,
   ...connectionFields,
   data_dir: nonEmpty.optional(),
-  /** Where `pg_ctl start` writes server output when the tool starts this node (default: next to data_dir). */
+  /** Where `pg_ctl start` writes server output when the tool starts this node (default: where it goes now, else next to data_dir). */
   log_file: nonEmpty.optional(),
   bin_dir: nonEmpty.optional(),
   host_access: hostAccess.optional(),

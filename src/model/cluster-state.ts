@@ -18,6 +18,8 @@ export interface HostProbe {
   readonly problems: readonly string[];
   /** The running postmaster's binary directory (postmaster.opts), when the inventory names none. */
   readonly binDir?: string;
+  /** The file the postmaster's output goes to now (its stderr), when the inventory names no log_file. */
+  readonly logFile?: string;
   /** Paths taken from the server because the inventory names none, said in the check. */
   readonly discovered?: readonly string[];
 }

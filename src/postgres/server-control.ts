@@ -6,7 +6,7 @@
  * start without them reuses the options the server was last started with (postmaster.opts), so a
  * config file outside the data directory (the Debian layout) is found again.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StepFailedError, TimeoutError } from '../errors.js';
 import type { NodeSpec } from '../inventory/model.js';
 import { describeFailure } from '../shell/exec.js';
@@ -24,7 +24,7 @@ export const stopCommand = (node: NodeSpec, timeoutMs: number): string[] => (nod
 /** `options`: what postmaster.opts says beyond the data directory (shown as a placeholder in the dry run). */
 export const startCommand = (node: NodeSpec, timeoutMs: number, options = '<options from postmaster.opts, if any>'): string[] => (node.service?.start
   ? [...node.service.start]
-  : [binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-l', node.logFile!, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), ...(options ? ['-o', options] : []), 'start']);
+  : [binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-l', node.logFile ?? join(dirname(node.dataDir!), `${node.name}.log`), '-w', '-t', String(Math.ceil(timeoutMs / 1000)), ...(options ? ['-o', options] : []), 'start']);
 
 /**
  * The server options in postmaster.opts beyond the binary and its data directory, quoted for the

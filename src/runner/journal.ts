@@ -29,7 +29,10 @@ export class Journal {
  * run (or the guardian) started from anywhere finds the journal of a half-done run.
  */
 export function defaultJournalDir(inventoryFile: string, env: NodeJS.ProcessEnv = process.env): string {
-  return env.PG_HANDOVER_JOURNAL_DIR || join(dirname(resolve(inventoryFile)), '.pg-handover', 'runs');
+  if (env.PG_HANDOVER_JOURNAL_DIR) return env.PG_HANDOVER_JOURNAL_DIR;
+  // A state directory shared by several inventories is fine: runs and lock files are per inventory file.
+  if (env.PG_HANDOVER_STATE_DIR) return join(env.PG_HANDOVER_STATE_DIR, 'runs');
+  return join(dirname(resolve(inventoryFile)), '.pg-handover', 'runs');
 }
 
 export function newRunId(now = new Date()): string {

@@ -3,12 +3,15 @@
  * itself: config in /etc-style directories outside the data directory, servers started and
  * stopped by pg_ctlcluster, given to the tool as each node's service commands.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli, reportOf } from './support/cli.js';
-import { nodeConn, observe, settledTopology, sql, underLoad } from './support/cluster.js';
+import { nodeConn, observe, settledTopology, sql, underLoad, waitUntilStreaming } from './support/cluster.js';
 import { expectOneWriter, journalEvents, pauseHere, playbookWith, startPromote, stepStarted, waitForJournal } from './support/faults.js';
 import { sleep } from '../../src/util/time.js';
+import { postmasterPid } from '../../src/sandbox/control.js';
+import { run } from '../../src/shell/exec.js';
+import { runAsIdentity } from '../../src/shell/os-user.js';
 import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
 import type { PgBouncerSpec } from '../../src/routers/pgbouncer/spec.js';
 
@@ -89,12 +92,20 @@ describe('discovered paths', () => {
   test('an inventory without data_dir or bin_dir: preflight finds them, a switchover runs both ways, and a guardian restarts a stopped old primary from the paths its run recorded', async ({ sandbox }) => {
     const file = sandbox.manifest.inventoryFile;
     await writeFile(file, (await readFile(file, 'utf8')).split('\n').filter((l) => !/^\s+(data_dir|bin_dir):/.test(l)).join('\n'));
+    // pg1's output goes to a file of the operator's choosing; the tool's restart must keep it there.
+    const pg1 = sandbox.manifest.nodes[0]!;
+    const ownLog = join(sandbox.dir, 'pg1-own.log');
+    const restarted = await run([join(sandbox.manifest.pgBin, 'pg_ctl'), '-D', pg1.dataDir, '-l', ownLog, '-m', 'fast', '-w', 'restart'], { ...runAsIdentity(sandbox.manifest.osUser, 'test'), timeoutMs: 30_000 });
+    expect(restarted.ok, restarted.stderr).toBe(true);
+    await waitUntilStreaming(sandbox, 'pg2', 'pg1');
+    await waitUntilStreaming(sandbox, 'pg3', 'pg1');
     const dry = await cli(['switchover', '--inventory', file, '--dry-run', '--target', 'pg2']);
     expect(dry.exitCode, dry.stdout).toBe(0);
     expect(dry.stdout).toContain(`discovered data_dir ${sandbox.manifest.nodes[0]!.dataDir} (SHOW data_directory), bin_dir ${sandbox.manifest.pgBin} (postmaster.opts)`);
     for (const target of ['pg2', 'pg1']) {
       const result = await cli(switchover(file, '--target', target));
       expect(result.exitCode, result.stderr).toBe(0);
+      if (target === 'pg2') expect(await readlink(`/proc/${postmasterPid(sandbox.manifest, 'pg1')}/fd/2`)).toBe(ownLog);
     }
     // Killed inside the pause, pg1 stopped: the recovering run observes it down and uses the journal's paths.
     const playbook = await playbookWith(sandbox, 'killed-in-pause', 'fence-writes', pauseHere(10));

@@ -86,7 +86,7 @@ describe('discovered paths', () => {
     const inventory = await load(valid.replace('  - name: pg2\n', '  - name: pg2\n    host_access: { kind: local }\n'));
     const found = withDiscovered(inventory, { pg1: { dataDir: '/srv/pg1' }, pg2: { dataDir: '/var/lib/postgresql/15/main', binDir: '/usr/lib/postgresql/15/bin' } });
     expect(found.nodes[0]).toEqual(inventory.nodes[0]); // no host access: nothing to act with
-    expect(found.nodes[1]).toMatchObject({ dataDir: '/var/lib/postgresql/15/main', binDir: '/usr/lib/postgresql/15/bin', logFile: '/var/lib/postgresql/15/pg2.log' });
+    expect(found.nodes[1]).toMatchObject({ dataDir: '/var/lib/postgresql/15/main', binDir: '/usr/lib/postgresql/15/bin', logFile: undefined });
     const named = withDiscovered(await load(valid.replace('  - name: pg2\n', '  - name: pg2\n    data_dir: /mine\n    host_access: { kind: local }\n')), { pg2: { dataDir: '/theirs' } });
     expect(named.nodes[1]!.dataDir).toBe('/mine');
   });

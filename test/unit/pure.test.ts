@@ -149,3 +149,12 @@ describe('synchronous_standby_names across a switchover', () => {
     expect(syncRequirement('FIRST 1 (*)')).toEqual({ count: 1, names: '*' });
   });
 });
+
+describe('where journals go', () => {
+  it('the flag, else $PG_HANDOVER_JOURNAL_DIR, else $PG_HANDOVER_STATE_DIR/runs, else beside the inventory: never the working directory', async () => {
+    const { defaultJournalDir } = await import('../../src/runner/journal.js');
+    expect(defaultJournalDir('inv/cluster.yaml', { PG_HANDOVER_JOURNAL_DIR: '/j' })).toBe('/j');
+    expect(defaultJournalDir('inv/cluster.yaml', { PG_HANDOVER_STATE_DIR: '/var/lib/pg-handover' })).toBe('/var/lib/pg-handover/runs');
+    expect(defaultJournalDir('/etc/pgh/cluster.yaml', {})).toBe('/etc/pgh/.pg-handover/runs');
+  });
+});
