@@ -57,7 +57,7 @@ describe('the Debian layout (pg_createcluster, pg_ctlcluster as service commands
 });
 
 describe('PgBouncer as operators configure it', () => {
-  test('[databases] in a %included file and a * fallback serving another database: both move, every database is writable on the new primary', async ({ sandbox }) => {
+  test('[databases] in a %included file, a * fallback serving another database, md5 logins: both move, every database is writable on the new primary, no password printed', async ({ sandbox }) => {
     const pooler = sandbox.inventory.poolers[0] as PgBouncerSpec;
     const ini = pooler.configFile;
     const primaryPort = sandbox.manifest.nodes[0]!.port;
@@ -66,7 +66,8 @@ describe('PgBouncer as operators configure it', () => {
     const appdbLine = original.split('\n').find((l) => l.startsWith('appdb ='))!;
     const included = join(sandbox.dir, 'databases.ini');
     await writeFile(included, `${appdbLine}\n`);
-    await writeFile(ini, original.replace(appdbLine, `%include ${included}\n* = host=localhost port=${primaryPort}`));
+    // md5 for clients and the admin user, as many existing PgBouncers still run.
+    await writeFile(ini, original.replace(appdbLine, `%include ${included}\n* = host=localhost port=${primaryPort}`).replace('auth_type = scram-sha-256', 'auth_type = md5'));
     await sql(pooler.admin, 'RELOAD');
     const other = { ...pooler.app!, dbname: 'otherdb' };
     await sql(other, 'CREATE TABLE marks (n int)'); // PgBouncer now has a pool for otherdb, made from *
@@ -78,6 +79,7 @@ describe('PgBouncer as operators configure it', () => {
     const { value: result, load } = await underLoad(sandbox, () => cli(switchover(sandbox.manifest.inventoryFile, '--target', 'pg2')));
     expect(result.exitCode, result.stderr).toBe(0);
     expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+    for (const secret of [pooler.admin.password!, pooler.app!.password!]) expect(`${dry.stdout}${dry.stderr}${result.stdout}${result.stderr}`).not.toContain(secret);
     const pg2 = sandbox.manifest.nodes[1]!.port;
     expect(await readFile(included, 'utf8')).toBe(`${appdbLine.replace(`port=${primaryPort}`, `port=${pg2}`)}\n`);
     expect(await readFile(ini, 'utf8')).toContain(`* = host=127.0.0.1 port=${pg2}`);
