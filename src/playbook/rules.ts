@@ -8,7 +8,7 @@ export interface RuleProblem {
 
 export type PlaybookRules = (playbook: Playbook, nodeNames?: readonly string[]) => RuleProblem[];
 
-export const NODE_ALIASES = new Set(['primary', 'target', 'old-primary', 'new-primary']);
+const NODE_ALIASES = new Set(['primary', 'target', 'old-primary', 'new-primary']);
 
 export const commonRules: PlaybookRules = (playbook, nodeNames) => {
   const problems: RuleProblem[] = [];

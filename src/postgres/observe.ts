@@ -105,7 +105,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
 }
 
 /** The parameters a run changes with ALTER SYSTEM. */
-export const ALTERED_PARAMETERS = ['primary_conninfo', 'primary_slot_name', 'default_transaction_read_only', 'synchronous_standby_names'];
+const ALTERED_PARAMETERS = ['primary_conninfo', 'primary_slot_name', 'default_transaction_read_only', 'synchronous_standby_names'];
 
 /**
  * The least-privilege set (sql/least-privilege.sql), each named as the GRANT that gives it.

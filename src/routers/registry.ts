@@ -10,7 +10,7 @@ import type { RouterState } from '../model/router.js';
 import type { Router, RouterCheckInput, RouterKind } from './types.js';
 
 const KINDS: readonly RouterKind<never>[] = [pgbouncer as RouterKind<never>];
-export const DEFAULT_ROUTER_KIND = 'pgbouncer';
+const DEFAULT_ROUTER_KIND = 'pgbouncer';
 
 export function routerKind(kind: string): RouterKind {
   const found = KINDS.find((k) => k.kind === kind);

@@ -24,7 +24,7 @@ export function debianLayout(dir: string, pgBin: string): DebianLayout {
   return { confRoot: join(dir, 'etc'), major };
 }
 
-export const confDirOf = (layout: DebianLayout, node: string): string => join(layout.confRoot, layout.major, node);
+const confDirOf = (layout: DebianLayout, node: string): string => join(layout.confRoot, layout.major, node);
 
 /** `pg_ctlcluster` through `env`, so the prefix also works through sudo or ssh. */
 export const serviceCommands = (layout: DebianLayout, node: string) => {

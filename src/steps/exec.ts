@@ -10,7 +10,7 @@ import { describeFailure, run } from '../shell/exec.js';
 import type { PlanContext, StepDefinition } from './types.js';
 
 /** What an exec step may substitute in its words; a typo must fail validation, not run literally. */
-export const EXEC_PLACEHOLDERS = ['primary', 'target', 'primary_host', 'primary_port', 'target_host', 'target_port', 'run_id'] as const;
+const EXEC_PLACEHOLDERS = ['primary', 'target', 'primary_host', 'primary_port', 'target_host', 'target_port', 'run_id'] as const;
 const knownPlaceholders = (word: string): boolean =>
   [...word.matchAll(/\{([^{}]*)\}/g)].every((m) => (EXEC_PLACEHOLDERS as readonly string[]).includes(m[1]!));
 

@@ -14,7 +14,7 @@ import { pauseBudgetOf } from '../../steps/registry.js';
 import { FENCE_MODES, type FenceMethod } from '../../steps/fence-modes.js';
 import type { PlanContext } from '../../steps/types.js';
 
-export function limitsOf(playbook: Playbook): PreflightLimits {
+function limitsOf(playbook: Playbook): PreflightLimits {
   const step = playbook.steps.find((s): s is StepOf<'preflight'> => s.kind === 'preflight');
   const budget = pauseBudgetOf(playbook.steps);
   return step ? limitsFrom(step, budget) : { ...DEFAULT_LIMITS, pauseBudgetMs: budget };
