@@ -61,7 +61,13 @@ function primaryChecks(state: ClusterState): Check[] {
   const fenced = fencedPrimariesOf(state).map((n) =>
     warn('fenced-primaries', `${n.name} is a former primary fenced read-only, not a replica: it is left out; rejoin it with pg_rewind`));
   if (primaries.length === 1) return [pass('one-primary', `${primaries[0]!.name} is the only writable primary`), ...fenced];
-  if (primaries.length === 0) return [fail('one-primary', 'no reachable node is a primary (use the failover procedure, not a planned switchover)')];
+  if (primaries.length === 0) {
+    // A node that did not answer (down, or a TLS or login problem) may be the primary: never advise a failover then.
+    const silent = state.nodes.filter((n) => !n.reachable).map((n) => n.name);
+    return [fail('one-primary', silent.length
+      ? `no reachable node is a primary, and ${silent.join(', ')} did not answer (see nodes-reachable): fix that first; if the primary is really down, that is a failover, not a planned switchover`
+      : 'no reachable node is a primary (use the failover procedure, not a planned switchover)')];
+  }
   return [fail('one-primary', `${primaries.length} nodes are primaries (${primaries.map((p) => p.name).join(', ')}): split brain, fix it first`)];
 }
 

@@ -57,6 +57,11 @@ describe('preflight decisions', () => {
     expect(failing(cluster([replica('pg1', 5002), replica('pg2', 5001), replica('pg3')]))).toContain('one-primary');
   });
 
+  it('does not advise a failover when the primary may be among the nodes that did not answer', () => {
+    const silent = cluster([{ name: 'pg1', reachable: false, error: 'TLS: the server\'s certificate is not accepted' }, replica('pg2'), replica('pg3')]);
+    expect(decide(silent, playbook).checks.find((c) => c.id === 'one-primary')!.message).toMatch(/^no reachable node is a primary, and pg1 did not answer \(see nodes-reachable\): fix that first/);
+  });
+
   it('refuses blockers: long and prepared transactions, logical slots, paused replay', () => {
     const busy = primary('pg1', {
       transactions: [{ pid: 42, user: 'app', state: 'idle in transaction', ageMs: 60_000 }],
