@@ -1,13 +1,10 @@
 /** Holding and releasing clients on every router of the inventory, in parallel (shared by steps). */
 import { routerKind } from '../routers/registry.js';
-import type { RouteTarget } from '../routers/types.js';
+import { routeTargetOf, type RouteTarget } from '../routers/types.js';
 import type { NodeSpec } from '../inventory/model.js';
 import type { Action, PlanContext, StepContext } from './types.js';
 
-/** A node as routers name it, with the addresses its host resolved to when the cluster was observed. */
-export const routeTarget = (node: NodeSpec, plan: Pick<PlanContext, 'state'>): RouteTarget => ({
-  name: node.name, host: node.conn.host, port: node.conn.port, addresses: plan.state.addresses?.[node.conn.host] ?? [node.conn.host],
-});
+export const routeTarget = (node: NodeSpec, plan: Pick<PlanContext, 'state'>): RouteTarget => routeTargetOf(node, plan.state.addresses);
 
 /** One action per router: hold its clients (a router is marked held before it is asked, so undo covers a half-done hold). */
 export function holdActions(plan: PlanContext, timeoutMs: number): Action<{ held: Set<string> }>[] {

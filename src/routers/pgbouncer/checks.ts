@@ -3,7 +3,7 @@ import { fail, pass, warn, type Check } from '../../decide/checks.js';
 import type { RouterState } from '../../model/router.js';
 import { formatMs } from '../../util/time.js';
 import { routeChecks } from '../route-checks.js';
-import { isTarget, type RouterCheckInput } from '../types.js';
+import { isTarget, routeTargetOf, type RouterCheckInput } from '../types.js';
 import type { PgBouncerSpec } from './spec.js';
 
 /** What PgBouncer's observation adds to its routes. */
@@ -41,7 +41,7 @@ export function pgbouncerChecks(observed: RouterState, input: RouterCheckInput):
     if (!detail.fileError && !detail.fileTargets[db] && !fallback) checks.push(fail('pooler-config-file', `${db} has no entry in [databases] of the pooler's config file (or any file it %includes), and there is no * fallback`));
   }
   const primary = input.primary && input.state.inventory.nodes.find((n) => n.name === input.primary!.name);
-  const from = primary && { name: primary.name, host: primary.conn.host, port: primary.conn.port, addresses: input.state.addresses?.[primary.conn.host] ?? [primary.conn.host] };
+  const from = primary && routeTargetOf(primary, input.state.addresses);
   const alsoMoved = from ? detail.others.filter((d) => isTarget(from, d.host, d.port, detail.resolved)).map((d) => d.name) : [];
   if (alsoMoved.length) {
     checks.push(pass('pooler-other-databases', `pooler ${name} also sends ${alsoMoved.join(', ')} to ${input.primary!.name}: held and repointed with the rest, so none stays on the old primary`));
