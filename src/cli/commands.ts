@@ -36,14 +36,25 @@ export function registerCommands(program: Command): void {
     .option('--json', 'print the state as JSON')
     .action(async (opts) => (await import('./status-command.js')).statusCommand(opts));
 
+  program
+    .command('check')
+    .description('ready for a switchover now, and for a failover? exit 0 ready, 3 not ready, 7 no primary answers (changes nothing)')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    .option('--json', 'print the result as JSON')
+    .option('--watch <interval>', 'check again every interval (e.g. 10s) and serve Prometheus metrics')
+    .option('--metrics-port <port>', 'port for --watch metrics (GET /metrics)', '9187')
+    .option('--metrics-host <address>', 'address the metrics endpoint listens on', '127.0.0.1')
+    .option('--journal-dir <dir>', 'where the last sight of the primary is kept for a later failover (default: as for runs)')
+    .action(async (opts) => (await import('./check-command.js')).checkCommand(opts));
+
   for (const procedure of PROCEDURES) {
-    program
+    const command = program
       .command(procedure.name)
       .aliases([...procedure.aliases])
       .description(procedure.summary)
       .requiredOption('-i, --inventory <file>', 'inventory YAML file')
       .option('-p, --playbook <file>', `playbook YAML file (default: the built-in playbooks/${procedure.name}.yaml)`)
-      .option('-t, --target <node>', 'node to promote (default: the first by name of the streaming replicas within 16 MiB of the most advanced)')
+      .option('-t, --target <node>', procedure.targetHelp)
       .option('--dry-run', 'run every read-only check and print the plan; change nothing')
       .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
       .option('--json', 'one JSON event per line on stdout')
@@ -51,6 +62,7 @@ export function registerCommands(program: Command): void {
       .action(async (opts) => {
         await (await import('./procedure-command.js')).procedureCommand(procedure.name, opts);
       });
+    for (const flag of procedure.flags ?? []) command.option(flag.flags, flag.description);
   }
 
   program

@@ -22,6 +22,7 @@ export interface ProcedureFlags {
   yes?: boolean;
   json?: boolean;
   journalDir?: string;
+  acceptDataLoss?: boolean;
 }
 
 export async function procedureCommand(name: string, flags: ProcedureFlags): Promise<ProcedureResult> {
@@ -48,7 +49,7 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
   try {
     const result = await runProcedure({
       procedure, inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
-      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal,
+      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss,
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
         const ok = flags.yes || (await ask(procedure, plan));

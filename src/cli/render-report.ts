@@ -11,7 +11,10 @@ export function renderReport(report: Report, headline: string): string {
   lines.push(`  primary:         ${report.primaryNow}${report.primaryNow === report.oldPrimary ? ' (unchanged)' : ` (was ${report.oldPrimary})`}`);
   if (report.writePauseMs !== undefined) lines.push(`  write pause:     ${formatMs(report.writePauseMs)} (pooler paused -> resumed)`);
   if (report.finalLsn) lines.push(`  final LSN:       ${report.finalLsn} on ${report.oldPrimary} (${report.finalLsnSource})`);
-  if (report.targetReplayLsn) lines.push(`  target replayed: ${report.targetReplayLsn} on ${report.target} when promoted (zero data loss: replayed >= final)`);
+  if (report.possibleLoss) lines.push(`  data loss:       ${report.possibleLoss}`);
+  if (report.targetReplayLsn) {
+    lines.push(`  target replayed: ${report.targetReplayLsn} on ${report.target} when promoted${report.possibleLoss ? '' : ' (zero data loss: replayed >= final)'}`);
+  }
   if (report.newTimeline !== undefined) lines.push(`  timeline:        ${report.oldTimeline ?? '?'} -> ${report.newTimeline}`);
   for (const pooler of report.poolers) lines.push(`  pooler:          ${pooler.name} -> ${pooler.pointsAt}${pooler.paused ? ' (STILL PAUSED)' : ''}`);
   lines.push(`  old primary:     ${report.oldPrimary}: ${report.oldPrimaryState}`);

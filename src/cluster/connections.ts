@@ -16,12 +16,17 @@ export class Connections {
     readonly applicationName: string,
   ) {}
 
-  static async open(inventory: Inventory, applicationName = 'pg-handover'): Promise<Connections> {
+  /**
+   * `limits`: a failover asks once, within its detection timeout (a hung server accepts the TCP
+   * connection and then never answers); otherwise the DSN's connect_timeout and a few attempts.
+   */
+  static async open(inventory: Inventory, applicationName = 'pg-handover', limits: { connectTimeoutMs?: number; attempts?: number } = {}): Promise<Connections> {
     const nodes = new Map<string, NodeSession | Error>();
     const routers = new Map(inventory.poolers.map((spec) => [spec.name, openRouter(spec)]));
     await Promise.all([
       ...inventory.nodes.map(async (node) => {
-        nodes.set(node.name, await NodeSession.open(node.name, node.conn, { applicationName, connectTimeoutMs: heldTimeoutMs(node.conn) }).catch(asError));
+        const options = { applicationName, connectTimeoutMs: limits.connectTimeoutMs ?? heldTimeoutMs(node.conn), attempts: limits.attempts };
+        nodes.set(node.name, await NodeSession.open(node.name, node.conn, options).catch(asError));
       }),
       ...[...routers.values()].map((router) => router.connect()),
     ]);
@@ -56,4 +61,5 @@ export class Connections {
 /** The DSN's connect_timeout when it gives one, else 2 s: short, since held sessions are opened before anything changes. */
 const heldTimeoutMs = (conn: ConnParams): number => (conn.extra.connect_timeout ? Number(conn.extra.connect_timeout) * 1000 : 2000);
 
-const asError = (error: unknown): Error => new Error(messageOf(error).replace(/^[^:]+: /, ''));
+/** The error without the node's name (the observation adds it), keeping its code for classification. */
+const asError = (error: unknown): Error => Object.assign(new Error(messageOf(error).replace(/^[^:]+: /, '')), { code: (error as { pgCode?: string }).pgCode });

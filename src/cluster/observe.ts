@@ -3,22 +3,27 @@ import { probeHost } from './host-probe.js';
 import { withDiscovered } from '../inventory/discovered.js';
 import { resolveHosts } from '../shell/resolve.js';
 import { LOCK_KEY } from '../postgres/run-lock.js';
-import { observeNode } from '../postgres/observe.js';
-import { type NodeObservation, type NodeState } from '../model/node.js';
+import { observeNode, readReceiver } from '../postgres/observe.js';
+import { silenceOf, type NodeObservation, type NodeState } from '../model/node.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import type { Connections } from './connections.js';
-import type { ClusterState, LockHolder } from '../model/cluster-state.js';
+import type { ClusterState, LockHolder, ReceiversAfter } from '../model/cluster-state.js';
 import type { RouterState } from '../model/router.js';
 
-export async function observeCluster(connections: Connections): Promise<ClusterState> {
+/** `queryTimeoutMs`: a node that does not answer a query within it counts as silent (a failover's detection timeout). */
+export async function observeCluster(connections: Connections, options: { queryTimeoutMs?: number; startedAt?: number } = {}): Promise<ClusterState> {
+  const startedAt = options.startedAt ?? performance.now();
   const [nodes, poolers] = await Promise.all([
     Promise.all(connections.inventory.nodes.map(async (node): Promise<NodeState> => {
       const session = connections.nodes.get(node.name);
-      if (!(session instanceof NodeSession)) return { name: node.name, reachable: false, error: session?.message ?? 'not connected' };
+      if (!(session instanceof NodeSession)) {
+        const error = session?.message ?? 'not connected';
+        return { name: node.name, reachable: false, error, silence: silenceOf((session as { code?: string } | undefined)?.code, error) };
+      }
       try {
-        return await observeNode(node, session);
+        return await observeNode(node, session, options.queryTimeoutMs);
       } catch (error) {
-        return { name: node.name, reachable: false, error: messageOf(error) };
+        return { name: node.name, reachable: false, error: messageOf(error), silence: silenceOf((error as { pgCode?: string }).pgCode, messageOf(error)) };
       }
     })),
     Promise.all([...connections.routers.values()].map((router) => router.observe())),
@@ -41,7 +46,22 @@ export async function observeCluster(connections: Connections): Promise<ClusterS
       ...(!named.logFile && used.logFile && hosts.find((h) => h.node === name)?.logFile ? [`log_file ${used.logFile} (where its output goes now)`] : []),
     ];
   };
-  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })) };
+  // A node was silent: ask the replicas again, now that its silence has lasted the whole probe.
+  const receiversAfter = nodes.some((n) => !n.reachable) ? await receiversNow(connections, nodes, startedAt, options.queryTimeoutMs) : undefined;
+  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })), receiversAfter };
+}
+
+async function receiversNow(connections: Connections, nodes: readonly NodeState[], startedAt: number, timeoutMs = 2000): Promise<ReceiversAfter> {
+  const replicas = nodes.filter((n): n is NodeObservation => n.reachable && n.inRecovery);
+  const views = await Promise.all(replicas.map(async (n) => {
+    const session = connections.nodes.get(n.name);
+    const view = session instanceof NodeSession ? await readReceiver(session, timeoutMs).catch(() => undefined) : undefined;
+    return [n.name, view] as const;
+  }));
+  return {
+    sinceProbeMs: performance.now() - startedAt,
+    byNode: Object.fromEntries(views.flatMap(([name, view]) => (view ? [[name, { receiver: view.receiver, receiveLsn: view.receiveLsn }]] : []))),
+  };
 }
 
 function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeState[], poolers: readonly RouterState[]): string[] {

@@ -75,6 +75,8 @@ function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec 
       : access.kind === 'local' ? { kind: 'local', runAs: access.run_as }
       : { kind: 'command', command: access.command },
     service: node.service,
+    fenceCommand: node.fence_command,
+    priority: node.priority,
   };
 }
 

@@ -22,6 +22,10 @@ export interface NodeSpec {
   readonly hostAccess?: HostAccess;
   /** Service-manager commands used instead of pg_ctl (run through host access). */
   readonly service?: { readonly start?: readonly string[]; readonly stop?: readonly string[] };
+  /** Failover's STONITH: a command run on the tool's machine that stops this node serving (exit 0: fenced). */
+  readonly fenceCommand?: readonly string[];
+  /** Failover preference among equally advanced replicas: higher first; 0: never promoted by failover. */
+  readonly priority?: number;
 }
 
 /**

@@ -60,6 +60,13 @@ export const nodeSchema = z.strictObject({
     start: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
     stop: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
   }).optional(),
+  /**
+   * STONITH for a failover: a command (a list of words, run by the tool on its own machine) that
+   * makes sure this node can no longer serve, e.g. stop its VM or container. Exit 0 means fenced.
+   */
+  fence_command: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
+  /** Failover preference among equally advanced replicas: higher first; 0 never becomes primary by failover. */
+  priority: z.int({ error: 'expected an integer 0 or more' }).min(0, { error: 'expected an integer 0 or more' }).optional(),
 });
 
 export const inventorySchema = z.strictObject({

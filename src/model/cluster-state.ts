@@ -3,7 +3,8 @@
  * Preflight, target choice and planning are pure functions of it.
  */
 import type { Inventory } from '../inventory/model.js';
-import type { NodeObservation, NodeState } from './node.js';
+import type { Lsn } from './lsn.js';
+import type { NodeObservation, NodeState, WalReceiver } from './node.js';
 import type { RouterState } from './router.js';
 
 export interface LockHolder {
@@ -24,6 +25,17 @@ export interface HostProbe {
   readonly discovered?: readonly string[];
 }
 
+/**
+ * The replicas' view of their upstream, read again after the slowest node answered or timed out:
+ * a failover's second vantage point (a replica that heard from the primary during the tool's
+ * probe contradicts "hung").
+ */
+export interface ReceiversAfter {
+  /** Time from the start of the observation (the tool's probe) to this reading. */
+  readonly sinceProbeMs: number;
+  readonly byNode: Readonly<Record<string, { readonly receiver?: WalReceiver; readonly receiveLsn?: Lsn }>>;
+}
+
 export interface ClusterState {
   readonly observedAt: string;
   readonly inventory: Inventory;
@@ -39,6 +51,8 @@ export interface ClusterState {
   readonly addresses?: Readonly<Record<string, readonly string[]>>;
   /** Host runners exercised: every writable primary's that has host_access (the run acts there). */
   readonly hosts?: readonly HostProbe[];
+  /** Present when some node did not answer. */
+  readonly receiversAfter?: ReceiversAfter;
 }
 
 export const reachableNodes = (state: ClusterState): NodeObservation[] =>

@@ -8,6 +8,8 @@ export interface WalReceiver {
   readonly senderHost: string | undefined;
   readonly senderPort: number | undefined;
   readonly slotName: string | undefined;
+  /** How long ago (on the replica's clock) it last heard anything from its upstream. */
+  readonly lastMsgAgeMs?: number;
 }
 
 export interface ReplicationPeer {
@@ -62,10 +64,28 @@ export interface NodeObservation {
   readonly settings: Readonly<Record<string, string>>;
 }
 
+/**
+ * Why a node did not answer, as a failover needs to know it: `refused` (nothing listens: down),
+ * `timeout` (connection or query not answered in time: hung, or a network black hole),
+ * `unreachable` (no route, unknown host), `auth` (it answered and refused us), `other`.
+ */
+export type Silence = 'refused' | 'timeout' | 'unreachable' | 'auth' | 'other';
+
 export interface UnreachableNode {
   readonly name: string;
   readonly reachable: false;
   readonly error: string;
+  readonly silence?: Silence;
+}
+
+/** A connection or query error, classified (see Silence). */
+export function silenceOf(code: string | undefined, message: string): Silence {
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === '57P01' || code === '57P03') return 'refused';
+  if (code === 'timeout' || code === 'ETIMEDOUT' || /timeout|timed out/i.test(message)) return 'timeout';
+  if (code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN') return 'unreachable';
+  if (code !== undefined && /^28/.test(code)) return 'auth';
+  if (/terminat|closed|ended unexpectedly/i.test(message)) return 'refused';
+  return 'other';
 }
 
 export type NodeState = NodeObservation | UnreachableNode;

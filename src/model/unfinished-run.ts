@@ -2,6 +2,8 @@
 export interface UnfinishedRun {
   readonly runId: string;
   readonly file: string;
+  /** The procedure it ran (journals from before procedures were named: switchover). */
+  readonly procedure: string;
   readonly primary: string;
   readonly target: string;
   readonly fenceMethod?: string;

@@ -4,18 +4,18 @@
 import type { NodeSpec } from '../inventory/model.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { registerSecret } from '../util/secrets.js';
-import { parseLsn } from '../model/lsn.js';
-import type { NodeObservation } from '../model/node.js';
+import { parseLsn, type Lsn } from '../model/lsn.js';
+import type { NodeObservation, WalReceiver } from '../model/node.js';
 import { NodeSession } from './session.js';
 
 const SETTINGS = [
   'max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions',
   'max_locks_per_transaction', 'hot_standby', 'default_transaction_read_only', 'primary_conninfo',
-  'primary_slot_name', 'synchronous_standby_names', 'cluster_name', 'wal_level', 'recovery_min_apply_delay',
+  'primary_slot_name', 'synchronous_standby_names', 'synchronous_commit', 'cluster_name', 'wal_level', 'recovery_min_apply_delay',
   'data_directory', 'config_file',
 ];
 
-export async function observeNode(node: NodeSpec, session: NodeSession): Promise<NodeObservation> {
+export async function observeNode(node: NodeSpec, session: NodeSession, timeoutMs = 10_000): Promise<NodeObservation> {
   const base = await session.one<Record<string, string | number | boolean | null>>(`
     SELECT pg_is_in_recovery() AS in_recovery,
       (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
@@ -29,25 +29,23 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
       (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS replay_age_ms,
       CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'not paused' END AS pause_state,
       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
-      (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared_xacts`);
+      (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared_xacts`, [], timeoutMs);
   const [receiver, peers, slots, transactions, settings] = [
-    await session.query<Record<string, string | number | null>>(
-      `SELECT status, received_tli, flushed_lsn::text AS flushed_lsn, sender_host, sender_port, slot_name
-         FROM pg_stat_wal_receiver`),
+    await session.query<Record<string, string | number | null>>(RECEIVER_VIEW_SQL, [], timeoutMs),
     await session.query<Record<string, string | number | null>>(
       `SELECT pid, application_name, client_addr::text AS client_addr, state, sync_state,
               flush_lsn::text AS flush_lsn, replay_lsn::text AS replay_lsn,
               (extract(epoch FROM replay_lag) * 1000)::float8 AS replay_lag_ms
-         FROM pg_stat_replication`),
+         FROM pg_stat_replication`, [], timeoutMs),
     await session.query<Record<string, string | number | boolean | null>>(
-      `SELECT slot_name, slot_type, active, active_pid, wal_status FROM pg_replication_slots`),
+      `SELECT slot_name, slot_type, active, active_pid, wal_status FROM pg_replication_slots`, [], timeoutMs),
     await session.query<Record<string, string | number>>(
       `SELECT pid, coalesce(usename, '') AS usename, coalesce(state, '') AS state,
               (extract(epoch FROM now() - xact_start) * 1000)::float8 AS age_ms
          FROM pg_stat_activity
-        WHERE xact_start IS NOT NULL AND backend_type = 'client backend' AND pid <> pg_backend_pid()`),
+        WHERE xact_start IS NOT NULL AND backend_type = 'client backend' AND pid <> pg_backend_pid()`, [], timeoutMs),
     await session.query<{ name: string; setting: string }>(
-      `SELECT name, setting FROM pg_settings WHERE name = ANY($1)`, [SETTINGS]),
+      `SELECT name, setting FROM pg_settings WHERE name = ANY($1)`, [SETTINGS], timeoutMs),
   ];
   registerConninfoPassword(settings.find((row) => row.name === 'primary_conninfo')?.setting);
   const missingPrivileges = base.is_superuser ? [] : await missingOf(session, Number(base.version_num));
@@ -68,14 +66,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
     replayAgeMs: base.replay_age_ms == null ? undefined : Number(base.replay_age_ms),
     isSuperuser: Boolean(base.is_superuser),
     missingPrivileges,
-    walReceiver: walReceiver && {
-      status: String(walReceiver.status),
-      receivedTli,
-      flushedLsn: parseLsn(walReceiver.flushed_lsn as string | null),
-      senderHost: walReceiver.sender_host == null ? undefined : String(walReceiver.sender_host),
-      senderPort: walReceiver.sender_port == null ? undefined : Number(walReceiver.sender_port),
-      slotName: walReceiver.slot_name == null ? undefined : String(walReceiver.slot_name),
-    },
+    walReceiver: walReceiver && receiverOf(walReceiver),
     replication: peers.map((row) => ({
       pid: Number(row.pid),
       applicationName: String(row.application_name ?? ''),
@@ -102,6 +93,31 @@ export async function observeNode(node: NodeSpec, session: NodeSession): Promise
     preparedXacts: Number(base.prepared_xacts),
     settings: Object.fromEntries(settings.map((row) => [row.name, row.setting])),
   };
+}
+
+const RECEIVER_VIEW_SQL = `SELECT status, received_tli, flushed_lsn::text AS flushed_lsn, sender_host, sender_port, slot_name,
+    (extract(epoch FROM clock_timestamp() - last_msg_receipt_time) * 1000)::float8 AS last_msg_age_ms
+  FROM pg_stat_wal_receiver`;
+
+function receiverOf(row: Record<string, string | number | null>): WalReceiver {
+  return {
+    status: String(row.status),
+    receivedTli: row.received_tli == null ? undefined : Number(row.received_tli),
+    flushedLsn: parseLsn(row.flushed_lsn as string | null),
+    senderHost: row.sender_host == null ? undefined : String(row.sender_host),
+    senderPort: row.sender_port == null ? undefined : Number(row.sender_port),
+    slotName: row.slot_name == null ? undefined : String(row.slot_name),
+    lastMsgAgeMs: row.last_msg_age_ms == null ? undefined : Number(row.last_msg_age_ms),
+  };
+}
+
+/** A replica's WAL receiver right now (undefined: none running), with its receive position. */
+export async function readReceiver(session: NodeSession, timeoutMs: number): Promise<{ receiver?: WalReceiver; receiveLsn?: Lsn }> {
+  const [rows, position] = [
+    await session.query<Record<string, string | number | null>>(RECEIVER_VIEW_SQL, [], timeoutMs),
+    await session.one<{ lsn: string | null }>('SELECT pg_last_wal_receive_lsn()::text AS lsn', [], timeoutMs),
+  ];
+  return { receiver: rows[0] && receiverOf(rows[0]), receiveLsn: parseLsn(position.lsn) };
 }
 
 /** The parameters a run changes with ALTER SYSTEM. */

@@ -9,6 +9,10 @@ export interface ProcedureEntry {
   /** Other command names (the switchover was first released as `promote`). */
   readonly aliases: readonly string[];
   readonly summary: string;
+  /** --target's help: how the procedure chooses when it is not given. */
+  readonly targetHelp: string;
+  /** Flags only this procedure has. */
+  readonly flags?: ReadonlyArray<{ readonly flags: string; readonly description: string }>;
   readonly load: () => Promise<Procedure>;
 }
 
@@ -17,7 +21,16 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     name: 'switchover',
     aliases: ['promote'],
     summary: 'planned switchover: move the primary role to a replica (see --dry-run)',
+    targetHelp: 'node to promote (default: the first by name of the streaming replicas within 16 MiB of the most advanced)',
     load: async () => (await import('./switchover/index.js')).switchover,
+  },
+  {
+    name: 'failover',
+    aliases: [],
+    summary: 'the primary is dead or hung: fence it, promote the most advanced replica (see --dry-run)',
+    targetHelp: 'node to promote (default: the most advanced replica; ties: synchronous standby, priority, least replay lag)',
+    flags: [{ flags: '--accept-data-loss', description: 'fail over even when the candidate lacks more than max_data_loss_bytes, or a synchronous standby is not the candidate' }],
+    load: async () => (await import('./failover/index.js')).failover,
   },
 ];
 

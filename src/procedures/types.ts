@@ -5,6 +5,7 @@
  */
 import type { RouterChecks } from '../decide/preflight.js';
 import type { ClusterState } from '../model/cluster-state.js';
+import type { LastSeen } from '../model/incident.js';
 import type { UnfinishedRun } from '../model/unfinished-run.js';
 import type { Decision, Plan } from '../playbook/plan.js';
 import type { PlaybookRules } from '../playbook/rules.js';
@@ -24,7 +25,12 @@ export interface Procedure {
   readonly defaultPlaybook: string;
   readonly rules: PlaybookRules;
   /** Pure: the checks, and the context to plan from when they allow it. */
-  decide(state: ClusterState, playbook: Playbook, input: { readonly target?: string; readonly routerChecks: RouterChecks }): Decision;
+  decide(state: ClusterState, playbook: Playbook, input: DecideInput): Decision;
+  /**
+   * How the cluster is observed: a failover probes every node once, within its detection timeout
+   * (default: the DSN's connect_timeout or 2 s, three attempts, 10 s per query).
+   */
+  observeLimits?(playbook: Playbook): { readonly timeoutMs: number; readonly attempts: number };
   /** A run of this procedure left half-way, recognised from the cluster (and its journal, if any). Pure. */
   halfDone(state: ClusterState, playbook: Playbook, unfinished?: UnfinishedRun): HalfDone | undefined;
   /** Left to do when the point of no return was requested but not confirmed. */
@@ -33,4 +39,15 @@ export interface Procedure {
   question(plan: Plan): string;
   /** The report's headline. */
   headline(report: Report): string;
+  /** Lines added to the report's "left to do" (e.g. the next command). */
+  afterwards?(report: Report): string[];
+}
+
+export interface DecideInput {
+  readonly target?: string;
+  readonly routerChecks: RouterChecks;
+  /** The last observation of a writable primary (runner/last-seen.ts), for a failover. */
+  readonly lastSeen?: LastSeen;
+  /** --accept-data-loss: a failover proceeds beyond its loss limit (said as a warning). */
+  readonly acceptDataLoss?: boolean;
 }

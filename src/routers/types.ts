@@ -50,6 +50,12 @@ export interface Router {
    */
   hold(from: RouteTarget, timeoutMs: number): Promise<void>;
   /**
+   * A failover's hold: clients queue as with `hold`, and no server connection to `from` (dead or
+   * hung) survives. A hold that cannot finish within `timeoutMs` (queries stuck on a hung server)
+   * cuts those connections instead (PgBouncer: KILL). Undone by `release`. Returns one line.
+   */
+  fence(from: RouteTarget, timeoutMs: number): Promise<string>;
+  /**
    * Lets queued clients through again: the undo of `hold`. `involved` are the run's old and new
    * primary, for a run that finishes or undoes another (it did not hold them itself).
    * Returns what it did, in one line.
@@ -91,6 +97,7 @@ export interface RouterKind<S extends RouterSpec = RouterSpec> {
   /** The dry run's text for each operation, made from the spec alone. */
   readonly describe: {
     hold(spec: S, from: RouteTarget, timeoutMs: number): string[];
+    fence(spec: S, from: RouteTarget, timeoutMs: number): string[];
     release(spec: S): string[];
     repoint(spec: S, from: RouteTarget, to: RouteTarget, timeoutMs: number): string[];
     verify(spec: S): string[];

@@ -14,7 +14,7 @@ export class Journal {
   constructor(dir: string, readonly runId: string) {
     const absolute = resolve(dir);
     ensureDir(absolute);
-    this.file = join(absolute, `${runId}.jsonl`);
+    this.file = journalFileFor(absolute, runId);
   }
 
   write(event: string, data: Record<string, unknown> = {}): void {
@@ -23,6 +23,8 @@ export class Journal {
     appendFileSync(this.file, `${redact(line)}\n`);
   }
 }
+
+export const journalFileFor = (dir: string, runId: string): string => join(resolve(dir), `${runId}.jsonl`);
 
 /**
  * Where journals go unless told: beside the inventory, not in the working directory, so a second

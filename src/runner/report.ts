@@ -1,5 +1,6 @@
 /** The end-of-run report: what happened, how long writes paused, and the zero-loss evidence. */
 import { exitCodeOfOutcome, type Outcome } from '../exit-codes.js';
+import { describeLoss } from '../model/incident.js';
 import { formatLsn } from '../model/lsn.js';
 import { oldTimelineOf, stillHeld, type Outputs } from '../steps/outputs.js';
 import type { NoReturn, PlanContext, RunLog } from '../steps/types.js';
@@ -36,6 +37,8 @@ export interface Report {
   /** The end state as observed after the run, in one line; the headline was judged from it. */
   readonly verified?: string;
   readonly oldPrimaryState: string;
+  /** A failover's estimate of what may be lost, as the plan said it. */
+  readonly possibleLoss?: string;
   readonly followers: Readonly<Record<string, string>>;
   readonly notes: readonly string[];
   readonly leftToDo: readonly string[];
@@ -50,10 +53,14 @@ export interface Report {
  */
 export type { Outcome };
 
-export function judgeOutcome(provisional: Outcome, end: EndState | undefined, names: { oldPrimary: string; target: string }): Outcome {
+export function judgeOutcome(provisional: Outcome, end: EndState | undefined, names: { oldPrimary: string; target: string; oldPrimaryDown?: boolean }): Outcome {
   if (!end || provisional === 'refused') return provisional;
   const forward = provisional === 'succeeded' || provisional === 'failed-after-promotion';
-  const serving = servesFrom(end, forward ? names.target : names.oldPrimary);
+  // A failover that stopped before promotion leaves the cluster as it found it: the old primary
+  // down or hung, nobody else writable, the poolers released towards it.
+  const asFound = names.oldPrimaryDown === true && !end.writable.some((n) => n !== names.oldPrimary) &&
+    end.poolers.every((p) => p.reachable && p.pointsAt === names.oldPrimary && !p.paused);
+  const serving = forward ? servesFrom(end, names.target) : servesFrom(end, names.oldPrimary) || asFound;
   if (forward) return serving ? provisional : 'failed-after-promotion';
   if (serving) return provisional === 'undo-failed' ? 'rolled-back' : provisional;
   return 'undo-failed';
@@ -87,7 +94,10 @@ export function buildReport(input: {
     targetReplayLsn: replayed === undefined ? undefined : formatLsn(replayed),
     oldTimeline: oldTimelineOf(outputs) ?? context.primaryObs?.timeline, newTimeline: outputs.resume.newTimeline,
     poolers, verified: end ? describeEndState(end) : undefined,
-    oldPrimaryState: demoted.role ?? (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),
+    oldPrimaryState: context.incident
+      ? `fenced (${context.incident.silence === 'timeout' ? 'hung' : 'down'}; ${context.fenceMethod === 'fence-command' && fence.startedAt !== undefined ? 'its fence_command ran' : 'poolers only: it may still accept direct connections if it comes back'})`
+      : demoted.role ?? (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),
+    possibleLoss: context.incident ? describeLoss(context.incident.loss) : undefined,
     followers: outputs.follow.followers, notes: input.log.notes, leftToDo: input.log.leftToDo, journal: input.journal, totalMs: Math.round(input.totalMs),
   };
 }

@@ -18,7 +18,7 @@ import type { UnfinishedRun } from '../model/unfinished-run.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { buildPlan, type Plan } from '../playbook/plan.js';
 import type { Playbook } from '../playbook/schema.js';
-import type { HalfDone, Procedure } from '../procedures/types.js';
+import type { DecideInput, HalfDone, Procedure } from '../procedures/types.js';
 import { routerChecks } from '../routers/registry.js';
 import { newOutputs } from '../steps/outputs.js';
 import { lockOwnerName, tryLock, unlock } from '../postgres/run-lock.js';
@@ -26,10 +26,11 @@ import type { NodeSession } from '../postgres/session.js';
 import { isAlive } from '../shell/processes.js';
 import { ensureDir } from '../util/fs.js';
 import type { Emit } from './events.js';
-import { startGuardian, type Guardian } from './guardian.js';
-import { Journal, newRunId } from './journal.js';
+import { startGuardian, type Guardian, type GuardianOrders } from './guardian.js';
+import { Journal, journalFileFor, newRunId } from './journal.js';
 import { acquire, liveOwner, lockFileFor, release, update } from './local-lock.js';
 import type { Report } from './report.js';
+import { readLastSeen, recordLastSeen } from './last-seen.js';
 import { runPlan } from './run.js';
 import { findUnfinishedRun } from './unfinished.js';
 
@@ -47,6 +48,8 @@ export interface ProcedureOptions {
   readonly onDecision?: (checks: readonly Check[], plan: Plan | undefined) => void;
   /** Only finish or undo a half-done run (the guardian); never start a new one. */
   readonly onlyRecover?: boolean;
+  /** --accept-data-loss (failover). */
+  readonly acceptDataLoss?: boolean;
 }
 
 export type ProcedureResult =
@@ -77,21 +80,32 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
   const runId = newRunId();
   const lockFile = lockFileFor(options.journalDir, inventory.file);
   const journalCheck = journalDirCheck(options.journalDir);
-  const connections = await Connections.open(inventory, lockOwnerName(runId));
+  const limits = options.procedure.observeLimits?.(playbook);
+  const probeStarted = performance.now();
+  const connections = await Connections.open(inventory, lockOwnerName(runId), { connectTimeoutMs: limits?.timeoutMs, attempts: limits?.attempts });
   // Sessions holding the run lock; only these are unlocked (a reopened session holds nothing).
   const locked: NodeSession[] = [];
   let guardian: Guardian | undefined;
+  // A run that may change something starts its guardian now, while the cluster is observed (its
+  // start-up is a node process: ~150 ms off a failover's critical path); dismissed if unused.
+  const early = options.dryRun ? undefined : startGuardian(guardianOrders(options, runId)).catch((error: Error) => error);
   try {
-    const state = await observeCluster(connections);
+    const state = await observeCluster(connections, { queryTimeoutMs: limits?.timeoutMs, startedAt: probeStarted });
+    const lastSeen = readLastSeen(options.journalDir, inventory.file);
+    recordLastSeen(options.journalDir, inventory.file, state);
     // A live run's half-way state is not a half-done run: never touch it.
     const busy = otherRun(state, lockFile);
     if (busy) return refuseOrReport(options, [busy, journalCheck], started);
     const unfinished = findUnfinishedRun(options.journalDir, inventory.file);
+    if (unfinished && unfinished.procedure !== options.procedure.name && !unfinished.alive) {
+      const check = fail('no-other-run', `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish (${unfinished.file}): run \`pg-handover ${unfinished.procedure}\` again to finish or undo it first`);
+      return refuseOrReport(options, [check, journalCheck], started);
+    }
     const halfDone = options.procedure.halfDone(unfinished ? { ...state, inventory: withDiscovered(state.inventory, unfinished.paths) } : state, playbook, unfinished);
-    const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, setGuardian: (g) => (guardian = g) };
+    const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, early, setGuardian: (g) => (guardian = g) };
     if (halfDone) return await recover({ ...session, halfDone, unfinished });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
-    const { checks: decided, plan } = planFrom(options.procedure, state, playbook, options.target);
+    const { checks: decided, plan } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss });
     const checks = [...decided, journalCheck];
     options.onDecision?.(checks, plan);
     const ready = failures(checks).length === 0 && plan !== undefined;
@@ -100,9 +114,11 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
     const journal = await begin(session, plan, checks);
     const report = await runPlan(plan, { connections, outputs: newOutputs(), journal, emit: options.emit, signal: options.signal, unconfirmed: options.procedure.unconfirmed });
-    return { kind: 'ran', checks, plan, report };
+    return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
   } finally {
     guardian?.dismiss();
+    const unused = await early;
+    if (unused && !(unused instanceof Error) && unused !== guardian) unused.dismiss();
     for (const session of locked) await unlock(session);
     release(lockFile, runId);
     await connections.close();
@@ -119,8 +135,15 @@ interface Session {
   readonly locked: NodeSession[];
   readonly started: number;
   readonly journalCheck: Check;
+  /** The guardian started with the run (absent for a dry run), or why it could not start. */
+  readonly early?: Promise<Guardian | Error>;
   readonly setGuardian: (guardian: Guardian) => void;
 }
+
+const guardianOrders = (options: ProcedureOptions, runId: string): GuardianOrders => ({
+  toolPid: process.pid, journalFile: journalFileFor(options.journalDir, runId), journalDir: resolve(options.journalDir),
+  procedure: options.procedure.name, inventoryFile: resolve(options.inventoryFile), playbookFile: options.playbookFile && resolve(options.playbookFile),
+});
 
 /** Another run, here or elsewhere, that is still alive: its lock on a node, or this machine's lock file. */
 function otherRun(state: ClusterState, lockFile: string): Check | undefined {
@@ -159,21 +182,19 @@ async function begin(session: Session, plan: Plan, checks: readonly Check[], rec
   const owner = acquire(session.lockFile, { runId, pid: process.pid });
   if (owner) throw new PreflightRefusedError(`no-other-run: another pg-handover run (${owner.runId}, pid ${owner.pid}) is running against this inventory on this machine`);
   await takeLock(session.connections, session.state, session.locked);
-  const journal = startJournal(options.journalDir, runId, plan, checks, recovers);
-  const guardian = await startGuardian({
-    toolPid: process.pid, journalFile: journal.file, journalDir: resolve(options.journalDir),
-    procedure: options.procedure.name, inventoryFile: resolve(options.inventoryFile), playbookFile: options.playbookFile && resolve(options.playbookFile),
-  });
+  const journal = startJournal(options.journalDir, runId, options.procedure.name, plan, checks, recovers);
+  const early = await session.early;
+  const guardian = early && !(early instanceof Error) ? early : await startGuardian(guardianOrders(options, runId));
   session.setGuardian(guardian);
   update(session.lockFile, { runId, pid: process.pid, guardianPid: guardian.pid });
   journal.write('guardian-started', { pid: guardian.pid });
   return journal;
 }
 
-function startJournal(dir: string, runId: string, plan: Plan, checks: readonly Check[], recovers?: string): Journal {
+function startJournal(dir: string, runId: string, procedure: string, plan: Plan, checks: readonly Check[], recovers?: string): Journal {
   const journal = new Journal(dir, runId);
   journal.write('run-start', {
-    inventory: resolve(plan.context.inventory.file), playbook: plan.playbook, mode: plan.mode, recovers, pid: process.pid, host: hostname(),
+    inventory: resolve(plan.context.inventory.file), playbook: plan.playbook, procedure, mode: plan.mode, recovers, pid: process.pid, host: hostname(),
     primary: plan.context.primary.name, target: plan.context.target.name, fenceMethod: plan.context.fenceMethod,
     // Discovered paths: a later run that finds a node down still knows where it lives.
     paths: pathsOf(plan.context.inventory),
@@ -215,11 +236,16 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
   if (input.unfinished && (report.exitCode === 0 || report.outcome === 'rolled-back')) {
     new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', { runId: input.runId, outcome: report.outcome });
   }
-  return { kind: 'ran', checks, plan, report };
+  return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
 }
 
-function planFrom(procedure: Procedure, state: ClusterState, playbook: Playbook, target: string | undefined): { checks: readonly Check[]; plan?: Plan } {
-  const decision = procedure.decide(state, playbook, { target, routerChecks });
+const withAfterwards = (procedure: Procedure, report: Report): Report => {
+  const lines = procedure.afterwards?.(report) ?? [];
+  return lines.length ? { ...report, leftToDo: [...report.leftToDo, ...lines] } : report;
+};
+
+function planFrom(procedure: Procedure, state: ClusterState, playbook: Playbook, input: DecideInput): { checks: readonly Check[]; plan?: Plan } {
+  const decision = procedure.decide(state, playbook, input);
   return { checks: decision.checks, plan: decision.context ? buildPlan(playbook.name, procedure.name, playbook.steps, decision.context) : undefined };
 }
 

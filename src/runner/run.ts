@@ -19,6 +19,7 @@ import { performInOrder, type NoReturn, type RunLog, type StepContext } from '..
 import type { Emit } from './events.js';
 import type { Journal } from './journal.js';
 import { describeEndState, observeEndState, type EndState } from './end-state.js';
+import { FENCE_MODES } from '../steps/fence-modes.js';
 import { buildReport, judgeOutcome, type Outcome, type Report, type StepTiming } from './report.js';
 
 export interface RunDeps {
@@ -109,7 +110,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   }
   // The headline comes from what is verified now, not from the path the run took.
   const end = outcome === 'refused' ? undefined : await (deps.observeEnd ?? observeEndState)(deps.connections, plan.context.state);
-  const judged = judgeOutcome(outcome, end, { oldPrimary: plan.context.primary.name, target: plan.context.target.name });
+  const judged = judgeOutcome(outcome, end, { oldPrimary: plan.context.primary.name, target: plan.context.target.name, oldPrimaryDown: FENCE_MODES[plan.context.fenceMethod].failover === true });
   if (end && judged !== outcome) log.leftToDo.push(`the run ended as "${outcome}", but the verified end state is: ${describeEndState(end)}`);
   outcome = judged;
   const report = buildReport({

@@ -27,7 +27,7 @@ export function findUnfinishedRun(journalDir: string, inventoryFile: string): Un
     const here = start.host === undefined || start.host === hostname();
     return {
       pid, alive: !report && here && pid !== undefined && pid !== process.pid && isAlive(pid),
-      runId: String(start.runId), file: join(dir, name), primary: String(start.primary), target: String(start.target),
+      runId: String(start.runId), file: join(dir, name), procedure: typeof start.procedure === 'string' ? start.procedure : 'switchover', primary: String(start.primary), target: String(start.target),
       fenceMethod: start.fenceMethod === undefined ? undefined : String(start.fenceMethod),
       promoteRequested: events.some((e) => e.event === 'point-of-no-return'),
       paths: (start.paths ?? {}) as UnfinishedRun['paths'],

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import { describeFailure, run, type RunOptions } from '../shell/exec.js';
 import { runAsIdentity } from '../shell/os-user.js';
-import { isAlive, readPidFile } from '../shell/processes.js';
+import { childrenOf, isAlive, readPidFile, signal } from '../shell/processes.js';
 import { rm } from 'node:fs/promises';
 import { sleep } from '../util/time.js';
 import type { SandboxManifest, SandboxNode, SandboxPooler } from './manifest.js';
@@ -44,4 +44,22 @@ export async function startPgBouncer(manifest: SandboxManifest, name = 'pgbounce
 
 export async function startNode(manifest: SandboxManifest, name: string): Promise<void> {
   await launchNode(manifest.pgBin, manifest.nodes.find((n) => n.name === name)!, runAsIdentity(manifest.osUser, 'sandbox'));
+}
+
+/**
+ * A hung server, as a stalled disk makes one: the postmaster and every backend, walsender and
+ * helper stop (SIGSTOP), so nothing answers and no WAL flows; `thawNode` continues them all.
+ * Stopping only the postmaster would leave its walsenders streaming: not a hung primary.
+ */
+export function freezeNode(manifest: SandboxManifest, name: string): number[] {
+  const pid = postmasterPid(manifest, name);
+  if (pid === undefined) throw new EnvironmentError(`${name} is not running`);
+  signal(pid, 'SIGSTOP');
+  const children = childrenOf(pid);
+  for (const child of children) signal(child, 'SIGSTOP');
+  return [pid, ...children];
+}
+
+export function thawNode(pids: readonly number[]): void {
+  for (const pid of pids) signal(pid, 'SIGCONT');
 }

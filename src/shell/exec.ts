@@ -2,7 +2,6 @@
  * The only place that starts processes. Each call is an argv array (never a shell string),
  * has a timeout and a cancel signal, and returns its result instead of throwing.
  */
-import { execa } from 'execa';
 import { redact } from '../util/secrets.js';
 
 export interface RunOptions {
@@ -31,6 +30,8 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
   const started = performance.now();
+  // Loaded on first use: execa is a fifth of the start-up, and a failover may spawn nothing.
+  const { execa } = await import('execa');
   const result = await execa(file, args, {
     reject: false,
     timeout: options.timeoutMs,

@@ -10,6 +10,7 @@ import type { FenceOutput } from './outputs.js';
 import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
 import { FLUSH_SQL, READ_ONLY_SQL, TERMINATE_SQL } from '../postgres/sql.js';
 import { controlDataCommand, localPostmasterPid, readControlData, stopCommand, stopFast } from '../postgres/server-control.js';
+import { describeFailure, run } from '../shell/exec.js';
 import { shellText, sqlText } from './types.js';
 
 export interface FenceMode {
@@ -23,13 +24,23 @@ export interface FenceMode {
   /** Whether the target's replay position covers the final position. */
   caughtUp(replay: Lsn, final: Lsn): boolean;
   readonly catchupText: string;
+  /**
+   * A failover's mode: the old primary is down or hung. The final position is all the target
+   * received, which may end inside a record the old primary never finished sending, so catch-up
+   * also ends when replay and receipt have both stood still; and an undo releases clients without
+   * first proving the old primary writable (no promotion happened; it is still the only primary).
+   */
+  readonly failover?: true;
   /** After promotion, the old primary restarts as a replica (it was stopped cleanly), or stays fenced. */
   readonly rejoins: boolean;
-  /** What verify reports when the old primary answers as in `row`. */
-  oldPrimaryProblem(row: { in_recovery: boolean; ro: string }, name: string): string | undefined;
+  /** What verify reports when the old primary answers as in `row`; absent: verify does not contact it (a failover's dead or hung node). */
+  oldPrimaryProblem?(row: { in_recovery: boolean; ro: string }, name: string): string | undefined;
 }
 
-export type FenceMethod = 'clean-stop' | 'read-only';
+export type FenceMethod = 'clean-stop' | 'read-only' | 'fence-command' | 'pooler-only';
+
+/** A planned switchover's modes, in `auto`'s order; the others fence a primary that is already down or hung (failover). */
+export const PLANNED_FENCES = ['clean-stop', 'read-only'] as const satisfies readonly FenceMethod[];
 
 export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
   'clean-stop': {
@@ -107,5 +118,40 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     catchupText: '>= flush position after fence',
     rejoins: false,
     oldPrimaryProblem: (row, name) => (!row.in_recovery && row.ro !== 'on' ? `${name} is writable again: two primaries` : undefined),
+  },
+  // A failover: the routers are fenced first (fence-old-primary); these say what happens to the node itself.
+  'fence-command': {
+    needsHostAccess: false,
+    checkText: "the node's fence_command (STONITH), after the poolers",
+    title: (primary) => `${primary} fenced by its fence_command`,
+    actions: (plan, timeoutMs) => [{
+      text: `[tool] shell: ${(plan.primary.fenceCommand ?? []).join(' ')}  (fence_command of ${plan.primary.name}; exit 0 within ${timeoutMs} ms, or the run stops before promotion)`,
+      run: async (ctx) => {
+        const result = await run(ctx.primary.fenceCommand!, { timeoutMs, signal: ctx.signal });
+        ctx.record('fence-command', { node: ctx.primary.name, ok: result.ok, exitCode: result.exitCode, timedOut: result.timedOut, ms: Math.round(result.durationMs) });
+        if (!result.ok) throw new StepFailedError(`${describeFailure(`fence_command of ${ctx.primary.name}`, result)}; not promoting: ${ctx.primary.name} may still be serving`);
+        return `${ctx.primary.name} fenced by its fence_command in ${Math.round(result.durationMs)} ms`;
+      },
+    }],
+    caughtUp: (replay, final) => replay >= final,
+    catchupText: '>= all it received from the old primary, or replay and receipt both still for 100 ms',
+    failover: true,
+    rejoins: false,
+    oldPrimaryProblem: (row, name) => (!row.in_recovery && row.ro !== 'on' ? `${name} answers as a writable primary although its fence_command succeeded` : undefined),
+  },
+  'pooler-only': {
+    needsHostAccess: false,
+    checkText: 'the poolers only (no fence_command in the inventory)',
+    title: (primary) => `${primary} cut off at the poolers only`,
+    actions: (plan) => [{
+      text: `[${plan.primary.name}] no fence_command: it may still accept direct (not pooled) connections if it comes back`,
+      run: async (ctx) => {
+        ctx.log.notes.push(`${ctx.primary.name} has no fence_command: the poolers no longer send clients to it, but it may still accept direct (not pooled) connections if it comes back; stop it, then run \`pg-handover rejoin ${ctx.primary.name}\``);
+      },
+    }],
+    caughtUp: (replay, final) => replay >= final,
+    catchupText: '>= all it received from the old primary, or replay and receipt both still for 100 ms',
+    failover: true,
+    rejoins: false,
   },
 };

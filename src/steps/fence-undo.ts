@@ -9,6 +9,7 @@ import { messageOf, NodeSession } from '../postgres/session.js';
 import { ensureExited, startServer } from '../postgres/server-control.js';
 import { ATTACHED_SQL, READ_WRITE_SQL } from '../postgres/sql.js';
 import { askWritable, isWritable } from '../postgres/writable.js';
+import { FENCE_MODES } from './fence-modes.js';
 import type { FenceOutput } from './outputs.js';
 import { pollNode } from './poll.js';
 import { releaseRouters } from './routing.js';
@@ -34,8 +35,9 @@ export async function undoFence(ctx: StepContext, out: FenceOutput): Promise<str
     out.readOnly = false;
     done.push(`${ctx.primary.name} writable again`);
   }
-  // Clients are released only onto a server proven to accept writes; else they stay held.
-  await proveWritable(ctx, ctx.primary.name);
+  // Clients are released only onto a server proven to accept writes; else they stay held. A
+  // failover's old primary is down or hung: nobody was promoted, so clients go back to it.
+  if (!FENCE_MODES[ctx.fenceMethod].failover) await proveWritable(ctx, ctx.primary.name);
   done.push(...(await releaseRouters(ctx, new Set(out.held), (name) => out.held.delete(name))));
   out.releasedAt = performance.now();
   // Replicas reattach after clients are back, not while they wait.

@@ -8,13 +8,13 @@
 import { z } from 'zod';
 import { duration, stepParams } from '../playbook/fields.js';
 import { askWritable } from '../postgres/writable.js';
-import { FENCE_MODES, type FenceMethod } from './fence-modes.js';
+import { FENCE_MODES, PLANNED_FENCES } from './fence-modes.js';
 import { undoFence } from './fence-undo.js';
 import { holdActions, holdAll } from './routing.js';
 import type { StepContext, StepDefinition } from './types.js';
 
 /** `auto`, or one mode of the table (auto takes the first whose needs are met). */
-const METHODS = ['auto', ...(Object.keys(FENCE_MODES) as FenceMethod[])] as const;
+const METHODS = ['auto', ...PLANNED_FENCES] as const;
 
 const schema = stepParams('fence-writes', {
   method: z.enum(METHODS, { error: `expected ${METHODS.map((m) => `"${m}"`).join(', ')}` }).default('auto'),

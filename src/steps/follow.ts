@@ -7,7 +7,8 @@ import { conninfoTowards } from '../postgres/conninfo.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import type { NodeSpec } from '../inventory/model.js';
 import { followActions, waitStreaming, waitStreamingText } from './upstream.js';
-import { performGroups, type Action, type OutputOf, type PlanContext, type StepDefinition } from './types.js';
+import { formatLsn, parseLsn } from '../model/lsn.js';
+import { performGroups, sqlText, type Action, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
 const schema = stepParams('follow', { timeout: duration('30s') });
 type Out = OutputOf<typeof schema>;
@@ -38,23 +39,45 @@ function siblingActions(plan: PlanContext, sibling: NodeSpec, timeoutMs: number)
   if (!obs?.reachable) return [{ group: sibling.name, text: `[${sibling.name}] unreachable when planned`, run: () => Promise.reject(new Error('was unreachable at the start of the run')) }];
   const { settings } = obs;
   const skipped = plan.toCheck.find((c) => c.name === sibling.name);
+  const ahead = (out: Out) => out.followers[sibling.name]?.includes('rejoin') === true;
+  const unlessAhead = (action: Action<Out>): Action<Out> => ({ ...action, run: action.run && (async (ctx, out) => (ahead(out) ? undefined : action.run!(ctx, out))) });
   return [
-    ...followActions<Out>(plan, sibling, conninfoTowards(settings.primary_conninfo ?? '', plan.target.conn), settings.primary_slot_name ?? ''),
-    skipped
+    // After a failover a replica may have received more of the old timeline than the new primary: it cannot follow.
+    ...(plan.incident ? [aheadCheck(plan, sibling)] : []),
+    ...[
+      ...followActions<Out>(plan, sibling, conninfoTowards(settings.primary_conninfo ?? '', plan.target.conn), settings.primary_slot_name ?? ''),
+      skipped
       ? {
         group: sibling.name,
         text: `[${sibling.name}] not waited for: ${skipped.reason}; reported as "to check"`,
-        run: async (ctx, out) => {
+        run: async (ctx: StepContext, out: Out) => {
           out.followers[sibling.name] = `repointed to ${ctx.target.name}, not waited for (${skipped.reason}): to check`;
         },
       }
       : {
         group: sibling.name,
         text: waitStreamingText(plan, sibling),
-        run: async (ctx, out) => {
+        run: async (ctx: StepContext, out: Out) => {
           await waitStreaming(ctx, sibling, timeoutMs);
           out.followers[sibling.name] = `streaming from ${ctx.target.name}`;
         },
       },
+    ].map((a: Action<Out>) => unlessAhead(a)),
   ];
+}
+
+const RECEIVED_SQL = 'SELECT pg_last_wal_receive_lsn()::text AS lsn';
+
+function aheadCheck(plan: PlanContext, sibling: NodeSpec): Action<Out> {
+  return {
+    group: sibling.name,
+    text: `${sqlText(sibling.name, RECEIVED_SQL)}  (past what ${plan.target.name} received? then it is left alone and reported: it needs \`pg-handover rejoin ${sibling.name}\`)`,
+    run: async (ctx, out) => {
+      const received = parseLsn((await (await ctx.connections.node(sibling.name)).one<{ lsn: string | null }>(RECEIVED_SQL)).lsn);
+      const switchPoint = ctx.outputs['fence-writes'].finalLsn;
+      if (received === undefined || switchPoint === undefined || received <= switchPoint) return;
+      out.followers[sibling.name] = `ahead of ${ctx.target.name} on the old timeline (${formatLsn(received)} > ${formatLsn(switchPoint)}): needs rejoin`;
+      ctx.log.leftToDo.push(`${sibling.name} received WAL past ${ctx.target.name}'s switch point (${formatLsn(received)} > ${formatLsn(switchPoint)}); it cannot follow: run \`pg-handover rejoin ${sibling.name}\``);
+    },
+  };
 }

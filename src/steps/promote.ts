@@ -28,7 +28,8 @@ export const promoteStep: StepDefinition<typeof schema> = {
       text: `${sqlText(plan.target.name, REPLAY_SQL)}  (must still be at or past the final position)`,
       run: async (ctx, out) => {
         const replay = parseLsn((await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn);
-        const final = ctx.outputs['fence-writes'].finalLsn;
+        // What wait-catchup accepted: past the final position, or (a failover) every complete record received.
+        const final = ctx.outputs['wait-catchup'].targetReplayLsn ?? ctx.outputs['fence-writes'].finalLsn;
         if (final === undefined || replay === undefined || replay < final) {
           throw new StepFailedError(`${ctx.target.name} is at ${formatLsn(replay)}, behind the final position ${formatLsn(final)}: not promoting`);
         }

@@ -2,8 +2,10 @@
 import type { Step, StepKind } from '../playbook/schema.js';
 import { checkLagStep } from './check-lag.js';
 import { checkpointStep } from './checkpoint.js';
+import { confirmFailureStep } from './confirm-failure.js';
 import { demoteOldPrimaryStep } from './demote-old-primary.js';
 import { execStep } from './exec.js';
+import { fenceOldPrimaryStep } from './fence-old-primary.js';
 import { fenceWritesStep } from './fence-writes.js';
 import { followStep } from './follow.js';
 import { preflightStep } from './preflight.js';
@@ -21,6 +23,7 @@ import { waitCatchupStep } from './wait-catchup.js';
 export const STEP_DEFINITIONS = [
   preflightStep, checkLagStep, checkpointStep, fenceWritesStep, waitCatchupStep, promoteStep, repointPoolerStep,
   resumeStep, unfenceStep, followStep, demoteOldPrimaryStep, syncStandbysStep, verifyStep, sqlStep, execStep,
+  confirmFailureStep, fenceOldPrimaryStep,
 ] as const;
 
 export const kindOf = (definition: StepDefinition): string => (definition.schema.shape.kind as { value: string }).value;

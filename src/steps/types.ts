@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { Connections } from '../cluster/connections.js';
 import type { Inventory, NodeSpec } from '../inventory/model.js';
 import type { ClusterState } from '../model/cluster-state.js';
+import type { Incident } from '../model/incident.js';
 import type { NodeObservation } from '../model/node.js';
 import type { HostRunner } from '../shell/host.js';
 import type { FenceMethod } from './fence-modes.js';
@@ -37,6 +38,8 @@ export interface PlanContext {
   /** How replicas connect upstream: a replica's primary_conninfo to copy, and whether slots are used. */
   readonly replication: { readonly conninfo: string; readonly usesSlots: boolean };
   readonly fenceMethod: FenceMethod;
+  /** A failover's findings: how the old primary failed, who confirms it, the possible loss. */
+  readonly incident?: Incident;
 }
 
 /** Lines for the report, written by any step: what was noticed, and what a person must still do. */

@@ -3,6 +3,7 @@
  * on the fence's output (seeded from the observed cluster). Undo: none.
  */
 import { stepParams } from '../playbook/fields.js';
+import { FENCE_MODES } from './fence-modes.js';
 import { undoFence } from './fence-undo.js';
 import type { FenceOutput } from './outputs.js';
 import type { StepDefinition } from './types.js';
@@ -14,7 +15,9 @@ export const unfenceStep: StepDefinition<typeof schema, FenceOutput> = {
   outputOf: 'fence-writes',
   title: (_s, plan) => `unfence ${plan.primary.name}`,
   actions: (_s, plan) => [{
-    text: `undo fence-writes: start ${plan.primary.name} if stopped, reset read-only, prove it accepts writes, RESUME poolers`,
+    text: FENCE_MODES[plan.fenceMethod].failover
+      ? `undo the failover's fence: RESUME poolers (nothing was promoted; ${plan.primary.name} is still the only primary)`
+      : `undo fence-writes: start ${plan.primary.name} if stopped, reset read-only, prove it accepts writes, RESUME poolers`,
     run: (ctx, out) => undoFence(ctx, out),
   }],
 };

@@ -40,19 +40,20 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
         round.problems.push(...(await ctx.connections.router(spec.name).verify(routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx), ctx.applicationName)));
       },
     })),
-    {
-      text: sqlText(plan.primary.name, `${ROLE_SQL}  (${plan.fenceMethod}: ${FENCE_MODES[plan.fenceMethod].rejoins ? 'a replica, or down' : 'read-only'})`),
-      run: async (ctx, round) => {
+    ...(FENCE_MODES[plan.fenceMethod].oldPrimaryProblem ? [{
+      text: sqlText(plan.primary.name, `${ROLE_SQL}  (${plan.fenceMethod}: ${FENCE_MODES[plan.fenceMethod].rejoins ? 'a replica, or down' : 'not writable, or down'})`),
+      run: async (ctx: StepContext, round: Round) => {
         const session = await ctx.connections.node(ctx.primary.name).catch(() => undefined);
         const row = await session?.one<{ in_recovery: boolean; ro: string }>(ROLE_SQL).catch(() => undefined);
-        const problem = row && FENCE_MODES[ctx.fenceMethod].oldPrimaryProblem(row, ctx.primary.name);
+        const problem = row && FENCE_MODES[ctx.fenceMethod].oldPrimaryProblem?.(row, ctx.primary.name);
         if (problem) round.problems.push(problem);
       },
-    },
+    }] : []),
     ...followersOf(plan).map((node): Action<Round> => ({
       text: `${sqlText(node.name, RECEIVER_SQL)}  (streaming from ${plan.target.name})`,
       run: async (ctx, round) => {
         if (node.name === ctx.primary.name && !ctx.outputs['demote-old-primary'].role?.startsWith('replica')) return;
+        if (ctx.outputs.follow.followers[node.name]?.includes('rejoin')) return; // reported by follow: it needs rejoin
         round.problems.push(...(await followerProblems(ctx, node.name)));
       },
     })),

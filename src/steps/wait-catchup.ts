@@ -14,6 +14,8 @@ import { sqlText, type StepDefinition } from './types.js';
 
 const schema = stepParams('wait-catchup', { timeout: duration('10s'), poll_interval: duration('2ms') });
 const NUDGE_AFTER_MS = 100;
+const SETTLE_MS = 100;
+const SETTLE_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn, pg_last_wal_receive_lsn()::text AS received';
 
 export const waitCatchupStep: StepDefinition<typeof schema> = {
   schema,
@@ -24,13 +26,23 @@ export const waitCatchupStep: StepDefinition<typeof schema> = {
     run: async (ctx, out) => {
       const final = ctx.outputs['fence-writes'].finalLsn;
       if (final === undefined) throw new StepFailedError(`the final WAL position of ${ctx.primary.name} is unknown`);
-      const caughtUp = (lsn: Lsn | undefined) => lsn !== undefined && FENCE_MODES[ctx.fenceMethod].caughtUp(lsn, final);
+      const mode = FENCE_MODES[ctx.fenceMethod];
+      const caughtUp = (lsn: Lsn | undefined) => lsn !== undefined && mode.caughtUp(lsn, final);
       let nudgedAt = performance.now();
+      // For a mode that settles: when replay and receipt last moved (a changed pair restarts the clock).
+      let seen = '';
+      let stillSince = performance.now();
+      const settled = () => mode.failover === true && performance.now() - stillSince >= SETTLE_MS;
       const replay = await pollNode(ctx, {
         node: ctx.target.name, timeoutMs: step.timeout, intervalMs: step.poll_interval, signal: ctx.signal,
         what: `${ctx.target.name} replaying up to ${formatLsn(final)}`,
         probe: async (session) => {
-          const lsn = parseLsn((await session.one<{ lsn: string }>(REPLAY_SQL)).lsn);
+          const row = await session.one<{ lsn: string; received: string | null }>(mode.failover ? SETTLE_SQL : REPLAY_SQL);
+          const lsn = parseLsn(row.lsn);
+          if (`${row.lsn}/${row.received}` !== seen) {
+            seen = `${row.lsn}/${row.received}`;
+            stillSince = performance.now();
+          }
           if (!caughtUp(lsn) && performance.now() - nudgedAt > NUDGE_AFTER_MS) {
             // Seen here about once in 30 runs: the WAL had arrived but the startup process slept
             // its 5 s timeout. SIGHUP (a config reload) wakes it; nothing in the config changes.
@@ -40,10 +52,13 @@ export const waitCatchupStep: StepDefinition<typeof schema> = {
           }
           return lsn;
         },
-        done: caughtUp,
+        done: (lsn) => caughtUp(lsn) || (lsn !== undefined && settled()),
         describe: (lsn) => `replayed ${formatLsn(lsn)}`,
       });
       out.targetReplayLsn = replay;
+      if (!caughtUp(replay)) {
+        return `${ctx.target.name} replayed ${formatLsn(replay)}, every complete record it received (it received up to ${formatLsn(final)}: the rest is a record ${ctx.primary.name} never finished sending)`;
+      }
       return `${ctx.target.name} replayed ${formatLsn(replay)} (old primary's final ${formatLsn(final)})`;
     },
   }],

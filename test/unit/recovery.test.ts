@@ -5,7 +5,7 @@ import type { UnfinishedRun } from '../../src/model/unfinished-run.js';
 import { cluster, pooler, primary, replica } from './support/cluster-fixtures.js';
 
 const run = (over: Partial<UnfinishedRun> = {}): UnfinishedRun => ({
-  runId: 'R1', file: '/j/R1.jsonl', primary: 'pg1', target: 'pg2', fenceMethod: 'clean-stop', promoteRequested: false, lastEvent: 'step-start 5-wait-catchup', alive: false, paths: {}, ...over,
+  runId: 'R1', file: '/j/R1.jsonl', procedure: 'switchover', primary: 'pg1', target: 'pg2', fenceMethod: 'clean-stop', promoteRequested: false, lastEvent: 'step-start 5-wait-catchup', alive: false, paths: {}, ...over,
 });
 const down = (name: string) => ({ name, reachable: false as const, error: 'ECONNREFUSED' });
 const readOnly = (name: string) => primary(name, { settings: { ...primary(name).settings, default_transaction_read_only: 'on' } });

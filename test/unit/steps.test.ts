@@ -36,7 +36,9 @@ describe('step kinds', () => {
   });
 
   it('fence modes: only the clean stop needs host access; its catch-up must pass the checkpoint, the read-only one reach the flush position', () => {
-    expect(Object.entries(FENCE_MODES).map(([m, mode]) => [m, mode.needsHostAccess, mode.rejoins])).toEqual([['clean-stop', true, true], ['read-only', false, false]]);
+    expect(Object.entries(FENCE_MODES).map(([m, mode]) => [m, mode.needsHostAccess, mode.rejoins, mode.failover === true])).toEqual([
+      ['clean-stop', true, true, false], ['read-only', false, false, false], ['fence-command', false, false, true], ['pooler-only', false, false, true],
+    ]);
     expect(FENCE_MODES['clean-stop'].caughtUp(100n, 100n)).toBe(false);
     expect(FENCE_MODES['read-only'].caughtUp(100n, 100n)).toBe(true);
   });

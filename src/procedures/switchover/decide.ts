@@ -11,7 +11,7 @@ import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
 import type { Playbook, StepOf } from '../../playbook/schema.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
-import { FENCE_MODES, type FenceMethod } from '../../steps/fence-modes.js';
+import { FENCE_MODES, PLANNED_FENCES, type FenceMethod } from '../../steps/fence-modes.js';
 import type { PlanContext } from '../../steps/types.js';
 
 function limitsOf(playbook: Playbook): PreflightLimits {
@@ -71,6 +71,6 @@ function fenceMethodFor(playbook: Playbook, hostAccess: boolean): { method: Fenc
   if (requested !== 'auto' && !available(requested)) {
     return { method: requested, check: fail('fence-method', `the playbook asks for method ${requested} but the primary has no host_access/data_dir in the inventory`) };
   }
-  const method = requested !== 'auto' ? requested : (Object.keys(FENCE_MODES) as FenceMethod[]).find(available)!;
+  const method = requested !== 'auto' ? requested : PLANNED_FENCES.find(available)!;
   return { method, check: pass('fence-method', `fence by ${FENCE_MODES[method].checkText}`) };
 }

@@ -44,6 +44,10 @@ export const switchoverRules: PlaybookRules = (playbook) => {
   if (repoint !== undefined && resume !== undefined && resume < repoint) {
     problems.push({ path: ['steps', resume, 'kind'], message: 'resume must come after repoint-pooler (clients would reach the old primary)' });
   }
+  for (const kind of ['confirm-failure', 'fence-old-primary'] as const) {
+    const at = first(kind);
+    if (at !== undefined) problems.push({ path: ['steps', at, 'kind'], message: `${kind} belongs to a failover playbook; a switchover fences with fence-writes` });
+  }
   for (const kind of ['fence-writes', 'repoint-pooler', 'resume'] as const) {
     const extra = indexes(kind)[1];
     if (extra !== undefined) problems.push({ path: ['steps', extra, 'kind'], message: `${kind} may appear only once` });

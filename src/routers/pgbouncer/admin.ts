@@ -58,6 +58,30 @@ export class PoolerAdmin {
     }
   }
 
+  /**
+   * A failover's fence: PAUSE each database within `timeoutMs`; where that cannot finish (server
+   * connections stuck on a hung primary), KILL them all from a fresh console. KILL drops the
+   * database's server and client connections and leaves it paused: new clients wait for RESUME.
+   */
+  async pauseOrKill(databases: readonly string[], timeoutMs: number): Promise<'paused' | 'killed'> {
+    if (timeoutMs <= 0) {
+      for (const db of databases) await this.session.simple(`KILL ${quoteIdent(db)}`);
+      return 'killed';
+    }
+    const deadline = performance.now() + timeoutMs;
+    try {
+      for (const db of databases) await this.session.simple(`PAUSE ${quoteIdent(db)}`, Math.max(1, deadline - performance.now()));
+      return 'paused';
+    } catch (error) {
+      if (!(error instanceof NodeQueryError && error.pgCode === 'timeout')) throw error;
+      // The blocked PAUSE holds this console; a RESUME or KILL next to it could hang (#715).
+      await this.session.close();
+      this.session = await openConsole(this.spec, 3);
+      for (const db of databases) await this.session.simple(`KILL ${quoteIdent(db)}`);
+      return 'killed';
+    }
+  }
+
   /** RESUME only the databases that are paused, since RESUME of an unpaused one is an error. */
   async resume(databases: readonly string[]): Promise<string[]> {
     const paused = new Set((await this.showDatabases()).filter((d) => d.paused).map((d) => d.name));
@@ -82,6 +106,21 @@ export class PoolerAdmin {
       }
     }
     return resumed;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.session.simple(`SET ${key} = ${/^[0-9.]+$/.test(value) ? value : `'${value.replace(/'/g, "''")}'`}`);
+  }
+
+  /** Server connections per database (any state but logging in): a login to its server has succeeded. */
+  async serverCounts(): Promise<Record<string, number>> {
+    const rows = await this.session.simple<Record<string, string | number>>('SHOW POOLS');
+    const counts: Record<string, number> = {};
+    for (const row of rows) {
+      const n = ['sv_active', 'sv_idle', 'sv_used', 'sv_tested'].reduce((sum, k) => sum + Number(row[k] ?? 0), 0);
+      counts[String(row.database)] = (counts[String(row.database)] ?? 0) + n;
+    }
+    return counts;
   }
 
   async reload(): Promise<void> {

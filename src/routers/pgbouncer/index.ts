@@ -19,6 +19,18 @@ export const pgbouncer: RouterKind<PgBouncerSpec> = {
       ...spec.routes.map((db) => admin(spec, `PAUSE ${db}  (timeout ${timeoutMs} ms)`)),
       admin(spec, `PAUSE every other database it sends to ${from.name} (SHOW DATABASES; those made from * included)`),
     ],
+    fence: (spec, from, timeoutMs) => (timeoutMs <= 0
+      ? [
+        ...spec.routes.map((db) => admin(spec, `KILL ${db}  (${from.name} is hung: its server connections never finish; KILL drops them, new clients wait for RESUME)`)),
+        admin(spec, `KILL every other database it sends to ${from.name} (SHOW DATABASES; those made from * included)`),
+        admin(spec, 'SET server_login_retry = 0  (until a login to the new primary succeeds; then its configured value again)'),
+      ]
+      : [
+        ...spec.routes.map((db) => admin(spec, `PAUSE ${db}`)),
+        admin(spec, `PAUSE every other database it sends to ${from.name} (SHOW DATABASES; those made from * included)`),
+        admin(spec, `if those PAUSEs do not finish within ${timeoutMs} ms (server connections stuck on ${from.name}): KILL each of them (drops their connections; new clients wait for RESUME)`),
+        admin(spec, 'SET server_login_retry = 0  (after failed connects to the dead primary PgBouncer would wait that long before trying the new one; restored once a login to it succeeds)'),
+      ]),
     release: (spec) => spec.routes.map((db) => admin(spec, `RESUME ${db}`)),
     repoint: (spec, from, to, timeoutMs) => [
       routerAction(spec.name, `file: ${spec.configFile} and its %includes: [databases] ${spec.routes.join(', ')}, and every entry (* included) at ${from.name}, -> host=${to.host} port=${to.port} (atomic rename per file)`),

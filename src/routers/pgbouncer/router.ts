@@ -11,6 +11,7 @@ import { StepFailedError } from '../../errors.js';
 import type { Route, RouterState } from '../../model/router.js';
 import { messageOf, NodeSession } from '../../postgres/session.js';
 import { resolveHosts } from '../../shell/resolve.js';
+import { sleep } from '../../util/time.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { PoolerAdmin } from './admin.js';
 import type { PgBouncerDetail } from './checks.js';
@@ -27,6 +28,12 @@ export class PgBouncerRouter implements Router {
   private held: string[] = [];
   /** Addresses of every host its databases and config entries name, resolved before the pause. */
   private resolved: Record<string, string[]> = {};
+  /**
+   * server_login_retry as configured, while a failover holds it at 0: after failed connects to a
+   * dead primary PgBouncer waits that long (15 s by default) before connecting again, even to the
+   * new primary. Restored once a server login succeeded (verify) or when the run ends.
+   */
+  private loginRetry: string | undefined;
 
   constructor(readonly spec: PgBouncerSpec) {}
 
@@ -89,6 +96,18 @@ export class PgBouncerRouter implements Router {
     await admin.pause(this.held, timeoutMs);
   }
 
+  async fence(from: RouteTarget, timeoutMs: number): Promise<string> {
+    const admin = await this.console();
+    this.held = this.toHold(await admin.showDatabases(), from);
+    const how = await admin.pauseOrKill(this.held, timeoutMs);
+    const retry = (await admin.showConfig()).server_login_retry;
+    if (retry !== undefined && Number(retry) !== 0) {
+      this.loginRetry = retry;
+      await admin.set('server_login_retry', '0');
+    }
+    return `${this.spec.name}: ${how === 'paused' ? 'PAUSE' : `PAUSE did not finish in ${timeoutMs} ms; KILL`} ${this.held.join(', ')}${this.loginRetry ? '; SET server_login_retry = 0 until the new primary is reached' : ''}`;
+  }
+
   /**
    * RESUME on the held console (a PAUSE that timed out already replaced it, since a RESUME next
    * to a blocked PAUSE can hang it: #715). "Not paused" is fine.
@@ -115,6 +134,8 @@ export class PgBouncerRouter implements Router {
       throw error;
     });
     await admin.reload();
+    // RELOAD restores every SET from the file: hold server_login_retry at 0 again.
+    if (this.loginRetry !== undefined) await admin.set('server_login_retry', '0');
     const live = await admin.showDatabases();
     const wrong = [
       ...routes.filter((db) => live.some((d) => d.name === db) && !live.some((d) => d.name === db && d.port === to.port && d.host === to.host)),
@@ -132,7 +153,22 @@ export class PgBouncerRouter implements Router {
       if (db.paused && (ours || this.held.includes(db.name))) problems.push(`${this.spec.name} has ${db.name} paused`);
     }
     if (this.spec.app) problems.push(...(await this.throughPooler(to, applicationName)));
+    if (!problems.length) await this.restoreLoginRetry();
     return problems;
+  }
+
+  /** server_login_retry back to its configured value, once a login to the new primary succeeded (or 2 s passed). */
+  private async restoreLoginRetry(): Promise<void> {
+    if (this.loginRetry === undefined) return;
+    const admin = await this.console(1);
+    const deadline = performance.now() + 2000;
+    while (performance.now() < deadline) {
+      const counts = await admin.serverCounts();
+      if (this.held.some((db) => (counts[db] ?? 0) > 0)) break;
+      await sleep(20);
+    }
+    await admin.set('server_login_retry', this.loginRetry);
+    this.loginRetry = undefined;
   }
 
   /** An application login through the pooler: clients must land on `to`, writable. */
@@ -150,6 +186,7 @@ export class PgBouncerRouter implements Router {
   }
 
   async close(): Promise<void> {
+    await this.restoreLoginRetry().catch(() => undefined);
     await this.admin?.close();
   }
 }

@@ -1,0 +1,239 @@
+/**
+ * How a failover decides, as pure functions of one ClusterState (observed with the playbook's
+ * detection timeout) and the last record of the primary: which node was the primary and that it
+ * is down or hung, from the tool's view and each replica's; the most advanced replica; what may
+ * be lost; how the old primary is fenced.
+ */
+import { fail, pass, warn, type Check } from '../../decide/checks.js';
+import type { RouterChecks } from '../../decide/preflight.js';
+import { parseConninfo } from '../../inventory/dsn.js';
+import { nodeAt, nodeState, primariesOf, replicasOf, type ClusterState } from '../../model/cluster-state.js';
+import type { Incident, LastSeen, LossEstimate } from '../../model/incident.js';
+import { formatLsn, maxLsn, parseLsn, type Lsn } from '../../model/lsn.js';
+import type { NodeObservation, UnreachableNode } from '../../model/node.js';
+import type { Decision } from '../../playbook/plan.js';
+import type { Playbook, StepOf } from '../../playbook/schema.js';
+import { pauseBudgetOf } from '../../steps/registry.js';
+import type { PlanContext } from '../../steps/types.js';
+import { formatMs } from '../../util/time.js';
+import { othersOf, replicationTemplate } from '../switchover/decide.js';
+
+export interface FailoverInput {
+  readonly target?: string;
+  readonly routerChecks: RouterChecks;
+  readonly lastSeen?: LastSeen;
+  readonly acceptDataLoss?: boolean;
+}
+
+/** The detection timeout and loss limit of a failover playbook (its confirm-failure step). */
+export function detectionOf(playbook: Playbook): { timeoutMs: number; maxLossBytes: number } {
+  const step = playbook.steps.find((s): s is StepOf<'confirm-failure'> => s.kind === 'confirm-failure');
+  return { timeoutMs: step?.timeout ?? 2000, maxLossBytes: step?.max_data_loss_bytes ?? 1024 * 1024 };
+}
+
+export function decideFailover(state: ClusterState, playbook: Playbook, input: FailoverInput): Decision {
+  const { timeoutMs, maxLossBytes } = detectionOf(playbook);
+  const writable = primariesOf(state);
+  if (writable.length) {
+    const names = writable.map((n) => n.name).join(', ');
+    return { checks: [fail('primary-down', `${names} answer${writable.length > 1 ? '' : 's'} as a writable primary within ${formatMs(timeoutMs)}: nothing to fail over; for a planned move use \`pg-handover switchover\``)] };
+  }
+  const found = formerPrimary(state, input.lastSeen);
+  if ('problem' in found) return { checks: [fail('old-primary', found.problem)] };
+  const old = found.node;
+  const checks: Check[] = [pass('old-primary', `${old.name} was the primary (${found.evidence})`)];
+  const silence = toolView(old, timeoutMs);
+  checks.push(silence.check);
+  const witnesses = witnessView(state, old.name, timeoutMs);
+  checks.push(...witnesses.checks);
+  checks.push(...routerView(state, old.name, input.routerChecks, pauseBudgetOf(playbook.steps)));
+  const chosen = chooseCandidate(state, old.name, input.target, input.lastSeen);
+  checks.push(chosen.check);
+  if (!chosen.node) return { checks };
+  const target = chosen.node;
+  const loss = estimateLoss(state, target, old.name, input.lastSeen);
+  checks.push(lossCheck(loss, maxLossBytes, input.acceptDataLoss));
+  checks.push(...syncCheck(state, target, input.lastSeen, input.acceptDataLoss));
+  const oldSpec = state.inventory.nodes.find((n) => n.name === old.name)!;
+  const fenceMethod = oldSpec.fenceCommand ? 'fence-command' : 'pooler-only';
+  checks.push(oldSpec.fenceCommand
+    ? pass('fence-method', `${old.name} is fenced at the poolers, then by its fence_command (${oldSpec.fenceCommand.join(' ')})`)
+    : warn('fence-method', `${old.name} has no fence_command in the inventory: it is fenced at the poolers only and may still accept direct (not pooled) connections if it comes back`));
+  const incident: Incident = { silence: old.silence ?? 'other', detectionMs: timeoutMs, witnesses: witnesses.names, loss };
+  const context: PlanContext = {
+    inventory: state.inventory, state, primary: oldSpec, target: state.inventory.nodes.find((n) => n.name === target.name)!,
+    ...othersOf(state, [old.name, target.name]),
+    targetObs: target, replication: replicationTemplate(replicasOf(state)), fenceMethod, incident,
+  };
+  return { checks, context };
+}
+
+/** The silent node the routers send clients to, or (routers silent too) the one the replicas stream from. */
+function formerPrimary(state: ClusterState, lastSeen: LastSeen | undefined): { node: UnreachableNode; evidence: string } | { problem: string } {
+  const silent = (name: string | undefined) => {
+    const node = name ? nodeState(state, name) : undefined;
+    return node && !node.reachable ? node : undefined;
+  };
+  const routed = [...new Set(state.poolers.flatMap((p) => (p.reachable ? p.routes.map((r) => nodeAt(state, r.host, r.port)) : [])))];
+  const upstreams = [...new Set(replicasOf(state).map(upstreamOf(state)).filter((n): n is string => n !== undefined))];
+  const candidates: Array<[string | undefined, string]> = [
+    ...(routed.length === 1 ? [[routed[0], 'the poolers send clients to it'] as [string | undefined, string]] : []),
+    ...(upstreams.length === 1 ? [[upstreams[0], 'the replicas stream from it'] as [string | undefined, string]] : []),
+    [lastSeen?.primary, `the last observation of the cluster (${lastSeen?.at}) saw it as the primary`],
+  ];
+  for (const [name, evidence] of candidates) {
+    const node = silent(name);
+    if (node) {
+      if (node.silence === 'auth') return { problem: `${node.name} answers but refuses the tool's login (${node.error}): it is not down; fix the login` };
+      if (node.silence === 'other') return { problem: `${node.name} did not answer, for a reason that does not show it down or hung (${node.error})` };
+      return { node, evidence };
+    }
+  }
+  const where = routed.length > 1 ? `the poolers disagree (${routed.map((n) => n ?? 'unknown').join(', ')})` : `the poolers send clients to ${routed[0] ?? 'no known node'}`;
+  return { problem: `cannot tell which node was the primary: none answers as one, ${where}, and no silent node is the replicas' upstream` };
+}
+
+/** The node a replica streams from now, or (not streaming) the one its primary_conninfo names. */
+const upstreamOf = (state: ClusterState) => (replica: NodeObservation): string | undefined => {
+  const receiver = replica.walReceiver;
+  if (receiver?.senderHost) return nodeAt(state, receiver.senderHost, receiver.senderPort);
+  try {
+    const info = parseConninfo(replica.settings.primary_conninfo ?? '');
+    return nodeAt(state, info.host, info.port === undefined ? 5432 : Number(info.port));
+  } catch {
+    return undefined;
+  }
+};
+
+function toolView(old: UnreachableNode, timeoutMs: number): { check: Check } {
+  const said = old.silence === 'timeout'
+    ? `${old.name} did not answer within ${formatMs(timeoutMs)}: hung (${old.error})`
+    : old.silence === 'refused' ? `${old.name} refuses connections: down (${old.error})` : `${old.name} cannot be reached: ${old.error}`;
+  return { check: pass('primary-down', `the tool's view: ${said}`) };
+}
+
+/**
+ * Each replica that streamed from the old primary, read again after the tool's probe: no WAL
+ * receiver, not streaming, or nothing heard since the probe began confirms; a message heard
+ * during the probe contradicts (the tool may be the one cut off).
+ */
+function witnessView(state: ClusterState, old: string, timeoutMs: number): { checks: Check[]; names: string[] } {
+  const after = state.receiversAfter;
+  const replicas = replicasOf(state).filter((r) => upstreamOf(state)(r) === old || r.walReceiver === undefined);
+  const confirm: string[] = [];
+  const contradict: string[] = [];
+  for (const replica of replicas) {
+    const view = after?.byNode[replica.name];
+    const receiver = view ? view.receiver : replica.walReceiver;
+    const window = Math.min(timeoutMs, after?.sinceProbeMs ?? timeoutMs);
+    if (!receiver || receiver.status !== 'streaming') confirm.push(`${replica.name} (${receiver ? `WAL receiver ${receiver.status}` : 'no WAL receiver'})`);
+    else if (receiver.lastMsgAgeMs !== undefined && receiver.lastMsgAgeMs >= window - 25) confirm.push(`${replica.name} (nothing heard for ${Math.round(receiver.lastMsgAgeMs)} ms)`);
+    else contradict.push(`${replica.name} heard from it ${receiver.lastMsgAgeMs === undefined ? 'recently' : `${Math.round(receiver.lastMsgAgeMs)} ms ago`}`);
+  }
+  const names = confirm.map((c) => c.split(' ')[0]!);
+  if (contradict.length) {
+    return { names, checks: [fail('replicas-confirm', `the replicas' view contradicts it: ${contradict.join('; ')}; the tool may be the one cut off from ${old}: not failing over`)] };
+  }
+  if (!confirm.length) return { names, checks: [warn('replicas-confirm', `no replica can confirm ${old} is down: the tool's view alone`)] };
+  return { names, checks: [pass('replicas-confirm', `the replicas' view: ${confirm.join(', ')}`)] };
+}
+
+/** Routers must be reachable (they are the fence); they are expected to send clients to the old primary. */
+function routerView(state: ClusterState, old: string, routerChecks: RouterChecks, pauseBudgetMs: number): Check[] {
+  return state.poolers.flatMap((router) => routerChecks(router, { state, primary: undefined, pauseBudgetMs }).flatMap((check) => {
+    if (check.id === 'pooler-points-at-primary') {
+      const routes = router.reachable ? router.routes.filter((r) => nodeAt(state, r.host, r.port) !== old) : [];
+      return routes.length
+        ? [warn(check.id, `pooler ${router.name} sends ${routes.map((r) => r.name).join(', ')} elsewhere than ${old}; repointed to the new primary with the rest`)]
+        : [];
+    }
+    if (check.id === 'pooler-not-paused') return [warn(check.id, `${check.message.split(' (')[0]}; the failover holds and resumes it`)];
+    return [check];
+  })).concat(state.poolers.some((p) => p.reachable) ? [pass('pooler-fence', `the poolers stop sending clients to ${old} before anything else`)] : []);
+}
+
+const receivedOf = (state: ClusterState, replica: NodeObservation): Lsn | undefined =>
+  maxLsn(state.receiversAfter?.byNode[replica.name]?.receiveLsn, replica.receiveLsn, replica.replayLsn);
+
+/**
+ * The most advanced replica: highest received position; ties: a synchronous standby, then the
+ * inventory's priority (higher first), then the least replay lag, then the name. Replicas whose
+ * replay is paused or delayed, or with priority 0, are not candidates unless named.
+ */
+function chooseCandidate(state: ClusterState, old: string, named: string | undefined, lastSeen: LastSeen | undefined): { node?: NodeObservation; check: Check } {
+  const replicas = replicasOf(state);
+  const timeline = Math.max(...replicas.map((r) => r.timeline ?? 0));
+  const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name)!;
+  const unfit = (r: NodeObservation): string | undefined => {
+    if (r.replayPaused) return 'its WAL replay is paused';
+    if ((r.settings.recovery_min_apply_delay ?? '0') !== '0') return 'it replays with a delay (recovery_min_apply_delay)';
+    if ((r.timeline ?? 0) < timeline) return `it is on timeline ${r.timeline}, behind ${timeline}`;
+    return undefined;
+  };
+  if (named) {
+    const node = nodeState(state, named);
+    if (!node?.reachable) return { check: fail('target', `--target ${named}: it does not answer`) };
+    if (!node.inRecovery) return { check: fail('target', `--target ${named}: it is not a replica`) };
+    const why = unfit(node);
+    return why ? { check: fail('target', `--target ${named}: ${why}`) } : { node, check: pass('target', `${named} chosen as the new primary (named), received up to ${formatLsn(receivedOf(state, node))}`) };
+  }
+  const sync = new Set(lastSeen?.primary === old ? lastSeen.syncStandbys : []);
+  const fit = replicas.filter((r) => !unfit(r) && spec(r.name).priority !== 0);
+  if (!fit.length) {
+    const why = replicas.map((r) => `${r.name}: ${unfit(r) ?? 'priority 0'}`).join('; ');
+    return { check: fail('target', `no replica can be promoted${why ? ` (${why})` : ' (none answers)'}`) };
+  }
+  const key = (r: NodeObservation) => receivedOf(state, r) ?? 0n;
+  const lag = (r: NodeObservation) => key(r) - (r.replayLsn ?? 0n);
+  const ranked = [...fit].sort((a, b) =>
+    key(b) > key(a) ? 1 : key(b) < key(a) ? -1
+    : Number(sync.has(b.name)) - Number(sync.has(a.name))
+    || (spec(b.name).priority ?? 1) - (spec(a.name).priority ?? 1)
+    || (lag(a) < lag(b) ? -1 : lag(a) > lag(b) ? 1 : 0)
+    || a.name.localeCompare(b.name));
+  const best = ranked[0]!;
+  const others = ranked.slice(1).map((r) => `${r.name} ${formatLsn(key(r))}`);
+  return { node: best, check: pass('target', `${best.name} chosen as the new primary: the most advanced replica (received ${formatLsn(key(best))}${others.length ? `; ${others.join(', ')}` : ''})`) };
+}
+
+export function estimateLoss(state: ClusterState, target: NodeObservation, old: string, lastSeen: LastSeen | undefined): LossEstimate {
+  const candidateLsn = receivedOf(state, target) ?? 0n;
+  const positions: Array<[Lsn | undefined, string]> = [
+    ...replicasOf(state).map((r): [Lsn | undefined, string] => [receivedOf(state, r), `${r.name} received it`]),
+  ];
+  const seen = lastSeen?.primary === old && lastSeen.timeline === target.timeline ? parseLsn(lastSeen.flushLsn) : undefined;
+  if (seen !== undefined) positions.push([seen, `${old} had flushed it when last seen, ${lastSeen!.at}`]);
+  const [most, from] = positions.reduce<[Lsn, string]>((best, [lsn, where]) => (lsn !== undefined && lsn > best[0] ? [lsn, where] : best), [candidateLsn, 'no one is known to be ahead of the candidate']);
+  const sync = lastSeen?.primary === old && lastSeen.syncStandbys.includes(target.name);
+  return {
+    candidateLsn,
+    knownBytes: most - candidateLsn,
+    knownFrom: most === candidateLsn ? `no position known is ahead of ${target.name}` : `${formatLsn(most)}: ${from}`,
+    beyond: sync
+      ? { kind: 'none', why: `${target.name} was a synchronous standby of ${old} (last seen ${lastSeen!.at}): every acknowledged commit reached it` }
+      : { kind: 'unknown', why: `WAL ${old} wrote that no replica received; ${lastSeen?.primary === old ? 'it had no synchronous standby when last seen' : 'no earlier observation of it is recorded'}` },
+  };
+}
+
+function lossCheck(loss: LossEstimate, maxBytes: number, accepted: boolean | undefined): Check {
+  const line = `${loss.knownBytes} bytes known (${loss.knownFrom}); beyond that: ${loss.beyond.kind} (${loss.beyond.why})`;
+  if (loss.knownBytes > BigInt(maxBytes)) {
+    return accepted
+      ? warn('data-loss', `possible loss over max_data_loss_bytes ${maxBytes}, accepted with --accept-data-loss: ${line}`)
+      : fail('data-loss', `possible loss over max_data_loss_bytes ${maxBytes}: ${line}; run with --accept-data-loss to fail over anyway`);
+  }
+  return loss.beyond.kind === 'unknown' ? warn('data-loss', `possible loss: ${line}`) : pass('data-loss', `possible loss: ${line}`);
+}
+
+/** A synchronous standby holds every acknowledged commit: promote it, or one at least as advanced. */
+function syncCheck(state: ClusterState, target: NodeObservation, lastSeen: LastSeen | undefined, accepted: boolean | undefined): Check[] {
+  const sync = lastSeen?.syncStandbys ?? [];
+  if (!sync.length || sync.includes(target.name)) return [];
+  const behind = sync.filter((name) => {
+    const node = nodeState(state, name);
+    return !node?.reachable || (receivedOf(state, node) ?? 0n) > (receivedOf(state, target) ?? 0n);
+  });
+  if (!behind.length) return [pass('sync-standby', `${target.name} has received at least as much as the synchronous standby ${sync.join(', ')}`)];
+  const message = `the synchronous standby ${behind.join(', ')} is not the candidate and ${target.name} may lack acknowledged commits it holds (unreachable, or ahead of ${target.name})`;
+  return [accepted ? warn('sync-standby', `${message}; accepted with --accept-data-loss`) : fail('sync-standby', `${message}; run with --accept-data-loss to fail over anyway`)];
+}

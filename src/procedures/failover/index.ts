@@ -1,0 +1,46 @@
+/** The failover: the primary is dead or hung; fence it, promote the most advanced replica, repoint, resume. */
+import { fileURLToPath } from 'node:url';
+import { describeLoss } from '../../model/incident.js';
+import type { Report } from '../../runner/report.js';
+import { stillHeld } from '../../steps/outputs.js';
+import type { Procedure } from '../types.js';
+import { decideFailover, detectionOf } from './decide.js';
+import { failoverHalfDone } from './half-done.js';
+import { failoverRules } from './rules.js';
+
+const HEADLINE: Record<Report['outcome'], string> = {
+  succeeded: 'FAILOVER SUCCEEDED',
+  refused: 'REFUSED: nothing was changed',
+  'rolled-back': 'FAILED BEFORE PROMOTION: nothing was promoted, the poolers were released',
+  interrupted: 'INTERRUPTED BEFORE PROMOTION: nothing was promoted, the poolers were released',
+  'failed-after-promotion': 'FAILED AFTER THE POINT OF NO RETURN: operator action needed',
+  'undo-failed': 'COULD NOT RELEASE THE POOLERS after stopping: operator action needed',
+};
+
+export const failover: Procedure = {
+  name: 'failover',
+  defaultPlaybook: fileURLToPath(new URL('../../../playbooks/failover.yaml', import.meta.url)),
+  rules: failoverRules,
+  decide: (state, playbook, input) => decideFailover(state, playbook, input),
+  halfDone: failoverHalfDone,
+  observeLimits: (playbook) => ({ timeoutMs: detectionOf(playbook).timeoutMs, attempts: 1 }),
+  unconfirmed(ctx) {
+    const paused = [...stillHeld(ctx.outputs)];
+    return [
+      `promotion of ${ctx.target.name} was requested but not confirmed; check it: SELECT pg_is_in_recovery() on ${ctx.target.name}`,
+      paused.length
+        ? `clients are held on ${paused.join(', ')}; once ${ctx.target.name} is a primary, run the same failover command again to finish, or repoint and RESUME by hand`
+        : 'no pooler is held',
+    ];
+  },
+  question: (plan) => `Fail over to ${plan.context.target.name} (${plan.context.primary.name} is ${plan.context.incident?.silence === 'timeout' ? 'hung' : 'down'}; ${plan.context.incident ? describeLoss(plan.context.incident.loss) : 'loss unknown'})?`,
+  headline(report) {
+    if (report.mode === 'undo' && report.outcome === 'rolled-back') return 'RELEASED THE POOLERS OF A HALF-DONE FAILOVER: nothing was promoted';
+    return HEADLINE[report.outcome];
+  },
+  afterwards(report) {
+    return report.outcome === 'succeeded' || report.outcome === 'failed-after-promotion'
+      ? [`${report.oldPrimary} is fenced (the poolers no longer send clients to it); when it is back, make it a replica: pg-handover rejoin -i <inventory> ${report.oldPrimary}`]
+      : [];
+  },
+};

@@ -1,0 +1,91 @@
+/**
+ * Is the cluster ready for a switchover now, and for a failover if the primary died now? Made of
+ * the procedures' own decisions, so `check` and a real run agree. Pure.
+ */
+import { failures, type Check } from '../decide/checks.js';
+import { replayLag } from '../decide/lag.js';
+import type { RouterChecks } from '../decide/preflight.js';
+import { nodeAt, primariesOf, replicasOf, type ClusterState } from '../model/cluster-state.js';
+import type { LastSeen } from '../model/incident.js';
+import { maxLsn } from '../model/lsn.js';
+import type { Playbook } from '../playbook/schema.js';
+import { decideFailover, detectionOf } from './failover/decide.js';
+import { decideSwitchover } from './switchover/decide.js';
+
+export interface NodeHealth {
+  readonly name: string;
+  readonly up: boolean;
+  readonly role: 'primary' | 'replica' | 'down';
+  readonly streaming?: boolean;
+  /** Bytes the replica has yet to replay of what the primary flushed. */
+  readonly lagBytes?: number;
+  readonly lagSeconds?: number;
+  readonly error?: string;
+}
+
+export interface ProcedureReadiness {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
+  readonly target?: string;
+}
+
+export interface Readiness {
+  readonly primary?: string;
+  readonly nodes: readonly NodeHealth[];
+  readonly routers: ReadonlyArray<{ readonly name: string; readonly reachable: boolean; readonly routes: ReadonlyArray<{ readonly route: string; readonly node?: string; readonly paused: boolean }> }>;
+  readonly switchover: ProcedureReadiness;
+  readonly failover: ProcedureReadiness;
+  /** ready: both ready and every node answers; unreachable: no writable primary answers. */
+  readonly verdict: 'ready' | 'not-ready' | 'unreachable';
+}
+
+export function readiness(state: ClusterState, playbooks: { switchover: Playbook; failover: Playbook }, routerChecks: RouterChecks, lastSeen?: LastSeen): Readiness {
+  const primaries = primariesOf(state);
+  const primary = primaries.length === 1 ? primaries[0] : undefined;
+  const nodes = state.nodes.map((n): NodeHealth => {
+    if (!n.reachable) return { name: n.name, up: false, role: 'down', error: n.error };
+    if (!n.inRecovery) return { name: n.name, up: true, role: 'primary' };
+    const streaming = n.walReceiver?.status === 'streaming';
+    const lagBytes = primary?.flushLsn !== undefined ? Number(primary.flushLsn - (maxLsn(n.replayLsn) ?? primary.flushLsn)) : undefined;
+    return { name: n.name, up: true, role: 'replica', streaming, lagBytes: lagBytes === undefined ? undefined : Math.max(0, lagBytes), lagSeconds: primary ? replayLag(primary, n).ms / 1000 : undefined };
+  });
+  const routers = state.poolers.map((p) => ({
+    name: p.name, reachable: p.reachable,
+    routes: p.reachable ? p.routes.map((r) => ({ route: r.name, node: nodeAt(state, r.host, r.port), paused: r.paused })) : [],
+  }));
+  const switchover = switchoverReadiness(state, playbooks.switchover, routerChecks, primary !== undefined);
+  const failover = primary ? failoverIfNeeded(state, playbooks.failover, primary.name) : fromChecks(decideFailover(state, playbooks.failover, { routerChecks, lastSeen }));
+  const down = nodes.filter((n) => !n.up).map((n) => `${n.name} does not answer`);
+  const verdict = !primary ? 'unreachable' : switchover.ready && failover.ready && !down.length ? 'ready' : 'not-ready';
+  return { primary: primary?.name ?? (primaries.length > 1 ? primaries.map((p) => p.name).join(' and ') : undefined), nodes, routers, switchover, failover: { ...failover, reasons: [...failover.reasons, ...(primary ? down : [])] }, verdict };
+}
+
+function switchoverReadiness(state: ClusterState, playbook: Playbook, routerChecks: RouterChecks, hasPrimary: boolean): ProcedureReadiness {
+  if (!hasPrimary) return { ready: false, reasons: ['no single writable primary answers'] };
+  return fromChecks(decideSwitchover(state, playbook, { routerChecks }));
+}
+
+function fromChecks(decision: { checks: readonly Check[]; context?: { target: { name: string } } }): ProcedureReadiness {
+  const failed = failures(decision.checks);
+  return { ready: failed.length === 0 && decision.context !== undefined, reasons: failed.map((c) => `${c.id}: ${c.message}`), target: decision.context?.target.name };
+}
+
+/**
+ * The primary is up: a failover now would promote the most advanced healthy replica; it is ready
+ * when that replica lacks no more than the playbook's loss limit of what the primary flushed.
+ */
+function failoverIfNeeded(state: ClusterState, playbook: Playbook, primary: string): ProcedureReadiness {
+  const { maxLossBytes } = detectionOf(playbook);
+  const flushed = state.nodes.find((n) => n.name === primary && n.reachable);
+  const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name);
+  const candidates = replicasOf(state).filter((r) => !r.replayPaused && (r.settings.recovery_min_apply_delay ?? '0') === '0' && spec(r.name)?.priority !== 0);
+  const reasons: string[] = [];
+  if (!state.poolers.some((p) => p.reachable)) reasons.push('no pooler answers: a failover could not fence or repoint clients');
+  if (!candidates.length) return { ready: false, reasons: [...reasons, 'no replica could be promoted (none answers, or each is paused, delayed or priority 0)'] };
+  const flush = flushed?.reachable ? flushed.flushLsn ?? 0n : 0n;
+  const behind = (r: (typeof candidates)[number]) => flush - (maxLsn(r.receiveLsn, r.replayLsn) ?? 0n);
+  const best = [...candidates].sort((a, b) => (behind(a) < behind(b) ? -1 : behind(a) > behind(b) ? 1 : a.name.localeCompare(b.name)))[0]!;
+  const missing = behind(best) > 0n ? behind(best) : 0n;
+  if (missing > BigInt(maxLossBytes)) reasons.push(`the most advanced replica ${best.name} lacks ${missing} bytes of what ${primary} flushed, over max_data_loss_bytes ${maxLossBytes}`);
+  return { ready: reasons.length === 0, reasons, target: best.name };
+}

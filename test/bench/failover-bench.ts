@@ -1,0 +1,125 @@
+/**
+ * The failover benchmark: the primary is killed (SIGKILL) or hung (SIGSTOP) under a write load
+ * through PgBouncer, and `pg-handover failover --yes` is started at that moment. Measured from
+ * the clients' side: from the command's start to the first commit through the pooler, the
+ * errors clients saw, and acknowledged commits lost. Each round gets a fresh sandbox.
+ *
+ *   npm run bench:failover -- --rounds 5 --clients 8 --rate 500
+ */
+import { execa } from 'execa';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadInventory } from '../../src/inventory/load.js';
+import { freezeNode, postmasterPid, thawNode } from '../../src/sandbox/control.js';
+import { sandboxDown } from '../../src/sandbox/down.js';
+import { sandboxUp } from '../../src/sandbox/up.js';
+import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
+import { sleep } from '../../src/util/time.js';
+import { fmt, summarize } from './stats.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    clients: { type: 'string', default: '8' },
+    rate: { type: 'string', default: '500' },
+    out: { type: 'string', default: 'bench-results' },
+  },
+});
+const BIN = resolve('bin/pg-handover.js');
+const KINDS = [{ name: 'dead (SIGKILL)', signal: 'SIGKILL' }, { name: 'hung (SIGSTOP)', signal: 'SIGSTOP' }] as const;
+
+interface Round {
+  readonly kind: string;
+  readonly exitCode: number;
+  /** Command start to the first commit through the pooler sent after it. */
+  readonly firstCommitMs: number;
+  readonly commandMs: number;
+  readonly errors: number;
+  readonly lost: number;
+  readonly target: string;
+  readonly possibleLoss: string;
+}
+
+async function round(kind: (typeof KINDS)[number]): Promise<Round> {
+  const parent = await mkdtemp(join(tmpdir(), 'pgh-fbench-'));
+  await chmod(parent, 0o711);
+  const dir = join(parent, 'sandbox');
+  const { manifest } = await sandboxUp({ dir, replicas: 2 });
+  const pid = postmasterPid(manifest, 'pg1')!;
+  const frozen: number[] = [];
+  try {
+    const inventory = await loadInventory(manifest.inventoryFile);
+    const app = inventory.poolers[0]!.app!;
+    // The tool records its last sight of the primary; an operator's monitor (`check --watch`) would have.
+    await execa('node', [BIN, 'check', '-i', manifest.inventoryFile], { reject: false, stdin: 'ignore' });
+    await createLoadTable(app);
+    const load = new WriteLoad({ conn: app, clients: Number(flags.clients), rate: Number(flags.rate) });
+    load.start();
+    await sleep(1000);
+    if (kind.signal === 'SIGKILL') process.kill(pid, 'SIGKILL');
+    else frozen.push(...freezeNode(manifest, 'pg1'));
+    const start = load.elapsed();
+    const result = await execa('node', [BIN, 'failover', '-i', manifest.inventoryFile, '--yes', '--json'], { reject: false, stdin: 'ignore' });
+    const end = load.elapsed();
+    await sleep(1000);
+    const outcome = await load.stop();
+    const report = JSON.parse(String(result.stdout).split('\n').find((l) => l.includes('"event":"report"')) ?? '{}').report ?? {};
+    if (result.exitCode !== 0) log(`exit ${result.exitCode}:\n${String(result.stdout).split('\n').filter((l) => /FAIL|"verdict":"fail"|error/.test(l)).slice(-6).join('\n')}\n${String(result.stderr).split('\n').slice(-25).join('\n')}`);
+    const target = String(report.target ?? 'pg2');
+    const first = Math.min(...outcome.records.filter((r) => r.ok && r.sentAt > start).map((r) => r.doneAt));
+    const node = inventory.nodes.find((n) => n.name === target)!;
+    const lost = await missingAcknowledged({ ...node.conn, dbname: app.dbname }, outcome.records.filter((r) => r.doneAt < start || r.ok));
+    return {
+      kind: kind.name, exitCode: result.exitCode ?? -1, firstCommitMs: first - start, commandMs: end - start,
+      errors: outcome.records.filter((r) => !r.ok).length, lost, target, possibleLoss: String(report.possibleLoss ?? ''),
+    };
+  } finally {
+    thawNode(frozen);
+    await sandboxDown(dir).catch(() => undefined);
+    await rm(parent, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const outDir = resolve(String(flags.out));
+  await mkdir(outDir, { recursive: true });
+  const rounds: Round[] = [];
+  for (const kind of KINDS) {
+    for (let i = 0; i < Number(flags.rounds); i++) {
+      const r = await round(kind);
+      rounds.push(r);
+      log(`${kind.name} ${i + 1}/${flags.rounds}: exit ${r.exitCode}, first commit ${fmt(r.firstCommitMs)} ms after the command started, ${r.errors} errors, ${r.lost} lost`);
+    }
+  }
+  const row = (name: string, values: number[], unit = 'ms') => {
+    const s = summarize(values);
+    return `${name.padEnd(40)} ${fmt(s.median).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}  ${unit}`;
+  };
+  const lines = ['', `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, playbook defaults (detection timeout 2 s)`,
+    `${'metric'.padEnd(40)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`];
+  for (const kind of KINDS) {
+    const of = rounds.filter((r) => r.kind === kind.name);
+    lines.push(`${kind.name}:`,
+      row('  command start -> first commit', of.map((r) => r.firstCommitMs)),
+      row('  command wall time', of.map((r) => r.commandMs)),
+      row('  client-visible errors', of.map((r) => r.errors), 'errors'),
+      row('  acknowledged commits lost', of.map((r) => r.lost), 'rows'),
+      `  exit codes: ${of.map((r) => r.exitCode).join(' ')}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const previous = await readFile(join(outDir, 'results.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => ({}));
+  const failover = Object.fromEntries(KINDS.map((k) => {
+    const of = rounds.filter((r) => r.kind === k.name);
+    return [k.signal === 'SIGKILL' ? 'dead' : 'hung', {
+      firstCommitMs: summarize(of.map((r) => r.firstCommitMs)), commandMs: summarize(of.map((r) => r.commandMs)),
+      errors: summarize(of.map((r) => r.errors)), lost: summarize(of.map((r) => r.lost)), rounds: of,
+    }];
+  }));
+  await writeFile(join(outDir, 'results.json'), `${JSON.stringify({ ...previous, failover }, null, 2)}\n`);
+}
+
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+await main();
