@@ -1,6 +1,7 @@
 /** Declares every command and its flags; the handlers load lazily. */
 import { Command, Option } from 'commander';
 import { PROCEDURES } from '../procedures/catalog.js';
+import type { ProcedureFlags } from './procedure-command.js';
 
 export function registerCommands(program: Command): void {
   const sandbox = program.command('sandbox').description('a real local cluster (primary, replicas, PgBouncer) for trying things');
@@ -54,15 +55,18 @@ export function registerCommands(program: Command): void {
       .description(procedure.summary)
       .requiredOption('-i, --inventory <file>', 'inventory YAML file')
       .option('-p, --playbook <file>', `playbook YAML file (default: the built-in playbooks/${procedure.name}.yaml)`)
-      .option('-t, --target <node>', procedure.targetHelp)
       .option('--dry-run', 'run every read-only check and print the plan; change nothing')
       .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
       .option('--json', 'one JSON event per line on stdout')
       .option('--journal-dir <dir>', 'where run journals go (default: $PG_HANDOVER_JOURNAL_DIR, else $PG_HANDOVER_STATE_DIR/runs, else .pg-handover/runs beside the inventory file)')
-      .action(async (opts) => {
-        await (await import('./procedure-command.js')).procedureCommand(procedure.name, opts);
-      });
     for (const flag of procedure.flags ?? []) command.option(flag.flags, flag.description);
+    const run = async (opts: ProcedureFlags) => (await import('./procedure-command.js')).procedureCommand(procedure.name, opts);
+    if (procedure.argument) {
+      // The node is the command's subject (rejoin NODE), not a choice among candidates.
+      command.argument(procedure.argument.name, procedure.argument.description).action(async (node: string, opts) => void (await run({ ...opts, target: node })));
+    } else {
+      command.option('-t, --target <node>', procedure.targetHelp).action(async (opts) => void (await run(opts)));
+    }
   }
 
   program

@@ -11,7 +11,8 @@ export function renderChecks(checks: readonly Check[]): string {
 
 export function renderPlan(plan: Plan): string {
   const { primary, target, fenceMethod } = plan.context;
-  const lines = [`Plan (${plan.playbook}): ${primary.name} -> ${target.name}, fence by ${fenceMethod}`];
+  const fences = plan.steps.some((s) => s.step.kind === 'fence-writes' || s.step.kind === 'fence-old-primary');
+  const lines = [`Plan (${plan.playbook}): ${primary.name} -> ${target.name}${fences ? `, fence by ${fenceMethod}` : ''}`];
   if (plan.context.incident) lines.push(`  ${describeLoss(plan.context.incident.loss)}`);
   for (const step of plan.steps) {
     const tag = step.phase === 'promotion' ? '  <- point of no return' : step.undoable ? '  (undone on failure)' : '';

@@ -12,9 +12,7 @@ const NODE_ALIASES = new Set(['primary', 'target', 'old-primary', 'new-primary']
 
 export const commonRules: PlaybookRules = (playbook, nodeNames) => {
   const problems: RuleProblem[] = [];
-  // The first step re-checks, read-only, right before anything changes.
-  const first = playbook.steps[0]?.kind;
-  if (first !== 'preflight' && first !== 'confirm-failure') problems.push({ path: ['steps', 0, 'kind'], message: 'the first step must be preflight (confirm-failure in a failover)' });
+  // Each procedure's rules say which read-only check comes first; here: only ever once, and first.
   const extra = playbook.steps.findIndex((s, i) => i > 0 && (s.kind === 'preflight' || s.kind === 'confirm-failure'));
   if (extra > 0) problems.push({ path: ['steps', extra, 'kind'], message: `${playbook.steps[extra]!.kind} may appear only once, as the first step` });
   playbook.steps.forEach((step, i) => {

@@ -12,7 +12,7 @@ const SETTINGS = [
   'max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions',
   'max_locks_per_transaction', 'hot_standby', 'default_transaction_read_only', 'primary_conninfo',
   'primary_slot_name', 'synchronous_standby_names', 'synchronous_commit', 'cluster_name', 'wal_level', 'recovery_min_apply_delay',
-  'data_directory', 'config_file',
+  'data_directory', 'config_file', 'wal_log_hints', 'data_checksums',
 ];
 
 export async function observeNode(node: NodeSpec, session: NodeSession, timeoutMs = 10_000): Promise<NodeObservation> {

@@ -133,6 +133,18 @@ const immediateStopCommand = (node: NodeSpec): string[] => [
   binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-m', 'immediate', '-w', '-t', String(IMMEDIATE_WAIT_MS / 1000), 'stop',
 ];
 
+/**
+ * Stops the node if a postmaster runs on its data directory (fast, then immediate); returns
+ * whether one was running. For rejoin: the node must be down before its files are touched.
+ */
+export async function stopIfRunning(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<boolean> {
+  const pid = localPostmasterPid(runner, node);
+  if (runner.isLocal ? pid === undefined || !isAlive(pid) : !(await isRunning(runner, node))) return false;
+  await stopFast(runner, node, timeoutMs, pid).catch(() => undefined);
+  await ensureExited(runner, node, pid, timeoutMs);
+  return true;
+}
+
 /** pg_ctl status: exit 0 while a postmaster runs on the data directory, 3 when none does. */
 async function isRunning(runner: HostRunner, node: NodeSpec): Promise<boolean> {
   const result = await runner.run(statusCommand(node), { timeoutMs: 10_000 });

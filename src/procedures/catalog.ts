@@ -11,6 +11,8 @@ export interface ProcedureEntry {
   readonly summary: string;
   /** --target's help: how the procedure chooses when it is not given. */
   readonly targetHelp: string;
+  /** A positional argument instead of --target (rejoin NODE). */
+  readonly argument?: { readonly name: string; readonly description: string };
   /** Flags only this procedure has. */
   readonly flags?: ReadonlyArray<{ readonly flags: string; readonly description: string }>;
   readonly load: () => Promise<Procedure>;
@@ -31,6 +33,14 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     targetHelp: 'node to promote (default: the most advanced replica; ties: synchronous standby, priority, least replay lag)',
     flags: [{ flags: '--accept-data-loss', description: 'fail over even when the candidate lacks more than max_data_loss_bytes, or a synchronous standby is not the candidate' }],
     load: async () => (await import('./failover/index.js')).failover,
+  },
+  {
+    name: 'rejoin',
+    aliases: [],
+    summary: 'make a former primary (or a diverged replica) a replica of the current primary, with pg_rewind if needed',
+    targetHelp: 'the node to rejoin',
+    argument: { name: '<node>', description: 'the node to rejoin (e.g. the old primary after a failover)' },
+    load: async () => (await import('./rejoin/index.js')).rejoin,
   },
 ];
 

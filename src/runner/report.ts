@@ -96,7 +96,7 @@ export function buildReport(input: {
     poolers, verified: end ? describeEndState(end) : undefined,
     oldPrimaryState: context.incident
       ? `fenced (${context.incident.silence === 'timeout' ? 'hung' : 'down'}; ${context.fenceMethod === 'fence-command' && fence.startedAt !== undefined ? 'its fence_command ran' : 'poolers only: it may still accept direct connections if it comes back'})`
-      : demoted.role ?? (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),
+      : outputs.rejoin.role ?? demoted.role ?? (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),
     possibleLoss: context.incident ? describeLoss(context.incident.loss) : undefined,
     followers: outputs.follow.followers, notes: input.log.notes, leftToDo: input.log.leftToDo, journal: input.journal, totalMs: Math.round(input.totalMs),
   };

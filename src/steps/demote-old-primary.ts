@@ -6,13 +6,11 @@
  * streams. Otherwise it stays fenced and the report says how to rejoin it.
  * Precondition: promoted. Output: whether it was started, and its role. Undo: none.
  */
-import { parseConninfo } from '../inventory/dsn.js';
-import { conninfoTowards, slotNameFor } from '../postgres/conninfo.js';
 import { ensureExited, markStandby, standbySignalCommand, startCommand, startServer } from '../postgres/server-control.js';
 import { DROP_OWN_SLOTS_SQL, IN_RECOVERY_SQL, quoteLiteral } from '../postgres/sql.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { FENCE_MODES } from './fence-modes.js';
-import { followActions, waitStreaming, waitStreamingText } from './upstream.js';
+import { followActions, memberSlots, rejoinUpstream, waitStreaming, waitStreamingText } from './upstream.js';
 import { shellText, sqlText, type Action, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
 const schema = stepParams('demote-old-primary', { timeout: duration('60s') });
@@ -26,7 +24,7 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
   actions(step, plan) {
     if (!FENCE_MODES[plan.fenceMethod].rejoins) return [stayFenced(plan)];
     if (plan.primary.name === plan.target.name) return [{ text: 'none: no old primary known', run: async () => 'no old primary to demote' }];
-    const { slot, conninfo } = upstreamFor(plan);
+    const { slot, conninfo } = rejoinUpstream(plan);
     return [
       { text: shellText(plan.primary.name, standbySignalCommand(plan.primary)), run: (ctx, out) => markAsStandby(ctx, out) },
       { text: shellText(plan.primary.name, startCommand(plan.primary, step.timeout)), run: (ctx, out) => start(ctx, out, step.timeout) },
@@ -102,20 +100,4 @@ async function runningRole(ctx: StepContext): Promise<'primary' | 'replica' | un
   } catch {
     return undefined;
   }
-}
-
-/**
- * The physical slots the cluster's members used, by what they use (each replica's
- * primary_slot_name as observed), not only by the names this tool gives (a node's own name).
- */
-function memberSlots(plan: PlanContext): string[] {
-  const used = plan.state.nodes.flatMap((n) => (n.reachable && n.settings.primary_slot_name ? [n.settings.primary_slot_name] : []));
-  return [...new Set([...plan.inventory.nodes.map((n) => slotNameFor(n.name)), ...used])].sort();
-}
-
-/** Slot and conninfo the old primary will use: modelled on how the target streamed from it. */
-function upstreamFor(plan: PlanContext): { slot: string; conninfo: string } {
-  const slot = plan.replication.usesSlots ? slotNameFor(plan.primary.name) : '';
-  const existing = plan.replication.conninfo;
-  return { slot, conninfo: conninfoTowards(existing, plan.target.conn, parseConninfo(existing).application_name ? plan.primary.name : undefined) };
 }

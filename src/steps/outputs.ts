@@ -32,6 +32,8 @@ export interface Outputs {
   readonly resume: { readonly released: Set<string>; resumedAt?: number; newTimeline?: number };
   readonly follow: { readonly followers: Record<string, string> };
   readonly 'demote-old-primary': { started: boolean; role?: string };
+  /** How a former primary (or diverged replica) came back: without a rewind, or after pg_rewind. */
+  readonly rejoin: { how?: 'no rewind needed' | 'pg_rewind'; role?: string; detail?: string };
 }
 
 export const newOutputs = (): Outputs => ({
@@ -43,6 +45,7 @@ export const newOutputs = (): Outputs => ({
   resume: { released: new Set() },
   follow: { followers: {} },
   'demote-old-primary': { started: false },
+  rejoin: {},
 });
 
 /** Routers still holding clients: held by the fence and released neither by its undo nor by resume. */

@@ -10,6 +10,7 @@ import { fenceWritesStep } from './fence-writes.js';
 import { followStep } from './follow.js';
 import { preflightStep } from './preflight.js';
 import { promoteStep } from './promote.js';
+import { rejoinStep } from './rejoin.js';
 import { repointPoolerStep } from './repoint-pooler.js';
 import { resumeStep } from './resume.js';
 import { sqlStep } from './sql.js';
@@ -23,7 +24,7 @@ import { waitCatchupStep } from './wait-catchup.js';
 export const STEP_DEFINITIONS = [
   preflightStep, checkLagStep, checkpointStep, fenceWritesStep, waitCatchupStep, promoteStep, repointPoolerStep,
   resumeStep, unfenceStep, followStep, demoteOldPrimaryStep, syncStandbysStep, verifyStep, sqlStep, execStep,
-  confirmFailureStep, fenceOldPrimaryStep,
+  confirmFailureStep, fenceOldPrimaryStep, rejoinStep,
 ] as const;
 
 export const kindOf = (definition: StepDefinition): string => (definition.schema.shape.kind as { value: string }).value;

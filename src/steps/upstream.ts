@@ -4,7 +4,8 @@
  * reloaded (PostgreSQL 13+ needs no restart), then waiting until it streams on the new timeline.
  */
 import type { NodeSpec } from '../inventory/model.js';
-import { maskConninfo } from '../postgres/conninfo.js';
+import { parseConninfo } from '../inventory/dsn.js';
+import { conninfoTowards, maskConninfo, slotNameFor } from '../postgres/conninfo.js';
 import {
   ENSURE_SLOT_SQL, RECEIVER_SQL, RELOAD_SQL, setPrimaryConninfoSql, setPrimarySlotSql, withValues, type ReceiverRow,
 } from '../postgres/sql.js';
@@ -26,9 +27,9 @@ export function followActions<O>(plan: PlanContext, node: NodeSpec, conninfo: st
 
 export const waitStreamingText = (plan: PlanContext, node: NodeSpec): string => `${sqlText(node.name, RECEIVER_SQL)}  (until streaming from ${plan.target.name})`;
 
-export async function waitStreaming(ctx: StepContext, node: NodeSpec, timeoutMs: number): Promise<void> {
+/** `timeline`: the one it must stream on (default: the new primary's, as resume read it). */
+export async function waitStreaming(ctx: StepContext, node: NodeSpec, timeoutMs: number, timeline = ctx.outputs.resume.newTimeline): Promise<void> {
   const { host, port } = ctx.target.conn;
-  const timeline = ctx.outputs.resume.newTimeline;
   await pollNode(ctx, {
     node: node.name, timeoutMs, intervalMs: 20,
     what: `${node.name} streaming from ${ctx.target.name} on timeline ${timeline}`,
@@ -37,4 +38,20 @@ export async function waitStreaming(ctx: StepContext, node: NodeSpec, timeoutMs:
       Number(row.received_tli) >= (timeline ?? 0),
     describe: (row) => (row ? `${row.status} from ${row.sender_host}:${row.sender_port} timeline ${row.received_tli}` : 'no WAL receiver'),
   });
+}
+
+/**
+ * The physical slots the cluster's members used, by what they use (each replica's
+ * primary_slot_name as observed), not only by the names this tool gives (a node's own name).
+ */
+export function memberSlots(plan: PlanContext): string[] {
+  const used = plan.state.nodes.flatMap((n) => (n.reachable && n.settings.primary_slot_name ? [n.settings.primary_slot_name] : []));
+  return [...new Set([...plan.inventory.nodes.map((n) => slotNameFor(n.name)), ...used])].sort();
+}
+
+/** Slot and conninfo a former primary will use to stream from the target: modelled on how the replicas stream. */
+export function rejoinUpstream(plan: PlanContext): { slot: string; conninfo: string } {
+  const slot = plan.replication.usesSlots ? slotNameFor(plan.primary.name) : '';
+  const existing = plan.replication.conninfo;
+  return { slot, conninfo: conninfoTowards(existing, plan.target.conn, parseConninfo(existing).application_name ? plan.primary.name : undefined) };
 }

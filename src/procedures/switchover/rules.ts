@@ -6,6 +6,7 @@ export const switchoverRules: PlaybookRules = (playbook) => {
   const problems: RuleProblem[] = [];
   const indexes = (kind: StepKind) => playbook.steps.flatMap((s, i) => (s.kind === kind ? [i] : []));
   const first = (kind: StepKind) => indexes(kind)[0];
+  if (playbook.steps[0]?.kind !== 'preflight') problems.push({ path: ['steps', 0, 'kind'], message: 'the first step must be preflight' });
   const promotes = indexes('promote');
   if (promotes.length !== 1) {
     problems.push({ path: ['steps'], message: `expected exactly one promote step, found ${promotes.length}` });

@@ -1,0 +1,81 @@
+/**
+ * rejoin after a failover, both ways: the old primary stopped cleanly before the replicas lost it
+ * (no diverged WAL: no rewind), and one that kept taking writes after its replicas stopped
+ * receiving (diverged: pg_rewind). Each ends streaming from the new primary with its data.
+ */
+import { postmasterPid } from '../../src/sandbox/control.js';
+import { waitGone } from '../../src/shell/processes.js';
+import { sleep } from '../../src/util/time.js';
+import { cli, reportOf } from './support/cli.js';
+import { appConn, nodeConn, settledTopology, sql } from './support/cluster.js';
+import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
+
+const on = (sandbox: SandboxFixture, node: string, text: string) => sql(nodeConn(sandbox, node), text);
+const run = (sandbox: SandboxFixture, ...args: string[]) => cli([...args, '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
+
+async function stop(sandbox: SandboxFixture, node: string, how: NodeJS.Signals): Promise<void> {
+  const pid = postmasterPid(sandbox.manifest, node)!;
+  process.kill(pid, how);
+  await waitGone([pid], 30_000);
+}
+
+async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('rejoin: the old primary becomes a replica of the new one', () => {
+  test('clean case: stopped cleanly before the failover, it needs no rewind', async ({ sandbox }) => {
+    await sql(appConn(sandbox), "CREATE TABLE marks (tag text); INSERT INTO marks VALUES ('before')");
+    await stop(sandbox, 'pg1', 'SIGINT'); // fast shutdown: the replicas receive its shutdown checkpoint
+    const failover = await run(sandbox, 'failover');
+    expect(failover.exitCode, failover.stderr).toBe(0);
+    await sql(appConn(sandbox), "INSERT INTO marks VALUES ('after')");
+
+    const rejoin = await run(sandbox, 'rejoin', 'pg1');
+    expect(rejoin.exitCode, rejoin.stderr).toBe(0);
+    const report = reportOf(rejoin);
+    expect(report.oldPrimaryState).toBe('replica streaming from pg2 (no rewind needed)');
+    const t = await settledTopology(sandbox);
+    expect(t.primaries).toEqual(['pg2']);
+    expect(t.upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
+    await until('pg1 to replay the new row', async () => (await on(sandbox, 'pg1', "SELECT count(*)::int AS n FROM marks WHERE tag = 'after'"))[0]!.n === 1);
+
+    const again = await cli(['rejoin', 'pg1', '-i', sandbox.manifest.inventoryFile, '--dry-run']);
+    expect(again.exitCode).toBe(3);
+    expect(again.stdout).toMatch(/pg1 already streams from pg2: nothing to do/);
+  });
+
+  test('diverged case: writes on the old primary after its replicas stopped receiving are rewound away', async ({ sandbox }) => {
+    await sql(appConn(sandbox), "CREATE TABLE marks (tag text); INSERT INTO marks VALUES ('shared')");
+    await until('the replicas to have the table', async () => (await on(sandbox, 'pg2', 'SELECT count(*)::int AS n FROM marks'))[0]!.n === 1);
+    // The replicas lose the primary (a wrong port keeps their user and password), and it goes on alone.
+    for (const node of ['pg2', 'pg3']) {
+      const setting = String((await on(sandbox, node, "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'"))[0]!.setting);
+      await on(sandbox, node, `ALTER SYSTEM SET primary_conninfo = '${setting.replace(/port=\d+/, 'port=1').replace(/'/g, "''")}'`);
+      await on(sandbox, node, 'SELECT pg_reload_conf()');
+    }
+    await until('pg1 to have no standby', async () => (await on(sandbox, 'pg1', 'SELECT count(*)::int AS n FROM pg_stat_replication'))[0]!.n === 0);
+    await on(sandbox, 'pg1', "INSERT INTO marks SELECT 'old-only' FROM generate_series(1, 1000)");
+    await stop(sandbox, 'pg1', 'SIGKILL');
+
+    const failover = await run(sandbox, 'failover');
+    expect(failover.exitCode, failover.stderr).toBe(0);
+    expect(reportOf(failover).target).toBe('pg2');
+    await sql(appConn(sandbox), "INSERT INTO marks VALUES ('new-primary')");
+
+    const rejoin = await run(sandbox, 'rejoin', 'pg1');
+    expect(rejoin.exitCode, rejoin.stderr).toBe(0);
+    expect(reportOf(rejoin).oldPrimaryState).toBe('replica streaming from pg2 (pg_rewind)');
+    const summary = rejoin.events.find((e) => e.event === 'step-end')?.summary;
+    expect(String(summary)).toMatch(/pg_rewind; pg_control: "in production"/);
+    await until('pg1 to replay the new primary\'s row', async () => (await on(sandbox, 'pg1', "SELECT count(*)::int AS n FROM marks WHERE tag = 'new-primary'"))[0]!.n === 1);
+    expect(await on(sandbox, 'pg1', "SELECT count(*)::int AS n FROM marks WHERE tag = 'old-only'")).toEqual([{ n: 0 }]);
+    expect(await on(sandbox, 'pg1', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: true }]);
+    const t = await settledTopology(sandbox);
+    expect(t.upstreamOf.pg1).toBe('pg2');
+  });
+});
