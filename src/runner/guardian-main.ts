@@ -19,7 +19,8 @@ process.on('SIGTERM', () => process.exit(0));
 process.stdout.write('ready\n', () => process.stdout.destroy());
 
 while (isAlive(orders.toolPid)) await sleep(POLL_MS);
-if (!finished()) await recover();
+// No journal: the tool died before its run started (it starts its guardian early), so nothing changed.
+if (existsSync(orders.journalFile) && !finished()) await recover();
 process.exit(0);
 
 function finished(): boolean {

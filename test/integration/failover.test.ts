@@ -11,7 +11,10 @@ import { freezeNode, postmasterPid, thawNode } from '../../src/sandbox/control.j
 import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { waitGone } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
 import { cli, reportOf, type CliResult } from './support/cli.js';
+import { journalDir, journalEvents, stepStarted } from './support/faults.js';
 import { appConn, nodeConn, observe, sql, topology } from './support/cluster.js';
 import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
 
@@ -33,14 +36,14 @@ interface Observed {
 }
 
 /** Runs a write load, injects `fault` and starts the failover at that moment; counts what clients saw. */
-async function failoverUnderLoad(sandbox: SandboxFixture, fault: () => void, ...more: string[]): Promise<Observed> {
+async function failoverUnderLoad(sandbox: SandboxFixture, fault: () => unknown, ...more: string[]): Promise<Observed> {
   const table = `fo_${Math.random().toString(36).slice(2, 8)}`;
   await createLoadTable(appConn(sandbox), table);
   const load = new WriteLoad({ conn: appConn(sandbox), clients: 6, rate: 300, table });
   load.start();
   await sleep(700);
-  fault();
   const start = load.elapsed();
+  await fault();
   const result = await failover(sandbox, ...more);
   const end = load.elapsed();
   await sleep(700);
@@ -61,7 +64,20 @@ async function editInventory(sandbox: SandboxFixture, edit: (doc: any) => void):
   await writeFile(sandbox.manifest.inventoryFile, stringify(doc));
 }
 
-const kill = (sandbox: SandboxFixture, node: string) => () => void process.kill(postmasterPid(sandbox.manifest, node)!, 'SIGKILL');
+const kill = (sandbox: SandboxFixture, node: string) => async () => {
+  const pid = postmasterPid(sandbox.manifest, node)!;
+  process.kill(pid, 'SIGKILL');
+  await waitGone([pid], 5000);
+};
+const BIN = fileURLToPath(new URL('../../bin/pg-handover.js', import.meta.url));
+
+async function until(ok: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(100);
+  }
+}
 
 describe('failover: the primary is dead or hung', () => {
   test('dead primary (SIGKILL) under load: the most advanced replica is promoted, clients resume, loss as estimated', async ({ sandbox }) => {
@@ -157,6 +173,38 @@ describe('failover: the primary is dead or hung', () => {
     const fenced = await failoverText(sandbox);
     expect(fenced.exitCode, fenced.stderr).toBe(0);
     expect(fenced.stderr).toMatch(/pg1 fenced by its fence_command/);
+  });
+
+  test('the tool SIGKILLed inside the fence: its guardian releases the poolers; SIGKILLed after promotion: it finishes', async ({ sandbox }) => {
+    const original = readFileSync(new URL('../../playbooks/failover.yaml', import.meta.url), 'utf8');
+    const withSleepAfter = async (kind: string) => {
+      const file = join(sandbox.dir, `sleep-after-${kind}.yaml`);
+      await writeFile(file, original.replace(new RegExp(`(  - kind: ${kind}\n(?:    .*\n)*)`), '$1  - kind: exec\n    command: ["sleep", "10"]\n'));
+      return file;
+    };
+    const killDuringSleep = async (playbook: string) => {
+      const earlier = journalEvents(sandbox).filter(stepStarted('-exec')).length;
+      const child = execa('node', [BIN, 'failover', '-i', sandbox.manifest.inventoryFile, '--yes', '--journal-dir', journalDir(sandbox), '--playbook', playbook], { reject: false, stdin: 'ignore' });
+      await until(() => journalEvents(sandbox).filter(stepStarted('-exec')).length > earlier, 30_000);
+      child.kill('SIGKILL');
+      await child;
+      await until(() => journalEvents(sandbox).filter((e) => e.event === 'guardian-recovery-end').length > recoveries, 30_000);
+      recoveries++;
+      return journalEvents(sandbox).filter((e) => e.event === 'guardian-recovery-end').at(-1)!;
+    };
+    let recoveries = 0;
+    await kill(sandbox, 'pg1')();
+    const before = await killDuringSleep(await withSleepAfter('fence-old-primary'));
+    expect(before.outcome).toBe('rolled-back');
+    let t = topology(await observe(sandbox));
+    expect({ primaries: t.primaries, paused: t.poolerPaused, pointsAt: t.poolerPointsAt }).toEqual({ primaries: [], paused: false, pointsAt: 'pg1' });
+
+    const after = await killDuringSleep(await withSleepAfter('promote'));
+    expect(after.outcome).toBe('succeeded');
+    t = topology(await observe(sandbox));
+    expect({ primaries: t.primaries, paused: t.poolerPaused, pointsAt: t.poolerPointsAt }).toEqual({ primaries: ['pg2'], paused: false, pointsAt: 'pg2' });
+    const [row] = await sql(appConn(sandbox), 'SELECT inet_server_port() AS port');
+    expect(row!.port).toBe(sandbox.manifest.nodes[1]!.port);
   });
 
   test('a primary that answers is not failed over: refused, pointing to switchover', async ({ sandbox }) => {
