@@ -81,14 +81,15 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
   const lockFile = lockFileFor(options.journalDir, inventory.file);
   const journalCheck = journalDirCheck(options.journalDir);
   const limits = options.procedure.observeLimits?.(playbook);
+  // A run that may change something starts its guardian now, while the cluster is observed (its
+  // start-up is a node process: ~150 ms off a failover's critical path); dismissed if unused. It
+  // does nothing if the tool dies before the run starts (no journal yet).
+  const early = options.dryRun ? undefined : startGuardian(guardianOrders(options, runId)).catch((error: Error) => error);
   const probeStarted = performance.now();
   const connections = await Connections.open(inventory, lockOwnerName(runId), { connectTimeoutMs: limits?.timeoutMs, attempts: limits?.attempts });
   // Sessions holding the run lock; only these are unlocked (a reopened session holds nothing).
   const locked: NodeSession[] = [];
   let guardian: Guardian | undefined;
-  // A run that may change something starts its guardian now, while the cluster is observed (its
-  // start-up is a node process: ~150 ms off a failover's critical path); dismissed if unused.
-  const early = options.dryRun ? undefined : startGuardian(guardianOrders(options, runId)).catch((error: Error) => error);
   try {
     const state = await observeCluster(connections, { queryTimeoutMs: limits?.timeoutMs, startedAt: probeStarted });
     const lastSeen = readLastSeen(options.journalDir, inventory.file);

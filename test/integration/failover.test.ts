@@ -42,8 +42,8 @@ async function failoverUnderLoad(sandbox: SandboxFixture, fault: () => unknown, 
   const load = new WriteLoad({ conn: appConn(sandbox), clients: 6, rate: 300, table });
   load.start();
   await sleep(700);
-  const start = load.elapsed();
   await fault();
+  const start = load.elapsed();
   const result = await failover(sandbox, ...more);
   const end = load.elapsed();
   await sleep(700);
