@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Loads the compiled CLI; `npm ci` builds it through the `prepare` script.
-import('../dist/cli/main.js').catch((error) => {
+// Loads the CLI. Commands run from the one-file bundle (it starts ~150 ms sooner: a failover's
+// first second counts); bare help from the compiled files, which load only what help needs.
+// `npm ci` builds both through the `prepare` script.
+const args = process.argv.slice(2);
+const helpOnly = args.length === 0 || (args.length === 1 && ['--help', '-h', '--version', '-V', 'help'].includes(args[0]));
+const files = () => import('../dist/cli/main.js');
+(helpOnly ? files() : import('../dist/pg-handover.mjs').catch((error) => {
+  if (error && error.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('pg-handover.mjs')) return files();
+  throw error;
+})).catch((error) => {
   if (error && error.code === 'ERR_MODULE_NOT_FOUND') {
     process.stderr.write('pg-handover: not built yet; run `npm ci` (or `npm run build`) first\n');
     process.exit(1);

@@ -6,7 +6,8 @@
  * session (setsid), so a closed terminal's SIGHUP does not reach it.
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 import { EnvironmentError } from '../errors.js';
 import { signal } from '../shell/processes.js';
 
@@ -26,11 +27,12 @@ export interface Guardian {
   dismiss(): void;
 }
 
-const MAIN = fileURLToPath(new URL('./guardian-main.js', import.meta.url));
+// The compiled file, also when the CLI runs from its one-file bundle.
+const main = (): string => join(packageRoot(), 'dist', 'runner', 'guardian-main.js');
 const READY_TIMEOUT_MS = 5000;
 
 export async function startGuardian(orders: GuardianOrders): Promise<Guardian> {
-  const child = spawn(process.execPath, [MAIN, JSON.stringify(orders)], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [main(), JSON.stringify(orders)], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
   const pid = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new EnvironmentError(`the guardian process did not start within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
     child.once('error', (error) => reject(new EnvironmentError(`cannot start the guardian process: ${error.message}`)));

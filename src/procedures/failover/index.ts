@@ -1,8 +1,8 @@
 /** The failover: the primary is dead or hung; fence it, promote the most advanced replica, repoint, resume. */
-import { fileURLToPath } from 'node:url';
 import { describeLoss } from '../../model/incident.js';
 import type { Report } from '../../runner/report.js';
 import { stillHeld } from '../../steps/outputs.js';
+import { builtInPlaybook } from '../../util/package-root.js';
 import type { Procedure } from '../types.js';
 import { decideFailover, detectionOf } from './decide.js';
 import { failoverHalfDone } from './half-done.js';
@@ -19,7 +19,9 @@ const HEADLINE: Record<Report['outcome'], string> = {
 
 export const failover: Procedure = {
   name: 'failover',
-  defaultPlaybook: fileURLToPath(new URL('../../../playbooks/failover.yaml', import.meta.url)),
+  get defaultPlaybook() {
+    return builtInPlaybook('failover');
+  },
   rules: failoverRules,
   decide: (state, playbook, input) => decideFailover(state, playbook, input),
   halfDone: failoverHalfDone,

@@ -1,7 +1,7 @@
 /** Rejoin: a former primary (or a diverged replica) becomes a replica of the current primary, with pg_rewind when needed. */
-import { fileURLToPath } from 'node:url';
 import type { Report } from '../../runner/report.js';
 import type { PlaybookRules } from '../../playbook/rules.js';
+import { builtInPlaybook } from '../../util/package-root.js';
 import type { Procedure } from '../types.js';
 import { decideRejoin } from './decide.js';
 
@@ -25,7 +25,9 @@ const rules: PlaybookRules = (playbook) => {
 
 export const rejoin: Procedure = {
   name: 'rejoin',
-  defaultPlaybook: fileURLToPath(new URL('../../../playbooks/rejoin.yaml', import.meta.url)),
+  get defaultPlaybook() {
+    return builtInPlaybook('rejoin');
+  },
   rules,
   decide: (state, _playbook, input) => decideRejoin(state, input),
   // Each step is idempotent: a second run continues where the first stopped.

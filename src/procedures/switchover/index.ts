@@ -1,7 +1,7 @@
 /** The planned switchover: fence the primary, promote a caught-up replica, repoint, resume. */
-import { fileURLToPath } from 'node:url';
 import type { Report } from '../../runner/report.js';
 import { stillHeld } from '../../steps/outputs.js';
+import { builtInPlaybook } from '../../util/package-root.js';
 import type { Procedure } from '../types.js';
 import { decideSwitchover } from './decide.js';
 import { detectRecovery } from './half-done.js';
@@ -19,7 +19,9 @@ const HEADLINE: Record<Report['outcome'], string> = {
 
 export const switchover: Procedure = {
   name: 'switchover',
-  defaultPlaybook: fileURLToPath(new URL('../../../playbooks/switchover.yaml', import.meta.url)),
+  get defaultPlaybook() {
+    return builtInPlaybook('switchover');
+  },
   rules: switchoverRules,
   decide: decideSwitchover,
   halfDone(state, playbook, unfinished) {
