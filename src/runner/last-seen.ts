@@ -21,8 +21,10 @@ export function recordLastSeen(dir: string, inventoryFile: string, state: Cluste
   try {
     ensureDir(resolve(dir));
     const file = fileFor(dir, inventoryFile);
-    writeFileSync(`${file}.tmp`, JSON.stringify(seen));
-    renameSync(`${file}.tmp`, file);
+    // The tool and its guardian may both write it: each its own temporary file, renamed over.
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(seen));
+    renameSync(temporary, file);
   } catch {
     // the journal-dir check reports an unwritable directory where it matters
   }

@@ -16,7 +16,7 @@ import { FENCE_MODES } from './fence-modes.js';
 import type { FenceOutput } from './outputs.js';
 import { undoFence } from './fence-undo.js';
 import { routeTarget } from './routing.js';
-import { sqlText, type Action, type PlanContext, type StepDefinition } from './types.js';
+import { sqlText, type Action, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
 const schema = stepParams('fence-old-primary', {
   /** PAUSE gets this long; then the old primary's server connections are cut (KILL). */
@@ -28,6 +28,7 @@ const schema = stepParams('fence-old-primary', {
 /** A hung primary's server connections never finish a transaction: cut them at once rather than wait out the PAUSE. */
 const pauseFor = (step: { pause_timeout: number }, plan: PlanContext): number => (plan.incident?.silence === 'timeout' ? 0 : step.pause_timeout);
 
+const RESUME_REPLAY_SQL = 'SELECT pg_wal_replay_resume()';
 const RECEIVED_SQL = 'SELECT pg_last_wal_receive_lsn()::text AS received, pg_last_wal_replay_lsn()::text AS replayed';
 
 export const fenceOldPrimaryStep: StepDefinition<typeof schema, FenceOutput> = {
@@ -45,6 +46,10 @@ export const fenceOldPrimaryStep: StepDefinition<typeof schema, FenceOutput> = {
       },
     })),
     ...FENCE_MODES[plan.fenceMethod].actions(plan, step.fence_timeout),
+    ...(plan.targetObs?.replayPaused ? [{
+      text: `${sqlText(plan.target.name, RESUME_REPLAY_SQL)}  (its replay was paused; it was named as the target)`,
+      run: async (ctx: StepContext) => void (await (await ctx.connections.node(ctx.target.name)).query(RESUME_REPLAY_SQL)),
+    }] : []),
     {
       text: `${sqlText(plan.target.name, RECEIVED_SQL)}  (final position: all it received from ${plan.primary.name})`,
       run: async (ctx, out) => {

@@ -5,6 +5,7 @@ import type { ClusterState } from '../../src/model/cluster-state.js';
 import type { LastSeen } from '../../src/model/incident.js';
 import type { NodeState } from '../../src/model/node.js';
 import { buildPlaybook } from '../../src/playbook/load.js';
+import { buildPlan } from '../../src/playbook/plan.js';
 import { failover } from '../../src/procedures/failover/index.js';
 import { readiness } from '../../src/procedures/readiness.js';
 import { switchover } from '../../src/procedures/switchover/index.js';
@@ -48,10 +49,15 @@ describe('failover decisions', () => {
     expect(decide(prioritised).context!.target.name).toBe('pg3');
   });
 
-  it('a paused, delayed or priority-0 replica is not a candidate unless named', () => {
+  it('a paused, delayed or priority-0 replica is not a candidate; a paused one named is, with its replay resumed first', () => {
     const state = cluster([dead(), orphan('pg2', 0x3000100n, { replayPaused: true }), orphan('pg3', 0x3000000n)]);
-    expect(decide(state).context!.target.name).toBe('pg3');
-    expect(verdicts(state, { target: 'pg2' }).target).toBe('fail');
+    expect(decide(state, { acceptDataLoss: true }).context!.target.name).toBe('pg3');
+    const named = decide(state, { target: 'pg2' });
+    expect(named.checks.find((c) => c.id === 'target')!.message).toMatch(/its paused replay is resumed first/);
+    const plan = buildPlan('failover', 'failover', playbook.steps, named.context!);
+    expect(plan.steps.find((s) => s.step.kind === 'fence-old-primary')!.actions).toContain('[pg2] SQL: SELECT pg_wal_replay_resume()  (its replay was paused; it was named as the target)');
+    const delayed = cluster([dead(), orphan('pg2', 0x3000000n, { settings: { ...orphan('pg2', 0n).settings, recovery_min_apply_delay: '60000' } }), orphan('pg3', 0x3000000n)]);
+    expect(verdicts(delayed, { target: 'pg2' }).target).toBe('fail');
   });
 
   it('the loss estimate: bytes known missing, and "unknown" beyond them unless the candidate was a synchronous standby', () => {
@@ -64,6 +70,9 @@ describe('failover decisions', () => {
     expect(verdicts(state, { acceptDataLoss: true })['data-loss']).toBe('warn');
     const sync = decide(cluster([dead(), orphan('pg2', 0x3000000n)]), { lastSeen: seen({ syncStandbys: ['pg2'] }) }).context!.incident!.loss;
     expect(sync).toMatchObject({ knownBytes: 0n, beyond: { kind: 'none' } });
+    const covered = decide(cluster([dead(), orphan('pg2', 0x3000100n), orphan('pg3', 0x3000000n)]), { lastSeen: seen({ syncStandbys: ['pg3'] }) }).context!;
+    expect(covered.target.name).toBe('pg2');
+    expect(covered.incident!.loss.beyond.why).toMatch(/pg2 received at least as much as pg3, a synchronous standby of pg1/);
     const fromPrimary = decide(cluster([dead(), orphan('pg2', 0x3000000n)]), { lastSeen: seen({ flushLsn: '0/3000400' }) }).context!.incident!.loss;
     expect(fromPrimary.knownBytes).toBe(0x400n);
   });

@@ -174,8 +174,10 @@ function chooseCandidate(state: ClusterState, old: string, named: string | undef
     const node = nodeState(state, named);
     if (!node?.reachable) return { check: fail('target', `--target ${named}: it does not answer`) };
     if (!node.inRecovery) return { check: fail('target', `--target ${named}: it is not a replica`) };
-    const why = unfit(node);
-    return why ? { check: fail('target', `--target ${named}: ${why}`) } : { node, check: pass('target', `${named} chosen as the new primary (named), received up to ${formatLsn(receivedOf(state, node))}`) };
+    // A paused replica, named: its replay is resumed before it is waited for (fence-old-primary).
+    const why = node.replayPaused ? undefined : unfit(node);
+    const resumed = node.replayPaused ? '; its paused replay is resumed first' : '';
+    return why ? { check: fail('target', `--target ${named}: ${why}`) } : { node, check: pass('target', `${named} chosen as the new primary (named), received up to ${formatLsn(receivedOf(state, node))}${resumed}`) };
   }
   const sync = new Set(lastSeen?.primary === old ? lastSeen.syncStandbys : []);
   const fit = replicas.filter((r) => !unfit(r) && spec(r.name).priority !== 0);
@@ -204,13 +206,21 @@ export function estimateLoss(state: ClusterState, target: NodeObservation, old: 
   const seen = lastSeen?.primary === old && lastSeen.timeline === target.timeline ? parseLsn(lastSeen.flushLsn) : undefined;
   if (seen !== undefined) positions.push([seen, `${old} had flushed it when last seen, ${lastSeen!.at}`]);
   const [most, from] = positions.reduce<[Lsn, string]>((best, [lsn, where]) => (lsn !== undefined && lsn > best[0] ? [lsn, where] : best), [candidateLsn, 'no one is known to be ahead of the candidate']);
-  const sync = lastSeen?.primary === old && lastSeen.syncStandbys.includes(target.name);
+  // Every acknowledged commit reached the synchronous standbys; a candidate that received at least as much as one of them has them all.
+  const standbys = lastSeen?.primary === old ? lastSeen.syncStandbys : [];
+  const covering = standbys.find((name) => {
+    if (name === target.name) return true;
+    const node = nodeState(state, name);
+    return node?.reachable === true && (receivedOf(state, node) ?? 0n) <= candidateLsn;
+  });
   return {
     candidateLsn,
     knownBytes: most - candidateLsn,
     knownFrom: most === candidateLsn ? `no position known is ahead of ${target.name}` : `${formatLsn(most)}: ${from}`,
-    beyond: sync
-      ? { kind: 'none', why: `${target.name} was a synchronous standby of ${old} (last seen ${lastSeen!.at}): every acknowledged commit reached it` }
+    beyond: covering
+      ? { kind: 'none', why: covering === target.name
+        ? `${target.name} was a synchronous standby of ${old} (last seen ${lastSeen!.at}): every acknowledged commit reached it`
+        : `${target.name} received at least as much as ${covering}, a synchronous standby of ${old} (last seen ${lastSeen!.at}), which every acknowledged commit reached` }
       : { kind: 'unknown', why: `WAL ${old} wrote that no replica received; ${lastSeen?.primary === old ? 'it had no synchronous standby when last seen' : 'no earlier observation of it is recorded'}` },
   };
 }

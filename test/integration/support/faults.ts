@@ -52,8 +52,15 @@ export async function waitForJournal(sandbox: SandboxFixture, predicate: (event:
   const dir = journalDir(sandbox);
   while (Date.now() < deadline) {
     if (existsSync(dir)) {
-      for (const file of readdirSync(dir)) {
-        const events = readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      // Journals only (the directory also keeps the last sight of the primary), and a line still being written is skipped.
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl'))) {
+        const events = readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        });
         if (events.some(predicate) && !events.some((e) => e.event === 'report')) return;
       }
     }
