@@ -139,10 +139,37 @@ const immediateStopCommand = (node: NodeSpec): string[] => [
  */
 export async function stopIfRunning(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<boolean> {
   const pid = localPostmasterPid(runner, node);
-  if (runner.isLocal ? pid === undefined || !isAlive(pid) : !(await isRunning(runner, node))) return false;
-  await stopFast(runner, node, timeoutMs, pid).catch(() => undefined);
-  await ensureExited(runner, node, pid, timeoutMs);
-  return true;
+  const running = runner.isLocal ? pid !== undefined && isAlive(pid) : await isRunning(runner, node);
+  if (running) {
+    await stopFast(runner, node, timeoutMs, pid).catch(() => undefined);
+    await ensureExited(runner, node, pid, timeoutMs);
+  }
+  await waitUnused(runner, node, timeoutMs);
+  // No process uses the data directory, so a postmaster.pid left by a kill is stale; its pid may
+  // belong to another process by now, which would make the next postgres refuse to start.
+  const removed = await runner.run(['rm', '-f', join(node.dataDir!, 'postmaster.pid')], { timeoutMs: 10_000 });
+  if (!removed.ok) throw new StepFailedError(describeFailure(`removing the stale postmaster.pid of ${node.name}`, removed));
+  return running;
+}
+
+/**
+ * A killed postmaster's backends outlive it for a moment, attached to its shared memory: until
+ * they are gone nothing can start on the data directory (pg_rewind's single-user recovery says
+ * "single-user mode in target cluster failed"). Server processes keep the data directory as
+ * their working directory, which is how they are recognised.
+ */
+async function waitUnused(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<void> {
+  const script = 'for p in /proc/[0-9]*; do [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"; done; true';
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const result = await runner.run(['sh', '-c', script, 'sh', node.dataDir!], { timeoutMs: 10_000 });
+    const left = result.stdout.trim();
+    if (result.ok && !left) return;
+    if (performance.now() > deadline) {
+      throw new StepFailedError(`${node.name}: processes still use ${node.dataDir} after ${timeoutMs} ms (pid ${left.split('\n').join(', ')}); stop them first`);
+    }
+    await sleep(100);
+  }
 }
 
 /** pg_ctl status: exit 0 while a postmaster runs on the data directory, 3 when none does. */

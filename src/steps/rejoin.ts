@@ -16,6 +16,7 @@ import { slotNameFor } from '../postgres/conninfo.js';
 import { binPath, controlDataCommand, markStandby, readControlData, standbySignalCommand, startCommand, startServer, stopIfRunning } from '../postgres/server-control.js';
 import { DROP_OWN_SLOTS_SQL, quoteLiteral } from '../postgres/sql.js';
 import { describeFailure } from '../shell/exec.js';
+import { sleep } from '../util/time.js';
 import type { HostRunner } from '../shell/host.js';
 import { followActions, memberSlots, rejoinUpstream, waitStreaming, waitStreamingText } from './upstream.js';
 import { shellText, sqlText, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
@@ -41,7 +42,7 @@ export const rejoinStep: StepDefinition<typeof schema> = {
     const { slot, conninfo } = rejoinUpstream(plan);
     return [
       {
-        text: `[${node.name}] stop it if it runs (fast shutdown, immediate after ${step.stop_timeout} ms)`,
+        text: `[${node.name}] stop it if it runs (fast shutdown, immediate after ${step.stop_timeout} ms); wait until no server process uses ${node.dataDir ?? 'its data directory'}, then remove a stale postmaster.pid`,
         run: async (ctx) => {
           ctx.noReturn.requested = true;
           ctx.record('point-of-no-return', { node: node.name });
@@ -129,10 +130,18 @@ async function rewind(ctx: StepContext, timeoutMs: number): Promise<string> {
   const before = await copyAll(dataDir, saved);
   if (!before.ok) throw new StepFailedError(describeFailure('saving the configuration files', before));
   const password = ctx.target.conn.password;
-  const result = await runner.run(rewindCommand(ctx), { timeoutMs, env: { ...(password ? { PGPASSWORD: password } : {}), ...tlsEnv(ctx), LC_ALL: 'C' } });
+  const env = { ...(password ? { PGPASSWORD: password } : {}), ...tlsEnv(ctx), LC_ALL: 'C' };
+  let result = await runner.run(rewindCommand(ctx), { timeoutMs, env });
+  // Its single-user crash recovery can find the data directory still held for a moment after a
+  // kill (seen under load); it changed nothing then, so it is asked again, twice at most.
+  for (let attempt = 1; !result.ok && attempt <= 2 && /single-user mode in target cluster failed/.test(result.stderr); attempt++) {
+    ctx.record('pg_rewind-retry', { attempt, output: result.stderr.split('\n').slice(-12).join(' / ') });
+    await sleep(1000 * attempt);
+    result = await runner.run(rewindCommand(ctx), { timeoutMs, env });
+  }
   const after = await copyAll(saved, dataDir);
   await runner.run(['rm', '-rf', saved], { timeoutMs: 10_000 });
-  ctx.record('pg_rewind', { ok: result.ok, exitCode: result.exitCode, output: (result.stderr || result.stdout).split('\n').slice(-6).join(' / ') });
+  ctx.record('pg_rewind', { ok: result.ok, exitCode: result.exitCode, output: (result.stderr || result.stdout).split('\n').slice(-12).join(' / ') });
   if (!result.ok) {
     ctx.log.leftToDo.push(`pg_rewind could not rewind ${ctx.primary.name}; re-clone it instead: move ${dataDir} aside, then ${reclone(ctx).join(' ')}, and start it`);
     throw new StepFailedError(describeFailure(`pg_rewind of ${ctx.primary.name}`, result));
