@@ -53,7 +53,7 @@ export function decideFailover(state: ClusterState, playbook: Playbook, input: F
   const target = chosen.node;
   const loss = estimateLoss(state, target, old.name, input.lastSeen);
   checks.push(lossCheck(loss, maxLossBytes, input.acceptDataLoss));
-  checks.push(...syncCheck(state, target, input.lastSeen, input.acceptDataLoss));
+  checks.push(...syncCheck(state, target, old.name, input.lastSeen, input.acceptDataLoss));
   const oldSpec = state.inventory.nodes.find((n) => n.name === old.name)!;
   const fenceMethod = oldSpec.fenceCommand ? 'fence-command' : 'pooler-only';
   checks.push(oldSpec.fenceCommand
@@ -207,12 +207,7 @@ export function estimateLoss(state: ClusterState, target: NodeObservation, old: 
   if (seen !== undefined) positions.push([seen, `${old} had flushed it when last seen, ${lastSeen!.at}`]);
   const [most, from] = positions.reduce<[Lsn, string]>((best, [lsn, where]) => (lsn !== undefined && lsn > best[0] ? [lsn, where] : best), [candidateLsn, 'no one is known to be ahead of the candidate']);
   // Every acknowledged commit reached the synchronous standbys; a candidate that received at least as much as one of them has them all.
-  const standbys = lastSeen?.primary === old ? lastSeen.syncStandbys : [];
-  const covering = standbys.find((name) => {
-    if (name === target.name) return true;
-    const node = nodeState(state, name);
-    return node?.reachable === true && (receivedOf(state, node) ?? 0n) <= candidateLsn;
-  });
+  const covering = syncStandbysOf(lastSeen, old).find((name) => covers(state, target, name));
   return {
     candidateLsn,
     knownBytes: most - candidateLsn,
@@ -236,14 +231,24 @@ function lossCheck(loss: LossEstimate, maxBytes: number, accepted: boolean | und
 }
 
 /** A synchronous standby holds every acknowledged commit: promote it, or one at least as advanced. */
-function syncCheck(state: ClusterState, target: NodeObservation, lastSeen: LastSeen | undefined, accepted: boolean | undefined): Check[] {
-  const sync = lastSeen?.syncStandbys ?? [];
+function syncCheck(state: ClusterState, target: NodeObservation, old: string, lastSeen: LastSeen | undefined, accepted: boolean | undefined): Check[] {
+  const sync = syncStandbysOf(lastSeen, old);
   if (!sync.length || sync.includes(target.name)) return [];
-  const behind = sync.filter((name) => {
-    const node = nodeState(state, name);
-    return !node?.reachable || (receivedOf(state, node) ?? 0n) > (receivedOf(state, target) ?? 0n);
-  });
+  const behind = sync.filter((name) => !covers(state, target, name));
   if (!behind.length) return [pass('sync-standby', `${target.name} has received at least as much as the synchronous standby ${sync.join(', ')}`)];
   const message = `the synchronous standby ${behind.join(', ')} is not the candidate and ${target.name} may lack acknowledged commits it holds (unreachable, or ahead of ${target.name})`;
   return [accepted ? warn('sync-standby', `${message}; accepted with --accept-data-loss`) : fail('sync-standby', `${message}; run with --accept-data-loss to fail over anyway`)];
+}
+
+/** The old primary's synchronous standbys, as last seen (none if the record is of another primary). */
+const syncStandbysOf = (lastSeen: LastSeen | undefined, old: string): readonly string[] => (lastSeen?.primary === old ? lastSeen.syncStandbys : []);
+
+/**
+ * Whether `target` has every acknowledged commit synchronous standby `name` has: it is that
+ * standby, or it received at least as much as it (WAL is one stream). Unknown (unreachable): no.
+ */
+function covers(state: ClusterState, target: NodeObservation, name: string): boolean {
+  if (name === target.name) return true;
+  const node = nodeState(state, name);
+  return node?.reachable === true && (receivedOf(state, node) ?? 0n) <= (receivedOf(state, target) ?? 0n);
 }

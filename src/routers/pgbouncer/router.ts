@@ -105,7 +105,8 @@ export class PgBouncerRouter implements Router {
       this.loginRetry = retry;
       await admin.set('server_login_retry', '0');
     }
-    return `${this.spec.name}: ${how === 'paused' ? 'PAUSE' : `PAUSE did not finish in ${timeoutMs} ms; KILL`} ${this.held.join(', ')}${this.loginRetry ? '; SET server_login_retry = 0 until the new primary is reached' : ''}`;
+    const said = how === 'paused' ? 'PAUSE' : timeoutMs <= 0 ? 'KILL' : `PAUSE did not finish in ${timeoutMs} ms; KILL`;
+    return `${this.spec.name}: ${said} ${this.held.join(', ')}${this.loginRetry ? '; SET server_login_retry = 0 until the new primary is reached' : ''}`;
   }
 
   /**
