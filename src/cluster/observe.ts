@@ -67,6 +67,7 @@ async function receiversNow(connections: Connections, nodes: readonly NodeState[
 function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeState[], poolers: readonly RouterState[]): string[] {
   return [...new Set([
     ...inventory.nodes.map((n) => n.conn.host),
+    ...inventory.nodes.flatMap((n) => (n.connectAddress ? [n.connectAddress.host] : [])),
     ...nodes.flatMap((n) => (n.reachable && n.walReceiver?.senderHost ? [n.walReceiver.senderHost] : [])),
     ...poolers.flatMap((p) => (p.reachable ? p.routes.map((r) => r.host) : [])),
   ])].filter((host) => host !== '');

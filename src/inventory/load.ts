@@ -11,7 +11,8 @@ import {
   formatPath, problemsError, readYamlFile, validateSource, type SourceProblem, type YamlSource,
 } from '../util/yaml-source.js';
 import { DsnError, isPort, parseDsn } from './dsn.js';
-import type { ConnParams, Inventory, NodeSpec, RouterSpec } from './model.js';
+import { toHostAccess } from './host-access.js';
+import type { ConnParams, HostPort, Inventory, NodeSpec, RouterSpec } from './model.js';
 import { routerKind } from '../routers/registry.js';
 import type { InventoryTools } from '../routers/types.js';
 import { inventorySchema, type RawInventory, type RawNode } from './schema.js';
@@ -67,17 +68,24 @@ function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec 
   return {
     name: node.name,
     conn: toConn(node, [...at, node.dsn !== undefined ? 'dsn' : 'host'], report),
+    connectAddress: node.connect_address ? hostPort(node.connect_address, [...at, 'connect_address'], report) : undefined,
     dataDir: node.data_dir,
     logFile: node.log_file,
     binDir: node.bin_dir,
-    hostAccess:
-      access === undefined ? undefined
-      : access.kind === 'local' ? { kind: 'local', runAs: access.run_as }
-      : { kind: 'command', command: access.command },
+    hostAccess: toHostAccess(access),
     service: node.service,
     fenceCommand: node.fence_command,
     priority: node.priority,
   };
+}
+
+function hostPort(text: string, at: PropertyKey[], report: Report): HostPort {
+  const split = text.lastIndexOf(':');
+  const host = text.slice(0, split);
+  const port = Number(text.slice(split + 1));
+  if (!(port >= 1 && port <= 65535)) report(at, `expected host:port with a port 1–65535, got ${JSON.stringify(text)}`);
+  else if (!isHostName(host)) report(at, `expected a host name or IP address before ":", got ${JSON.stringify(host)}`);
+  return { host, port };
 }
 
 interface ConnInput {

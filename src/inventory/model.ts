@@ -9,6 +9,14 @@ export interface ConnParams {
   readonly extra: Readonly<Record<string, string>>;
 }
 
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The address replicas and poolers use for `node`: its connect_address, else the tool's own. */
+export const peerAddress = (node: NodeSpec): HostPort => node.connectAddress ?? { host: node.conn.host, port: node.conn.port };
+
 export type HostAccess =
   | { readonly kind: 'local'; readonly runAs?: string }
   | { readonly kind: 'command'; readonly command: readonly string[] };
@@ -16,6 +24,8 @@ export type HostAccess =
 export interface NodeSpec {
   readonly name: string;
   readonly conn: ConnParams;
+  /** How the other members and the poolers reach it, when not as the tool does (`conn`). */
+  readonly connectAddress?: HostPort;
   readonly dataDir?: string;
   readonly logFile?: string;
   readonly binDir?: string;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { routerEntrySchema } from '../routers/registry.js';
+import { hostAccessSchema } from './host-access.js';
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 const nameField = z
@@ -17,23 +18,6 @@ export const portField = z
 
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 
-const hostAccess = z.discriminatedUnion(
-  'kind',
-  [
-    z.strictObject({
-      kind: z.literal('local'),
-      /** OS user that owns the data directory; commands run as it when we are root. */
-      run_as: nonEmpty.optional(),
-    }),
-    z.strictObject({
-      kind: z.literal('command'),
-      /** argv prefix that runs a command on the node's host, e.g. [ssh, db1, sudo, -u, postgres]. */
-      command: z.array(nonEmpty).min(1, { error: 'expected at least one word' }),
-    }),
-  ],
-  { error: 'expected kind "local" or "command"' },
-);
-
 const connectionFields = {
   dsn: nonEmpty.optional(),
   host: nonEmpty.optional(),
@@ -46,11 +30,17 @@ const connectionFields = {
 export const nodeSchema = z.strictObject({
   name: nameField,
   ...connectionFields,
+  /**
+   * host:port the other members (replicas' primary_conninfo) and the poolers use to reach this
+   * node, when it differs from the tool's own (the dsn's): a NAT, a container network, a
+   * published port. Default: the dsn's host and port.
+   */
+  connect_address: z.string().regex(/^[A-Za-z0-9_.:-]+:\d{1,5}$/, { error: 'expected host:port' }).optional(),
   data_dir: nonEmpty.optional(),
   /** Where `pg_ctl start` writes server output when the tool starts this node (default: where it goes now, else next to data_dir). */
   log_file: nonEmpty.optional(),
   bin_dir: nonEmpty.optional(),
-  host_access: hostAccess.optional(),
+  host_access: hostAccessSchema.optional(),
   /**
    * How its service manager starts and stops it (e.g. pg_ctlcluster, systemctl), run through
    * host_access instead of pg_ctl, so a managed server is never started behind its manager's back.

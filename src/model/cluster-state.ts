@@ -2,7 +2,7 @@
  * A read-only snapshot of the cluster: every node and router as observed at one moment.
  * Preflight, target choice and planning are pure functions of it.
  */
-import type { Inventory } from '../inventory/model.js';
+import { peerAddress, type Inventory } from '../inventory/model.js';
 import type { Lsn } from './lsn.js';
 import type { NodeObservation, NodeState, WalReceiver } from './node.js';
 import type { RouterState } from './router.js';
@@ -78,8 +78,9 @@ export function nodeState(state: ClusterState, name: string): NodeState | undefi
 /** The inventory node listening at host:port (a pooler target, a replica's upstream). */
 export function nodeAt(state: ClusterState, host: string | undefined, port: number | undefined): string | undefined {
   if (host === undefined || port === undefined) return undefined;
-  const nodes = state.inventory.nodes.filter((n) => n.conn.port === port);
-  return (nodes.find((n) => n.conn.host === host) ?? nodes.find((n) => sameHost(state.addresses, n.conn.host, host)))?.name;
+  // As the members and poolers name it (connect_address) first, then as the tool does.
+  const ways = state.inventory.nodes.flatMap((n) => [{ name: n.name, ...peerAddress(n) }, { name: n.name, host: n.conn.host, port: n.conn.port }]).filter((w) => w.port === port);
+  return (ways.find((w) => w.host === host) ?? ways.find((w) => sameHost(state.addresses, w.host, host)))?.name;
 }
 
 /** Two spellings of one host: equal, or resolving to a common address. */

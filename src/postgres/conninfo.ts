@@ -1,12 +1,12 @@
 /** primary_conninfo for a node that should stream from another. Pure. */
 import { formatDsn, parseConninfo } from '../inventory/dsn.js';
-import type { ConnParams } from '../inventory/model.js';
+import type { HostPort } from '../inventory/model.js';
 
 /**
  * Keeps everything of the node's existing conninfo (user, passfile, TLS settings) and changes
  * only where it connects; so credentials never pass through the tool.
  */
-export function conninfoTowards(existing: string, upstream: ConnParams, applicationName?: string): string {
+export function conninfoTowards(existing: string, upstream: HostPort, applicationName?: string): string {
   const params: Record<string, string> = { ...parseConninfo(existing) };
   delete params.hostaddr;
   params.host = upstream.host;

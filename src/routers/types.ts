@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type { Check } from '../decide/checks.js';
-import type { ConnParams, NodeSpec, RouterSpec } from '../inventory/model.js';
+import { peerAddress, type ConnParams, type NodeSpec, type RouterSpec } from '../inventory/model.js';
 import type { ClusterState } from '../model/cluster-state.js';
 import type { NodeObservation } from '../model/node.js';
 import type { Route, RouterState } from '../model/router.js';
@@ -18,10 +18,11 @@ export interface RouteTarget {
   readonly addresses: readonly string[];
 }
 
-/** A node as routers name it, with the addresses its host resolved to when the cluster was observed. */
-export const routeTargetOf = (node: NodeSpec, addresses: ClusterState['addresses']): RouteTarget => ({
-  name: node.name, host: node.conn.host, port: node.conn.port, addresses: addresses?.[node.conn.host] ?? [node.conn.host],
-});
+/** A node as routers name it (its connect_address, if any), with the addresses its host resolved to when the cluster was observed. */
+export const routeTargetOf = (node: NodeSpec, addresses: ClusterState['addresses']): RouteTarget => {
+  const { host, port } = peerAddress(node);
+  return { name: node.name, host, port, addresses: addresses?.[host] ?? [host] };
+};
 
 /** Whether host:port is `target`, however the host is spelled (`resolved`: addresses per host name). */
 export function isTarget(target: RouteTarget, host: string | undefined, port: number | undefined, resolved: Readonly<Record<string, readonly string[]>> = {}): boolean {

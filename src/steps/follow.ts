@@ -5,7 +5,7 @@
  */
 import { conninfoTowards } from '../postgres/conninfo.js';
 import { duration, stepParams } from '../playbook/fields.js';
-import type { NodeSpec } from '../inventory/model.js';
+import { peerAddress, type NodeSpec } from '../inventory/model.js';
 import { followActions, waitStreaming, waitStreamingText } from './upstream.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
 import { performGroups, sqlText, type Action, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
@@ -45,7 +45,7 @@ function siblingActions(plan: PlanContext, sibling: NodeSpec, timeoutMs: number)
     // After a failover a replica may have received more of the old timeline than the new primary: it cannot follow.
     ...(plan.incident ? [aheadCheck(plan, sibling)] : []),
     ...[
-      ...followActions<Out>(plan, sibling, conninfoTowards(settings.primary_conninfo ?? '', plan.target.conn), settings.primary_slot_name ?? ''),
+      ...followActions<Out>(plan, sibling, conninfoTowards(settings.primary_conninfo ?? '', peerAddress(plan.target)), settings.primary_slot_name ?? ''),
       skipped
       ? {
         group: sibling.name,

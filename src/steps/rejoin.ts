@@ -10,6 +10,7 @@
  */
 import { StepFailedError } from '../errors.js';
 import { parseConninfo } from '../inventory/dsn.js';
+import { peerAddress } from '../inventory/model.js';
 import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { slotNameFor } from '../postgres/conninfo.js';
@@ -112,7 +113,8 @@ async function forkPoint(ctx: StepContext, timeline: number | undefined): Promis
 
 /** pg_rewind's connection to the source: the inventory's login (its password goes in the environment, never on the command line). */
 const sourceServer = (plan: Pick<PlanContext, 'target'>): string => {
-  const { host, port, user, dbname } = plan.target.conn;
+  const { user, dbname } = plan.target.conn;
+  const { host, port } = peerAddress(plan.target);
   return `host=${host} port=${port} user=${user} dbname=${dbname}`;
 };
 
@@ -161,6 +163,6 @@ function tlsEnv(ctx: StepContext): Record<string, string> {
 /** The re-clone command, for when a rewind is impossible (no checksums or wal_log_hints, WAL gone). */
 function reclone(ctx: StepContext): string[] {
   const info = parseConninfo(ctx.replication.conninfo || '');
-  return [binPath(ctx.primary.binDir ? ctx.primary : ctx.target, 'pg_basebackup'), '-h', ctx.target.conn.host, '-p', String(ctx.target.conn.port),
+  return [binPath(ctx.primary.binDir ? ctx.primary : ctx.target, 'pg_basebackup'), '-h', peerAddress(ctx.target).host, '-p', String(peerAddress(ctx.target).port),
     '-U', info.user ?? '<replication user>', '-D', ctx.primary.dataDir!, '-X', 'stream', '-R', ...(ctx.replication.usesSlots ? ['-C', '-S', slotNameFor(ctx.primary.name)] : [])];
 }

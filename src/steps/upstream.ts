@@ -3,7 +3,7 @@
  * it on the new primary when slots are used, primary_conninfo and primary_slot_name set and
  * reloaded (PostgreSQL 13+ needs no restart), then waiting until it streams on the new timeline.
  */
-import type { NodeSpec } from '../inventory/model.js';
+import { peerAddress, type NodeSpec } from '../inventory/model.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { conninfoTowards, maskConninfo, slotNameFor } from '../postgres/conninfo.js';
 import {
@@ -29,7 +29,7 @@ export const waitStreamingText = (plan: PlanContext, node: NodeSpec): string => 
 
 /** `timeline`: the one it must stream on (default: the new primary's, as resume read it). */
 export async function waitStreaming(ctx: StepContext, node: NodeSpec, timeoutMs: number, timeline = ctx.outputs.resume.newTimeline): Promise<void> {
-  const { host, port } = ctx.target.conn;
+  const { host, port } = peerAddress(ctx.target);
   await pollNode(ctx, {
     node: node.name, timeoutMs, intervalMs: 20,
     what: `${node.name} streaming from ${ctx.target.name} on timeline ${timeline}`,
@@ -53,5 +53,5 @@ export function memberSlots(plan: PlanContext): string[] {
 export function rejoinUpstream(plan: PlanContext): { slot: string; conninfo: string } {
   const slot = plan.replication.usesSlots ? slotNameFor(plan.primary.name) : '';
   const existing = plan.replication.conninfo;
-  return { slot, conninfo: conninfoTowards(existing, plan.target.conn, parseConninfo(existing).application_name ? plan.primary.name : undefined) };
+  return { slot, conninfo: conninfoTowards(existing, peerAddress(plan.target), parseConninfo(existing).application_name ? plan.primary.name : undefined) };
 }

@@ -4,7 +4,7 @@
  * fenced or a replica as its fence mode says, the other replicas stream from the new primary.
  * Retries until its timeout, since replicas take a moment to attach. Undo: none.
  */
-import type { NodeSpec } from '../inventory/model.js';
+import { peerAddress, type NodeSpec } from '../inventory/model.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { RECEIVER_SQL, ROLE_SQL, TIMELINE_SQL, type ReceiverRow } from '../postgres/sql.js';
 import { routerKind } from '../routers/registry.js';
@@ -85,6 +85,7 @@ async function followerProblems(ctx: StepContext, name: string): Promise<string[
   const session = await ctx.connections.node(name).catch(() => undefined);
   if (!session) return [`${name} is unreachable`];
   const row = (await session.query<ReceiverRow>(RECEIVER_SQL).catch(() => []))[0];
-  if (row?.status === 'streaming' && row.sender_host === ctx.target.conn.host && Number(row.sender_port) === ctx.target.conn.port) return [];
+  const upstream = peerAddress(ctx.target);
+  if (row?.status === 'streaming' && row.sender_host === upstream.host && Number(row.sender_port) === upstream.port) return [];
   return [`${name} is not streaming from ${ctx.target.name} (${row ? `${row.status} from ${row.sender_host}:${row.sender_port}` : 'no WAL receiver'})`];
 }

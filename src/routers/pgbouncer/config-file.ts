@@ -2,12 +2,12 @@
  * PgBouncer's config file as operators write it: `[databases]` entries (a `*` fallback among
  * them), possibly in files pulled in with `%include`. Only the host and port of chosen entries
  * change; every other byte stays. Each changed file is replaced atomically (temp file + rename),
- * because PgBouncer disconnects the clients of a database missing from a half-written file.
+ * because PgBouncer disconnects the clients of a database missing from a half-written file; on
+ * the pooler's own host when it is another (`shell/files.ts`).
  */
-import { existsSync } from 'node:fs';
-import { chown, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { DsnError, parseConninfo } from '../../inventory/dsn.js';
+import { localFiles, type HostFiles } from '../../shell/files.js';
 
 export interface DatabaseEntry {
   readonly name: string;
@@ -69,18 +69,18 @@ export const findDatabaseEntries = (text: string): DatabaseEntry[] => parse(text
  * its working directory, which is not known from outside; the including file's directory is
  * tried, which is where operators keep them.
  */
-export async function readConfig(file: string): Promise<ConfigFiles> {
+export async function readConfig(file: string, host: HostFiles = localFiles): Promise<ConfigFiles> {
   const texts = new Map<string, string>();
   const missing: string[] = [];
   const entries: DatabaseEntry[] = [];
   const pending: Array<{ path: string; text: string }> = [];
   const load = async (path: string): Promise<void> => {
-    const text = await readFile(path, 'utf8');
+    const text = await host.read(path);
     texts.set(path, text);
     pending.push({ path, text });
     for (const m of text.split('\n').map((l) => INCLUDE.exec(l)).filter((m): m is RegExpExecArray => m !== null)) {
       const target = resolveInclude(path, m[1]!.replace(/^["']|["']$/g, ''));
-      if (!existsSync(target)) missing.push(target);
+      if (!(await host.exists(target))) missing.push(target);
       else if (!texts.has(target)) await load(target);
     }
   };
@@ -100,8 +100,8 @@ export async function readConfig(file: string): Promise<ConfigFiles> {
 const resolveInclude = (from: string, target: string): string => (isAbsolute(target) ? target : join(dirname(from), target));
 
 /** host/port per entry name (the `*` fallback included), from every file. */
-export async function readDatabaseTargets(file: string): Promise<{ targets: Map<string, { host?: string; port?: number; file: string }>; missing: readonly string[]; files: readonly string[] }> {
-  const config = await readConfig(file);
+export async function readDatabaseTargets(file: string, host: HostFiles = localFiles): Promise<{ targets: Map<string, { host?: string; port?: number; file: string }>; missing: readonly string[]; files: readonly string[] }> {
+  const config = await readConfig(file, host);
   return {
     targets: new Map(config.entries.map((e) => [e.name, { host: e.params.host, port: e.params.port ? Number(e.params.port) : undefined, file: e.file }])),
     missing: config.missing,
@@ -135,23 +135,15 @@ function setParam(line: string, key: string, value: string): string {
 }
 
 /** Points the chosen entries at host:port, each file that holds one replaced atomically. Returns the files changed. */
-export async function repointEntries(config: ConfigFiles, chosen: readonly DatabaseEntry[], host: string, port: number): Promise<string[]> {
+export async function repointEntries(config: ConfigFiles, chosen: readonly DatabaseEntry[], host: string, port: number, files: HostFiles = localFiles): Promise<string[]> {
   const changed: string[] = [];
   for (const [file, original] of config.texts) {
     const mine = chosen.filter((e) => e.file === file);
     if (mine.length === 0) continue;
     const updated = rewrite(original, mine, host, port);
     if (updated === original) continue;
-    await replaceFile(file, updated);
+    await files.replace(file, updated);
     changed.push(file);
   }
   return changed;
-}
-
-async function replaceFile(file: string, text: string): Promise<void> {
-  const info = await stat(file);
-  const temp = `${file}.pg-handover-${process.pid}.tmp`;
-  await writeFile(temp, text, { mode: info.mode & 0o777 });
-  await chown(temp, info.uid, info.gid).catch(() => undefined);
-  await rename(temp, file);
 }

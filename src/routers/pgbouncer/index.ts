@@ -33,7 +33,7 @@ export const pgbouncer: RouterKind<PgBouncerSpec> = {
       ]),
     release: (spec) => spec.routes.map((db) => admin(spec, `RESUME ${db}`)),
     repoint: (spec, from, to, timeoutMs) => [
-      routerAction(spec.name, `file: ${spec.configFile} and its %includes: [databases] ${spec.routes.join(', ')}, and every entry (* included) at ${from.name}, -> host=${to.host} port=${to.port} (atomic rename per file)`),
+      routerAction(spec.name, `file: ${spec.configFile}${spec.hostAccess?.kind === 'command' ? ` (on its host, via ${spec.hostAccess.command.join(' ')})` : ''} and its %includes: [databases] ${spec.routes.join(', ')}, and every entry (* included) at ${from.name}, -> host=${to.host} port=${to.port} (atomic rename per file)`),
       admin(spec, 'RELOAD'),
       admin(spec, `SHOW DATABASES  (expect the new host/port; all poolers within ${timeoutMs} ms)`),
     ],

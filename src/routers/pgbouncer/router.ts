@@ -5,11 +5,11 @@
  * included, so no client is left on a demoted node. The console is held for the whole run (PAUSE
  * and RESUME cost one round trip) and reopened when PgBouncer dropped it (restart, kill).
  */
-import { access, constants } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { StepFailedError } from '../../errors.js';
 import type { Route, RouterState } from '../../model/router.js';
 import { messageOf, NodeSession } from '../../postgres/session.js';
+import { localFiles, remoteFiles, type HostFiles } from '../../shell/files.js';
+import { hostRunner } from '../../shell/host.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { sleep } from '../../util/time.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
@@ -35,7 +35,13 @@ export class PgBouncerRouter implements Router {
    */
   private loginRetry: string | undefined;
 
-  constructor(readonly spec: PgBouncerSpec) {}
+  /** Where the config file is read and replaced: here, or on the pooler's host through its host_access. */
+  private readonly files: HostFiles;
+
+  constructor(readonly spec: PgBouncerSpec) {
+    const runner = spec.hostAccess?.kind === 'command' ? hostRunner(spec.name, spec.hostAccess, `pooler ${spec.name} host_access.run_as`) : undefined;
+    this.files = runner && spec.hostAccess?.kind === 'command' ? remoteFiles(runner, `via ${spec.hostAccess.command.join(' ')}`) : localFiles;
+  }
 
   async connect(): Promise<void> {
     try {
@@ -62,16 +68,16 @@ export class PgBouncerRouter implements Router {
       let fileError: string | undefined;
       let files: readonly string[] = [this.spec.configFile];
       try {
-        const read = await readDatabaseTargets(this.spec.configFile);
+        const read = await readDatabaseTargets(this.spec.configFile, this.files);
         fileTargets = Object.fromEntries(read.targets);
         files = [...new Set([this.spec.configFile, ...read.files])];
         if (read.missing.length) fileError = `%include ${read.missing.join(', ')}: not found (a relative include is looked for beside the file that includes it)`;
       } catch (error) {
-        fileError = `cannot read ${this.spec.configFile}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`;
+        fileError = `cannot read ${this.spec.configFile}${this.files === localFiles ? '' : ` ${this.files.where}`}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`;
       }
       this.resolved = await resolveHosts([...new Set([...databases.map((d) => d.host), ...Object.values(fileTargets).flatMap((t) => (t.host ? [t.host] : []))])].filter(Boolean));
       const others = databases.filter((d) => !this.spec.routes.includes(d.name)).map((d) => ({ name: d.name, host: d.host, port: d.port }));
-      const detail: PgBouncerDetail = { config, fileTargets, fileError, fileWriteError: await writeProblem(files), others, resolved: this.resolved };
+      const detail: PgBouncerDetail = { config, fileTargets, fileError, fileWriteError: await this.writeProblem(files), others, resolved: this.resolved };
       return { name, kind, reachable: true, routes: databases.filter((d) => this.spec.routes.includes(d.name)), detail };
     } catch (error) {
       return { name, kind, reachable: false, error: messageOf(error) };
@@ -124,12 +130,12 @@ export class PgBouncerRouter implements Router {
 
   async repoint(from: RouteTarget, to: RouteTarget, log: RouterLog): Promise<void> {
     const { name, routes, configFile } = this.spec;
-    const config = await readConfig(configFile);
+    const config = await readConfig(configFile, this.files);
     const fallback = config.entries.find((e) => e.name === '*');
     const chosen = config.entries.filter((e) => routes.includes(e.name) || isTarget(from, e.params.host, Number(e.params.port ?? 5432), this.resolved));
     const unserved = routes.filter((db) => !config.entries.some((e) => e.name === db) && !(fallback && chosen.includes(fallback)));
     if (unserved.length) throw new StepFailedError(`${name}: ${unserved.join(', ')} ha${unserved.length > 1 ? 've' : 's'} no entry in [databases] and the * fallback does not point at ${from.name}`);
-    await repointEntries(config, chosen, to.host, to.port);
+    await repointEntries(config, chosen, to.host, to.port, this.files);
     const admin = await this.console().catch((error: Error) => {
       log.leftToDo(`${name}: its config file already points at ${to.name}, but its admin console is unreachable (${error.message}): start PgBouncer (or RELOAD it) and RESUME ${routes.join(', ')}`);
       throw error;
@@ -186,20 +192,17 @@ export class PgBouncerRouter implements Router {
     }
   }
 
+  /** Each file is replaced by writing a temp file beside it and renaming it over: both must be writable. */
+  private async writeProblem(files: readonly string[]): Promise<string | undefined> {
+    for (const file of files) {
+      const problem = await this.files.replaceProblem(file);
+      if (problem) return `${problem}: the config file cannot be rewritten to repoint it`;
+    }
+    return undefined;
+  }
+
   async close(): Promise<void> {
     await this.restoreLoginRetry().catch(() => undefined);
     await this.admin?.close();
   }
-}
-
-/** Each file is replaced by writing a temp file beside it and renaming it over. */
-async function writeProblem(files: readonly string[]): Promise<string | undefined> {
-  for (const path of files.flatMap((f) => [f, dirname(f)])) {
-    try {
-      await access(path, constants.W_OK);
-    } catch (error) {
-      return `${path} is not writable (${(error as NodeJS.ErrnoException).code ?? messageOf(error)}): the config file cannot be rewritten to repoint it`;
-    }
-  }
-  return undefined;
 }

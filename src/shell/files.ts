@@ -1,0 +1,80 @@
+/**
+ * Files on a host: this machine's, or another's reached through a host runner (ssh, docker
+ * exec). A config file that lives on a pooler's own host is read and replaced there, atomically
+ * (a temp file beside it, renamed over it), with its mode and owner kept, as it is locally.
+ */
+import { constants, existsSync } from 'node:fs';
+import { access, chown, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { describeFailure } from './exec.js';
+import type { HostRunner } from './host.js';
+
+export interface HostFiles {
+  /** "here", or "via <prefix>", for messages. */
+  readonly where: string;
+  read(path: string): Promise<string>;
+  exists(path: string): Promise<boolean>;
+  /** Writes `text` to a temp file beside `path` (same mode and owner) and renames it over `path`. */
+  replace(path: string, text: string): Promise<void>;
+  /** Why `path` could not be replaced so (it or its directory not writable), if it cannot. */
+  replaceProblem(path: string): Promise<string | undefined>;
+}
+
+export class FileError extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+  }
+}
+
+export const localFiles: HostFiles = {
+  where: 'here',
+  read: (path) => readFile(path, 'utf8'),
+  exists: async (path) => existsSync(path),
+  async replace(path, text) {
+    const info = await stat(path);
+    const temp = `${path}.pg-handover-${process.pid}.tmp`;
+    await writeFile(temp, text, { mode: info.mode & 0o777 });
+    await chown(temp, info.uid, info.gid).catch(() => undefined);
+    await rename(temp, path);
+  },
+  async replaceProblem(path) {
+    for (const each of [path, dirname(path)]) {
+      try {
+        await access(each, constants.W_OK);
+      } catch (error) {
+        return `${each} is not writable (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+      }
+    }
+    return undefined;
+  },
+};
+
+/** The same temp-and-rename, in one round trip on the far side (the repoint runs while clients wait). */
+const REPLACE = 't="$1.pg-handover-$$.tmp"; cat > "$t" && chmod --reference="$1" "$t" && { chown --reference="$1" "$t" 2>/dev/null || true; } && mv -f "$t" "$1" || { rm -f "$t"; exit 1; }';
+const WRITABLE = 'for p in "$1" "$(dirname "$1")"; do [ -w "$p" ] || { echo "$p"; exit 1; }; done';
+
+export function remoteFiles(runner: HostRunner, via: string): HostFiles {
+  const must = async (what: string, argv: string[], input?: string): Promise<string> => {
+    const result = await runner.run(argv, { timeoutMs: 15_000, input });
+    if (!result.ok) throw new FileError(describeFailure(`${what} ${via}`, result), /No such file/.test(result.stderr) ? 'ENOENT' : undefined);
+    return result.stdout;
+  };
+  return {
+    where: via,
+    // `cat` drops nothing, but the runner strips one final newline: put it back.
+    read: async (path) => {
+      const result = await runner.run(['sh', '-c', 'cat "$1" && echo .', 'sh', path], { timeoutMs: 15_000 });
+      if (!result.ok) throw new FileError(describeFailure(`reading ${path} ${via}`, result), /No such file/.test(result.stderr) ? 'ENOENT' : undefined);
+      return result.stdout.replace(/\.$/, '');
+    },
+    exists: async (path) => (await runner.run(['test', '-e', path], { timeoutMs: 15_000 })).ok,
+    replace: async (path, text) => {
+      await must(`replacing ${path}`, ['sh', '-c', REPLACE, 'sh', path], text);
+    },
+    replaceProblem: async (path) => {
+      const result = await runner.run(['sh', '-c', WRITABLE, 'sh', path], { timeoutMs: 15_000 });
+      if (result.ok) return undefined;
+      return result.exitCode === 1 && result.stdout.trim() ? `${result.stdout.trim()} is not writable ${via}` : describeFailure(`checking ${path} ${via}`, result);
+    },
+  };
+}
