@@ -15,11 +15,12 @@ export function registerCommands(program: Command): void {
     .option('--os-user <name>', 'OS user that runs the servers when run as root', 'postgres')
     .addOption(new Option('--layout <layout>', 'plain: config in the data directory; debian: pg_createcluster, config under DIR/etc, pg_ctlcluster as service commands').choices(['plain', 'debian']).default('plain'))
     .option('--tls', 'servers get certificates from a throwaway CA; the inventory uses sslmode=verify-full')
+    .addOption(new Option('--backend <backend>', 'local: processes on this machine; containers: each server and PgBouncer its own Docker container (docker exec as host access)').choices(['local', 'containers']).default('local'))
     .option('--json', 'print the result as JSON')
     .action(async (opts) => (await import('./sandbox-command.js')).sandboxUpCommand(opts));
   sandbox
     .command('down')
-    .description('stop exactly the processes of the sandbox and remove its directory')
+    .description('stop exactly the processes (or remove exactly the containers) of the sandbox and remove its directory')
     .option('--dir <dir>', 'the sandbox directory')
     .option('--keep', 'stop the processes but keep the directory')
     .action(async (opts) => (await import('./sandbox-command.js')).sandboxDownCommand(opts));

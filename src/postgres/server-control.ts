@@ -63,7 +63,7 @@ export function localPostmasterPid(runner: HostRunner, node: NodeSpec): number |
  * Returns whether the postmaster has exited. Throws a TimeoutError when neither happens in time.
  */
 export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: number, pid?: number): Promise<{ exited: boolean }> {
-  if (node.service?.stop) return stopByService(runner, node, timeoutMs);
+  if (node.service?.stop) return stopWatchingControl(runner, node, timeoutMs);
   if (pid !== undefined && isAlive(pid) && signal(pid, 'SIGINT')) {
     const deadline = performance.now() + timeoutMs;
     for (let i = 0; ; i++) {
@@ -75,30 +75,29 @@ export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: nu
     }
     throw new TimeoutError(`${node.name} did not write its shutdown checkpoint within ${timeoutMs} ms (postmaster pid ${pid} still running: hung?)`);
   }
-  const result = await runner.run(stopCommand(node, timeoutMs), { timeoutMs: timeoutMs + 5000 });
-  if (result.ok) return { exited: true };
-  const control = await readControlData(runner, node).catch(() => undefined);
-  if (control?.state === 'shut down') return { exited: false };
-  throw new StepFailedError(describeFailure(`stopping ${node.name}`, result));
+  return stopWatchingControl(runner, node, timeoutMs);
 }
 
 /**
- * The service manager stops it; locally, pg_control is watched meanwhile, so the fence ends when
- * the shutdown checkpoint is written, not when the manager's own wait returns.
+ * pg_ctl stop, or the service manager's stop, with pg_control watched meanwhile (read directly
+ * when local, pg_controldata through the host runner otherwise): the fence ends when the shutdown
+ * checkpoint is written, not when the command's own wait returns, which a walsender waiting for a
+ * partitioned replica holds up to wal_sender_timeout.
  */
-async function stopByService(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<{ exited: boolean }> {
+async function stopWatchingControl(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<{ exited: boolean }> {
   let finished: Awaited<ReturnType<HostRunner['run']>> | undefined;
   const command = runner.run(stopCommand(node, timeoutMs), { timeoutMs: timeoutMs + 5000 }).then((result) => (finished = result));
   const deadline = performance.now() + timeoutMs;
-  while (runner.isLocal && node.dataDir && finished === undefined && performance.now() < deadline) {
-    if ((await readControlFile(node.dataDir))?.state === 'shut down') return { exited: false };
-    await sleep(10);
+  while (node.dataDir && finished === undefined && performance.now() < deadline) {
+    const control = runner.isLocal ? await readControlFile(node.dataDir) : await readControlData(runner, node).catch(() => undefined);
+    if (finished === undefined && control?.state === 'shut down') return { exited: false };
+    await sleep(runner.isLocal ? 10 : 20);
   }
   const result = finished ?? (await command);
   if (result.ok) return { exited: true };
   const control = await readControlData(runner, node).catch(() => undefined);
   if (control?.state === 'shut down') return { exited: false };
-  throw new StepFailedError(describeFailure(`stopping ${node.name} (${stopCommand(node, timeoutMs).join(' ')})`, result));
+  throw new StepFailedError(describeFailure(`stopping ${node.name}${node.service?.stop ? ` (${stopCommand(node, timeoutMs).join(' ')})` : ''}`, result));
 }
 
 /**

@@ -15,7 +15,9 @@ export interface SandboxDownResult {
 export async function sandboxDown(dir: string, options: { keep?: boolean } = {}): Promise<SandboxDownResult> {
   const started = performance.now();
   const manifest = readManifest(dir);
-  const stopped = await stopSandboxProcesses(manifest);
+  const stopped = manifest.containers
+    ? await (await import('./containers/labels.js')).removeSandbox(manifest.containers.id)
+    : await stopSandboxProcesses(manifest);
   if (!options.keep) await rm(manifest.dir, { recursive: true, force: true });
   return { stopped, elapsedMs: performance.now() - started };
 }
@@ -23,6 +25,7 @@ export async function sandboxDown(dir: string, options: { keep?: boolean } = {})
 /** Every process of the sandbox that is alive now: postmasters, their children, PgBouncer. */
 export function sandboxPids(manifest: SandboxManifest): number[] {
   const pids: number[] = [];
+  if (manifest.containers) return pids; // inside the containers, gone with them
   for (const node of manifest.nodes) {
     const pid = readPidFile(join(node.dataDir, 'postmaster.pid'));
     if (pid) pids.push(pid, ...childrenOf(pid));

@@ -39,17 +39,24 @@ export function nodeOverrides(port: number, clusterName: string): string {
   return `\n# --- pg-handover sandbox: this node ---\nport = ${port}\ncluster_name = '${clusterName}'\n`;
 }
 
+/** The container backend's: the cluster's own networks (and the published ports' bridge), passwords always. */
+export const CONTAINER_HBA = `# pg-handover sandbox (containers): their own networks only, passwords always
+host    all           all           0.0.0.0/0      scram-sha-256
+host    replication   ${SANDBOX_USERS.replication}    0.0.0.0/0      scram-sha-256
+`;
+
 export const PG_HBA = `# pg-handover sandbox: loopback only, passwords always
 host    all           all           127.0.0.1/32   scram-sha-256
 host    replication   ${SANDBOX_USERS.replication}    127.0.0.1/32   scram-sha-256
 `;
 
-export function pgbouncerIni(o: { dir: string; port: number; primaryPort: number }): string {
+/** `primaryHost`/`listenAddr`: the container backend's (the primary by its network alias, every interface). */
+export function pgbouncerIni(o: { dir: string; port: number; primaryPort: number; primaryHost?: string; listenAddr?: string }): string {
   return `[databases]
-${SANDBOX_USERS.database} = host=127.0.0.1 port=${o.primaryPort} dbname=${SANDBOX_USERS.database}
+${SANDBOX_USERS.database} = host=${o.primaryHost ?? '127.0.0.1'} port=${o.primaryPort} dbname=${SANDBOX_USERS.database}
 
 [pgbouncer]
-listen_addr = 127.0.0.1
+listen_addr = ${o.listenAddr ?? '127.0.0.1'}
 listen_port = ${o.port}
 unix_socket_dir =
 auth_type = scram-sha-256

@@ -11,6 +11,14 @@ export interface SandboxNode {
   readonly logFile: string;
   /** Debian layout: started and stopped with these (pg_ctlcluster) instead of pg_ctl. */
   readonly service?: { readonly start: readonly string[]; readonly stop: readonly string[] };
+  /** Container backend: its container (dataDir and logFile are paths inside it). */
+  readonly container?: SandboxContainer;
+}
+
+export interface SandboxContainer {
+  readonly name: string;
+  /** Its fixed address on the cluster network, kept when a fault test reconnects it. */
+  readonly clusterIp: string;
 }
 
 export interface SandboxPooler {
@@ -20,6 +28,8 @@ export interface SandboxPooler {
   readonly pidFile: string;
   readonly logFile: string;
   readonly database: string;
+  /** Container backend: its container (configFile, pidFile and logFile are paths inside it). */
+  readonly container?: SandboxContainer;
 }
 
 export interface SandboxManifest {
@@ -36,6 +46,10 @@ export interface SandboxManifest {
   /** With --tls: the CA the servers' certificate is signed by (the inventory verifies against it). */
   readonly tlsCaFile?: string;
   readonly createdAt: string;
+  /** 'containers': each server in its own container (see containers/up.ts); default 'local'. */
+  readonly backend?: 'local' | 'containers';
+  /** Container backend: what `down` removes (everything labelled with the id) and the networks faults cut. */
+  readonly containers?: { readonly id: string; readonly image: string; readonly accessNetwork: string; readonly clusterNetwork: string };
 }
 
 export const manifestPath = (dir: string): string => join(resolve(dir), 'sandbox.json');

@@ -34,6 +34,8 @@ export interface SandboxUpOptions {
   readonly layout?: 'plain' | 'debian';
   /** Servers with TLS certificates from a throwaway CA; the tool's logins must use them (see tls.ts). */
   readonly tls?: boolean;
+  /** 'containers': each server in its own container (containers/up.ts); default 'local'. */
+  readonly backend?: 'local' | 'containers';
   readonly onProgress?: (message: string) => void;
 }
 
@@ -43,6 +45,7 @@ export interface SandboxUpResult {
 }
 
 export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpResult> {
+  if (options.backend === 'containers') return (await import('./containers/up.js')).containerSandboxUp(options);
   const started = performance.now();
   const dir = resolve(options.dir);
   const replicas = options.replicas ?? 2;
@@ -58,7 +61,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const poolerCount = options.poolers ?? 1;
   const ports = await freePorts(replicas + 1 + poolerCount);
   const passwords: Passwords = {
-    superuser: secret(), replication: secret(), app: secret(), poolerAdmin: secret(),
+    superuser: newSecret(), replication: newSecret(), app: newSecret(), poolerAdmin: newSecret(),
   };
   const nodes: SandboxNode[] = Array.from({ length: replicas + 1 }, (_, i) => ({
     name: `pg${i + 1}`,
@@ -114,13 +117,13 @@ interface BuildContext {
   readonly hba: string;
 }
 
-const secret = (): string => {
+export const newSecret = (): string => {
   const value = randomBytes(18).toString('base64url');
   registerSecret(value);
   return value;
 };
 
-async function prepareDir(dir: string, osUser: string | undefined): Promise<void> {
+export async function prepareDir(dir: string, osUser: string | undefined): Promise<void> {
   if (existsSync(manifestPath(dir))) {
     throw new EnvironmentError(`a sandbox already exists at ${dir}; run \`pg-handover sandbox down --dir ${dir}\` first`);
   }
@@ -154,7 +157,7 @@ async function writeOwned(file: string, text: string, osUser: string | undefined
   }
 }
 
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   while (ports.length < count) {
     const port = await getPort({ host: '127.0.0.1', exclude: ports });
@@ -250,22 +253,30 @@ async function waitForStreaming(primary: SandboxNode, passwords: Passwords, repl
   }
 }
 
-function inventoryYaml(m: SandboxManifest): string {
+/**
+ * The same inventory for both backends; a container node adds how its peers reach it
+ * (connect_address), how to run commands on its host (docker exec) and its STONITH (docker kill).
+ */
+export function inventoryYaml(m: SandboxManifest): string {
+  const exec = (container: string) => ({ kind: 'command', command: ['docker', 'exec', '-i', '-u', 'postgres', container] });
   const inventory = {
     cluster: 'sandbox',
     passfile: 'pgpass',
     nodes: m.nodes.map((node) => ({
       name: node.name,
       dsn: `host=127.0.0.1 port=${node.port} user=${SANDBOX_USERS.superuser} dbname=postgres${m.tlsCaFile ? ` sslmode=verify-full sslrootcert=${m.tlsCaFile}` : ''}`,
+      ...(node.container ? { connect_address: `${node.name}:5432` } : {}),
       data_dir: node.dataDir,
       bin_dir: m.pgBin,
-      host_access: m.osUser ? { kind: 'local', run_as: m.osUser } : { kind: 'local' },
+      host_access: node.container ? exec(node.container.name) : m.osUser ? { kind: 'local', run_as: m.osUser } : { kind: 'local' },
       ...(node.service ? { service: node.service } : {}),
+      ...(node.container ? { log_file: node.logFile, fence_command: ['docker', 'kill', node.container.name] } : {}),
     })),
     poolers: m.poolers.map((pooler) => ({
       name: pooler.name,
       admin_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.poolerAdmin} dbname=pgbouncer`,
       config_file: pooler.configFile,
+      ...(pooler.container ? { host_access: exec(pooler.container.name) } : {}),
       databases: [pooler.database],
       app_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.app} dbname=${pooler.database}`,
     })),
