@@ -12,7 +12,12 @@ import { hostRunnerFor, type HostRunner } from '../shell/host.js';
 import { currentUser, isRoot } from '../shell/os-user.js';
 import type { HostProbe } from '../model/cluster-state.js';
 
-export async function probeHost(node: NodeSpec, serverDataDir: string | undefined): Promise<HostProbe> {
+/**
+ * `passfiles`: those the replicas' primary_conninfo names. The primary rejoins as a replica with
+ * the same conninfo, so the same file must be readable on its host too (else it is found out
+ * only after the switchover, when it cannot stream).
+ */
+export async function probeHost(node: NodeSpec, serverDataDir: string | undefined, passfiles: readonly string[] = []): Promise<HostProbe> {
   const problems: string[] = [];
   const access = node.hostAccess;
   if (!access) return { node: node.name, problems };
@@ -35,12 +40,13 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
   const opts = await runner.run(['cat', optsFile], { timeoutMs: 10_000 });
   const binDir = opts.ok && !node.binDir ? binDirFromPostmasterOpts(opts.stdout) : undefined;
   const bin = { ...node, binDir: node.binDir ?? binDir };
-  const [pid, writable, pgCtl, controlData, same, ...found] = await Promise.all([
+  const [pid, writable, pgCtl, controlData, same, readable, ...found] = await Promise.all([
     runner.run(['cat', pidFile], { timeoutMs: 10_000 }),
     runner.run(['test', '-w', dataDir], { timeoutMs: 10_000 }),
     runner.run([binPath(bin, 'pg_ctl'), '--version'], { timeoutMs: 10_000 }),
     runner.run([binPath(bin, 'pg_controldata'), '--version'], { timeoutMs: 10_000 }),
     serverDataDir && serverDataDir !== dataDir ? runner.run(['test', dataDir, '-ef', serverDataDir], { timeoutMs: 10_000 }) : undefined,
+    Promise.all(passfiles.map((file) => runner.run(['test', '-r', file], { timeoutMs: 10_000 }))),
     ...services.map((command) => runner.run(['sh', '-c', 'command -v "$1"', 'sh', programOf(command)], { timeoutMs: 10_000 })),
   ]);
   const via = access.kind === 'local' ? `locally${access.runAs ? ` as ${access.runAs}` : ''}` : `via ${access.command.join(' ')}`;
@@ -62,6 +68,9 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
       problems.push((error as Error).message);
     }
   }
+  readable.forEach((result, i) => {
+    if (!result.ok) problems.push(`passfile ${passfiles[i]} (in the replicas' primary_conninfo, which ${node.name} will stream with after the switchover) is not readable ${via}`);
+  });
   found.forEach((result, i) => {
     if (!result.ok) problems.push(`service command ${services[i]!.join(' ')}: ${programOf(services[i]!)} not found ${via}`);
   });

@@ -1,6 +1,7 @@
 /** Reads the whole cluster into a ClusterState, every node and router in parallel. */
 import { probeHost } from './host-probe.js';
 import { withDiscovered } from '../inventory/discovered.js';
+import { parseConninfo } from '../inventory/dsn.js';
 import { resolveHosts } from '../shell/resolve.js';
 import { LOCK_KEY } from '../postgres/run-lock.js';
 import { observeNode, readReceiver } from '../postgres/observe.js';
@@ -34,7 +35,7 @@ export async function observeCluster(connections: Connections, options: { queryT
   const [lockHolder, addresses, hosts] = await Promise.all([
     findLockHolder(connections, nodes, connections.applicationName),
     resolveHosts(hostsSeen(withDataDirs, nodes, poolers)),
-    Promise.all(acted.map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory))),
+    Promise.all(acted.map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory, replicaPassfiles(nodes)))),
   ]);
   const inventory = withDiscovered(withDataDirs, Object.fromEntries(hosts.map((h) => [h.node, { binDir: h.binDir, logFile: h.logFile }])));
   const said = (name: string) => {
@@ -62,6 +63,19 @@ async function receiversNow(connections: Connections, nodes: readonly NodeState[
     sinceProbeMs: performance.now() - startedAt,
     byNode: Object.fromEntries(views.flatMap(([name, view]) => (view ? [[name, { receiver: view.receiver, receiveLsn: view.receiveLsn }]] : []))),
   };
+}
+
+/** The passfiles the replicas stream with (primary_conninfo's passfile=…). */
+function replicaPassfiles(nodes: readonly NodeState[]): string[] {
+  return [...new Set(nodes.flatMap((n) => {
+    if (!n.reachable || !n.inRecovery || !n.settings.primary_conninfo) return [];
+    try {
+      const file = parseConninfo(n.settings.primary_conninfo).passfile;
+      return file ? [file] : [];
+    } catch {
+      return [];
+    }
+  }))];
 }
 
 function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeState[], poolers: readonly RouterState[]): string[] {

@@ -62,7 +62,13 @@ export function localPostmasterPid(runner: HostRunner, node: NodeSpec): number |
  * wal_sender_timeout (a partitioned replica), which must not hold the whole switchover.
  * Returns whether the postmaster has exited. Throws a TimeoutError when neither happens in time.
  */
-export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: number, pid?: number): Promise<{ exited: boolean }> {
+/** How a stop ended: the postmaster gone, or pg_control seen saying "shut down" (kept, so it is not read twice). */
+export interface StopResult {
+  readonly exited: boolean;
+  readonly control?: ControlData;
+}
+
+export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: number, pid?: number): Promise<StopResult> {
   if (node.service?.stop) return stopWatchingControl(runner, node, timeoutMs);
   if (pid !== undefined && isAlive(pid) && signal(pid, 'SIGINT')) {
     const deadline = performance.now() + timeoutMs;
@@ -84,19 +90,19 @@ export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: nu
  * checkpoint is written, not when the command's own wait returns, which a walsender waiting for a
  * partitioned replica holds up to wal_sender_timeout.
  */
-async function stopWatchingControl(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<{ exited: boolean }> {
+async function stopWatchingControl(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<StopResult> {
   let finished: Awaited<ReturnType<HostRunner['run']>> | undefined;
   const command = runner.run(stopCommand(node, timeoutMs), { timeoutMs: timeoutMs + 5000 }).then((result) => (finished = result));
   const deadline = performance.now() + timeoutMs;
   while (node.dataDir && finished === undefined && performance.now() < deadline) {
     const control = runner.isLocal ? await readControlFile(node.dataDir) : await readControlData(runner, node).catch(() => undefined);
-    if (finished === undefined && control?.state === 'shut down') return { exited: false };
+    if (finished === undefined && control?.state === 'shut down') return { exited: false, control };
     await sleep(runner.isLocal ? 10 : 20);
   }
   const result = finished ?? (await command);
   if (result.ok) return { exited: true };
   const control = await readControlData(runner, node).catch(() => undefined);
-  if (control?.state === 'shut down') return { exited: false };
+  if (control?.state === 'shut down') return { exited: false, control };
   throw new StepFailedError(describeFailure(`stopping ${node.name}${node.service?.stop ? ` (${stopCommand(node, timeoutMs).join(' ')})` : ''}`, result));
 }
 

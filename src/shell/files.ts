@@ -3,6 +3,7 @@
  * exec). A config file that lives on a pooler's own host is read and replaced there, atomically
  * (a temp file beside it, renamed over it), with its mode and owner kept, as it is locally.
  */
+import { createHash } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { access, chown, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -14,8 +15,11 @@ export interface HostFiles {
   readonly where: string;
   read(path: string): Promise<string>;
   exists(path: string): Promise<boolean>;
-  /** Writes `text` to a temp file beside `path` (same mode and owner) and renames it over `path`. */
-  replace(path: string, text: string): Promise<void>;
+  /**
+   * Writes `text` to a temp file beside `path` (same mode and owner) and renames it over `path`.
+   * With `readAs`, only if the file still holds exactly that text (else a FileChangedError).
+   */
+  replace(path: string, text: string, readAs?: string): Promise<void>;
   /** Why `path` could not be replaced so (it or its directory not writable), if it cannot. */
   replaceProblem(path: string): Promise<string | undefined>;
 }
@@ -26,11 +30,15 @@ export class FileError extends Error {
   }
 }
 
+/** The file changed since it was read: read it again. */
+export class FileChangedError extends FileError {}
+
 export const localFiles: HostFiles = {
   where: 'here',
   read: (path) => readFile(path, 'utf8'),
   exists: async (path) => existsSync(path),
-  async replace(path, text) {
+  async replace(path, text, readAs) {
+    if (readAs !== undefined && (await readFile(path, 'utf8')) !== readAs) throw new FileChangedError(`${path} changed since it was read`);
     const info = await stat(path);
     const temp = `${path}.pg-handover-${process.pid}.tmp`;
     await writeFile(temp, text, { mode: info.mode & 0o777 });
@@ -50,15 +58,10 @@ export const localFiles: HostFiles = {
 };
 
 /** The same temp-and-rename, in one round trip on the far side (the repoint runs while clients wait). */
-const REPLACE = 't="$1.pg-handover-$$.tmp"; cat > "$t" && chmod --reference="$1" "$t" && { chown --reference="$1" "$t" 2>/dev/null || true; } && mv -f "$t" "$1" || { rm -f "$t"; exit 1; }';
+const REPLACE = 'if [ -n "$2" ] && [ "$(sha256sum < "$1" | cut -c1-64)" != "$2" ]; then exit 3; fi; t="$1.pg-handover-$$.tmp"; cat > "$t" && chmod --reference="$1" "$t" && { chown --reference="$1" "$t" 2>/dev/null || true; } && mv -f "$t" "$1" || { rm -f "$t"; exit 1; }';
 const WRITABLE = 'for p in "$1" "$(dirname "$1")"; do [ -w "$p" ] || { echo "$p"; exit 1; }; done';
 
 export function remoteFiles(runner: HostRunner, via: string): HostFiles {
-  const must = async (what: string, argv: string[], input?: string): Promise<string> => {
-    const result = await runner.run(argv, { timeoutMs: 15_000, input });
-    if (!result.ok) throw new FileError(describeFailure(`${what} ${via}`, result), /No such file/.test(result.stderr) ? 'ENOENT' : undefined);
-    return result.stdout;
-  };
   return {
     where: via,
     // `cat` drops nothing, but the runner strips one final newline: put it back.
@@ -68,8 +71,11 @@ export function remoteFiles(runner: HostRunner, via: string): HostFiles {
       return result.stdout.replace(/\.$/, '');
     },
     exists: async (path) => (await runner.run(['test', '-e', path], { timeoutMs: 15_000 })).ok,
-    replace: async (path, text) => {
-      await must(`replacing ${path}`, ['sh', '-c', REPLACE, 'sh', path], text);
+    replace: async (path, text, readAs) => {
+      const expected = readAs === undefined ? '' : createHash('sha256').update(readAs).digest('hex');
+      const result = await runner.run(['sh', '-c', REPLACE, 'sh', path, expected], { timeoutMs: 15_000, input: text });
+      if (result.exitCode === 3) throw new FileChangedError(`${path} changed since it was read ${via}`);
+      if (!result.ok) throw new FileError(describeFailure(`replacing ${path} ${via}`, result));
     },
     replaceProblem: async (path) => {
       const result = await runner.run(['sh', '-c', WRITABLE, 'sh', path], { timeoutMs: 15_000 });

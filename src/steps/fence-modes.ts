@@ -9,6 +9,7 @@ import type { Action, PlanContext } from './types.js';
 import type { FenceOutput } from './outputs.js';
 import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
 import { FLUSH_SQL, READ_ONLY_SQL, TERMINATE_SQL } from '../postgres/sql.js';
+import type { ControlData } from '../postgres/controldata.js';
 import { controlDataCommand, localPostmasterPid, readControlData, stopCommand, stopFast } from '../postgres/server-control.js';
 import { describeFailure, run } from '../shell/exec.js';
 import { shellText, sqlText } from './types.js';
@@ -37,6 +38,9 @@ export interface FenceMode {
   oldPrimaryProblem?(row: { in_recovery: boolean; ro: string }, name: string): string | undefined;
 }
 
+/** pg_control as the clean stop last saw it, per fence output, for the action that reads it next. */
+const seenAtStop = new WeakMap<FenceOutput, ControlData>();
+
 export type FenceMethod = 'clean-stop' | 'read-only' | 'fence-command' | 'pooler-only';
 
 /** A planned switchover's modes, in `auto`'s order; the others fence a primary that is already down or hung (failover). */
@@ -60,14 +64,16 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
           out.postmasterPid ??= ctx.outputs.checkpoint.postmasterPid ?? localPostmasterPid(runner, ctx.primary);
           const started = performance.now();
           out.stopRequested = true;
-          const { exited } = await stopFast(runner, ctx.primary, stopTimeoutMs, out.postmasterPid);
+          const { exited, control } = await stopFast(runner, ctx.primary, stopTimeoutMs, out.postmasterPid);
+          if (control) seenAtStop.set(out, control);
           return `${ctx.primary.name} ${exited ? 'stopped' : 'wrote its shutdown checkpoint (postmaster still exiting)'} in ${Math.round(performance.now() - started)} ms`;
         },
       },
       {
         text: `${shellText(plan.primary.name, controlDataCommand(plan.primary))}  (require 'shut down'; final LSN = latest checkpoint)`,
         run: async (ctx, out) => {
-          const control = await readControlData(ctx.host(ctx.primary)!, ctx.primary);
+          // Already read while the stop was watched (a remote host: one round trip fewer while clients wait).
+          const control = seenAtStop.get(out) ?? (await readControlData(ctx.host(ctx.primary)!, ctx.primary));
           if (control.state !== 'shut down' || control.checkpointLsn === undefined) {
             throw new StepFailedError(`${ctx.primary.name} did not shut down cleanly (pg_controldata: "${control.state}"); its final position is unknown`);
           }

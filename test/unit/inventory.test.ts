@@ -25,6 +25,18 @@ describe('inventory', () => {
     expect(inventory.nodes[0]!.conn.extra).toEqual({ connect_timeout: '7', options: '-c statement_timeout=0', sslmode: 'require' });
   });
 
+  it('connect_address: how peers and poolers reach a node, when not as the tool does', async () => {
+    const inventory = await load(valid.replace('  - name: pg2\n', '  - name: pg2\n    connect_address: "db-2.internal:5432"\n'));
+    expect(inventory.nodes.map((n) => n.connectAddress)).toEqual([undefined, { host: 'db-2.internal', port: 5432 }]);
+  });
+
+  it("a pooler's config file on its own host keeps its path as written", async () => {
+    const inventory = await load(valid.replace('config_file: /tmp/pgbouncer.ini', 'config_file: /etc/pgbouncer/pgbouncer.ini\n    host_access: { kind: command, command: [ssh, pgb1] }'));
+    const spec = inventory.poolers[0] as PgBouncerSpec;
+    expect(spec.configFile).toBe('/etc/pgbouncer/pgbouncer.ini');
+    expect(spec.hostAccess).toEqual({ kind: 'command', command: ['ssh', 'pgb1'] });
+  });
+
   it('takes passwords from the environment without printing them', async () => {
     const text = valid.replace('dbname=postgres\n', 'dbname=postgres\n    password: ${env:PG_SECRET_X}\n');
     const inventory = await load(text, { PG_SECRET_X: 'hunter2-secret' });
@@ -57,6 +69,9 @@ describe('inventory', () => {
     ['poolers missing', `nodes:\n${node('pg1', 5432)}${node('pg2', 5433)}`, /poolers: required/],
     ['pooler without databases', valid.replace('databases: [appdb]', 'databases: []'), /poolers\[0\]\.databases: expected at least one pooled database/],
     ['pooler admin dsn not pgbouncer db', valid.replace('dbname=pgbouncer', 'dbname=appdb'), /poolers\[0\]\.admin_dsn: expected dbname=pgbouncer/],
+    ['connect_address without a port', valid.replace('  - name: pg2\n', '  - name: pg2\n    connect_address: pg2\n'), /nodes\[1\]\.connect_address: expected host:port/],
+    ['connect_address port out of range', valid.replace('  - name: pg2\n', '  - name: pg2\n    connect_address: "pg2:70000"\n'), /nodes\[1\]\.connect_address: expected host:port with a port 1–65535, got "pg2:70000"/],
+    ['pooler on another host, relative config_file', valid.replace('config_file: /tmp/pgbouncer.ini', 'config_file: pgbouncer.ini\n    host_access: { kind: command, command: [ssh, pgb1] }'), /poolers\[0\]\.config_file: expected an absolute path on the host that host_access reaches/],
     ['duplicate pooled database', valid.replace('databases: [appdb]', 'databases: [appdb, appdb]'), /poolers\[0\]\.databases\[1\]: duplicate database "appdb"/],
     ['passfile missing', valid.replace('cluster: c1', 'cluster: c1\npassfile: /nonexistent/pgpass'), /passfile: file not found/],
     ['duplicate YAML key', valid.replace('cluster: c1', 'cluster: c1\ncluster: c2'), /invalid YAML: Map keys must be unique/],

@@ -100,9 +100,10 @@ export async function readConfig(file: string, host: HostFiles = localFiles): Pr
 const resolveInclude = (from: string, target: string): string => (isAbsolute(target) ? target : join(dirname(from), target));
 
 /** host/port per entry name (the `*` fallback included), from every file. */
-export async function readDatabaseTargets(file: string, host: HostFiles = localFiles): Promise<{ targets: Map<string, { host?: string; port?: number; file: string }>; missing: readonly string[]; files: readonly string[] }> {
+export async function readDatabaseTargets(file: string, host: HostFiles = localFiles): Promise<{ targets: Map<string, { host?: string; port?: number; file: string }>; missing: readonly string[]; files: readonly string[]; config: ConfigFiles }> {
   const config = await readConfig(file, host);
   return {
+    config,
     targets: new Map(config.entries.map((e) => [e.name, { host: e.params.host, port: e.params.port ? Number(e.params.port) : undefined, file: e.file }])),
     missing: config.missing,
     files: [...new Set(config.entries.map((e) => e.file))],
@@ -142,7 +143,8 @@ export async function repointEntries(config: ConfigFiles, chosen: readonly Datab
     if (mine.length === 0) continue;
     const updated = rewrite(original, mine, host, port);
     if (updated === original) continue;
-    await files.replace(file, updated);
+    // Only over the text it was computed from: an edit made since is not silently undone.
+    await files.replace(file, updated, original);
     changed.push(file);
   }
   return changed;

@@ -8,14 +8,14 @@
 import { StepFailedError } from '../../errors.js';
 import type { Route, RouterState } from '../../model/router.js';
 import { messageOf, NodeSession } from '../../postgres/session.js';
-import { localFiles, remoteFiles, type HostFiles } from '../../shell/files.js';
+import { FileChangedError, localFiles, remoteFiles, type HostFiles } from '../../shell/files.js';
 import { hostRunner } from '../../shell/host.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { sleep } from '../../util/time.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { PoolerAdmin } from './admin.js';
 import type { PgBouncerDetail } from './checks.js';
-import { readConfig, readDatabaseTargets, repointEntries } from './config-file.js';
+import { readConfig, readDatabaseTargets, repointEntries, type ConfigFiles } from './config-file.js';
 import type { PoolerDatabase } from './databases.js';
 import type { PgBouncerSpec } from './spec.js';
 
@@ -37,6 +37,11 @@ export class PgBouncerRouter implements Router {
 
   /** Where the config file is read and replaced: here, or on the pooler's host through its host_access. */
   private readonly files: HostFiles;
+  /**
+   * The config as observed before clients were held. On another host, repoint starts from it
+   * (one round trip less while clients wait) and replaces each file only if it is unchanged.
+   */
+  private readBefore: ConfigFiles | undefined;
 
   constructor(readonly spec: PgBouncerSpec) {
     const runner = spec.hostAccess?.kind === 'command' ? hostRunner(spec.name, spec.hostAccess, `pooler ${spec.name} host_access.run_as`) : undefined;
@@ -69,6 +74,7 @@ export class PgBouncerRouter implements Router {
       let files: readonly string[] = [this.spec.configFile];
       try {
         const read = await readDatabaseTargets(this.spec.configFile, this.files);
+        this.readBefore = read.config;
         fileTargets = Object.fromEntries(read.targets);
         files = [...new Set([this.spec.configFile, ...read.files])];
         if (read.missing.length) fileError = `%include ${read.missing.join(', ')}: not found (a relative include is looked for beside the file that includes it)`;
@@ -129,13 +135,31 @@ export class PgBouncerRouter implements Router {
   }
 
   async repoint(from: RouteTarget, to: RouteTarget, log: RouterLog): Promise<void> {
-    const { name, routes, configFile } = this.spec;
-    const config = await readConfig(configFile, this.files);
+    const { configFile } = this.spec;
+    const before = this.files === localFiles ? undefined : this.readBefore;
+    this.readBefore = undefined;
+    try {
+      await this.rewrite(before ?? (await readConfig(configFile, this.files)), from, to);
+    } catch (error) {
+      if (!(before && error instanceof FileChangedError)) throw error;
+      await this.rewrite(await readConfig(configFile, this.files), from, to);
+    }
+    await this.reloadAt(from, to, log);
+  }
+
+  /** The inventory's routes, and every entry at `from`, pointed at `to` in the files that hold them. */
+  private async rewrite(config: ConfigFiles, from: RouteTarget, to: RouteTarget): Promise<void> {
+    const { name, routes } = this.spec;
     const fallback = config.entries.find((e) => e.name === '*');
     const chosen = config.entries.filter((e) => routes.includes(e.name) || isTarget(from, e.params.host, Number(e.params.port ?? 5432), this.resolved));
     const unserved = routes.filter((db) => !config.entries.some((e) => e.name === db) && !(fallback && chosen.includes(fallback)));
     if (unserved.length) throw new StepFailedError(`${name}: ${unserved.join(', ')} ha${unserved.length > 1 ? 've' : 's'} no entry in [databases] and the * fallback does not point at ${from.name}`);
     await repointEntries(config, chosen, to.host, to.port, this.files);
+  }
+
+  /** RELOAD, then every route must be at `to` and nothing left at `from`. */
+  private async reloadAt(from: RouteTarget, to: RouteTarget, log: RouterLog): Promise<void> {
+    const { name, routes } = this.spec;
     const admin = await this.console().catch((error: Error) => {
       log.leftToDo(`${name}: its config file already points at ${to.name}, but its admin console is unreachable (${error.message}): start PgBouncer (or RELOAD it) and RESUME ${routes.join(', ')}`);
       throw error;
