@@ -194,7 +194,7 @@ const superuserConn = (port: number, password: string) => ({
   host: '127.0.0.1', port, user: SANDBOX_USERS.superuser, dbname: 'postgres', password, extra: {},
 });
 
-async function createRoles(primary: SandboxNode, passwords: Passwords, debian: boolean): Promise<void> {
+export async function createRoles(primary: SandboxNode, passwords: Passwords, debian: boolean): Promise<void> {
   const session = await NodeSession.open(primary.name, superuserConn(primary.port, passwords.superuser));
   try {
     // Debian's clusters have it; pg_ctlcluster checks a started server as it (peer, no password).
@@ -238,14 +238,14 @@ async function startPgBouncer(
   return pooler;
 }
 
-async function waitForStreaming(primary: SandboxNode, passwords: Passwords, replicas: number): Promise<void> {
+export async function waitForStreaming(primary: SandboxNode, passwords: Passwords, replicas: number): Promise<void> {
   const session = await NodeSession.open(primary.name, superuserConn(primary.port, passwords.superuser));
   try {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const row = await session.one<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`);
       if (row.n >= replicas) return;
-      if (Date.now() > deadline) throw new EnvironmentError(`only ${row.n} of ${replicas} replicas streaming after 20 s`);
+      if (Date.now() > deadline) throw new EnvironmentError(`only ${row.n} of ${replicas} replicas streaming after 30 s`);
       await sleep(25);
     }
   } finally {

@@ -43,6 +43,14 @@ const promote = (sandbox: SandboxFixture, ...more: string[]) => cli(['promote', 
 /** Which server a pooled client lands on, by its cluster_name (every container listens on 5432). */
 const landsOn = async (sandbox: SandboxFixture): Promise<string> =>
   String((await sql(appConn(sandbox), "SELECT current_setting('cluster_name') AS node"))[0]!.node);
+/** A write load through PgBouncer that has been running for a moment (its records decide what was lost). */
+async function startLoad(sandbox: SandboxFixture, table: string): Promise<WriteLoad> {
+  await createLoadTable(appConn(sandbox), table);
+  const load = new WriteLoad({ conn: appConn(sandbox), clients: 6, rate: 300, table });
+  load.start();
+  await sleep(600);
+  return load;
+}
 const poolerIni = (sandbox: SandboxFixture): Promise<string> => onHost(sandbox.manifest, 'pgbouncer', ['cat', sandbox.manifest.poolers[0]!.configFile]);
 
 // Without an engine the tests below are counted as skipped, the reason in their name and above.
@@ -120,10 +128,7 @@ steps:
     await onHost(hosts.manifest, 'pg1', ['mv', '/var/lib/postgresql/.pgpass.away', '/var/lib/postgresql/.pgpass']);
 
     const table = 'tool_cut';
-    await createLoadTable(appConn(hosts), table);
-    const load = new WriteLoad({ conn: appConn(hosts), clients: 6, rate: 300, table });
-    load.start();
-    await sleep(500);
+    const load = await startLoad(hosts, table);
     await cutLink(hosts.manifest, 'pg1', 'tool');
     try {
       const result = await promote(hosts, '--target', 'pg2');
@@ -147,10 +152,7 @@ steps:
 
   test('failover: the primary partitioned away (alive), fenced by a fence_command that stops its container; back on the network it gets no client', async ({ hosts }) => {
     const table = 'partitioned';
-    await createLoadTable(appConn(hosts), table);
-    const load = new WriteLoad({ conn: appConn(hosts), clients: 6, rate: 300, table });
-    load.start();
-    await sleep(700);
+    const load = await startLoad(hosts, table);
     await cutLink(hosts.manifest, 'pg1', 'peers');
     await cutLink(hosts.manifest, 'pg1', 'tool');
     expect(await hostRunning(hosts.manifest, 'pg1')).toBe(true); // partitioned, not dead

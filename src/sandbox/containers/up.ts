@@ -14,13 +14,11 @@ import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EnvironmentError } from '../../errors.js';
-import { NodeSession } from '../../postgres/session.js';
 import { describeFailure, run } from '../../shell/exec.js';
 import { hostRunner, type HostRunner } from '../../shell/host.js';
-import { sleep } from '../../util/time.js';
 import { CONTAINER_HBA, SANDBOX_USERS, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from '../files.js';
 import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode, type SandboxPooler } from '../manifest.js';
-import { freePorts, inventoryYaml, newSecret, prepareDir, type SandboxUpOptions, type SandboxUpResult } from '../up.js';
+import { createRoles, freePorts, inventoryYaml, newSecret, prepareDir, waitForStreaming, type SandboxUpOptions, type SandboxUpResult } from '../up.js';
 import { ensureImage } from './engine.js';
 import { containerLabels, pruneStaleSandboxes, removeSandbox } from './labels.js';
 
@@ -100,7 +98,7 @@ async function build(manifest: SandboxManifest, passwords: Passwords, progress: 
   const primary = nodes[0]!;
   progress(`initdb ${primary.name}`);
   await initPrimary(primary, passwords);
-  await createRoles(primary, passwords);
+  await createRoles(primary, passwords, false);
   progress(`pg_basebackup ${nodes.slice(1).map((n) => n.name).join(', ')}`);
   await Promise.all(nodes.slice(1).map((replica) => cloneReplica(replica, primary, passwords)));
   progress(poolers.length > 1 ? `${poolers.length} pgbouncers` : 'pgbouncer');
@@ -185,21 +183,6 @@ async function initPrimary(node: SandboxNode, passwords: Passwords): Promise<voi
 const startNodeInside = (node: SandboxNode): Promise<void> =>
   must(node, 'pg_ctl start', [`${PG_BIN}/pg_ctl`, '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start']);
 
-const superuserConn = (node: SandboxNode, password: string) => ({
-  host: '127.0.0.1', port: node.port, user: SANDBOX_USERS.superuser, dbname: 'postgres', password, extra: {},
-});
-
-async function createRoles(primary: SandboxNode, passwords: Passwords): Promise<void> {
-  const session = await NodeSession.open(primary.name, superuserConn(primary, passwords.superuser));
-  try {
-    await session.query(`CREATE ROLE ${SANDBOX_USERS.replication} WITH REPLICATION LOGIN PASSWORD '${passwords.replication}'`);
-    await session.query(`CREATE ROLE ${SANDBOX_USERS.app} WITH LOGIN PASSWORD '${passwords.app}'`);
-    await session.query(`CREATE DATABASE ${SANDBOX_USERS.database} OWNER ${SANDBOX_USERS.app}`);
-  } finally {
-    await session.close();
-  }
-}
-
 /** From the primary by its name on the cluster network, with the replication password in the replica's own passfile. */
 async function cloneReplica(replica: SandboxNode, primary: SandboxNode, passwords: Passwords): Promise<void> {
   await writePassfile(replica, passwords);
@@ -217,19 +200,4 @@ async function startPgBouncer(pooler: SandboxPooler, primary: SandboxNode, passw
   await writeInside(pooler, pooler.configFile, pgbouncerIni({ dir: home, port: POOLER_PORT, primaryPort: PG_PORT, primaryHost: primary.name, listenAddr: '*' }));
   await writeInside(pooler, `${home}/userlist.txt`, userlist(passwords));
   await must(pooler, 'pgbouncer', [PGBOUNCER_BIN, '-d', pooler.configFile]);
-}
-
-async function waitForStreaming(primary: SandboxNode, passwords: Passwords, replicas: number): Promise<void> {
-  const session = await NodeSession.open(primary.name, superuserConn(primary, passwords.superuser));
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const row = await session.one<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`);
-      if (row.n >= replicas) return;
-      if (Date.now() > deadline) throw new EnvironmentError(`only ${row.n} of ${replicas} replicas streaming after 30 s`);
-      await sleep(50);
-    }
-  } finally {
-    await session.close();
-  }
 }
