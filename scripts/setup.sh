@@ -29,6 +29,8 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --create-home --shell /usr/sbin/nologin postgres
 fi
 npm ci --no-audit --no-fund
+# An older PostgreSQL 15 minor beside Debian's, for the rolling restart's real minor upgrade.
+$sudo bash scripts/install-older-minor.sh
 
 # The container backend: start the engine if none answers (its own log beside the repository's
 # other state), then build the sandbox image once. A machine that cannot run an engine still

@@ -23,6 +23,7 @@ export interface ProcedureFlags {
   json?: boolean;
   journalDir?: string;
   acceptDataLoss?: boolean;
+  binDir?: string;
 }
 
 export async function procedureCommand(name: string, flags: ProcedureFlags): Promise<ProcedureResult> {
@@ -49,7 +50,7 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
   try {
     const result = await runProcedure({
       procedure, inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
-      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss,
+      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss, binDir: flags.binDir,
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
         const ok = flags.yes || (await ask(procedure, plan));

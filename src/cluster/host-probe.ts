@@ -10,7 +10,8 @@ import { binPath, optionsFromPostmasterOpts } from '../postgres/server-control.j
 import { describeFailure } from '../shell/exec.js';
 import { hostRunnerFor, type HostRunner } from '../shell/host.js';
 import { currentUser, isRoot } from '../shell/os-user.js';
-import type { HostProbe } from '../model/cluster-state.js';
+import type { BinariesVersion, HostProbe, NodeBinaries } from '../model/cluster-state.js';
+import { versionNumOf, versionText } from '../model/node.js';
 
 /**
  * `passfiles`: those the replicas' primary_conninfo names. The primary rejoins as a replica with
@@ -75,6 +76,36 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
     if (!result.ok) problems.push(`service command ${services[i]!.join(' ')}: ${programOf(services[i]!)} not found ${via}`);
   });
   return { node: node.name, problems, binDir, logFile };
+}
+
+/**
+ * What `postgres --version` says on the node's host: in its bin directory (the inventory's, or
+ * the running server's from postmaster.opts) and, for a rolling restart, in `nextDir`.
+ * Packages upgraded under a running server leave it older than its binaries on disk.
+ */
+export async function probeBinaries(node: NodeSpec, nextDir?: string): Promise<NodeBinaries | undefined> {
+  let runner: HostRunner | undefined;
+  try {
+    runner = hostRunnerFor(node);
+  } catch {
+    return undefined;
+  }
+  if (!runner) return undefined;
+  let dir = node.binDir;
+  if (!dir && node.dataDir) {
+    const opts = await runner.run(['cat', join(node.dataDir, 'postmaster.opts')], { timeoutMs: 10_000 });
+    dir = opts.ok ? binDirFromPostmasterOpts(opts.stdout) : undefined;
+  }
+  const version = async (at: string): Promise<BinariesVersion> => {
+    const result = await runner.run([join(at, 'postgres'), '--version'], { timeoutMs: 10_000 });
+    const versionNum = result.ok ? versionNumOf(result.stdout) : undefined;
+    return versionNum
+      ? { dir: at, version: versionText(versionNum), versionNum }
+      : { dir: at, error: result.ok ? `unexpected output: ${result.stdout.slice(0, 80)}` : describeFailure(`${join(at, 'postgres')} --version`, result) };
+  };
+  if (!dir) return nextDir ? { dir: '?', error: 'its bin directory is unknown (no bin_dir, no postmaster.opts)', next: await version(nextDir) } : undefined;
+  const [own, next] = await Promise.all([version(dir), nextDir ? version(nextDir) : undefined]);
+  return { ...own, ...(next ? { next } : {}) };
 }
 
 /** The directory of the binary the postmaster was started as: its first word. */

@@ -1,5 +1,5 @@
 /** Reads the whole cluster into a ClusterState, every node and router in parallel. */
-import { probeHost } from './host-probe.js';
+import { probeBinaries, probeHost } from './host-probe.js';
 import { withDiscovered } from '../inventory/discovered.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { resolveHosts } from '../shell/resolve.js';
@@ -12,7 +12,8 @@ import type { ClusterState, LockHolder, ReceiversAfter } from '../model/cluster-
 import type { RouterState } from '../model/router.js';
 
 /** `queryTimeoutMs`: a node that does not answer a query within it counts as silent (a failover's detection timeout). */
-export async function observeCluster(connections: Connections, options: { queryTimeoutMs?: number; startedAt?: number } = {}): Promise<ClusterState> {
+/** `binDir`: a rolling restart's new binaries (--bin-dir), whose version each node's host is asked too. */
+export async function observeCluster(connections: Connections, options: { queryTimeoutMs?: number; startedAt?: number; binDir?: string; binaries?: boolean } = {}): Promise<ClusterState> {
   const startedAt = options.startedAt ?? performance.now();
   const [nodes, poolers] = await Promise.all([
     Promise.all(connections.inventory.nodes.map(async (node): Promise<NodeState> => {
@@ -47,9 +48,14 @@ export async function observeCluster(connections: Connections, options: { queryT
       ...(!named.logFile && used.logFile && hosts.find((h) => h.node === name)?.logFile ? [`log_file ${used.logFile} (where its output goes now)`] : []),
     ];
   };
+  const binaries = await Promise.all(inventory.nodes.map(async (spec) => {
+    const node = nodes.find((n) => n.name === spec.name);
+    return [spec.name, node?.reachable && options.binaries !== false ? await probeBinaries(spec, options.binDir) : undefined] as const;
+  }));
   // A node was silent: ask the replicas again, now that its silence has lasted the whole probe.
   const receiversAfter = nodes.some((n) => !n.reachable) ? await receiversNow(connections, nodes, startedAt, options.queryTimeoutMs) : undefined;
-  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })), receiversAfter };
+  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })), receiversAfter,
+    binaries: Object.fromEntries(binaries.filter((b): b is readonly [string, NonNullable<typeof b[1]>] => b[1] !== undefined)) };
 }
 
 async function receiversNow(connections: Connections, nodes: readonly NodeState[], startedAt: number, timeoutMs = 2000): Promise<ReceiversAfter> {

@@ -5,7 +5,7 @@
 import { fencedPrimariesOf, primariesOf, reachableNodes, type ClusterState } from '../model/cluster-state.js';
 import type { RouterState } from '../model/router.js';
 import { lsnDiff } from '../model/lsn.js';
-import { majorOf, type NodeObservation } from '../model/node.js';
+import { majorOf, versionText, type NodeObservation } from '../model/node.js';
 import { formatMs } from '../util/time.js';
 import { fail, pass, warn, type Check } from './checks.js';
 import { replayLag } from './lag.js';
@@ -38,10 +38,27 @@ export function preflight(input: PreflightInput): Check[] {
   }
   checks.push(...state.poolers.flatMap((router) => input.routerChecks(router, { state, primary, pauseBudgetMs: input.limits.pauseBudgetMs })));
   checks.push(...hostAccessChecks(state, primary));
+  checks.push(...binariesChecks(state));
   checks.push(state.lockHolder
     ? fail('no-other-run', `another pg-handover run holds the cluster lock: "${state.lockHolder.applicationName}" (backend pid ${state.lockHolder.pid}, since ${state.lockHolder.since})`)
     : pass('no-other-run', 'no other pg-handover run holds the cluster lock'));
   return checks;
+}
+
+/**
+ * Binaries on disk newer than the running server (packages upgraded under it): a warning that
+ * names the nodes to restart. A replica left so can fail on every reconnect (a new libpqwalreceiver
+ * loaded by an old server), so it is said before any run, and by `check`.
+ */
+export function binariesChecks(state: ClusterState): Check[] {
+  const seen = reachableNodes(state).flatMap((node) => {
+    const disk = state.binaries?.[node.name];
+    return disk?.versionNum ? [{ node, disk: disk as typeof disk & { versionNum: number } }] : [];
+  });
+  if (seen.length === 0) return [];
+  const stale = seen.filter(({ node, disk }) => disk.versionNum !== node.versionNum);
+  if (stale.length === 0) return [pass('binaries', `every node runs the version of its binaries (${[...new Set(seen.map((s) => s.disk.version))].join(', ')})`)];
+  return stale.map(({ node, disk }) => warn('binaries', `${node.name} runs ${versionText(node.versionNum)}, but its binaries in ${disk.dir} are ${disk.version}: it needs a restart (pg-handover rolling-restart)${majorOf(disk.versionNum) !== majorOf(node.versionNum) ? '; another major version: that is an upgrade, not a restart' : ''}`));
 }
 
 function reachability(state: ClusterState, input: PreflightInput): Check[] {

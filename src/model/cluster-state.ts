@@ -53,6 +53,23 @@ export interface ClusterState {
   readonly hosts?: readonly HostProbe[];
   /** Present when some node did not answer. */
   readonly receiversAfter?: ReceiversAfter;
+  /**
+   * The server binaries on each reachable node's host that has host_access: its own bin
+   * directory's, and (`next`) those of the directory a rolling restart was given (--bin-dir).
+   */
+  readonly binaries?: Readonly<Record<string, NodeBinaries>>;
+}
+
+export interface BinariesVersion {
+  readonly dir: string;
+  /** As `postgres --version` prints it (e.g. 15.18), and as server_version_num counts it. */
+  readonly version?: string;
+  readonly versionNum?: number;
+  readonly error?: string;
+}
+
+export interface NodeBinaries extends BinariesVersion {
+  readonly next?: BinariesVersion;
 }
 
 export const reachableNodes = (state: ClusterState): NodeObservation[] =>

@@ -91,3 +91,14 @@ export function silenceOf(code: string | undefined, message: string): Silence {
 export type NodeState = NodeObservation | UnreachableNode;
 
 export const majorOf = (versionNum: number): number => Math.floor(versionNum / 10000);
+
+/** "15.18" (from `postgres --version`) as server_version_num counts it: 150018. Undefined if not a version. */
+export function versionNumOf(text: string): number | undefined {
+  const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(text) ?? /^(\d+)(?:\.(\d+))?$/.exec(text.trim());
+  if (!match) return undefined;
+  const major = Number(match[1]);
+  return major >= 10 ? major * 10000 + Number(match[2] ?? 0) : undefined;
+}
+
+/** 150018 as people write it: 15.18. */
+export const versionText = (versionNum: number): string => `${Math.floor(versionNum / 10000)}.${versionNum % 10000}`;

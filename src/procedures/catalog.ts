@@ -35,6 +35,14 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     load: async () => (await import('./failover/index.js')).failover,
   },
   {
+    name: 'rolling-restart',
+    aliases: [],
+    summary: 'restart every server on new binaries (minor upgrade, OS patch): replicas first, then a switchover, then the old primary',
+    targetHelp: 'the replica to switch over to once the replicas run the new binaries (default: as switchover chooses)',
+    flags: [{ flags: '--bin-dir <dir>', description: 'the new binaries, on every node\'s host (default: each node\'s own bin directory, for packages upgraded in place)' }],
+    load: async () => (await import('./rolling-restart/index.js')).rollingRestart,
+  },
+  {
     name: 'rejoin',
     aliases: [],
     summary: 'make a former primary (or a diverged replica) a replica of the current primary, with pg_rewind if needed',

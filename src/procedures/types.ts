@@ -50,4 +50,6 @@ export interface DecideInput {
   readonly lastSeen?: LastSeen;
   /** --accept-data-loss: a failover proceeds beyond its loss limit (said as a warning). */
   readonly acceptDataLoss?: boolean;
+  /** --bin-dir: a rolling restart's new binaries (default: each node's own bin directory). */
+  readonly binDir?: string;
 }

@@ -50,6 +50,8 @@ export interface ProcedureOptions {
   readonly onlyRecover?: boolean;
   /** --accept-data-loss (failover). */
   readonly acceptDataLoss?: boolean;
+  /** A rolling restart's new binaries (--bin-dir). */
+  readonly binDir?: string;
 }
 
 export type ProcedureResult =
@@ -91,7 +93,8 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
   const locked: NodeSession[] = [];
   let guardian: Guardian | undefined;
   try {
-    const state = await observeCluster(connections, { queryTimeoutMs: limits?.timeoutMs, startedAt: probeStarted });
+    // A failover's observation (limits) skips the binaries: its first second counts.
+    const state = await observeCluster(connections, { queryTimeoutMs: limits?.timeoutMs, startedAt: probeStarted, binDir: options.binDir, binaries: !limits });
     const lastSeen = readLastSeen(options.journalDir, inventory.file);
     recordLastSeen(options.journalDir, inventory.file, state);
     // A live run's half-way state is not a half-done run: never touch it.
@@ -106,7 +109,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, early, setGuardian: (g) => (guardian = g) };
     if (halfDone) return await recover({ ...session, halfDone, unfinished });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
-    const { checks: decided, plan } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss });
+    const { checks: decided, plan } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss, binDir: options.binDir });
     const checks = [...decided, journalCheck];
     options.onDecision?.(checks, plan);
     const ready = failures(checks).length === 0 && plan !== undefined;

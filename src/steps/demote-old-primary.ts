@@ -11,7 +11,7 @@ import { DROP_OWN_SLOTS_SQL, IN_RECOVERY_SQL, quoteLiteral } from '../postgres/s
 import { duration, stepParams } from '../playbook/fields.js';
 import { FENCE_MODES } from './fence-modes.js';
 import { followActions, memberSlots, rejoinUpstream, waitStreaming, waitStreamingText } from './upstream.js';
-import { shellText, sqlText, type Action, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
+import { onNewBinaries, shellText, sqlText, type Action, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
 const schema = stepParams('demote-old-primary', { timeout: duration('60s') });
 type Out = OutputOf<typeof schema>;
@@ -27,7 +27,7 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
     const { slot, conninfo } = rejoinUpstream(plan);
     return [
       { text: shellText(plan.primary.name, standbySignalCommand(plan.primary)), run: (ctx, out) => markAsStandby(ctx, out) },
-      { text: shellText(plan.primary.name, startCommand(plan.primary, step.timeout)), run: (ctx, out) => start(ctx, out, step.timeout) },
+      { text: shellText(plan.primary.name, startCommand(onNewBinaries(plan, plan.primary), step.timeout)), run: (ctx, out) => start(ctx, out, step.timeout) },
       ...followActions<Out>(plan, plan.primary, conninfo, slot),
       {
         text: sqlText(plan.primary.name, DROP_OWN_SLOTS_SQL.replace('$1', `ARRAY[${memberSlots(plan).map(quoteLiteral).join(', ')}]`)),
@@ -88,7 +88,8 @@ async function markAsStandby(ctx: StepContext, out: Out): Promise<void> {
 
 async function start(ctx: StepContext, out: Out, timeoutMs: number): Promise<void> {
   if (out.started) return;
-  await startServer(ctx.host(ctx.primary)!, ctx.primary, timeoutMs);
+  // A rolling restart brings it back on the new binaries.
+  await startServer(ctx.host(ctx.primary)!, onNewBinaries(ctx, ctx.primary), timeoutMs);
   out.started = true;
 }
 

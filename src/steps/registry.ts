@@ -12,6 +12,7 @@ import { preflightStep } from './preflight.js';
 import { promoteStep } from './promote.js';
 import { rejoinStep } from './rejoin.js';
 import { repointPoolerStep } from './repoint-pooler.js';
+import { restartReplicasStep } from './restart-replicas.js';
 import { resumeStep } from './resume.js';
 import { sqlStep } from './sql.js';
 import { syncStandbysStep } from './sync-standbys.js';
@@ -24,7 +25,7 @@ import { waitCatchupStep } from './wait-catchup.js';
 export const STEP_DEFINITIONS = [
   preflightStep, checkLagStep, checkpointStep, fenceWritesStep, waitCatchupStep, promoteStep, repointPoolerStep,
   resumeStep, unfenceStep, followStep, demoteOldPrimaryStep, syncStandbysStep, verifyStep, sqlStep, execStep,
-  confirmFailureStep, fenceOldPrimaryStep, rejoinStep,
+  confirmFailureStep, fenceOldPrimaryStep, rejoinStep, restartReplicasStep,
 ] as const;
 
 export const kindOf = (definition: StepDefinition): string => (definition.schema.shape.kind as { value: string }).value;

@@ -40,7 +40,22 @@ export interface PlanContext {
   readonly fenceMethod: FenceMethod;
   /** A failover's findings: how the old primary failed, who confirms it, the possible loss. */
   readonly incident?: Incident;
+  /** A rolling restart's: the binaries every server restarts on, their version, and the replicas still to restart. */
+  readonly rolling?: RollingRestart;
 }
+
+export interface RollingRestart {
+  /** --bin-dir; absent: each node's own bin directory (packages upgraded in place). */
+  readonly binDir?: string;
+  /** server_version_num every node must run at the end (what `postgres --version` of those binaries says). */
+  readonly versionNum: number;
+  /** Replicas not yet on it, in the order they restart (a rerun skips those already done). */
+  readonly restart: readonly string[];
+}
+
+/** `node` as it restarts in a rolling restart: on the new binaries. */
+export const onNewBinaries = (plan: Pick<PlanContext, 'rolling'>, node: NodeSpec): NodeSpec =>
+  plan.rolling?.binDir ? { ...node, binDir: plan.rolling.binDir } : node;
 
 /** Lines for the report, written by any step: what was noticed, and what a person must still do. */
 export interface RunLog {

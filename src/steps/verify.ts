@@ -9,6 +9,7 @@ import { duration, stepParams } from '../playbook/fields.js';
 import { RECEIVER_SQL, ROLE_SQL, TIMELINE_SQL, type ReceiverRow } from '../postgres/sql.js';
 import { routerKind } from '../routers/registry.js';
 import { sleep } from '../util/time.js';
+import { versionText } from '../model/node.js';
 import { FENCE_MODES } from './fence-modes.js';
 import { oldTimelineOf } from './outputs.js';
 import { routeTarget } from './routing.js';
@@ -47,6 +48,17 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
         const row = await session?.one<{ in_recovery: boolean; ro: string }>(ROLE_SQL).catch(() => undefined);
         const problem = row && FENCE_MODES[ctx.fenceMethod].oldPrimaryProblem?.(row, ctx.primary.name);
         if (problem) round.problems.push(problem);
+      },
+    }] : []),
+    // A rolling restart: every server on the new version, the old primary included.
+    ...(plan.rolling ? [{
+      text: `[every node] SQL: SELECT current_setting('server_version_num')  (${plan.rolling.versionNum} on each)`,
+      run: async (ctx: StepContext, round: Round) => {
+        for (const node of ctx.inventory.nodes.filter((n) => !ctx.unreachable.includes(n.name))) {
+          const session = await ctx.connections.node(node.name).catch(() => undefined);
+          const row = await session?.one<{ v: number }>("SELECT current_setting('server_version_num')::int AS v").catch(() => undefined);
+          if (row && Number(row.v) !== ctx.rolling!.versionNum) round.problems.push(`${node.name} runs ${versionText(Number(row.v))}, not ${versionText(ctx.rolling!.versionNum)}`);
+        }
       },
     }] : []),
     ...followersOf(plan).map((node): Action<Round> => ({

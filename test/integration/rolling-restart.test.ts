@@ -1,0 +1,88 @@
+/**
+ * The rolling restart as a real minor upgrade: a cluster on PostgreSQL 15.17 (from the npm
+ * registry, scripts/install-older-minor.sh) moves to Debian's 15.18 under a write load through
+ * PgBouncer: replicas first, then the switchover, then the old primary. And a replica that does
+ * not come back stops the run before the switchover, the primary untouched.
+ */
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { startNode } from '../../src/sandbox/control.js';
+import { longestGap } from '../../src/sandbox/write-load.js';
+import { cli, reportOf } from './support/cli.js';
+import { nodeConn, observe, settledTopology, sql, topology, underLoad } from './support/cluster.js';
+import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
+
+const SCRIPT = fileURLToPath(new URL('../../scripts/install-older-minor.sh', import.meta.url));
+const OLDER = (await execa('bash', [SCRIPT, '--print-dir'])).stdout.trim();
+const NEWER = '/usr/lib/postgresql/15/bin';
+
+const versions = async (sandbox: Awaited<ReturnType<typeof startSandbox>>, names = sandbox.manifest.nodes.map((n) => n.name)) =>
+  Object.fromEntries(await Promise.all(names.map(async (name) =>
+    [name, Number((await sql(nodeConn(sandbox, name, 'postgres'), "SELECT current_setting('server_version_num') AS v"))[0]!.v)] as const)));
+
+describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
+  test('under write load: every node on 15.18, 0 client errors, 0 lost commits, the longest gap about one switchover', async () => {
+    const sandbox = await startSandbox(2, 1, 'plain', false, OLDER);
+    try {
+      expect(await versions(sandbox)).toEqual({ pg1: 150017, pg2: 150017, pg3: 150017 });
+      const dry = await cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--dry-run']);
+      expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/new-binaries +15\.18 in \/usr\/lib\/postgresql\/15\/bin on every node; to restart: pg2, pg3, pg1 \(primary, after the switchover\)/);
+
+      const started = performance.now();
+      const { value: result, load } = await underLoad(sandbox, () => cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json']), { clients: 8 });
+      const totalMs = Math.round(performance.now() - started);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const report = reportOf(result);
+      expect(report.outcome).toBe('succeeded');
+      expect(load.acknowledged).toBeGreaterThan(100);
+      expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+      const gap = longestGap(load.records).gapMs;
+      expect(gap).toBeLessThan(1500);
+      expect(await versions(sandbox)).toEqual({ pg1: 150018, pg2: 150018, pg3: 150018 });
+      const t = await settledTopology(sandbox);
+      expect(t.primaries).toEqual(['pg2']);
+      expect(t.upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
+      console.log(`rolling restart 15.17 -> 15.18: run ${report.totalMs} ms (${totalMs} ms with the load's settling), write pause ${report.writePauseMs} ms, longest client gap ${Math.round(gap)} ms`);
+
+      const again = await cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes']);
+      expect(again.exitCode).toBe(3);
+      expect(again.stderr).toMatch(/restart-needed: every node already runs 15\.18/);
+    } finally {
+      await stopSandbox(sandbox);
+    }
+  });
+
+  test('a replica that does not come back: exit 4 before the switchover, the primary untouched; fixed, a second run continues', async () => {
+    const sandbox = await startSandbox(2, 1, 'plain', false, OLDER);
+    try {
+      // pg3 cannot start again: a setting its running server never read.
+      const conf = join(sandbox.manifest.nodes[2]!.dataDir, 'postgresql.conf');
+      await appendFile(conf, "\nshared_buffers = 'plenty'\n");
+      const { value: result, load } = await underLoad(sandbox, () => cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json']));
+      expect(result.exitCode, result.stderr).toBe(4);
+      const report = reportOf(result);
+      expect(report.error).toMatch(/pg3 did not come back on the new binaries: .*stopped before the switchover, pg1 is still the primary/);
+      expect(report.steps.find((s: { id: string }) => s.id === '2-restart-replicas').status).toBe('failed');
+      expect(report.steps.find((s: { id: string }) => s.id === '5-fence-writes').status).toBe('not run');
+      expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+      const t = topology(await observe(sandbox));
+      expect(t.primaries).toEqual(['pg1']);
+      expect(t.poolerPointsAt).toBe('pg1');
+      expect(t.poolerPaused).toBe(false);
+      expect(await versions(sandbox, ['pg1', 'pg2'])).toEqual({ pg1: 150017, pg2: 150018 }); // pg3 is down
+
+      // Fixed and started again by hand (on its old binaries), as the report says; the rerun restarts it.
+      await appendFile(conf, "\nshared_buffers = '32MB'\n");
+      await startNode(sandbox.manifest, 'pg3');
+      const rerun = await cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json']);
+      expect(rerun.exitCode, rerun.stderr).toBe(0);
+      expect(rerun.stdout).toMatch(/"summary":"pg3 restarted on 15\.18/);
+      expect(await versions(sandbox)).toEqual({ pg1: 150018, pg2: 150018, pg3: 150018 });
+    } finally {
+      await stopSandbox(sandbox);
+    }
+  });
+});
