@@ -68,8 +68,9 @@ function render(result: CheckResult): string {
   const lines = [`${result.verdict.toUpperCase()} (${formatMs(result.durationMs)})`];
   lines.push(`  primary: ${result.primary ?? 'none answers'}`);
   for (const node of result.nodes) {
-    if (node.role === 'replica') lines.push(`  ${node.name}: replica, ${node.streaming ? 'streaming' : 'NOT streaming'}, lag ${node.lagBytes ?? '?'} bytes / ${node.lagSeconds === undefined ? '?' : node.lagSeconds.toFixed(3)} s`);
-    else lines.push(`  ${node.name}: ${node.role}${node.error ? ` (${node.error})` : ''}`);
+    const binaries = node.binaries ? `; ${node.binaries} (pg-handover rolling-restart)` : '';
+    if (node.role === 'replica') lines.push(`  ${node.name}: replica, ${node.streaming ? 'streaming' : 'NOT streaming'}, lag ${node.lagBytes ?? '?'} bytes / ${node.lagSeconds === undefined ? '?' : node.lagSeconds.toFixed(3)} s${binaries}`);
+    else lines.push(`  ${node.name}: ${node.role}${node.error ? ` (${node.error})` : ''}${binaries}`);
   }
   for (const router of result.routers) {
     lines.push(`  ${router.name}: ${router.reachable ? router.routes.map((r) => `${r.route} -> ${r.node ?? '?'}${r.paused ? ' (paused)' : ''}`).join(', ') : 'unreachable'}`);

@@ -16,6 +16,7 @@ export class CheckMetrics {
   private readonly streaming = this.gauge('replica_streaming', '1 if the replica streams WAL now', ['node']);
   private readonly lagBytes = this.gauge('replica_lag_bytes', 'WAL flushed by the primary that the replica has not replayed', ['node']);
   private readonly lagSeconds = this.gauge('replica_lag_seconds', 'replay lag of the replica in seconds', ['node']);
+  private readonly restart = this.gauge('node_restart_needed', '1 if the binaries on the node\'s host are another version than it runs', ['node']);
   private readonly ready = this.gauge('ready', '1 if the procedure could run now', ['procedure']);
   private readonly target = this.gauge('router_target', '1 for the node each router route sends clients to', ['router', 'route', 'node']);
   private readonly routerUp = this.gauge('router_up', '1 if the router answered', ['router']);
@@ -23,10 +24,11 @@ export class CheckMetrics {
   private readonly duration = this.gauge('check_duration_seconds', 'how long the last check took');
 
   update(result: CheckResult): void {
-    for (const g of [this.up, this.primary, this.streaming, this.lagBytes, this.lagSeconds, this.target, this.routerUp]) g.reset();
+    for (const g of [this.up, this.primary, this.restart, this.streaming, this.lagBytes, this.lagSeconds, this.target, this.routerUp]) g.reset();
     for (const node of result.nodes) {
       this.up.set({ node: node.name }, node.up ? 1 : 0);
       this.primary.set({ node: node.name }, node.role === 'primary' ? 1 : 0);
+      if (node.up) this.restart.set({ node: node.name }, node.binaries ? 1 : 0);
       if (node.role !== 'replica') continue;
       this.streaming.set({ node: node.name }, node.streaming ? 1 : 0);
       if (node.lagBytes !== undefined) this.lagBytes.set({ node: node.name }, node.lagBytes);

@@ -8,6 +8,7 @@ import type { RouterChecks } from '../decide/preflight.js';
 import { nodeAt, primariesOf, replicasOf, type ClusterState } from '../model/cluster-state.js';
 import type { LastSeen } from '../model/incident.js';
 import { maxLsn } from '../model/lsn.js';
+import { versionText } from '../model/node.js';
 import type { Playbook } from '../playbook/schema.js';
 import { decideFailover, detectionOf } from './failover/decide.js';
 import { decideSwitchover } from './switchover/decide.js';
@@ -21,6 +22,8 @@ export interface NodeHealth {
   readonly lagBytes?: number;
   readonly lagSeconds?: number;
   readonly error?: string;
+  /** The binaries on its host are another version than it runs (packages upgraded under it): restart it. */
+  readonly binaries?: string;
 }
 
 export interface ProcedureReadiness {
@@ -44,10 +47,12 @@ export function readiness(state: ClusterState, playbooks: { switchover: Playbook
   const primary = primaries.length === 1 ? primaries[0] : undefined;
   const nodes = state.nodes.map((n): NodeHealth => {
     if (!n.reachable) return { name: n.name, up: false, role: 'down', error: n.error };
-    if (!n.inRecovery) return { name: n.name, up: true, role: 'primary' };
+    const disk = state.binaries?.[n.name];
+    const stale = disk?.versionNum !== undefined && disk.versionNum !== n.versionNum ? { binaries: `runs ${versionText(n.versionNum)}, binaries ${disk.version} in ${disk.dir}: restart needed` } : {};
+    if (!n.inRecovery) return { name: n.name, up: true, role: 'primary', ...stale };
     const streaming = n.walReceiver?.status === 'streaming';
     const lagBytes = primary?.flushLsn !== undefined ? Number(primary.flushLsn - (maxLsn(n.replayLsn) ?? primary.flushLsn)) : undefined;
-    return { name: n.name, up: true, role: 'replica', streaming, lagBytes: lagBytes === undefined ? undefined : Math.max(0, lagBytes), lagSeconds: primary ? replayLag(primary, n).ms / 1000 : undefined };
+    return { name: n.name, up: true, role: 'replica', streaming, lagBytes: lagBytes === undefined ? undefined : Math.max(0, lagBytes), lagSeconds: primary ? replayLag(primary, n).ms / 1000 : undefined, ...stale };
   });
   const routers = state.poolers.map((p) => ({
     name: p.name, reachable: p.reachable,

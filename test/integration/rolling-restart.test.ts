@@ -4,7 +4,7 @@
  * PgBouncer: replicas first, then the switchover, then the old primary. And a replica that does
  * not come back stops the run before the switchover, the primary untouched.
  */
-import { appendFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,13 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
     const sandbox = await startSandbox(2, 1, 'plain', false, OLDER);
     try {
       expect(await versions(sandbox)).toEqual({ pg1: 150017, pg2: 150017, pg3: 150017 });
+      // As after packages upgraded in place: the bin directory the inventory names holds 15.18.
+      const inPlace = join(sandbox.dir, 'in-place.yaml');
+      await writeFile(inPlace, (await readFile(sandbox.manifest.inventoryFile, 'utf8')).replaceAll(`bin_dir: ${OLDER}`, `bin_dir: ${NEWER}`));
+      const check = await cli(['check', '-i', inPlace]);
+      expect(check.stdout).toMatch(/pg2: replica, streaming, .*; runs 15\.17, binaries 15\.18 in \/usr\/lib\/postgresql\/15\/bin: restart needed \(pg-handover rolling-restart\)/);
+      const dryInPlace = await cli(['switchover', '-i', inPlace, '--dry-run']);
+      expect(dryInPlace.stdout).toMatch(/warn +binaries +pg2 runs 15\.17, but its binaries in \/usr\/lib\/postgresql\/15\/bin are 15\.18: it needs a restart \(pg-handover rolling-restart\)/);
       const dry = await cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--dry-run']);
       expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0);
       expect(dry.stdout).toMatch(/new-binaries +15\.18 in \/usr\/lib\/postgresql\/15\/bin on every node; to restart: pg2, pg3, pg1 \(primary, after the switchover\)/);
