@@ -59,6 +59,7 @@ export function registerCommands(program: Command): void {
       .option('--dry-run', 'run every read-only check and print the plan; change nothing')
       .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
       .option('--json', 'one JSON event per line on stdout')
+      .option('--summary <file>', 'append a Markdown summary of the end to FILE (for CI: $GITHUB_STEP_SUMMARY)')
       .option('--journal-dir <dir>', 'where run journals go (default: $PG_HANDOVER_JOURNAL_DIR, else $PG_HANDOVER_STATE_DIR/runs, else .pg-handover/runs beside the inventory file)')
     for (const flag of procedure.flags ?? []) command.option(flag.flags, flag.description);
     const run = async (opts: ProcedureFlags) => (await import('./procedure-command.js')).procedureCommand(procedure.name, opts);

@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import { failures } from '../decide/checks.js';
 import { BadInputError } from '../errors.js';
-import { exitCodeOfEnd } from '../exit-codes.js';
+import { exitCodeFor, exitCodeOfEnd } from '../exit-codes.js';
 import type { Plan } from '../playbook/plan.js';
 import { defaultJournalDir } from '../runner/journal.js';
 import { procedureEntry } from '../procedures/catalog.js';
@@ -13,6 +13,7 @@ import { out, outJson, say } from './output.js';
 import { jsonView, plainView, type ProgressView } from './progress.js';
 import { planJson, renderChecks, renderPlan } from './render-plan.js';
 import { renderReport } from './render-report.js';
+import { appendSummary, failureSummary, summaryOf } from './summary.js';
 
 export interface ProcedureFlags {
   inventory: string;
@@ -24,6 +25,8 @@ export interface ProcedureFlags {
   journalDir?: string;
   acceptDataLoss?: boolean;
   binDir?: string;
+  /** Append a Markdown summary of the end to this file (CI: $GITHUB_STEP_SUMMARY). */
+  summary?: string;
 }
 
 export async function procedureCommand(name: string, flags: ProcedureFlags): Promise<ProcedureResult> {
@@ -64,7 +67,11 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
     });
     await view?.finish();
     process.exitCode = finish(procedure, flags, result);
+    if (flags.summary) await appendSummary(flags.summary, summaryOf(procedure, `pg-handover ${name}`, result, Number(process.exitCode)));
     return result;
+  } catch (error) {
+    if (flags.summary) await appendSummary(flags.summary, failureSummary(`pg-handover ${name}`, (error as Error).message, exitCodeFor(error))).catch(() => undefined);
+    throw error;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
