@@ -7,7 +7,7 @@ import { binariesOf } from '../../src/procedures/rolling-restart/decide.js';
 import { rollingRestartRules } from '../../src/procedures/rolling-restart/rules.js';
 import { buildPlaybook } from './support/switchover.js';
 import { parseYamlText } from '../../src/util/yaml-source.js';
-import { healthyCluster } from './support/cluster-fixtures.js';
+import { cluster, healthyCluster, primary, replica } from './support/cluster-fixtures.js';
 
 /** The healthy fixture (every node runs 15.10), with what each host's binaries say. */
 const withBinaries = (binaries: Record<string, NodeBinaries>): ClusterState => ({ ...healthyCluster(), binaries });
@@ -45,6 +45,13 @@ describe('rolling restart: what it restarts', () => {
     expect(binariesOf(upgraded, undefined).rolling?.restart).toEqual(['pg3']);
     const done = { ...state, nodes: state.nodes.map((n) => (n.reachable ? { ...n, versionNum: 150012 } : n)) };
     expect(binariesOf(done, undefined).checks.map((c) => `${c.id}: ${c.message}`)).toEqual(['restart-needed: every node already runs 15.12: nothing to restart']);
+  });
+  it('warns that commits wait while a synchronous standby restarts', () => {
+    const peer = { pid: 1, applicationName: 'pg2', clientAddr: undefined, state: 'streaming', syncState: 'sync', flushLsn: 0x3000000n, replayLsn: 0x3000000n, replayLagMs: 0 };
+    const p = primary('pg1', { replication: [peer], settings: { ...primary().settings, synchronous_standby_names: 'pg2' } });
+    const state = { ...cluster([p, replica('pg2'), replica('pg3')]), binaries: { pg1: at('/b', 150012), pg2: at('/b', 150012), pg3: at('/b', 150012) } };
+    expect(binariesOf(state, undefined).checks.filter((c) => c.verdict === 'warn').map((c) => c.message))
+      .toEqual(['pg2 is a synchronous standby: commits on the primary wait while it restarts, unless another standby confirms them']);
   });
   it('refuses binaries that differ between hosts, another major version, or a host it cannot ask', () => {
     expect(binariesOf(withBinaries({ pg1: at('/b', 150012), pg2: at('/b', 150011), pg3: at('/b', 150012) }), undefined).checks[0]!.message).toMatch(/the binaries differ: pg1 15.12 in \/b, pg2 15.11 in \/b, pg3 15.12 in \/b/);

@@ -4,7 +4,8 @@
  * host, agree on one version, and keep the major version (a restart, not an upgrade). Replicas
  * already on that version are not restarted again: a rerun continues where a run stopped.
  */
-import { fail, pass, type Check } from '../../decide/checks.js';
+import { fail, pass, warn, type Check } from '../../decide/checks.js';
+import { lastSeenOf } from '../../decide/last-seen.js';
 import { reachableNodes, type ClusterState } from '../../model/cluster-state.js';
 import { majorOf, versionText } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
@@ -45,8 +46,10 @@ export function binariesOf(state: ClusterState, binDir: string | undefined): { c
     return { checks: [fail('restart-needed', `every node already runs ${versionText(versionNum)}${binDir ? ` from ${binDir}` : ''}: nothing to restart`)] };
   }
   const where = binDir ?? 'each node\'s own bin directory';
+  // Commits wait for a synchronous standby: while it restarts, they wait (or, alone, they stall).
+  const sync = lastSeenOf(state)?.syncStandbys.filter((name) => restart.includes(name)) ?? [];
   return {
-    checks: [pass('new-binaries', `${versionText(versionNum)} in ${where} on every node; to restart: ${[...restart, ...nodes.filter((n) => !n.inRecovery).map((n) => `${n.name} (primary, after the switchover)`)].join(', ')}`)],
+    checks: [...sync.map((name) => warn('sync-standby-restart', `${name} is a synchronous standby: commits on the primary wait while it restarts, unless another standby confirms them`)), pass('new-binaries', `${versionText(versionNum)} in ${where} on every node; to restart: ${[...restart, ...nodes.filter((n) => !n.inRecovery).map((n) => `${n.name} (primary, after the switchover)`)].join(', ')}`)],
     rolling: { binDir, versionNum, restart },
   };
 }
