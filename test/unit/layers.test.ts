@@ -46,3 +46,11 @@ describe('layers', () => {
     expect(bad).toEqual([]);
   });
 });
+
+describe('start-up of the CLI bundle', () => {
+  it('imports testcontainers (half a second to load) only on demand, never at start-up', () => {
+    const bundle = readFileSync('dist/pg-handover.mjs', 'utf8'); // built by `npm test` / `npm run build` first
+    expect(bundle.split('\n').filter((line) => /^import .* from "testcontainers";$/.test(line))).toEqual([]);
+    expect(bundle).toContain('await import("testcontainers")');
+  });
+});

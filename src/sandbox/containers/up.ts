@@ -135,8 +135,8 @@ async function startContainer(
   accessNetwork: string, clusterNetwork: string, containerPort: number, hostPort: number,
 ): Promise<void> {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true'; // its reaper image cannot be pulled here; `down` removes by label
-  const { SandboxContainer } = await import('./testcontainer.js');
-  await new SandboxContainer(image)
+  const { sandboxContainer } = await import('./testcontainer.js');
+  await (await sandboxContainer(image))
     .withName(container.name)
     // No hostname: Docker would make it a name on the access network too, and a cut cluster link
     // would not partition the node from its peers.
