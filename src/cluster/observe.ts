@@ -33,10 +33,15 @@ export async function observeCluster(connections: Connections, options: { queryT
   const acted = nodes.filter((n): n is NodeObservation => n.reachable && !n.inRecovery && n.settings.default_transaction_read_only !== 'on');
   // Discover, don't ask: a node's data directory as its server reports it, unless the inventory says.
   const withDataDirs = withDiscovered(connections.inventory, Object.fromEntries(nodes.flatMap((n) => (n.reachable ? [[n.name, { dataDir: n.settings.data_directory }]] : []))));
-  const [lockHolder, addresses, hosts] = await Promise.all([
+  // Side by side, not one after the other: observation comes before every run and every check.
+  const [lockHolder, addresses, hosts, binaries] = await Promise.all([
     findLockHolder(connections, nodes, connections.applicationName),
     resolveHosts(hostsSeen(withDataDirs, nodes, poolers)),
     Promise.all(acted.map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory, replicaPassfiles(nodes)))),
+    Promise.all(withDataDirs.nodes.map(async (spec) => {
+      const node = nodes.find((n) => n.name === spec.name);
+      return [spec.name, node?.reachable && options.binaries !== false ? await probeBinaries(spec, options.binDir) : undefined] as const;
+    })),
   ]);
   const inventory = withDiscovered(withDataDirs, Object.fromEntries(hosts.map((h) => [h.node, { binDir: h.binDir, logFile: h.logFile }])));
   const said = (name: string) => {
@@ -48,10 +53,6 @@ export async function observeCluster(connections: Connections, options: { queryT
       ...(!named.logFile && used.logFile && hosts.find((h) => h.node === name)?.logFile ? [`log_file ${used.logFile} (where its output goes now)`] : []),
     ];
   };
-  const binaries = await Promise.all(inventory.nodes.map(async (spec) => {
-    const node = nodes.find((n) => n.name === spec.name);
-    return [spec.name, node?.reachable && options.binaries !== false ? await probeBinaries(spec, options.binDir) : undefined] as const;
-  }));
   // A node was silent: ask the replicas again, now that its silence has lasted the whole probe.
   const receiversAfter = nodes.some((n) => !n.reachable) ? await receiversNow(connections, nodes, startedAt, options.queryTimeoutMs) : undefined;
   return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })), receiversAfter,

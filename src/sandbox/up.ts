@@ -16,6 +16,7 @@ import { findOsUser, isRoot, runAsIdentity } from '../shell/os-user.js';
 import { registerSecret } from '../util/secrets.js';
 import { sleep } from '../util/time.js';
 import { findPgBin, findPgBouncer } from './binaries.js';
+import { execPrefix } from './containers/engine.js';
 import { launchNode, launchPgBouncer } from './control.js';
 import { createCluster, debianLayout, emptyDataDir, serviceCommands, type DebianLayout } from './debian.js';
 import { makeCertificates, tlsConf, tlsHba } from './tls.js';
@@ -258,7 +259,7 @@ export async function waitForStreaming(primary: SandboxNode, passwords: Password
  * (connect_address), how to run commands on its host (docker exec) and its STONITH (docker kill).
  */
 export function inventoryYaml(m: SandboxManifest): string {
-  const exec = (container: string) => ({ kind: 'command', command: ['docker', 'exec', '-i', '-u', 'postgres', container] });
+  const exec = (container: string) => ({ kind: 'command', command: execPrefix(container) });
   const inventory = {
     cluster: 'sandbox',
     passfile: 'pgpass',

@@ -80,8 +80,9 @@ function replicaActions(plan: PlanContext, node: NodeSpec, step: { timeout: numb
       text: `${sqlText(node.name, CAUGHT_UP_SQL.replace(/\s+/g, ' '))}  (until streaming from ${plan.primary.name}, replay lag <= ${step.max_lag_bytes} B, server_version_num ${plan.rolling?.versionNum})`,
       run: async (ctx, out) => {
         const primary = await ctx.connections.node(ctx.primary.name);
+        let running: number;
         try {
-          await pollNode(ctx, {
+          running = Number((await pollNode(ctx, {
             node: node.name, timeoutMs: step.timeout, intervalMs: 50,
             what: `${node.name} streaming from ${ctx.primary.name} and caught up`,
             probe: async (session) => {
@@ -92,14 +93,13 @@ function replicaActions(plan: PlanContext, node: NodeSpec, step: { timeout: numb
             done: ({ row, lag }) => row.status === 'streaming' && row.sender_host === upstream.host && Number(row.sender_port) === upstream.port &&
               lag !== undefined && lag <= BigInt(step.max_lag_bytes),
             describe: (seen) => (seen ? `${seen.row.status ?? 'no WAL receiver'}, replay lag ${seen.lag ?? '?'} B` : 'no answer'),
-          });
+          })).row.version_num);
         } catch (error) {
           throw fail(ctx, (error as Error).message);
         }
-        const { version_num: running } = await (await ctx.connections.node(node.name)).one<{ version_num: number }>('SELECT current_setting(\'server_version_num\')::int AS version_num');
-        if (Number(running) !== ctx.rolling!.versionNum) throw fail(ctx, `it runs ${versionText(Number(running))}, not ${versionText(ctx.rolling!.versionNum)}`);
+        if (running !== ctx.rolling!.versionNum) throw fail(ctx, `it runs ${versionText(running)}, not ${versionText(ctx.rolling!.versionNum)}`);
         out.restarted.push(node.name);
-        return `${node.name} on ${versionText(Number(running))}, streaming from ${ctx.primary.name}`;
+        return `${node.name} on ${versionText(running)}, streaming from ${ctx.primary.name}`;
       },
     },
   ];

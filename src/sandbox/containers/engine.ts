@@ -8,6 +8,9 @@ import { EnvironmentError } from '../../errors.js';
 import { describeFailure, run } from '../../shell/exec.js';
 import { packageRoot } from '../../util/package-root.js';
 
+/** docker exec as the servers' user, with standard input (files and secrets are sent on it, never as arguments): a container's host_access. */
+export const execPrefix = (container: string): string[] => ['docker', 'exec', '-i', '-u', 'postgres', container];
+
 const BUILD_SCRIPT = (): string => join(packageRoot(), 'scripts', 'build-image.sh');
 
 export type EngineStatus = { readonly ok: true; readonly version: string } | { readonly ok: false; readonly reason: string };

@@ -10,6 +10,7 @@
 import { EnvironmentError } from '../../errors.js';
 import { describeFailure, run } from '../../shell/exec.js';
 import type { SandboxContainer, SandboxManifest } from '../manifest.js';
+import { execPrefix } from './engine.js';
 
 export type Link = 'peers' | 'tool';
 
@@ -81,7 +82,7 @@ export async function hostRunning(manifest: SandboxManifest, name: string): Prom
 
 /** A command on the host, as the servers' user (what host_access does). */
 export async function onHost(manifest: SandboxManifest, name: string, argv: readonly string[]): Promise<string> {
-  const result = await run(['docker', 'exec', '-u', 'postgres', hostOf(manifest, name).name, ...argv], { timeoutMs: 60_000 });
+  const result = await run([...execPrefix(hostOf(manifest, name).name), ...argv], { timeoutMs: 60_000 });
   if (!result.ok) throw new EnvironmentError(describeFailure(`${argv[0]} on ${name}`, result));
   return result.stdout;
 }

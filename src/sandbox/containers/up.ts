@@ -19,7 +19,7 @@ import { hostRunner, type HostRunner } from '../../shell/host.js';
 import { CONTAINER_HBA, SANDBOX_USERS, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from '../files.js';
 import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode, type SandboxPooler } from '../manifest.js';
 import { createRoles, freePorts, inventoryYaml, newSecret, prepareDir, waitForStreaming, type SandboxUpOptions, type SandboxUpResult } from '../up.js';
-import { ensureImage } from './engine.js';
+import { ensureImage, execPrefix } from './engine.js';
 import { containerLabels, pruneStaleSandboxes, removeSandbox } from './labels.js';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -28,8 +28,6 @@ const HOME = '/var/lib/postgresql';
 const PG_PORT = 5432;
 const POOLER_PORT = 6432;
 
-/** docker exec as the servers' user, with standard input (files and secrets are sent on it, never as arguments). */
-export const execPrefix = (container: string): string[] => ['docker', 'exec', '-i', '-u', 'postgres', container];
 
 export async function containerSandboxUp(options: SandboxUpOptions): Promise<SandboxUpResult> {
   const started = performance.now();
