@@ -15,6 +15,7 @@ export function registerCommands(program: Command): void {
     .option('--os-user <name>', 'OS user that runs the servers when run as root', 'postgres')
     .addOption(new Option('--layout <layout>', 'plain: config in the data directory; debian: pg_createcluster, config under DIR/etc, pg_ctlcluster as service commands').choices(['plain', 'debian']).default('plain'))
     .option('--tls', 'servers get certificates from a throwaway CA; the inventory uses sslmode=verify-full')
+    .addOption(new Option('--router <router>', 'what sends clients to the primary: pgbouncer, or haproxy (TCP mode, switched over its runtime API)').choices(['pgbouncer', 'haproxy']).default('pgbouncer'))
     .addOption(new Option('--backend <backend>', 'local: processes on this machine; containers: each server and PgBouncer its own Docker container (docker exec as host access)').choices(['local', 'containers']).default('local'))
     .option('--json', 'print the result as JSON')
     .action(async (opts) => (await import('./sandbox-command.js')).sandboxUpCommand(opts));
@@ -85,6 +86,7 @@ export function registerCommands(program: Command): void {
     .description('a real switchover on a throwaway sandbox: load, promote, check no row was lost, tear down')
     .option('--dir <dir>', 'sandbox directory (default: a new temporary directory)')
     .option('--keep', 'leave the sandbox running afterwards')
+    .addOption(new Option('--router <router>', 'what sends clients to the primary: pgbouncer, or haproxy (TCP mode, switched over its runtime API)').choices(['pgbouncer', 'haproxy']).default('pgbouncer'))
     .addOption(new Option('--json', 'JSON events').hideHelp())
     .action(async (opts) => (await import('./demo-command.js')).demoCommand(opts));
 }

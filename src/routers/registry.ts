@@ -1,15 +1,16 @@
 /**
- * Every router kind, keyed on the inventory's `kind`. Adding one (HAProxy, …) is a folder under
+ * Every router kind, keyed on the inventory's `kind`. Adding one is a folder under
  * src/routers/ and one line here; no step changes.
  */
 import { z } from 'zod';
 import type { RouterSpec } from '../inventory/model.js';
+import { haproxy } from './haproxy/index.js';
 import { pgbouncer } from './pgbouncer/index.js';
 import type { Check } from '../decide/checks.js';
 import type { RouterState } from '../model/router.js';
 import type { Router, RouterCheckInput, RouterKind } from './types.js';
 
-const KINDS: readonly RouterKind<never>[] = [pgbouncer as RouterKind<never>];
+const KINDS: readonly RouterKind<never>[] = [pgbouncer as RouterKind<never>, haproxy as RouterKind<never>];
 const DEFAULT_ROUTER_KIND = 'pgbouncer';
 
 export function routerKind(kind: string): RouterKind {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { run } from '../shell/exec.js';
 import { runAsIdentity } from '../shell/os-user.js';
 import { childrenOf, readPidFile, signal, stopProcesses } from '../shell/processes.js';
+import { stopHaproxy } from './haproxy.js';
 import { readManifest, type SandboxManifest } from './manifest.js';
 
 export interface SandboxDownResult {
@@ -34,6 +35,8 @@ export function sandboxPids(manifest: SandboxManifest): number[] {
     const bouncer = readPidFile(pooler.pidFile);
     if (bouncer) pids.push(bouncer);
   }
+  const haproxy = manifest.haproxy && readPidFile(manifest.haproxy.pidFile);
+  if (haproxy) pids.push(haproxy);
   return pids;
 }
 
@@ -63,5 +66,6 @@ async function stopSandboxProcesses(manifest: SandboxManifest): Promise<string[]
       stopped.push(pooler.name);
     }
   }
+  if (manifest.haproxy && (await stopHaproxy(manifest.haproxy))) stopped.push(manifest.haproxy.name);
   return stopped;
 }

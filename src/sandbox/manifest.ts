@@ -32,6 +32,19 @@ export interface SandboxPooler {
   readonly container?: SandboxContainer;
 }
 
+/** With --router haproxy: HAProxy in TCP mode instead of PgBouncer (see haproxy.ts). */
+export interface SandboxHaproxy {
+  readonly name: string;
+  readonly port: number;
+  readonly bin: string;
+  readonly configFile: string;
+  /** Its runtime API (unix socket, level admin). */
+  readonly socket: string;
+  readonly pidFile: string;
+  readonly frontend: string;
+  readonly backend: string;
+}
+
 export interface SandboxManifest {
   readonly dir: string;
   readonly osUser?: string;
@@ -39,6 +52,7 @@ export interface SandboxManifest {
   readonly pgbouncerBin: string;
   readonly nodes: readonly SandboxNode[];
   readonly poolers: readonly SandboxPooler[];
+  readonly haproxy?: SandboxHaproxy;
   readonly inventoryFile: string;
   readonly passfile: string;
   /** 'debian': built with pg_createcluster, config under DIR/etc (see debian.ts). */

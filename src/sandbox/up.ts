@@ -18,6 +18,7 @@ import { sleep } from '../util/time.js';
 import { findPgBin, findPgBouncer } from './binaries.js';
 import { execPrefix } from './containers/engine.js';
 import { launchNode, launchPgBouncer } from './control.js';
+import { findHaproxy, startHaproxy } from './haproxy.js';
 import { createCluster, debianLayout, emptyDataDir, serviceCommands, type DebianLayout } from './debian.js';
 import { makeCertificates, tlsConf, tlsHba } from './tls.js';
 import { PG_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
@@ -37,6 +38,8 @@ export interface SandboxUpOptions {
   readonly tls?: boolean;
   /** 'containers': each server in its own container (containers/up.ts); default 'local'. */
   readonly backend?: 'local' | 'containers';
+  /** What sends clients to the primary: PgBouncer (default) or HAProxy in TCP mode (haproxy.ts). */
+  readonly router?: 'pgbouncer' | 'haproxy';
   readonly onProgress?: (message: string) => void;
 }
 
@@ -59,8 +62,9 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
 
   const layout = options.layout === 'debian' ? debianLayout(dir, pgBin) : undefined;
   const tls = options.tls ? await makeCertificates(join(dir, 'tls'), osUser) : undefined;
-  const poolerCount = options.poolers ?? 1;
-  const ports = await freePorts(replicas + 1 + poolerCount);
+  if (options.router === 'haproxy') findHaproxy(); // before anything is built
+  const poolerCount = options.router === 'haproxy' ? 0 : options.poolers ?? 1;
+  const ports = await freePorts(replicas + 1 + poolerCount + (options.router === 'haproxy' ? 1 : 0));
   const passwords: Passwords = {
     superuser: newSecret(), replication: newSecret(), app: newSecret(), poolerAdmin: newSecret(),
   };
@@ -71,9 +75,10 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     logFile: join(dir, `pg${i + 1}.log`),
     ...(layout ? { service: serviceCommands(layout, `pg${i + 1}`) } : {}),
   }));
-  const poolerPorts = ports.slice(replicas + 1);
+  const poolerPorts = ports.slice(replicas + 1, replicas + 1 + poolerCount);
+  const haproxyPort = options.router === 'haproxy' ? ports.at(-1)! : undefined;
   const passfile = join(dir, 'pgpass');
-  await writeOwned(passfile, pgpass(passwords, poolerPorts), osUser, 0o600);
+  await writeOwned(passfile, pgpass(passwords, [...poolerPorts, ...(haproxyPort ? [haproxyPort] : [])]), osUser, 0o600);
 
   const ctx: BuildContext = {
     dir, pgBin, identity, osUser, passfile, layout,
@@ -88,13 +93,15 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   progress(`pg_basebackup ${nodes.slice(1).map((n) => n.name).join(', ')}`);
   await Promise.all(nodes.slice(1).map((replica) => cloneReplica(ctx, primary, replica)));
   await Promise.all(nodes.slice(1).map((replica) => launchNode(ctx.pgBin, replica, ctx.identity)));
-  progress(poolerCount > 1 ? `${poolerCount} pgbouncers` : 'pgbouncer');
+  progress(haproxyPort ? 'haproxy' : poolerCount > 1 ? `${poolerCount} pgbouncers` : 'pgbouncer');
   const poolers = await Promise.all(poolerPorts.map((port, i) =>
     startPgBouncer(ctx, pgbouncerBin, i === 0 ? 'pgbouncer' : `pgbouncer${i + 1}`, port, primary.port, passwords)));
+  const haproxy = haproxyPort ? await startHaproxy(dir, haproxyPort, nodes, primary.name) : undefined;
   await waitForStreaming(primary, passwords, replicas);
 
   const manifest: SandboxManifest = {
     dir, osUser, pgBin, pgbouncerBin, nodes, poolers,
+    ...(haproxy ? { haproxy } : {}),
     inventoryFile: join(dir, 'inventory.yaml'),
     passfile,
     layout: layout ? 'debian' : 'plain',
@@ -273,14 +280,21 @@ export function inventoryYaml(m: SandboxManifest): string {
       ...(node.service ? { service: node.service } : {}),
       ...(node.container ? { log_file: node.logFile, fence_command: ['docker', 'kill', node.container.name] } : {}),
     })),
-    poolers: m.poolers.map((pooler) => ({
+    poolers: [...m.poolers.map((pooler) => ({
       name: pooler.name,
       admin_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.poolerAdmin} dbname=pgbouncer`,
       config_file: pooler.configFile,
       ...(pooler.container ? { host_access: exec(pooler.container.name) } : {}),
       databases: [pooler.database],
       app_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.app} dbname=${pooler.database}`,
-    })),
+    })), ...(m.haproxy ? [{
+      name: m.haproxy.name,
+      kind: 'haproxy',
+      runtime_api: m.haproxy.socket,
+      frontend: m.haproxy.frontend,
+      backend: m.haproxy.backend,
+      app_dsn: `host=127.0.0.1 port=${m.haproxy.port} user=${SANDBOX_USERS.app} dbname=${SANDBOX_USERS.database}`,
+    }] : [])],
   };
   return `# Written by \`pg-handover sandbox up\`. Passwords are in ./pgpass, not here.\n${stringify(inventory)}`;
 }

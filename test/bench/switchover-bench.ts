@@ -4,6 +4,7 @@
  * child process, the tool under test) switches the primary back and forth.
  *
  *   npm run bench -- --switchovers 6 --clients 8 --rate 500 --replicas 2
+ *   tsx test/bench/switchover-bench.ts --router haproxy   (HAProxy, then PgBouncer: both side by side)
  */
 import { execa } from 'execa';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -28,8 +29,11 @@ const { values: flags } = parseArgs({
     settle: { type: 'string', default: '2000' },
     out: { type: 'string', default: 'bench-results' },
     keep: { type: 'boolean', default: false },
+    router: { type: 'string', default: 'pgbouncer' },
   },
 });
+type RouterName = 'pgbouncer' | 'haproxy';
+if (!['pgbouncer', 'haproxy'].includes(String(flags.router))) throw new Error('--router: expected pgbouncer or haproxy');
 const N = Number(flags.switchovers);
 const BIN = resolve('bin/pg-handover.js');
 const KEY_STEPS = ['fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume'];
@@ -47,14 +51,31 @@ interface SwitchoverResult {
   readonly window: [number, number];
 }
 
+interface RouterFigures {
+  readonly router: RouterName;
+  readonly gapMs: number[];
+  readonly errors: number[];
+  readonly missing: number[];
+  readonly pauseMs: number[];
+  readonly wallMs: number[];
+}
+
+/** With --router haproxy, HAProxy and then PgBouncer on the same machine and settings, side by side. */
 async function main(): Promise<void> {
-  const outDir = resolve(String(flags.out));
+  const routers: RouterName[] = flags.router === 'haproxy' ? ['haproxy', 'pgbouncer'] : ['pgbouncer'];
+  const figures: RouterFigures[] = [];
+  for (const router of routers) figures.push(await benchRouter(router, routers.length > 1 ? join(String(flags.out), router) : String(flags.out)));
+  if (figures.length > 1) printSideBySide(figures);
+}
+
+async function benchRouter(router: RouterName, out: string): Promise<RouterFigures> {
+  const outDir = resolve(out);
   await mkdir(outDir, { recursive: true });
   const parent = await mkdtemp(join(tmpdir(), 'pgh-bench-'));
   await chmod(parent, 0o711);
   const dir = join(parent, 'sandbox');
-  const { manifest, elapsedMs: upMs } = await sandboxUp({ dir, replicas: Number(flags.replicas) });
-  log(`sandbox up in ${fmt(upMs)} ms: ${manifest.nodes.length} nodes + pgbouncer`);
+  const { manifest, elapsedMs: upMs } = await sandboxUp({ dir, replicas: Number(flags.replicas), router });
+  log(`sandbox up in ${fmt(upMs)} ms: ${manifest.nodes.length} nodes + ${router}`);
   try {
     const inventory = await loadInventory(manifest.inventoryFile);
     const app = inventory.poolers[0]!.app!;
@@ -87,15 +108,15 @@ async function main(): Promise<void> {
     const missingKeys = await missingAcknowledgedKeys({ ...primary.conn, dbname: app.dbname }, outcome.records);
     const results: SwitchoverResult[] = runs.map((r) => ({ ...r, client: clientView(outcome.records, r.window[0], r.window[1] + 1000, missingKeys) }));
 
-    printTable(results, dryRunMs, helpMs);
+    printTable(router, results, dryRunMs, helpMs);
     const chartRun = [...results].sort((a, b) => a.client.longestGapMs - b.client.longestGapMs)[Math.floor(results.length / 2)]!;
     const chartFile = join(outDir, 'switchover-latency.svg');
     const origin = chartRun.marks[0]?.atMs ?? chartRun.window[0];
     await writeLatencyChart(chartFile, outcome.records, chartRun.marks, origin - 150, origin + 250,
-      `Commit latency around switchover ${chartRun.index} (${chartRun.from} -> ${chartRun.to}), ${flags.clients} clients at ${flags.rate} commits/s`);
+      `Commit latency around switchover ${chartRun.index} (${chartRun.from} -> ${chartRun.to}) through ${router}, ${flags.clients} clients at ${flags.rate} commits/s`);
     const json = {
       machine: { cores: (await import('node:os')).cpus().length, node: process.version, note: 'shared 2-core VM, loopback; noisy: read medians' },
-      settings: { switchovers: N, clients: Number(flags.clients), rate: Number(flags.rate), replicas: Number(flags.replicas) },
+      settings: { router, switchovers: N, clients: Number(flags.clients), rate: Number(flags.rate), replicas: Number(flags.replicas) },
       totals: { acknowledged: outcome.acknowledged, errors: outcome.errors, missing: missingKeys.size },
       dryRunMs: summarize(dryRunMs), helpMs: summarize(helpMs),
       longestGapMs: summarize(results.map((r) => r.client.longestGapMs)),
@@ -105,6 +126,11 @@ async function main(): Promise<void> {
     };
     await writeFile(join(outDir, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
     log(`results: ${join(outDir, 'results.json')}, chart: ${chartFile}`);
+    return {
+      router,
+      gapMs: results.map((r) => r.client.longestGapMs), errors: results.map((r) => r.client.errors), missing: results.map((r) => r.client.missing),
+      pauseMs: results.map((r) => r.toolPauseMs ?? NaN), wallMs: results.map((r) => r.wallMs),
+    };
   } finally {
     if (flags.keep) log(`sandbox kept at ${dir} (pg-handover sandbox down --dir ${dir})`);
     else {
@@ -135,14 +161,14 @@ async function stepMarks(journalDir: string, runId: string | undefined, load: Wr
     .map((e) => ({ step: String(e.step).replace(/^\d+-/, ''), atMs: Date.parse(e.at) - epochToLoad }));
 }
 
-function printTable(results: SwitchoverResult[], dryRunMs: number[], helpMs: number[]): void {
+function printTable(router: RouterName, results: SwitchoverResult[], dryRunMs: number[], helpMs: number[]): void {
   const row = (name: string, values: number[], unit = 'ms') => {
     const s = summarize(values);
     return `${name.padEnd(34)} ${fmt(s.median).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}  ${unit}`;
   };
   const lines = [
     '',
-    `pg-handover switchover benchmark: ${results.length} switchovers, ${flags.clients} clients, ${flags.rate} commits/s, ${flags.replicas} replicas`,
+    `pg-handover switchover benchmark through ${router}: ${results.length} switchovers, ${flags.clients} clients, ${flags.rate} commits/s, ${flags.replicas} replicas`,
     `${'metric'.padEnd(34)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
     row('longest commit gap (any client)', results.map((r) => r.client.longestGapMs)),
     row('client-visible errors', results.map((r) => r.client.errors), 'errors'),
@@ -153,6 +179,27 @@ function printTable(results: SwitchoverResult[], dryRunMs: number[], helpMs: num
     row('promote --dry-run wall time', dryRunMs),
     row('pg-handover --help wall time', helpMs),
     `exit codes: ${results.map((r) => r.exitCode).join(' ')}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Medians (min-max) of each router's figures, one column per router. */
+function printSideBySide(figures: RouterFigures[]): void {
+  const cell = (values: number[]) => {
+    const s = summarize(values);
+    return `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`.padStart(20);
+  };
+  const row = (name: string, pick: (f: RouterFigures) => number[]) => `${name.padEnd(34)}${figures.map((f) => cell(pick(f))).join('')}`;
+  const lines = [
+    '',
+    `switchover, side by side: median (min-max) of ${N} switchovers each, ${flags.clients} clients, ${flags.rate} commits/s`,
+    `${'metric'.padEnd(34)}${figures.map((f) => f.router.padStart(20)).join('')}`,
+    row('longest commit gap (ms)', (f) => f.gapMs),
+    row('client-visible errors', (f) => f.errors),
+    row('acknowledged commits missing', (f) => f.missing),
+    row('tool write pause (ms)', (f) => f.pauseMs),
+    row('promote wall time (ms)', (f) => f.wallMs),
+    'HAProxy is TCP: each client\'s session on the old primary is cut, and it reconnects; PgBouncer keeps client connections.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -32,7 +32,8 @@ export interface Topology {
 export function topology(state: ClusterState): Topology {
   const nodes = state.nodes.filter((n) => n.reachable);
   const pooler = state.poolers[0];
-  const db = pooler?.reachable ? pooler.routes.find((d) => d.name === 'appdb') : undefined;
+  // PgBouncer's pooled database, or HAProxy's one write backend.
+  const db = pooler?.reachable ? pooler.routes.find((d) => d.name === 'appdb') ?? pooler.routes[0] : undefined;
   return {
     primaries: nodes.filter((n) => !n.inRecovery).map((n) => n.name),
     upstreamOf: Object.fromEntries(nodes.filter((n) => n.inRecovery).map((n) => [n.name,

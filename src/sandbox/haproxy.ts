@@ -1,0 +1,82 @@
+/**
+ * An HAProxy in TCP mode in front of the sandbox's nodes, as the common Patroni-style kits set
+ * it up, but with the write backend's state kept by its runtime API instead of an HTTP health
+ * endpoint: the primary's server ready, every other node's server `disabled` (maintenance).
+ * Plain TCP checks only tell up from down; they never undo a maintenance state.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { EnvironmentError } from '../errors.js';
+import { describeFailure, run } from '../shell/exec.js';
+import { readPidFile, stopProcesses } from '../shell/processes.js';
+import { sleep } from '../util/time.js';
+import type { SandboxHaproxy, SandboxNode } from './manifest.js';
+
+export const HAPROXY_FRONTEND = 'pg_write';
+export const HAPROXY_BACKEND = 'pg_primary';
+
+export function findHaproxy(): string {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin']) {
+    const file = join(dir, 'haproxy');
+    if (existsSync(file)) return file;
+  }
+  throw new EnvironmentError('haproxy not found on PATH; install it with `apt-get install -y haproxy`');
+}
+
+export function haproxyConfig(h: Pick<SandboxHaproxy, 'port' | 'socket' | 'pidFile'>, nodes: readonly SandboxNode[], primary: string): string {
+  return `# Written by \`pg-handover sandbox up --router haproxy\`.
+global
+    stats socket ${h.socket} mode 600 level admin
+    stats timeout 2m
+    pidfile ${h.pidFile}
+    maxconn 1000
+
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 30m
+    timeout server 30m
+    retries 2
+
+frontend ${HAPROXY_FRONTEND}
+    bind 127.0.0.1:${h.port}
+    default_backend ${HAPROXY_BACKEND}
+
+# Only the primary's server is ready; pg-handover moves that over the runtime API.
+backend ${HAPROXY_BACKEND}
+    default-server inter 1s fall 2 rise 1
+${nodes.map((n) => `    server ${n.name} 127.0.0.1:${n.port} check${n.name === primary ? '' : ' disabled'}`).join('\n')}
+`;
+}
+
+export async function startHaproxy(dir: string, port: number, nodes: readonly SandboxNode[], primary: string): Promise<SandboxHaproxy> {
+  const bin = findHaproxy();
+  const home = join(dir, 'haproxy');
+  await mkdir(home, { mode: 0o700, recursive: true });
+  const h: SandboxHaproxy = {
+    name: 'haproxy', port, bin, configFile: join(home, 'haproxy.cfg'), socket: join(home, 'admin.sock'), pidFile: join(home, 'haproxy.pid'),
+    frontend: HAPROXY_FRONTEND, backend: HAPROXY_BACKEND,
+  };
+  await writeFile(h.configFile, haproxyConfig(h, nodes, primary), { mode: 0o600 });
+  await launchHaproxy(h);
+  return h;
+}
+
+/** Starts it as a daemon (-D) and waits for its runtime socket. */
+export async function launchHaproxy(h: SandboxHaproxy): Promise<void> {
+  const result = await run([h.bin, '-D', '-f', h.configFile], { timeoutMs: 10_000 });
+  if (!result.ok) throw new EnvironmentError(describeFailure(`start ${h.name}`, result));
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(h.socket) || !readPidFile(h.pidFile)) {
+    if (Date.now() > deadline) throw new EnvironmentError(`${h.name} did not start (no ${h.socket})`);
+    await sleep(10);
+  }
+}
+
+export async function stopHaproxy(h: SandboxHaproxy): Promise<boolean> {
+  const pid = readPidFile(h.pidFile);
+  if (!pid) return false;
+  await stopProcesses([pid], 'SIGTERM', 3000);
+  return true;
+}
