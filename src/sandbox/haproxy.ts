@@ -24,16 +24,21 @@ export function findHaproxy(): string {
   throw new EnvironmentError('haproxy not found on PATH; install it with `apt-get install -y haproxy`');
 }
 
-export function haproxyConfig(h: Pick<SandboxHaproxy, 'port' | 'socket' | 'pidFile'>, nodes: readonly SandboxNode[], primary: string): string {
+export function haproxyConfig(h: Pick<SandboxHaproxy, 'port' | 'socket' | 'pidFile' | 'stateFile'>, nodes: readonly SandboxNode[], primary: string): string {
   return `# Written by \`pg-handover sandbox up --router haproxy\`.
 global
     stats socket ${h.socket} mode 600 level admin
     stats timeout 2m
     pidfile ${h.pidFile}
     maxconn 1000
+    # After a reload, the old process finishes its sessions for at most this long.
+    hard-stop-after 5s
+    # pg-handover writes the servers' states here after a switch; a reload loads them.
+    server-state-file ${h.stateFile}
 
 defaults
     mode tcp
+    load-server-state-from-file global
     timeout connect 1s
     timeout client 30m
     timeout server 30m
@@ -55,7 +60,7 @@ export async function startHaproxy(dir: string, port: number, nodes: readonly Sa
   const home = join(dir, 'haproxy');
   await mkdir(home, { mode: 0o700, recursive: true });
   const h: SandboxHaproxy = {
-    name: 'haproxy', port, bin, configFile: join(home, 'haproxy.cfg'), socket: join(home, 'admin.sock'), pidFile: join(home, 'haproxy.pid'),
+    name: 'haproxy', port, bin, configFile: join(home, 'haproxy.cfg'), socket: join(home, 'admin.sock'), pidFile: join(home, 'haproxy.pid'), stateFile: join(home, 'servers.state'),
     frontend: HAPROXY_FRONTEND, backend: HAPROXY_BACKEND,
   };
   await writeFile(h.configFile, haproxyConfig(h, nodes, primary), { mode: 0o600 });
@@ -63,15 +68,20 @@ export async function startHaproxy(dir: string, port: number, nodes: readonly Sa
   return h;
 }
 
-/** Starts it as a daemon (-D) and waits for its runtime socket. */
-export async function launchHaproxy(h: SandboxHaproxy): Promise<void> {
-  const result = await run([h.bin, '-D', '-f', h.configFile], { timeoutMs: 10_000 });
+/** Starts it as a daemon (-D) and waits for its runtime socket; `replacing`: a reload (-sf), the old process finishing its sessions. */
+export async function launchHaproxy(h: SandboxHaproxy, replacing?: number): Promise<void> {
+  const result = await run([h.bin, '-D', '-f', h.configFile, ...(replacing ? ['-sf', String(replacing)] : [])], { timeoutMs: 10_000 });
   if (!result.ok) throw new EnvironmentError(describeFailure(`start ${h.name}`, result));
   const deadline = Date.now() + 10_000;
-  while (!existsSync(h.socket) || !readPidFile(h.pidFile)) {
+  while (!existsSync(h.socket) || !readPidFile(h.pidFile) || readPidFile(h.pidFile) === replacing) {
     if (Date.now() > deadline) throw new EnvironmentError(`${h.name} did not start (no ${h.socket})`);
     await sleep(10);
   }
+}
+
+/** A reload as an init script does it: a new process from the config file (and the state file), the old one told to finish. */
+export async function reloadHaproxy(h: SandboxHaproxy): Promise<void> {
+  await launchHaproxy(h, readPidFile(h.pidFile));
 }
 
 export async function stopHaproxy(h: SandboxHaproxy): Promise<boolean> {

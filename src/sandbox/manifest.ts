@@ -41,6 +41,8 @@ export interface SandboxHaproxy {
   /** Its runtime API (unix socket, level admin). */
   readonly socket: string;
   readonly pidFile: string;
+  /** Its server-state-file, which the inventory names as state_file. */
+  readonly stateFile: string;
   readonly frontend: string;
   readonly backend: string;
 }

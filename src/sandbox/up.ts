@@ -293,6 +293,7 @@ export function inventoryYaml(m: SandboxManifest): string {
       runtime_api: m.haproxy.socket,
       frontend: m.haproxy.frontend,
       backend: m.haproxy.backend,
+      state_file: m.haproxy.stateFile,
       app_dsn: `host=127.0.0.1 port=${m.haproxy.port} user=${SANDBOX_USERS.app} dbname=${SANDBOX_USERS.database}`,
     }] : [])],
   };

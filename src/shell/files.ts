@@ -20,7 +20,7 @@ export interface HostFiles {
    * With `readAs`, only if the file still holds exactly that text (else a FileChangedError).
    */
   replace(path: string, text: string, readAs?: string): Promise<void>;
-  /** Why `path` could not be replaced so (it or its directory not writable), if it cannot. */
+  /** Why `path` could not be replaced so (it, if it exists, or its directory not writable), if it cannot. */
   replaceProblem(path: string): Promise<string | undefined>;
 }
 
@@ -39,14 +39,18 @@ export const localFiles: HostFiles = {
   exists: async (path) => existsSync(path),
   async replace(path, text, readAs) {
     if (readAs !== undefined && (await readFile(path, 'utf8')) !== readAs) throw new FileChangedError(`${path} changed since it was read`);
-    const info = await stat(path);
+    // A file that does not exist yet (a state file written for the first time) is created 0600.
+    const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' && readAs === undefined) return undefined;
+      throw error;
+    });
     const temp = `${path}.pg-handover-${process.pid}.tmp`;
-    await writeFile(temp, text, { mode: info.mode & 0o777 });
-    await chown(temp, info.uid, info.gid).catch(() => undefined);
+    await writeFile(temp, text, { mode: info ? info.mode & 0o777 : 0o600 });
+    if (info) await chown(temp, info.uid, info.gid).catch(() => undefined);
     await rename(temp, path);
   },
   async replaceProblem(path) {
-    for (const each of [path, dirname(path)]) {
+    for (const each of existsSync(path) ? [path, dirname(path)] : [dirname(path)]) {
       try {
         await access(each, constants.W_OK);
       } catch (error) {

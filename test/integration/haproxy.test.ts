@@ -7,6 +7,7 @@
 import { readPidFile, isAlive } from '../../src/shell/processes.js';
 import { request } from '../../src/shell/runtime-socket.js';
 import { parseServersState, parseStatCsv, statusOf } from '../../src/routers/haproxy/runtime-state.js';
+import { reloadHaproxy } from '../../src/sandbox/haproxy.js';
 import { longestGap } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
 import { cli, reportOf } from './support/cli.js';
@@ -61,6 +62,9 @@ describe('HAProxy router', () => {
     expect(after.maxconn).toBe(1000);
     expect(after.status).toEqual({ pg1: 'MAINT', pg2: 'UP', pg3: 'MAINT' });
     expect(await landsOn(proxied)).toBe(portOf(proxied, 'pg2'));
+    // A reload starts from the config (pg1 ready, pg2 disabled) and the state file the switch wrote.
+    await reloadHaproxy(proxied.manifest.haproxy!);
+    expect((await haproxyState(proxied)).status).toEqual({ pg1: 'MAINT', pg2: 'UP', pg3: 'MAINT' });
     const t = await settledTopology(proxied);
     expect(t.primaries).toEqual(['pg2']);
     expect(t.poolerPointsAt).toBe('pg2');

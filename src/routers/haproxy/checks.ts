@@ -48,6 +48,13 @@ export function haproxyChecks(observed: RouterState, input: RouterCheckInput): C
     checks.push(pass('haproxy-only-primary', `HAProxy ${name}: in ${spec.backend} only the primary's server is ready, every other one in maintenance`));
   }
   for (const route of observed.routes) checks.push(...routeChecks(input.state, name, route, input.primary));
+  if (!spec.stateFile) {
+    checks.push(warn('haproxy-state-file', `HAProxy ${name}: no state_file: after the switch, a reload of HAProxy puts its servers back in their configured states (the old primary's ready); give HAProxy "server-state-file" and "load-server-state-from-file global", and the inventory that file as state_file`));
+  } else if (detail.stateFileProblem) {
+    checks.push(fail('haproxy-state-file', `HAProxy ${name}: ${detail.stateFileProblem}: the servers' states could not be saved for a reload`));
+  } else {
+    checks.push(pass('haproxy-state-file', `HAProxy ${name}: the servers' states are saved to ${spec.stateFile} after the switch, for a reload to load`));
+  }
   if (maxconnDeadlocks(detail.version)) {
     checks.push(warn('haproxy-maxconn-release', `HAProxy ${name} ${detail.version} deadlocks when a frontend's maxconn is raised while a client waits (haproxy#2726, fixed in 2.6.20/3.0.6): the hold is released by disabling the frontend around it, so clients that connected during the pause are reset once and reconnect`));
   }

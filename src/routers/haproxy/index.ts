@@ -30,6 +30,7 @@ export const haproxy: RouterKind<HaproxySpec> = {
     repoint: (spec, from, to, timeoutMs) => [
       api(spec, `shutdown sessions server ${server(spec, from.name)}; set server ${server(spec, from.name)} state maint; set server ${server(spec, to.name)} state ready (+ health up if it is checked)  (one request: never two servers ready)`),
       api(spec, `show servers state ${spec.backend}  (expect ${to.name} up and every other server in maintenance, within ${Math.max(timeoutMs, 3000)} ms)`),
+      ...(spec.stateFile ? [api(spec, `show servers state  -> ${spec.stateFile} (atomic rename; HAProxy loads it on reload)`)] : []),
     ],
     verify: (spec) => [
       api(spec, `show servers state ${spec.backend}; show stat ${spec.frontend} 1 -1`),

@@ -12,6 +12,7 @@
 import { StepFailedError } from '../../errors.js';
 import type { Route, RouterState } from '../../model/router.js';
 import { messageOf, NodeSession } from '../../postgres/session.js';
+import { localFiles } from '../../shell/files.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { request } from '../../shell/runtime-socket.js';
 import { sleep } from '../../util/time.js';
@@ -35,6 +36,8 @@ export interface HaproxyDetail {
   readonly backendError?: string;
   /** Addresses of each node's host, as HAProxy's server lines name them by address. */
   readonly resolved: Readonly<Record<string, readonly string[]>>;
+  /** Why the state file could not be written (it or its directory not writable). */
+  readonly stateFileProblem?: string;
 }
 
 export class HaproxyRouter implements Router {
@@ -81,6 +84,7 @@ export class HaproxyRouter implements Router {
       const detail: HaproxyDetail = {
         version: this.version, level, frontendMaxconn: frontend.n, frontendError: frontend.error,
         servers: servers.s, backendError: servers.error, resolved: this.resolved,
+        stateFileProblem: this.spec.stateFile ? await localFiles.replaceProblem(this.spec.stateFile) : undefined,
       };
       return { name, kind, reachable: true, routes: servers.error ? [] : [this.route(servers.s, frontend.n)], detail };
     } catch (error) {
@@ -180,13 +184,21 @@ export class HaproxyRouter implements Router {
       const now = await this.servers();
       const up = now.find((s) => s.name === next.name);
       const stray = now.filter((s) => s.name !== next.name && !inMaint(s));
-      if (up && usable(up) && !stray.length) return;
+      if (up && usable(up) && !stray.length) return this.saveState();
       if (performance.now() > deadline) {
         log.leftToDo(`${name}: make ${backend}/${next.name} ready and every other server of ${backend} maint (set server ... state ...), then set maxconn frontend ${this.spec.frontend} back`);
         throw new StepFailedError(`${name}: ${backend}/${next.name} is not up ${READY_TIMEOUT_MS} ms after "state ready"${stray.length ? `; ${stray.map((s) => s.name).join(', ')} still ready` : ''}`);
       }
       await sleep(20);
     }
+  }
+
+  /** Every backend's server states into the state file, so that a reload loads them, not the config's. */
+  private async saveState(): Promise<void> {
+    if (!this.spec.stateFile) return;
+    const dump = await this.ask('show servers state');
+    parseServersState(dump); // a dump, not an error message
+    await localFiles.replace(this.spec.stateFile, dump);
   }
 
   async verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]> {

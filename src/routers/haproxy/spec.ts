@@ -16,6 +16,8 @@ export interface HaproxySpec extends RouterSpec {
   readonly backend: string;
   /** Server name per node, where it differs from the node's name and its address does not say. */
   readonly servers: Readonly<Record<string, string>>;
+  /** HAProxy's server-state-file: written after the switch, so that a reload keeps it. */
+  readonly stateFile?: string;
 }
 
 // HAProxy's own rule for proxy and server names: letters, digits, '-', '_', '.', ':'.
@@ -33,6 +35,12 @@ export const haproxySchema = z.strictObject({
   backend: haproxyName.optional(),
   /** node name -> server name; by default the server whose address is the node's, else the one named like the node. */
   servers: z.record(z.string(), haproxyName).optional(),
+  /**
+   * The file HAProxy's `server-state-file` names (with `load-server-state-from-file global`):
+   * the servers' states are written there after the switch, so that a reload does not put the
+   * old primary's server back in service.
+   */
+  state_file: nonEmpty.optional(),
   /** Optional application login through HAProxy, used to verify writes land on the new primary. */
   app_dsn: nonEmpty.optional(),
 });
@@ -61,6 +69,7 @@ export function haproxySpec(input: Record<string, unknown>, at: readonly Propert
     frontend: raw.frontend,
     backend,
     servers: raw.servers ?? {},
+    stateFile: raw.state_file ? tools.file(raw.state_file) : undefined,
     routes: [backend],
     app: raw.app_dsn ? tools.conn(raw.app_dsn, [...at, 'app_dsn']) : undefined,
   };
