@@ -62,7 +62,7 @@ describe('HAProxy inventory entry', () => {
 });
 
 describe('HAProxy preflight checks', () => {
-  const spec: HaproxySpec = { name: 'hx', kind: 'haproxy', runtimeApi: { path: '/s' }, frontend: 'fe', backend: 'pg_primary', servers: {}, routes: ['pg_primary'] };
+  const spec: HaproxySpec = { name: 'hx', kind: 'haproxy', runtimeApi: { path: '/s' }, frontend: 'fe', backend: 'pg_primary', servers: {}, stateFile: '/var/lib/haproxy/servers.state', routes: ['pg_primary'] };
   const observed = (servers: ServerState[], over: Partial<HaproxyDetail> = {}): RouterState => ({
     name: 'hx', kind: 'haproxy', reachable: true,
     routes: [{ name: 'pg_primary', host: '127.0.0.1', port: 5001, paused: (over.frontendMaxconn ?? 1000) === 0 }],
@@ -80,6 +80,14 @@ describe('HAProxy preflight checks', () => {
 
   it('passes when only the primary is ready', () => {
     expect(failed(run(parseServersState(SERVERS_STATE)))).toEqual([]);
+  });
+
+  it('in a failover (no live primary): the server the backend sends clients to is the one being replaced, down is expected', () => {
+    const servers = parseServersState(SERVERS_STATE).map((s) => (s.name === 'pg1' ? { ...s, opState: 0 } : s));
+    const s = state();
+    // (pooler-points-at-primary is the failover's own to judge: procedures/failover/decide.ts)
+    const checks = haproxyChecks(observed(servers), { state: s, primary: undefined, pauseBudgetMs: 10_000 }).filter((c) => c.id.startsWith('haproxy-'));
+    expect(failed(checks)).toEqual([]);
   });
 
   it('refuses a replica left ready, naming its server', () => {

@@ -1,5 +1,6 @@
 /** HAProxy's preflight checks, on one observation of it. Pure. */
 import { fail, pass, warn, type Check } from '../../decide/checks.js';
+import { nodeAt } from '../../model/cluster-state.js';
 import type { RouterState } from '../../model/router.js';
 import { routeChecks } from '../route-checks.js';
 import { isTarget, routeTargetOf, type RouterCheckInput } from '../types.js';
@@ -26,7 +27,9 @@ export function haproxyChecks(observed: RouterState, input: RouterCheckInput): C
       ? detail.servers.find((s) => s.name === named)
       : detail.servers.find((s) => isTarget(target, s.addr, s.port, detail.resolved)) ?? detail.servers.find((s) => s.name === node);
   };
-  const primary = input.primary?.name;
+  // A failover knows no live primary: the one the backend sends clients to is the one being replaced.
+  const routed = observed.routes[0] && nodeAt(input.state, observed.routes[0].host, observed.routes[0].port);
+  const primary = input.primary?.name ?? routed;
   for (const node of input.state.inventory.nodes) {
     const server = serverOf(node.name);
     const target = routeTargetOf(node, input.state.addresses);
@@ -38,7 +41,7 @@ export function haproxyChecks(observed: RouterState, input: RouterCheckInput): C
       checks.push(fail('haproxy-servers', `HAProxy ${name}: ${spec.backend}/${server.name} is at ${server.addr}:${server.port}, not at ${node.name} (${target.host}:${target.port})`));
     } else if (node.name !== primary && !inMaint(server)) {
       checks.push(fail('haproxy-only-primary', `HAProxy ${name}: ${spec.backend}/${server.name} (${node.name}, not the primary) is ${statusOf(server)}, not MAINT: writes could reach a replica; mark it "disabled" in the config or "set server ${spec.backend}/${server.name} state maint"`));
-    } else if (node.name === primary && !usable(server)) {
+    } else if (node.name === primary && input.primary && !usable(server)) {
       checks.push(fail('haproxy-primary-up', `HAProxy ${name}: the primary's server ${spec.backend}/${server.name} is ${statusOf(server)}`));
     }
   }
