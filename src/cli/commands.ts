@@ -16,6 +16,7 @@ export function registerCommands(program: Command): void {
     .addOption(new Option('--layout <layout>', 'plain: config in the data directory; debian: pg_createcluster, config under DIR/etc, pg_ctlcluster as service commands').choices(['plain', 'debian']).default('plain'))
     .option('--tls', 'servers get certificates from a throwaway CA; the inventory uses sslmode=verify-full')
     .addOption(new Option('--router <router>', 'what sends clients to the primary: pgbouncer, or haproxy (TCP mode, switched over its runtime API)').choices(['pgbouncer', 'haproxy']).default('pgbouncer'))
+    .option('--upgrade-target <major>', 'also a node on this newer PostgreSQL major (new1), for upgrade-major; the cluster gets wal_level = logical')
     .addOption(new Option('--backend <backend>', 'local: processes on this machine; containers: each server and PgBouncer its own Docker container (docker exec as host access)').choices(['local', 'containers']).default('local'))
     .option('--json', 'print the result as JSON')
     .action(async (opts) => (await import('./sandbox-command.js')).sandboxUpCommand(opts));
@@ -71,6 +72,17 @@ export function registerCommands(program: Command): void {
       command.option('-t, --target <node>', procedure.targetHelp).action(async (opts) => void (await run(opts)));
     }
   }
+
+  const upgrade = program.command('upgrade-major').description('a major-version upgrade by promoting a logical replica on the new version (the inventory\'s upgrade_target)');
+  upgrade
+    .command('prepare')
+    .description('publication, schema and subscription for the new version, then watch the initial copy until every table replicates (resumable)')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file (with upgrade_target)')
+    .option('--dry-run', 'run every read-only check and print the plan; change nothing')
+    .option('--accept-large-objects', 'proceed although large objects exist (logical replication does not carry them)')
+    .option('--timeout <duration>', 'how long to watch the initial copy (default 30m); run again to keep watching')
+    .option('--json', 'one JSON event per line on stdout')
+    .action(async (opts) => (await import('./upgrade-command.js')).upgradePrepareCommand(opts));
 
   program
     .command('playbook')

@@ -9,15 +9,17 @@ import { out, outJson, say } from './output.js';
 import { intFlag } from './parse.js';
 import { statusCommand } from './status-command.js';
 
-interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; layout?: 'plain' | 'debian'; tls?: boolean; backend?: 'local' | 'containers'; router?: 'pgbouncer' | 'haproxy'; json?: boolean }
+interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; layout?: 'plain' | 'debian'; tls?: boolean; backend?: 'local' | 'containers'; router?: 'pgbouncer' | 'haproxy'; upgradeTarget?: string; json?: boolean }
 
 export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   const replicas = intFlag('replicas', flags.replicas, 1, 8)!;
   const poolers = intFlag('poolers', flags.poolers, 1, 4)!;
   const dir = resolve(flags.dir ?? defaultSandboxDir());
+  const upgradeTarget = intFlag('upgrade-target', flags.upgradeTarget, 16, 99);
+  if (upgradeTarget && flags.backend === 'containers') throw new BadInputError('--upgrade-target: expected the local backend', 'upgrade-target');
   if (flags.router === 'haproxy' && flags.backend === 'containers') throw new BadInputError('--router haproxy: expected the local backend (HAProxy has no container image yet)', 'router');
   const { manifest, elapsedMs } = await sandboxUp({
-    dir, replicas, poolers, pgBin: flags.pgBin, osUser: flags.osUser, layout: flags.layout, tls: flags.tls, backend: flags.backend, router: flags.router, onProgress: (m) => say(`  ${m}`),
+    dir, replicas, poolers, pgBin: flags.pgBin, osUser: flags.osUser, layout: flags.layout, tls: flags.tls, backend: flags.backend, router: flags.router, upgradeTarget, onProgress: (m) => say(`  ${m}`),
   });
   if (flags.json) {
     outJson({ event: 'sandbox-up', dir, inventory: manifest.inventoryFile, elapsedMs: Math.round(elapsedMs) });
@@ -26,6 +28,7 @@ export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   const primary = manifest.nodes[0]!;
   say(`sandbox up in ${formatMs(elapsedMs)}${manifest.containers ? ` (containers pgh-${manifest.containers.id}-*)` : ''}: primary ${primary.name} (127.0.0.1:${primary.port}), ` +
     `${manifest.nodes.length - 1} replicas, ${[...manifest.poolers, ...(manifest.haproxy ? [manifest.haproxy] : [])].map((p) => `${p.name} on 127.0.0.1:${p.port}`).join(', ')}`);
+  for (const node of manifest.upgradeTarget?.nodes ?? []) out(`upgrade:   ${node.name} on 127.0.0.1:${node.port} (${manifest.upgradeTarget!.pgBin})`);
   out(`inventory: ${manifest.inventoryFile}`);
   out(`connect:   PGPASSFILE=${manifest.passfile} psql "host=127.0.0.1 port=${(manifest.haproxy ?? manifest.poolers[0]!).port} user=app dbname=appdb"`);
   out(`next:      pg-handover sandbox status --dir ${dir}`);

@@ -36,7 +36,13 @@ export async function buildInventory(source: YamlSource, env: NodeJS.ProcessEnv)
     report: (at, message) => report([...at], message),
   };
   const poolers = raw.poolers.map((pooler, i): RouterSpec => routerKind(pooler.kind as string).toSpec(pooler, ['poolers', i], tools));
+  const upgradeNodes = (raw.upgrade_target?.nodes ?? []).map((node, i) => toNodeSpec(node, ['upgrade_target', 'nodes', i], report));
   checkRules(raw, nodes, poolers, report);
+  upgradeNodes.forEach((node, i) => {
+    if ([...nodes, ...upgradeNodes.slice(0, i)].some((n) => n.name === node.name)) report(['upgrade_target', 'nodes', i, 'name'], `duplicate node name "${node.name}"`);
+  });
+  const databases = raw.upgrade_target?.databases ?? [...new Set(poolers.filter((p) => p.kind === 'pgbouncer').flatMap((p) => p.routes))];
+  if (raw.upgrade_target && !databases.length) report(['upgrade_target', 'databases'], 'expected the databases to replicate (no PgBouncer names any)');
   if (problems.length > 0) throw problemsError(source.file, problems);
 
   const passfile = raw.passfile ? resolve(dirname(source.file), raw.passfile) : env.PGPASSFILE;
@@ -49,8 +55,12 @@ export async function buildInventory(source: YamlSource, env: NodeJS.ProcessEnv)
   return {
     file: source.file,
     cluster: raw.cluster ?? 'cluster',
+    ...(passfile ? { passfile } : {}),
     nodes: await Promise.all(nodes.map(async (n) => ({ ...n, conn: await withPassword(n.conn) }))),
     poolers: await Promise.all(poolers.map((p) => routerKind(p.kind).withPasswords(p, withPassword))),
+    ...(raw.upgrade_target ? {
+      upgradeTarget: { nodes: await Promise.all(upgradeNodes.map(async (n) => ({ ...n, conn: await withPassword(n.conn) }))), databases },
+    } : {}),
   };
 }
 

@@ -56,4 +56,14 @@ export interface Inventory {
   readonly cluster: string;
   readonly nodes: readonly NodeSpec[];
   readonly poolers: readonly RouterSpec[];
+  /** The password file the inventory names (or $PGPASSFILE): a server that must log in elsewhere (a subscription) is pointed at it. */
+  readonly passfile?: string;
+  /** A major-version upgrade's target cluster (upgrade-major), when the inventory names one. */
+  readonly upgradeTarget?: UpgradeTargetSpec;
+}
+
+export interface UpgradeTargetSpec {
+  /** The first is the subscriber, the new primary. */
+  readonly nodes: readonly NodeSpec[];
+  readonly databases: readonly string[];
 }

@@ -59,11 +59,23 @@ export const nodeSchema = z.strictObject({
   priority: z.int({ error: 'expected an integer 0 or more' }).min(0, { error: 'expected an integer 0 or more' }).optional(),
 });
 
+/**
+ * A major-version upgrade's target: the cluster on the new version that subscribes to this one
+ * (logical replication, per database). Not one of `nodes`: another system, another version.
+ */
+export const upgradeTargetSchema = z.strictObject({
+  /** Its nodes; the first is its primary (the subscriber). */
+  nodes: z.array(nodeSchema).min(1, { error: 'expected at least one node (the new primary)' }),
+  /** The databases to replicate (logical replication is per database); default: the poolers' databases. */
+  databases: z.array(nameField).min(1, { error: 'expected at least one database' }).optional(),
+});
+
 export const inventorySchema = z.strictObject({
   cluster: nameField.optional(),
   passfile: nonEmpty.optional(),
   nodes: z.array(nodeSchema).min(2, { error: 'expected at least two nodes (a primary and a replica)' }),
   poolers: z.array(routerEntrySchema).min(1, { error: 'expected at least one pooler' }),
+  upgrade_target: upgradeTargetSchema.optional(),
 });
 
 export type RawInventory = z.output<typeof inventorySchema>;

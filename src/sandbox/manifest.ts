@@ -55,6 +55,8 @@ export interface SandboxManifest {
   readonly nodes: readonly SandboxNode[];
   readonly poolers: readonly SandboxPooler[];
   readonly haproxy?: SandboxHaproxy;
+  /** With --upgrade-target M: a node on PostgreSQL M for upgrade-major, with its own binaries. */
+  readonly upgradeTarget?: { readonly pgBin: string; readonly nodes: readonly SandboxNode[] };
   readonly inventoryFile: string;
   readonly passfile: string;
   /** 'debian': built with pg_createcluster, config under DIR/etc (see debian.ts). */

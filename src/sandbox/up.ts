@@ -15,7 +15,7 @@ import { describeFailure, run, type RunOptions } from '../shell/exec.js';
 import { findOsUser, isRoot, runAsIdentity } from '../shell/os-user.js';
 import { registerSecret } from '../util/secrets.js';
 import { sleep } from '../util/time.js';
-import { findPgBin, findPgBouncer } from './binaries.js';
+import { findPgBin, findPgBouncer, findUpgradeBin } from './binaries.js';
 import { execPrefix } from './containers/engine.js';
 import { launchNode, launchPgBouncer } from './control.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
@@ -40,6 +40,8 @@ export interface SandboxUpOptions {
   readonly backend?: 'local' | 'containers';
   /** What sends clients to the primary: PgBouncer (default) or HAProxy in TCP mode (haproxy.ts). */
   readonly router?: 'pgbouncer' | 'haproxy';
+  /** A node on this newer major (its binaries found by findUpgradeBin) for upgrade-major; the cluster gets wal_level = logical. */
+  readonly upgradeTarget?: number;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -63,8 +65,10 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const layout = options.layout === 'debian' ? debianLayout(dir, pgBin) : undefined;
   const tls = options.tls ? await makeCertificates(join(dir, 'tls'), osUser) : undefined;
   if (options.router === 'haproxy') findHaproxy(); // before anything is built
+  const upgradeBin = options.upgradeTarget ? findUpgradeBin(options.upgradeTarget, pgBin) : undefined;
   const poolerCount = options.router === 'haproxy' ? 0 : options.poolers ?? 1;
-  const ports = await freePorts(replicas + 1 + poolerCount + (options.router === 'haproxy' ? 1 : 0));
+  const ports = await freePorts(replicas + 1 + poolerCount + (options.router === 'haproxy' ? 1 : 0) + (upgradeBin ? 1 : 0));
+  const upgradePort = upgradeBin ? ports.pop()! : undefined;
   const passwords: Passwords = {
     superuser: newSecret(), replication: newSecret(), app: newSecret(), poolerAdmin: newSecret(),
   };
@@ -82,7 +86,8 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
 
   const ctx: BuildContext = {
     dir, pgBin, identity, osUser, passfile, layout,
-    conf: (port, name) => `${postgresqlConf(port, name)}${tls ? tlsConf(tls) : ''}`,
+    // Logical decoding for a publication (and, on the target, for the way back).
+    conf: (port, name) => `${postgresqlConf(port, name)}${tls ? tlsConf(tls) : ''}${upgradeBin ? 'wal_level = logical\n' : ''}`,
     hba: `${tls ? tlsHba(SANDBOX_USERS.superuser) : ''}${PG_HBA}`,
   };
   const primary = nodes[0]!;
@@ -97,11 +102,13 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const poolers = await Promise.all(poolerPorts.map((port, i) =>
     startPgBouncer(ctx, pgbouncerBin, i === 0 ? 'pgbouncer' : `pgbouncer${i + 1}`, port, primary.port, passwords)));
   const haproxy = haproxyPort ? await startHaproxy(dir, haproxyPort, nodes, primary.name) : undefined;
+  const upgradeTarget = upgradeBin ? await buildUpgradeTarget({ ...ctx, pgBin: upgradeBin, layout: undefined }, upgradePort!, passwords, progress) : undefined;
   await waitForStreaming(primary, passwords, replicas);
 
   const manifest: SandboxManifest = {
     dir, osUser, pgBin, pgbouncerBin, nodes, poolers,
     ...(haproxy ? { haproxy } : {}),
+    ...(upgradeTarget ? { upgradeTarget: { pgBin: upgradeBin!, nodes: [upgradeTarget] } } : {}),
     inventoryFile: join(dir, 'inventory.yaml'),
     passfile,
     layout: layout ? 'debian' : 'plain',
@@ -215,6 +222,16 @@ export async function createRoles(primary: SandboxNode, passwords: Passwords, de
   }
 }
 
+/** A single node on the newer major, its roles and an empty application database, for upgrade-major to fill. */
+async function buildUpgradeTarget(ctx: BuildContext, port: number, passwords: Passwords, progress: (m: string) => void): Promise<SandboxNode> {
+  const node: SandboxNode = { name: 'new1', port, dataDir: join(ctx.dir, 'new1'), logFile: join(ctx.dir, 'new1.log') };
+  progress(`initdb ${node.name} (${ctx.pgBin})`);
+  await initPrimary(ctx, node, passwords);
+  await launchNode(ctx.pgBin, node, ctx.identity);
+  await createRoles(node, passwords, false);
+  return node;
+}
+
 async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: SandboxNode): Promise<void> {
   if (ctx.layout) {
     await createCluster(ctx, ctx.layout, replica, ['--no-sync']);
@@ -297,5 +314,17 @@ export function inventoryYaml(m: SandboxManifest): string {
       app_dsn: `host=127.0.0.1 port=${m.haproxy.port} user=${SANDBOX_USERS.app} dbname=${SANDBOX_USERS.database}`,
     }] : [])],
   };
-  return `# Written by \`pg-handover sandbox up\`. Passwords are in ./pgpass, not here.\n${stringify(inventory)}`;
+  const upgrade = m.upgradeTarget && {
+    upgrade_target: {
+      nodes: m.upgradeTarget.nodes.map((node) => ({
+        name: node.name,
+        dsn: `host=127.0.0.1 port=${node.port} user=${SANDBOX_USERS.superuser} dbname=postgres`,
+        data_dir: node.dataDir,
+        bin_dir: m.upgradeTarget!.pgBin,
+        host_access: m.osUser ? { kind: 'local', run_as: m.osUser } : { kind: 'local' },
+      })),
+      databases: [SANDBOX_USERS.database],
+    },
+  };
+  return `# Written by \`pg-handover sandbox up\`. Passwords are in ./pgpass, not here.\n${stringify({ ...inventory, ...upgrade })}`;
 }

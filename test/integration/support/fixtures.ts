@@ -18,12 +18,12 @@ export interface SandboxFixture {
   readonly dir: string;
 }
 
-export async function startSandbox(replicas = 2, poolers = 1, layout: 'plain' | 'debian' = 'plain', tls = false, pgBin?: string, router?: 'pgbouncer' | 'haproxy'): Promise<SandboxFixture> {
+export async function startSandbox(replicas = 2, poolers = 1, layout: 'plain' | 'debian' = 'plain', tls = false, pgBin?: string, router?: 'pgbouncer' | 'haproxy', upgradeTarget?: number): Promise<SandboxFixture> {
   const parent = await mkdtemp(join(tmpdir(), 'pgh-test-'));
   const dir = join(parent, 'sb');
   await chmod(parent, 0o711); // the servers run as another OS user and must reach `dir`
   try {
-    const { manifest } = await sandboxUp({ dir, replicas, poolers, layout, tls, pgBin, router });
+    const { manifest } = await sandboxUp({ dir, replicas, poolers, layout, tls, pgBin, router, upgradeTarget });
     return { manifest, inventory: await loadInventory(manifest.inventoryFile), dir };
   } catch (error) {
     await sandboxDown(dir).catch(() => undefined);
