@@ -73,10 +73,9 @@ export function registerCommands(program: Command): void {
     }
   }
 
-  const upgrade = program.command('upgrade-major').description('a major-version upgrade by promoting a logical replica on the new version (the inventory\'s upgrade_target)');
-  upgrade
-    .command('prepare')
-    .description('publication, schema and subscription for the new version, then watch the initial copy until every table replicates (resumable)')
+  program
+    .command('prepare-upgrade')
+    .description('before upgrade-major: publication, schema and subscription on the new version (the inventory\'s upgrade_target), then watch the initial copy until every table replicates (resumable)')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file (with upgrade_target)')
     .option('--dry-run', 'run every read-only check and print the plan; change nothing')
     .option('--accept-large-objects', 'proceed although large objects exist (logical replication does not carry them)')

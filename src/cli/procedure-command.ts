@@ -25,6 +25,7 @@ export interface ProcedureFlags {
   journalDir?: string;
   acceptDataLoss?: boolean;
   binDir?: string;
+  back?: boolean;
   /** Append a Markdown summary of the end to this file (CI: $GITHUB_STEP_SUMMARY). */
   summary?: string;
 }
@@ -53,7 +54,7 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
   try {
     const result = await runProcedure({
       procedure, inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
-      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss, binDir: flags.binDir,
+      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss, binDir: flags.binDir, back: flags.back,
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
         const ok = flags.yes || (await ask(procedure, plan));

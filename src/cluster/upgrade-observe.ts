@@ -15,7 +15,7 @@ export interface UpgradeObservation {
   readonly target: NodeSpec;
 }
 
-const SETTINGS = ['wal_level', 'max_logical_replication_workers', 'max_replication_slots', 'max_wal_senders'];
+const SETTINGS = ['wal_level', 'max_logical_replication_workers', 'max_replication_slots', 'max_wal_senders', 'default_transaction_read_only'];
 
 /** The one node of `nodes` that is not in recovery. */
 async function primaryOf(nodes: readonly NodeSpec[], what: string): Promise<{ node: NodeSpec; versionNum: number; settings: Record<string, string> }> {
@@ -42,10 +42,14 @@ async function primaryOf(nodes: readonly NodeSpec[], what: string): Promise<{ no
   return primaries[0]!;
 }
 
-export async function observeUpgrade(inventory: Inventory): Promise<UpgradeObservation> {
+/** 'forward': the current cluster publishes, the upgrade target subscribes; 'back' (after a cutover): the other way. */
+export async function observeUpgrade(inventory: Inventory, direction: 'forward' | 'back' = 'forward'): Promise<UpgradeObservation> {
   const upgrade = inventory.upgradeTarget;
   if (!upgrade) throw new EnvironmentError(`${inventory.file} has no upgrade_target: name the new version's nodes there`);
-  const [source, target] = await Promise.all([primaryOf(inventory.nodes, 'source cluster'), primaryOf(upgrade.nodes.slice(0, 1), 'upgrade target')]);
+  // During a run the target's nodes are among `nodes` too (the run acts on both).
+  const old = inventory.nodes.filter((n) => !upgrade.nodes.some((t) => t.name === n.name));
+  const [oldPrimary, newPrimary] = await Promise.all([primaryOf(old, 'current cluster'), primaryOf(upgrade.nodes.slice(0, 1), 'upgrade target')]);
+  const [source, target] = direction === 'forward' ? [oldPrimary, newPrimary] : [newPrimary, oldPrimary];
   const existing = await withSession(target.node, 'postgres', (s) => s.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [upgrade.databases]));
   const databases = await Promise.all(upgrade.databases.map(async (db) => ({
     source: await withSession(source.node, db, (s) => readSourceDatabase(s, db)),
@@ -61,9 +65,11 @@ export async function observeUpgrade(inventory: Inventory): Promise<UpgradeObser
   };
 }
 
+/** A session of the tool's own: read-write even on the side fenced read-only (prepare subscribes there). */
 export async function withSession<T>(node: NodeSpec, dbname: string, use: (session: NodeSession) => Promise<T>): Promise<T> {
   const session = await NodeSession.open(node.name, { ...node.conn, dbname });
   try {
+    await session.query('SET default_transaction_read_only = off');
     return await use(session);
   } finally {
     await session.close();

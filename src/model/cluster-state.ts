@@ -2,6 +2,7 @@
  * A read-only snapshot of the cluster: every node and router as observed at one moment.
  * Preflight, target choice and planning are pure functions of it.
  */
+import type { UpgradeState } from './logical.js';
 import { peerAddress, type Inventory } from '../inventory/model.js';
 import type { Lsn } from './lsn.js';
 import type { NodeObservation, NodeState, WalReceiver } from './node.js';
@@ -58,6 +59,8 @@ export interface ClusterState {
    * directory's, and (`next`) those of the directory a rolling restart was given (--bin-dir).
    */
   readonly binaries?: Readonly<Record<string, NodeBinaries>>;
+  /** upgrade-major: both sides of the logical replication, per database (cluster/upgrade-observe.ts). */
+  readonly upgrade?: UpgradeState;
 }
 
 export interface BinariesVersion {

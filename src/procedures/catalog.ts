@@ -43,6 +43,14 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     load: async () => (await import('./rolling-restart/index.js')).rollingRestart,
   },
   {
+    name: 'upgrade-major',
+    aliases: [],
+    summary: 'major-version upgrade: move the writes to the logical replica on the new version (after prepare-upgrade); --back returns',
+    targetHelp: 'not used: the target is the inventory\'s upgrade_target (or, with --back, the old cluster\'s primary)',
+    flags: [{ flags: '--back', description: 'the way back: move the writes from the new version to the old one, which stayed subscribed' }],
+    load: async () => (await import('./upgrade-major/index.js')).upgradeMajor,
+  },
+  {
     name: 'rejoin',
     aliases: [],
     summary: 'make a former primary (or a diverged replica) a replica of the current primary, with pg_rewind if needed',

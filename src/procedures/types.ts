@@ -4,6 +4,7 @@
  * what it says in the report. runner/run-procedure.ts runs any of them the same way.
  */
 import type { RouterChecks } from '../decide/preflight.js';
+import type { Inventory } from '../inventory/model.js';
 import type { ClusterState } from '../model/cluster-state.js';
 import type { LastSeen } from '../model/incident.js';
 import type { UnfinishedRun } from '../model/unfinished-run.js';
@@ -41,6 +42,10 @@ export interface Procedure {
   headline(report: Report): string;
   /** Lines added to the report's "left to do" (e.g. the next command). */
   afterwards?(report: Report): string[];
+  /** The inventory the run acts on, from the file's (upgrade-major: the target's nodes too); throws BadInputError. */
+  inventoryForRun?(inventory: Inventory): Inventory;
+  /** Also observe a major upgrade's logical replication (ClusterState.upgrade), in this direction. */
+  observesUpgrade?(input: DecideInput): 'forward' | 'back';
 }
 
 export interface DecideInput {
@@ -52,4 +57,6 @@ export interface DecideInput {
   readonly acceptDataLoss?: boolean;
   /** --bin-dir: a rolling restart's new binaries (default: each node's own bin directory). */
   readonly binDir?: string;
+  /** --back: upgrade-major's way back to the old version. */
+  readonly back?: boolean;
 }

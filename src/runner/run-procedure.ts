@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
+import { observeUpgrade } from '../cluster/upgrade-observe.js';
 import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
@@ -52,6 +53,8 @@ export interface ProcedureOptions {
   readonly acceptDataLoss?: boolean;
   /** A rolling restart's new binaries (--bin-dir). */
   readonly binDir?: string;
+  /** upgrade-major --back. */
+  readonly back?: boolean;
 }
 
 export type ProcedureResult =
@@ -67,7 +70,8 @@ export interface LoadedInput {
 
 /** Everything that can be checked without contacting a server; throws BadInputError. */
 export async function loadInput(options: Pick<ProcedureOptions, 'procedure' | 'inventoryFile' | 'playbookFile' | 'target'>): Promise<LoadedInput> {
-  const inventory = await loadInventory(options.inventoryFile);
+  const loaded = await loadInventory(options.inventoryFile);
+  const inventory = options.procedure.inventoryForRun ? options.procedure.inventoryForRun(loaded) : loaded;
   const names = inventory.nodes.map((n) => n.name);
   const playbook = await loadPlaybook(options.playbookFile ?? options.procedure.defaultPlaybook, options.procedure.rules, names);
   if (options.target !== undefined && !names.includes(options.target)) {
@@ -94,7 +98,9 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
   let guardian: Guardian | undefined;
   try {
     // A failover's observation (limits) skips the binaries: its first second counts.
-    const state = await observeCluster(connections, { queryTimeoutMs: limits?.timeoutMs, startedAt: probeStarted, binDir: options.binDir, binaries: !limits });
+    const observed = await observeCluster(connections, { queryTimeoutMs: limits?.timeoutMs, startedAt: probeStarted, binDir: options.binDir, binaries: !limits });
+    const direction = options.procedure.observesUpgrade?.({ routerChecks, back: options.back });
+    const state: ClusterState = direction ? { ...observed, upgrade: (await observeUpgrade(inventory, direction)).state } : observed;
     const lastSeen = readLastSeen(options.journalDir, inventory.file);
     recordLastSeen(options.journalDir, inventory.file, state);
     // A live run's half-way state is not a half-done run: never touch it.
@@ -109,7 +115,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, early, setGuardian: (g) => (guardian = g) };
     if (halfDone) return await recover({ ...session, halfDone, unfinished });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
-    const { checks: decided, plan } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss, binDir: options.binDir });
+    const { checks: decided, plan } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss, binDir: options.binDir, back: options.back });
     const checks = [...decided, journalCheck];
     options.onDecision?.(checks, plan);
     const ready = failures(checks).length === 0 && plan !== undefined;

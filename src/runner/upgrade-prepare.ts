@@ -12,9 +12,9 @@ import { observeUpgrade, withSession, type UpgradeObservation } from '../cluster
 import { failures, type Check } from '../decide/checks.js';
 import { EnvironmentError, PreflightRefusedError, StepFailedError } from '../errors.js';
 import { formatDsn } from '../inventory/dsn.js';
-import { peerAddress, type Inventory, type NodeSpec } from '../inventory/model.js';
+import type { Inventory, NodeSpec } from '../inventory/model.js';
 import { PUBLICATION, subscriptionName } from '../model/logical.js';
-import { copyProgress, upgradeChecks, type UpgradeOptions } from '../procedures/upgrade-major/decide.js';
+import { copyProgress, subscriptionConninfo, upgradeChecks, type UpgradeOptions } from '../procedures/upgrade-major/decide.js';
 import { describeFailure, run } from '../shell/exec.js';
 import { findClientTool } from '../shell/client-tools.js';
 import { sleep } from '../util/time.js';
@@ -41,19 +41,30 @@ const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const quoteLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 /** How the target's server logs in to the source: its peer address, the tool's user, the inventory's password file (never a password). */
-export function subscriptionConninfo(inventory: Inventory, source: NodeSpec, database: string): string {
-  if (!inventory.passfile) throw new EnvironmentError('upgrade-major: the target server logs in to the source with a password file: name it as the inventory\'s passfile (a file the target\'s server can read)');
-  const { host, port } = peerAddress(source);
-  const tls = Object.fromEntries(Object.entries(source.conn.extra).filter(([k]) => k.startsWith('ssl')));
-  return formatDsn({ host, port: String(port), user: source.conn.user, dbname: database, passfile: inventory.passfile, ...tls });
+function conninfoTowards(inventory: Inventory, source: NodeSpec, database: string): string {
+  const conninfo = subscriptionConninfo(inventory, source, database);
+  if (!conninfo) throw new EnvironmentError('the target server logs in to the source with a password file: name it as the inventory\'s passfile (a file the target\'s server can read)');
+  return conninfo;
 }
 
 export function prepareActions(inventory: Inventory, seen: UpgradeObservation): PrepareAction[] {
+  const { state, target } = seen;
+  const fence: PrepareAction[] = state.target.settings.default_transaction_read_only === 'on' ? [] : [{
+    text: `[${target.name}] SQL: ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf()  (no client writes there until the cutover; the apply worker still applies)`,
+    run: async () => withSession(target, 'postgres', async (s) => {
+      await s.query('ALTER SYSTEM SET default_transaction_read_only = on');
+      await s.query('SELECT pg_reload_conf()');
+    }),
+  }];
+  return [...databaseActions(inventory, seen), ...fence];
+}
+
+function databaseActions(inventory: Inventory, seen: UpgradeObservation): PrepareAction[] {
   const { state, source, target } = seen;
   return state.source.databases.flatMap((db) => {
     const there = state.target.databases.find((t) => t.database === db.database)!;
     const sub = subscriptionName(db.database);
-    const conninfo = subscriptionConninfo(inventory, source, db.database);
+    const conninfo = conninfoTowards(inventory, source, db.database);
     const actions: PrepareAction[] = [];
     if (!there.exists) {
       actions.push({

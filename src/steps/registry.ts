@@ -2,12 +2,15 @@
 import type { Step, StepKind } from '../playbook/schema.js';
 import { checkLagStep } from './check-lag.js';
 import { checkpointStep } from './checkpoint.js';
+import { compareTablesStep } from './compare-tables.js';
+import { copySequencesStep } from './copy-sequences.js';
 import { confirmFailureStep } from './confirm-failure.js';
 import { demoteOldPrimaryStep } from './demote-old-primary.js';
 import { execStep } from './exec.js';
 import { fenceOldPrimaryStep } from './fence-old-primary.js';
 import { fenceWritesStep } from './fence-writes.js';
 import { followStep } from './follow.js';
+import { logicalCatchupStep } from './logical-catchup.js';
 import { preflightStep } from './preflight.js';
 import { promoteStep } from './promote.js';
 import { rejoinStep } from './rejoin.js';
@@ -15,9 +18,12 @@ import { repointPoolerStep } from './repoint-pooler.js';
 import { restartReplicasStep } from './restart-replicas.js';
 import { resumeStep } from './resume.js';
 import { sqlStep } from './sql.js';
+import { switchReplicationStep } from './switch-replication.js';
 import { syncStandbysStep } from './sync-standbys.js';
+import { takeOverStep } from './take-over.js';
 import type { StepDefinition } from './types.js';
 import { unfenceStep } from './unfence.js';
+import { unswitchReplicationStep } from './unswitch-replication.js';
 import { verifyStep } from './verify.js';
 import { waitCatchupStep } from './wait-catchup.js';
 
@@ -26,6 +32,7 @@ export const STEP_DEFINITIONS = [
   preflightStep, checkLagStep, checkpointStep, fenceWritesStep, waitCatchupStep, promoteStep, repointPoolerStep,
   resumeStep, unfenceStep, followStep, demoteOldPrimaryStep, syncStandbysStep, verifyStep, sqlStep, execStep,
   confirmFailureStep, fenceOldPrimaryStep, rejoinStep, restartReplicasStep,
+  logicalCatchupStep, copySequencesStep, switchReplicationStep, takeOverStep, compareTablesStep, unswitchReplicationStep,
 ] as const;
 
 export const kindOf = (definition: StepDefinition): string => (definition.schema.shape.kind as { value: string }).value;

@@ -42,6 +42,18 @@ export interface PlanContext {
   readonly incident?: Incident;
   /** A rolling restart's: the binaries every server restarts on, their version, and the replicas still to restart. */
   readonly rolling?: RollingRestart;
+  /** A major upgrade's (upgrade-major): `primary` is the publisher clients leave, `target` the subscriber they move to. */
+  readonly upgrade?: LogicalCutover;
+}
+
+export interface LogicalCutover {
+  /** 'forward': onto the new version; 'back': onto the old one (--back), through the reverse replication. */
+  readonly direction: 'forward' | 'back';
+  readonly databases: readonly string[];
+  /** How each side's server logs in to the other (for the subscription it gets): host, user, passfile; never a password. */
+  readonly conninfo: { readonly toPrimary: Readonly<Record<string, string>>; readonly toTarget: Readonly<Record<string, string>> };
+  /** Sequences of each database, to copy before clients move. */
+  readonly sequences: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface RollingRestart {

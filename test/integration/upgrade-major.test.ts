@@ -41,13 +41,13 @@ describe('upgrade-major prepare (15 -> 17)', () => {
       GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;`);
     const inventory = pair.manifest.inventoryFile;
 
-    const refused = await cli(['upgrade-major', 'prepare', '-i', inventory, '--dry-run']);
+    const refused = await cli(['prepare-upgrade', '-i', inventory, '--dry-run']);
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr).toMatch(/replica-identity: appdb: 1 table\(s\) without a primary key or replica identity: public\.audit_nokey/);
     expect((await sql(primary, "SELECT count(*)::int AS n FROM pg_publication")).at(0)!.n).toBe(0);
 
     await sql(primary, 'ALTER TABLE audit_nokey REPLICA IDENTITY FULL');
-    const { value: prepared, load } = await underLoad(pair, () => cli(['upgrade-major', 'prepare', '-i', inventory, '--json']), { clients: 4, rate: 200 });
+    const { value: prepared, load } = await underLoad(pair, () => cli(['prepare-upgrade', '-i', inventory, '--json']), { clients: 4, rate: 200 });
     expect(prepared.exitCode, prepared.stderr).toBe(0);
     const report = JSON.parse(prepared.stdout.trim().split('\n').at(-1)!);
     expect(report).toMatchObject({ event: 'prepare', ready: true });
@@ -70,7 +70,7 @@ describe('upgrade-major prepare (15 -> 17)', () => {
     expect(conninfo).not.toMatch(/password/);
 
     // Resumable: a second run skips what exists and only watches.
-    const again = await cli(['upgrade-major', 'prepare', '-i', inventory, '--json']);
+    const again = await cli(['prepare-upgrade', '-i', inventory, '--json']);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!).actions).toEqual([expect.stringMatching(/every second, until every table is ready/)]);
   });

@@ -6,12 +6,23 @@
 import { fail, pass, warn, type Check } from '../../decide/checks.js';
 import type { SchemaLines, SourceDatabase, TableInfo, TargetDatabase, UpgradeState } from '../../model/logical.js';
 import prettyBytes from 'pretty-bytes';
+import { formatDsn } from '../../inventory/dsn.js';
+import { peerAddress, type Inventory, type NodeSpec } from '../../inventory/model.js';
+import type { ClusterState } from '../../model/cluster-state.js';
+import type { NodeObservation } from '../../model/node.js';
+import type { Decision } from '../../playbook/plan.js';
+import type { Playbook } from '../../playbook/schema.js';
+import { pauseBudgetOf } from '../../steps/registry.js';
+import type { PlanContext } from '../../steps/types.js';
+import type { DecideInput } from '../types.js';
 
 export interface UpgradeOptions {
   /** --accept-large-objects: they are not replicated; the operator copies them (or has none that matter). */
   readonly acceptLargeObjects?: boolean;
   /** 'prepare' (before and during the initial copy) or 'cutover' (everything must be replicating). */
   readonly phase: 'prepare' | 'cutover';
+  /** 'back': from the new version to the old one (the target is the older major). */
+  readonly direction?: 'forward' | 'back';
 }
 
 /** Retained WAL above this on the source is worth a warning even without max_slot_wal_keep_size. */
@@ -39,9 +50,10 @@ export function schemaDiff(source: SchemaLines, target: SchemaLines): string[] {
 export function upgradeChecks(state: UpgradeState, options: UpgradeOptions): Check[] {
   const { source, target } = state;
   const checks: Check[] = [];
-  checks.push(major(target.versionNum) > major(source.versionNum)
-    ? pass('upgrade-versions', `${source.node} runs PostgreSQL ${major(source.versionNum)}, ${target.node} PostgreSQL ${major(target.versionNum)}`)
-    : fail('upgrade-versions', `${target.node} runs PostgreSQL ${major(target.versionNum)}, not a newer major than ${source.node}'s ${major(source.versionNum)}`));
+  const back = options.direction === 'back';
+  checks.push((back ? major(target.versionNum) < major(source.versionNum) : major(target.versionNum) > major(source.versionNum))
+    ? pass('upgrade-versions', `${source.node} runs PostgreSQL ${major(source.versionNum)}, ${target.node} PostgreSQL ${major(target.versionNum)}${back ? ' (the way back)' : ''}`)
+    : fail('upgrade-versions', `${target.node} runs PostgreSQL ${major(target.versionNum)}, not ${back ? 'an older' : 'a newer'} major than ${source.node}'s ${major(source.versionNum)}`));
   checks.push(source.walLevel === 'logical'
     ? pass('source-wal-level', `${source.node} has wal_level = logical`)
     : fail('source-wal-level', `${source.node} has wal_level = ${source.walLevel}: a publication needs logical (ALTER SYSTEM SET wal_level = logical, then a restart: a switchover to a replica with it set keeps writes going)`));
@@ -64,12 +76,14 @@ function databaseChecks(db: SourceDatabase, target: TargetDatabase | undefined, 
     ? fail('replica-identity', `${name}: ${missing.length} table(s) without a primary key or replica identity: ${missing.map((t) => t.name).join(', ')}; their UPDATEs and DELETEs could not be published (ALTER TABLE … ADD PRIMARY KEY, or REPLICA IDENTITY FULL)`)
     : pass('replica-identity', `${name}: all ${db.tables.length} tables have a primary key or replica identity`));
   if (db.largeObjects > 0) {
-    checks.push(options.acceptLargeObjects
+    // Refused (unless accepted) by prepare; at the cutover a reminder.
+    checks.push(options.acceptLargeObjects || options.phase === 'cutover'
       ? warn('large-objects', `${name}: ${db.largeObjects} large object(s) are not replicated (accepted): copy them yourself`)
       : fail('large-objects', `${name}: ${db.largeObjects} large object(s): logical replication does not carry them; copy them yourself and pass --accept-large-objects`));
   } else {
     checks.push(pass('large-objects', `${name}: no large objects`));
   }
+  if (options.phase === 'cutover' && db.slots.length === 0) checks.push(fail('source-slot', `${name}: no slot of this upgrade on ${'the source'}: its subscription is missing`));
   if (!target?.exists) {
     checks.push(options.phase === 'prepare'
       ? pass('schema', `${name}: not on the target yet: prepare creates it and copies the schema (pg_dump --schema-only)`)
@@ -121,3 +135,50 @@ export function copyProgress(target: TargetDatabase, source: SourceDatabase | un
 }
 
 const STATE_NAMES: Record<string, string> = { i: 'waiting', d: 'copying', f: 'copied', s: 'synced', r: 'ready' };
+
+/** How `from`'s server logs in to `to` for a subscription (pure): `to`'s peer address, the tool's user there, the inventory's password file. */
+export function subscriptionConninfo(inventory: Inventory, to: NodeSpec, database: string): string | undefined {
+  if (!inventory.passfile) return undefined;
+  const { host, port } = peerAddress(to);
+  const tls = Object.fromEntries(Object.entries(to.conn.extra).filter(([k]) => k.startsWith('ssl')));
+  return formatDsn({ host, port: String(port), user: to.conn.user, dbname: database, passfile: inventory.passfile, ...tls });
+}
+
+/** The cutover's context: clients move from `primary` (the publisher) to `target` (the subscriber). Pure. */
+export function cutoverContext(state: ClusterState, primary: string, target: string, direction: 'forward' | 'back'): PlanContext | undefined {
+  const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name)!;
+  const databases = state.inventory.upgradeTarget?.databases ?? [];
+  const conninfo = (to: string) => Object.fromEntries(databases.map((db) => [db, subscriptionConninfo(state.inventory, spec(to), db) ?? '']));
+  const observed = (name: string) => state.nodes.find((n): n is NodeObservation => n.name === name && n.reachable);
+  return {
+    inventory: state.inventory, state, primary: spec(primary), target: spec(target),
+    siblings: [], waitFor: [], toCheck: [], unreachable: [],
+    primaryObs: observed(primary), targetObs: observed(target),
+    replication: { conninfo: '', usesSlots: false },
+    fenceMethod: 'read-only',
+    upgrade: {
+      direction, databases,
+      conninfo: { toPrimary: conninfo(primary), toTarget: conninfo(target) },
+      sequences: Object.fromEntries((state.upgrade?.source.databases ?? []).map((db) => [db.database, db.sequences.map((q) => q.name)])),
+    },
+  };
+}
+
+/** The cutover (or, with --back, the way back): the checks, and the context when the upgrade was observed. Pure. */
+export function decideUpgradeMajor(state: ClusterState, playbook: Playbook, input: DecideInput): Decision {
+  const direction = input.back ? 'back' : 'forward';
+  const upgrade = state.upgrade;
+  if (!upgrade) return { checks: [fail('upgrade-observed', 'the logical replication of the upgrade was not observed')] };
+  const checks: Check[] = [...upgradeChecks(upgrade, { phase: 'cutover', direction })];
+  const source = state.nodes.find((n): n is NodeObservation => n.name === upgrade.source.node && n.reachable);
+  const target = state.nodes.find((n): n is NodeObservation => n.name === upgrade.target.node && n.reachable);
+  if (!state.inventory.passfile) checks.push(fail('passfile', 'the servers log in to each other with the inventory\'s passfile (the way back is a subscription on the source): name it in the inventory'));
+  if (target?.inRecovery) checks.push(fail('target-role', `${target.name} is in recovery: the subscriber must be its cluster's primary`));
+  if (source && target) {
+    const pauseBudgetMs = pauseBudgetOf(playbook.steps);
+    checks.push(...state.poolers.flatMap((router) => input.routerChecks(router, { state, primary: source, pauseBudgetMs })));
+    checks.push(pass('target', `${target.name} (PostgreSQL ${Math.floor(upgrade.target.versionNum / 10000)}) takes the writes from ${source.name} (PostgreSQL ${Math.floor(upgrade.source.versionNum / 10000)}); ${source.name} stays, read-only, subscribed to it: the way back`));
+  }
+  if (!source || !target || checks.some((c) => c.verdict === 'fail')) return { checks };
+  return { checks, context: cutoverContext(state, source.name, target.name, direction) };
+}
