@@ -4,6 +4,9 @@
  * created; then, under a write load through PgBouncer, the schema, publication and subscription
  * are made and the initial copy is watched until every table replicates; a second run resumes.
  */
+import { execa } from 'execa';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { ConnParams } from '../../src/inventory/model.js';
@@ -25,6 +28,8 @@ const test = base.extend<{ pair: SandboxFixture }>({
 });
 
 const TABLES = ['orders', 'events', 'load_1'];
+const BIN = fileURLToPath(new URL('../../bin/pg-handover.js', import.meta.url));
+const journalText = (dir: string): string => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(`${dir}/${f}`, 'utf8')).join('\n') : '');
 async function counts(sandbox: SandboxFixture, node: 'pg1' | 'new1'): Promise<Record<string, number>> {
   const inventory = await loadInventory(sandbox.manifest.inventoryFile);
   const spec = node === 'pg1' ? inventory.nodes[0]! : inventory.upgradeTarget!.nodes[0]!;
@@ -188,6 +193,54 @@ describe('upgrade-major: the cutover to 17 and the way back to 15', () => {
     console.log(`upgrade-major --back 17 -> 15: write pause ${reportOf(back).writePauseMs} ms, longest client gap ${Math.round(Math.max(gapBefore, writers.longestGapMs))} ms, ${writers.errors} client errors in all, ${writers.acked.orders.length + writers.acked.events.length} rows acknowledged, 0 lost`);
     expect(writers.errors).toBe(0);
     expect(writers.longestGapMs).toBeLessThan(2000);
+  });
+
+  test('the tool SIGKILLed inside the pause: its guardian undoes the cutover, clients write on 15 again', async ({ pair }) => {
+    const primary = nodeConn(pair, 'pg1');
+    await sql(primary, 'CREATE TABLE orders (id serial PRIMARY KEY, note text); GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;');
+    const inventoryFile = pair.manifest.inventoryFile;
+    expect((await cli(['prepare-upgrade', '-i', inventoryFile])).exitCode).toBe(0);
+    const playbook = `${pair.dir}/killed.yaml`;
+    await (await import('node:fs/promises')).writeFile(playbook, `name: killed
+steps:
+  - kind: fence-writes
+    method: read-only
+  - kind: logical-catchup
+  - kind: copy-sequences
+  - kind: switch-replication
+  - kind: exec
+    command: [sleep, "10"]
+  - kind: take-over
+  - kind: repoint-pooler
+  - kind: resume
+`);
+    const journalDir = `${pair.dir}/runs`;
+    const child = execa('node', [BIN, 'upgrade-major', '-i', inventoryFile, '--yes', '--playbook', playbook, '--journal-dir', journalDir], { reject: false, stdin: 'ignore' });
+    const started = Date.now();
+    while (!journalText(journalDir).includes('"event":"step-start","step":"5-exec"') && Date.now() - started < 30_000) await sleep(50);
+    child.kill('SIGKILL');
+    await child;
+    const killedAt = Date.now();
+    let backAfterMs = Number.POSITIVE_INFINITY;
+    while (Date.now() - killedAt < 15_000) {
+      const ok = await sql(appConn(pair), "INSERT INTO orders (note) VALUES ('after kill') RETURNING current_setting('server_version_num') AS v").then((r) => String(r.at(0)!.v), () => undefined);
+      if (ok) {
+        expect(ok).toMatch(/^15/);
+        backAfterMs = Date.now() - killedAt;
+        break;
+      }
+      await sleep(100);
+    }
+    if (backAfterMs > 10_000) console.log(`journal:\n${journalText(journalDir).split('\n').map((l) => l.slice(0, 220)).join('\n')}`);
+    expect(backAfterMs).toBeLessThan(10_000);
+    while (!journalText(journalDir).includes('guardian-recovery-end') && Date.now() - killedAt < 20_000) await sleep(100);
+    expect(journalText(journalDir)).toMatch(/"event":"guardian-recovery-end".*"outcome":"rolled-back"/);
+    // The target subscribes to the source again, and takes no client writes.
+    const inventory = await loadInventory(inventoryFile);
+    const target = { ...inventory.upgradeTarget!.nodes[0]!.conn, dbname: 'appdb' };
+    expect((await sql(target, "SELECT count(*)::int AS n FROM pg_subscription WHERE subenabled")).at(0)!.n).toBe(1);
+    expect(String((await sql(target, 'SHOW default_transaction_read_only')).at(0)!.default_transaction_read_only)).toBe('on');
+    expect((await sql(primary, 'SELECT count(*)::int AS n FROM pg_subscription')).at(0)!.n).toBe(0);
   });
 
   test('a failure before the target takes the writes rolls back: the source writable, the target read-only and subscribed again', async ({ pair }) => {

@@ -6,7 +6,7 @@ import { hasReplicaIdentity, schemaDiff, upgradeChecks } from '../../src/procedu
 const schema = { tables: ['public.orders'], columns: ['public.orders.id integer not null'], indexes: ['CREATE UNIQUE INDEX orders_pkey ON public.orders USING btree (id)'], constraints: ['public.orders orders_pkey PRIMARY KEY (id)'] };
 const source = (over: Partial<SourceDatabase> = {}): SourceDatabase => ({
   database: 'appdb', tables: [{ name: 'public.orders', identity: 'd', hasPrimaryKey: true, hasIdentityIndex: false }],
-  schema, sequences: [], largeObjects: 0, publication: true, slots: [], ...over,
+  schema, sequences: [], largeObjects: 0, publication: true, slots: [{ name: 'pg_handover_upgrade_appdb', active: true, retainedBytes: 0, walStatus: 'reserved' }], ...over,
 });
 const target = (over: Partial<TargetDatabase> = {}): TargetDatabase => ({
   database: 'appdb', exists: true, schema,
@@ -42,9 +42,16 @@ describe('upgrade-major checks', () => {
     expect(notPassed(state(source(), t))).toEqual([expect.stringMatching(/^fail schema: appdb: the schemas differ \(2\): columns: source only/)]);
   });
 
-  it('large objects refuse unless accepted', () => {
-    expect(notPassed(state(source({ largeObjects: 3 }), target()))).toEqual([expect.stringMatching(/^fail large-objects: .*3 large object/)]);
-    expect(notPassed(state(source({ largeObjects: 3 }), target()), 'cutover', true)).toEqual([expect.stringMatching(/^warn large-objects/)]);
+  it('large objects refuse prepare unless accepted; at the cutover, a reminder', () => {
+    expect(notPassed(state(source({ largeObjects: 3 }), target()), 'prepare')).toEqual([expect.stringMatching(/^fail large-objects: .*3 large object/)]);
+    expect(notPassed(state(source({ largeObjects: 3 }), target()), 'prepare', true)).toEqual([expect.stringMatching(/^warn large-objects/)]);
+    expect(notPassed(state(source({ largeObjects: 3 }), target()))).toEqual([expect.stringMatching(/^warn large-objects/)]);
+  });
+
+  it('the way back: the target is the older major', () => {
+    const back: UpgradeState = { ...state(source(), target()), source: { ...state(source(), target()).source, versionNum: 170010 }, target: { ...state(source(), target()).target, versionNum: 150018 } };
+    expect(upgradeChecks(back, { phase: 'cutover', direction: 'back' }).find((c) => c.id === 'upgrade-versions')?.verdict).toBe('pass');
+    expect(upgradeChecks(back, { phase: 'cutover' }).find((c) => c.id === 'upgrade-versions')?.verdict).toBe('fail');
   });
 
   it('the cutover needs every table ready and the apply worker; prepare does not', () => {
@@ -55,6 +62,7 @@ describe('upgrade-major checks', () => {
 
   it('warns while a slot holds WAL that threatens the disk; refuses a lost one', () => {
     const slot = { name: 'pg_handover_upgrade_appdb', active: true, retainedBytes: 2 * 1024 ** 3, walStatus: 'extended' };
+    expect(notPassed(state(source({ slots: [] }), target()))).toEqual([expect.stringMatching(/^fail source-slot: .*no slot/)]);
     expect(notPassed(state(source({ slots: [slot] }), target()))).toEqual([expect.stringMatching(/^warn source-slot: .*keeps 2 GiB of WAL/)]);
     expect(notPassed(state(source({ slots: [{ ...slot, walStatus: 'lost' }] }), target()))).toEqual([expect.stringMatching(/^fail source-slot: .*is lost/)]);
   });

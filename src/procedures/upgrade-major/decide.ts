@@ -83,7 +83,7 @@ function databaseChecks(db: SourceDatabase, target: TargetDatabase | undefined, 
   } else {
     checks.push(pass('large-objects', `${name}: no large objects`));
   }
-  if (options.phase === 'cutover' && db.slots.length === 0) checks.push(fail('source-slot', `${name}: no slot of this upgrade on ${'the source'}: its subscription is missing`));
+  if (options.phase === 'cutover' && db.slots.length === 0) checks.push(fail('source-slot', `${name}: no slot of this upgrade on the source: its subscription is missing`));
   if (!target?.exists) {
     checks.push(options.phase === 'prepare'
       ? pass('schema', `${name}: not on the target yet: prepare creates it and copies the schema (pg_dump --schema-only)`)

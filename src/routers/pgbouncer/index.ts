@@ -18,6 +18,7 @@ export const pgbouncer: RouterKind<PgBouncerSpec> = {
     hold: (spec, from, timeoutMs) => [
       ...spec.routes.map((db) => admin(spec, `PAUSE ${db}  (timeout ${timeoutMs} ms)`)),
       admin(spec, `PAUSE every other database it sends to ${from.name} (SHOW DATABASES; those made from * included)`),
+      admin(spec, 'SET server_login_retry = 0  (a client logging in during the PAUSE would otherwise make PgBouncer wait that long after RESUME; restored once a login succeeds)'),
     ],
     fence: (spec, from, timeoutMs) => (timeoutMs <= 0
       ? [

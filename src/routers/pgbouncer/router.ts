@@ -106,17 +106,28 @@ export class PgBouncerRouter implements Router {
     const admin = await this.console();
     this.held = this.toHold(await admin.showDatabases(), from);
     await admin.pause(this.held, timeoutMs);
+    await this.holdLoginRetry(admin);
+  }
+
+  /**
+   * server_login_retry at 0 while clients are held: a client that logs in during a PAUSE makes
+   * PgBouncer open a server connection and close it at once ("pause mode"), which it counts as a
+   * failed login; after RESUME it would then wait server_login_retry (15 s by default) before
+   * connecting again (seen after a rollback onto the same server). Restored once a login succeeds.
+   */
+  private async holdLoginRetry(admin: PoolerAdmin): Promise<void> {
+    const retry = (await admin.showConfig()).server_login_retry;
+    if (retry !== undefined && Number(retry) !== 0 && this.loginRetry === undefined) {
+      this.loginRetry = retry;
+      await admin.set('server_login_retry', '0');
+    }
   }
 
   async fence(from: RouteTarget, timeoutMs: number): Promise<string> {
     const admin = await this.console();
     this.held = this.toHold(await admin.showDatabases(), from);
     const how = await admin.pauseOrKill(this.held, timeoutMs);
-    const retry = (await admin.showConfig()).server_login_retry;
-    if (retry !== undefined && Number(retry) !== 0) {
-      this.loginRetry = retry;
-      await admin.set('server_login_retry', '0');
-    }
+    await this.holdLoginRetry(admin);
     const said = how === 'paused' ? 'PAUSE' : timeoutMs <= 0 ? 'KILL' : `PAUSE did not finish in ${timeoutMs} ms; KILL`;
     return `${this.spec.name}: ${said} ${this.held.join(', ')}${this.loginRetry ? '; SET server_login_retry = 0 until the new primary is reached' : ''}`;
   }
@@ -131,6 +142,8 @@ export class PgBouncerRouter implements Router {
     const held = this.held.length ? this.held : [...new Set([...this.spec.routes, ...(await admin.showDatabases())
       .filter((d) => d.paused && involved.some((node) => isTarget(node, d.host, d.port, this.resolved))).map((d) => d.name)])];
     const resumed = await admin.resumePaused(held);
+    // A run that finishes or undoes another's does not know the value that run held at 0: the file's.
+    if (this.loginRetry === undefined && Number((await admin.showConfig()).server_login_retry) === 0 && resumed.length) await admin.reload();
     return `${this.spec.name}: RESUME ${resumed.join(', ') || '(was not paused)'}`;
   }
 
