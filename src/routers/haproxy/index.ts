@@ -1,5 +1,6 @@
 /** HAProxy in TCP mode, registered under the inventory kind `haproxy`. */
 import { describeAddress } from '../../shell/runtime-socket.js';
+import { APP_LOGIN_SQL } from '../app-login.js';
 import type { RouterKind } from '../types.js';
 import { routerAction } from '../types.js';
 import { haproxyChecks } from './checks.js';
@@ -34,7 +35,7 @@ export const haproxy: RouterKind<HaproxySpec> = {
     ],
     verify: (spec) => [
       api(spec, `show servers state ${spec.backend}; show stat ${spec.frontend} 1 -1`),
-      ...(spec.app ? [`[${spec.name}] app login: SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro`] : []),
+      ...(spec.app ? [`[${spec.name}] app login: ${APP_LOGIN_SQL}`] : []),
     ],
   },
 };

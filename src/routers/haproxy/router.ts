@@ -11,11 +11,12 @@
  */
 import { StepFailedError } from '../../errors.js';
 import type { Route, RouterState } from '../../model/router.js';
-import { messageOf, NodeSession } from '../../postgres/session.js';
+import { messageOf } from '../../postgres/session.js';
 import { localFiles } from '../../shell/files.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { request } from '../../shell/runtime-socket.js';
 import { sleep } from '../../util/time.js';
+import { appLoginProblems } from '../app-login.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { inMaint, maxconnDeadlocks, parseInfo, parseServersState, parseStatCsv, setProblem, usable, type ServerState } from './runtime-state.js';
 import type { HaproxySpec } from './spec.js';
@@ -23,7 +24,6 @@ import type { HaproxySpec } from './spec.js';
 const REQUEST_TIMEOUT_MS = 2000;
 /** How long repoint waits for the new primary's server to be up (a check in flight). */
 const READY_TIMEOUT_MS = 3000;
-const THROUGH_PROXY_SQL = "SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
 
 /** What an observation of HAProxy adds to its route (read only by its checks). */
 export interface HaproxyDetail {
@@ -209,22 +209,11 @@ export class HaproxyRouter implements Router {
     const old = this.serverOf(servers, from);
     if (old && !inMaint(old)) problems.push(`${this.spec.name}: ${this.spec.backend}/${old.name} (the old primary) is not in maintenance`);
     if ((await this.frontendMaxconn()) === 0) problems.push(`${this.spec.name}: frontend ${this.spec.frontend} is held (maxconn 0)`);
-    if (this.spec.app && !problems.length) problems.push(...(await this.throughProxy(to, applicationName)));
+    if (this.spec.app && !problems.length) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app!, to, applicationName)));
     return problems;
   }
 
-  private async throughProxy(to: RouteTarget, applicationName: string): Promise<string[]> {
-    const session = await NodeSession.open(this.spec.name, this.spec.app!, { applicationName });
-    try {
-      const row = await session.one<{ port: number; in_recovery: boolean; ro: string }>(THROUGH_PROXY_SQL);
-      if (Number(row.port) !== to.port || row.in_recovery || row.ro === 'on') {
-        return [`through ${this.spec.name}, clients reach port ${row.port} (in recovery: ${row.in_recovery}, read-only: ${row.ro})`];
-      }
-      return [];
-    } finally {
-      await session.close();
-    }
-  }
+
 
   async close(): Promise<void> {
     // Nothing is held open: each request is its own connection.

@@ -1,4 +1,5 @@
 /** PgBouncer, registered under the inventory kind `pgbouncer`. */
+import { APP_LOGIN_SQL } from '../app-login.js';
 import type { RouterKind } from '../types.js';
 import { routerAction } from '../types.js';
 import { pgbouncerChecks } from './checks.js';
@@ -38,6 +39,6 @@ export const pgbouncer: RouterKind<PgBouncerSpec> = {
       admin(spec, 'RELOAD'),
       admin(spec, `SHOW DATABASES  (expect the new host/port; all poolers within ${timeoutMs} ms)`),
     ],
-    verify: (spec) => [admin(spec, 'SHOW DATABASES'), ...(spec.app ? [`[${spec.name}] app login: SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro`] : [])],
+    verify: (spec) => [admin(spec, 'SHOW DATABASES'), ...(spec.app ? [`[${spec.name}] app login: ${APP_LOGIN_SQL}`] : [])],
   },
 };

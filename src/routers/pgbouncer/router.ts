@@ -7,11 +7,12 @@
  */
 import { StepFailedError } from '../../errors.js';
 import type { Route, RouterState } from '../../model/router.js';
-import { messageOf, NodeSession } from '../../postgres/session.js';
+import { messageOf } from '../../postgres/session.js';
 import { FileChangedError, localFiles, remoteFiles, type HostFiles } from '../../shell/files.js';
 import { hostRunner } from '../../shell/host.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { sleep } from '../../util/time.js';
+import { appLoginProblems } from '../app-login.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { PoolerAdmin } from './admin.js';
 import type { PgBouncerDetail } from './checks.js';
@@ -19,7 +20,6 @@ import { readConfig, readDatabaseTargets, repointEntries, type ConfigFiles } fro
 import type { PoolerDatabase } from './databases.js';
 import type { PgBouncerSpec } from './spec.js';
 
-const THROUGH_POOLER_SQL = "SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
 
 export class PgBouncerRouter implements Router {
   private admin: PoolerAdmin | undefined;
@@ -196,7 +196,7 @@ export class PgBouncerRouter implements Router {
       else if (!ours && isTarget(from, db.host, db.port, this.resolved)) problems.push(`${this.spec.name} still sends ${db.name} to the old primary ${from.name}`);
       if (db.paused && (ours || this.held.includes(db.name))) problems.push(`${this.spec.name} has ${db.name} paused`);
     }
-    if (this.spec.app) problems.push(...(await this.throughPooler(to, applicationName)));
+    if (this.spec.app) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app!, to, applicationName)));
     if (!problems.length) await this.restoreLoginRetry();
     return problems;
   }
@@ -213,20 +213,6 @@ export class PgBouncerRouter implements Router {
     }
     await admin.set('server_login_retry', this.loginRetry);
     this.loginRetry = undefined;
-  }
-
-  /** An application login through the pooler: clients must land on `to`, writable. */
-  private async throughPooler(to: RouteTarget, applicationName: string): Promise<string[]> {
-    const session = await NodeSession.open(this.spec.name, this.spec.app!, { applicationName });
-    try {
-      const row = await session.one<{ port: number; in_recovery: boolean; ro: string }>(THROUGH_POOLER_SQL);
-      if (Number(row.port) !== to.port || row.in_recovery || row.ro === 'on') {
-        return [`through ${this.spec.name}, clients reach port ${row.port} (in recovery: ${row.in_recovery}, read-only: ${row.ro})`];
-      }
-      return [];
-    } finally {
-      await session.close();
-    }
   }
 
   /** Each file is replaced by writing a temp file beside it and renaming it over: both must be writable. */
