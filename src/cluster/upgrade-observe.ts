@@ -6,7 +6,7 @@
 import { EnvironmentError } from '../errors.js';
 import type { Inventory, NodeSpec } from '../inventory/model.js';
 import type { UpgradeState } from '../model/logical.js';
-import { readSourceDatabase, readTargetDatabase } from '../postgres/logical.js';
+import { inDatabase as withSession, readSourceDatabase, readTargetDatabase } from '../postgres/logical.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 
 export interface UpgradeObservation {
@@ -65,13 +65,3 @@ export async function observeUpgrade(inventory: Inventory, direction: 'forward' 
   };
 }
 
-/** A session of the tool's own: read-write even on the side fenced read-only (prepare subscribes there). */
-export async function withSession<T>(node: NodeSpec, dbname: string, use: (session: NodeSession) => Promise<T>): Promise<T> {
-  const session = await NodeSession.open(node.name, { ...node.conn, dbname });
-  try {
-    await session.query('SET default_transaction_read_only = off');
-    return await use(session);
-  } finally {
-    await session.close();
-  }
-}

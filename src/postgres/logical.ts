@@ -4,7 +4,23 @@
  * sequences, large objects, the publication, the subscription and its slots).
  */
 import { PUBLICATION, subscriptionName, type SchemaLines, type SourceDatabase, type TargetDatabase } from '../model/logical.js';
-import type { NodeSession } from './session.js';
+import type { NodeSpec } from '../inventory/model.js';
+import { NodeSession } from './session.js';
+
+/**
+ * A session of the tool's own to `database` on `node`, for one use: read-write even where the
+ * side that takes no client writes is read-only by default (the tool subscribes and sets
+ * sequences there).
+ */
+export async function inDatabase<T>(node: NodeSpec, database: string, use: (session: NodeSession) => Promise<T>, applicationName?: string): Promise<T> {
+  const session = await NodeSession.open(node.name, { ...node.conn, dbname: database }, applicationName ? { applicationName } : {});
+  try {
+    await session.query('SET default_transaction_read_only = off');
+    return await use(session);
+  } finally {
+    await session.close();
+  }
+}
 
 const USER_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 

@@ -8,7 +8,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { observeUpgrade, withSession, type UpgradeObservation } from '../cluster/upgrade-observe.js';
+import { observeUpgrade, type UpgradeObservation } from '../cluster/upgrade-observe.js';
+import { inDatabase as withSession } from '../postgres/logical.js';
 import { failures, type Check } from '../decide/checks.js';
 import { EnvironmentError, PreflightRefusedError, StepFailedError } from '../errors.js';
 import { formatDsn } from '../inventory/dsn.js';

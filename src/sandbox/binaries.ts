@@ -31,13 +31,16 @@ export function findPgBin(explicit?: string): string {
   );
 }
 
-export function findPgBouncer(): string {
+/** `name` on PATH, or in /usr/sbin, /usr/bin (where Debian's packages put daemons). */
+export function findExecutable(name: string): string {
   for (const dir of [...pathDirs(), '/usr/sbin', '/usr/bin']) {
-    const file = join(dir, 'pgbouncer');
+    const file = join(dir, name);
     if (isExecutable(file)) return file;
   }
-  throw new EnvironmentError('pgbouncer not found on PATH; install it with `apt-get install -y pgbouncer`');
+  throw new EnvironmentError(`${name} not found on PATH; install it with \`apt-get install -y ${name}\``);
 }
+
+export const findPgBouncer = (): string => findExecutable('pgbouncer');
 
 /** Newest major first, so the sandbox uses the most recent server that is installed. */
 function debianBinDirs(): string[] {

@@ -6,7 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { findExecutable } from './binaries.js';
 import { EnvironmentError } from '../errors.js';
 import { describeFailure, run } from '../shell/exec.js';
 import { readPidFile, stopProcesses } from '../shell/processes.js';
@@ -16,13 +17,7 @@ import type { SandboxHaproxy, SandboxNode } from './manifest.js';
 export const HAPROXY_FRONTEND = 'pg_write';
 export const HAPROXY_BACKEND = 'pg_primary';
 
-export function findHaproxy(): string {
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin']) {
-    const file = join(dir, 'haproxy');
-    if (existsSync(file)) return file;
-  }
-  throw new EnvironmentError('haproxy not found on PATH; install it with `apt-get install -y haproxy`');
-}
+export const findHaproxy = (): string => findExecutable('haproxy');
 
 export function haproxyConfig(h: Pick<SandboxHaproxy, 'port' | 'socket' | 'pidFile' | 'stateFile'>, nodes: readonly SandboxNode[], primary: string): string {
   return `# Written by \`pg-handover sandbox up --router haproxy\`.

@@ -7,25 +7,15 @@
  */
 import type { NodeSpec } from '../inventory/model.js';
 import { PUBLICATION, subscriptionName } from '../model/logical.js';
-import { NodeSession } from '../postgres/session.js';
+import { inDatabase as sessionIn } from '../postgres/logical.js';
+import type { NodeSession } from '../postgres/session.js';
 import type { StepContext } from './types.js';
 
 const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
-/**
- * A session to `database` on `node`, for one action (the run's held sessions are to each node's
- * own database). The side that takes no writes is read-only by default; the tool's own session
- * is not, so it can subscribe and set sequences there.
- */
-export async function inDatabase<T>(ctx: Pick<StepContext, 'applicationName'>, node: NodeSpec, database: string, use: (s: NodeSession) => Promise<T>): Promise<T> {
-  const session = await NodeSession.open(node.name, { ...node.conn, dbname: database }, { applicationName: ctx.applicationName });
-  try {
-    await session.query('SET default_transaction_read_only = off');
-    return await use(session);
-  } finally {
-    await session.close();
-  }
-}
+/** A session to `database` on `node` for one action (the run's held sessions are to each node's own database). */
+export const inDatabase = <T>(ctx: Pick<StepContext, 'applicationName'>, node: NodeSpec, database: string, use: (s: NodeSession) => Promise<T>): Promise<T> =>
+  sessionIn(node, database, use, ctx.applicationName);
 
 export const createPublicationSql = `CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`;
 export const subscribeSql = (database: string, conninfo: string): string =>
