@@ -42,7 +42,7 @@ const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const quoteLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 /** How the target's server logs in to the source: its peer address, the tool's user, the inventory's password file (never a password). */
-function conninfoTowards(inventory: Inventory, source: NodeSpec, database: string): string {
+function sourceConninfo(inventory: Inventory, source: NodeSpec, database: string): string {
   const conninfo = subscriptionConninfo(inventory, source, database);
   if (!conninfo) throw new EnvironmentError('the target server logs in to the source with a password file: name it as the inventory\'s passfile (a file the target\'s server can read)');
   return conninfo;
@@ -65,7 +65,7 @@ function databaseActions(inventory: Inventory, seen: UpgradeObservation): Prepar
   return state.source.databases.flatMap((db) => {
     const there = state.target.databases.find((t) => t.database === db.database)!;
     const sub = subscriptionName(db.database);
-    const conninfo = conninfoTowards(inventory, source, db.database);
+    const conninfo = sourceConninfo(inventory, source, db.database);
     const actions: PrepareAction[] = [];
     if (!there.exists) {
       actions.push({

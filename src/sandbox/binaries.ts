@@ -1,7 +1,9 @@
 /** Finds the PostgreSQL and PgBouncer binaries the sandbox needs, or says how to install them. */
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+// Newest major first, so the sandbox uses the most recent server that is installed.
+import { debianBinDirs } from '../shell/client-tools.js';
 
 const PG_TOOLS = ['initdb', 'pg_ctl', 'pg_basebackup', 'postgres', 'pg_controldata'];
 
@@ -42,17 +44,6 @@ export function findExecutable(name: string): string {
 
 export const findPgBouncer = (): string => findExecutable('pgbouncer');
 
-/** Newest major first, so the sandbox uses the most recent server that is installed. */
-function debianBinDirs(): string[] {
-  try {
-    return readdirSync('/usr/lib/postgresql')
-      .filter((v) => /^\d+$/.test(v))
-      .sort((a, b) => Number(b) - Number(a))
-      .map((v) => `/usr/lib/postgresql/${v}/bin`);
-  } catch {
-    return [];
-  }
-}
 
 const pathDirs = (): string[] => (process.env.PATH ?? '').split(delimiter).filter(Boolean);
 
