@@ -1,4 +1,4 @@
-/** `pg-handover check`: ready for a switchover, and for a failover? Exit 0 ready, 3 not ready, 7 no primary answers. `--watch` serves metrics. */
+/** `pg-handover check`: ready for a switchover, and for a failover? Exit 0 ready, 3 not ready, 5 split brain, 7 no primary answers. `--watch` serves metrics. */
 import { BadInputError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { checkOnce, loadCheckInput, type CheckResult } from '../runner/check.js';
@@ -15,7 +15,7 @@ export interface CheckFlags {
   journalDir?: string;
 }
 
-const EXIT = { ready: ExitCode.ok, 'not-ready': ExitCode.preflightRefused, unreachable: ExitCode.environment } as const;
+const EXIT = { ready: ExitCode.ok, 'not-ready': ExitCode.preflightRefused, unreachable: ExitCode.environment, 'split-brain': ExitCode.pastPointOfNoReturn } as const;
 
 export async function checkCommand(flags: CheckFlags): Promise<void> {
   const interval = flags.watch === undefined ? undefined : parseDuration(flags.watch);
@@ -65,8 +65,9 @@ async function watch(input: Awaited<ReturnType<typeof loadCheckInput>>, interval
 }
 
 function render(result: CheckResult): string {
-  const lines = [`${result.verdict.toUpperCase()} (${formatMs(result.durationMs)})`];
+  const lines = [`${result.verdict === 'split-brain' ? `SPLIT BRAIN: ${result.primary} all accept writes; an operator must fence all but one` : result.verdict.toUpperCase()} (${formatMs(result.durationMs)})`];
   lines.push(`  primary: ${result.primary ?? 'none answers'}`);
+  for (const problem of result.problems) lines.push(`  inventory: ${problem}`);
   for (const node of result.nodes) {
     const binaries = node.binaries ? `; ${node.binaries} (pg-handover rolling-restart)` : '';
     if (node.role === 'replica') lines.push(`  ${node.name}: replica, ${node.streaming ? 'streaming' : 'NOT streaming'}, lag ${node.lagBytes ?? '?'} bytes / ${node.lagSeconds === undefined ? '?' : node.lagSeconds.toFixed(3)} s${binaries}`);

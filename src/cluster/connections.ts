@@ -7,6 +7,8 @@ import type { ConnParams, Inventory } from '../inventory/model.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import { openRouter } from '../routers/registry.js';
 import type { Router } from '../routers/types.js';
+import type { Witnesses } from '../model/witness.js';
+import { askWitnesses } from './witnesses.js';
 
 export class Connections {
   private constructor(
@@ -14,23 +16,30 @@ export class Connections {
     readonly nodes: Map<string, NodeSession | Error>,
     readonly routers: ReadonlyMap<string, Router>,
     readonly applicationName: string,
+    /** A failover's witnesses, asked while the nodes were being connected to (cluster/witnesses.ts). */
+    readonly witnesses?: Promise<Witnesses | undefined>,
   ) {}
 
   /**
    * `limits`: a failover asks once, within its detection timeout (a hung server accepts the TCP
    * connection and then never answers); otherwise the DSN's connect_timeout and a few attempts.
    */
-  static async open(inventory: Inventory, applicationName = 'pg-handover', limits: { connectTimeoutMs?: number; attempts?: number } = {}): Promise<Connections> {
+  /** `witnessMs`: also ask the failover's witnesses, within that time, as soon as the routers are connected. */
+  static async open(inventory: Inventory, applicationName = 'pg-handover', limits: { connectTimeoutMs?: number; attempts?: number; witnessMs?: number } = {}): Promise<Connections> {
     const nodes = new Map<string, NodeSession | Error>();
     const routers = new Map(inventory.poolers.map((spec) => [spec.name, openRouter(spec)]));
+    const routersReady = Promise.all([...routers.values()].map((router) => router.connect()));
+    const witnesses = limits.witnessMs === undefined
+      ? undefined
+      : routersReady.then(() => askWitnesses(inventory, [...routers.values()], applicationName, limits.witnessMs!)).catch(() => undefined);
     await Promise.all([
       ...inventory.nodes.map(async (node) => {
         const options = { applicationName, connectTimeoutMs: limits.connectTimeoutMs ?? heldTimeoutMs(node.conn), attempts: limits.attempts };
         nodes.set(node.name, await NodeSession.open(node.name, node.conn, options).catch(asError));
       }),
-      ...[...routers.values()].map((router) => router.connect()),
+      routersReady,
     ]);
-    return new Connections(inventory, nodes, routers, applicationName);
+    return new Connections(inventory, nodes, routers, applicationName, witnesses);
   }
 
   /** The node's session, reopened when the server dropped it (e.g. a restart). */

@@ -54,8 +54,11 @@ export async function observeCluster(connections: Connections, options: { queryT
     ];
   };
   // A node was silent: ask the replicas again, now that its silence has lasted the whole probe.
-  const receiversAfter = nodes.some((n) => !n.reachable) ? await receiversNow(connections, nodes, startedAt, options.queryTimeoutMs) : undefined;
-  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })), receiversAfter,
+  const [receiversAfter, witnesses] = await Promise.all([
+    nodes.some((n) => !n.reachable) ? receiversNow(connections, nodes, startedAt, options.queryTimeoutMs) : undefined,
+    connections.witnesses,
+  ]);
+  return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })), receiversAfter, witnesses,
     binaries: Object.fromEntries(binaries.filter((b): b is readonly [string, NonNullable<typeof b[1]>] => b[1] !== undefined)) };
 }
 

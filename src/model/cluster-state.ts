@@ -7,6 +7,7 @@ import { peerAddress, type Inventory } from '../inventory/model.js';
 import type { Lsn } from './lsn.js';
 import type { NodeObservation, NodeState, WalReceiver } from './node.js';
 import type { RouterState } from './router.js';
+import type { Witnesses } from './witness.js';
 
 export interface LockHolder {
   readonly applicationName: string;
@@ -59,6 +60,8 @@ export interface ClusterState {
    * directory's, and (`next`) those of the directory a rolling restart was given (--bin-dir).
    */
   readonly binaries?: Readonly<Record<string, NodeBinaries>>;
+  /** A failover's witnesses of the node the routers send clients to (cluster/witnesses.ts). */
+  readonly witnesses?: Witnesses;
   /** upgrade-major: both sides of the logical replication, per database (cluster/upgrade-observe.ts). */
   readonly upgrade?: UpgradeState;
 }
@@ -96,7 +99,7 @@ export function nodeState(state: ClusterState, name: string): NodeState | undefi
 }
 
 /** The inventory node listening at host:port (a pooler target, a replica's upstream). */
-export function nodeAt(state: ClusterState, host: string | undefined, port: number | undefined): string | undefined {
+export function nodeAt(state: Pick<ClusterState, 'inventory' | 'addresses'>, host: string | undefined, port: number | undefined): string | undefined {
   if (host === undefined || port === undefined) return undefined;
   // As the members and poolers name it (connect_address) first, then as the tool does.
   const ways = state.inventory.nodes.flatMap((n) => [{ name: n.name, ...peerAddress(n) }, { name: n.name, host: n.conn.host, port: n.conn.port }]).filter((w) => w.port === port);

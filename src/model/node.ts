@@ -44,6 +44,8 @@ export interface NodeObservation {
   readonly reachable: true;
   readonly inRecovery: boolean;
   readonly systemIdentifier: string;
+  /** pg_postmaster_start_time(): with the system identifier and data directory, one server's fingerprint. */
+  readonly startedAt?: string;
   readonly versionNum: number;
   readonly timeline: number | undefined;
   /** Primary: flushed WAL position. Replica: undefined. */

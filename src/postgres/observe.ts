@@ -12,7 +12,7 @@ const SETTINGS = [
   'max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions',
   'max_locks_per_transaction', 'hot_standby', 'default_transaction_read_only', 'primary_conninfo',
   'primary_slot_name', 'synchronous_standby_names', 'synchronous_commit', 'cluster_name', 'wal_level', 'recovery_min_apply_delay',
-  'data_directory', 'config_file', 'wal_log_hints', 'data_checksums',
+  'data_directory', 'config_file', 'wal_log_hints', 'data_checksums', 'wal_receiver_timeout', 'port',
 ];
 
 export async function observeNode(node: NodeSpec, session: NodeSession, timeoutMs = 10_000): Promise<NodeObservation> {
@@ -29,7 +29,8 @@ export async function observeNode(node: NodeSpec, session: NodeSession, timeoutM
       (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS replay_age_ms,
       CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'not paused' END AS pause_state,
       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
-      (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared_xacts`, [], timeoutMs);
+      (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared_xacts,
+      pg_postmaster_start_time()::text AS started_at`, [], timeoutMs);
   const [receiver, peers, slots, transactions, settings] = [
     await session.query<Record<string, string | number | null>>(RECEIVER_VIEW_SQL, [], timeoutMs),
     await session.query<Record<string, string | number | null>>(
@@ -57,6 +58,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession, timeoutM
     reachable: true,
     inRecovery: Boolean(base.in_recovery),
     systemIdentifier: String(base.system_identifier),
+    startedAt: base.started_at == null ? undefined : String(base.started_at),
     versionNum: Number(base.version_num),
     timeline: base.primary_tli != null ? Number(base.primary_tli) : Math.max(receivedTli ?? 0, checkpointTli),
     flushLsn: parseLsn(base.flush_lsn as string | null),

@@ -3,6 +3,7 @@
  * the procedures' own decisions, so `check` and a real run agree. Pure.
  */
 import { failures, type Check } from '../decide/checks.js';
+import { identityChecks } from '../decide/identity.js';
 import { replayLag } from '../decide/lag.js';
 import type { RouterChecks } from '../decide/preflight.js';
 import { nodeAt, primariesOf, replicasOf, type ClusterState } from '../model/cluster-state.js';
@@ -38,8 +39,10 @@ export interface Readiness {
   readonly routers: ReadonlyArray<{ readonly name: string; readonly reachable: boolean; readonly routes: ReadonlyArray<{ readonly route: string; readonly node?: string; readonly paused: boolean }> }>;
   readonly switchover: ProcedureReadiness;
   readonly failover: ProcedureReadiness;
-  /** ready: both ready and every node answers; unreachable: no writable primary answers. */
-  readonly verdict: 'ready' | 'not-ready' | 'unreachable';
+  /** What is wrong with the inventory itself (a server listed twice, a node of another cluster). */
+  readonly problems: readonly string[];
+  /** ready: both ready and every node answers; unreachable: no writable primary answers; split-brain: two or more do. */
+  readonly verdict: 'ready' | 'not-ready' | 'unreachable' | 'split-brain';
 }
 
 export function readiness(state: ClusterState, playbooks: { switchover: Playbook; failover: Playbook }, routerChecks: RouterChecks, lastSeen?: LastSeen): Readiness {
@@ -61,8 +64,10 @@ export function readiness(state: ClusterState, playbooks: { switchover: Playbook
   const switchover = switchoverReadiness(state, playbooks.switchover, routerChecks, primary !== undefined);
   const failover = primary ? failoverIfNeeded(state, playbooks.failover, primary.name) : fromChecks(decideFailover(state, playbooks.failover, { routerChecks, lastSeen }));
   const down = nodes.filter((n) => !n.up).map((n) => `${n.name} does not answer`);
-  const verdict = !primary ? 'unreachable' : switchover.ready && failover.ready && !down.length ? 'ready' : 'not-ready';
-  return { primary: primary?.name ?? (primaries.length > 1 ? primaries.map((p) => p.name).join(' and ') : undefined), nodes, routers, switchover, failover: { ...failover, reasons: [...failover.reasons, ...(primary ? down : [])] }, verdict };
+  const problems = failures(identityChecks(state)).map((c) => `${c.id}: ${c.message}`);
+  // A node of another cluster is a bad inventory, not a second primary of this one.
+  const verdict = problems.length ? 'not-ready' : primaries.length > 1 ? 'split-brain' : !primary ? 'unreachable' : switchover.ready && failover.ready && !down.length ? 'ready' : 'not-ready';
+  return { primary: primary?.name ?? (primaries.length > 1 ? primaries.map((p) => p.name).join(' and ') : undefined), nodes, routers, switchover, failover: { ...failover, reasons: [...failover.reasons, ...(primary ? down : [])] }, problems, verdict };
 }
 
 function switchoverReadiness(state: ClusterState, playbook: Playbook, routerChecks: RouterChecks, hasPrimary: boolean): ProcedureReadiness {

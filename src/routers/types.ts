@@ -9,6 +9,7 @@ import { peerAddress, type ConnParams, type NodeSpec, type RouterSpec } from '..
 import type { ClusterState } from '../model/cluster-state.js';
 import type { NodeObservation } from '../model/node.js';
 import type { Route, RouterState } from '../model/router.js';
+import type { WitnessAnswer } from '../model/witness.js';
 
 /** A node of the inventory, as a router names it: host, port, and the addresses the host resolves to. */
 export interface RouteTarget {
@@ -64,6 +65,11 @@ export interface Router {
   release(involved: readonly RouteTarget[]): Promise<string>;
   /** Sends every route, and anything else it sent to `from`, to `to`; checks the router reports it. */
   repoint(from: RouteTarget, to: RouteTarget, log: RouterLog): Promise<void>;
+  /**
+   * A failover's witness: can this router reach `suspect` now, through its own server connection?
+   * Asked while the tool probes the suspect itself, within `deadlineMs`. Never changes anything.
+   */
+  witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer>;
   /** Problems with clients reaching `to` (and nothing reaching `from`) through this router; none: an empty list. */
   verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]>;
   close(): Promise<void>;

@@ -40,7 +40,7 @@ export async function loadCheckInput(inventoryFile: string, journalDir: string):
 export async function checkOnce(input: CheckInput): Promise<CheckResult> {
   const started = performance.now();
   const timeoutMs = detectionOf(input.playbooks.failover).timeoutMs;
-  const connections = await Connections.open(input.inventory, 'pg-handover check', { connectTimeoutMs: timeoutMs, attempts: 1 });
+  const connections = await Connections.open(input.inventory, 'pg-handover check', { connectTimeoutMs: timeoutMs, attempts: 1, witnessMs: timeoutMs });
   try {
     const state = await observeCluster(connections, { queryTimeoutMs: timeoutMs, startedAt: started });
     const lastSeen = readLastSeen(input.journalDir, input.inventory.file);

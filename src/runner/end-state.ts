@@ -5,6 +5,7 @@
  */
 import type { Connections } from '../cluster/connections.js';
 import { nodeAt, type ClusterState } from '../model/cluster-state.js';
+import { silenceOf, type Silence } from '../model/node.js';
 import { messageOf } from '../postgres/session.js';
 import { askWritable, isWritable } from '../postgres/writable.js';
 
@@ -20,27 +21,33 @@ export interface PoolerEnd {
 export interface EndState {
   readonly writable: readonly string[];
   readonly silent: readonly string[];
+  /** Why each silent node is silent: `refused` (its host answered that nothing listens: down) or another Silence, unproven. */
+  readonly silence?: Readonly<Record<string, Silence>>;
   readonly poolers: readonly PoolerEnd[];
 }
 
 export async function observeEndState(connections: Connections, state: ClusterState): Promise<EndState> {
   const inventory = connections.inventory;
   const [nodes, poolers] = await Promise.all([
-    Promise.all(inventory.nodes.map(async (node) => ({ name: node.name, writable: await probeWritable(connections, node.name) }))),
+    Promise.all(inventory.nodes.map(async (node) => ({ name: node.name, ...(await probeWritable(connections, node.name)) }))),
     Promise.all(inventory.poolers.map((spec) => probePooler(connections, state, spec.name))),
   ]);
   return {
     writable: nodes.filter((n) => n.writable === true).map((n) => n.name),
     silent: nodes.filter((n) => n.writable === undefined).map((n) => n.name),
+    silence: Object.fromEntries(nodes.flatMap((n) => (n.silence ? [[n.name, n.silence]] : []))),
     poolers,
   };
 }
 
-/** true/false, or undefined when the node does not answer within a couple of seconds. */
-async function probeWritable(connections: Connections, name: string): Promise<boolean | undefined> {
+/** writable true/false, or undefined (with why) when the node does not answer within a couple of seconds. */
+async function probeWritable(connections: Connections, name: string): Promise<{ writable?: boolean; silence?: Silence }> {
   const spec = connections.inventory.nodes.find((n) => n.name === name)!;
   const options = { applicationName: connections.applicationName, attempts: 1, connectTimeoutMs: 1500, queryTimeoutMs: 2000 };
-  return askWritable(name, spec.conn, options).then(isWritable, () => undefined);
+  return askWritable(name, spec.conn, options).then(
+    (w) => ({ writable: isWritable(w) }),
+    (error: { pgCode?: string }) => ({ silence: silenceOf(error.pgCode, messageOf(error)) }),
+  );
 }
 
 async function probePooler(connections: Connections, state: ClusterState, name: string): Promise<PoolerEnd> {
@@ -63,10 +70,25 @@ export function servesFrom(end: EndState, node: string): boolean {
     end.poolers.every((p) => p.reachable && p.pointsAt === node && !p.paused);
 }
 
-/** One line: the verified end state, for the report. */
-export function describeEndState(end: EndState): string {
-  const writers = end.writable.length === 0 ? 'NO writable primary' : end.writable.length === 1 ? `${end.writable[0]} is the only writable primary` : `TWO OR MORE WRITABLE PRIMARIES: ${end.writable.join(', ')}`;
+/**
+ * One line: the verified end state, for the report. "Unreachable from here" is not "down": a
+ * silent node is called down only when its host refused the connection (nothing listens) or
+ * its fence_command ran (`fenced`); otherwise "the only writable primary" is said only of the
+ * nodes that answered.
+ */
+export function describeEndState(end: EndState, fenced: readonly string[] = []): string {
+  const proven = (name: string) => fenced.includes(name) || end.silence?.[name] === 'refused';
+  const doubt = end.silent.filter((name) => !proven(name));
+  const writers = end.writable.length === 0
+    ? (doubt.length ? 'NO writable primary answers' : 'NO writable primary')
+    : end.writable.length === 1
+      ? `${end.writable[0]} is the only writable primary${doubt.length ? ' that answers' : ''}`
+      : `TWO OR MORE WRITABLE PRIMARIES: ${end.writable.join(', ')}`;
   const poolers = end.poolers.map((p) => (p.reachable ? `${p.name} -> ${p.pointsAt}${p.paused ? ' (PAUSED)' : ''}` : `${p.name} unreachable`));
-  const silent = end.silent.length ? `; no answer from ${end.silent.join(', ')}` : '';
-  return `${writers}; ${poolers.join(', ')}${silent}`;
+  const silent = end.silent.map((name) => (fenced.includes(name)
+    ? `${name} fenced by its fence_command`
+    : end.silence?.[name] === 'refused'
+      ? `${name} down (connection refused)`
+      : `${name} does not answer the tool (${end.silence?.[name] ?? 'no answer'}): not proven down`));
+  return `${writers}; ${poolers.join(', ')}${silent.length ? `; ${silent.join('; ')}` : ''}`;
 }

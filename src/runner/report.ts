@@ -93,7 +93,7 @@ export function buildReport(input: {
     finalLsn: fence.finalLsn === undefined ? undefined : formatLsn(fence.finalLsn), finalLsnSource: fence.finalLsnSource,
     targetReplayLsn: replayed === undefined ? undefined : formatLsn(replayed),
     oldTimeline: oldTimelineOf(outputs) ?? context.primaryObs?.timeline, newTimeline: outputs.resume.newTimeline,
-    poolers, verified: end ? describeEndState(end) : undefined,
+    poolers, verified: end ? describeEndState(end, context.fenceMethod === 'fence-command' && input.noReturn.requested ? [context.primary.name] : []) : undefined,
     oldPrimaryState: context.incident
       ? `fenced (${context.incident.silence === 'timeout' ? 'hung' : 'down'}; ${context.fenceMethod === 'fence-command' && fence.startedAt !== undefined ? 'its fence_command ran' : 'poolers only: it may still accept direct connections if it comes back'})`
       : outputs.rejoin.role ?? demoted.role ?? (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),

@@ -10,6 +10,7 @@ import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import { observeUpgrade } from '../cluster/upgrade-observe.js';
 import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
+import { identityChecks } from '../decide/identity.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import { pathsOf, withDiscovered } from '../inventory/discovered.js';
@@ -92,7 +93,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
   // does nothing if the tool dies before the run starts (no journal yet).
   const early = options.dryRun ? undefined : startGuardian(guardianOrders(options, runId)).catch((error: Error) => error);
   const probeStarted = performance.now();
-  const connections = await Connections.open(inventory, lockOwnerName(runId), { connectTimeoutMs: limits?.timeoutMs, attempts: limits?.attempts });
+  const connections = await Connections.open(inventory, lockOwnerName(runId), { connectTimeoutMs: limits?.timeoutMs, attempts: limits?.attempts, witnessMs: limits?.witnessMs });
   // Sessions holding the run lock; only these are unlocked (a reopened session holds nothing).
   const locked: NodeSession[] = [];
   let guardian: Guardian | undefined;
@@ -106,6 +107,10 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     // A live run's half-way state is not a half-done run: never touch it.
     const busy = otherRun(state, lockFile);
     if (busy) return refuseOrReport(options, [busy, journalCheck], started);
+    // Each node known by identity before anything reads roles from the snapshot: another
+    // cluster's primary is not a split brain, one server listed twice is not a replica.
+    const identity = failures(identityChecks(state));
+    if (identity.length) return refuseOrReport(options, [...identity, journalCheck], started);
     const unfinished = findUnfinishedRun(options.journalDir, inventory.file);
     if (unfinished && unfinished.procedure !== options.procedure.name && !unfinished.alive) {
       const check = fail('no-other-run', `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish (${unfinished.file}): run \`pg-handover ${unfinished.procedure}\` again to finish or undo it first`);

@@ -89,10 +89,54 @@ describe('failover decisions', () => {
       ...cluster([dead('pg1', 'timeout'), hears, orphan('pg3', 0x3000000n)]),
       receiversAfter: { sinceProbeMs: 2000, byNode: { pg2: { receiver: { ...hears.walReceiver!, lastMsgAgeMs: 10 } } } },
     };
-    expect(verdicts(state)['replicas-confirm']).toBe('fail');
+    expect(verdicts(state).witnesses).toBe('fail');
+    expect(decide(state).checks.find((c) => c.id === 'witnesses')!.message).toMatch(/replica pg2: heard from it 10 ms ago\): the tool is the one cut off/);
     const quiet: ClusterState = { ...state, receiversAfter: { sinceProbeMs: 2000, byNode: { pg2: { receiver: { ...hears.walReceiver!, lastMsgAgeMs: 2100 } } } } };
-    expect(verdicts(quiet)['replicas-confirm']).toBe('pass');
+    expect(verdicts(quiet).witnesses).toBe('pass');
     expect(decide(quiet).context!.incident!.silence).toBe('timeout');
+  });
+
+  describe('witnesses, not silence', () => {
+    const connected = (age: number, timeout = '60000') => {
+      const r = replica('pg2', 5001, 0x3000000n, { settings: { ...replica('pg2', 5001, 0n).settings, wal_receiver_timeout: timeout } });
+      return { node: r, after: { pg2: { receiver: { ...r.walReceiver!, lastMsgAgeMs: age } } } };
+    };
+    /** The tool cut off from a quiet, healthy primary: refused at once, and the replica heard nothing for 5 s. */
+    const quietCut = (answers: Array<[string, 'reaches' | 'cannot-reach' | 'unknown']>, age = 5000, timeout?: string): ClusterState => {
+      const { node, after } = connected(age, timeout);
+      return {
+        ...cluster([dead('pg1', 'refused'), node]),
+        receiversAfter: { sinceProbeMs: 40, byNode: after },
+        witnesses: { suspect: 'pg1', answers: answers.map(([witness, verdict]) => ({ witness, kind: witness.startsWith('pooler') ? 'pooler' : 'host', verdict, detail: verdict })) },
+      };
+    };
+
+    it('a replica still connected and quiet for less than half its wal_receiver_timeout says nothing: refused without other witnesses', () => {
+      const state = quietCut([]);
+      expect(verdicts(state).witnesses).toBe('fail');
+      expect(decide(state).checks.find((c) => c.id === 'witnesses')!.message).toMatch(/no witness confirms pg1 is down.*replica pg2: still connected, nothing heard for 5000 ms, within the 31.00 s/);
+    });
+
+    it('quiet past half its wal_receiver_timeout plus a second: the primary did not answer its ping, confirmed', () => {
+      expect(verdicts(quietCut([], 32_000)).witnesses).toBe('pass');
+      expect(verdicts(quietCut([], 6_500, '10000')).witnesses).toBe('pass');
+      expect(verdicts(quietCut([], 5_500, '10000')).witnesses).toBe('fail');
+      expect(verdicts(quietCut([], 600_000, '0')).witnesses).toBe('fail');
+    });
+
+    it('any witness that reaches the primary refuses, whatever the others say', () => {
+      const state = quietCut([['pooler pgb', 'reaches'], ['host of pg2', 'cannot-reach']], 40_000);
+      expect(verdicts(state).witnesses).toBe('fail');
+      expect(decide(state).checks.find((c) => c.id === 'witnesses')!.message).toMatch(/pg1 is seen by its witnesses \(pooler pgb: reaches\): the tool is the one cut off from it/);
+    });
+
+    it('a pooler or a host that tried and got no answer confirms; answers about another node are ignored', () => {
+      expect(verdicts(quietCut([['pooler pgb', 'cannot-reach']])).witnesses).toBe('pass');
+      expect(verdicts(quietCut([['host of pg2', 'cannot-reach'], ['pooler pgb', 'unknown']])).witnesses).toBe('pass');
+      const elsewhere = { ...quietCut([['pooler pgb', 'reaches']]), witnesses: { suspect: 'pg9', answers: [{ witness: 'pooler pgb', kind: 'pooler' as const, verdict: 'reaches' as const, detail: '' }] } };
+      expect(verdicts(elsewhere).witnesses).toBe('fail');
+      expect(decide(elsewhere).checks.find((c) => c.id === 'witnesses')!.message).toMatch(/no witness confirms/);
+    });
   });
 
   it('a login refusal is not a dead primary', () => {

@@ -33,6 +33,12 @@ describe('recognising a half-done switchover', () => {
     expect(detectRecovery(pausedOnly, run())).toMatchObject({ kind: 'undo-fence', oldPrimary: 'pg1' });
   });
 
+  it('no journal and no pooler left paused: a pooler pointing at a replica is not a half-done run (preflight names it)', () => {
+    const misrouted = cluster([primary(), replica('pg2'), replica('pg3')], [pooler(5002)]);
+    expect(detectRecovery(misrouted)).toBeUndefined();
+    expect(detectRecovery(misrouted, run({ primary: 'pg2', target: 'pg1', promoteRequested: true }))).toMatchObject({ kind: 'finish' });
+  });
+
   it('never guesses without evidence', () => {
     const pausedOnly = cluster([primary(), replica('pg2'), replica('pg3')], [pooler(5001, { paused: true })]);
     expect(detectRecovery(pausedOnly)).toMatchObject({ kind: 'stuck' });

@@ -104,7 +104,7 @@ describe('the runner', () => {
     expect(report.outcome).toBe('undo-failed');
     expect(report.exitCode).toBe(5);
     expect(report.leftToDo.join('\n')).toMatch(/undo of "fence writes[^"]*" failed: cannot undo fence-writes/);
-    expect(report.verified).toBe('NO writable primary; pgb -> pg1 (PAUSED); no answer from pg1');
+    expect(report.verified).toBe('NO writable primary answers; pgb -> pg1 (PAUSED); pg1 does not answer the tool (no answer): not proven down');
   });
 
   it('a rollback whose code path succeeded but whose end state is wrong is not reported as a rollback', async () => {

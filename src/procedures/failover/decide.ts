@@ -11,6 +11,7 @@ import { nodeAt, nodeState, primariesOf, replicasOf, type ClusterState } from '.
 import type { Incident, LastSeen, LossEstimate } from '../../model/incident.js';
 import { formatLsn, maxLsn, parseLsn, type Lsn } from '../../model/lsn.js';
 import type { NodeObservation, UnreachableNode } from '../../model/node.js';
+import type { WitnessAnswer } from '../../model/witness.js';
 import type { Decision } from '../../playbook/plan.js';
 import type { Playbook, StepOf } from '../../playbook/schema.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
@@ -113,29 +114,56 @@ function toolView(old: UnreachableNode, timeoutMs: number): { check: Check } {
 }
 
 /**
- * Each replica that streamed from the old primary, read again after the tool's probe: no WAL
- * receiver, not streaming, or nothing heard since the probe began confirms; a message heard
- * during the probe contradicts (the tool may be the one cut off).
+ * Failure is confirmed by witnesses that can see the old primary, never by the tool's silence
+ * alone ("unreachable from here" is not "down"). The rule, in order:
+ * 1. any witness that reaches it refuses the failover: the tool is the one cut off;
+ * 2. else at least one must have tried and failed: a pooler whose own login to it got no
+ *    answer, a host whose pg_isready got none, a replica whose WAL receiver lost it or heard
+ *    nothing for longer than the primary can stay quiet (a replica pings its primary after half
+ *    its wal_receiver_timeout, and a live one answers at once);
+ * 3. else refused: nobody confirms.
+ * A replica that heard nothing for less than that bound says nothing: an idle primary sends
+ * nothing to its standbys between their pings.
  */
 function witnessView(state: ClusterState, old: string, timeoutMs: number): { checks: Check[]; names: string[] } {
+  const replicas = replicaWitnesses(state, old, timeoutMs);
+  const others = state.witnesses?.suspect === old ? state.witnesses.answers : [];
+  const all = [...others, ...replicas];
+  const said = (answers: readonly WitnessAnswer[]) => answers.map((a) => `${a.witness}: ${a.detail}`).join('; ');
+  const reach = all.filter((a) => a.verdict === 'reaches');
+  const confirm = all.filter((a) => a.verdict === 'cannot-reach');
+  const unknown = all.filter((a) => a.verdict === 'unknown');
+  const names = replicas.filter((a) => a.verdict === 'cannot-reach').map((a) => a.witness.replace(/^replica /, ''));
+  if (reach.length) {
+    return { names, checks: [fail('witnesses', `${old} is seen by its witnesses (${said(reach)}): the tool is the one cut off from it, not failing over`)] };
+  }
+  if (!confirm.length) {
+    return { names, checks: [fail('witnesses', `no witness confirms ${old} is down, and the tool's view alone is not enough${unknown.length ? ` (${said(unknown)})` : ''}: give the poolers an app_dsn or the nodes host_access so they can be asked, or run again once the replicas have heard nothing for half their wal_receiver_timeout`)] };
+  }
+  return { names, checks: [pass('witnesses', `confirmed by ${said(confirm)}${unknown.length ? `; not conclusive: ${said(unknown)}` : ''}`)] };
+}
+
+/** Each replica that streamed from the old primary (or streams from nothing), read again after the tool's probe. */
+function replicaWitnesses(state: ClusterState, old: string, timeoutMs: number): WitnessAnswer[] {
   const after = state.receiversAfter;
-  const replicas = replicasOf(state).filter((r) => upstreamOf(state)(r) === old || r.walReceiver === undefined);
-  const confirm: string[] = [];
-  const contradict: string[] = [];
-  for (const replica of replicas) {
+  const window = Math.min(timeoutMs, after?.sinceProbeMs ?? timeoutMs);
+  return replicasOf(state).filter((r) => upstreamOf(state)(r) === old || r.walReceiver === undefined).map((replica): WitnessAnswer => {
+    const witness = `replica ${replica.name}`;
     const view = after?.byNode[replica.name];
     const receiver = view ? view.receiver : replica.walReceiver;
-    const window = Math.min(timeoutMs, after?.sinceProbeMs ?? timeoutMs);
-    if (!receiver || receiver.status !== 'streaming') confirm.push(`${replica.name} (${receiver ? `WAL receiver ${receiver.status}` : 'no WAL receiver'})`);
-    else if (receiver.lastMsgAgeMs !== undefined && receiver.lastMsgAgeMs >= window - 25) confirm.push(`${replica.name} (nothing heard for ${Math.round(receiver.lastMsgAgeMs)} ms)`);
-    else contradict.push(`${replica.name} heard from it ${receiver.lastMsgAgeMs === undefined ? 'recently' : `${Math.round(receiver.lastMsgAgeMs)} ms ago`}`);
-  }
-  const names = confirm.map((c) => c.split(' ')[0]!);
-  if (contradict.length) {
-    return { names, checks: [fail('replicas-confirm', `the replicas' view contradicts it: ${contradict.join('; ')}; the tool may be the one cut off from ${old}: not failing over`)] };
-  }
-  if (!confirm.length) return { names, checks: [warn('replicas-confirm', `no replica can confirm ${old} is down: the tool's view alone`)] };
-  return { names, checks: [pass('replicas-confirm', `the replicas' view: ${confirm.join(', ')}`)] };
+    if (!receiver || receiver.status !== 'streaming') return { witness, kind: 'replica', verdict: 'cannot-reach', detail: receiver ? `its WAL receiver is ${receiver.status}` : 'no WAL receiver' };
+    const age = receiver.lastMsgAgeMs;
+    if (age === undefined || age < window - 25) return { witness, kind: 'replica', verdict: 'reaches', detail: `heard from it ${age === undefined ? 'recently' : `${Math.round(age)} ms ago`}` };
+    const bound = quietBoundMs(replica);
+    if (bound !== undefined && age > bound) return { witness, kind: 'replica', verdict: 'cannot-reach', detail: `nothing heard for ${Math.round(age)} ms, past the ${formatMs(bound)} in which a live primary answers its ping` };
+    return { witness, kind: 'replica', verdict: 'unknown', detail: `still connected, nothing heard for ${Math.round(age)} ms${bound === undefined ? ' (wal_receiver_timeout is off: no bound)' : `, within the ${formatMs(bound)} an idle primary may stay quiet`}` };
+  });
+}
+
+/** Half the replica's wal_receiver_timeout (when it pings), plus a second for the answer; undefined when it never pings. */
+export function quietBoundMs(replica: NodeObservation): number | undefined {
+  const timeout = Number(replica.settings.wal_receiver_timeout ?? 60000);
+  return Number.isFinite(timeout) && timeout > 0 ? timeout / 2 + 1000 : undefined;
 }
 
 /** Routers must be reachable (they are the fence); they are expected to send clients to the old primary. */

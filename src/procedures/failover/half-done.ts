@@ -2,8 +2,8 @@
  * A failover left half-way (the tool died, the guardian or a second run takes over): past the
  * promotion, finish it (repoint, resume, follow, verify); before it, release the held poolers
  * (nothing was promoted, so the old primary is still the only one). Without a journal, only the
- * unmistakable case is finished: one writable primary while a pooler still sends clients to a
- * silent node. Pure.
+ * unmistakable case is finished: one writable primary while a pooler the tool left paused still
+ * sends clients to a silent node. Pure.
  */
 import { nodeAt, nodeState, primariesOf, replicasOf, type ClusterState } from '../../model/cluster-state.js';
 import type { NodeObservation } from '../../model/node.js';
@@ -39,7 +39,8 @@ export function failoverHalfDone(state: ClusterState, playbook: Playbook, unfini
     };
   }
   if (!primary) return undefined;
-  const stale = state.poolers.flatMap((p) => (p.reachable ? p.routes : [])).map((r) => nodeAt(state, r.host, r.port)).find((name) => {
+  // Without a journal, only the tool's own trace counts: a pooler it left paused (held) still sending to the silent node.
+  const stale = state.poolers.flatMap((p) => (p.reachable ? p.routes.filter((r) => r.paused) : [])).map((r) => nodeAt(state, r.host, r.port)).find((name) => {
     const node = name ? nodeState(state, name) : undefined;
     return name !== primary.name && node !== undefined && !node.reachable;
   });

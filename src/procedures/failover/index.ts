@@ -25,7 +25,8 @@ export const failover: Procedure = {
   rules: failoverRules,
   decide: (state, playbook, input) => decideFailover(state, playbook, input),
   halfDone: failoverHalfDone,
-  observeLimits: (playbook) => ({ timeoutMs: detectionOf(playbook).timeoutMs, attempts: 1 }),
+  // The witnesses are asked within the same detection timeout, side by side with the tool's own probe.
+  observeLimits: (playbook) => ({ timeoutMs: detectionOf(playbook).timeoutMs, attempts: 1, witnessMs: detectionOf(playbook).timeoutMs }),
   unconfirmed(ctx) {
     const paused = [...stillHeld(ctx.outputs)];
     return [

@@ -1,7 +1,9 @@
 /**
  * Recognises a half-done switchover from the cluster's state (and the journal of an unfinished
  * run, when there is one) and says what to do: finish it, undo its fence, or stop and explain.
- * Pure. It never guesses without evidence: an unexplained paused pooler is reported, not resumed.
+ * Pure. It never guesses without evidence (a journal, or a pooler the tool left paused): an
+ * unexplained paused pooler is reported, not resumed; a pooler pointing at a replica with no
+ * journal is left to preflight, which refuses and names it.
  */
 import { nodeAt, reachableNodes, type ClusterState } from '../../model/cluster-state.js';
 import type { UnfinishedRun } from '../../model/unfinished-run.js';
@@ -27,6 +29,10 @@ export function detectRecovery(state: ClusterState, unfinished?: UnfinishedRun):
     if (unfinished && !unfinished.promoteRequested && unfinished.primary === primary.name) {
       return { kind: 'undo-fence', oldPrimary: primary.name, reason: `the pooler is paused but ${primary.name} is still the primary${run}` };
     }
+    // Evidence, not a guess: without a journal, only the tool's own trace (a pooler it left
+    // paused) makes this a half-done run. A pooler that merely points elsewhere is a cluster that
+    // does not look as expected: preflight refuses and names it.
+    if (!unfinished && !paused.length) return undefined;
     const elsewhere = pooled.find((d) => d.node !== primary.name)?.node;
     const oldPrimary = unfinished?.primary ?? elsewhere;
     if (!oldPrimary && !promotedByRun) {

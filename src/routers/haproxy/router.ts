@@ -16,7 +16,8 @@ import { localFiles } from '../../shell/files.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { request } from '../../shell/runtime-socket.js';
 import { sleep } from '../../util/time.js';
-import { appLoginProblems } from '../app-login.js';
+import type { WitnessAnswer } from '../../model/witness.js';
+import { appLoginProblems, witnessThrough } from '../app-login.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { inMaint, maxconnDeadlocks, parseInfo, parseServersState, parseStatCsv, setProblem, usable, type ServerState } from './runtime-state.js';
 import type { HaproxySpec } from './spec.js';
@@ -214,6 +215,11 @@ export class HaproxyRouter implements Router {
   }
 
 
+
+  /** An application login through the frontend: HAProxy connects to the server it sends clients to. */
+  async witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer> {
+    return witnessThrough(this.spec.name, this.spec.app, suspect, deadlineMs, applicationName);
+  }
 
   async close(): Promise<void> {
     // Nothing is held open: each request is its own connection.

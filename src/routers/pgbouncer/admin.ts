@@ -123,6 +123,15 @@ export class PoolerAdmin {
     return counts;
   }
 
+  /** One pool (database, user): clients waiting, and server connections in any state, logging in included. */
+  async pool(database: string, user: string): Promise<{ waiting: number; servers: number } | undefined> {
+    const rows = await this.session.simple<Record<string, string | number>>('SHOW POOLS', 2000);
+    const row = rows.find((r) => String(r.database) === database && String(r.user) === user);
+    if (!row) return undefined;
+    const servers = ['sv_active', 'sv_idle', 'sv_used', 'sv_tested', 'sv_login'].reduce((sum, k) => sum + Number(row[k] ?? 0), 0);
+    return { waiting: Number(row.cl_waiting ?? 0), servers };
+  }
+
   async reload(): Promise<void> {
     await this.session.simple('RELOAD');
   }

@@ -12,7 +12,8 @@ import { FileChangedError, localFiles, remoteFiles, type HostFiles } from '../..
 import { hostRunner } from '../../shell/host.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { sleep } from '../../util/time.js';
-import { appLoginProblems } from '../app-login.js';
+import type { WitnessAnswer } from '../../model/witness.js';
+import { appLoginProblems, witnessThrough } from '../app-login.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { PoolerAdmin } from './admin.js';
 import type { PgBouncerDetail } from './checks.js';
@@ -222,6 +223,39 @@ export class PgBouncerRouter implements Router {
       if (problem) return `${problem}: the config file cannot be rewritten to repoint it`;
     }
     return undefined;
+  }
+
+  /**
+   * An application login through PgBouncer, which must reach the suspect through its own server
+   * connection. While it waits, the console is polled: clients waiting and no server connection
+   * at all, not even one logging in, on two polls 50 ms apart, means PgBouncer's connection
+   * attempts fail (it starts one as soon as a client waits, and waits server_login_retry after a
+   * failed one): it cannot reach the suspect, said without waiting for the deadline. A hung
+   * suspect keeps a connection logging in, so it is the deadline that answers there.
+   */
+  async witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer> {
+    const stop = new AbortController();
+    const probe = witnessThrough(this.spec.name, this.spec.app, suspect, deadlineMs, applicationName, stop.signal);
+    const app = this.spec.app;
+    if (!app || !this.admin) return probe;
+    const started = performance.now();
+    const admin = this.admin;
+    const stalled = (async (): Promise<WitnessAnswer | undefined> => {
+      let seen = 0;
+      while (!stop.signal.aborted && performance.now() - started < deadlineMs - 60) {
+        await sleep(50);
+        const pool = await admin.pool(app.dbname, app.user).catch(() => undefined);
+        seen = pool && pool.waiting > 0 && pool.servers === 0 ? seen + 1 : 0;
+        if (seen >= 2) {
+          return { witness: `pooler ${this.spec.name}`, kind: 'pooler', verdict: 'cannot-reach', ms: Math.round(performance.now() - started),
+            detail: `clients wait and it has no server connection to ${suspect.name}, not even one logging in: its connection attempts fail` };
+        }
+      }
+      return undefined;
+    })();
+    const first = await Promise.race([probe, stalled.then((a) => a ?? probe)]);
+    stop.abort();
+    return first;
   }
 
   async close(): Promise<void> {
