@@ -1,8 +1,8 @@
 /**
  * A failover's witnesses, asked while the tool probes the nodes itself (so a hung primary costs
  * one detection timeout, not two): each router (can it reach the primary through its own server
- * connection?) and each node's host that the inventory gives access to (does `pg_isready` from
- * there get an answer from the primary's connect_address?). The replicas' WAL receivers are the
+ * connection?) and each other node's host that the inventory gives access to (does `pg_isready`
+ * from there get an answer from the primary's connect_address?). The replicas' WAL receivers are the
  * third kind; they are read with the snapshot (receiversAfter) and judged in the failover's decide.
  */
 import type { Inventory, NodeSpec } from '../inventory/model.js';
@@ -33,13 +33,14 @@ export async function askWitnesses(inventory: Inventory, routers: readonly Route
   const target = routeTargetOf(suspect, addresses);
   const answers = await Promise.all([
     ...routers.map((router) => router.witness(target, left, applicationName).catch((error: Error): WitnessAnswer => ({ witness: `pooler ${router.spec.name}`, kind: 'pooler', verdict: 'unknown', detail: error.message }))),
-    ...inventory.nodes.filter((n) => n.hostAccess).map((host) => fromHost(host, suspect, left)),
+    // The other nodes' hosts: the suspect's own host would only say its server is alive, not that anyone reaches it.
+    ...inventory.nodes.filter((n) => n.hostAccess && n.name !== suspect.name).map((host) => fromHost(host, suspect, left)),
   ]);
   return { suspect: suspect.name, answers: answers.map((a) => ({ ...a, ms: Math.round(performance.now() - started) })) };
 }
 
 async function fromHost(host: NodeSpec, suspect: NodeSpec, deadlineMs: number): Promise<WitnessAnswer> {
-  const witness = host.name === suspect.name ? `its own host (${host.name})` : `host of ${host.name}`;
+  const witness = `host of ${host.name}`;
   const runner = hostRunnerFor(host);
   const { host: address, port } = peerAddress(suspect);
   if (!runner) return { witness, kind: 'host', verdict: 'unknown', detail: 'no host_access' };
