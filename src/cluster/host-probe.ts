@@ -13,12 +13,21 @@ import { currentUser, isRoot } from '../shell/os-user.js';
 import type { BinariesVersion, HostProbe, NodeBinaries } from '../model/cluster-state.js';
 import { versionNumOf, versionText } from '../model/node.js';
 
+/** A node the old primary may stream from after a switchover, and the exact primary_conninfo it would use. */
+export interface StreamTarget {
+  readonly name: string;
+  readonly conninfo: string;
+}
+
 /**
- * `passfiles`: those the replicas' primary_conninfo names. The primary rejoins as a replica with
- * the same conninfo, so the same file must be readable on its host too (else it is found out
- * only after the switchover, when it cannot stream).
+ * `streamTargets`: the replicas it may follow after a switchover, each with the primary_conninfo
+ * it would get (the replicas' own, pointed there). Proven by doing it: a replication connection
+ * from its host, as its OS user, with exactly that conninfo (IDENTIFY_SYSTEM). That finds a
+ * passfile that is missing where a password is needed, and a pg_hba.conf that rejects its
+ * address; and it does not refuse a passfile= that names no file where none is needed (trust,
+ * cert or peer authentication, as `pg_basebackup -R` leaves it).
  */
-export async function probeHost(node: NodeSpec, serverDataDir: string | undefined, passfiles: readonly string[] = []): Promise<HostProbe> {
+export async function probeHost(node: NodeSpec, serverDataDir: string | undefined, streamTargets: readonly StreamTarget[] = []): Promise<HostProbe> {
   const problems: string[] = [];
   const access = node.hostAccess;
   if (!access) return { node: node.name, problems };
@@ -47,7 +56,8 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
     runner.run([binPath(bin, 'pg_ctl'), '--version'], { timeoutMs: 10_000 }),
     runner.run([binPath(bin, 'pg_controldata'), '--version'], { timeoutMs: 10_000 }),
     serverDataDir && serverDataDir !== dataDir ? runner.run(['test', dataDir, '-ef', serverDataDir], { timeoutMs: 10_000 }) : undefined,
-    Promise.all(passfiles.map((file) => runner.run(['test', '-r', file], { timeoutMs: 10_000 }))),
+    Promise.all(streamTargets.map((target) => runner.run(['sh', '-c', 'exec "$1" -X -A -t -c IDENTIFY_SYSTEM "$PG_HANDOVER_CONNINFO replication=true"', 'sh', binPath(bin, 'psql')],
+      { timeoutMs: 10_000, env: { PG_HANDOVER_CONNINFO: target.conninfo } }))),
     ...services.map((command) => runner.run(['sh', '-c', 'command -v "$1"', 'sh', programOf(command)], { timeoutMs: 10_000 })),
   ]);
   const via = access.kind === 'local' ? `locally${access.runAs ? ` as ${access.runAs}` : ''}` : `via ${access.command.join(' ')}`;
@@ -69,13 +79,12 @@ export async function probeHost(node: NodeSpec, serverDataDir: string | undefine
       problems.push((error as Error).message);
     }
   }
-  readable.forEach((result, i) => {
-    if (!result.ok) problems.push(`passfile ${passfiles[i]} (in the replicas' primary_conninfo, which ${node.name} will stream with after the switchover) is not readable ${via}`);
-  });
+  const streams = Object.fromEntries(readable.map((result, i) => [streamTargets[i]!.name, result.ok ? undefined
+    : describeFailure(`a replication connection to ${streamTargets[i]!.name} with the primary_conninfo ${node.name} will stream with after the switchover (the replicas', pointed there), ${via}`, result)]));
   found.forEach((result, i) => {
     if (!result.ok) problems.push(`service command ${services[i]!.join(' ')}: ${programOf(services[i]!)} not found ${via}`);
   });
-  return { node: node.name, problems, binDir, logFile };
+  return { node: node.name, problems, binDir, logFile, streams };
 }
 
 /**

@@ -1,5 +1,7 @@
 /** Reads the whole cluster into a ClusterState, every node and router in parallel. */
-import { probeBinaries, probeHost } from './host-probe.js';
+import { probeBinaries, probeHost, type StreamTarget } from './host-probe.js';
+import { conninfoTowards } from '../postgres/conninfo.js';
+import { peerAddress } from '../inventory/model.js';
 import { withDiscovered } from '../inventory/discovered.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { resolveHosts } from '../shell/resolve.js';
@@ -37,7 +39,7 @@ export async function observeCluster(connections: Connections, options: { queryT
   const [lockHolder, addresses, hosts, binaries] = await Promise.all([
     findLockHolder(connections, nodes, connections.applicationName),
     resolveHosts(hostsSeen(withDataDirs, nodes, poolers)),
-    Promise.all(acted.map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory, replicaPassfiles(nodes)))),
+    Promise.all(acted.map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory, streamTargets(withDataDirs, nodes)))),
     Promise.all(withDataDirs.nodes.map(async (spec) => {
       const node = nodes.find((n) => n.name === spec.name);
       return [spec.name, node?.reachable && options.binaries !== false ? await probeBinaries(spec, options.binDir) : undefined] as const;
@@ -75,17 +77,17 @@ async function receiversNow(connections: Connections, nodes: readonly NodeState[
   };
 }
 
-/** The passfiles the replicas stream with (primary_conninfo's passfile=…). */
-function replicaPassfiles(nodes: readonly NodeState[]): string[] {
-  return [...new Set(nodes.flatMap((n) => {
-    if (!n.reachable || !n.inRecovery || !n.settings.primary_conninfo) return [];
-    try {
-      const file = parseConninfo(n.settings.primary_conninfo).passfile;
-      return file ? [file] : [];
-    } catch {
-      return [];
-    }
-  }))];
+/** Each replica a former primary may follow, with the primary_conninfo it would get: the first replica's, pointed there. */
+function streamTargets(inventory: Connections['inventory'], nodes: readonly NodeState[]): StreamTarget[] {
+  const replicas = nodes.filter((n): n is NodeObservation => n.reachable && n.inRecovery);
+  const template = replicas.find((r) => r.settings.primary_conninfo)?.settings.primary_conninfo;
+  if (!template) return [];
+  try {
+    parseConninfo(template);
+  } catch {
+    return [];
+  }
+  return replicas.map((r) => ({ name: r.name, conninfo: conninfoTowards(template, peerAddress(inventory.nodes.find((s) => s.name === r.name)!)) }));
 }
 
 function hostsSeen(inventory: Connections['inventory'], nodes: readonly NodeState[], poolers: readonly RouterState[]): string[] {

@@ -37,7 +37,7 @@ export function preflight(input: PreflightInput): Check[] {
       : `no replica streams from ${primary.name}, so there is nothing to promote`));
   }
   checks.push(...state.poolers.flatMap((router) => input.routerChecks(router, { state, primary, pauseBudgetMs: input.limits.pauseBudgetMs })));
-  checks.push(...hostAccessChecks(state, primary));
+  checks.push(...hostAccessChecks(state, primary, target));
   checks.push(...binariesChecks(state));
   checks.push(state.lockHolder
     ? fail('no-other-run', `another pg-handover run holds the cluster lock: "${state.lockHolder.applicationName}" (backend pid ${state.lockHolder.pid}, since ${state.lockHolder.since})`)
@@ -180,14 +180,17 @@ function siblingChecks(state: ClusterState, primary: NodeObservation, target: No
     });
 }
 
-function hostAccessChecks(state: ClusterState, primary: NodeObservation | undefined): Check[] {
+function hostAccessChecks(state: ClusterState, primary: NodeObservation | undefined, target: NodeObservation | undefined): Check[] {
   const spec = primary && state.inventory.nodes.find((n) => n.name === primary.name);
   if (!spec || !primary) return [warn('host-access', 'no primary, host access not checked')];
   if (!spec.hostAccess) return [warn('host-access', `${spec.name}: no host_access in the inventory, so it is fenced read-only (weaker) and stays fenced afterwards`)];
   const probe = state.hosts?.find((h) => h.node === spec.name);
   const via = spec.hostAccess.kind === 'local' ? 'locally' : `via ${spec.hostAccess.command.join(' ')}`;
-  const checks: Check[] = probe && probe.problems.length
-    ? probe.problems.map((problem) => fail('host-access', `${spec.name}: ${problem}`))
-    : [pass('host-access', `${spec.name}: commands run ${via} (postmaster.pid read, data directory writable, pg_ctl and pg_controldata run${spec.service ? ', service commands found' : ''}${probe?.discovered?.length ? `; discovered ${probe.discovered.join(', ')}` : ''}), so it is stopped cleanly and rejoins as a replica`)];
+  // Proven by doing it: the old primary's host streams from the target with the conninfo it will get.
+  const stream = target ? probe?.streams?.[target.name] : undefined;
+  const problems = [...(probe?.problems ?? []), ...(stream ? [stream] : [])];
+  const checks: Check[] = problems.length
+    ? problems.map((problem) => fail('host-access', `${spec.name}: ${problem}`))
+    : [pass('host-access', `${spec.name}: commands run ${via} (postmaster.pid read, data directory writable, pg_ctl and pg_controldata run${target && probe?.streams && target.name in probe.streams ? `, a replication connection to ${target.name} made from there with the conninfo it will stream with` : ''}${spec.service ? ', service commands found' : ''}${probe?.discovered?.length ? `; discovered ${probe.discovered.join(', ')}` : ''}), so it is stopped cleanly and rejoins as a replica`)];
   return checks;
 }

@@ -23,6 +23,8 @@ export interface HostProbe {
   readonly binDir?: string;
   /** The file the postmaster's output goes to now (its stderr), when the inventory names no log_file. */
   readonly logFile?: string;
+  /** Per replica it may follow after a switchover: why a replication connection to it from this host failed (undefined: it worked). */
+  readonly streams?: Readonly<Record<string, string | undefined>>;
   /** Paths taken from the server because the inventory names none, said in the check. */
   readonly discovered?: readonly string[];
 }

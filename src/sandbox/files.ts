@@ -45,6 +45,10 @@ host    all           all           0.0.0.0/0      scram-sha-256
 host    replication   ${SANDBOX_USERS.replication}    0.0.0.0/0      scram-sha-256
 `;
 
+/** Before PG_HBA (the first matching line wins): replication from loopback without a password. */
+export const TRUSTED_REPLICATION_HBA = `host    replication   ${SANDBOX_USERS.replication}    127.0.0.1/32   trust
+`;
+
 export const PG_HBA = `# pg-handover sandbox: loopback only, passwords always
 host    all           all           127.0.0.1/32   scram-sha-256
 host    replication   ${SANDBOX_USERS.replication}    127.0.0.1/32   scram-sha-256

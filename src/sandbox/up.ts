@@ -21,7 +21,7 @@ import { launchNode, launchPgBouncer } from './control.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
 import { createCluster, debianLayout, emptyDataDir, serviceCommands, type DebianLayout } from './debian.js';
 import { makeCertificates, tlsConf, tlsHba } from './tls.js';
-import { PG_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
+import { PG_HBA, TRUSTED_REPLICATION_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
 import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode, type SandboxPooler } from './manifest.js';
 
 export interface SandboxUpOptions {
@@ -42,6 +42,12 @@ export interface SandboxUpOptions {
   readonly router?: 'pgbouncer' | 'haproxy';
   /** A node on this newer major (its binaries found by findUpgradeBin) for upgrade-major; the cluster gets wal_level = logical. */
   readonly upgradeTarget?: number;
+  /**
+   * 'trust': replication connections from loopback need no password, and the replicas are cloned
+   * by a plain `pg_basebackup -R` that names no passfile, as many clusters are built: their
+   * primary_conninfo then names a passfile that does not exist.
+   */
+  readonly replicationAuth?: 'password' | 'trust';
   readonly onProgress?: (message: string) => void;
 }
 
@@ -88,7 +94,8 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     dir, pgBin, identity, osUser, passfile, layout,
     // Logical decoding for a publication (and, on the target, for the way back).
     conf: (port, name) => `${postgresqlConf(port, name)}${tls ? tlsConf(tls) : ''}${upgradeBin ? 'wal_level = logical\n' : ''}`,
-    hba: `${tls ? tlsHba(SANDBOX_USERS.superuser) : ''}${PG_HBA}`,
+    hba: `${tls ? tlsHba(SANDBOX_USERS.superuser) : ''}${options.replicationAuth === 'trust' ? TRUSTED_REPLICATION_HBA : ''}${PG_HBA}`,
+    replicationTrust: options.replicationAuth === 'trust',
   };
   const primary = nodes[0]!;
   progress(`initdb ${primary.name}`);
@@ -126,6 +133,8 @@ interface BuildContext {
   readonly identity: RunOptions;
   readonly osUser: string | undefined;
   readonly passfile: string;
+  /** Replicas cloned without a passfile, replication trusted from loopback. */
+  readonly replicationTrust?: boolean;
   readonly layout: DebianLayout | undefined;
   /** A node's postgresql.conf additions, and the pg_hba.conf every node gets. */
   readonly conf: (port: number, name: string) => string;
@@ -239,7 +248,7 @@ async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: Sa
   }
   await must(`pg_basebackup ${replica.name}`, [
     join(ctx.pgBin, 'pg_basebackup'), '-D', replica.dataDir,
-    '-d', `host=127.0.0.1 port=${primary.port} user=${SANDBOX_USERS.replication} passfile=${ctx.passfile}`,
+    '-d', `host=127.0.0.1 port=${primary.port} user=${SANDBOX_USERS.replication}${ctx.replicationTrust ? '' : ` passfile=${ctx.passfile}`}`,
     '-c', 'fast', '-X', 'stream', '-R', '-C', '-S', replica.name, '--no-sync',
   ], ctx.identity);
   // Debian: its own postgresql.conf (outside the data directory) already names its port.
