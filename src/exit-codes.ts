@@ -29,11 +29,12 @@ export const exitCodeOfOutcome: Readonly<Record<Outcome, number>> = {
 };
 
 /** Ends of a command that ran no plan: nothing was changed. */
-export const exitCodeOfEnd: Readonly<Record<'ready' | 'not-ready' | 'declined' | 'nothing-to-recover', number>> = {
+export const exitCodeOfEnd: Readonly<Record<'ready' | 'not-ready' | 'declined' | 'nothing-to-recover' | 'nothing-to-do', number>> = {
   ready: ExitCode.ok,
   'not-ready': ExitCode.preflightRefused,
   declined: ExitCode.preflightRefused,
   'nothing-to-recover': ExitCode.ok,
+  'nothing-to-do': ExitCode.ok,
 };
 
 export function exitCodeFor(error: unknown): number {

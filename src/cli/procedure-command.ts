@@ -105,6 +105,11 @@ function finish(procedure: Procedure, flags: ProcedureFlags, result: ProcedureRe
     say('declined: nothing was changed');
     return exitCodeOfEnd.declined;
   }
+  if (result.kind === 'nothing-to-do') {
+    if (flags.json) outJson({ event: 'done', message: result.message });
+    else say(`NOTHING TO DO: ${result.message} (exit 0)`);
+    return exitCodeOfEnd['nothing-to-do'];
+  }
   if (result.kind === 'nothing-to-recover') {
     say(`nothing to recover: no half-done ${procedure.name}`);
     return exitCodeOfEnd['nothing-to-recover'];

@@ -38,7 +38,8 @@ export function summaryOf(procedure: Procedure, command: string, result: Procedu
     lines.push('', '| step | status | time |', '| --- | --- | --- |', ...r.steps.map((s) => `| ${s.id} | ${s.status} | ${s.durationMs === undefined ? '' : formatMs(s.durationMs)} |`));
     if (r.leftToDo.length) lines.push('', '**Left to do:**', ...r.leftToDo.map((l) => `- ${cell(l)}`));
   } else {
-    lines.push(`### ${command}: ${result.kind === 'declined' ? 'declined, nothing changed' : `nothing to recover: no half-done ${procedure.name}`} (exit ${exitCode})`);
+    const said = result.kind === 'declined' ? 'declined, nothing changed' : result.kind === 'nothing-to-do' ? `nothing to do: ${result.message}` : `nothing to recover: no half-done ${procedure.name}`;
+    lines.push(`### ${command}: ${said} (exit ${exitCode})`);
   }
   return redact(`${lines.join('\n')}\n\n`);
 }

@@ -30,6 +30,8 @@ export interface Plan {
 export interface Decision {
   readonly checks: readonly Check[];
   readonly context?: PlanContext;
+  /** The goal is already met: nothing to do (exit 0), said in one line. */
+  readonly done?: string;
 }
 
 /**

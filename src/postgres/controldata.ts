@@ -5,6 +5,8 @@ export interface ControlData {
   readonly state: string;
   readonly checkpointLsn: Lsn | undefined;
   readonly timeline: number | undefined;
+  /** A standby's: the timeline of the position it must replay to before it is consistent (0 when none). */
+  readonly minRecoveryTimeline?: number;
   readonly systemIdentifier: string | undefined;
 }
 
@@ -18,6 +20,7 @@ export function parseControlData(text: string): ControlData {
     state: field('Database cluster state') ?? 'unknown',
     checkpointLsn: parseLsn(field('Latest checkpoint location')),
     timeline: timeline ? Number(timeline) : undefined,
+    minRecoveryTimeline: Number(field("Min recovery ending loc's timeline") ?? 0) || undefined,
     systemIdentifier: field('Database system identifier'),
   };
 }

@@ -203,6 +203,27 @@ export async function startServer(runner: HostRunner, node: NodeSpec, timeoutMs:
   if (!result.ok) throw new StepFailedError(describeFailure(`starting ${node.name}`, result));
 }
 
+/**
+ * A stopped node's standby settings, written where ALTER SYSTEM writes them (postgresql.auto.conf)
+ * before it starts: a rewound standby needs WAL from its upstream to become consistent, and so
+ * to accept the connection an ALTER SYSTEM would need. The conninfo (it may hold a password)
+ * travels in the environment, never on a command line.
+ */
+export const STANDBY_CONF_SCRIPT = 'f="$1/postgresql.auto.conf"; touch "$f" && { grep -v -E "^[[:space:]]*(primary_conninfo|primary_slot_name)[[:space:]]*=" "$f"; printf "%s\\n" "$PG_HANDOVER_CONNINFO_LINE"; if [ -n "$PG_HANDOVER_SLOT_LINE" ]; then printf "%s\\n" "$PG_HANDOVER_SLOT_LINE"; fi; } > "$f.pg-handover" && mv "$f.pg-handover" "$f"';
+
+/** The two lines, as ALTER SYSTEM would write them (one value each: the host runner sends the environment line by line). */
+export const standbyConfLines = (conninfo: string, slot: string): string[] =>
+  [`primary_conninfo = ${quoteConf(conninfo)}`, ...(slot ? [`primary_slot_name = ${quoteConf(slot)}`] : [])];
+
+const quoteConf = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+
+export async function writeStandbyConf(runner: HostRunner, node: NodeSpec, conninfo: string, slot: string): Promise<void> {
+  const [conninfoLine, slotLine] = standbyConfLines(conninfo, slot);
+  const env = { PG_HANDOVER_CONNINFO_LINE: conninfoLine!, PG_HANDOVER_SLOT_LINE: slotLine ?? '' };
+  const result = await runner.run(['sh', '-c', STANDBY_CONF_SCRIPT, 'sh', node.dataDir!], { timeoutMs: 10_000, env });
+  if (!result.ok) throw new StepFailedError(describeFailure(`writing primary_conninfo to ${node.name}'s postgresql.auto.conf`, result));
+}
+
 export async function markStandby(runner: HostRunner, node: NodeSpec): Promise<void> {
   const result = await runner.run(standbySignalCommand(node), { timeoutMs: 10_000 });
   if (!result.ok) throw new StepFailedError(describeFailure(`writing standby.signal on ${node.name}`, result));

@@ -10,6 +10,7 @@ import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import { observeUpgrade } from '../cluster/upgrade-observe.js';
 import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
+import { goalMet } from '../decide/goal-met.js';
 import { identityChecks } from '../decide/identity.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
@@ -62,6 +63,7 @@ export type ProcedureResult =
   | { readonly kind: 'dry-run'; readonly checks: readonly Check[]; readonly plan?: Plan; readonly ready: boolean; readonly elapsedMs: number }
   | { readonly kind: 'declined'; readonly checks: readonly Check[]; readonly plan: Plan }
   | { readonly kind: 'nothing-to-recover' }
+  | { readonly kind: 'nothing-to-do'; readonly checks: readonly Check[]; readonly message: string }
   | { readonly kind: 'ran'; readonly checks: readonly Check[]; readonly plan: Plan; readonly report: Report };
 
 export interface LoadedInput {
@@ -111,7 +113,17 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     // cluster's primary is not a split brain, one server listed twice is not a replica.
     const identity = failures(identityChecks(state));
     if (identity.length) return refuseOrReport(options, [...identity, journalCheck], started);
-    const unfinished = findUnfinishedRun(options.journalDir, inventory.file);
+    let unfinished = findUnfinishedRun(options.journalDir, inventory.file);
+    const closed: Check[] = [];
+    if (unfinished && !unfinished.alive && !options.dryRun) {
+      // Evidence that it is over: the cluster already is what that run meant to leave.
+      const met = goalMet(state, unfinished);
+      if (met) {
+        new Journal(dirname(unfinished.file), unfinished.runId).write('recovered-by', { runId, outcome: 'goal-met', reason: met });
+        closed.push(pass('half-done-closed', `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish, but its goal is met (${met}): its record is closed (${unfinished.file})`));
+        unfinished = undefined;
+      }
+    }
     if (unfinished && unfinished.procedure !== options.procedure.name && !unfinished.alive) {
       const check = fail('no-other-run', `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish (${unfinished.file}): run \`pg-handover ${unfinished.procedure}\` again to finish or undo it first`);
       return refuseOrReport(options, [check, journalCheck], started);
@@ -120,8 +132,12 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, early, setGuardian: (g) => (guardian = g) };
     if (halfDone) return await recover({ ...session, halfDone, unfinished });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
-    const { checks: decided, plan } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss, binDir: options.binDir, back: options.back });
-    const checks = [...decided, journalCheck];
+    const { checks: decided, plan, done } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss, binDir: options.binDir, back: options.back });
+    const checks = [...closed, ...decided, journalCheck];
+    if (done && failures(checks).length === 0) {
+      options.onDecision?.(checks, undefined);
+      return { kind: 'nothing-to-do', checks, message: done };
+    }
     options.onDecision?.(checks, plan);
     const ready = failures(checks).length === 0 && plan !== undefined;
     if (options.dryRun) return { kind: 'dry-run', checks, plan, ready, elapsedMs: performance.now() - started };
@@ -259,9 +275,9 @@ const withAfterwards = (procedure: Procedure, report: Report): Report => {
   return lines.length ? { ...report, leftToDo: [...report.leftToDo, ...lines] } : report;
 };
 
-function planFrom(procedure: Procedure, state: ClusterState, playbook: Playbook, input: DecideInput): { checks: readonly Check[]; plan?: Plan } {
+function planFrom(procedure: Procedure, state: ClusterState, playbook: Playbook, input: DecideInput): { checks: readonly Check[]; plan?: Plan; done?: string } {
   const decision = procedure.decide(state, playbook, input);
-  return { checks: decision.checks, plan: decision.context ? buildPlan(playbook.name, procedure.name, playbook.steps, decision.context) : undefined };
+  return { checks: decision.checks, done: decision.done, plan: decision.context ? buildPlan(playbook.name, procedure.name, playbook.steps, decision.context) : undefined };
 }
 
 function refusal(checks: readonly Check[]): PreflightRefusedError {

@@ -33,7 +33,7 @@ export interface Outputs {
   readonly follow: { readonly followers: Record<string, string> };
   readonly 'demote-old-primary': { started: boolean; role?: string };
   /** How a former primary (or diverged replica) came back: without a rewind, or after pg_rewind. */
-  readonly rejoin: { how?: 'no rewind needed' | 'pg_rewind'; role?: string; detail?: string };
+  readonly rejoin: { how?: 'no rewind needed' | 'pg_rewind'; role?: string; detail?: string; discarded?: { from: string; to: string; bytes: number; timeline?: number } };
 }
 
 export const newOutputs = (): Outputs => ({

@@ -11,11 +11,11 @@
 import { StepFailedError } from '../errors.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { peerAddress } from '../inventory/model.js';
-import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
+import { formatLsn, maxLsn, parseLsn, type Lsn } from '../model/lsn.js';
 import { duration, stepParams } from '../playbook/fields.js';
-import { slotNameFor } from '../postgres/conninfo.js';
-import { binPath, controlDataCommand, markStandby, readControlData, standbySignalCommand, startCommand, startServer, stopIfRunning } from '../postgres/server-control.js';
-import { DROP_OWN_SLOTS_SQL, quoteLiteral } from '../postgres/sql.js';
+import { maskConninfo, slotNameFor } from '../postgres/conninfo.js';
+import { binPath, controlDataCommand, markStandby, readControlData, standbyConfLines, standbySignalCommand, startCommand, startServer, stopIfRunning, writeStandbyConf } from '../postgres/server-control.js';
+import { DROP_OWN_SLOTS_SQL, ENSURE_SLOT_SQL, quoteLiteral, withValues } from '../postgres/sql.js';
 import { describeFailure } from '../shell/exec.js';
 import { sleep } from '../util/time.js';
 import type { HostRunner } from '../shell/host.js';
@@ -44,10 +44,13 @@ export const rejoinStep: StepDefinition<typeof schema> = {
     return [
       {
         text: `[${node.name}] stop it if it runs (fast shutdown, immediate after ${step.stop_timeout} ms); wait until no server process uses ${node.dataDir ?? 'its data directory'}, then remove a stale postmaster.pid`,
-        run: async (ctx) => {
+        run: async (ctx, out) => {
           ctx.noReturn.requested = true;
           ctx.record('point-of-no-return', { node: node.name });
-          return (await stopIfRunning(runnerOf(ctx), node, step.stop_timeout)) ? `${node.name} stopped` : `${node.name} was not running`;
+          const stopped = await stopIfRunning(runnerOf(ctx), node, step.stop_timeout);
+          // Until it streams, that is all it is: never "primary" in a report.
+          out.role = 'stopped for the rejoin, not streaming yet';
+          return stopped ? `${node.name} stopped` : `${node.name} was not running`;
         },
       },
       {
@@ -55,9 +58,20 @@ export const rejoinStep: StepDefinition<typeof schema> = {
         run: async (ctx, out) => {
           const control = await readControlData(runnerOf(ctx), node);
           const fork = await forkPoint(ctx, control.timeline);
-          const clean = control.state === 'shut down' && control.checkpointLsn !== undefined && fork !== undefined && control.checkpointLsn < fork;
+          // A standby on the current primary's timeline needs no rewind. A crashed standby is never
+          // given to pg_rewind (its single-user crash recovery refuses standby.signal, and without
+          // it would write WAL of its own): it recovers in standby mode; should it not stream,
+          // the next run stops it cleanly first and rewinds it ("shut down in recovery").
+          const current = ctx.targetObs?.timeline;
+          const onCurrent = current !== undefined && (control.timeline === current || control.minRecoveryTimeline === current);
+          const beforeFork = control.checkpointLsn !== undefined && fork !== undefined && control.checkpointLsn < fork;
+          const clean = (control.state === 'in archive recovery' && (onCurrent || beforeFork)) ||
+            (control.state === 'shut down in recovery' && onCurrent) || (control.state === 'shut down' && beforeFork);
           out.how = clean ? 'no rewind needed' : 'pg_rewind';
           out.detail = `pg_control: "${control.state}", checkpoint ${formatLsn(control.checkpointLsn)} on timeline ${control.timeline ?? '?'}; fork ${fork === undefined ? 'unknown' : formatLsn(fork)}`;
+          // What the rewind throws away: the node's own WAL past the fork (as far as it is known).
+          const end = maxLsn(control.checkpointLsn, ctx.primaryObs?.flushLsn);
+          if (!clean && fork !== undefined && end !== undefined && end > fork) out.discarded = { from: formatLsn(fork), to: formatLsn(end), bytes: Number(end - fork), timeline: control.timeline };
           return `${out.how}: ${out.detail}`;
         },
       },
@@ -69,8 +83,25 @@ export const rejoinStep: StepDefinition<typeof schema> = {
         },
       },
       {
-        text: `${shellText(node.name, rewindCommand(plan))}  (only if a rewind is needed; ${OWN_FILES.join(', ')} kept)`,
-        run: async (ctx, out) => (out.how === 'pg_rewind' ? rewind(ctx, step.rewind_timeout) : undefined),
+        text: `${shellText(node.name, rewindCommand(plan))}  (only if a rewind is needed; ${OWN_FILES.join(', ')} kept)\n` +
+          `  its own writes after the fork are discarded${plan.primaryObs?.flushLsn !== undefined ? ` (its WAL ends at ${formatLsn(plan.primaryObs.flushLsn)} now)` : ''}; to read them first: ${binPath(node.binDir ? node : plan.target, 'pg_waldump')} -p ${node.dataDir ?? '<data_dir>'}/pg_wal -s <the fork point, in ${plan.target.name}'s pg_wal/*.history>`,
+        run: async (ctx, out) => {
+          if (out.how !== 'pg_rewind') return undefined;
+          const said = await rewind(ctx, step.rewind_timeout).catch((error: Error) => {
+            throw new StepFailedError(`${error.message} (${out.detail})`);
+          });
+          const d = out.discarded;
+          ctx.log.notes.push(d
+            ? `${node.name}'s own writes after the fork were discarded by pg_rewind: its WAL from ${d.from} to at least ${d.to} (${d.bytes} bytes) on timeline ${d.timeline ?? '?'}; a dry run names the pg_waldump command to read them before a rejoin`
+            : `${node.name}'s own writes after the fork (if any) were discarded by pg_rewind; the fork point could not be read`);
+          return said;
+        },
+      },
+      // Before it starts, not after: a rewound node replays WAL from its upstream before it accepts a connection.
+      ...(slot ? [{ text: sqlText(plan.target.name, withValues(ENSURE_SLOT_SQL, [slot])), run: async (ctx: StepContext) => void (await (await ctx.connections.node(ctx.target.name)).query(ENSURE_SLOT_SQL, [slot])) }] : []),
+      {
+        text: `[${node.name}] shell: in ${node.dataDir ?? '<data_dir>'}/postgresql.auto.conf: ${standbyConfLines(maskConninfo(conninfo), slot).join('; ')}  (before it starts)`,
+        run: async (ctx) => writeStandbyConf(runnerOf(ctx), node, conninfo, slot),
       },
       { text: shellText(node.name, standbySignalCommand(node)), run: async (ctx) => markStandby(runnerOf(ctx), node) },
       { text: shellText(node.name, startCommand(node, step.start_timeout)), run: async (ctx) => startServer(runnerOf(ctx), node, step.start_timeout) },

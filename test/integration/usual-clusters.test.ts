@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { loadInventory } from '../../src/inventory/load.js';
 import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
-import { run } from '../../src/shell/exec.js';
-import { runAsIdentity } from '../../src/shell/os-user.js';
 import { cli, reportOf } from './support/cli.js';
-import { nodeConn, settledTopology, sql, underLoad } from './support/cluster.js';
+import { appConn, nodeConn, settledTopology, sql, underLoad } from './support/cluster.js';
+import { postmasterPid, startNode } from '../../src/sandbox/control.js';
+import { waitGone } from '../../src/shell/processes.js';
+import { sleep } from '../../src/util/time.js';
 import { describe, expect, test as base, type SandboxFixture } from './support/fixtures.js';
 
 /** A cluster whose replicas came from `pg_basebackup -R` without a passfile, replication trusted from loopback. */
@@ -35,7 +36,11 @@ const test = base.extend<{ usual: SandboxFixture }>({
 });
 
 const on = (sandbox: SandboxFixture, node: string, text: string) => sql(nodeConn(sandbox, node, 'postgres'), text);
-const osUser = runAsIdentity('postgres', 'test');
+async function killNode(sandbox: SandboxFixture, node: string): Promise<void> {
+  const pid = postmasterPid(sandbox.manifest, node)!;
+  process.kill(pid, 'SIGKILL');
+  await waitGone([pid], 10_000);
+}
 
 describe('clusters built with pg_basebackup -R', () => {
   test('a primary_conninfo naming a passfile that does not exist is no refusal: the stream is proven by making it; a pg_hba.conf that rejects it is', async ({ usual }) => {
@@ -60,6 +65,55 @@ describe('clusters built with pg_basebackup -R', () => {
     expect(refused.stdout).toMatch(/FAIL +host-access +pg2: a replication connection to pg3 with the primary_conninfo pg2 will stream with after the switchover .*pg_hba.conf rejects replication connection/);
     const elsewhere = await cli(['switchover', '-i', usual.manifest.inventoryFile, '--dry-run', '-t', 'pg1']);
     expect(elsewhere.exitCode, elsewhere.stdout).toBe(0);
-    void run; void osUser; void settledTopology;
+  });
+
+  test('rejoin of a diverged primary while clients write: exit 0, the discarded WAL said; a failed rejoin\'s record is closed by the re-run once the node streams, and the next switchover runs', async ({ usual }) => {
+    const inventory = usual.manifest.inventoryFile;
+    await sql(appConn(usual), 'CREATE TABLE marks (tag text)');
+    await killNode(usual, 'pg1');
+    const failover = await cli(['failover', '-i', inventory, '--yes', '--json']);
+    expect(failover.exitCode, failover.stderr).toBe(0);
+    const primary = reportOf(failover).primaryNow as string;
+    // pg1 restarted alone: a primary on the old timeline, taking direct writes the cluster never saw.
+    // Its orphaned backends hold the old shared memory for a moment after the kill.
+    for (let attempt = 1; ; attempt++) {
+      const started = await startNode(usual.manifest, 'pg1').then(() => true, (error: Error) => (attempt < 20 ? false : Promise.reject(error)));
+      if (started) break;
+      await sleep(250);
+    }
+    await on(usual, 'pg1', "CREATE TABLE IF NOT EXISTS public.own (v int); INSERT INTO public.own SELECT generate_series(1, 5000)");
+
+    const dry = await cli(['rejoin', 'pg1', '-i', inventory, '--dry-run']);
+    expect(dry.exitCode, dry.stdout).toBe(0);
+    expect(dry.stdout).toMatch(/its own writes after the fork are discarded \(its WAL ends at [0-9A-F]+\/[0-9A-F]+ now\); to read them first: \S*pg_waldump -p \S+\/pg_wal -s/);
+    expect(dry.stdout).toMatch(/postgresql.auto.conf: primary_conninfo = .*\(before it starts\)/);
+
+    const { value: rejoin, load } = await underLoad(usual, () => cli(['rejoin', 'pg1', '-i', inventory, '--yes', '--json']), { clients: 4, rate: 300 });
+    expect(rejoin.exitCode, rejoin.stdout.slice(-3000) + rejoin.stderr).toBe(0);
+    const report = reportOf(rejoin);
+    expect(report.oldPrimaryState).toBe(`replica streaming from ${primary} (pg_rewind)`);
+    expect(report.notes.join('\n')).toMatch(/pg1's own writes after the fork were discarded by pg_rewind: its WAL from [0-9A-F]+\/[0-9A-F]+ to at least [0-9A-F]+\/[0-9A-F]+ \(\d+ bytes\)/);
+    expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+    expect((await on(usual, primary, "SELECT to_regclass('public.own') AS t"))[0]!.t).toBeNull();
+
+    // A rejoin whose playbook fails after the node streams (a check of the operator's that fails): an unfinished record.
+    const failing = join(usual.dir, 'failing-rejoin.yaml');
+    writeFileSync(failing, 'name: failing\nsteps:\n  - kind: rejoin\n  - kind: exec\n    command: ["false"]\n');
+    await killNode(usual, 'pg1');
+    const failed = await cli(['rejoin', 'pg1', '-i', inventory, '--yes', '--playbook', failing]);
+    expect(failed.exitCode, failed.stderr).toBe(5);
+    expect(failed.stderr).not.toMatch(/old primary: +pg1: primary/);
+    if (failed.exitCode !== 5) process.stderr.write(readFileSync(join(usual.dir, 'pg1.log'), 'utf8').slice(-3000));
+    const blocked = await cli(['switchover', '-i', inventory, '--dry-run']);
+    expect(blocked.stdout).toMatch(/did not finish .*run `pg-handover rejoin` again/);
+    // The node streams by itself (its settings were written before it started): the re-run closes the record.
+    await settledTopology(usual, 20_000);
+    const again = await cli(['rejoin', 'pg1', '-i', inventory, '--yes']);
+    if (again.exitCode !== 0) process.stderr.write(readFileSync(join(usual.dir, 'pg1.log'), 'utf8').slice(-4000));
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/half-done-closed +run \S+ of the rejoin procedure did not finish, but its goal is met/);
+    expect(again.stderr).toMatch(/NOTHING TO DO: pg1 already streams from/);
+    const next = await cli(['switchover', '-i', inventory, '--yes', '-t', 'pg1']);
+    expect(next.exitCode, next.stderr).toBe(0);
   });
 });

@@ -22,7 +22,7 @@ export function decideRejoin(state: ClusterState, input: DecideInput): Decision 
   const spec = state.inventory.nodes.find((n) => n.name === name)!;
   const node = nodeState(state, name);
   if (node?.reachable && node.inRecovery && streamsFrom(state, node, p.name)) {
-    return { checks: [...checks, fail('rejoin-needed', `${name} already streams from ${p.name}: nothing to do`)] };
+    return { checks: [...checks, pass('rejoin-needed', `${name} already streams from ${p.name}`)], done: `${name} already streams from ${p.name}` };
   }
   if (node?.reachable && node.systemIdentifier !== p.systemIdentifier) {
     return { checks: [...checks, fail('same-cluster', `${name} belongs to another cluster (system identifier ${node.systemIdentifier}, ${p.name} has ${p.systemIdentifier}): re-clone it`)] };
