@@ -1,7 +1,9 @@
 /**
  * Every process exit code, and the one place each is decided: from an error, from a run's
  * outcome, or from an end that is not a run (a dry run, a declined confirmation). CI reads them:
- * nothing changed (0 or 3), succeeded (0), rolled back (4, 6), an operator is needed (5).
+ * nothing changed (0 or 3), succeeded (0), done but degraded (8: the primary moved and was
+ * verified, a replica needs attention), rolled back (4, 6), an operator is needed (5: the
+ * primary's state is in doubt).
  */
 import { HandoverError } from './errors.js';
 
@@ -14,13 +16,16 @@ export const ExitCode = {
   pastPointOfNoReturn: 5,
   interruptedRolledBack: 6,
   environment: 7,
+  /** Done, degraded: the primary moved and was verified; a replica (or the old primary) needs attention (LEFT TO DO). */
+  degraded: 8,
 } as const;
 export type ExitCodeName = keyof typeof ExitCode;
 
-export type Outcome = 'succeeded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion' | 'undo-failed';
+export type Outcome = 'succeeded' | 'degraded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion' | 'undo-failed';
 
 export const exitCodeOfOutcome: Readonly<Record<Outcome, number>> = {
   succeeded: ExitCode.ok,
+  degraded: ExitCode.degraded,
   refused: ExitCode.preflightRefused,
   'rolled-back': ExitCode.rolledBack,
   interrupted: ExitCode.interruptedRolledBack,

@@ -68,6 +68,7 @@ function render(result: CheckResult): string {
   const lines = [`${result.verdict === 'split-brain' ? `SPLIT BRAIN: ${result.primary} all accept writes; an operator must fence all but one` : result.verdict.toUpperCase()} (${formatMs(result.durationMs)})`];
   lines.push(`  primary: ${result.primary ?? 'none answers'}`);
   for (const problem of result.problems) lines.push(`  inventory: ${problem}`);
+  for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
   for (const node of result.nodes) {
     const binaries = node.binaries ? `; ${node.binaries} (pg-handover rolling-restart)` : '';
     if (node.role === 'replica') lines.push(`  ${node.name}: replica, ${node.streaming ? 'streaming' : 'NOT streaming'}, lag ${node.lagBytes ?? '?'} bytes / ${node.lagSeconds === undefined ? '?' : node.lagSeconds.toFixed(3)} s${binaries}`);

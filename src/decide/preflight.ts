@@ -39,6 +39,7 @@ export function preflight(input: PreflightInput): Check[] {
   checks.push(...state.poolers.flatMap((router) => input.routerChecks(router, { state, primary, pauseBudgetMs: input.limits.pauseBudgetMs })));
   checks.push(...hostAccessChecks(state, primary, target));
   checks.push(...binariesChecks(state));
+  checks.push(...syncOverrideChecks(state));
   checks.push(state.lockHolder
     ? fail('no-other-run', `another pg-handover run holds the cluster lock: "${state.lockHolder.applicationName}" (backend pid ${state.lockHolder.pid}, since ${state.lockHolder.since})`)
     : pass('no-other-run', 'no other pg-handover run holds the cluster lock'));
@@ -59,6 +60,21 @@ export function binariesChecks(state: ClusterState): Check[] {
   const stale = seen.filter(({ node, disk }) => disk.versionNum !== node.versionNum);
   if (stale.length === 0) return [pass('binaries', `every node runs the version of its binaries (${[...new Set(seen.map((s) => s.disk.version))].join(', ')})`)];
   return stale.map(({ node, disk }) => warn('binaries', `${node.name} runs ${versionText(node.versionNum)}, but its binaries in ${disk.dir} are ${disk.version}: it needs a restart (pg-handover rolling-restart)${majorOf(disk.versionNum) !== majorOf(node.versionNum) ? '; another major version: that is an upgrade, not a restart' : ''}`));
+}
+
+/**
+ * A primary whose postgresql.auto.conf (ALTER SYSTEM, e.g. a failover's clearing) overrides the
+ * synchronous_standby_names the operator wrote in its config file: a warning that says which
+ * value is in force and how to give the operator's back.
+ */
+export function syncOverrideChecks(state: ClusterState): Check[] {
+  return primariesOf(state).flatMap((node) => {
+    const files = node.syncNamesInFiles ?? [];
+    const auto = files.find((f) => /postgresql\.auto\.conf$/.test(f.file) && f.applied);
+    const own = files.filter((f) => !/postgresql\.auto\.conf$/.test(f.file)).at(-1);
+    if (!auto || !own || own.value === auto.value) return [];
+    return [warn('synchronous-standby-names-override', `${node.name}: postgresql.auto.conf sets synchronous_standby_names = '${auto.value}', overriding '${own.value}' in ${own.file}; to give the operator's back: ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()`)];
+  });
 }
 
 function reachability(state: ClusterState, input: PreflightInput): Check[] {

@@ -64,6 +64,10 @@ export interface NodeObservation {
   readonly transactions: readonly Transaction[];
   readonly preparedXacts: number;
   readonly settings: Readonly<Record<string, string>>;
+  /** The file each setting came from, where the server says (pg_settings.sourcefile; superusers and pg_read_all_settings see it). */
+  readonly settingFiles?: Readonly<Record<string, string>>;
+  /** synchronous_standby_names in each config file (pg_file_settings), applied or overridden. */
+  readonly syncNamesInFiles?: ReadonlyArray<{ readonly file: string; readonly value: string; readonly applied: boolean }>;
 }
 
 /**

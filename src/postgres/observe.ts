@@ -45,10 +45,13 @@ export async function observeNode(node: NodeSpec, session: NodeSession, timeoutM
               (extract(epoch FROM now() - xact_start) * 1000)::float8 AS age_ms
          FROM pg_stat_activity
         WHERE xact_start IS NOT NULL AND backend_type = 'client backend' AND pid <> pg_backend_pid()`, [], timeoutMs),
-    await session.query<{ name: string; setting: string }>(
-      `SELECT name, setting FROM pg_settings WHERE name = ANY($1)`, [SETTINGS], timeoutMs),
+    await session.query<{ name: string; setting: string; sourcefile: string | null }>(
+      `SELECT name, setting, sourcefile FROM pg_settings WHERE name = ANY($1)`, [SETTINGS], timeoutMs),
   ];
   registerConninfoPassword(settings.find((row) => row.name === 'primary_conninfo')?.setting);
+  // Every file's value of it, applied or overridden (superusers only: others see nothing here).
+  const syncInFiles = await session.query<{ sourcefile: string; setting: string; applied: boolean }>(
+    "SELECT sourcefile, setting, applied FROM pg_file_settings WHERE name = 'synchronous_standby_names'", [], timeoutMs).catch(() => []);
   const missingPrivileges = base.is_superuser ? [] : await missingOf(session, Number(base.version_num));
   const walReceiver = receiver[0];
   const receivedTli = walReceiver?.received_tli == null ? undefined : Number(walReceiver.received_tli);
@@ -94,6 +97,8 @@ export async function observeNode(node: NodeSpec, session: NodeSession, timeoutM
     })),
     preparedXacts: Number(base.prepared_xacts),
     settings: Object.fromEntries(settings.map((row) => [row.name, row.setting])),
+    settingFiles: Object.fromEntries(settings.flatMap((row) => (row.sourcefile ? [[row.name, row.sourcefile]] : []))),
+    syncNamesInFiles: syncInFiles.map((row) => ({ file: String(row.sourcefile), value: String(row.setting), applied: Boolean(row.applied) })),
   };
 }
 

@@ -5,7 +5,7 @@
 import { failures, type Check } from '../decide/checks.js';
 import { identityChecks } from '../decide/identity.js';
 import { replayLag } from '../decide/lag.js';
-import type { RouterChecks } from '../decide/preflight.js';
+import { syncOverrideChecks, type RouterChecks } from '../decide/preflight.js';
 import { nodeAt, primariesOf, replicasOf, type ClusterState } from '../model/cluster-state.js';
 import type { LastSeen } from '../model/incident.js';
 import { maxLsn } from '../model/lsn.js';
@@ -41,6 +41,8 @@ export interface Readiness {
   readonly failover: ProcedureReadiness;
   /** What is wrong with the inventory itself (a server listed twice, a node of another cluster). */
   readonly problems: readonly string[];
+  /** Worth an operator's look, not blocking (e.g. ALTER SYSTEM overriding the config's synchronous_standby_names). */
+  readonly warnings: readonly string[];
   /** ready: both ready and every node answers; unreachable: no writable primary answers; split-brain: two or more do. */
   readonly verdict: 'ready' | 'not-ready' | 'unreachable' | 'split-brain';
 }
@@ -67,7 +69,8 @@ export function readiness(state: ClusterState, playbooks: { switchover: Playbook
   const problems = failures(identityChecks(state)).map((c) => `${c.id}: ${c.message}`);
   // A node of another cluster is a bad inventory, not a second primary of this one.
   const verdict = problems.length ? 'not-ready' : primaries.length > 1 ? 'split-brain' : !primary ? 'unreachable' : switchover.ready && failover.ready && !down.length ? 'ready' : 'not-ready';
-  return { primary: primary?.name ?? (primaries.length > 1 ? primaries.map((p) => p.name).join(' and ') : undefined), nodes, routers, switchover, failover: { ...failover, reasons: [...failover.reasons, ...(primary ? down : [])] }, problems, verdict };
+  const warnings = syncOverrideChecks(state).map((c) => `${c.id}: ${c.message}`);
+  return { primary: primary?.name ?? (primaries.length > 1 ? primaries.map((p) => p.name).join(' and ') : undefined), nodes, routers, switchover, failover: { ...failover, reasons: [...failover.reasons, ...(primary ? down : [])] }, problems, warnings, verdict };
 }
 
 function switchoverReadiness(state: ClusterState, playbook: Playbook, routerChecks: RouterChecks, hasPrimary: boolean): ProcedureReadiness {

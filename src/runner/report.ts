@@ -55,7 +55,7 @@ export type { Outcome };
 
 export function judgeOutcome(provisional: Outcome, end: EndState | undefined, names: { oldPrimary: string; target: string; oldPrimaryDown?: boolean }): Outcome {
   if (!end || provisional === 'refused') return provisional;
-  const forward = provisional === 'succeeded' || provisional === 'failed-after-promotion';
+  const forward = provisional === 'succeeded' || provisional === 'degraded' || provisional === 'failed-after-promotion';
   // A failover that stopped before promotion leaves the cluster as it found it: the old primary
   // down or hung, nobody else writable, the poolers released towards it.
   const asFound = names.oldPrimaryDown === true && !end.writable.some((n) => n !== names.oldPrimary) &&

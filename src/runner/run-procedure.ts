@@ -145,6 +145,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
     const journal = await begin(session, plan, checks);
     const report = await runPlan(plan, { connections, outputs: newOutputs(), journal, emit: options.emit, signal: options.signal, unconfirmed: options.procedure.unconfirmed });
+    await recordAfterRun(options.journalDir, inventory.file, connections, report);
     return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
   } finally {
     guardian?.dismiss();
@@ -264,10 +265,21 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
   const report = await runPlan(plan, {
     connections, outputs, noReturn, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId, unconfirmed: options.procedure.unconfirmed,
   });
-  if (input.unfinished && (report.exitCode === 0 || report.outcome === 'rolled-back')) {
+  if (input.unfinished && (report.outcome === 'succeeded' || report.outcome === 'degraded' || report.outcome === 'rolled-back')) {
     new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', { runId: input.runId, outcome: report.outcome });
   }
   return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
+}
+
+/**
+ * The primary as the run left it becomes the last record of it, so that a failover minutes
+ * after this run's switchover estimates its loss from what the tool itself saw (its position,
+ * its synchronous standbys), not "no earlier observation".
+ */
+async function recordAfterRun(journalDir: string, inventoryFile: string, connections: Connections, report: Report): Promise<void> {
+  if (report.outcome !== 'succeeded' && report.outcome !== 'degraded') return;
+  const state = await observeCluster(connections, { queryTimeoutMs: 2000, binaries: false }).catch(() => undefined);
+  if (state) recordLastSeen(journalDir, inventoryFile, state);
 }
 
 const withAfterwards = (procedure: Procedure, report: Report): Report => {

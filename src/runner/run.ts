@@ -51,7 +51,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   const { journal } = deps;
   const definitionOf = deps.definitions ?? registered;
   const noReturn: NoReturn = deps.noReturn ?? { requested: false, confirmed: false };
-  const log: RunLog = { notes: [], leftToDo: [] };
+  const log: RunLog = { notes: [], leftToDo: [], degraded: [] };
   const hosts = new Map<string, HostRunner | undefined>();
   const ctx: StepContext = {
     ...plan.context, connections: deps.connections, outputs: deps.outputs, noReturn, log, signal: deps.signal, runId: journal.runId,
@@ -108,6 +108,8 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   } else {
     outcome = 'succeeded';
   }
+  // Stragglers: the primary moved and is verified below; a replica that did not follow is left to do.
+  if (outcome === 'succeeded' && log.degraded.length) outcome = 'degraded';
   // The headline comes from what is verified now, not from the path the run took.
   const end = outcome === 'refused' ? undefined : await (deps.observeEnd ?? observeEndState)(deps.connections, plan.context.state);
   const judged = judgeOutcome(outcome, end, { oldPrimary: plan.context.primary.name, target: plan.context.target.name, oldPrimaryDown: FENCE_MODES[plan.context.fenceMethod].failover === true });

@@ -14,7 +14,7 @@ import type { NodeObservation } from '../model/node.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { quoteLiteral, RELOAD_SQL } from '../postgres/sql.js';
 import { pollNode } from './poll.js';
-import { sqlText, type Action, type PlanContext, type StepDefinition } from './types.js';
+import { performInOrder, sqlText, type Action, type PlanContext, type StepDefinition } from './types.js';
 
 const schema = stepParams('sync-standbys', { timeout: duration('30s') });
 const STREAMING_SQL = `SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'`;
@@ -27,7 +27,8 @@ export const syncStandbysStep: StepDefinition<typeof schema> = {
     const wanted = translated(plan);
     if (!wanted) return [{ text: `none: ${plan.primary.name} had no synchronous_standby_names`, run: async () => 'no synchronous standbys to restore' }];
     const { count, names } = syncRequirement(wanted.value);
-    const setSql = `ALTER SYSTEM SET synchronous_standby_names = ${quoteLiteral(wanted.value)}`;
+    // The operator's own config (postgresql.conf) is given back by a RESET, not overridden for good.
+    const setSql = wanted.reset ? 'ALTER SYSTEM RESET synchronous_standby_names' : `ALTER SYSTEM SET synchronous_standby_names = ${quoteLiteral(wanted.value)}`;
     const actions: Action[] = [
       {
         text: `${sqlText(plan.target.name, STREAMING_SQL)}  (until ${count} of ${names === '*' ? 'any standby' : names.join(', ')} stream${count === 1 ? 's' : ''}, up to ${step.timeout} ms)`,
@@ -39,7 +40,9 @@ export const syncStandbysStep: StepDefinition<typeof schema> = {
             describe: (streaming) => `streaming: ${streaming?.join(', ') || 'none'}`,
           }).catch((error: Error) => {
             ctx.log.leftToDo.push(`synchronous_standby_names is still empty on ${ctx.target.name} (commits do not wait for a standby): once ${count} of ${names === '*' ? 'its standbys' : names.join(', ')} stream from it, run: ${setSql}; SELECT pg_reload_conf()`);
-            throw new StepFailedError(`not restoring synchronous replication: ${error.message}`);
+            // The primary serves: synchronous replication left off is degraded, not a failure.
+            ctx.log.degraded.push(`${ctx.target.name} (synchronous replication)`);
+            throw new SyncNotRestored(`not restoring synchronous replication: ${error.message}`);
           });
         },
       },
@@ -60,14 +63,38 @@ export const syncStandbysStep: StepDefinition<typeof schema> = {
     ];
     return actions;
   },
+  async run(_step, ctx, out, actions) {
+    try {
+      return await performInOrder(actions, ctx, out);
+    } catch (error) {
+      if (error instanceof SyncNotRestored) return error.message;
+      throw error;
+    }
+  },
 };
 
-/** The old primary's setting, with the target's standby name replaced by the old primary's. */
-function translated(plan: PlanContext): { value: string; was: string } | undefined {
-  const was = plan.primaryObs?.settings.synchronous_standby_names ?? '';
+class SyncNotRestored extends StepFailedError {}
+
+/**
+ * The old primary's setting, with the target's standby name replaced by the old primary's. A
+ * failover (the old primary gone): the target's own setting, which promotion cleared with ALTER
+ * SYSTEM; given back by a RESET when it came from the operator's config file and needs no
+ * translation.
+ */
+function translated(plan: PlanContext): { value: string; was: string; reset?: boolean } | undefined {
   // Finishing a half-done run: the new primary as observed now (its standby settings are still in its config).
   const target = plan.targetObs ?? plan.state.nodes.find((n): n is NodeObservation => n.name === plan.target.name && n.reachable);
-  if (!was || !target || !plan.primaryObs) return undefined;
+  const own = target?.settings.synchronous_standby_names ?? '';
+  const was = plan.primaryObs?.settings.synchronous_standby_names ?? (plan.incident ? own : '');
+  if (!was || !target) return undefined;
+  if (!plan.primaryObs) {
+    // A failover: the target's own value, untranslated (its own name never streams to it, and the
+    // wait below sets nothing until enough of the others do).
+    return { value: own, was: own, reset: !/postgresql\.auto\.conf$/.test(target.settingFiles?.synchronous_standby_names ?? 'postgresql.auto.conf') };
+  }
+  const fromFile = !/postgresql\.auto\.conf$/.test(target.settingFiles?.synchronous_standby_names ?? 'postgresql.auto.conf');
+  // The same value in the target's own config file (one config for every node): given back as it is.
+  if (fromFile && own === was) return { value: own, was, reset: true };
   const targetName = standbyNameOf(target.settings);
   // The old primary rejoins with the template conninfo; with an application_name there, it is its node name.
   const oldName = parseConninfo(plan.replication.conninfo || '').application_name ? plan.primary.name : standbyNameOf(plan.primaryObs.settings, '');

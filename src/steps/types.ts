@@ -73,6 +73,8 @@ export const onNewBinaries = (plan: Pick<PlanContext, 'rolling'>, node: NodeSpec
 export interface RunLog {
   readonly notes: string[];
   readonly leftToDo: string[];
+  /** Nodes that did not end as the run meant (a replica that did not follow in time): the outcome is "degraded", not a failure. */
+  readonly degraded: string[];
 }
 
 /** The point of no return, as the run crosses it: requested (no undo from here), then confirmed. */

@@ -66,6 +66,7 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
       run: async (ctx, round) => {
         if (node.name === ctx.primary.name && !ctx.outputs['demote-old-primary'].role?.startsWith('replica')) return;
         if (ctx.outputs.follow.followers[node.name]?.includes('rejoin')) return; // reported by follow: it needs rejoin
+        if (ctx.log.degraded.includes(node.name)) return; // reported by follow: it did not follow in time
         round.problems.push(...(await followerProblems(ctx, node.name)));
       },
     })),

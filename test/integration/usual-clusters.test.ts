@@ -5,7 +5,7 @@
  * synchronous replication after a failover, a straggler, rolling restarts with a node down.
  */
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -115,5 +115,63 @@ describe('clusters built with pg_basebackup -R', () => {
     expect(again.stderr).toMatch(/NOTHING TO DO: pg1 already streams from/);
     const next = await cli(['switchover', '-i', inventory, '--yes', '-t', 'pg1']);
     expect(next.exitCode, next.stderr).toBe(0);
+  });
+
+  test('a failover gives synchronous replication back once the standbys stream (the operator\'s config, not an ALTER SYSTEM override); the loss estimate uses the tool\'s own records', async ({ usual }) => {
+    const inventory = usual.manifest.inventoryFile;
+    for (const node of usual.manifest.nodes) {
+      appendFileSync(join(node.dataDir, 'postgresql.conf'), "\nsynchronous_standby_names = 'ANY 1 (pg1, pg2, pg3)'\n");
+      await on(usual, node.name, 'SELECT pg_reload_conf()');
+    }
+    // The tool's own switchover makes pg2 the primary; its record is the last sight of pg2.
+    const switched = await cli(['switchover', '-i', inventory, '--yes', '-t', 'pg2']);
+    expect(switched.exitCode, switched.stderr).toBe(0);
+    const { value: failover, load } = await underLoad(usual, async () => {
+      await killNode(usual, 'pg2');
+      return cli(['failover', '-i', inventory, '--yes', '--json']);
+    }, { clients: 4, rate: 200 });
+    expect(failover.exitCode, failover.stderr).toBe(0);
+    const report = reportOf(failover);
+    expect(report.possibleLoss).not.toMatch(/no earlier observation/);
+    expect(report.possibleLoss).toMatch(/synchronous standby of pg2|pg2 had flushed it when last seen/);
+    const primary = report.primaryNow as string;
+    const [row] = await on(usual, primary, "SELECT current_setting('synchronous_standby_names') AS s, (SELECT count(*)::int FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')) AS n");
+    expect(row).toEqual({ s: 'ANY 1 (pg1, pg2, pg3)', n: 1 });
+    expect(readFileSync(join(usual.manifest.nodes.find((n) => n.name === primary)!.dataDir, 'postgresql.auto.conf'), 'utf8')).not.toMatch(/synchronous_standby_names/);
+    // Synchronous (ANY 1): no acknowledged commit lost.
+    expect(load.missing).toBe(0);
+    const check = await cli(['check', '-i', inventory]);
+    expect(check.stdout).not.toMatch(/synchronous-standby-names-override/);
+    // An ALTER SYSTEM that overrides the operator's value is flagged by check.
+    await on(usual, primary, "ALTER SYSTEM SET synchronous_standby_names = ''");
+    await on(usual, primary, 'SELECT pg_reload_conf()');
+    const flagged = await cli(['check', '-i', inventory]);
+    expect(flagged.stdout).toMatch(/warning: synchronous-standby-names-override: \S+: postgresql.auto.conf sets synchronous_standby_names = '', overriding 'ANY 1 \(pg1, pg2, pg3\)'/);
+  });
+
+  test('a replica whose WAL receiver is stuck: the failover ends "done, degraded" (exit 8) within the bounded window, clients fine', async ({ usual }) => {
+    const inventory = usual.manifest.inventoryFile;
+    const [receiver] = await on(usual, 'pg3', 'SELECT pid FROM pg_stat_wal_receiver');
+    const stuck = Number(receiver!.pid);
+    // Stopped first: it must not notice pg1 going away (a receiver stuck in a hung network call).
+    try {
+      const started = Date.now();
+      const { value: failover, load } = await underLoad(usual, async () => {
+        process.kill(stuck, 'SIGSTOP');
+        await killNode(usual, 'pg1');
+        return cli(['failover', '-i', inventory, '--yes', '--json', '-t', 'pg2']);
+      }, { clients: 4, rate: 200 });
+      const tookMs = Date.now() - started;
+      expect(failover.exitCode, failover.stderr).toBe(8);
+      const report = reportOf(failover);
+      expect(report.outcome).toBe('degraded');
+      expect(report.primaryNow).toBe('pg2');
+      expect(report.followers.pg3).toMatch(/did not follow pg2 within 10.00 s: to check/);
+      expect(report.leftToDo.join('\n')).toMatch(/make pg3 stream from pg2/);
+      expect(load.acknowledged).toBeGreaterThan(100);
+      process.stderr.write(`stuck replica: failover exit 8 (degraded) in ${tookMs} ms (follow window 10 s)\n`);
+    } finally {
+      process.kill(stuck, 'SIGCONT');
+    }
   });
 });

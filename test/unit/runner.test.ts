@@ -19,7 +19,7 @@ const KINDS = ['preflight', 'checkpoint', 'fence-writes', 'wait-catchup', 'promo
 const playbook = buildPlaybook(parseYamlText(`name: fake\nsteps:\n${KINDS.map((k) => `  - kind: ${k}`).join('\n')}\n`, 'fake.yaml', 'playbook'), ['pg1', 'pg2', 'pg3']);
 const plan = planOf(playbook, decide(healthyCluster(), playbook, 'pg2').context!);
 
-type Behaviour = 'ok' | 'fail' | 'abort' | 'fail-undo' | 'hang';
+type Behaviour = 'ok' | 'fail' | 'abort' | 'fail-undo' | 'hang' | 'straggler';
 
 /** Fake step definitions: each records what it did; promote marks the point of no return like the real one. */
 function fakes(behaviour: Partial<Record<StepKind, Behaviour>>, abort?: AbortController) {
@@ -37,6 +37,7 @@ function fakes(behaviour: Partial<Record<StepKind, Behaviour>>, abort?: AbortCon
       if (behaviour[kind] === 'abort') abort!.abort(new Error('interrupted by SIGINT'));
       if (behaviour[kind] === 'fail') throw new Error(`${kind} failed`);
       if (behaviour[kind] === 'hang') await new Promise(() => undefined);
+      if (behaviour[kind] === 'straggler') ctx.log.degraded.push('pg3');
       return `${kind} done`;
     },
     ...(['checkpoint', 'fence-writes', 'wait-catchup'].includes(step.kind) ? {
@@ -68,6 +69,14 @@ describe('the runner', () => {
     const { log, report } = await run({}, serving('pg2'));
     expect(log).toEqual(KINDS.map((k) => `run ${k}`));
     expect(report.outcome).toBe('succeeded');
+  });
+
+  it('a replica that did not follow in time: done, degraded (exit 8), never exit 5; but only while the end state serves from the target', async () => {
+    const { report } = await run({ follow: 'straggler' }, serving('pg2'));
+    expect(report.outcome).toBe('degraded');
+    expect(report.exitCode).toBe(8);
+    const { report: doubt } = await run({ follow: 'straggler' }, stuck);
+    expect(doubt.exitCode).toBe(5);
   });
 
   it('a failure before promotion undoes the completed steps in reverse, the failed one included, and runs nothing after it', async () => {

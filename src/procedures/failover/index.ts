@@ -9,6 +9,7 @@ import { failoverHalfDone } from './half-done.js';
 import { failoverRules } from './rules.js';
 
 const HEADLINE: Record<Report['outcome'], string> = {
+  degraded: 'FAILOVER DONE, DEGRADED: the new primary serves and is verified; some nodes need attention (LEFT TO DO)',
   succeeded: 'FAILOVER SUCCEEDED',
   refused: 'REFUSED: nothing was changed',
   'rolled-back': 'FAILED BEFORE PROMOTION: nothing was promoted, the poolers were released',
@@ -42,7 +43,7 @@ export const failover: Procedure = {
     return HEADLINE[report.outcome];
   },
   afterwards(report) {
-    return report.outcome === 'succeeded' || report.outcome === 'failed-after-promotion'
+    return report.outcome === 'succeeded' || report.outcome === 'degraded' || report.outcome === 'failed-after-promotion'
       ? [`${report.oldPrimary} is fenced (the poolers no longer send clients to it); when it is back, make it a replica: pg-handover rejoin -i <inventory> ${report.oldPrimary}`]
       : [];
   },

@@ -6,6 +6,7 @@ import type { Procedure } from '../types.js';
 import { decideRejoin } from './decide.js';
 
 const HEADLINE: Record<Report['outcome'], string> = {
+  degraded: 'REJOINED, DEGRADED: some nodes need attention (LEFT TO DO)',
   succeeded: 'REJOINED',
   refused: 'REFUSED: nothing was changed',
   'rolled-back': 'FAILED: nothing was changed',

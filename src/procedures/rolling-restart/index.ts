@@ -12,6 +12,7 @@ import { decideRollingRestart } from './decide.js';
 import { rollingRestartRules } from './rules.js';
 
 const HEADLINE: Partial<Record<Report['outcome'], string>> = {
+  degraded: 'ROLLING RESTART DONE, DEGRADED: some nodes still need attention (LEFT TO DO)',
   succeeded: 'ROLLING RESTART SUCCEEDED',
   'rolled-back': 'FAILED AND STOPPED: the primary is untouched (replicas already restarted stay on the new binaries)',
 };

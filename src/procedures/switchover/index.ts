@@ -9,6 +9,7 @@ import { recoveryPlan } from './recovery-plan.js';
 import { switchoverRules } from './rules.js';
 
 const HEADLINE: Record<Report['outcome'], string> = {
+  degraded: 'SWITCHOVER DONE, DEGRADED: the new primary serves and is verified; some nodes need attention (LEFT TO DO)',
   succeeded: 'SWITCHOVER SUCCEEDED',
   refused: 'REFUSED: nothing was changed',
   'rolled-back': 'FAILED AND ROLLED BACK: the old primary is still the primary',

@@ -16,6 +16,7 @@ import { upgradeHalfDone } from './half-done.js';
 import { upgradeMajorRules } from './rules.js';
 
 const HEADLINE: Record<Report['outcome'], string> = {
+  degraded: 'UPGRADE DONE, DEGRADED: the new version serves; some nodes need attention (LEFT TO DO)',
   succeeded: 'UPGRADE CUTOVER SUCCEEDED',
   refused: 'REFUSED: nothing was changed',
   'rolled-back': 'FAILED AND ROLLED BACK: the source serves writes again, the target subscribes to it',
@@ -56,7 +57,7 @@ export const upgradeMajor: Procedure = {
     if (report.mode === 'undo' && report.outcome === 'rolled-back') return 'UNDID THE HALF-DONE CUTOVER: the source serves writes again';
     return HEADLINE[report.outcome];
   },
-  afterwards: (report) => (report.exitCode === 0 && report.mode !== 'undo'
+  afterwards: (report) => ((report.outcome === 'succeeded' || report.outcome === 'degraded') && report.mode !== 'undo'
     ? [`the other side stays read-only and subscribed to ${report.target}; to move the writes back: pg-handover upgrade-major -i <inventory> --back (after a --back: without it)`]
     : []),
 };
