@@ -25,6 +25,8 @@ export interface ProcedureFlags {
   journalDir?: string;
   acceptDataLoss?: boolean;
   binDir?: string;
+  /** rolling-restart --all: every server, even on the version it runs. */
+  all?: boolean;
   back?: boolean;
   /** Append a Markdown summary of the end to this file (CI: $GITHUB_STEP_SUMMARY). */
   summary?: string;
@@ -54,7 +56,7 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
   try {
     const result = await runProcedure({
       procedure, inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
-      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss, binDir: flags.binDir, back: flags.back,
+      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss, binDir: flags.binDir, all: flags.all, back: flags.back,
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
         const ok = flags.yes || (await ask(procedure, plan));

@@ -100,7 +100,11 @@ export async function probeBinaries(node: NodeSpec, nextDir?: string): Promise<N
     return undefined;
   }
   if (!runner) return undefined;
-  let dir = node.binDir;
+  // The binaries the server runs, read from the server (/proc/<postmaster>/exe) when the inventory
+  // names none; and, as needrestart does, whether it maps files deleted since it started (a
+  // library or binary patched under it).
+  const running = node.dataDir ? await runningBinaries(runner, node.dataDir) : undefined;
+  let dir = node.binDir ?? running?.dir;
   if (!dir && node.dataDir) {
     const opts = await runner.run(['cat', join(node.dataDir, 'postmaster.opts')], { timeoutMs: 10_000 });
     dir = opts.ok ? binDirFromPostmasterOpts(opts.stdout) : undefined;
@@ -114,7 +118,18 @@ export async function probeBinaries(node: NodeSpec, nextDir?: string): Promise<N
   };
   if (!dir) return nextDir ? { dir: '?', error: 'its bin directory is unknown (no bin_dir, no postmaster.opts)', next: await version(nextDir) } : undefined;
   const [own, next] = await Promise.all([version(dir), nextDir ? version(nextDir) : undefined]);
-  return { ...own, ...(next ? { next } : {}) };
+  return { ...own, ...(next ? { next } : {}), ...(running?.deleted.length ? { deleted: running.deleted } : {}) };
+}
+
+/** The running postmaster's executable directory and the deleted libraries or binary it still maps (a few named; not shared memory, which maps as deleted too). */
+const RUNNING_SCRIPT = 'pid=$(head -n 1 "$1/postmaster.pid") && exe=$(readlink "/proc/$pid/exe") && echo "$exe" && grep " (deleted)$" "/proc/$pid/maps" | awk \'{print $6}\' | grep -E "\\.so([.0-9]*)?$|/postgres$" | sort -u | head -n 5';
+
+async function runningBinaries(runner: HostRunner, dataDir: string): Promise<{ dir: string; deleted: string[] } | undefined> {
+  const result = await runner.run(['sh', '-c', RUNNING_SCRIPT, 'sh', dataDir], { timeoutMs: 10_000 });
+  const [exe, ...deleted] = result.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (!exe?.startsWith('/')) return undefined;
+  // A binary replaced under it reads "…/postgres (deleted)": still its directory.
+  return { dir: dirname(exe.replace(/ \(deleted\)$/, '')), deleted: [...(/ \(deleted\)$/.test(exe) ? [exe.replace(/ \(deleted\)$/, '')] : []), ...deleted] };
 }
 
 /** The directory of the binary the postmaster was started as: its first word. */

@@ -57,9 +57,17 @@ export function binariesChecks(state: ClusterState): Check[] {
     return disk?.versionNum ? [{ node, disk: disk as typeof disk & { versionNum: number } }] : [];
   });
   if (seen.length === 0) return [];
-  const stale = seen.filter(({ node, disk }) => disk.versionNum !== node.versionNum);
+  const patched = seen.filter(({ node, disk }) => disk.versionNum === node.versionNum && disk.deleted?.length).map(({ node, disk }) =>
+    warn('binaries', `${node.name} runs files deleted since it started (${disk.deleted!.join(', ')}): a library or binary was patched under it; it needs a restart (pg-handover rolling-restart)`));
+  // Only binaries newer than the server need its restart; older ones (an inventory's bin_dir left
+  // behind after a restart on --bin-dir) are said once, not as "needs a restart".
+  const behind = seen.filter(({ node, disk }) => disk.versionNum < node.versionNum).map(({ node, disk }) =>
+    pass('binaries', `${node.name} runs ${versionText(node.versionNum)}, newer than the binaries in ${disk.dir} (${disk.version}): no restart needed; point its bin_dir at the binaries it runs`));
+  const stale = seen.filter(({ node, disk }) => disk.versionNum > node.versionNum);
+  patched.push(...behind);
+  if (stale.length === 0 && patched.length) return patched;
   if (stale.length === 0) return [pass('binaries', `every node runs the version of its binaries (${[...new Set(seen.map((s) => s.disk.version))].join(', ')})`)];
-  return stale.map(({ node, disk }) => warn('binaries', `${node.name} runs ${versionText(node.versionNum)}, but its binaries in ${disk.dir} are ${disk.version}: it needs a restart (pg-handover rolling-restart)${majorOf(disk.versionNum) !== majorOf(node.versionNum) ? '; another major version: that is an upgrade, not a restart' : ''}`));
+  return [...patched, ...stale.map(({ node, disk }) => warn('binaries', `${node.name} runs ${versionText(node.versionNum)}, but its binaries in ${disk.dir} are ${disk.version}: it needs a restart (pg-handover rolling-restart)${majorOf(disk.versionNum) !== majorOf(node.versionNum) ? '; another major version: that is an upgrade, not a restart' : ''}`))];
 }
 
 /**

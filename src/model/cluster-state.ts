@@ -78,6 +78,8 @@ export interface BinariesVersion {
 
 export interface NodeBinaries extends BinariesVersion {
   readonly next?: BinariesVersion;
+  /** Files the running server maps that were deleted since it started (a library or binary patched under it): it needs a restart. */
+  readonly deleted?: readonly string[];
 }
 
 export const reachableNodes = (state: ClusterState): NodeObservation[] =>

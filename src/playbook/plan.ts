@@ -32,6 +32,8 @@ export interface Decision {
   readonly context?: PlanContext;
   /** The goal is already met: nothing to do (exit 0), said in one line. */
   readonly done?: string;
+  /** Only these of the playbook's steps, in its order (a rolling restart whose switchover is already done). */
+  readonly only?: ReadonlyArray<string>;
 }
 
 /**

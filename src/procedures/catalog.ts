@@ -39,7 +39,10 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     aliases: [],
     summary: 'restart every server on new binaries (minor upgrade, OS patch): replicas first, then a switchover, then the old primary',
     targetHelp: 'the replica to switch over to once the replicas run the new binaries (default: as switchover chooses)',
-    flags: [{ flags: '--bin-dir <dir>', description: 'the new binaries, on every node\'s host (default: each node\'s own bin directory, for packages upgraded in place)' }],
+    flags: [
+      { flags: '--bin-dir <dir>', description: 'the new binaries, on every node\'s host (default: each node\'s own bin directory, for packages upgraded in place)' },
+      { flags: '--all', description: 'restart every server even on the version it runs (an OS or library patch: OpenSSL, glibc)' },
+    ],
     load: async () => (await import('./rolling-restart/index.js')).rollingRestart,
   },
   {

@@ -53,7 +53,9 @@ export function readiness(state: ClusterState, playbooks: { switchover: Playbook
   const nodes = state.nodes.map((n): NodeHealth => {
     if (!n.reachable) return { name: n.name, up: false, role: 'down', error: n.error };
     const disk = state.binaries?.[n.name];
-    const stale = disk?.versionNum !== undefined && disk.versionNum !== n.versionNum ? { binaries: `runs ${versionText(n.versionNum)}, binaries ${disk.version} in ${disk.dir}: restart needed` } : {};
+    const stale = disk?.versionNum !== undefined && disk.versionNum > n.versionNum
+      ? { binaries: `runs ${versionText(n.versionNum)}, binaries ${disk.version} in ${disk.dir}: restart needed` }
+      : disk?.deleted?.length ? { binaries: `maps files deleted since it started (${disk.deleted.join(', ')}): restart needed` } : {};
     if (!n.inRecovery) return { name: n.name, up: true, role: 'primary', ...stale };
     const streaming = n.walReceiver?.status === 'streaming';
     const lagBytes = primary?.flushLsn !== undefined ? Number(primary.flushLsn - (maxLsn(n.replayLsn) ?? primary.flushLsn)) : undefined;

@@ -57,6 +57,8 @@ export interface DecideInput {
   readonly acceptDataLoss?: boolean;
   /** --bin-dir: a rolling restart's new binaries (default: each node's own bin directory). */
   readonly binDir?: string;
+  /** rolling-restart --all: restart every server even on the version it runs (an OS patch). */
+  readonly all?: boolean;
   /** --back: upgrade-major's way back to the old version. */
   readonly back?: boolean;
 }

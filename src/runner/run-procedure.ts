@@ -55,6 +55,8 @@ export interface ProcedureOptions {
   readonly acceptDataLoss?: boolean;
   /** A rolling restart's new binaries (--bin-dir). */
   readonly binDir?: string;
+  /** rolling-restart --all. */
+  readonly all?: boolean;
   /** upgrade-major --back. */
   readonly back?: boolean;
 }
@@ -121,6 +123,11 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
       if (met) {
         new Journal(dirname(unfinished.file), unfinished.runId).write('recovered-by', { runId, outcome: 'goal-met', reason: met });
         closed.push(pass('half-done-closed', `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish, but its goal is met (${met}): its record is closed (${unfinished.file})`));
+        // The same command again finishes that run; it never starts a second one on top (a second switchover).
+        if (unfinished.procedure === options.procedure.name) {
+          options.onDecision?.(closed, undefined);
+          return { kind: 'nothing-to-do', checks: closed, message: `run ${unfinished.runId} had reached its goal (${met}); its record is closed` };
+        }
         unfinished = undefined;
       }
     }
@@ -132,7 +139,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, early, setGuardian: (g) => (guardian = g) };
     if (halfDone) return await recover({ ...session, halfDone, unfinished });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
-    const { checks: decided, plan, done } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss, binDir: options.binDir, back: options.back });
+    const { checks: decided, plan, done } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss, binDir: options.binDir, all: options.all, back: options.back });
     const checks = [...closed, ...decided, journalCheck];
     if (done && failures(checks).length === 0) {
       options.onDecision?.(checks, undefined);
@@ -289,7 +296,8 @@ const withAfterwards = (procedure: Procedure, report: Report): Report => {
 
 function planFrom(procedure: Procedure, state: ClusterState, playbook: Playbook, input: DecideInput): { checks: readonly Check[]; plan?: Plan; done?: string } {
   const decision = procedure.decide(state, playbook, input);
-  return { checks: decision.checks, done: decision.done, plan: decision.context ? buildPlan(playbook.name, procedure.name, playbook.steps, decision.context) : undefined };
+  const steps = decision.only ? playbook.steps.filter((s) => decision.only!.includes(s.kind)) : playbook.steps;
+  return { checks: decision.checks, done: decision.done, plan: decision.context ? buildPlan(playbook.name, procedure.name, steps, decision.context) : undefined };
 }
 
 function refusal(checks: readonly Check[]): PreflightRefusedError {

@@ -22,7 +22,13 @@ export const followStep: StepDefinition<typeof schema> = {
     const results = await performGroups(actions, ctx, out);
     const failed = [...results].flatMap(([name, r]) => (r.status === 'rejected' ? [`${name}: ${(r.reason as Error).message}`] : []));
     for (const name of ctx.unreachable) {
-      ctx.log.leftToDo.push(`${name} was unreachable: when it is back, point its primary_conninfo at ${ctx.target.name} (or re-clone it)`);
+      // A rolling restart's goal is every server on the new binaries: one left behind is degraded.
+      if (ctx.rolling) {
+        ctx.log.degraded.push(name);
+        ctx.log.leftToDo.push(`${name} was down: it still runs the old binaries; once it is back, run \`pg-handover rolling-restart\` again (it restarts it and points it at ${ctx.target.name}, its slot included; no second switchover)`);
+      } else {
+        ctx.log.leftToDo.push(`${name} was unreachable: once it is back, \`pg-handover rejoin ${name}\` makes it stream from ${ctx.target.name} (its slot there included)`);
+      }
     }
     // Stragglers are reported, not waited for past the window: the primary has moved; the run ends "degraded", not failed.
     for (const [name, r] of results) {

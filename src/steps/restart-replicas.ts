@@ -11,8 +11,10 @@ import { peerAddress, type NodeSpec } from '../inventory/model.js';
 import { lsnDiff, parseLsn } from '../model/lsn.js';
 import { versionText } from '../model/node.js';
 import { bytes, duration, stepParams } from '../playbook/fields.js';
-import { startCommand, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
-import { FLUSH_SQL } from '../postgres/sql.js';
+import { standbyConfLines, startCommand, startServer, stopCommand, stopFast, writeStandbyConf } from '../postgres/server-control.js';
+import { conninfoTowards, maskConninfo, slotNameFor } from '../postgres/conninfo.js';
+import { ENSURE_SLOT_SQL, FLUSH_SQL, withValues } from '../postgres/sql.js';
+import { streamsFrom } from '../decide/target.js';
 import { pollNode } from './poll.js';
 import { onNewBinaries, shellText, sqlText, type Action, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
@@ -54,6 +56,19 @@ function replicaActions(plan: PlanContext, node: NodeSpec, step: { timeout: numb
     ctx.log.leftToDo.push(`${node.name} did not come back on the new binaries (${what}); see its log${node.logFile ? ` (${node.logFile})` : ''}, fix it, make sure it runs, and run the rolling restart again: it continues where it stopped`);
     return new StepFailedError(`${node.name} did not come back on the new binaries: ${what}; stopped before the switchover, ${plan.primary.name} is still the primary`);
   };
+  // A replica that came back after being down streams from nothing (or from an old primary): it
+  // is pointed at the primary, its slot there made, before it starts on the new binaries.
+  const obs = plan.state.nodes.find((n) => n.name === node.name);
+  const astray = obs?.reachable === true && !streamsFrom(plan.state, obs, plan.primary.name);
+  const conninfo = astray ? conninfoTowards(obs.settings.primary_conninfo || plan.replication.conninfo, upstream) : '';
+  const slot = astray ? obs.settings.primary_slot_name || (plan.replication.usesSlots ? slotNameFor(node.name) : '') : '';
+  const repoint: Action<Out>[] = astray ? [
+    ...(slot ? [{ text: sqlText(plan.primary.name, withValues(ENSURE_SLOT_SQL, [slot])), run: async (ctx: StepContext) => void (await (await ctx.connections.node(ctx.primary.name)).query(ENSURE_SLOT_SQL, [slot])) }] : []),
+    {
+      text: `[${node.name}] shell: in ${node.dataDir ?? '<data_dir>'}/postgresql.auto.conf: ${standbyConfLines(maskConninfo(conninfo), slot).join('; ')}  (it does not stream from ${plan.primary.name} now)`,
+      run: async (ctx: StepContext) => writeStandbyConf(ctx.host(node)!, node, conninfo, slot),
+    },
+  ] : [];
   return [
     {
       text: shellText(node.name, stopCommand(node, step.timeout)),
@@ -63,6 +78,7 @@ function replicaActions(plan: PlanContext, node: NodeSpec, step: { timeout: numb
         await stopFast(runner, node, step.timeout);
       },
     },
+    ...repoint,
     {
       text: shellText(node.name, startCommand(onNewBinaries(plan, node), step.timeout)),
       run: async (ctx) => {

@@ -63,6 +63,8 @@ export interface RollingRestart {
   readonly versionNum: number;
   /** Replicas not yet on it, in the order they restart (a rerun skips those already done). */
   readonly restart: readonly string[];
+  /** The primary already runs it (a rerun after the switchover, or --all left nothing but replicas): no switchover. */
+  readonly replicasOnly?: boolean;
 }
 
 /** `node` as it restarts in a rolling restart: on the new binaries. */

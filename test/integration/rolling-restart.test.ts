@@ -8,7 +8,8 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
-import { startNode } from '../../src/sandbox/control.js';
+import { postmasterPid, startNode } from '../../src/sandbox/control.js';
+import { waitGone } from '../../src/shell/processes.js';
 import { longestGap } from '../../src/sandbox/write-load.js';
 import { cli, reportOf } from './support/cli.js';
 import { nodeConn, observe, settledTopology, sql, topology, underLoad } from './support/cluster.js';
@@ -54,9 +55,13 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
       expect(t.upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
       console.log(`rolling restart 15.17 -> 15.18: run ${report.totalMs} ms (${totalMs} ms with the load's settling), write pause ${report.writePauseMs} ms, longest client gap ${Math.round(gap)} ms`);
 
+      // Run again (a re-run CI job): nothing left to do is a success, not a refusal.
       const again = await cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes']);
-      expect(again.exitCode).toBe(3);
-      expect(again.stderr).toMatch(/restart-needed: every node already runs 15\.18/);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/NOTHING TO DO: every node already runs 15\.18/);
+      // The inventory still says bin_dir 15.17: the running binaries are read from the servers, so no "needs a restart".
+      const dryAfter = await cli(['switchover', '-i', sandbox.manifest.inventoryFile, '--dry-run']);
+      expect(dryAfter.stdout).not.toMatch(/needs a restart/);
     } finally {
       await stopSandbox(sandbox);
     }
@@ -88,6 +93,49 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
       expect(rerun.exitCode, rerun.stderr).toBe(0);
       expect(rerun.stdout).toMatch(/"summary":"pg3 restarted on 15\.18/);
       expect(await versions(sandbox)).toEqual({ pg1: 150018, pg2: 150018, pg3: 150018 });
+    } finally {
+      await stopSandbox(sandbox);
+    }
+  });
+
+  test('a replica down during it: exit 8 naming it under LEFT TO DO; back, a rerun restarts only it (no second switchover) and points it at the primary; --all restarts every server on the same version; a rerun exits 0', async () => {
+    const sandbox = await startSandbox(2, 1, 'plain', false, OLDER);
+    try {
+      const inventory = sandbox.manifest.inventoryFile;
+      const pg3 = postmasterPid(sandbox.manifest, 'pg3')!;
+      process.kill(pg3, 'SIGINT');
+      await waitGone([pg3], 30_000);
+      const { value: first, load } = await underLoad(sandbox, () => cli(['rolling-restart', '-i', inventory, '--bin-dir', NEWER, '--yes', '--json']));
+      expect(first.exitCode, first.stderr).toBe(8);
+      const report = reportOf(first);
+      expect(report.outcome).toBe('degraded');
+      expect(report.leftToDo.join('\n')).toMatch(/pg3 was down: it still runs the old binaries; once it is back, run `pg-handover rolling-restart` again/);
+      expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+      expect(await versions(sandbox, ['pg1', 'pg2'])).toEqual({ pg1: 150018, pg2: 150018 });
+
+      // Back on its old binaries, still pointing at pg1 (now a replica); no slot for it on pg2.
+      await startNode(sandbox.manifest, 'pg3');
+      const rerun = await cli(['rolling-restart', '-i', inventory, '--bin-dir', NEWER, '--yes', '--json']);
+      expect(rerun.exitCode, rerun.stderr).toBe(0);
+      const again = reportOf(rerun);
+      expect(again.steps.map((s: { id: string }) => s.id)).toEqual(['1-restart-replicas']);
+      expect(await versions(sandbox)).toEqual({ pg1: 150018, pg2: 150018, pg3: 150018 });
+      const t = await settledTopology(sandbox);
+      expect(t.primaries).toEqual(['pg2']);
+      expect(t.upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
+
+      const nothing = await cli(['rolling-restart', '-i', inventory, '--bin-dir', NEWER, '--yes']);
+      expect(nothing.exitCode, nothing.stderr).toBe(0);
+
+      // An OS or library patch: the same version, every server restarted.
+      const pids = () => sandbox.manifest.nodes.map((n) => postmasterPid(sandbox.manifest, n.name));
+      const before = pids();
+      const all = await cli(['rolling-restart', '-i', inventory, '--bin-dir', NEWER, '--all', '--yes', '--json']);
+      expect(all.exitCode, all.stderr).toBe(0);
+      const after = pids();
+      expect(after.every((pid, i) => pid !== undefined && pid !== before[i])).toBe(true);
+      const last = await cli(['rolling-restart', '-i', inventory, '--bin-dir', NEWER, '--yes']);
+      expect(last.exitCode, last.stderr).toBe(0);
     } finally {
       await stopSandbox(sandbox);
     }
