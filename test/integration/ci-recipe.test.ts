@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { startPgBouncer } from '../../src/sandbox/control.js';
+import { postmasterPid, startPgBouncer } from '../../src/sandbox/control.js';
+import { waitGone } from '../../src/shell/processes.js';
 import { sql, stopPooler } from './support/cluster.js';
 import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
 
@@ -49,6 +50,12 @@ class Runner {
   }
 
   summary = () => readFile(this.env.GITHUB_STEP_SUMMARY!, 'utf8').catch(() => '');
+}
+
+async function stopNodeFast(sandbox: Awaited<ReturnType<typeof startSandbox>>, name: string): Promise<void> {
+  const pid = postmasterPid(sandbox.manifest, name)!;
+  process.kill(pid, 'SIGINT');
+  await waitGone([pid], 30_000);
 }
 
 describe('the CI recipe (examples/github-actions/scheduled-maintenance.yml)', () => {
@@ -97,12 +104,22 @@ describe('the CI recipe (examples/github-actions/scheduled-maintenance.yml)', ()
         expect((await sql({ ...node.conn, dbname: 'postgres' }, "SELECT current_setting('server_version_num') AS v"))[0]!.v).toBe('150018');
       }
 
-      // Refused runs map to a failed job too; nothing to restart any more is such a refusal.
+      // Run again (a re-run job): nothing left to do is a green job, not a refusal.
       const again = await runner.step('maintenance', 'run');
-      expect(again.exitCode).toBe(1);
-      expect(again.output).toContain('::error title=pg-handover::refused by preflight: nothing was changed');
+      expect(again.exitCode, again.output).toBe(0);
+      expect(again.output).toContain('::notice title=pg-handover::succeeded (or nothing left to do)');
+      expect(await runner.summary()).toMatch(/### pg-handover rolling-restart: nothing to do: every node already runs 15\.18 \(exit 0\)/);
 
-      const everything = `${ready.output}${refused.output}${run.output}${again.output}${summary}${await readFile(join(dir, 'report.jsonl'), 'utf8')}`;
+      // An OS patch (--all) with a replica down: done, degraded (exit 8) is a warning, the job stays green.
+      const down = sandbox.manifest.nodes.find((n) => n.name !== 'pg2' && n.name !== 'pg1') ?? sandbox.manifest.nodes[2]!;
+      await stopNodeFast(sandbox, down.name);
+      runner.env.ALL = '1';
+      const degraded = await runner.step('maintenance', 'run');
+      expect(degraded.exitCode, degraded.output).toBe(0);
+      expect(degraded.output).toContain('::warning title=pg-handover::done, degraded');
+      expect(await readFile(join(dir, 'output'), 'utf8')).toContain('exit_code=8');
+
+      const everything = `${ready.output}${refused.output}${run.output}${again.output}${degraded.output}${summary}${await readFile(join(dir, 'report.jsonl'), 'utf8')}`;
       for (const password of passwords) expect(everything).not.toContain(password);
     } finally {
       await stopSandbox(sandbox);
