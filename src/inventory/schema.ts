@@ -73,7 +73,7 @@ export const upgradeTargetSchema = z.strictObject({
 export const inventorySchema = z.strictObject({
   cluster: nameField.optional(),
   passfile: nonEmpty.optional(),
-  nodes: z.array(nodeSchema).min(2, { error: 'expected at least two nodes (a primary and a replica)' }),
+  nodes: z.array(nodeSchema).min(2, { error: 'expected at least two nodes (a primary and a replica)' }).max(100, { error: 'expected at most 100 nodes in one cluster' }),
   poolers: z.array(routerEntrySchema).min(1, { error: 'expected at least one pooler' }),
   upgrade_target: upgradeTargetSchema.optional(),
 });

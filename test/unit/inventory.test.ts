@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildInventory } from '../../src/inventory/load.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildInventory, loadInventory } from '../../src/inventory/load.js';
 import { parseYamlText } from '../../src/util/yaml-source.js';
 import { BadInputError } from '../../src/errors.js';
 import type { PgBouncerSpec } from '../../src/routers/pgbouncer/spec.js';
@@ -14,6 +17,15 @@ async function load(text: string, env: NodeJS.ProcessEnv = {}) {
 }
 
 describe('inventory', () => {
+  it('a huge inventory is refused at once, naming the limit; more than 100 nodes is refused by field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgh-inv-'));
+    const file = join(dir, 'big.yaml');
+    writeFileSync(file, `cluster: c1\nnodes:\n${Array.from({ length: 20_000 }, (_, i) => node(`n${i}`, 5432)).join('')}${pooler}`);
+    // Refused by its size, before the YAML is parsed.
+    await expect(loadInventory(file)).rejects.toThrow(/inventory \S+big.yaml: \d+\.\d MiB, over the 1 MiB limit/);
+    await expect(load(`cluster: c1\nnodes:\n${Array.from({ length: 101 }, (_, i) => node(`n${i}`, 5432 + i)).join('')}${pooler}`)).rejects.toThrow(/nodes: expected at most 100 nodes/);
+  });
+
   it('accepts a valid inventory and normalises connections', async () => {
     const inventory = await load(valid);
     expect(inventory.nodes.map((n) => `${n.name}@${n.conn.host}:${n.conn.port}`)).toEqual(['pg1@127.0.0.1:5432', 'pg2@127.0.0.1:5433']);
