@@ -32,6 +32,12 @@ export interface SessionOptions {
 
 export class NodeSession {
   private closed = false;
+  /**
+   * Queries on one session run one after another, queued here rather than in pg's own queue:
+   * pg prints a DeprecationWarning for a query sent while another runs (seen during rollbacks,
+   * where undo actions and observation share a session).
+   */
+  private tail: Promise<unknown> = Promise.resolve();
   lastError?: Error;
 
   private constructor(
@@ -84,8 +90,10 @@ export class NodeSession {
   ): Promise<Row[]> {
     let timer: NodeJS.Timeout | undefined;
     try {
+      const mine = this.tail.then(() => this.client.query<Row>(sql, params));
+      this.tail = mine.catch(() => undefined);
       const result = await Promise.race([
-        this.client.query<Row>(sql, params),
+        mine,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new NodeQueryError(this.node, `query timed out after ${timeoutMs} ms`, 'timeout')), timeoutMs);
         }),

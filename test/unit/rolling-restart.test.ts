@@ -39,12 +39,23 @@ describe('rolling restart: what it restarts', () => {
     expect(rolling).toEqual({ binDir: '/new', versionNum: 150012, restart: ['pg2', 'pg3'] });
     expect(checks[0]!.message).toBe('15.12 in /new on every node; to restart: pg2, pg3, pg1 (primary, after the switchover)');
   });
-  it('a rerun skips replicas already on the version; nothing left: refused as nothing to do', () => {
+  it('a rerun skips replicas already on the version; with the primary done, only the replicas (no switchover); nothing left: nothing to do (exit 0)', () => {
     const state = withBinaries({ pg1: at('/b', 150012), pg2: at('/b', 150012), pg3: at('/b', 150012) });
     const upgraded = { ...state, nodes: state.nodes.map((n) => (n.reachable && n.name === 'pg2' ? { ...n, versionNum: 150012 } : n)) };
-    expect(binariesOf(upgraded, undefined).rolling?.restart).toEqual(['pg3']);
+    expect(binariesOf(upgraded, undefined).rolling).toMatchObject({ restart: ['pg3'] });
+    expect(binariesOf(upgraded, undefined).rolling?.replicasOnly).toBeUndefined();
+    const primaryDone = { ...state, nodes: state.nodes.map((n) => (n.reachable && n.name !== 'pg3' ? { ...n, versionNum: 150012 } : n)) };
+    expect(binariesOf(primaryDone, undefined).rolling).toMatchObject({ restart: ['pg3'], replicasOnly: true });
     const done = { ...state, nodes: state.nodes.map((n) => (n.reachable ? { ...n, versionNum: 150012 } : n)) };
-    expect(binariesOf(done, undefined).checks.map((c) => `${c.id}: ${c.message}`)).toEqual(['restart-needed: every node already runs 15.12: nothing to restart']);
+    expect(binariesOf(done, undefined).done).toBe('every node already runs 15.12');
+    // --all (an OS patch): every server, the version unchanged.
+    expect(binariesOf(done, undefined, true).rolling).toMatchObject({ restart: ['pg2', 'pg3'] });
+    // A server mapping a deleted library needs a restart too.
+    const patched = { ...done, binaries: { ...done.binaries!, pg3: { ...at('/b', 150012), deleted: ['/usr/lib/x86_64-linux-gnu/libssl.so.3'] } } };
+    expect(binariesOf(patched, undefined).rolling).toMatchObject({ restart: ['pg3'], replicasOnly: true });
+    // Binaries older than what runs: a downgrade, refused.
+    const older = { ...done, binaries: { pg1: at('/b', 150011), pg2: at('/b', 150011), pg3: at('/b', 150011) } };
+    expect(binariesOf(older, undefined).checks.map((c) => c.message).join('\n')).toMatch(/pg1 runs 15.12, pg2 runs 15.12, pg3 runs 15.12, newer than the binaries in its bin_dir \(15.11\): that would be a downgrade/);
   });
   it('warns that commits wait while a synchronous standby restarts', () => {
     const peer = { pid: 1, applicationName: 'pg2', clientAddr: undefined, state: 'streaming', syncState: 'sync', flushLsn: 0x3000000n, replayLsn: 0x3000000n, replayLagMs: 0 };
