@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
-import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
+import { createLoadTable, longestGap, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
+import { readPidFile } from '../../src/shell/processes.js';
+import { execStep, playbookWith } from './support/faults.js';
 import { sleep } from '../../src/util/time.js';
 import { cli, reportOf } from './support/cli.js';
 import { nodeConn, observe, settledTopology, snapshot, sql, stopPooler, topology, underLoad } from './support/cluster.js';
@@ -167,6 +169,28 @@ describe('promote: several PgBouncers, all or nothing', () => {
       expect(refused.stderr).toMatch(/pooler-reachable: pooler pgbouncer2 admin console unreachable/);
       expect(topology(await observe(sandbox)).poolerPaused).toBe(false);
     } finally {
+      await stopSandbox(sandbox);
+    }
+  });
+});
+
+describe('promote: a second PgBouncer frozen during the run', () => {
+  test('the first pooler\'s clients are held no longer than pause_timeout plus a bounded second; the frozen one is named (exit 5)', async () => {
+    const sandbox = await startSandbox(2, 2);
+    const frozen = readPidFile(sandbox.manifest.poolers[1]!.pidFile)!;
+    try {
+      // pgbouncer2 stops answering right after preflight (its process SIGSTOPped), before the fence.
+      const playbook = await playbookWith(sandbox, 'freeze-second-pooler', 'preflight', execStep('kill', '-STOP', frozen), { 'fence-writes': 'pause_timeout: 2s' });
+      const { value: result, load } = await underLoad(sandbox, () => cli(['promote', '-i', sandbox.manifest.inventoryFile, '--yes', '--json', '--playbook', playbook, '--target', 'pg2']));
+      const gap = longestGap(load.records).gapMs;
+      // pgbouncer2 cannot be released nor observed: an operator is needed for it (exit 5), said by name.
+      expect(result.exitCode, result.stderr).toBe(5);
+      expect(reportOf(result).verified).toBe('pg1 is the only writable primary; pgbouncer -> pg1, pgbouncer2 unreachable');
+      process.stderr.write(`second pooler frozen: the first pooler's clients waited at most ${Math.round(gap)} ms (pause_timeout 2 s)\n`);
+      expect(gap).toBeLessThan(2000 + 2500);
+      expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
+    } finally {
+      process.kill(frozen, 'SIGCONT');
       await stopSandbox(sandbox);
     }
   });

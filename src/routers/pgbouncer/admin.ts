@@ -4,6 +4,7 @@
  * issue #715): its connection is dropped and RESUME is sent from a fresh one.
  */
 import { NodeQueryError, NodeSession } from '../../postgres/session.js';
+import { within } from '../../util/time.js';
 import type { PoolerDatabase } from './databases.js';
 import type { PgBouncerSpec } from './spec.js';
 
@@ -25,8 +26,8 @@ export class PoolerAdmin {
     return this.session.isOpen;
   }
 
-  async showDatabases(): Promise<PoolerDatabase[]> {
-    const rows = await this.session.simple<Record<string, string | number | null>>('SHOW DATABASES');
+  async showDatabases(timeoutMs = 10_000): Promise<PoolerDatabase[]> {
+    const rows = await this.session.simple<Record<string, string | number | null>>('SHOW DATABASES', timeoutMs);
     return rows.map((row) => ({
       name: String(row.name),
       host: String(row.host ?? ''),
@@ -37,8 +38,8 @@ export class PoolerAdmin {
     }));
   }
 
-  async showConfig(): Promise<Record<string, string>> {
-    const rows = await this.session.simple<{ key: string; value: string }>('SHOW CONFIG');
+  async showConfig(timeoutMs = 10_000): Promise<Record<string, string>> {
+    const rows = await this.session.simple<{ key: string; value: string }>('SHOW CONFIG', timeoutMs);
     return Object.fromEntries(rows.map((row) => [row.key, String(row.value)]));
   }
 
@@ -49,8 +50,17 @@ export class PoolerAdmin {
         await this.session.simple(`PAUSE ${quoteIdent(db)}`, timeoutMs);
       } catch (error) {
         await this.session.close();
-        this.session = await openConsole(this.spec, 3);
-        await this.resume(databases).catch(() => undefined);
+        // Within pause_timeout, not after it: a frozen PgBouncer would hold the other poolers'
+        // clients for as long as a fresh console takes to give up (seen: 10 s against 5 s). One
+        // attempt, bounded; the rollback's release asks again.
+        const opening = openConsole(this.spec, 1, 1000);
+        const fresh = await within(opening.then((s) => s, () => undefined), 1500, undefined);
+        if (fresh) {
+          this.session = fresh;
+          await within(this.resume(databases).catch(() => undefined), 1000, undefined);
+        } else {
+          void opening.then((late) => late.close(), () => undefined); // never left open behind the run
+        }
         throw error instanceof NodeQueryError && error.pgCode === 'timeout'
           ? new NodeQueryError(this.name, `PAUSE ${db} did not finish within ${timeoutMs} ms (a transaction is still running); resumed`, 'timeout')
           : error;
@@ -141,8 +151,8 @@ export class PoolerAdmin {
   }
 }
 
-async function openConsole(spec: PgBouncerSpec, attempts: number): Promise<NodeSession> {
-  return NodeSession.open(spec.name, spec.admin, { database: 'pgbouncer', attempts, applicationName: 'pg-handover' });
+async function openConsole(spec: PgBouncerSpec, attempts: number, connectTimeoutMs?: number): Promise<NodeSession> {
+  return NodeSession.open(spec.name, spec.admin, { database: 'pgbouncer', attempts, applicationName: 'pg-handover', connectTimeoutMs });
 }
 
 function quoteIdent(name: string): string {

@@ -103,11 +103,14 @@ export class PgBouncerRouter implements Router {
     return [...named, ...others];
   }
 
+  /** Bounded by `timeoutMs` as a whole: a frozen PgBouncer must not hold the other poolers' clients longer (seen: 10 s against 5 s). */
   async hold(from: RouteTarget, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    const left = () => Math.max(1, deadline - performance.now());
     const admin = await this.console();
-    this.held = this.toHold(await admin.showDatabases(), from);
-    await admin.pause(this.held, timeoutMs);
-    await this.holdLoginRetry(admin);
+    this.held = this.toHold(await admin.showDatabases(left()), from);
+    await admin.pause(this.held, left());
+    await this.holdLoginRetry(admin, Math.max(1000, left()));
   }
 
   /**
@@ -116,8 +119,8 @@ export class PgBouncerRouter implements Router {
    * failed login; after RESUME it would then wait server_login_retry (15 s by default) before
    * connecting again (seen after a rollback onto the same server). Restored once a login succeeds.
    */
-  private async holdLoginRetry(admin: PoolerAdmin): Promise<void> {
-    const retry = (await admin.showConfig()).server_login_retry;
+  private async holdLoginRetry(admin: PoolerAdmin, timeoutMs = 10_000): Promise<void> {
+    const retry = (await admin.showConfig(timeoutMs)).server_login_retry;
     if (retry !== undefined && Number(retry) !== 0 && this.loginRetry === undefined) {
       this.loginRetry = retry;
       await admin.set('server_login_retry', '0');
