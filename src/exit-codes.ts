@@ -42,6 +42,14 @@ export const exitCodeOfEnd: Readonly<Record<'ready' | 'not-ready' | 'declined' |
   'nothing-to-do': ExitCode.ok,
 };
 
+/** `check`'s verdict: ready, not ready (nothing to do by itself), split brain (an operator, now), no primary answers. */
+export const exitCodeOfCheck: Readonly<Record<'ready' | 'not-ready' | 'split-brain' | 'unreachable', number>> = {
+  ready: ExitCode.ok,
+  'not-ready': ExitCode.preflightRefused,
+  'split-brain': ExitCode.pastPointOfNoReturn,
+  unreachable: ExitCode.environment,
+};
+
 export function exitCodeFor(error: unknown): number {
   if (error instanceof HandoverError) return ExitCode[error.exit];
   return ExitCode.internal;

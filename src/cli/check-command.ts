@@ -1,6 +1,6 @@
 /** `pg-handover check`: ready for a switchover, and for a failover? Exit 0 ready, 3 not ready, 5 split brain, 7 no primary answers. `--watch` serves metrics. */
 import { BadInputError } from '../errors.js';
-import { ExitCode } from '../exit-codes.js';
+import { exitCodeOfCheck } from '../exit-codes.js';
 import { checkOnce, loadCheckInput, type CheckResult } from '../runner/check.js';
 import { defaultJournalDir } from '../runner/journal.js';
 import { formatMs, parseDuration, sleep } from '../util/time.js';
@@ -15,7 +15,6 @@ export interface CheckFlags {
   journalDir?: string;
 }
 
-const EXIT = { ready: ExitCode.ok, 'not-ready': ExitCode.preflightRefused, unreachable: ExitCode.environment, 'split-brain': ExitCode.pastPointOfNoReturn } as const;
 
 export async function checkCommand(flags: CheckFlags): Promise<void> {
   const interval = flags.watch === undefined ? undefined : parseDuration(flags.watch);
@@ -27,7 +26,7 @@ export async function checkCommand(flags: CheckFlags): Promise<void> {
     const result = await checkOnce(input);
     if (flags.json) outJson(result);
     else out(render(result));
-    process.exitCode = EXIT[result.verdict];
+    process.exitCode = exitCodeOfCheck[result.verdict];
     return;
   }
   await watch(input, interval, flags.metricsHost ?? '127.0.0.1', port, Boolean(flags.json));

@@ -16,6 +16,7 @@ export function registerCommands(program: Command): void {
     .addOption(new Option('--layout <layout>', 'plain: config in the data directory; debian: pg_createcluster, config under DIR/etc, pg_ctlcluster as service commands').choices(['plain', 'debian']).default('plain'))
     .option('--tls', 'servers get certificates from a throwaway CA; the inventory uses sslmode=verify-full')
     .addOption(new Option('--router <router>', 'what sends clients to the primary: pgbouncer, or haproxy (TCP mode, switched over its runtime API)').choices(['pgbouncer', 'haproxy']).default('pgbouncer'))
+    .addOption(new Option('--replication-auth <auth>', 'password: replicas cloned with the passfile; trust: replication trusted from loopback and replicas cloned by a plain pg_basebackup -R (their primary_conninfo names a passfile that does not exist), as many clusters are built').choices(['password', 'trust']).default('password'))
     .option('--upgrade-target <major>', 'also a node on this newer PostgreSQL major (new1), for upgrade-major; the cluster gets wal_level = logical')
     .addOption(new Option('--backend <backend>', 'local: processes on this machine; containers: each server and PgBouncer its own Docker container (docker exec as host access)').choices(['local', 'containers']).default('local'))
     .option('--json', 'print the result as JSON')

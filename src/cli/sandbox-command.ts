@@ -9,7 +9,7 @@ import { out, outJson, say } from './output.js';
 import { intFlag } from './parse.js';
 import { statusCommand } from './status-command.js';
 
-interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; layout?: 'plain' | 'debian'; tls?: boolean; backend?: 'local' | 'containers'; router?: 'pgbouncer' | 'haproxy'; upgradeTarget?: string; json?: boolean }
+interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; layout?: 'plain' | 'debian'; tls?: boolean; backend?: 'local' | 'containers'; router?: 'pgbouncer' | 'haproxy'; upgradeTarget?: string; replicationAuth?: 'password' | 'trust'; json?: boolean }
 
 export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   const replicas = intFlag('replicas', flags.replicas, 1, 8)!;
@@ -17,9 +17,10 @@ export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   const dir = resolve(flags.dir ?? defaultSandboxDir());
   const upgradeTarget = intFlag('upgrade-target', flags.upgradeTarget, 16, 99);
   if (upgradeTarget && flags.backend === 'containers') throw new BadInputError('--upgrade-target: expected the local backend', 'upgrade-target');
+  if (flags.replicationAuth === 'trust' && flags.backend === 'containers') throw new BadInputError('--replication-auth trust: expected the local backend', 'replication-auth');
   if (flags.router === 'haproxy' && flags.backend === 'containers') throw new BadInputError('--router haproxy: expected the local backend (HAProxy has no container image yet)', 'router');
   const { manifest, elapsedMs } = await sandboxUp({
-    dir, replicas, poolers, pgBin: flags.pgBin, osUser: flags.osUser, layout: flags.layout, tls: flags.tls, backend: flags.backend, router: flags.router, upgradeTarget, onProgress: (m) => say(`  ${m}`),
+    dir, replicas, poolers, pgBin: flags.pgBin, osUser: flags.osUser, layout: flags.layout, tls: flags.tls, backend: flags.backend, router: flags.router, upgradeTarget, replicationAuth: flags.replicationAuth, onProgress: (m) => say(`  ${m}`),
   });
   if (flags.json) {
     outJson({ event: 'sandbox-up', dir, inventory: manifest.inventoryFile, elapsedMs: Math.round(elapsedMs) });

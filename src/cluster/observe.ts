@@ -1,5 +1,6 @@
 /** Reads the whole cluster into a ClusterState, every node and router in parallel. */
 import { probeBinaries, probeHost, type StreamTarget } from './host-probe.js';
+import { askWitnesses } from './witnesses.js';
 import { conninfoTowards } from '../postgres/conninfo.js';
 import { peerAddress } from '../inventory/model.js';
 import { withDiscovered } from '../inventory/discovered.js';
@@ -15,7 +16,8 @@ import type { RouterState } from '../model/router.js';
 
 /** `queryTimeoutMs`: a node that does not answer a query within it counts as silent (a failover's detection timeout). */
 /** `binDir`: a rolling restart's new binaries (--bin-dir), whose version each node's host is asked too. */
-export async function observeCluster(connections: Connections, options: { queryTimeoutMs?: number; startedAt?: number; binDir?: string; binaries?: boolean } = {}): Promise<ClusterState> {
+/** `witnessesIfSilent`: ask a failover's witnesses (within this time) only when no writable primary answers (`check`: no cost while all is well). */
+export async function observeCluster(connections: Connections, options: { queryTimeoutMs?: number; startedAt?: number; binDir?: string; binaries?: boolean; witnessesIfSilent?: number } = {}): Promise<ClusterState> {
   const startedAt = options.startedAt ?? performance.now();
   const [nodes, poolers] = await Promise.all([
     Promise.all(connections.inventory.nodes.map(async (node): Promise<NodeState> => {
@@ -56,9 +58,10 @@ export async function observeCluster(connections: Connections, options: { queryT
     ];
   };
   // A node was silent: ask the replicas again, now that its silence has lasted the whole probe.
+  const askNow = options.witnessesIfSilent !== undefined && !connections.witnesses && acted.length === 0 && nodes.some((n) => !n.reachable);
   const [receiversAfter, witnesses] = await Promise.all([
     nodes.some((n) => !n.reachable) ? receiversNow(connections, nodes, startedAt, options.queryTimeoutMs) : undefined,
-    connections.witnesses,
+    askNow ? askWitnesses(connections.inventory, [...connections.routers.values()], connections.applicationName, options.witnessesIfSilent!).catch(() => undefined) : connections.witnesses,
   ]);
   return { observedAt: new Date().toISOString(), inventory, nodes, poolers, lockHolder, addresses, hosts: hosts.map((h) => ({ ...h, discovered: said(h.node) })), receiversAfter, witnesses,
     binaries: Object.fromEntries(binaries.filter((b): b is readonly [string, NonNullable<typeof b[1]>] => b[1] !== undefined)) };

@@ -13,7 +13,11 @@ import { waitGone } from '../../src/shell/processes.js';
 import { longestGap } from '../../src/sandbox/write-load.js';
 import { cli, reportOf } from './support/cli.js';
 import { nodeConn, observe, settledTopology, sql, topology, underLoad } from './support/cluster.js';
-import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
+import { describe, expect, startSandbox, stopSandbox, test, type SandboxFixture } from './support/fixtures.js';
+import { chmod, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { loadInventory } from '../../src/inventory/load.js';
+import { sandboxUp } from '../../src/sandbox/up.js';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/install-older-minor.sh', import.meta.url));
 const OLDER = (await execa('bash', [SCRIPT, '--print-dir'])).stdout.trim();
@@ -22,6 +26,14 @@ const NEWER = '/usr/lib/postgresql/15/bin';
 const versions = async (sandbox: Awaited<ReturnType<typeof startSandbox>>, names = sandbox.manifest.nodes.map((n) => n.name)) =>
   Object.fromEntries(await Promise.all(names.map(async (name) =>
     [name, Number((await sql(nodeConn(sandbox, name, 'postgres'), "SELECT current_setting('server_version_num') AS v"))[0]!.v)] as const)));
+
+/** Replicas from a plain `pg_basebackup -R` (their passfile= names no file), replication trusted from loopback. */
+async function basebackupCluster(pgBin: string): Promise<SandboxFixture> {
+  const parent = await mkdtemp(join(tmpdir(), 'pgh-rr-'));
+  await chmod(parent, 0o711);
+  const { manifest } = await sandboxUp({ dir: join(parent, 'sb'), replicas: 2, pgBin, replicationAuth: 'trust' });
+  return { manifest, inventory: await loadInventory(manifest.inventoryFile), dir: join(parent, 'sb') };
+}
 
 describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
   test('under write load: every node on 15.18, 0 client errors, 0 lost commits, the longest gap about one switchover', async () => {
@@ -98,8 +110,8 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
     }
   });
 
-  test('a replica down during it: exit 8 naming it under LEFT TO DO; back, a rerun restarts only it (no second switchover) and points it at the primary; --all restarts every server on the same version; a rerun exits 0', async () => {
-    const sandbox = await startSandbox(2, 1, 'plain', false, OLDER);
+  test('on a pg_basebackup -R cluster, a replica down during it: exit 8 naming it under LEFT TO DO; back, a rerun restarts only it (no second switchover) and points it at the primary; --all restarts every server on the same version; a rerun exits 0', async () => {
+    const sandbox = await basebackupCluster(OLDER);
     try {
       const inventory = sandbox.manifest.inventoryFile;
       const pg3 = postmasterPid(sandbox.manifest, 'pg3')!;
