@@ -6,6 +6,9 @@ import { parse as parseUri } from 'pg-connection-string';
 
 export type Dsn = Readonly<Record<string, string>>;
 
+/** libpq's sslmode values (the inventory checks them; postgres/tls.ts turns them into attempts). */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
 const KNOWN_KEYS = new Set([
   'host', 'hostaddr', 'port', 'user', 'dbname', 'password', 'passfile', 'sslmode', 'sslrootcert',
   'sslcert', 'sslkey', 'application_name', 'connect_timeout', 'options', 'target_session_attrs',

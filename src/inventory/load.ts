@@ -5,12 +5,11 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { getPassword } from 'pgpass/lib/helper.js';
-import { SSL_MODES } from '../postgres/tls.js';
 import { registerSecret } from '../util/secrets.js';
 import {
   formatPath, problemsError, readYamlFile, validateSource, type SourceProblem, type YamlSource,
 } from '../util/yaml-source.js';
-import { DsnError, isPort, parseDsn } from './dsn.js';
+import { DsnError, isPort, parseDsn, SSL_MODES } from './dsn.js';
 import { toHostAccess } from './host-access.js';
 import type { ConnParams, HostPort, Inventory, NodeSpec, RouterSpec } from './model.js';
 import { routerKind } from '../routers/registry.js';

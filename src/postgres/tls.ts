@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { SSL_MODES } from '../inventory/dsn.js';
 
 export type TlsAttempt = false | ConnectionOptions;
 
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 
 export function tlsAttempts(params: Readonly<Record<string, string>>, read: (file: string) => string = (f) => readFileSync(f, 'utf8')): TlsAttempt[] {
   const mode = params.sslmode ?? 'prefer';
