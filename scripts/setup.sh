@@ -15,7 +15,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)   # sandbox up --tls
 # sandbox up --backend containers: an engine, and debootstrap to build its image from Debian packages.
 [ -x /usr/sbin/dockerd ] || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
-command -v iptables >/dev/null 2>&1 || need+=(iptables)   # the container tests' "tool cut off" fault
+command -v iptables >/dev/null 2>&1 || need+=(iptables)   # the "tool cut off" faults (containers, and the failover's witnesses)
+command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)   # examples/ansible/wave.yml, run by its test
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   # The packages' own services are not wanted: the sandbox starts its own servers on free ports.
