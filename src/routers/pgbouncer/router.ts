@@ -237,6 +237,11 @@ export class PgBouncerRouter implements Router {
    * suspect keeps a connection logging in, so it is the deadline that answers there.
    */
   async witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer> {
+    // A paused database keeps its clients waiting with no server connection by design: it says nothing.
+    const paused = this.admin && this.spec.app
+      ? (await this.admin.showDatabases(Math.min(1000, deadlineMs)).catch(() => [])).find((d) => d.name === this.spec.app!.dbname)?.paused
+      : false;
+    if (paused) return { witness: `pooler ${this.spec.name}`, kind: 'pooler', verdict: 'unknown', detail: `${this.spec.app!.dbname} is paused: its clients wait by design` };
     const stop = new AbortController();
     const probe = witnessThrough(this.spec.name, this.spec.app, suspect, deadlineMs, applicationName, stop.signal);
     const app = this.spec.app;
