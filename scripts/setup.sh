@@ -17,6 +17,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)   # sandbox up --tls
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)   # the "tool cut off" faults (containers, and the failover's witnesses)
 command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)   # examples/ansible/wave.yml, run by its test
+[ -x /usr/bin/chromium ] || need+=(chromium)   # pg-handover report's HTML, opened in a real browser by its test (playwright-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   # The packages' own services are not wanted: the sandbox starts its own servers on free ports.

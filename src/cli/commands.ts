@@ -43,7 +43,7 @@ export function registerCommands(program: Command): void {
 
   program
     .command('check')
-    .description('ready for a switchover now, and for a failover? exit 0 ready, 3 not ready, 7 no primary answers (changes nothing)')
+    .description('ready for a switchover now, and for a failover? exit 0 ready, 3 not ready, 5 split brain, 7 no primary answers (changes nothing)')
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('--json', 'print the result as JSON')
     .option('--watch <interval>', 'check again every interval (e.g. 10s) and serve Prometheus metrics')
@@ -51,6 +51,14 @@ export function registerCommands(program: Command): void {
     .option('--metrics-host <address>', 'address the metrics endpoint listens on', '127.0.0.1')
     .option('--journal-dir <dir>', 'where the last sight of the primary is kept for a later failover (default: as for runs)')
     .action(async (opts) => (await import('./check-command.js')).checkCommand(opts));
+
+  program
+    .command('report')
+    .description('a run\'s journal, or a folder of them (a wave), as Markdown or one self-contained HTML page: the steps on a timeline, when clients were held, the LSN proof, the verified end state, what is left to do')
+    .argument('<journal...>', 'journal files (*.jsonl) or folders of them')
+    .option('--format <format>', 'html or md (default: md, or html when -o ends in .html)')
+    .option('-o, --output <file>', 'write it there instead of to stdout')
+    .action(async (paths: string[], opts) => (await import('./report-command.js')).reportCommand(paths, opts));
 
   for (const procedure of PROCEDURES) {
     const command = program
