@@ -72,6 +72,8 @@ export function registerCommands(program: Command): void {
       .option('--json', 'one JSON event per line on stdout')
       .option('--summary <file>', 'append a Markdown summary of the end to FILE (for CI: $GITHUB_STEP_SUMMARY)')
       .option('--journal-dir <dir>', 'where run journals go (default: $PG_HANDOVER_JOURNAL_DIR, else $PG_HANDOVER_STATE_DIR/runs, else .pg-handover/runs beside the inventory file)')
+      .option('--fleet-lock <dsn>', 'a database shared by the fleet\'s runners: hold one of --fleet-slots advisory locks there for the run (refused, exit 3, when all are taken)')
+      .option('--fleet-slots <n>', 'how many runs may hold the fleet lock at once (default 1)')
     for (const flag of procedure.flags ?? []) command.option(flag.flags, flag.description);
     const run = async (opts: ProcedureFlags) => (await import('./procedure-command.js')).procedureCommand(procedure.name, opts);
     if (procedure.argument) {

@@ -27,6 +27,8 @@ export interface ProcedureFlags {
   binDir?: string;
   /** rolling-restart --all: every server, even on the version it runs. */
   all?: boolean;
+  fleetLock?: string;
+  fleetSlots?: string;
   back?: boolean;
   /** Append a Markdown summary of the end to this file (CI: $GITHUB_STEP_SUMMARY). */
   summary?: string;
@@ -56,7 +58,7 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
   try {
     const result = await runProcedure({
       procedure, inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
-      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss, binDir: flags.binDir, all: flags.all, back: flags.back,
+      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss, binDir: flags.binDir, all: flags.all, back: flags.back, fleetLock: fleetLockOf(flags),
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
         const ok = flags.yes || (await ask(procedure, plan));
@@ -80,6 +82,14 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
   }
+}
+
+function fleetLockOf(flags: ProcedureFlags): { dsn: string; slots: number } | undefined {
+  if (flags.fleetSlots !== undefined && !flags.fleetLock) throw new BadInputError('--fleet-slots: expected with --fleet-lock', 'fleet-slots');
+  if (!flags.fleetLock) return undefined;
+  const slots = Number(flags.fleetSlots ?? 1);
+  if (!Number.isInteger(slots) || slots < 1 || slots > 1000) throw new BadInputError(`--fleet-slots: expected a whole number from 1 to 1000, got "${flags.fleetSlots}"`, 'fleet-slots');
+  return { dsn: flags.fleetLock, slots };
 }
 
 function showDecision(flags: ProcedureFlags, checks: Parameters<typeof renderChecks>[0], plan: Plan | undefined): void {

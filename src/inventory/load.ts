@@ -6,6 +6,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { getPassword } from 'pgpass/lib/helper.js';
 import { registerSecret } from '../util/secrets.js';
+import { BadInputError } from '../errors.js';
 import {
   formatPath, problemsError, readYamlFile, validateSource, type SourceProblem, type YamlSource,
 } from '../util/yaml-source.js';
@@ -217,6 +218,19 @@ function substituteEnv(source: YamlSource, env: NodeJS.ProcessEnv): YamlSource {
   const data = walk(source.data, []);
   if (problems.length > 0) throw problemsError(source.file, problems);
   return { ...source, data };
+}
+
+/**
+ * A DSN given on the command line (e.g. --fleet-lock), checked as the inventory's are; its
+ * password from $PGPASSFILE (the operator's own, for a database outside the cluster), else the
+ * inventory's password file.
+ */
+export async function connFromDsn(dsn: string, field: string, passfile: string | undefined): Promise<ConnParams> {
+  const problems: string[] = [];
+  const conn = toConn({ dsn }, [], (_at, message) => problems.push(message));
+  if (problems.length) throw new BadInputError(`${field}: ${problems[0]}`, field.replace(/^--/, ''));
+  const found = await resolvePassword(conn, process.env.PGPASSFILE);
+  return found.password !== undefined ? found : resolvePassword(conn, passfile);
 }
 
 async function resolvePassword(conn: ConnParams, passfile: string | undefined): Promise<ConnParams> {

@@ -34,6 +34,8 @@ import { Journal, journalFileFor, newRunId } from './journal.js';
 import { acquire, liveOwner, lockFileFor, release, update } from './local-lock.js';
 import type { Report } from './report.js';
 import { readLastSeen, recordLastSeen } from './last-seen.js';
+import { takeFleetSlot, type FleetSlot } from './fleet-lock.js';
+import { connFromDsn } from '../inventory/load.js';
 import { runPlan } from './run.js';
 import { findUnfinishedRun } from './unfinished.js';
 
@@ -57,6 +59,8 @@ export interface ProcedureOptions {
   readonly binDir?: string;
   /** rolling-restart --all. */
   readonly all?: boolean;
+  /** --fleet-lock DSN and --fleet-slots N: at most N runs at once across the fleet. */
+  readonly fleetLock?: { readonly dsn: string; readonly slots: number };
   /** upgrade-major --back. */
   readonly back?: boolean;
 }
@@ -101,6 +105,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
   // Sessions holding the run lock; only these are unlocked (a reopened session holds nothing).
   const locked: NodeSession[] = [];
   let guardian: Guardian | undefined;
+  let fleet: FleetSlot | undefined;
   try {
     // A failover's observation (limits) skips the binaries: its first second counts.
     const observed = await observeCluster(connections, { queryTimeoutMs: limits?.timeoutMs, startedAt: probeStarted, binDir: options.binDir, binaries: !limits });
@@ -150,6 +155,8 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     if (options.dryRun) return { kind: 'dry-run', checks, plan, ready, elapsedMs: performance.now() - started };
     if (!ready || !plan) throw refusal(checks);
     if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
+    // The fleet's slot before anything changes; freed with the run (or its session, if it dies).
+    if (options.fleetLock) fleet = await takeFleetSlot(await connFromDsn(options.fleetLock.dsn, '--fleet-lock', inventory.passfile), options.fleetLock.slots, connections.applicationName);
     const journal = await begin(session, plan, checks);
     const report = await runPlan(plan, { connections, outputs: newOutputs(), journal, emit: options.emit, signal: options.signal, unconfirmed: options.procedure.unconfirmed });
     await recordAfterRun(options.journalDir, inventory.file, connections, report);
@@ -160,6 +167,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     if (unused && !(unused instanceof Error) && unused !== guardian) unused.dismiss();
     for (const session of locked) await unlock(session);
     release(lockFile, runId);
+    await fleet?.release();
     await connections.close();
   }
 }
