@@ -17,7 +17,8 @@ import type { RouterState } from '../model/router.js';
 /** `queryTimeoutMs`: a node that does not answer a query within it counts as silent (a failover's detection timeout). */
 /** `binDir`: a rolling restart's new binaries (--bin-dir), whose version each node's host is asked too. */
 /** `witnessesIfSilent`: ask a failover's witnesses (within this time) only when no writable primary answers (`check`: no cost while all is well). */
-export async function observeCluster(connections: Connections, options: { queryTimeoutMs?: number; startedAt?: number; binDir?: string; binaries?: boolean; witnessesIfSilent?: number } = {}): Promise<ClusterState> {
+/** `hosts: false`: no host probe (the last-seen record after a run needs only what the servers say). */
+export async function observeCluster(connections: Connections, options: { queryTimeoutMs?: number; startedAt?: number; binDir?: string; binaries?: boolean; hosts?: boolean; witnessesIfSilent?: number } = {}): Promise<ClusterState> {
   const startedAt = options.startedAt ?? performance.now();
   const [nodes, poolers] = await Promise.all([
     Promise.all(connections.inventory.nodes.map(async (node): Promise<NodeState> => {
@@ -41,7 +42,7 @@ export async function observeCluster(connections: Connections, options: { queryT
   const [lockHolder, addresses, hosts, binaries] = await Promise.all([
     findLockHolder(connections, nodes, connections.applicationName),
     resolveHosts(hostsSeen(withDataDirs, nodes, poolers)),
-    Promise.all(acted.map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory, streamTargets(withDataDirs, nodes)))),
+    Promise.all((options.hosts === false ? [] : acted).map((n) => probeHost(withDataDirs.nodes.find((s) => s.name === n.name)!, n.settings.data_directory, streamTargets(withDataDirs, nodes)))),
     Promise.all(withDataDirs.nodes.map(async (spec) => {
       const node = nodes.find((n) => n.name === spec.name);
       return [spec.name, node?.reachable && options.binaries !== false ? await probeBinaries(spec, options.binDir) : undefined] as const;

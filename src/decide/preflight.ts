@@ -5,7 +5,7 @@
 import { fencedPrimariesOf, primariesOf, reachableNodes, type ClusterState } from '../model/cluster-state.js';
 import type { RouterState } from '../model/router.js';
 import { lsnDiff } from '../model/lsn.js';
-import { majorOf, versionText, type NodeObservation } from '../model/node.js';
+import { isAutoConf, majorOf, versionText, type NodeObservation } from '../model/node.js';
 import { formatMs } from '../util/time.js';
 import { fail, pass, warn, type Check } from './checks.js';
 import { replayLag } from './lag.js';
@@ -78,8 +78,8 @@ export function binariesChecks(state: ClusterState): Check[] {
 export function syncOverrideChecks(state: ClusterState): Check[] {
   return primariesOf(state).flatMap((node) => {
     const files = node.syncNamesInFiles ?? [];
-    const auto = files.find((f) => /postgresql\.auto\.conf$/.test(f.file) && f.applied);
-    const own = files.filter((f) => !/postgresql\.auto\.conf$/.test(f.file)).at(-1);
+    const auto = files.find((f) => isAutoConf(f.file) && f.applied);
+    const own = files.filter((f) => !isAutoConf(f.file)).at(-1);
     if (!auto || !own || own.value === auto.value) return [];
     return [warn('synchronous-standby-names-override', `${node.name}: postgresql.auto.conf sets synchronous_standby_names = '${auto.value}', overriding '${own.value}' in ${own.file}; to give the operator's back: ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()`)];
   });

@@ -96,6 +96,15 @@ export function silenceOf(code: string | undefined, message: string): Silence {
 
 export type NodeState = NodeObservation | UnreachableNode;
 
+/** A setting's file is postgresql.auto.conf (ALTER SYSTEM), not the operator's config file. */
+export const isAutoConf = (file: string): boolean => /(^|\/)postgresql\.auto\.conf$/.test(file);
+
+/** synchronous_standby_names comes from the operator's config file (known only where the server tells: pg_settings.sourcefile). */
+export const syncNamesFromConfigFile = (node: NodeObservation): boolean => {
+  const file = node.settingFiles?.synchronous_standby_names;
+  return file !== undefined && !isAutoConf(file);
+};
+
 export const majorOf = (versionNum: number): number => Math.floor(versionNum / 10000);
 
 /** "15.18" (from `postgres --version`) as server_version_num counts it: 150018. Undefined if not a version. */

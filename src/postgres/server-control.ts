@@ -15,6 +15,7 @@ import { commandLine, isAlive, readPidFile, signal, waitGone } from '../shell/pr
 import { sleep } from '../util/time.js';
 import { readControlFile } from './control-file.js';
 import { parseControlData, type ControlData } from './controldata.js';
+import { quoteLiteral } from './sql.js';
 
 export const binPath = (node: NodeSpec, name: string): string => (node.binDir ? join(node.binDir, name) : name);
 
@@ -213,9 +214,7 @@ export const STANDBY_CONF_SCRIPT = 'f="$1/postgresql.auto.conf"; touch "$f" && {
 
 /** The two lines, as ALTER SYSTEM would write them (one value each: the host runner sends the environment line by line). */
 export const standbyConfLines = (conninfo: string, slot: string): string[] =>
-  [`primary_conninfo = ${quoteConf(conninfo)}`, ...(slot ? [`primary_slot_name = ${quoteConf(slot)}`] : [])];
-
-const quoteConf = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+  [`primary_conninfo = ${quoteLiteral(conninfo)}`, ...(slot ? [`primary_slot_name = ${quoteLiteral(slot)}`] : [])];
 
 export async function writeStandbyConf(runner: HostRunner, node: NodeSpec, conninfo: string, slot: string): Promise<void> {
   const [conninfoLine, slotLine] = standbyConfLines(conninfo, slot);

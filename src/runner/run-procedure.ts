@@ -293,7 +293,7 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
  */
 async function recordAfterRun(journalDir: string, inventoryFile: string, connections: Connections, report: Report): Promise<void> {
   if (report.outcome !== 'succeeded' && report.outcome !== 'degraded') return;
-  const state = await observeCluster(connections, { queryTimeoutMs: 2000, binaries: false }).catch(() => undefined);
+  const state = await observeCluster(connections, { queryTimeoutMs: 2000, binaries: false, hosts: false }).catch(() => undefined);
   if (state) recordLastSeen(journalDir, inventoryFile, state);
 }
 

@@ -13,13 +13,13 @@ import { parseConninfo } from '../inventory/dsn.js';
 import { peerAddress } from '../inventory/model.js';
 import { formatLsn, maxLsn, parseLsn, type Lsn } from '../model/lsn.js';
 import { duration, stepParams } from '../playbook/fields.js';
-import { maskConninfo, slotNameFor } from '../postgres/conninfo.js';
-import { binPath, controlDataCommand, markStandby, readControlData, standbyConfLines, standbySignalCommand, startCommand, startServer, stopIfRunning, writeStandbyConf } from '../postgres/server-control.js';
-import { DROP_OWN_SLOTS_SQL, ENSURE_SLOT_SQL, quoteLiteral, withValues } from '../postgres/sql.js';
+import { slotNameFor } from '../postgres/conninfo.js';
+import { binPath, controlDataCommand, markStandby, readControlData, standbySignalCommand, startCommand, startServer, stopIfRunning } from '../postgres/server-control.js';
+import { DROP_OWN_SLOTS_SQL, quoteLiteral } from '../postgres/sql.js';
 import { describeFailure } from '../shell/exec.js';
 import { sleep } from '../util/time.js';
 import type { HostRunner } from '../shell/host.js';
-import { followActions, memberSlots, rejoinUpstream, waitStreaming, waitStreamingText } from './upstream.js';
+import { followActions, memberSlots, rejoinUpstream, standbyBeforeStartActions, waitStreaming, waitStreamingText } from './upstream.js';
 import { shellText, sqlText, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
 const schema = stepParams('rejoin', {
@@ -98,11 +98,7 @@ export const rejoinStep: StepDefinition<typeof schema> = {
         },
       },
       // Before it starts, not after: a rewound node replays WAL from its upstream before it accepts a connection.
-      ...(slot ? [{ text: sqlText(plan.target.name, withValues(ENSURE_SLOT_SQL, [slot])), run: async (ctx: StepContext) => void (await (await ctx.connections.node(ctx.target.name)).query(ENSURE_SLOT_SQL, [slot])) }] : []),
-      {
-        text: `[${node.name}] shell: in ${node.dataDir ?? '<data_dir>'}/postgresql.auto.conf: ${standbyConfLines(maskConninfo(conninfo), slot).join('; ')}  (before it starts)`,
-        run: async (ctx) => writeStandbyConf(runnerOf(ctx), node, conninfo, slot),
-      },
+      ...standbyBeforeStartActions<Out>(plan.target, node, conninfo, slot, 'before it starts'),
       { text: shellText(node.name, standbySignalCommand(node)), run: async (ctx) => markStandby(runnerOf(ctx), node) },
       { text: shellText(node.name, startCommand(node, step.start_timeout)), run: async (ctx) => startServer(runnerOf(ctx), node, step.start_timeout) },
       ...followActions<Out>(plan, node, conninfo, slot),

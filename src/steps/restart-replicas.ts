@@ -11,11 +11,12 @@ import { peerAddress, type NodeSpec } from '../inventory/model.js';
 import { lsnDiff, parseLsn } from '../model/lsn.js';
 import { versionText } from '../model/node.js';
 import { bytes, duration, stepParams } from '../playbook/fields.js';
-import { standbyConfLines, startCommand, startServer, stopCommand, stopFast, writeStandbyConf } from '../postgres/server-control.js';
-import { conninfoTowards, maskConninfo, slotNameFor } from '../postgres/conninfo.js';
-import { ENSURE_SLOT_SQL, FLUSH_SQL, withValues } from '../postgres/sql.js';
+import { startCommand, startServer, stopCommand, stopFast } from '../postgres/server-control.js';
+import { conninfoTowards, slotNameFor } from '../postgres/conninfo.js';
+import { FLUSH_SQL } from '../postgres/sql.js';
 import { streamsFrom } from '../decide/target.js';
 import { pollNode } from './poll.js';
+import { standbyBeforeStartActions } from './upstream.js';
 import { onNewBinaries, shellText, sqlText, type Action, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
 const schema = stepParams('restart-replicas', {
@@ -62,13 +63,7 @@ function replicaActions(plan: PlanContext, node: NodeSpec, step: { timeout: numb
   const astray = obs?.reachable === true && !streamsFrom(plan.state, obs, plan.primary.name);
   const conninfo = astray ? conninfoTowards(obs.settings.primary_conninfo || plan.replication.conninfo, upstream) : '';
   const slot = astray ? obs.settings.primary_slot_name || (plan.replication.usesSlots ? slotNameFor(node.name) : '') : '';
-  const repoint: Action<Out>[] = astray ? [
-    ...(slot ? [{ text: sqlText(plan.primary.name, withValues(ENSURE_SLOT_SQL, [slot])), run: async (ctx: StepContext) => void (await (await ctx.connections.node(ctx.primary.name)).query(ENSURE_SLOT_SQL, [slot])) }] : []),
-    {
-      text: `[${node.name}] shell: in ${node.dataDir ?? '<data_dir>'}/postgresql.auto.conf: ${standbyConfLines(maskConninfo(conninfo), slot).join('; ')}  (it does not stream from ${plan.primary.name} now)`,
-      run: async (ctx: StepContext) => writeStandbyConf(ctx.host(node)!, node, conninfo, slot),
-    },
-  ] : [];
+  const repoint = astray ? standbyBeforeStartActions<Out>(plan.primary, node, conninfo, slot, `it does not stream from ${plan.primary.name} now`) : [];
   return [
     {
       text: shellText(node.name, stopCommand(node, step.timeout)),

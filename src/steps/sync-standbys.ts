@@ -10,7 +10,7 @@ import { StepFailedError } from '../errors.js';
 import { standbyNameOf } from '../decide/lag.js';
 import { syncRequirement, translateSyncNames } from '../decide/sync.js';
 import { parseConninfo } from '../inventory/dsn.js';
-import type { NodeObservation } from '../model/node.js';
+import { syncNamesFromConfigFile, type NodeObservation } from '../model/node.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { quoteLiteral, RELOAD_SQL } from '../postgres/sql.js';
 import { pollNode } from './poll.js';
@@ -90,11 +90,10 @@ function translated(plan: PlanContext): { value: string; was: string; reset?: bo
   if (!plan.primaryObs) {
     // A failover: the target's own value, untranslated (its own name never streams to it, and the
     // wait below sets nothing until enough of the others do).
-    return { value: own, was: own, reset: !/postgresql\.auto\.conf$/.test(target.settingFiles?.synchronous_standby_names ?? 'postgresql.auto.conf') };
+    return { value: own, was: own, reset: syncNamesFromConfigFile(target) };
   }
-  const fromFile = !/postgresql\.auto\.conf$/.test(target.settingFiles?.synchronous_standby_names ?? 'postgresql.auto.conf');
   // The same value in the target's own config file (one config for every node): given back as it is.
-  if (fromFile && own === was) return { value: own, was, reset: true };
+  if (syncNamesFromConfigFile(target) && own === was) return { value: own, was, reset: true };
   const targetName = standbyNameOf(target.settings);
   // The old primary rejoins with the template conninfo; with an application_name there, it is its node name.
   const oldName = parseConninfo(plan.replication.conninfo || '').application_name ? plan.primary.name : standbyNameOf(plan.primaryObs.settings, '');

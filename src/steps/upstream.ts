@@ -9,6 +9,8 @@ import { conninfoTowards, maskConninfo, slotNameFor } from '../postgres/conninfo
 import {
   ENSURE_SLOT_SQL, RECEIVER_SQL, RELOAD_SQL, setPrimaryConninfoSql, setPrimarySlotSql, withValues, type ReceiverRow,
 } from '../postgres/sql.js';
+import { StepFailedError } from '../errors.js';
+import { standbyConfLines, writeStandbyConf } from '../postgres/server-control.js';
 import { pollNode } from './poll.js';
 import { sqlText, type Action, type PlanContext, type StepContext } from './types.js';
 
@@ -54,4 +56,24 @@ export function rejoinUpstream(plan: PlanContext): { slot: string; conninfo: str
   const slot = plan.replication.usesSlots ? slotNameFor(plan.primary.name) : '';
   const existing = plan.replication.conninfo;
   return { slot, conninfo: conninfoTowards(existing, peerAddress(plan.target), parseConninfo(existing).application_name ? plan.primary.name : undefined) };
+}
+
+/**
+ * A stopped node's upstream, set before it starts (rejoin, a returned replica in a rolling
+ * restart): its slot on the upstream, then primary_conninfo and primary_slot_name written to its
+ * postgresql.auto.conf. A node that must replay WAL from its upstream to become consistent
+ * would never accept the connection an ALTER SYSTEM needs.
+ */
+export function standbyBeforeStartActions<O>(upstream: NodeSpec, node: NodeSpec, conninfo: string, slot: string, why: string): Action<O>[] {
+  return [
+    ...(slot ? [{ text: sqlText(upstream.name, withValues(ENSURE_SLOT_SQL, [slot])), run: async (ctx: StepContext) => void (await (await ctx.connections.node(upstream.name)).query(ENSURE_SLOT_SQL, [slot])) }] : []),
+    {
+      text: `[${node.name}] shell: in ${node.dataDir ?? '<data_dir>'}/postgresql.auto.conf: ${standbyConfLines(maskConninfo(conninfo), slot).join('; ')}  (${why})`,
+      run: async (ctx: StepContext) => {
+        const runner = ctx.host(node);
+        if (!runner) throw new StepFailedError(`${node.name} has no host_access: its standby settings cannot be written`);
+        await writeStandbyConf(runner, node, conninfo, slot);
+      },
+    },
+  ];
 }

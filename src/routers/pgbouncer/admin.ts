@@ -122,24 +122,26 @@ export class PoolerAdmin {
     await this.session.simple(`SET ${key} = ${/^[0-9.]+$/.test(value) ? value : `'${value.replace(/'/g, "''")}'`}`);
   }
 
+  /** SHOW POOLS, per pool: clients waiting, server connections logged in (any state), and those still logging in. */
+  private async pools(timeoutMs = 10_000): Promise<Array<{ database: string; user: string; waiting: number; servers: number; loggingIn: number }>> {
+    const rows = await this.session.simple<Record<string, string | number>>('SHOW POOLS', timeoutMs);
+    return rows.map((row) => ({
+      database: String(row.database), user: String(row.user), waiting: Number(row.cl_waiting ?? 0), loggingIn: Number(row.sv_login ?? 0),
+      servers: ['sv_active', 'sv_idle', 'sv_used', 'sv_tested'].reduce((sum, k) => sum + Number(row[k] ?? 0), 0),
+    }));
+  }
+
   /** Server connections per database (any state but logging in): a login to its server has succeeded. */
   async serverCounts(): Promise<Record<string, number>> {
-    const rows = await this.session.simple<Record<string, string | number>>('SHOW POOLS');
     const counts: Record<string, number> = {};
-    for (const row of rows) {
-      const n = ['sv_active', 'sv_idle', 'sv_used', 'sv_tested'].reduce((sum, k) => sum + Number(row[k] ?? 0), 0);
-      counts[String(row.database)] = (counts[String(row.database)] ?? 0) + n;
-    }
+    for (const pool of await this.pools()) counts[pool.database] = (counts[pool.database] ?? 0) + pool.servers;
     return counts;
   }
 
   /** One pool (database, user): clients waiting, and server connections in any state, logging in included. */
   async pool(database: string, user: string): Promise<{ waiting: number; servers: number } | undefined> {
-    const rows = await this.session.simple<Record<string, string | number>>('SHOW POOLS', 2000);
-    const row = rows.find((r) => String(r.database) === database && String(r.user) === user);
-    if (!row) return undefined;
-    const servers = ['sv_active', 'sv_idle', 'sv_used', 'sv_tested', 'sv_login'].reduce((sum, k) => sum + Number(row[k] ?? 0), 0);
-    return { waiting: Number(row.cl_waiting ?? 0), servers };
+    const found = (await this.pools(2000)).find((p) => p.database === database && p.user === user);
+    return found && { waiting: found.waiting, servers: found.servers + found.loggingIn };
   }
 
   async reload(): Promise<void> {
