@@ -14,7 +14,9 @@ import { formatMs, sleep } from '../util/time.js';
 import { say } from './output.js';
 import { procedureCommand } from './procedure-command.js';
 
-export async function demoCommand(flags: { dir?: string; keep?: boolean; router?: 'pgbouncer' | 'haproxy' }): Promise<void> {
+export interface DemoFlags { dir?: string; keep?: boolean; router?: 'pgbouncer' | 'haproxy'; json?: boolean }
+
+export async function demoCommand(flags: DemoFlags): Promise<void> {
   const via = flags.router === 'haproxy' ? 'HAProxy' : 'PgBouncer';
   const parent = flags.dir ? undefined : await mkdtemp(join(tmpdir(), 'pg-handover-demo-'));
   if (parent) await chmod(parent, 0o711); // the servers run as another OS user when we are root

@@ -9,7 +9,7 @@ import { out, outJson, say } from './output.js';
 import { intFlag } from './parse.js';
 import { statusCommand } from './status-command.js';
 
-interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; layout?: 'plain' | 'debian'; tls?: boolean; backend?: 'local' | 'containers'; router?: 'pgbouncer' | 'haproxy'; upgradeTarget?: string; replicationAuth?: 'password' | 'trust'; json?: boolean }
+export interface UpFlags { replicas: string; poolers: string; dir?: string; pgBin?: string; osUser: string; layout?: 'plain' | 'debian'; tls?: boolean; backend?: 'local' | 'containers'; router?: 'pgbouncer' | 'haproxy'; upgradeTarget?: string; replicationAuth?: 'password' | 'trust'; json?: boolean }
 
 export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   const replicas = intFlag('replicas', flags.replicas, 1, 8)!;
@@ -36,14 +36,17 @@ export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   out(`           pg-handover switchover --inventory ${manifest.inventoryFile} --dry-run`);
 }
 
-export async function sandboxDownCommand(flags: { dir?: string; keep?: boolean }): Promise<void> {
+export interface DownFlags { dir?: string; keep?: boolean }
+export interface SandboxStatusFlags { dir?: string; json?: boolean }
+
+export async function sandboxDownCommand(flags: DownFlags): Promise<void> {
   const dir = resolve(flags.dir ?? defaultSandboxDir());
   const result = await sandboxDown(dir, { keep: flags.keep });
   say(`sandbox down in ${formatMs(result.elapsedMs)}: stopped ${result.stopped.join(', ') || 'nothing (not running)'}` +
     `${flags.keep ? '' : `; removed ${dir}`}`);
 }
 
-export async function sandboxStatusCommand(flags: { dir?: string; json?: boolean }): Promise<void> {
+export async function sandboxStatusCommand(flags: SandboxStatusFlags): Promise<void> {
   const manifest = readManifest(resolve(flags.dir ?? defaultSandboxDir()));
   await statusCommand({ inventory: manifest.inventoryFile, json: flags.json });
 }

@@ -5,7 +5,9 @@ import { loadInventory } from '../inventory/load.js';
 import { outJson, out } from './output.js';
 import { renderStatus, statusJson } from './status-view.js';
 
-export async function statusCommand(flags: { inventory: string; json?: boolean }): Promise<void> {
+export interface StatusFlags { inventory: string; json?: boolean }
+
+export async function statusCommand(flags: StatusFlags): Promise<void> {
   const inventory = await loadInventory(flags.inventory);
   const connections = await Connections.open(inventory, 'pg-handover status');
   try {

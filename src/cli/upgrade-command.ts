@@ -6,7 +6,7 @@ import { prepareUpgrade } from '../runner/upgrade-prepare.js';
 import { out, outJson, say } from './output.js';
 import { renderChecks } from './render-plan.js';
 
-interface PrepareFlags { inventory: string; dryRun?: boolean; acceptLargeObjects?: boolean; timeout?: string; json?: boolean }
+export interface PrepareFlags { inventory: string; dryRun?: boolean; acceptLargeObjects?: boolean; timeout?: string; json?: boolean }
 
 export async function upgradePrepareCommand(flags: PrepareFlags): Promise<void> {
   const inventory = await loadInventory(flags.inventory);

@@ -44,7 +44,7 @@ function parseUriDsn(text: string): Record<string, string> {
   }
   const map: Record<string, string> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (value === undefined || value === null || typeof value === 'object') continue;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue;
     const name = key === 'database' ? 'dbname' : key;
     map[name] = String(value);
   }

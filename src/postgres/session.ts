@@ -116,7 +116,7 @@ export class NodeSession {
 
   /** Simple-protocol query (no parameters), as PgBouncer's admin console requires. */
   async simple<Row extends object = Record<string, unknown>>(sql: string, timeoutMs = 10_000): Promise<Row[]> {
-    return this.query<Row>(sql, undefined as unknown as unknown[], timeoutMs);
+    return this.query<Row>(sql, undefined, timeoutMs);
   }
 
   /** Closes the socket without waiting for the server (which may be gone or paused). */

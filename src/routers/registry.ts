@@ -16,7 +16,7 @@ const DEFAULT_ROUTER_KIND = 'pgbouncer';
 export function routerKind(kind: string): RouterKind {
   const found = KINDS.find((k) => k.kind === kind);
   if (!found) throw new Error(`unknown router kind "${kind}"`);
-  return found as unknown as RouterKind;
+  return found;
 }
 
 export const openRouter = (spec: RouterSpec): Router => routerKind(spec.kind).open(spec);

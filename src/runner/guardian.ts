@@ -36,11 +36,11 @@ export async function startGuardian(orders: GuardianOrders): Promise<Guardian> {
   const pid = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new EnvironmentError(`the guardian process did not start within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
     child.once('error', (error) => reject(new EnvironmentError(`cannot start the guardian process: ${error.message}`)));
-    child.stdout!.once('data', () => resolve(child.pid!));
+    child.stdout.once('data', () => resolve(child.pid!));
     child.once('exit', (code) => reject(new EnvironmentError(`the guardian process exited at start (code ${code})`)));
-    child.stdout!.once('close', () => clearTimeout(timer));
+    child.stdout.once('close', () => clearTimeout(timer));
   }).finally(() => {
-    child.stdout!.destroy();
+    child.stdout.destroy();
     child.removeAllListeners();
     child.unref();
   });

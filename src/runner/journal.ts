@@ -18,7 +18,7 @@ export class Journal {
   }
 
   write(event: string, data: Record<string, unknown> = {}): void {
-    const line = JSON.stringify({ at: new Date().toISOString(), runId: this.runId, event, ...data }, (_key, value) =>
+    const line = JSON.stringify({ at: new Date().toISOString(), runId: this.runId, event, ...data }, (_key, value: unknown) =>
       typeof value === 'bigint' ? formatLsn(value) : value);
     appendFileSync(this.file, `${redact(line)}\n`);
   }

@@ -158,7 +158,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     // The fleet's slot before anything changes; freed with the run (or its session, if it dies).
     if (options.fleetLock) fleet = await takeFleetSlot(await connFromDsn(options.fleetLock.dsn, '--fleet-lock', inventory.passfile), options.fleetLock.slots, connections.applicationName);
     const journal = await begin(session, plan, checks);
-    const report = await runPlan(plan, { connections, outputs: newOutputs(), journal, emit: options.emit, signal: options.signal, unconfirmed: options.procedure.unconfirmed });
+    const report = await runPlan(plan, { connections, outputs: newOutputs(), journal, emit: options.emit, signal: options.signal, unconfirmed: (ctx) => options.procedure.unconfirmed(ctx) });
     await recordAfterRun(options.journalDir, inventory.file, connections, report);
     return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
   } finally {
@@ -278,7 +278,7 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
   if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
   const journal = await begin(input, plan, checks, input.unfinished?.runId);
   const report = await runPlan(plan, {
-    connections, outputs, noReturn, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId, unconfirmed: options.procedure.unconfirmed,
+    connections, outputs, noReturn, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId, unconfirmed: (ctx) => options.procedure.unconfirmed(ctx),
   });
   if (input.unfinished && (report.outcome === 'succeeded' || report.outcome === 'degraded' || report.outcome === 'rolled-back')) {
     new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', { runId: input.runId, outcome: report.outcome });

@@ -156,7 +156,7 @@ async function rollback(ctx: StepContext, touched: PlannedStep[], deps: RunDeps,
 
 /** A step gets its own output (another kind's when it says so), or a scratch record of its own. */
 function outputOf(definition: Definition, outputs: Outputs): unknown {
-  const key = (definition.outputOf ?? kindOf(definition as never)) as keyof Outputs;
+  const key = (definition.outputOf ?? kindOf(definition)) as keyof Outputs;
   return outputs[key] ?? {};
 }
 

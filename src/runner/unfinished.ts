@@ -28,7 +28,7 @@ export function findUnfinishedRun(journalDir: string, inventoryFile: string): Un
     return {
       pid, alive: !report && here && pid !== undefined && pid !== process.pid && isAlive(pid),
       runId: String(start.runId), file: join(dir, name), procedure: typeof start.procedure === 'string' ? start.procedure : 'switchover', primary: String(start.primary), target: String(start.target),
-      fenceMethod: start.fenceMethod === undefined ? undefined : String(start.fenceMethod),
+      fenceMethod: typeof start.fenceMethod === 'string' ? start.fenceMethod : undefined,
       promoteRequested: events.some((e) => e.event === 'point-of-no-return'),
       paths: (start.paths ?? {}) as UnfinishedRun['paths'],
       lastEvent: describeEvent(events[events.length - 1]),
@@ -48,4 +48,4 @@ function readEvents(file: string): Array<Record<string, unknown>> {
 }
 
 const describeEvent = (event: Record<string, unknown> | undefined): string =>
-  event ? [event.event, event.step].filter((part) => part !== undefined).join(' ') : 'run-start';
+  event ? [event.event, event.step].filter((part): part is string => typeof part === 'string').join(' ') : 'run-start';

@@ -9,7 +9,7 @@ import { StepFailedError } from '../errors.js';
 import { bytes, duration, stepParams } from '../playbook/fields.js';
 import { readReceiver } from '../postgres/observe.js';
 import { formatMs } from '../util/time.js';
-import { sqlText, type Action, type StepDefinition } from './types.js';
+import { sqlText, type Action, type StepDefinition, perform } from './types.js';
 
 const schema = stepParams('confirm-failure', {
   /** A connection or query the old primary does not answer within this is "hung"; replicas that heard from it more recently contradict. */
@@ -38,7 +38,7 @@ export const confirmFailureStep: StepDefinition<typeof schema> = {
     })),
   ],
   async run(_step, ctx, out, actions) {
-    await Promise.all(actions.map((a) => a.run?.(ctx, out)));
+    await Promise.all(actions.map((a) => perform(a, ctx, out)));
     const witnesses = ctx.incident?.witnesses ?? [];
     return witnesses.length ? `${witnesses.join(', ')} still hear nothing from ${ctx.primary.name}` : `no replica could confirm; the tool's view alone`;
   },

@@ -16,7 +16,7 @@ import { FENCE_MODES } from './fence-modes.js';
 import type { FenceOutput } from './outputs.js';
 import { undoFence } from './fence-undo.js';
 import { routeTarget } from './routing.js';
-import { sqlText, type Action, type PlanContext, type StepContext, type StepDefinition } from './types.js';
+import { sqlText, type Action, type PlanContext, type StepContext, type StepDefinition, perform } from './types.js';
 
 const schema = stepParams('fence-old-primary', {
   /** PAUSE gets this long; then the old primary's server connections are cut (KILL). */
@@ -66,7 +66,7 @@ export const fenceOldPrimaryStep: StepDefinition<typeof schema, FenceOutput> = {
   async run(_step, ctx, out, actions) {
     out.startedAt = performance.now();
     const routers = actions.filter((a) => a.group === 'routers');
-    const settled = await Promise.allSettled(routers.map((a) => a.run?.(ctx, out)));
+    const settled = await Promise.allSettled(routers.map((a) => perform(a, ctx, out)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const said = settled.map((r) => (r as PromiseFulfilledResult<string | void>).value).filter(Boolean) as string[];

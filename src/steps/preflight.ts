@@ -9,7 +9,6 @@ import { limitsFrom } from '../decide/limits.js';
 import { preflight } from '../decide/preflight.js';
 import { PreflightRefusedError } from '../errors.js';
 import { nodeState } from '../model/cluster-state.js';
-import type { NodeObservation } from '../model/node.js';
 import { bytes, duration, stepParams } from '../playbook/fields.js';
 import { routerChecks } from '../routers/registry.js';
 import type { StepDefinition } from './types.js';
@@ -30,7 +29,7 @@ export const preflightStep: StepDefinition<typeof schema> = {
       const state = await observeCluster(ctx.connections);
       const reachable = (name: string) => {
         const node = nodeState(state, name);
-        return node?.reachable ? (node as NodeObservation) : undefined;
+        return node?.reachable ? (node) : undefined;
       };
       const checks = preflight({
         state, limits: limitsFrom(step), primary: reachable(ctx.primary.name), target: reachable(ctx.target.name), targetName: ctx.target.name, routerChecks,

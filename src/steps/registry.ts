@@ -1,5 +1,5 @@
 /** Every step kind, by name. The playbook schema is assembled from these (playbook/schema.ts). */
-import type { Step, StepKind } from '../playbook/schema.js';
+import type { Step } from '../playbook/schema.js';
 import { checkLagStep } from './check-lag.js';
 import { checkpointStep } from './checkpoint.js';
 import { compareTablesStep } from './compare-tables.js';
@@ -41,7 +41,7 @@ const byKind = new Map<string, StepDefinition>(STEP_DEFINITIONS.map((d) => [kind
 
 /** The definition of a step's kind, typed loosely: the runner hands each step its own parameters. */
 export function definitionOf(step: Step): StepDefinition<never, unknown> & Pick<StepDefinition, 'schema'> {
-  return byKind.get(step.kind as StepKind) as never;
+  return byKind.get(step.kind) as never;
 }
 
 /** The worst-case time clients are held: each step's share. */

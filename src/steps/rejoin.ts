@@ -184,7 +184,7 @@ async function rewind(ctx: StepContext, timeoutMs: number): Promise<string> {
 function tlsEnv(ctx: StepContext): Record<string, string> {
   const extra = ctx.target.conn.extra;
   const map: Record<string, string> = { sslmode: 'PGSSLMODE', sslrootcert: 'PGSSLROOTCERT', sslcert: 'PGSSLCERT', sslkey: 'PGSSLKEY', connect_timeout: 'PGCONNECT_TIMEOUT' };
-  return Object.fromEntries(Object.entries(map).flatMap(([key, env]) => (extra[key] ? [[env, extra[key]!]] : [])));
+  return Object.fromEntries(Object.entries(map).flatMap(([key, env]) => (extra[key] ? [[env, extra[key]]] : [])));
 }
 
 /** The re-clone command, for when a rewind is impossible (no checksums or wal_log_hints, WAL gone). */

@@ -11,7 +11,7 @@ import { duration, stepParams } from '../playbook/fields.js';
 import { routerKind } from '../routers/registry.js';
 import { within } from '../util/time.js';
 import { routeTarget } from './routing.js';
-import type { StepDefinition } from './types.js';
+import { perform, type StepDefinition } from './types.js';
 
 const schema = stepParams('repoint-pooler', { timeout: duration('10s') });
 
@@ -29,7 +29,7 @@ export const repointPoolerStep: StepDefinition<typeof schema> = {
   })),
   async run(step, ctx, out, actions) {
     // All routers in parallel, bounded: one that hangs on RELOAD must not hold the others' clients past the budget.
-    const all = Promise.all(actions.map((a) => a.run?.(ctx, out)));
+    const all = Promise.all(actions.map((a) => perform(a, ctx, out)));
     if ((await within<unknown>(all, step.timeout, 'timeout')) === 'timeout') {
       throw new TimeoutError(`repointing the poolers did not finish within ${step.timeout} ms`);
     }

@@ -12,7 +12,7 @@ import { routerKind } from '../routers/registry.js';
 import { formatMs } from '../util/time.js';
 import { oldTimelineOf } from './outputs.js';
 import { releaseRouters } from './routing.js';
-import { sqlText, type Action, type OutputOf, type StepContext, type StepDefinition } from './types.js';
+import { sqlText, type Action, type OutputOf, type StepContext, type StepDefinition, perform } from './types.js';
 
 const schema = stepParams('resume', {});
 type Out = OutputOf<typeof schema>;
@@ -46,7 +46,7 @@ export const resumeStep: StepDefinition<typeof schema> = {
   async run(_step, ctx, out, actions) {
     // The first actions release the routers, one each, in parallel; the rest follow in order.
     const routers = ctx.inventory.poolers.length;
-    const released = (await Promise.all(actions.slice(0, routers).map((a) => a.run?.(ctx, out)))).filter((s): s is string => Boolean(s));
+    const released = (await Promise.all(actions.slice(0, routers).map((a) => perform(a, ctx, out)))).filter((s): s is string => Boolean(s));
     out.resumedAt = performance.now();
     const after: string[] = [];
     for (const action of actions.slice(routers)) {

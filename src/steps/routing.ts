@@ -2,7 +2,7 @@
 import { routerKind } from '../routers/registry.js';
 import { routeTargetOf, type RouteTarget } from '../routers/types.js';
 import type { NodeSpec } from '../inventory/model.js';
-import type { Action, PlanContext, StepContext } from './types.js';
+import { perform, type Action, type PlanContext, type StepContext } from './types.js';
 
 export const routeTarget = (node: NodeSpec, plan: Pick<PlanContext, 'state'>): RouteTarget => routeTargetOf(node, plan.state.addresses);
 
@@ -19,7 +19,7 @@ export function holdActions(plan: PlanContext, timeoutMs: number): Action<{ held
 
 /** Runs the hold actions in parallel: every router is asked even when one fails; the first failure is thrown. */
 export async function holdAll<O>(actions: readonly Action<O>[], ctx: StepContext, out: O): Promise<void> {
-  const results = await Promise.allSettled(actions.map((a) => a.run?.(ctx, out)));
+  const results = await Promise.allSettled(actions.map((a) => perform(a, ctx, out)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }

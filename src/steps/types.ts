@@ -129,6 +129,10 @@ export interface StepDefinition<S extends z.ZodObject = z.ZodObject, O = OutputO
   undo?(step: z.output<S>, ctx: StepContext, out: O): Promise<string>;
 }
 
+/** Runs one action (a line that only explains resolves at once). */
+export const perform = <O>(action: Action<O>, ctx: StepContext, out: O): Promise<string | void> =>
+  action.run ? action.run(ctx, out) : Promise.resolve();
+
 /** Runs `actions` in order; the summary is the last one any action returned. */
 export async function performInOrder<O>(actions: readonly Action<O>[], ctx: StepContext, out: O): Promise<string> {
   let summary = '';

@@ -120,7 +120,7 @@ describe('failover: the primary is dead or hung', () => {
       expect(seen.result.exitCode, seen.result.stderr).toBe(0);
       expect(seen.report.target).toBe('pg2');
       expect(seen.report.oldPrimaryState).toMatch(/^fenced \(hung;/);
-      const steps = seen.result.events.filter((e) => e.event === 'step-end').map((e) => String(e.summary ?? ''));
+      const steps = seen.result.events.filter((e) => e.event === 'step-end').map((e) => (typeof e.summary === 'string' ? e.summary : ''));
       expect(steps.join('\n')).toMatch(/KILL appdb/);
       process.stderr.write(`hung primary: first commit ${Math.round(seen.firstCommitMs)} ms after the command started (detection timeout 2 s)\n`);
       expect(seen.firstCommitMs).toBeLessThan(2000 + 1500);

@@ -36,7 +36,7 @@ async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 15_00
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await sleep(100);
   }
 }

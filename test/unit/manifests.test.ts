@@ -17,7 +17,7 @@ import { parseYamlText } from '../../src/util/yaml-source.js';
 
 type Doc = Record<string, any>;
 const docs = (file: string): Doc[] => parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Doc);
-const MODELS: Record<string, new (data: any) => { validate(): void }> = { ConfigMap, Secret, Job, CronJob, Workflow } as never;
+const MODELS: Record<string, new (data: any) => { validate(): void }> = { ConfigMap, Secret, Job, CronJob, Workflow };
 const validate = (doc: Doc) => new MODELS[doc.kind as string]!(doc).validate();
 
 describe('Kubernetes and Argo recipes', () => {

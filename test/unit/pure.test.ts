@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DsnError, formatDsn, parseConninfo, parseDsn } from '../../src/inventory/dsn.js';
 import { findDatabaseEntries, repointText } from '../../src/routers/pgbouncer/config-file.js';
@@ -107,9 +110,6 @@ describe('postmaster.opts', () => {
 
 describe('PgBouncer config with %include and a * fallback', () => {
   it('finds each entry in the file that holds it and rewrites only that file', async () => {
-    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const { readConfig, repointEntries } = await import('../../src/routers/pgbouncer/config-file.js');
     const dir = mkdtempSync(join(tmpdir(), 'pgb-'));
     const main = `[databases]\n%include databases.ini\n* = host=10.0.0.1 port=5432\n\n[pgbouncer]\n%include ${join(dir, 'tuning.ini')}\nlisten_port = 6432\n`;
@@ -127,9 +127,6 @@ describe('PgBouncer config with %include and a * fallback', () => {
   });
 
   it('reports an include it cannot find', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const { readConfig } = await import('../../src/routers/pgbouncer/config-file.js');
     const dir = mkdtempSync(join(tmpdir(), 'pgb-'));
     writeFileSync(join(dir, 'pgbouncer.ini'), '[databases]\n%include nowhere.ini\n');

@@ -32,7 +32,7 @@ describe('step kinds', () => {
   it('the pause budget is the sum of each holding step’s own share', () => {
     // fence-writes 5 s + 30 s, wait-catchup 10 s, promote 30 s, repoint-pooler 10 s
     expect(pauseBudgetOf(playbook.steps)).toBe(85_000);
-    expect(playbook.steps.filter((s) => definitionOf(s).pauseBudget).map((s) => s.kind)).toEqual(['fence-writes', 'wait-catchup', 'promote', 'repoint-pooler']);
+    expect(playbook.steps.filter((s) => definitionOf(s).pauseBudget !== undefined).map((s) => s.kind)).toEqual(['fence-writes', 'wait-catchup', 'promote', 'repoint-pooler']);
   });
 
   it('fence modes: only the clean stop needs host access; its catch-up must pass the checkpoint, the read-only one reach the flush position', () => {

@@ -41,19 +41,23 @@ type Event = Readonly<Record<string, unknown>>;
 
 const HOLDS = /fence-writes|fence-old-primary/;
 
+/** A journal field as text: what a line holds is JSON, so anything not a primitive is shown as JSON. */
+const text = (value: unknown): string =>
+  typeof value === 'string' ? value : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+
 export function summarize(events: readonly Event[]): RunSummary {
   const start = events.find((e) => e.event === 'run-start') ?? {};
-  const t0 = Date.parse(String(start.at ?? events[0]?.at ?? 0));
-  const at = (e: Event) => Date.parse(String(e.at)) - t0;
+  const t0 = Date.parse(text(start.at ?? events[0]?.at ?? 0));
+  const at = (e: Event) => Date.parse(text(e.at)) - t0;
   const steps = new Map<string, StepLine>();
   for (const e of events) {
-    const id = String(e.step ?? '');
-    if (e.event === 'step-start') steps.set(id, { id, title: String(e.title ?? id), status: 'started', startMs: at(e), durationMs: 0 });
+    const id = text(e.step ?? '');
+    if (e.event === 'step-start') steps.set(id, { id, title: text(e.title ?? id), status: 'started', startMs: at(e), durationMs: 0 });
     const begun = steps.get(id);
     if (!begun) continue;
-    if (e.event === 'step-end') steps.set(id, { ...begun, status: 'done', durationMs: Number(e.durationMs ?? 0), said: String(e.summary ?? '') });
-    if (e.event === 'step-failed') steps.set(id, { ...begun, status: 'failed', durationMs: Number(e.durationMs ?? 0), said: String(e.error ?? '') });
-    if (e.event === 'undo-end') steps.set(id, { ...begun, status: 'undone', said: `${begun.said ? `${begun.said}; ` : ''}undone: ${String(e.summary ?? '')}` });
+    if (e.event === 'step-end') steps.set(id, { ...begun, status: 'done', durationMs: Number(e.durationMs ?? 0), said: text(e.summary ?? '') });
+    if (e.event === 'step-failed') steps.set(id, { ...begun, status: 'failed', durationMs: Number(e.durationMs ?? 0), said: text(e.error ?? '') });
+    if (e.event === 'undo-end') steps.set(id, { ...begun, status: 'undone', said: `${begun.said ? `${begun.said}; ` : ''}undone: ${text(e.summary ?? '')}` });
   }
   const report = (events.find((e) => e.event === 'report')?.report ?? {}) as Record<string, unknown>;
   const ordered = [...steps.values()].sort((a, b) => a.startMs - b.startMs);
@@ -61,15 +65,15 @@ export function summarize(events: readonly Event[]): RunSummary {
   const pause = typeof report.writePauseMs === 'number' ? report.writePauseMs : undefined;
   const rollback = events.find((e) => e.event === 'rollback-start');
   return {
-    runId: String(start.runId ?? report.runId ?? '?'),
-    procedure: String(start.procedure ?? report.mode ?? '?'),
-    inventory: String(start.inventory ?? '?'),
-    startedAt: String(start.at ?? '?'),
-    oldPrimary: String(start.primary ?? report.oldPrimary ?? '?'),
-    target: String(start.target ?? report.target ?? '?'),
+    runId: text(start.runId ?? report.runId ?? '?'),
+    procedure: text(start.procedure ?? report.mode ?? '?'),
+    inventory: text(start.inventory ?? '?'),
+    startedAt: text(start.at ?? '?'),
+    oldPrimary: text(start.primary ?? report.oldPrimary ?? '?'),
+    target: text(start.target ?? report.target ?? '?'),
     steps: ordered,
     held: fence && pause !== undefined ? { fromMs: fence.startMs, toMs: fence.startMs + pause } : undefined,
-    outcome: String(report.outcome ?? 'unfinished (no report: the run was cut short; see its last events)'),
+    outcome: text(report.outcome ?? 'unfinished (no report: the run was cut short; see its last events)'),
     exitCode: typeof report.exitCode === 'number' ? report.exitCode : undefined,
     verified: report.verified as string | undefined,
     writePauseMs: pause,
@@ -79,7 +83,7 @@ export function summarize(events: readonly Event[]): RunSummary {
     possibleLoss: report.possibleLoss as string | undefined,
     leftToDo: (report.leftToDo as string[] | undefined) ?? [],
     notes: (report.notes as string[] | undefined) ?? [],
-    rolledBack: rollback ? String(rollback.reason ?? '') : undefined,
+    rolledBack: rollback ? text(rollback.reason ?? '') : undefined,
   };
 }
 

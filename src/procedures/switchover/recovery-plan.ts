@@ -4,7 +4,6 @@
  * The step outputs they read are seeded from the observed cluster. Pure.
  */
 import { nodeState, replicasOf, type ClusterState } from '../../model/cluster-state.js';
-import type { NodeObservation } from '../../model/node.js';
 import { buildPlan, phasesAround, type Plan } from '../../playbook/plan.js';
 import type { Playbook } from '../../playbook/schema.js';
 import type { FenceMethod } from '../../steps/fence-modes.js';
@@ -23,7 +22,7 @@ export function recoveryPlan(recovery: Exclude<Recovery, { kind: 'stuck' }>, sta
   const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name)!;
   const observed = (name: string | undefined) => {
     const node = name ? nodeState(state, name) : undefined;
-    return node?.reachable ? (node as NodeObservation) : undefined;
+    return node?.reachable ? (node) : undefined;
   };
   const oldName = recovery.kind === 'finish' ? (recovery.oldPrimary ?? recovery.newPrimary) : recovery.oldPrimary;
   const newName = recovery.kind === 'finish' ? recovery.newPrimary : recovery.oldPrimary;

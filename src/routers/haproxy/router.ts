@@ -210,7 +210,7 @@ export class HaproxyRouter implements Router {
     const old = this.serverOf(servers, from);
     if (old && !inMaint(old)) problems.push(`${this.spec.name}: ${this.spec.backend}/${old.name} (the old primary) is not in maintenance`);
     if ((await this.frontendMaxconn()) === 0) problems.push(`${this.spec.name}: frontend ${this.spec.frontend} is held (maxconn 0)`);
-    if (this.spec.app && !problems.length) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app!, to, applicationName)));
+    if (this.spec.app && !problems.length) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app, to, applicationName)));
     return problems;
   }
 

@@ -200,7 +200,7 @@ export class PgBouncerRouter implements Router {
       else if (!ours && isTarget(from, db.host, db.port, this.resolved)) problems.push(`${this.spec.name} still sends ${db.name} to the old primary ${from.name}`);
       if (db.paused && (ours || this.held.includes(db.name))) problems.push(`${this.spec.name} has ${db.name} paused`);
     }
-    if (this.spec.app) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app!, to, applicationName)));
+    if (this.spec.app) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app, to, applicationName)));
     if (!problems.length) await this.restoreLoginRetry();
     return problems;
   }

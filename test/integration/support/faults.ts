@@ -24,7 +24,7 @@ export const DEFAULT_STEPS = [
 export async function playbookWith(sandbox: SandboxFixture, name: string, afterKind: string, insert: string[], overrides: Record<string, string> = {}): Promise<string> {
   const steps = DEFAULT_STEPS.flatMap((line) => {
     const kind = line.replace('- kind: ', '');
-    const own = overrides[kind] ? [line, ...overrides[kind]!.split('\n').map((l) => `  ${l}`)] : [line];
+    const own = overrides[kind] ? [line, ...overrides[kind].split('\n').map((l) => `  ${l}`)] : [line];
     return kind === afterKind ? [...own, ...insert] : own;
   });
   const file = join(sandbox.dir, `${name}.yaml`);
