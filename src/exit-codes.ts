@@ -21,7 +21,8 @@ export const ExitCode = {
 } as const;
 export type ExitCodeName = keyof typeof ExitCode;
 
-export type Outcome = 'succeeded' | 'degraded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion' | 'undo-failed';
+export type Outcome =
+  'succeeded' | 'degraded' | 'refused' | 'rolled-back' | 'interrupted' | 'failed-after-promotion' | 'undo-failed';
 
 export const exitCodeOfOutcome: Readonly<Record<Outcome, number>> = {
   succeeded: ExitCode.ok,
@@ -34,7 +35,9 @@ export const exitCodeOfOutcome: Readonly<Record<Outcome, number>> = {
 };
 
 /** Ends of a command that ran no plan: nothing was changed. */
-export const exitCodeOfEnd: Readonly<Record<'ready' | 'not-ready' | 'declined' | 'nothing-to-recover' | 'nothing-to-do', number>> = {
+export const exitCodeOfEnd: Readonly<
+  Record<'ready' | 'not-ready' | 'declined' | 'nothing-to-recover' | 'nothing-to-do', number>
+> = {
   ready: ExitCode.ok,
   'not-ready': ExitCode.preflightRefused,
   declined: ExitCode.preflightRefused,

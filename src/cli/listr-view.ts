@@ -5,7 +5,8 @@ import { formatMs } from '../util/time.js';
 import { say } from './output.js';
 import { plainLine, type ProgressView } from './progress.js';
 
-type Settle = { kind: 'done'; summary: string; ms: number } | { kind: 'fail'; error: string } | { kind: 'skip'; reason: string };
+type Settle =
+  { kind: 'done'; summary: string; ms: number } | { kind: 'fail'; error: string } | { kind: 'skip'; reason: string };
 
 /** Each task waits for the runner's verdict on its step. */
 export function listrView(plan: Plan): ProgressView {
@@ -28,7 +29,8 @@ export function listrView(plan: Plan): ProgressView {
       },
     })),
     {
-      concurrent: false, exitOnError: false,
+      concurrent: false,
+      exitOnError: false,
       // Ctrl-C belongs to the runner (rollback), not to the renderer.
       registerSignalListeners: false,
       // Progress is for people: stderr, so stdout stays clean for --json and pipes.
@@ -45,9 +47,11 @@ export function listrView(plan: Plan): ProgressView {
   };
   return {
     on(event) {
-      if (event.type === 'step-end') waiting.get(event.step.id)?.resolve({ kind: 'done', summary: event.summary, ms: event.durationMs });
+      if (event.type === 'step-end')
+        waiting.get(event.step.id)?.resolve({ kind: 'done', summary: event.summary, ms: event.durationMs });
       else if (event.type === 'step-failed') waiting.get(event.step.id)?.resolve({ kind: 'fail', error: event.error });
-      else if (event.type === 'step-skipped') waiting.get(event.step.id)?.resolve({ kind: 'skip', reason: event.reason });
+      else if (event.type === 'step-skipped')
+        waiting.get(event.step.id)?.resolve({ kind: 'skip', reason: event.reason });
       else if (event.type === 'rollback-start') settleRest('not run');
       else if (event.type !== 'step-start') {
         const line = plainLine(event);

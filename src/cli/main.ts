@@ -14,12 +14,15 @@ const program = new Command('pg-handover')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .configureOutput({ writeErr: () => undefined })
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Exit codes:
   0  success (for --dry-run: ready)          4  failed before promotion and rolled back
   1  internal error (a bug: please report)   5  failed after the point of no return: operator needed
   2  bad input (nothing was contacted)       6  interrupted and rolled back
-  3  preflight refused (nothing changed)     7  environment problem (missing binaries, users)`);
+  3  preflight refused (nothing changed)     7  environment problem (missing binaries, users)`,
+  );
 
 registerCommands(program);
 
@@ -34,7 +37,8 @@ try {
 
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0)
+      return 0;
     return fail(new BadInputError(error.message.replace(/^error: /, '')));
   }
   return fail(error);
@@ -42,7 +46,12 @@ function report(error: unknown): number {
 
 function fail(error: unknown): number {
   const code = exitCodeFor(error);
-  const message = error instanceof HandoverError ? error.message : error instanceof Error ? `internal error: ${error.message}` : String(error);
+  const message =
+    error instanceof HandoverError
+      ? error.message
+      : error instanceof Error
+        ? `internal error: ${error.message}`
+        : String(error);
   if (process.argv.includes('--json')) {
     outJson({ event: 'error', exitCode: code, message });
   }

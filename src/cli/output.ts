@@ -27,7 +27,8 @@ export const say = (line = ''): void => write(process.stderr, `${redact(line)}\n
 
 export const out = (line = ''): void => write(process.stdout, `${redact(line)}\n`);
 
-export const outJson = (value: unknown): void => write(process.stdout, `${redact(JSON.stringify(value, bigintReplacer))}\n`);
+export const outJson = (value: unknown): void =>
+  write(process.stdout, `${redact(JSON.stringify(value, bigintReplacer))}\n`);
 
 export function bigintReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
@@ -36,5 +37,12 @@ export function bigintReplacer(_key: string, value: unknown): unknown {
 export function table(rows: ReadonlyArray<ReadonlyArray<string>>): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

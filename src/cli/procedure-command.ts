@@ -57,12 +57,27 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
   process.on('SIGHUP', onSignal);
   try {
     const result = await runProcedure({
-      procedure, inventoryFile: flags.inventory, playbookFile: flags.playbook, target: flags.target, dryRun: Boolean(flags.dryRun),
-      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory), signal: interrupt.signal, acceptDataLoss: flags.acceptDataLoss, binDir: flags.binDir, all: flags.all, back: flags.back, fleetLock: fleetLockOf(flags),
+      procedure,
+      inventoryFile: flags.inventory,
+      playbookFile: flags.playbook,
+      target: flags.target,
+      dryRun: Boolean(flags.dryRun),
+      journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory),
+      signal: interrupt.signal,
+      acceptDataLoss: flags.acceptDataLoss,
+      binDir: flags.binDir,
+      all: flags.all,
+      back: flags.back,
+      fleetLock: fleetLockOf(flags),
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
         const ok = flags.yes || (await ask(procedure, plan));
-        if (ok) view = flags.json ? jsonView() : process.stderr.isTTY ? (await import('./listr-view.js')).listrView(plan) : plainView();
+        if (ok)
+          view = flags.json
+            ? jsonView()
+            : process.stderr.isTTY
+              ? (await import('./listr-view.js')).listrView(plan)
+              : plainView();
         return ok;
       },
       emit: (event) => {
@@ -72,10 +87,15 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
     });
     await view?.finish();
     process.exitCode = finish(procedure, flags, result);
-    if (flags.summary) await appendSummary(flags.summary, summaryOf(procedure, `pg-handover ${name}`, result, Number(process.exitCode)));
+    if (flags.summary)
+      await appendSummary(flags.summary, summaryOf(procedure, `pg-handover ${name}`, result, Number(process.exitCode)));
     return result;
   } catch (error) {
-    if (flags.summary) await appendSummary(flags.summary, failureSummary(`pg-handover ${name}`, (error as Error).message, exitCodeFor(error))).catch(() => undefined);
+    if (flags.summary)
+      await appendSummary(
+        flags.summary,
+        failureSummary(`pg-handover ${name}`, (error as Error).message, exitCodeFor(error)),
+      ).catch(() => undefined);
     throw error;
   } finally {
     process.off('SIGINT', onSignal);
@@ -85,10 +105,15 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
 }
 
 function fleetLockOf(flags: ProcedureFlags): { dsn: string; slots: number } | undefined {
-  if (flags.fleetSlots !== undefined && !flags.fleetLock) throw new BadInputError('--fleet-slots: expected with --fleet-lock', 'fleet-slots');
+  if (flags.fleetSlots !== undefined && !flags.fleetLock)
+    throw new BadInputError('--fleet-slots: expected with --fleet-lock', 'fleet-slots');
   if (!flags.fleetLock) return undefined;
   const slots = Number(flags.fleetSlots ?? 1);
-  if (!Number.isInteger(slots) || slots < 1 || slots > 1000) throw new BadInputError(`--fleet-slots: expected a whole number from 1 to 1000, got "${flags.fleetSlots}"`, 'fleet-slots');
+  if (!Number.isInteger(slots) || slots < 1 || slots > 1000)
+    throw new BadInputError(
+      `--fleet-slots: expected a whole number from 1 to 1000, got "${flags.fleetSlots}"`,
+      'fleet-slots',
+    );
   return { dsn: flags.fleetLock, slots };
 }
 
@@ -109,7 +134,13 @@ function finish(procedure: Procedure, flags: ProcedureFlags, result: ProcedureRe
     const verdict = result.ready
       ? `READY: ${result.plan!.context.primary.name} -> ${result.plan!.context.target.name} (dry run, nothing changed, ${formatMs(result.elapsedMs)})`
       : `NOT READY: ${failed.length} failing check(s): ${failed.map((c) => c.id).join(', ')} (dry run, nothing changed)`;
-    if (flags.json) outJson({ event: 'verdict', ready: result.ready, failing: failed.map((c) => c.id), elapsedMs: Math.round(result.elapsedMs) });
+    if (flags.json)
+      outJson({
+        event: 'verdict',
+        ready: result.ready,
+        failing: failed.map((c) => c.id),
+        elapsedMs: Math.round(result.elapsedMs),
+      });
     else out(`\n${verdict}`);
     return exitCodeOfEnd[result.ready ? 'ready' : 'not-ready'];
   }

@@ -35,15 +35,23 @@ export function jsonView(): ProgressView {
 
 export function plainLine(event: RunEvent): string | undefined {
   switch (event.type) {
-    case 'step-start': return `> ${event.step.id}: ${event.step.title}`;
-    case 'step-end': return `  done ${event.step.id} in ${formatMs(event.durationMs)}: ${event.summary}`;
-    case 'step-failed': return `  FAILED ${event.step.id} after ${formatMs(event.durationMs)}: ${event.error}`;
-    case 'step-skipped': return `  skipped ${event.step.id}: ${event.reason}`;
-    case 'rollback-start': return `! rolling back: ${event.reason}`;
-    case 'undo-end': return `  undone ${event.step.id}: ${event.summary}`;
-    case 'undo-failed': return `  UNDO FAILED ${event.step.id}: ${event.error}`;
-    case 'note': return `  note: ${event.message}`;
-    default: return undefined;
+    case 'step-start':
+      return `> ${event.step.id}: ${event.step.title}`;
+    case 'step-end':
+      return `  done ${event.step.id} in ${formatMs(event.durationMs)}: ${event.summary}`;
+    case 'step-failed':
+      return `  FAILED ${event.step.id} after ${formatMs(event.durationMs)}: ${event.error}`;
+    case 'step-skipped':
+      return `  skipped ${event.step.id}: ${event.reason}`;
+    case 'rollback-start':
+      return `! rolling back: ${event.reason}`;
+    case 'undo-end':
+      return `  undone ${event.step.id}: ${event.summary}`;
+    case 'undo-failed':
+      return `  UNDO FAILED ${event.step.id}: ${event.error}`;
+    case 'note':
+      return `  note: ${event.message}`;
+    default:
+      return undefined;
   }
 }
-

@@ -6,13 +6,17 @@ import type { Plan } from '../playbook/plan.js';
 const MARK = { pass: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 
 export function renderChecks(checks: readonly Check[]): string {
-  return ['Preflight checks:', ...checks.map((c) => `  ${MARK[c.verdict]}  ${c.id.padEnd(27)} ${c.message}`)].join('\n');
+  return ['Preflight checks:', ...checks.map((c) => `  ${MARK[c.verdict]}  ${c.id.padEnd(27)} ${c.message}`)].join(
+    '\n',
+  );
 }
 
 export function renderPlan(plan: Plan): string {
   const { primary, target, fenceMethod } = plan.context;
   const fences = plan.steps.some((s) => s.step.kind === 'fence-writes' || s.step.kind === 'fence-old-primary');
-  const lines = [`Plan (${plan.playbook}): ${primary.name} -> ${target.name}${fences ? `, fence by ${fenceMethod}` : ''}`];
+  const lines = [
+    `Plan (${plan.playbook}): ${primary.name} -> ${target.name}${fences ? `, fence by ${fenceMethod}` : ''}`,
+  ];
   if (plan.context.incident) lines.push(`  ${describeLoss(plan.context.incident.loss)}`);
   for (const step of plan.steps) {
     const tag = step.phase === 'promotion' ? '  <- point of no return' : step.undoable ? '  (undone on failure)' : '';
@@ -24,8 +28,18 @@ export function renderPlan(plan: Plan): string {
 
 export function planJson(plan: Plan): unknown {
   return {
-    playbook: plan.playbook, primary: plan.context.primary.name, target: plan.context.target.name, fenceMethod: plan.context.fenceMethod,
+    playbook: plan.playbook,
+    primary: plan.context.primary.name,
+    target: plan.context.target.name,
+    fenceMethod: plan.context.fenceMethod,
     ...(plan.context.incident ? { possibleLoss: lossJson(plan.context.incident.loss) } : {}),
-    steps: plan.steps.map((s) => ({ id: s.id, kind: s.step.kind, title: s.title, phase: s.phase, undoable: s.undoable, actions: s.actions })),
+    steps: plan.steps.map((s) => ({
+      id: s.id,
+      kind: s.step.kind,
+      title: s.title,
+      phase: s.phase,
+      undoable: s.undoable,
+      actions: s.actions,
+    })),
   };
 }

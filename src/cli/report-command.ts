@@ -13,10 +13,16 @@ export interface ReportFlags {
 
 export function reportCommand(paths: readonly string[], flags: ReportFlags): void {
   const format = flags.format ?? (flags.output?.endsWith('.html') ? 'html' : 'md');
-  if (format !== 'html' && format !== 'md') throw new BadInputError(`--format: expected html or md, got "${format}"`, 'format');
+  if (format !== 'html' && format !== 'md')
+    throw new BadInputError(`--format: expected html or md, got "${format}"`, 'format');
   const files = paths.flatMap((path) => {
     try {
-      return statSync(path).isDirectory() ? readdirSync(path).filter((f) => f.endsWith('.jsonl')).sort().map((f) => join(path, f)) : [path];
+      return statSync(path).isDirectory()
+        ? readdirSync(path)
+            .filter((f) => f.endsWith('.jsonl'))
+            .sort()
+            .map((f) => join(path, f))
+        : [path];
     } catch {
       throw new BadInputError(`${path}: no such journal file or folder`, 'journal');
     }

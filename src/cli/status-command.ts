@@ -5,7 +5,10 @@ import { loadInventory } from '../inventory/load.js';
 import { outJson, out } from './output.js';
 import { renderStatus, statusJson } from './status-view.js';
 
-export interface StatusFlags { inventory: string; json?: boolean }
+export interface StatusFlags {
+  inventory: string;
+  json?: boolean;
+}
 
 export async function statusCommand(flags: StatusFlags): Promise<void> {
   const inventory = await loadInventory(flags.inventory);

@@ -12,7 +12,13 @@ export function renderStatus(state: ClusterState): string {
       rows.push([node.name, 'unreachable', '-', '-', node.error]);
       continue;
     }
-    rows.push([node.name, roleOf(node), String(node.timeline ?? '?'), formatLsn(node.flushLsn ?? node.replayLsn), replicationOf(node, state, primaryFlush)]);
+    rows.push([
+      node.name,
+      roleOf(node),
+      String(node.timeline ?? '?'),
+      formatLsn(node.flushLsn ?? node.replayLsn),
+      replicationOf(node, state, primaryFlush),
+    ]);
   }
   const lines = [table(rows)];
   for (const pooler of state.poolers) {
@@ -22,7 +28,9 @@ export function renderStatus(state: ClusterState): string {
     }
     for (const db of pooler.routes) {
       const node = nodeAt(state, db.host, db.port) ?? 'unknown node';
-      lines.push(`pooler ${pooler.name}: ${db.name} -> ${node} (${db.host}:${db.port})${db.paused ? ', PAUSED' : ''}${db.disabled ? ', DISABLED' : ''}`);
+      lines.push(
+        `pooler ${pooler.name}: ${db.name} -> ${node} (${db.host}:${db.port})${db.paused ? ', PAUSED' : ''}${db.disabled ? ', DISABLED' : ''}`,
+      );
     }
   }
   if (state.lockHolder) lines.push(`lock: held by "${state.lockHolder.applicationName}" (pid ${state.lockHolder.pid})`);
@@ -41,7 +49,8 @@ function replicationOf(node: NodeObservation, state: ClusterState, primaryFlush:
   }
   const receiver = node.walReceiver;
   if (!receiver) return 'not streaming';
-  const upstream = nodeAt(state, receiver.senderHost, receiver.senderPort) ?? `${receiver.senderHost}:${receiver.senderPort}`;
+  const upstream =
+    nodeAt(state, receiver.senderHost, receiver.senderPort) ?? `${receiver.senderHost}:${receiver.senderPort}`;
   const lag = lsnDiff(primaryFlush, node.replayLsn);
   return `${receiver.status} from ${upstream}${lag === undefined ? '' : `, replay lag ${lag} B`}`;
 }
@@ -52,10 +61,16 @@ export function statusJson(state: ClusterState): unknown {
     nodes: state.nodes.map((n) =>
       n.reachable
         ? {
-            name: n.name, role: n.inRecovery ? 'replica' : 'primary', timeline: n.timeline,
-            flushLsn: formatLsn(n.flushLsn), replayLsn: n.replayLsn === undefined ? null : formatLsn(n.replayLsn),
-            readOnly: n.settings.default_transaction_read_only === 'on', replayPaused: n.replayPaused,
-            upstream: n.walReceiver ? nodeAt(state, n.walReceiver.senderHost, n.walReceiver.senderPort) ?? null : null,
+            name: n.name,
+            role: n.inRecovery ? 'replica' : 'primary',
+            timeline: n.timeline,
+            flushLsn: formatLsn(n.flushLsn),
+            replayLsn: n.replayLsn === undefined ? null : formatLsn(n.replayLsn),
+            readOnly: n.settings.default_transaction_read_only === 'on',
+            replayPaused: n.replayPaused,
+            upstream: n.walReceiver
+              ? (nodeAt(state, n.walReceiver.senderHost, n.walReceiver.senderPort) ?? null)
+              : null,
             receiverStatus: n.walReceiver?.status ?? null,
             replicas: n.replication.map((p) => ({ name: p.applicationName, state: p.state })),
           }
@@ -63,7 +78,16 @@ export function statusJson(state: ClusterState): unknown {
     ),
     poolers: state.poolers.map((p) =>
       p.reachable
-        ? { name: p.name, databases: p.routes.map((d) => ({ name: d.name, host: d.host, port: d.port, paused: d.paused, node: nodeAt(state, d.host, d.port) ?? null })) }
+        ? {
+            name: p.name,
+            databases: p.routes.map((d) => ({
+              name: d.name,
+              host: d.host,
+              port: d.port,
+              paused: d.paused,
+              node: nodeAt(state, d.host, d.port) ?? null,
+            })),
+          }
         : { name: p.name, error: p.error },
     ),
     lockHolder: state.lockHolder ?? null,

@@ -15,30 +15,53 @@ const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g,
 function checksTable(checks: readonly Check[]): string[] {
   const shown = checks.filter((c) => c.verdict !== 'pass');
   if (!shown.length) return [];
-  return ['', '| check | verdict | why |', '| --- | --- | --- |', ...shown.map((c) => `| ${c.id} | ${c.verdict} | ${cell(c.message)} |`)];
+  return [
+    '',
+    '| check | verdict | why |',
+    '| --- | --- | --- |',
+    ...shown.map((c) => `| ${c.id} | ${c.verdict} | ${cell(c.message)} |`),
+  ];
 }
 
 export function summaryOf(procedure: Procedure, command: string, result: ProcedureResult, exitCode: number): string {
   const lines: string[] = [];
   if (result.kind === 'dry-run') {
     const failed = failures(result.checks);
-    lines.push(result.ready
-      ? `### ${command} --dry-run: READY (exit ${exitCode})`
-      : `### ${command} --dry-run: NOT READY, ${failed.length} failing check(s) (exit ${exitCode})`);
-    if (result.plan) lines.push('', `Would run: ${result.plan.context.primary.name} -> ${result.plan.context.target.name}, nothing changed (${formatMs(result.elapsedMs)}).`);
+    lines.push(
+      result.ready
+        ? `### ${command} --dry-run: READY (exit ${exitCode})`
+        : `### ${command} --dry-run: NOT READY, ${failed.length} failing check(s) (exit ${exitCode})`,
+    );
+    if (result.plan)
+      lines.push(
+        '',
+        `Would run: ${result.plan.context.primary.name} -> ${result.plan.context.target.name}, nothing changed (${formatMs(result.elapsedMs)}).`,
+      );
     lines.push(...checksTable(result.checks));
   } else if (result.kind === 'ran') {
     const r = result.report;
     lines.push(`### ${command}: ${procedure.headline(r)} (exit ${exitCode})`, '');
     if (r.error) lines.push(`- error: ${cell(r.error)}`);
-    lines.push(`- primary: ${r.primaryNow}${r.primaryNow !== r.oldPrimary ? ` (was ${r.oldPrimary})` : ' (unchanged)'}`);
+    lines.push(
+      `- primary: ${r.primaryNow}${r.primaryNow !== r.oldPrimary ? ` (was ${r.oldPrimary})` : ' (unchanged)'}`,
+    );
     if (r.writePauseMs !== undefined) lines.push(`- write pause: ${formatMs(r.writePauseMs)}`);
     if (r.possibleLoss) lines.push(`- data loss: ${cell(r.possibleLoss)}`);
     lines.push(`- verified: ${cell(r.verified ?? 'not verified')}`, `- journal: \`${r.journal}\``);
-    lines.push('', '| step | status | time |', '| --- | --- | --- |', ...r.steps.map((s) => `| ${s.id} | ${s.status} | ${s.durationMs === undefined ? '' : formatMs(s.durationMs)} |`));
+    lines.push(
+      '',
+      '| step | status | time |',
+      '| --- | --- | --- |',
+      ...r.steps.map((s) => `| ${s.id} | ${s.status} | ${s.durationMs === undefined ? '' : formatMs(s.durationMs)} |`),
+    );
     if (r.leftToDo.length) lines.push('', '**Left to do:**', ...r.leftToDo.map((l) => `- ${cell(l)}`));
   } else {
-    const said = result.kind === 'declined' ? 'declined, nothing changed' : result.kind === 'nothing-to-do' ? `nothing to do: ${result.message}` : `nothing to recover: no half-done ${procedure.name}`;
+    const said =
+      result.kind === 'declined'
+        ? 'declined, nothing changed'
+        : result.kind === 'nothing-to-do'
+          ? `nothing to do: ${result.message}`
+          : `nothing to recover: no half-done ${procedure.name}`;
     lines.push(`### ${command}: ${said} (exit ${exitCode})`);
   }
   return redact(`${lines.join('\n')}\n\n`);
@@ -46,7 +69,9 @@ export function summaryOf(procedure: Procedure, command: string, result: Procedu
 
 /** A command that ended in an error before or instead of a run (bad input, a refusal, no engine…). */
 export const failureSummary = (command: string, message: string, exitCode: number): string =>
-  redact(`### ${command}: ${exitCode === 3 ? 'REFUSED, nothing changed' : 'FAILED'} (exit ${exitCode})\n\n${cell(message)}\n\n`);
+  redact(
+    `### ${command}: ${exitCode === 3 ? 'REFUSED, nothing changed' : 'FAILED'} (exit ${exitCode})\n\n${cell(message)}\n\n`,
+  );
 
 export async function appendSummary(file: string, text: string): Promise<void> {
   await appendFile(file, text);

@@ -25,16 +25,27 @@ export class Connections {
    * connection and then never answers); otherwise the DSN's connect_timeout and a few attempts.
    */
   /** `witnessMs`: also ask the failover's witnesses, within that time, as soon as the routers are connected. */
-  static async open(inventory: Inventory, applicationName = 'pg-handover', limits: { connectTimeoutMs?: number; attempts?: number; witnessMs?: number } = {}): Promise<Connections> {
+  static async open(
+    inventory: Inventory,
+    applicationName = 'pg-handover',
+    limits: { connectTimeoutMs?: number; attempts?: number; witnessMs?: number } = {},
+  ): Promise<Connections> {
     const nodes = new Map<string, NodeSession | Error>();
     const routers = new Map(inventory.poolers.map((spec) => [spec.name, openRouter(spec)]));
     const routersReady = Promise.all([...routers.values()].map((router) => router.connect()));
-    const witnesses = limits.witnessMs === undefined
-      ? undefined
-      : routersReady.then(() => askWitnesses(inventory, [...routers.values()], applicationName, limits.witnessMs!)).catch(() => undefined);
+    const witnesses =
+      limits.witnessMs === undefined
+        ? undefined
+        : routersReady
+            .then(() => askWitnesses(inventory, [...routers.values()], applicationName, limits.witnessMs!))
+            .catch(() => undefined);
     await Promise.all([
       ...inventory.nodes.map(async (node) => {
-        const options = { applicationName, connectTimeoutMs: limits.connectTimeoutMs ?? heldTimeoutMs(node.conn), attempts: limits.attempts };
+        const options = {
+          applicationName,
+          connectTimeoutMs: limits.connectTimeoutMs ?? heldTimeoutMs(node.conn),
+          attempts: limits.attempts,
+        };
         nodes.set(node.name, await NodeSession.open(node.name, node.conn, options).catch(asError));
       }),
       routersReady,
@@ -48,7 +59,10 @@ export class Connections {
     if (current instanceof NodeSession && current.isOpen) return current;
     const spec = this.inventory.nodes.find((n) => n.name === name);
     if (!spec) throw new Error(`unknown node ${name}`);
-    const session = await NodeSession.open(name, spec.conn, { applicationName: this.applicationName, connectTimeoutMs: heldTimeoutMs(spec.conn) });
+    const session = await NodeSession.open(name, spec.conn, {
+      applicationName: this.applicationName,
+      connectTimeoutMs: heldTimeoutMs(spec.conn),
+    });
     this.nodes.set(name, session);
     return session;
   }
@@ -68,7 +82,9 @@ export class Connections {
 }
 
 /** The DSN's connect_timeout when it gives one, else 2 s: short, since held sessions are opened before anything changes. */
-const heldTimeoutMs = (conn: ConnParams): number => (conn.extra.connect_timeout ? Number(conn.extra.connect_timeout) * 1000 : 2000);
+const heldTimeoutMs = (conn: ConnParams): number =>
+  conn.extra.connect_timeout ? Number(conn.extra.connect_timeout) * 1000 : 2000;
 
 /** The error without the node's name (the observation adds it), keeping its code for classification. */
-const asError = (error: unknown): Error => Object.assign(new Error(messageOf(error).replace(/^[^:]+: /, '')), { code: (error as { pgCode?: string }).pgCode });
+const asError = (error: unknown): Error =>
+  Object.assign(new Error(messageOf(error).replace(/^[^:]+: /, '')), { code: (error as { pgCode?: string }).pgCode });

@@ -17,14 +17,26 @@ import { peerAddress } from '../inventory/model.js';
  * pg_isready from the node's bin_dir, else the usual package directories, else PATH. Exit 0
  * (accepting) and 1 (rejecting: starting or stopping) are answers from a live server; 2 is none.
  */
-const PG_ISREADY = 'b=$1; shift; for d in "$b" /usr/lib/postgresql/*/bin /usr/pgsql-*/bin /usr/local/pgsql/bin; do [ -x "$d/pg_isready" ] && exec "$d/pg_isready" "$@"; done; exec pg_isready "$@"';
+const PG_ISREADY =
+  'b=$1; shift; for d in "$b" /usr/lib/postgresql/*/bin /usr/pgsql-*/bin /usr/local/pgsql/bin; do [ -x "$d/pg_isready" ] && exec "$d/pg_isready" "$@"; done; exec pg_isready "$@"';
 
 /** The node the routers send clients to (the one a failover would replace), then its witnesses' answers. */
-export async function askWitnesses(inventory: Inventory, routers: readonly Router[], applicationName: string, deadlineMs: number): Promise<Witnesses | undefined> {
+export async function askWitnesses(
+  inventory: Inventory,
+  routers: readonly Router[],
+  applicationName: string,
+  deadlineMs: number,
+): Promise<Witnesses | undefined> {
   const started = performance.now();
   const routes = (await Promise.all(routers.map((r) => r.routes().catch(() => [])))).flat();
   if (!routes.length) return undefined;
-  const addresses = await resolveHosts([...new Set([...routes.map((r) => r.host), ...inventory.nodes.map((n) => peerAddress(n).host), ...inventory.nodes.map((n) => n.conn.host)])]);
+  const addresses = await resolveHosts([
+    ...new Set([
+      ...routes.map((r) => r.host),
+      ...inventory.nodes.map((n) => peerAddress(n).host),
+      ...inventory.nodes.map((n) => n.conn.host),
+    ]),
+  ]);
   const named = [...new Set(routes.map((r) => nodeAt({ inventory, addresses }, r.host, r.port)))];
   const name = named.length === 1 ? named[0] : undefined;
   const suspect = name ? inventory.nodes.find((n) => n.name === name) : undefined;
@@ -32,11 +44,25 @@ export async function askWitnesses(inventory: Inventory, routers: readonly Route
   const left = Math.max(200, deadlineMs - (performance.now() - started));
   const target = routeTargetOf(suspect, addresses);
   const answers = await Promise.all([
-    ...routers.map((router) => router.witness(target, left, applicationName).catch((error: Error): WitnessAnswer => ({ witness: `pooler ${router.spec.name}`, kind: 'pooler', verdict: 'unknown', detail: error.message }))),
+    ...routers.map((router) =>
+      router
+        .witness(target, left, applicationName)
+        .catch((error: Error): WitnessAnswer => ({
+          witness: `pooler ${router.spec.name}`,
+          kind: 'pooler',
+          verdict: 'unknown',
+          detail: error.message,
+        })),
+    ),
     // The other nodes' hosts: the suspect's own host would only say its server is alive, not that anyone reaches it.
-    ...inventory.nodes.filter((n) => n.hostAccess && n.name !== suspect.name).map((host) => fromHost(host, suspect, left)),
+    ...inventory.nodes
+      .filter((n) => n.hostAccess && n.name !== suspect.name)
+      .map((host) => fromHost(host, suspect, left)),
   ]);
-  return { suspect: suspect.name, answers: answers.map((a) => ({ ...a, ms: Math.round(performance.now() - started) })) };
+  return {
+    suspect: suspect.name,
+    answers: answers.map((a) => ({ ...a, ms: Math.round(performance.now() - started) })),
+  };
 }
 
 async function fromHost(host: NodeSpec, suspect: NodeSpec, deadlineMs: number): Promise<WitnessAnswer> {
@@ -45,10 +71,45 @@ async function fromHost(host: NodeSpec, suspect: NodeSpec, deadlineMs: number): 
   const { host: address, port } = peerAddress(suspect);
   if (!runner) return { witness, kind: 'host', verdict: 'unknown', detail: 'no host_access' };
   const seconds = String(Math.max(1, Math.ceil(deadlineMs / 1000)));
-  const result = await runner.run(['sh', '-c', PG_ISREADY, 'sh', host.binDir ?? '', '-h', address, '-p', String(port), '-t', seconds, '-d', 'postgres'], { timeoutMs: deadlineMs + 300 })
+  const result = await runner
+    .run(
+      [
+        'sh',
+        '-c',
+        PG_ISREADY,
+        'sh',
+        host.binDir ?? '',
+        '-h',
+        address,
+        '-p',
+        String(port),
+        '-t',
+        seconds,
+        '-d',
+        'postgres',
+      ],
+      { timeoutMs: deadlineMs + 300 },
+    )
     .catch((error: Error) => ({ ok: false, exitCode: undefined, timedOut: false, stdout: '', stderr: error.message }));
-  const said = ((result.stdout || result.stderr).trim().split("\n").at(-1) ?? "").replace(/^\S+ - /, "");
-  if (result.exitCode === 0 || result.exitCode === 1) return { witness, kind: 'host', verdict: 'reaches', detail: `pg_isready to ${address}:${port}: ${said || 'answered'}` };
-  if (result.exitCode === 2 || result.timedOut) return { witness, kind: 'host', verdict: 'cannot-reach', detail: `pg_isready to ${address}:${port}: ${result.timedOut ? `no answer within ${deadlineMs} ms` : said || 'no response'}` };
-  return { witness, kind: 'host', verdict: 'unknown', detail: `pg_isready did not run there: ${said || `exit code ${result.exitCode}`}` };
+  const said = ((result.stdout || result.stderr).trim().split('\n').at(-1) ?? '').replace(/^\S+ - /, '');
+  if (result.exitCode === 0 || result.exitCode === 1)
+    return {
+      witness,
+      kind: 'host',
+      verdict: 'reaches',
+      detail: `pg_isready to ${address}:${port}: ${said || 'answered'}`,
+    };
+  if (result.exitCode === 2 || result.timedOut)
+    return {
+      witness,
+      kind: 'host',
+      verdict: 'cannot-reach',
+      detail: `pg_isready to ${address}:${port}: ${result.timedOut ? `no answer within ${deadlineMs} ms` : said || 'no response'}`,
+    };
+  return {
+    witness,
+    kind: 'host',
+    verdict: 'unknown',
+    detail: `pg_isready did not run there: ${said || `exit code ${result.exitCode}`}`,
+  };
 }

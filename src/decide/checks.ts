@@ -8,8 +8,23 @@ export interface Check {
   readonly observed?: string | number | boolean;
 }
 
-export const pass = (id: string, message: string, observed?: Check['observed']): Check => ({ id, verdict: 'pass', message, observed });
-export const warn = (id: string, message: string, observed?: Check['observed']): Check => ({ id, verdict: 'warn', message, observed });
-export const fail = (id: string, message: string, observed?: Check['observed']): Check => ({ id, verdict: 'fail', message, observed });
+export const pass = (id: string, message: string, observed?: Check['observed']): Check => ({
+  id,
+  verdict: 'pass',
+  message,
+  observed,
+});
+export const warn = (id: string, message: string, observed?: Check['observed']): Check => ({
+  id,
+  verdict: 'warn',
+  message,
+  observed,
+});
+export const fail = (id: string, message: string, observed?: Check['observed']): Check => ({
+  id,
+  verdict: 'fail',
+  message,
+  observed,
+});
 
 export const failures = (checks: readonly Check[]): Check[] => checks.filter((c) => c.verdict === 'fail');

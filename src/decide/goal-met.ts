@@ -11,7 +11,8 @@ export function goalMet(state: ClusterState, run: UnfinishedRun): string | undef
   const node = nodeState(state, run.primary);
   if (run.procedure === 'rejoin') {
     return node?.reachable && node.inRecovery && streamsFrom(state, node, run.target)
-      ? `${run.primary} streams from ${run.target}, as the rejoin meant` : undefined;
+      ? `${run.primary} streams from ${run.target}, as the rejoin meant`
+      : undefined;
   }
   if (run.procedure === 'upgrade-major') return undefined; // two clusters: its own half-done logic knows
   const writers = primariesOf(state);

@@ -16,14 +16,22 @@ export interface ReplayLag {
 
 export function replayLag(primary: NodeObservation, target: NodeObservation): ReplayLag {
   const peer = peerOf(primary, target);
-  if (peer) return { ms: peer.row.replayLagMs ?? 0, source: `pg_stat_replication on ${primary.name}, matched by ${peer.by}` };
-  const caughtUp = target.receiveLsn !== undefined && target.replayLsn !== undefined && target.replayLsn >= target.receiveLsn;
+  if (peer)
+    return { ms: peer.row.replayLagMs ?? 0, source: `pg_stat_replication on ${primary.name}, matched by ${peer.by}` };
+  const caughtUp =
+    target.receiveLsn !== undefined && target.replayLsn !== undefined && target.replayLsn >= target.receiveLsn;
   return caughtUp
     ? { ms: 0, source: `${target.name} has replayed all it received` }
-    : { ms: Math.max(0, target.replayAgeMs ?? Number.POSITIVE_INFINITY), source: `age of the last transaction replayed on ${target.name}` };
+    : {
+        ms: Math.max(0, target.replayAgeMs ?? Number.POSITIVE_INFINITY),
+        source: `age of the last transaction replayed on ${target.name}`,
+      };
 }
 
-export function peerOf(primary: NodeObservation, target: NodeObservation): { row: ReplicationPeer; by: string } | undefined {
+export function peerOf(
+  primary: NodeObservation,
+  target: NodeObservation,
+): { row: ReplicationPeer; by: string } | undefined {
   const slot = target.walReceiver?.slotName;
   const pid = slot ? primary.slots.find((s) => s.name === slot)?.activePid : undefined;
   const bySlot = pid === undefined ? undefined : primary.replication.find((r) => r.pid === pid);
@@ -37,7 +45,10 @@ export function peerOf(primary: NodeObservation, target: NodeObservation): { row
  * What a standby's walreceiver calls itself (the name synchronous_standby_names lists): its
  * conninfo's application_name, else cluster_name, else libpq's default.
  */
-export function standbyNameOf(settings: Readonly<Record<string, string>>, conninfo = settings.primary_conninfo ?? ''): string {
+export function standbyNameOf(
+  settings: Readonly<Record<string, string>>,
+  conninfo = settings.primary_conninfo ?? '',
+): string {
   let fromConninfo: string | undefined;
   try {
     fromConninfo = parseConninfo(conninfo).application_name;

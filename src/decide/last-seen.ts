@@ -14,15 +14,19 @@ export function lastSeenOf(state: ClusterState): LastSeen | undefined {
   const replicas = replicasOf(state);
   // A walsender knows its standby by the name the standby gives (application_name, else cluster_name).
   const nodeOf = (applicationName: string) =>
-    replicas.find((r) => standbyNameOf(r.settings) === applicationName)?.name ?? state.inventory.nodes.find((n) => n.name === applicationName)?.name;
-  const waits = WAITS.has(primary.settings.synchronous_commit ?? 'on') && Boolean(primary.settings.synchronous_standby_names);
+    replicas.find((r) => standbyNameOf(r.settings) === applicationName)?.name ??
+    state.inventory.nodes.find((n) => n.name === applicationName)?.name;
+  const waits =
+    WAITS.has(primary.settings.synchronous_commit ?? 'on') && Boolean(primary.settings.synchronous_standby_names);
   return {
     at: state.observedAt,
     primary: primary.name,
     timeline: primary.timeline,
     flushLsn: primary.flushLsn === undefined ? undefined : formatLsn(primary.flushLsn),
     syncStandbys: waits
-      ? primary.replication.filter((p) => p.syncState === 'sync' || p.syncState === 'quorum').flatMap((p) => nodeOf(p.applicationName) ?? [])
+      ? primary.replication
+          .filter((p) => p.syncState === 'sync' || p.syncState === 'quorum')
+          .flatMap((p) => nodeOf(p.applicationName) ?? [])
       : [],
   };
 }

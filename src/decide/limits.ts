@@ -16,12 +16,15 @@ export const DEFAULT_LIMITS: PreflightLimits = {
   pauseBudgetMs: 60_000,
 };
 
-export function limitsFrom(step: {
-  max_lag_bytes: number;
-  max_lag_seconds: number;
-  max_transaction_age: number;
-  allow_logical_slots: boolean;
-}, pauseBudgetMs = DEFAULT_LIMITS.pauseBudgetMs): PreflightLimits {
+export function limitsFrom(
+  step: {
+    max_lag_bytes: number;
+    max_lag_seconds: number;
+    max_transaction_age: number;
+    allow_logical_slots: boolean;
+  },
+  pauseBudgetMs = DEFAULT_LIMITS.pauseBudgetMs,
+): PreflightLimits {
   return {
     maxLagBytes: step.max_lag_bytes,
     maxLagSeconds: step.max_lag_seconds,

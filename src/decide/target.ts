@@ -12,11 +12,14 @@ export function streamsFrom(state: ClusterState, replica: NodeObservation, prima
 /** `upstream` undefined: streaming is not required (after a restart of the primary, replicas are still reconnecting). */
 export function notWaitedFor(state: ClusterState, node: NodeObservation, upstream?: string): string | undefined {
   const delay = node.settings.recovery_min_apply_delay ?? '0';
-  if (delay !== '0') return `recovery_min_apply_delay = ${formatMs(Number(delay))}: it reaches the new timeline only after that delay`;
+  if (delay !== '0')
+    return `recovery_min_apply_delay = ${formatMs(Number(delay))}: it reaches the new timeline only after that delay`;
   if (node.replayPaused) return 'its WAL replay is paused';
   if (upstream === undefined) return undefined;
-  if (node.walReceiver?.status !== 'streaming') return `it is not streaming now (${node.walReceiver ? node.walReceiver.status : 'no WAL receiver'})`;
-  if (!streamsFrom(state, node, upstream)) return `it streams from ${node.walReceiver.senderHost}:${node.walReceiver.senderPort}, not from ${upstream}`;
+  if (node.walReceiver?.status !== 'streaming')
+    return `it is not streaming now (${node.walReceiver ? node.walReceiver.status : 'no WAL receiver'})`;
+  if (!streamsFrom(state, node, upstream))
+    return `it streams from ${node.walReceiver.senderHost}:${node.walReceiver.senderPort}, not from ${upstream}`;
   return undefined;
 }
 

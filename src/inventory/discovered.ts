@@ -19,7 +19,9 @@ export function withDiscovered(inventory: Inventory, found: Readonly<Record<stri
     if (!seen || !node.hostAccess) return node;
     const dataDir = node.dataDir ?? seen.dataDir;
     return {
-      ...node, dataDir, binDir: node.binDir ?? seen.binDir,
+      ...node,
+      dataDir,
+      binDir: node.binDir ?? seen.binDir,
       // Neither named nor found: pg_ctl start writes next to the data directory (server-control.ts).
       logFile: node.logFile ?? seen.logFile,
     };
@@ -29,4 +31,8 @@ export function withDiscovered(inventory: Inventory, found: Readonly<Record<stri
 
 /** The paths a run acted with, per node, to record in its journal (a later run may find the node down). */
 export const pathsOf = (inventory: Inventory): Record<string, DiscoveredPaths> =>
-  Object.fromEntries(inventory.nodes.filter((n) => n.hostAccess).map((n) => [n.name, { dataDir: n.dataDir, binDir: n.binDir, logFile: n.logFile }]));
+  Object.fromEntries(
+    inventory.nodes
+      .filter((n) => n.hostAccess)
+      .map((n) => [n.name, { dataDir: n.dataDir, binDir: n.binDir, logFile: n.logFile }]),
+  );

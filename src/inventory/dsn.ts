@@ -10,9 +10,26 @@ export type Dsn = Readonly<Record<string, string>>;
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 
 const KNOWN_KEYS = new Set([
-  'host', 'hostaddr', 'port', 'user', 'dbname', 'password', 'passfile', 'sslmode', 'sslrootcert',
-  'sslcert', 'sslkey', 'application_name', 'connect_timeout', 'options', 'target_session_attrs',
-  'keepalives', 'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'service',
+  'host',
+  'hostaddr',
+  'port',
+  'user',
+  'dbname',
+  'password',
+  'passfile',
+  'sslmode',
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'application_name',
+  'connect_timeout',
+  'options',
+  'target_session_attrs',
+  'keepalives',
+  'keepalives_idle',
+  'keepalives_interval',
+  'keepalives_count',
+  'service',
 ]);
 
 export class DsnError extends Error {}

@@ -26,4 +26,8 @@ export const hostAccessSchema = z.discriminatedUnion(
 );
 
 export const toHostAccess = (raw: z.output<typeof hostAccessSchema> | undefined): HostAccess | undefined =>
-  raw === undefined ? undefined : raw.kind === 'local' ? { kind: 'local', runAs: raw.run_as } : { kind: 'command', command: raw.command };
+  raw === undefined
+    ? undefined
+    : raw.kind === 'local'
+      ? { kind: 'local', runAs: raw.run_as }
+      : { kind: 'command', command: raw.command };

@@ -8,7 +8,12 @@ import { getPassword } from 'pgpass/lib/helper.js';
 import { registerSecret } from '../util/secrets.js';
 import { BadInputError } from '../errors.js';
 import {
-  formatPath, problemsError, readYamlFile, validateSource, type SourceProblem, type YamlSource,
+  formatPath,
+  problemsError,
+  readYamlFile,
+  validateSource,
+  type SourceProblem,
+  type YamlSource,
 } from '../util/yaml-source.js';
 import { DsnError, isPort, parseDsn, SSL_MODES } from './dsn.js';
 import { toHostAccess } from './host-access.js';
@@ -35,14 +40,22 @@ export async function buildInventory(source: YamlSource, env: NodeJS.ProcessEnv)
     file: (path) => resolve(dirname(source.file), path),
     report: (at, message) => report([...at], message),
   };
-  const poolers = raw.poolers.map((pooler, i): RouterSpec => routerKind(pooler.kind as string).toSpec(pooler, ['poolers', i], tools));
-  const upgradeNodes = (raw.upgrade_target?.nodes ?? []).map((node, i) => toNodeSpec(node, ['upgrade_target', 'nodes', i], report));
+  const poolers = raw.poolers.map((pooler, i): RouterSpec =>
+    routerKind(pooler.kind as string).toSpec(pooler, ['poolers', i], tools),
+  );
+  const upgradeNodes = (raw.upgrade_target?.nodes ?? []).map((node, i) =>
+    toNodeSpec(node, ['upgrade_target', 'nodes', i], report),
+  );
   checkRules(raw, nodes, poolers, report);
   upgradeNodes.forEach((node, i) => {
-    if ([...nodes, ...upgradeNodes.slice(0, i)].some((n) => n.name === node.name)) report(['upgrade_target', 'nodes', i, 'name'], `duplicate node name "${node.name}"`);
+    if ([...nodes, ...upgradeNodes.slice(0, i)].some((n) => n.name === node.name))
+      report(['upgrade_target', 'nodes', i, 'name'], `duplicate node name "${node.name}"`);
   });
-  const databases = raw.upgrade_target?.databases ?? [...new Set(poolers.filter((p) => p.kind === 'pgbouncer').flatMap((p) => p.routes))];
-  if (raw.upgrade_target && !databases.length) report(['upgrade_target', 'databases'], 'expected the databases to replicate (no PgBouncer names any)');
+  const databases = raw.upgrade_target?.databases ?? [
+    ...new Set(poolers.filter((p) => p.kind === 'pgbouncer').flatMap((p) => p.routes)),
+  ];
+  if (raw.upgrade_target && !databases.length)
+    report(['upgrade_target', 'databases'], 'expected the databases to replicate (no PgBouncer names any)');
   if (problems.length > 0) throw problemsError(source.file, problems);
 
   const passfile = raw.passfile ? resolve(dirname(source.file), raw.passfile) : env.PGPASSFILE;
@@ -58,27 +71,35 @@ export async function buildInventory(source: YamlSource, env: NodeJS.ProcessEnv)
     ...(passfile ? { passfile } : {}),
     nodes: await Promise.all(nodes.map(async (n) => ({ ...n, conn: await withPassword(n.conn) }))),
     poolers: await Promise.all(poolers.map((p) => routerKind(p.kind).withPasswords(p, withPassword))),
-    ...(raw.upgrade_target ? {
-      upgradeTarget: { nodes: await Promise.all(upgradeNodes.map(async (n) => ({ ...n, conn: await withPassword(n.conn) }))), databases },
-    } : {}),
+    ...(raw.upgrade_target
+      ? {
+          upgradeTarget: {
+            nodes: await Promise.all(upgradeNodes.map(async (n) => ({ ...n, conn: await withPassword(n.conn) }))),
+            databases,
+          },
+        }
+      : {}),
   };
 }
 
 type Report = (path: PropertyKey[], message: string) => void;
 
 function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec {
-  const hasFields = node.host !== undefined || node.port !== undefined || node.user !== undefined || node.dbname !== undefined;
+  const hasFields =
+    node.host !== undefined || node.port !== undefined || node.user !== undefined || node.dbname !== undefined;
   if (node.dsn !== undefined && hasFields) {
     report([...at, 'dsn'], 'give either dsn or host/port/user/dbname, not both');
   }
   if (node.service && !node.host_access) {
-    report([...at, 'service'], 'needs host_access (the commands run on the node\'s host)');
+    report([...at, 'service'], "needs host_access (the commands run on the node's host)");
   }
   const access = node.host_access;
   return {
     name: node.name,
     conn: toConn(node, [...at, node.dsn !== undefined ? 'dsn' : 'host'], report),
-    connectAddress: node.connect_address ? hostPort(node.connect_address, [...at, 'connect_address'], report) : undefined,
+    connectAddress: node.connect_address
+      ? hostPort(node.connect_address, [...at, 'connect_address'], report)
+      : undefined,
     dataDir: node.data_dir,
     logFile: node.log_file,
     binDir: node.bin_dir,
@@ -107,7 +128,12 @@ interface ConnInput {
   password?: string;
 }
 
-function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: { dbname: string; why: string }): ConnParams {
+function toConn(
+  input: ConnInput,
+  at: PropertyKey[],
+  report: Report,
+  expectDb?: { dbname: string; why: string },
+): ConnParams {
   let map: Record<string, string> = {};
   if (input.dsn !== undefined) {
     try {
@@ -123,13 +149,17 @@ function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: 
     host: input.host ?? host ?? '',
     port: input.port ?? (port !== undefined && isPort(port) ? Number(port) : 5432),
     user: input.user ?? user ?? 'postgres',
-    dbname: input.dbname ?? dbname ?? (expectDb?.dbname ?? 'postgres'),
+    dbname: input.dbname ?? dbname ?? expectDb?.dbname ?? 'postgres',
     password: input.password ?? password,
     extra,
   };
   registerSecret(conn.password);
   for (const key of Object.keys(extra)) {
-    if (!HONOURED_KEYS.has(key)) report(at, `${key}: not supported here (${REFUSED_BECAUSE[key] ?? 'pg-handover would ignore it'}); supported: ${[...HONOURED_KEYS].join(', ')}`);
+    if (!HONOURED_KEYS.has(key))
+      report(
+        at,
+        `${key}: not supported here (${REFUSED_BECAUSE[key] ?? 'pg-handover would ignore it'}); supported: ${[...HONOURED_KEYS].join(', ')}`,
+      );
   }
   if (extra.connect_timeout !== undefined && !/^[1-9][0-9]{0,4}$/.test(extra.connect_timeout)) {
     report(at, `connect_timeout: expected a whole number of seconds, got ${JSON.stringify(extra.connect_timeout)}`);
@@ -140,7 +170,10 @@ function toConn(input: ConnInput, at: PropertyKey[], report: Report, expectDb?: 
   if (conn.host === '') report(at, 'a host is required (TCP host name or address)');
   if (conn.host.startsWith('/')) report(at, `expected a TCP host, got a socket directory "${conn.host}"`);
   else if (conn.host !== '' && !isHostName(conn.host)) {
-    report(at, `host: expected a host name or IP address (letters, digits, ".", "-", ":"), got ${JSON.stringify(conn.host)}`);
+    report(
+      at,
+      `host: expected a host name or IP address (letters, digits, ".", "-", ":"), got ${JSON.stringify(conn.host)}`,
+    );
   }
   if (expectDb && conn.dbname !== expectDb.dbname) {
     report(at, `expected dbname=${expectDb.dbname} (${expectDb.why}), got "${conn.dbname}"`);
@@ -152,7 +185,8 @@ function checkRules(raw: RawInventory, nodes: NodeSpec[], poolers: RouterSpec[],
   const seen = new Map<string, number>();
   raw.nodes.forEach((node, i) => {
     const previous = seen.get(node.name);
-    if (previous !== undefined) report(['nodes', i, 'name'], `duplicate node name "${node.name}" (also nodes[${previous}])`);
+    if (previous !== undefined)
+      report(['nodes', i, 'name'], `duplicate node name "${node.name}" (also nodes[${previous}])`);
     else seen.set(node.name, i);
   });
   const endpoints = new Map<string, number>();
@@ -190,7 +224,7 @@ const REFUSED_BECAUSE: Readonly<Record<string, string>> = {
  * comma-separated host lists) is refused before any server is contacted.
  */
 export const isHostName = (host: string): boolean =>
-  /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})$/.test(host) || /^[0-9A-Fa-f:.]+$/.test(host) && host.includes(':');
+  /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})$/.test(host) || (/^[0-9A-Fa-f:.]+$/.test(host) && host.includes(':'));
 
 const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -202,7 +236,11 @@ function substituteEnv(source: YamlSource, env: NodeJS.ProcessEnv): YamlSource {
       return value.replace(ENV_REF, (_, name: string) => {
         const found = env[name];
         if (found === undefined) {
-          problems.push({ path: formatPath(path), message: `environment variable ${name} is not set`, line: source.lineOf(path) });
+          problems.push({
+            path: formatPath(path),
+            message: `environment variable ${name} is not set`,
+            line: source.lineOf(path),
+          });
           return '';
         }
         registerSecret(found);
@@ -243,4 +281,3 @@ async function resolvePassword(conn: ConnParams, passfile: string | undefined): 
   registerSecret(password);
   return password === undefined ? conn : { ...conn, password };
 }
-

@@ -15,7 +15,8 @@ export interface HostPort {
 }
 
 /** The address replicas and poolers use for `node`: its connect_address, else the tool's own. */
-export const peerAddress = (node: NodeSpec): HostPort => node.connectAddress ?? { host: node.conn.host, port: node.conn.port };
+export const peerAddress = (node: NodeSpec): HostPort =>
+  node.connectAddress ?? { host: node.conn.host, port: node.conn.port };
 
 export type HostAccess =
   | { readonly kind: 'local'; readonly runAs?: string }

@@ -35,7 +35,10 @@ export const nodeSchema = z.strictObject({
    * node, when it differs from the tool's own (the dsn's): a NAT, a container network, a
    * published port. Default: the dsn's host and port.
    */
-  connect_address: z.string().regex(/^[A-Za-z0-9_.:-]+:\d{1,5}$/, { error: 'expected host:port' }).optional(),
+  connect_address: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+:\d{1,5}$/, { error: 'expected host:port' })
+    .optional(),
   data_dir: nonEmpty.optional(),
   /** Where `pg_ctl start` writes server output when the tool starts this node (default: where it goes now, else next to data_dir). */
   log_file: nonEmpty.optional(),
@@ -46,17 +49,22 @@ export const nodeSchema = z.strictObject({
    * host_access instead of pg_ctl, so a managed server is never started behind its manager's back.
    * `stop` must be a fast shutdown: the fence still requires pg_control to say "shut down".
    */
-  service: z.strictObject({
-    start: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
-    stop: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
-  }).optional(),
+  service: z
+    .strictObject({
+      start: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
+      stop: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
+    })
+    .optional(),
   /**
    * STONITH for a failover: a command (a list of words, run by the tool on its own machine) that
    * makes sure this node can no longer serve, e.g. stop its VM or container. Exit 0 means fenced.
    */
   fence_command: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
   /** Failover preference among equally advanced replicas: higher first; 0 never becomes primary by failover. */
-  priority: z.int({ error: 'expected an integer 0 or more' }).min(0, { error: 'expected an integer 0 or more' }).optional(),
+  priority: z
+    .int({ error: 'expected an integer 0 or more' })
+    .min(0, { error: 'expected an integer 0 or more' })
+    .optional(),
 });
 
 /**
@@ -73,7 +81,10 @@ export const upgradeTargetSchema = z.strictObject({
 export const inventorySchema = z.strictObject({
   cluster: nameField.optional(),
   passfile: nonEmpty.optional(),
-  nodes: z.array(nodeSchema).min(2, { error: 'expected at least two nodes (a primary and a replica)' }).max(100, { error: 'expected at most 100 nodes in one cluster' }),
+  nodes: z
+    .array(nodeSchema)
+    .min(2, { error: 'expected at least two nodes (a primary and a replica)' })
+    .max(100, { error: 'expected at most 100 nodes in one cluster' }),
   poolers: z.array(routerEntrySchema).min(1, { error: 'expected at least one pooler' }),
   upgrade_target: upgradeTargetSchema.optional(),
 });

@@ -95,18 +95,26 @@ export const primariesOf = (state: ClusterState): NodeObservation[] =>
 export const fencedPrimariesOf = (state: ClusterState): NodeObservation[] =>
   reachableNodes(state).filter((n) => !n.inRecovery && readOnly(n));
 
-export const replicasOf = (state: ClusterState): NodeObservation[] =>
-  reachableNodes(state).filter((n) => n.inRecovery);
+export const replicasOf = (state: ClusterState): NodeObservation[] => reachableNodes(state).filter((n) => n.inRecovery);
 
 export function nodeState(state: ClusterState, name: string): NodeState | undefined {
   return state.nodes.find((n) => n.name === name);
 }
 
 /** The inventory node listening at host:port (a pooler target, a replica's upstream). */
-export function nodeAt(state: Pick<ClusterState, 'inventory' | 'addresses'>, host: string | undefined, port: number | undefined): string | undefined {
+export function nodeAt(
+  state: Pick<ClusterState, 'inventory' | 'addresses'>,
+  host: string | undefined,
+  port: number | undefined,
+): string | undefined {
   if (host === undefined || port === undefined) return undefined;
   // As the members and poolers name it (connect_address) first, then as the tool does.
-  const ways = state.inventory.nodes.flatMap((n) => [{ name: n.name, ...peerAddress(n) }, { name: n.name, host: n.conn.host, port: n.conn.port }]).filter((w) => w.port === port);
+  const ways = state.inventory.nodes
+    .flatMap((n) => [
+      { name: n.name, ...peerAddress(n) },
+      { name: n.name, host: n.conn.host, port: n.conn.port },
+    ])
+    .filter((w) => w.port === port);
   return (ways.find((w) => w.host === host) ?? ways.find((w) => sameHost(state.addresses, w.host, host)))?.name;
 }
 

@@ -30,9 +30,8 @@ export interface Incident {
 
 /** One line for the plan and the report; never a guess: what is not known is said to be unknown. */
 export function describeLoss(loss: LossEstimate): string {
-  const known = loss.knownBytes === 0n
-    ? `0 bytes known (${loss.knownFrom})`
-    : `${loss.knownBytes} bytes known (${loss.knownFrom})`;
+  const known =
+    loss.knownBytes === 0n ? `0 bytes known (${loss.knownFrom})` : `${loss.knownBytes} bytes known (${loss.knownFrom})`;
   return `possible loss: ${known}; beyond that: ${loss.beyond.kind === 'none' ? 'none' : 'unknown'} (${loss.beyond.why}); candidate received up to ${formatLsn(loss.candidateLsn)}`;
 }
 
@@ -51,5 +50,9 @@ export interface LastSeen {
 
 /** The estimate as JSON: bytes as a number, "unknown" said as such. */
 export const lossJson = (loss: LossEstimate) => ({
-  candidateLsn: formatLsn(loss.candidateLsn), knownBytes: Number(loss.knownBytes), knownFrom: loss.knownFrom, beyond: loss.beyond.kind, beyondWhy: loss.beyond.why,
+  candidateLsn: formatLsn(loss.candidateLsn),
+  knownBytes: Number(loss.knownBytes),
+  knownFrom: loss.knownFrom,
+  beyond: loss.beyond.kind,
+  beyondWhy: loss.beyond.why,
 });

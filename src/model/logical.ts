@@ -70,10 +70,21 @@ export interface TargetDatabase {
 }
 
 export interface UpgradeState {
-  readonly source: { readonly node: string; readonly versionNum: number; readonly walLevel: string; readonly databases: readonly SourceDatabase[] };
-  readonly target: { readonly node: string; readonly versionNum: number; readonly settings: Readonly<Record<string, string>>; readonly databases: readonly TargetDatabase[] };
+  readonly source: {
+    readonly node: string;
+    readonly versionNum: number;
+    readonly walLevel: string;
+    readonly databases: readonly SourceDatabase[];
+  };
+  readonly target: {
+    readonly node: string;
+    readonly versionNum: number;
+    readonly settings: Readonly<Record<string, string>>;
+    readonly databases: readonly TargetDatabase[];
+  };
 }
 
 export const PUBLICATION = 'pg_handover_upgrade';
 /** One subscription (and so one slot on the source) per database. */
-export const subscriptionName = (database: string): string => `pg_handover_upgrade_${database.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+export const subscriptionName = (database: string): string =>
+  `pg_handover_upgrade_${database.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;

@@ -67,7 +67,11 @@ export interface NodeObservation {
   /** The file each setting came from, where the server says (pg_settings.sourcefile; superusers and pg_read_all_settings see it). */
   readonly settingFiles?: Readonly<Record<string, string>>;
   /** synchronous_standby_names in each config file (pg_file_settings), applied or overridden. */
-  readonly syncNamesInFiles?: ReadonlyArray<{ readonly file: string; readonly value: string; readonly applied: boolean }>;
+  readonly syncNamesInFiles?: ReadonlyArray<{
+    readonly file: string;
+    readonly value: string;
+    readonly applied: boolean;
+  }>;
 }
 
 /**
@@ -86,9 +90,11 @@ export interface UnreachableNode {
 
 /** A connection or query error, classified (see Silence). */
 export function silenceOf(code: string | undefined, message: string): Silence {
-  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === '57P01' || code === '57P03') return 'refused';
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === '57P01' || code === '57P03')
+    return 'refused';
   if (code === 'timeout' || code === 'ETIMEDOUT' || /timeout|timed out/i.test(message)) return 'timeout';
-  if (code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN') return 'unreachable';
+  if (code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN')
+    return 'unreachable';
   if (code !== undefined && /^28/.test(code)) return 'auth';
   if (/terminat|closed|ended unexpectedly/i.test(message)) return 'refused';
   return 'other';

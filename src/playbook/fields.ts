@@ -9,7 +9,10 @@ export const duration = (fallback: string) =>
     .transform((value, ctx) => {
       const ms = parseDuration(value);
       if (ms === undefined || ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a positive duration such as "5s" or "250ms", got ${JSON.stringify(value)}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a positive duration such as "5s" or "250ms", got ${JSON.stringify(value)}`,
+        });
         return z.NEVER;
       }
       if (ms > MAX_DURATION_MS) {
@@ -20,7 +23,9 @@ export const duration = (fallback: string) =>
     });
 
 export const bytes = z.int({ error: 'expected a whole number of bytes' }).min(0, { error: 'expected 0 or more bytes' });
-export const nodeRef = z.string().min(1, { error: 'expected a node: primary, target, old-primary, new-primary or a node name' });
+export const nodeRef = z
+  .string()
+  .min(1, { error: 'expected a node: primary, target, old-primary, new-primary or a node name' });
 /** Every step may be given a name, shown instead of its generated title. */
 export const base = { name: z.string().min(1).optional() };
 

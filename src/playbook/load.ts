@@ -3,7 +3,11 @@ import { problemsError, readYamlFile, validateSource, type YamlSource } from '..
 import { commonRules, type PlaybookRules } from './rules.js';
 import { playbookSchema, type Playbook } from './schema.js';
 
-export async function loadPlaybook(file: string, rules: PlaybookRules, nodeNames?: readonly string[]): Promise<Playbook> {
+export async function loadPlaybook(
+  file: string,
+  rules: PlaybookRules,
+  nodeNames?: readonly string[],
+): Promise<Playbook> {
   return buildPlaybook(await readYamlFile(file, 'playbook'), rules, nodeNames);
 }
 
@@ -11,11 +15,17 @@ export function buildPlaybook(source: YamlSource, rules: PlaybookRules, nodeName
   const playbook = validateSource(source, playbookSchema);
   const problems = [...rules(playbook, nodeNames), ...commonRules(playbook, nodeNames)];
   if (problems.length > 0) {
-    throw problemsError(source.file, problems.map((p) => ({
-      path: p.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), ''),
-      message: p.message,
-      line: source.lineOf(p.path),
-    })));
+    throw problemsError(
+      source.file,
+      problems.map((p) => ({
+        path: p.path.reduce<string>(
+          (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part),
+          '',
+        ),
+        message: p.message,
+        line: source.lineOf(p.path),
+      })),
+    );
   }
   return playbook;
 }

@@ -40,7 +40,13 @@ export interface Decision {
  * Describes each step; `phaseOf` places it against the point of no return (the step whose
  * definition says it is one). Only steps before it can be undone.
  */
-export function buildPlan(name: string, mode: string, steps: readonly Step[], context: PlanContext, phaseOf = phasesAround(steps)): Plan {
+export function buildPlan(
+  name: string,
+  mode: string,
+  steps: readonly Step[],
+  context: PlanContext,
+  phaseOf = phasesAround(steps),
+): Plan {
   return {
     playbook: name,
     mode,

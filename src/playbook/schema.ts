@@ -9,12 +9,16 @@ import { kindOf, STEP_DEFINITIONS } from '../steps/registry.js';
 import type { StepDefinition } from '../steps/types.js';
 
 /** The tuple of step schemas, so zod keeps each kind's own type. */
-type SchemasOf<T extends readonly unknown[]> = { -readonly [I in keyof T]: T[I] extends { schema: infer S } ? S : never };
+type SchemasOf<T extends readonly unknown[]> = {
+  -readonly [I in keyof T]: T[I] extends { schema: infer S } ? S : never;
+};
 type Schemas = SchemasOf<typeof STEP_DEFINITIONS>;
 const schemas = STEP_DEFINITIONS.map((d) => d.schema) as unknown as Schemas;
 const kinds = STEP_DEFINITIONS.map((d) => kindOf(d as unknown as StepDefinition));
 
-export const stepSchema = z.discriminatedUnion('kind', schemas, { error: `unknown step kind; expected one of ${kinds.join(', ')}` });
+export const stepSchema = z.discriminatedUnion('kind', schemas, {
+  error: `unknown step kind; expected one of ${kinds.join(', ')}`,
+});
 
 export const playbookSchema = z.strictObject({
   name: z.string().min(1, { error: 'expected a name' }),

@@ -28,4 +28,8 @@ export function maskConninfo(conninfo: string): string {
 }
 
 /** A slot name Postgres accepts, derived from a node name. */
-export const slotNameFor = (node: string): string => node.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
+export const slotNameFor = (node: string): string =>
+  node
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 63);

@@ -10,7 +10,15 @@ import type { ControlData } from './controldata.js';
 /** pg_control_version values whose leading fields we have verified (PostgreSQL 13 to 16). */
 const KNOWN_VERSIONS = new Set([1300]);
 
-const STATES = ['starting up', 'shut down', 'shut down in recovery', 'shutting down', 'in crash recovery', 'in archive recovery', 'in production'];
+const STATES = [
+  'starting up',
+  'shut down',
+  'shut down in recovery',
+  'shutting down',
+  'in crash recovery',
+  'in archive recovery',
+  'in production',
+];
 
 export async function readControlFile(dataDir: string): Promise<ControlData | undefined> {
   let handle;

@@ -9,14 +9,31 @@ import type { NodeObservation, WalReceiver } from '../model/node.js';
 import { NodeSession } from './session.js';
 
 const SETTINGS = [
-  'max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions',
-  'max_locks_per_transaction', 'hot_standby', 'default_transaction_read_only', 'primary_conninfo',
-  'primary_slot_name', 'synchronous_standby_names', 'synchronous_commit', 'cluster_name', 'wal_level', 'recovery_min_apply_delay',
-  'data_directory', 'config_file', 'wal_log_hints', 'data_checksums', 'wal_receiver_timeout', 'port',
+  'max_connections',
+  'max_worker_processes',
+  'max_wal_senders',
+  'max_prepared_transactions',
+  'max_locks_per_transaction',
+  'hot_standby',
+  'default_transaction_read_only',
+  'primary_conninfo',
+  'primary_slot_name',
+  'synchronous_standby_names',
+  'synchronous_commit',
+  'cluster_name',
+  'wal_level',
+  'recovery_min_apply_delay',
+  'data_directory',
+  'config_file',
+  'wal_log_hints',
+  'data_checksums',
+  'wal_receiver_timeout',
+  'port',
 ];
 
 export async function observeNode(node: NodeSpec, session: NodeSession, timeoutMs = 10_000): Promise<NodeObservation> {
-  const base = await session.one<Record<string, string | number | boolean | null>>(`
+  const base = await session.one<Record<string, string | number | boolean | null>>(
+    `
     SELECT pg_is_in_recovery() AS in_recovery,
       (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
       current_setting('server_version_num')::int AS version_num,
@@ -30,28 +47,48 @@ export async function observeNode(node: NodeSpec, session: NodeSession, timeoutM
       CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE 'not paused' END AS pause_state,
       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS is_superuser,
       (SELECT count(*) FROM pg_prepared_xacts)::int AS prepared_xacts,
-      pg_postmaster_start_time()::text AS started_at`, [], timeoutMs);
+      pg_postmaster_start_time()::text AS started_at`,
+    [],
+    timeoutMs,
+  );
   const [receiver, peers, slots, transactions, settings] = [
     await session.query<Record<string, string | number | null>>(RECEIVER_VIEW_SQL, [], timeoutMs),
     await session.query<Record<string, string | number | null>>(
       `SELECT pid, application_name, client_addr::text AS client_addr, state, sync_state,
               flush_lsn::text AS flush_lsn, replay_lsn::text AS replay_lsn,
               (extract(epoch FROM replay_lag) * 1000)::float8 AS replay_lag_ms
-         FROM pg_stat_replication`, [], timeoutMs),
+         FROM pg_stat_replication`,
+      [],
+      timeoutMs,
+    ),
     await session.query<Record<string, string | number | boolean | null>>(
-      `SELECT slot_name, slot_type, active, active_pid, wal_status FROM pg_replication_slots`, [], timeoutMs),
+      `SELECT slot_name, slot_type, active, active_pid, wal_status FROM pg_replication_slots`,
+      [],
+      timeoutMs,
+    ),
     await session.query<Record<string, string | number>>(
       `SELECT pid, coalesce(usename, '') AS usename, coalesce(state, '') AS state,
               (extract(epoch FROM now() - xact_start) * 1000)::float8 AS age_ms
          FROM pg_stat_activity
-        WHERE xact_start IS NOT NULL AND backend_type = 'client backend' AND pid <> pg_backend_pid()`, [], timeoutMs),
+        WHERE xact_start IS NOT NULL AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+      [],
+      timeoutMs,
+    ),
     await session.query<{ name: string; setting: string; sourcefile: string | null }>(
-      `SELECT name, setting, sourcefile FROM pg_settings WHERE name = ANY($1)`, [SETTINGS], timeoutMs),
+      `SELECT name, setting, sourcefile FROM pg_settings WHERE name = ANY($1)`,
+      [SETTINGS],
+      timeoutMs,
+    ),
   ];
   registerConninfoPassword(settings.find((row) => row.name === 'primary_conninfo')?.setting);
   // Every file's value of it, applied or overridden (superusers only: others see nothing here).
-  const syncInFiles = await session.query<{ sourcefile: string; setting: string; applied: boolean }>(
-    "SELECT sourcefile, setting, applied FROM pg_file_settings WHERE name = 'synchronous_standby_names'", [], timeoutMs).catch(() => []);
+  const syncInFiles = await session
+    .query<{ sourcefile: string; setting: string; applied: boolean }>(
+      "SELECT sourcefile, setting, applied FROM pg_file_settings WHERE name = 'synchronous_standby_names'",
+      [],
+      timeoutMs,
+    )
+    .catch(() => []);
   const missingPrivileges = base.is_superuser ? [] : await missingOf(session, Number(base.version_num));
   const walReceiver = receiver[0];
   const receivedTli = walReceiver?.received_tli == null ? undefined : Number(walReceiver.received_tli);
@@ -98,7 +135,11 @@ export async function observeNode(node: NodeSpec, session: NodeSession, timeoutM
     preparedXacts: Number(base.prepared_xacts),
     settings: Object.fromEntries(settings.map((row) => [row.name, row.setting])),
     settingFiles: Object.fromEntries(settings.flatMap((row) => (row.sourcefile ? [[row.name, row.sourcefile]] : []))),
-    syncNamesInFiles: syncInFiles.map((row) => ({ file: String(row.sourcefile), value: String(row.setting), applied: Boolean(row.applied) })),
+    syncNamesInFiles: syncInFiles.map((row) => ({
+      file: String(row.sourcefile),
+      value: String(row.setting),
+      applied: Boolean(row.applied),
+    })),
   };
 }
 
@@ -119,7 +160,10 @@ function receiverOf(row: Record<string, string | number | null>): WalReceiver {
 }
 
 /** A replica's WAL receiver right now (undefined: none running), with its receive position. */
-export async function readReceiver(session: NodeSession, timeoutMs: number): Promise<{ receiver?: WalReceiver; receiveLsn?: Lsn }> {
+export async function readReceiver(
+  session: NodeSession,
+  timeoutMs: number,
+): Promise<{ receiver?: WalReceiver; receiveLsn?: Lsn }> {
   const [rows, position] = [
     await session.query<Record<string, string | number | null>>(RECEIVER_VIEW_SQL, [], timeoutMs),
     await session.one<{ lsn: string | null }>('SELECT pg_last_wal_receive_lsn()::text AS lsn', [], timeoutMs),
@@ -128,7 +172,12 @@ export async function readReceiver(session: NodeSession, timeoutMs: number): Pro
 }
 
 /** The parameters a run changes with ALTER SYSTEM. */
-const ALTERED_PARAMETERS = ['primary_conninfo', 'primary_slot_name', 'default_transaction_read_only', 'synchronous_standby_names'];
+const ALTERED_PARAMETERS = [
+  'primary_conninfo',
+  'primary_slot_name',
+  'default_transaction_read_only',
+  'synchronous_standby_names',
+];
 
 /**
  * The least-privilege set (sql/least-privilege.sql), each named as the GRANT that gives it.
@@ -144,7 +193,9 @@ async function missingOf(session: NodeSession, versionNum: number): Promise<stri
       has_function_privilege('pg_promote(boolean, integer)', 'EXECUTE') AS "GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer)",
       has_function_privilege('pg_reload_conf()', 'EXECUTE') AS "GRANT EXECUTE ON FUNCTION pg_reload_conf()",
       ${ALTERED_PARAMETERS.map((p) => `has_parameter_privilege('${p}', 'ALTER SYSTEM') AS "GRANT ALTER SYSTEM ON PARAMETER ${p}"`).join(',\n      ')}`);
-  return Object.entries(row).filter(([, granted]) => !granted).map(([grant]) => grant);
+  return Object.entries(row)
+    .filter(([, granted]) => !granted)
+    .map(([grant]) => grant);
 }
 
 /** A replica's replication password is a secret we did not read from the inventory: mask it too. */
@@ -155,4 +206,3 @@ function registerConninfoPassword(conninfo: string | undefined): void {
     // unparseable: nothing to register; the plan shows it masked as a whole
   }
 }
-

@@ -9,8 +9,10 @@ import type { NodeSession } from './session.js';
 export const LOCK_KEY = { classId: 0x7067686f, objId: 1 } as const;
 
 export async function tryLock(session: NodeSession): Promise<boolean> {
-  const row = await session.one<{ locked: boolean }>(
-    'SELECT pg_try_advisory_lock($1, $2) AS locked', [LOCK_KEY.classId, LOCK_KEY.objId]);
+  const row = await session.one<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+    LOCK_KEY.classId,
+    LOCK_KEY.objId,
+  ]);
   return row.locked;
 }
 

@@ -19,13 +19,40 @@ import { quoteLiteral } from './sql.js';
 
 export const binPath = (node: NodeSpec, name: string): string => (node.binDir ? join(node.binDir, name) : name);
 
-export const stopCommand = (node: NodeSpec, timeoutMs: number): string[] => (node.service?.stop ? [...node.service.stop] : [
-  binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-m', 'fast', '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'stop',
-]);
+export const stopCommand = (node: NodeSpec, timeoutMs: number): string[] =>
+  node.service?.stop
+    ? [...node.service.stop]
+    : [
+        binPath(node, 'pg_ctl'),
+        '-D',
+        node.dataDir!,
+        '-m',
+        'fast',
+        '-w',
+        '-t',
+        String(Math.ceil(timeoutMs / 1000)),
+        'stop',
+      ];
 /** `options`: what postmaster.opts says beyond the data directory (shown as a placeholder in the dry run). */
-export const startCommand = (node: NodeSpec, timeoutMs: number, options = '<options from postmaster.opts, if any>'): string[] => (node.service?.start
-  ? [...node.service.start]
-  : [binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-l', node.logFile ?? join(dirname(node.dataDir!), `${node.name}.log`), '-w', '-t', String(Math.ceil(timeoutMs / 1000)), ...(options ? ['-o', options] : []), 'start']);
+export const startCommand = (
+  node: NodeSpec,
+  timeoutMs: number,
+  options = '<options from postmaster.opts, if any>',
+): string[] =>
+  node.service?.start
+    ? [...node.service.start]
+    : [
+        binPath(node, 'pg_ctl'),
+        '-D',
+        node.dataDir!,
+        '-l',
+        node.logFile ?? join(dirname(node.dataDir!), `${node.name}.log`),
+        '-w',
+        '-t',
+        String(Math.ceil(timeoutMs / 1000)),
+        ...(options ? ['-o', options] : []),
+        'start',
+      ];
 
 /**
  * The server options in postmaster.opts beyond the binary and its data directory, quoted for the
@@ -39,7 +66,10 @@ export function optionsFromPostmasterOpts(text: string): string {
     else kept.push(words[i]!);
   }
   const unsafe = kept.find((w) => /["$`\\]/.test(w));
-  if (unsafe) throw new StepFailedError(`postmaster.opts holds ${JSON.stringify(unsafe)}, which cannot be passed on safely; give the node service commands instead`);
+  if (unsafe)
+    throw new StepFailedError(
+      `postmaster.opts holds ${JSON.stringify(unsafe)}, which cannot be passed on safely; give the node service commands instead`,
+    );
   return kept.map((w) => `"${w}"`).join(' ');
 }
 export const controlDataCommand = (node: NodeSpec): string[] => [binPath(node, 'pg_controldata'), '-D', node.dataDir!];
@@ -69,7 +99,12 @@ export interface StopResult {
   readonly control?: ControlData;
 }
 
-export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: number, pid?: number): Promise<StopResult> {
+export async function stopFast(
+  runner: HostRunner,
+  node: NodeSpec,
+  timeoutMs: number,
+  pid?: number,
+): Promise<StopResult> {
   if (node.service?.stop) return stopWatchingControl(runner, node, timeoutMs);
   if (pid !== undefined && isAlive(pid) && signal(pid, 'SIGINT')) {
     const deadline = performance.now() + timeoutMs;
@@ -80,7 +115,9 @@ export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: nu
       if (performance.now() > deadline) break;
       await sleep(2);
     }
-    throw new TimeoutError(`${node.name} did not write its shutdown checkpoint within ${timeoutMs} ms (postmaster pid ${pid} still running: hung?)`);
+    throw new TimeoutError(
+      `${node.name} did not write its shutdown checkpoint within ${timeoutMs} ms (postmaster pid ${pid} still running: hung?)`,
+    );
   }
   return stopWatchingControl(runner, node, timeoutMs);
 }
@@ -93,10 +130,14 @@ export async function stopFast(runner: HostRunner, node: NodeSpec, timeoutMs: nu
  */
 async function stopWatchingControl(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<StopResult> {
   let finished: Awaited<ReturnType<HostRunner['run']>> | undefined;
-  const command = runner.run(stopCommand(node, timeoutMs), { timeoutMs: timeoutMs + 5000 }).then((result) => (finished = result));
+  const command = runner
+    .run(stopCommand(node, timeoutMs), { timeoutMs: timeoutMs + 5000 })
+    .then((result) => (finished = result));
   const deadline = performance.now() + timeoutMs;
   while (node.dataDir && finished === undefined && performance.now() < deadline) {
-    const control = runner.isLocal ? await readControlFile(node.dataDir) : await readControlData(runner, node).catch(() => undefined);
+    const control = runner.isLocal
+      ? await readControlFile(node.dataDir)
+      : await readControlData(runner, node).catch(() => undefined);
     if (finished === undefined && control?.state === 'shut down') return { exited: false, control };
     await sleep(runner.isLocal ? 10 : 20);
   }
@@ -104,7 +145,12 @@ async function stopWatchingControl(runner: HostRunner, node: NodeSpec, timeoutMs
   if (result.ok) return { exited: true };
   const control = await readControlData(runner, node).catch(() => undefined);
   if (control?.state === 'shut down') return { exited: false, control };
-  throw new StepFailedError(describeFailure(`stopping ${node.name}${node.service?.stop ? ` (${stopCommand(node, timeoutMs).join(' ')})` : ''}`, result));
+  throw new StepFailedError(
+    describeFailure(
+      `stopping ${node.name}${node.service?.stop ? ` (${stopCommand(node, timeoutMs).join(' ')})` : ''}`,
+      result,
+    ),
+  );
 }
 
 /**
@@ -113,18 +159,26 @@ async function stopWatchingControl(runner: HostRunner, node: NodeSpec, timeoutMs
  * written, or crash recovery at the next start replays every flushed commit). Throws when it
  * still runs after that, e.g. SIGSTOPped or stuck in the kernel on a dead disk.
  */
-export async function ensureExited(runner: HostRunner, node: NodeSpec, pid: number | undefined, graceMs: number): Promise<'exited' | 'forced'> {
+export async function ensureExited(
+  runner: HostRunner,
+  node: NodeSpec,
+  pid: number | undefined,
+  graceMs: number,
+): Promise<'exited' | 'forced'> {
   if (pid !== undefined && runner.isLocal) {
     if (await waitGone([pid], graceMs, 5)) return 'exited';
     signal(pid, 'SIGQUIT');
     if (await waitGone([pid], IMMEDIATE_WAIT_MS, 5)) return 'forced';
-    throw new StepFailedError(`${node.name}: its postmaster (pid ${pid}) did not exit, even after an immediate shutdown request (hung?)`);
+    throw new StepFailedError(
+      `${node.name}: its postmaster (pid ${pid}) did not exit, even after an immediate shutdown request (hung?)`,
+    );
   }
   const deadline = performance.now() + graceMs;
   while (await isRunning(runner, node)) {
     if (performance.now() > deadline) {
       const result = await runner.run(immediateStopCommand(node), { timeoutMs: IMMEDIATE_WAIT_MS + 5000 });
-      if (!result.ok && (await isRunning(runner, node))) throw new StepFailedError(describeFailure(`immediate shutdown of ${node.name}`, result));
+      if (!result.ok && (await isRunning(runner, node)))
+        throw new StepFailedError(describeFailure(`immediate shutdown of ${node.name}`, result));
       return 'forced';
     }
     await sleep(100);
@@ -136,7 +190,15 @@ const IMMEDIATE_WAIT_MS = 5000;
 
 export const statusCommand = (node: NodeSpec): string[] => [binPath(node, 'pg_ctl'), '-D', node.dataDir!, 'status'];
 const immediateStopCommand = (node: NodeSpec): string[] => [
-  binPath(node, 'pg_ctl'), '-D', node.dataDir!, '-m', 'immediate', '-w', '-t', String(IMMEDIATE_WAIT_MS / 1000), 'stop',
+  binPath(node, 'pg_ctl'),
+  '-D',
+  node.dataDir!,
+  '-m',
+  'immediate',
+  '-w',
+  '-t',
+  String(IMMEDIATE_WAIT_MS / 1000),
+  'stop',
 ];
 
 /**
@@ -154,7 +216,8 @@ export async function stopIfRunning(runner: HostRunner, node: NodeSpec, timeoutM
   // No process uses the data directory, so a postmaster.pid left by a kill is stale; its pid may
   // belong to another process by now, which would make the next postgres refuse to start.
   const removed = await runner.run(['rm', '-f', join(node.dataDir!, 'postmaster.pid')], { timeoutMs: 10_000 });
-  if (!removed.ok) throw new StepFailedError(describeFailure(`removing the stale postmaster.pid of ${node.name}`, removed));
+  if (!removed.ok)
+    throw new StepFailedError(describeFailure(`removing the stale postmaster.pid of ${node.name}`, removed));
   return running;
 }
 
@@ -165,14 +228,17 @@ export async function stopIfRunning(runner: HostRunner, node: NodeSpec, timeoutM
  * their working directory, which is how they are recognised.
  */
 async function waitUnused(runner: HostRunner, node: NodeSpec, timeoutMs: number): Promise<void> {
-  const script = 'for p in /proc/[0-9]*; do [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"; done; true';
+  const script =
+    'for p in /proc/[0-9]*; do [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"; done; true';
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const result = await runner.run(['sh', '-c', script, 'sh', node.dataDir!], { timeoutMs: 10_000 });
     const left = result.stdout.trim();
     if (result.ok && !left) return;
     if (performance.now() > deadline) {
-      throw new StepFailedError(`${node.name}: processes still use ${node.dataDir} after ${timeoutMs} ms (pid ${left.split('\n').join(', ')}); stop them first`);
+      throw new StepFailedError(
+        `${node.name}: processes still use ${node.dataDir} after ${timeoutMs} ms (pid ${left.split('\n').join(', ')}); stop them first`,
+      );
     }
     await sleep(100);
   }
@@ -210,17 +276,28 @@ export async function startServer(runner: HostRunner, node: NodeSpec, timeoutMs:
  * to accept the connection an ALTER SYSTEM would need. The conninfo (it may hold a password)
  * travels in the environment, never on a command line.
  */
-export const STANDBY_CONF_SCRIPT = 'f="$1/postgresql.auto.conf"; touch "$f" && { grep -v -E "^[[:space:]]*(primary_conninfo|primary_slot_name)[[:space:]]*=" "$f"; printf "%s\\n" "$PG_HANDOVER_CONNINFO_LINE"; if [ -n "$PG_HANDOVER_SLOT_LINE" ]; then printf "%s\\n" "$PG_HANDOVER_SLOT_LINE"; fi; } > "$f.pg-handover" && mv "$f.pg-handover" "$f"';
+export const STANDBY_CONF_SCRIPT =
+  'f="$1/postgresql.auto.conf"; touch "$f" && { grep -v -E "^[[:space:]]*(primary_conninfo|primary_slot_name)[[:space:]]*=" "$f"; printf "%s\\n" "$PG_HANDOVER_CONNINFO_LINE"; if [ -n "$PG_HANDOVER_SLOT_LINE" ]; then printf "%s\\n" "$PG_HANDOVER_SLOT_LINE"; fi; } > "$f.pg-handover" && mv "$f.pg-handover" "$f"';
 
 /** The two lines, as ALTER SYSTEM would write them (one value each: the host runner sends the environment line by line). */
-export const standbyConfLines = (conninfo: string, slot: string): string[] =>
-  [`primary_conninfo = ${quoteLiteral(conninfo)}`, ...(slot ? [`primary_slot_name = ${quoteLiteral(slot)}`] : [])];
+export const standbyConfLines = (conninfo: string, slot: string): string[] => [
+  `primary_conninfo = ${quoteLiteral(conninfo)}`,
+  ...(slot ? [`primary_slot_name = ${quoteLiteral(slot)}`] : []),
+];
 
-export async function writeStandbyConf(runner: HostRunner, node: NodeSpec, conninfo: string, slot: string): Promise<void> {
+export async function writeStandbyConf(
+  runner: HostRunner,
+  node: NodeSpec,
+  conninfo: string,
+  slot: string,
+): Promise<void> {
   const [conninfoLine, slotLine] = standbyConfLines(conninfo, slot);
   const env = { PG_HANDOVER_CONNINFO_LINE: conninfoLine!, PG_HANDOVER_SLOT_LINE: slotLine ?? '' };
   const result = await runner.run(['sh', '-c', STANDBY_CONF_SCRIPT, 'sh', node.dataDir!], { timeoutMs: 10_000, env });
-  if (!result.ok) throw new StepFailedError(describeFailure(`writing primary_conninfo to ${node.name}'s postgresql.auto.conf`, result));
+  if (!result.ok)
+    throw new StepFailedError(
+      describeFailure(`writing primary_conninfo to ${node.name}'s postgresql.auto.conf`, result),
+    );
 }
 
 export async function markStandby(runner: HostRunner, node: NodeSpec): Promise<void> {

@@ -59,7 +59,9 @@ export class NodeSession {
     const endpoint = `${conn.host}:${conn.port}`;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const modes = tlsAttempts(conn.extra).filter((tls, _i, all) => !(all.length > 1 && tls !== false && plainOnly.has(endpoint)));
+      const modes = tlsAttempts(conn.extra).filter(
+        (tls, _i, all) => !(all.length > 1 && tls !== false && plainOnly.has(endpoint)),
+      );
       for (const [i, tls] of modes.entries()) {
         try {
           return new NodeSession(node, await connect(conn, options, tls));
@@ -76,7 +78,11 @@ export class NodeSession {
       if (!isTransient(lastError) || attempt === attempts) break;
       await sleep(100 * attempt);
     }
-    throw new NodeQueryError(node, `cannot connect to ${conn.host}:${conn.port}: ${tlsHint(lastError, conn) ?? messageOf(lastError)}`, codeOf(lastError));
+    throw new NodeQueryError(
+      node,
+      `cannot connect to ${conn.host}:${conn.port}: ${tlsHint(lastError, conn) ?? messageOf(lastError)}`,
+      codeOf(lastError),
+    );
   }
 
   get isOpen(): boolean {
@@ -95,7 +101,10 @@ export class NodeSession {
       const result = await Promise.race([
         mine,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new NodeQueryError(this.node, `query timed out after ${timeoutMs} ms`, 'timeout')), timeoutMs);
+          timer = setTimeout(
+            () => reject(new NodeQueryError(this.node, `query timed out after ${timeoutMs} ms`, 'timeout')),
+            timeoutMs,
+          );
         }),
       ]);
       return result.rows;
@@ -107,7 +116,11 @@ export class NodeSession {
     }
   }
 
-  async one<Row extends object = Record<string, unknown>>(sql: string, params: unknown[] = [], timeoutMs?: number): Promise<Row> {
+  async one<Row extends object = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+    timeoutMs?: number,
+  ): Promise<Row> {
     const rows = await this.query<Row>(sql, params, timeoutMs);
     const row = rows[0];
     if (!row) throw new NodeQueryError(this.node, `query returned no row: ${sql.slice(0, 60)}`);

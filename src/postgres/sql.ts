@@ -9,7 +9,8 @@ export const TERMINATE_SQL = `SELECT count(pg_terminate_backend(pid, 5000))::int
 export const FLUSH_SQL = 'SELECT pg_current_wal_flush_lsn()::text AS lsn';
 export const REPLAY_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
 export const IN_RECOVERY_SQL = 'SELECT pg_is_in_recovery() AS in_recovery';
-export const ROLE_SQL = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('default_transaction_read_only') AS ro";
+export const ROLE_SQL =
+  "SELECT pg_is_in_recovery() AS in_recovery, current_setting('default_transaction_read_only') AS ro";
 export const TIMELINE_SQL = "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli";
 export const RECEIVER_SQL = 'SELECT status, sender_host, sender_port, received_tli FROM pg_stat_wal_receiver';
 export const ATTACHED_SQL = `SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`;
@@ -23,10 +24,14 @@ export const quoteLiteral = (value: string): string => `'${value.replace(/'/g, "
 
 /** `sql` with its $n placeholders replaced by quoted values, for the dry run. */
 export const withValues = (sql: string, values: readonly string[]): string =>
-  sql.replace(/\$(\d+)/g, (match, n: string) => (values[Number(n) - 1] === undefined ? match : quoteLiteral(values[Number(n) - 1]!)));
+  sql.replace(/\$(\d+)/g, (match, n: string) =>
+    values[Number(n) - 1] === undefined ? match : quoteLiteral(values[Number(n) - 1]!),
+  );
 
-export const setPrimaryConninfoSql = (conninfo: string): string => `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(conninfo)}`;
-export const setPrimarySlotSql = (slot: string): string => (slot ? `ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(slot)}` : 'ALTER SYSTEM RESET primary_slot_name');
+export const setPrimaryConninfoSql = (conninfo: string): string =>
+  `ALTER SYSTEM SET primary_conninfo = ${quoteLiteral(conninfo)}`;
+export const setPrimarySlotSql = (slot: string): string =>
+  slot ? `ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(slot)}` : 'ALTER SYSTEM RESET primary_slot_name';
 
 export interface ReceiverRow {
   readonly status: string;

@@ -13,7 +13,11 @@ export interface Writability {
 }
 
 /** Throws when the node does not accept a connection or does not answer in time. */
-export async function askWritable(node: string, conn: ConnParams, options: { applicationName: string; attempts: number; connectTimeoutMs: number; queryTimeoutMs: number }): Promise<Writability> {
+export async function askWritable(
+  node: string,
+  conn: ConnParams,
+  options: { applicationName: string; attempts: number; connectTimeoutMs: number; queryTimeoutMs: number },
+): Promise<Writability> {
   const session = await NodeSession.open(node, conn, options);
   try {
     const row = await session.one<{ in_recovery: boolean; ro: string }>(WRITABLE_SQL, [], options.queryTimeoutMs);

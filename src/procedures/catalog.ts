@@ -23,34 +23,56 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     name: 'switchover',
     aliases: ['promote'],
     summary: 'planned switchover: move the primary role to a replica (see --dry-run)',
-    targetHelp: 'node to promote (default: the first by name of the streaming replicas within 16 MiB of the most advanced)',
+    targetHelp:
+      'node to promote (default: the first by name of the streaming replicas within 16 MiB of the most advanced)',
     load: async () => (await import('./switchover/index.js')).switchover,
   },
   {
     name: 'failover',
     aliases: [],
     summary: 'the primary is dead or hung: fence it, promote the most advanced replica (see --dry-run)',
-    targetHelp: 'node to promote (default: the most advanced replica; ties: synchronous standby, priority, least replay lag)',
-    flags: [{ flags: '--accept-data-loss', description: 'fail over even when the candidate lacks more than max_data_loss_bytes, or a synchronous standby is not the candidate' }],
+    targetHelp:
+      'node to promote (default: the most advanced replica; ties: synchronous standby, priority, least replay lag)',
+    flags: [
+      {
+        flags: '--accept-data-loss',
+        description:
+          'fail over even when the candidate lacks more than max_data_loss_bytes, or a synchronous standby is not the candidate',
+      },
+    ],
     load: async () => (await import('./failover/index.js')).failover,
   },
   {
     name: 'rolling-restart',
     aliases: [],
-    summary: 'restart every server on new binaries (minor upgrade, OS patch): replicas first, then a switchover, then the old primary',
+    summary:
+      'restart every server on new binaries (minor upgrade, OS patch): replicas first, then a switchover, then the old primary',
     targetHelp: 'the replica to switch over to once the replicas run the new binaries (default: as switchover chooses)',
     flags: [
-      { flags: '--bin-dir <dir>', description: 'the new binaries, on every node\'s host (default: each node\'s own bin directory, for packages upgraded in place)' },
-      { flags: '--all', description: 'restart every server even on the version it runs (an OS or library patch: OpenSSL, glibc)' },
+      {
+        flags: '--bin-dir <dir>',
+        description:
+          "the new binaries, on every node's host (default: each node's own bin directory, for packages upgraded in place)",
+      },
+      {
+        flags: '--all',
+        description: 'restart every server even on the version it runs (an OS or library patch: OpenSSL, glibc)',
+      },
     ],
     load: async () => (await import('./rolling-restart/index.js')).rollingRestart,
   },
   {
     name: 'upgrade-major',
     aliases: [],
-    summary: 'major-version upgrade: move the writes to the logical replica on the new version (after prepare-upgrade); --back returns',
-    targetHelp: 'not used: the target is the inventory\'s upgrade_target (or, with --back, the old cluster\'s primary)',
-    flags: [{ flags: '--back', description: 'the way back: move the writes from the new version to the old one, which stayed subscribed' }],
+    summary:
+      'major-version upgrade: move the writes to the logical replica on the new version (after prepare-upgrade); --back returns',
+    targetHelp: "not used: the target is the inventory's upgrade_target (or, with --back, the old cluster's primary)",
+    flags: [
+      {
+        flags: '--back',
+        description: 'the way back: move the writes from the new version to the old one, which stayed subscribed',
+      },
+    ],
     load: async () => (await import('./upgrade-major/index.js')).upgradeMajor,
   },
   {

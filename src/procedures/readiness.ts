@@ -36,7 +36,11 @@ export interface ProcedureReadiness {
 export interface Readiness {
   readonly primary?: string;
   readonly nodes: readonly NodeHealth[];
-  readonly routers: ReadonlyArray<{ readonly name: string; readonly reachable: boolean; readonly routes: ReadonlyArray<{ readonly route: string; readonly node?: string; readonly paused: boolean }> }>;
+  readonly routers: ReadonlyArray<{
+    readonly name: string;
+    readonly reachable: boolean;
+    readonly routes: ReadonlyArray<{ readonly route: string; readonly node?: string; readonly paused: boolean }>;
+  }>;
   readonly switchover: ProcedureReadiness;
   readonly failover: ProcedureReadiness;
   /** What is wrong with the inventory itself (a server listed twice, a node of another cluster). */
@@ -47,42 +51,95 @@ export interface Readiness {
   readonly verdict: 'ready' | 'not-ready' | 'unreachable' | 'split-brain';
 }
 
-export function readiness(state: ClusterState, playbooks: { switchover: Playbook; failover: Playbook }, routerChecks: RouterChecks, lastSeen?: LastSeen): Readiness {
+export function readiness(
+  state: ClusterState,
+  playbooks: { switchover: Playbook; failover: Playbook },
+  routerChecks: RouterChecks,
+  lastSeen?: LastSeen,
+): Readiness {
   const primaries = primariesOf(state);
   const primary = primaries.length === 1 ? primaries[0] : undefined;
   const nodes = state.nodes.map((n): NodeHealth => {
     if (!n.reachable) return { name: n.name, up: false, role: 'down', error: n.error };
     const disk = state.binaries?.[n.name];
-    const stale = disk?.versionNum !== undefined && disk.versionNum > n.versionNum
-      ? { binaries: `runs ${versionText(n.versionNum)}, binaries ${disk.version} in ${disk.dir}: restart needed` }
-      : disk?.deleted?.length ? { binaries: `maps files deleted since it started (${disk.deleted.join(', ')}): restart needed` } : {};
+    const stale =
+      disk?.versionNum !== undefined && disk.versionNum > n.versionNum
+        ? { binaries: `runs ${versionText(n.versionNum)}, binaries ${disk.version} in ${disk.dir}: restart needed` }
+        : disk?.deleted?.length
+          ? { binaries: `maps files deleted since it started (${disk.deleted.join(', ')}): restart needed` }
+          : {};
     if (!n.inRecovery) return { name: n.name, up: true, role: 'primary', ...stale };
     const streaming = n.walReceiver?.status === 'streaming';
-    const lagBytes = primary?.flushLsn !== undefined ? Number(primary.flushLsn - (maxLsn(n.replayLsn) ?? primary.flushLsn)) : undefined;
-    return { name: n.name, up: true, role: 'replica', streaming, lagBytes: lagBytes === undefined ? undefined : Math.max(0, lagBytes), lagSeconds: primary ? replayLag(primary, n).ms / 1000 : undefined, ...stale };
+    const lagBytes =
+      primary?.flushLsn !== undefined
+        ? Number(primary.flushLsn - (maxLsn(n.replayLsn) ?? primary.flushLsn))
+        : undefined;
+    return {
+      name: n.name,
+      up: true,
+      role: 'replica',
+      streaming,
+      lagBytes: lagBytes === undefined ? undefined : Math.max(0, lagBytes),
+      lagSeconds: primary ? replayLag(primary, n).ms / 1000 : undefined,
+      ...stale,
+    };
   });
   const routers = state.poolers.map((p) => ({
-    name: p.name, reachable: p.reachable,
-    routes: p.reachable ? p.routes.map((r) => ({ route: r.name, node: nodeAt(state, r.host, r.port), paused: r.paused })) : [],
+    name: p.name,
+    reachable: p.reachable,
+    routes: p.reachable
+      ? p.routes.map((r) => ({ route: r.name, node: nodeAt(state, r.host, r.port), paused: r.paused }))
+      : [],
   }));
   const switchover = switchoverReadiness(state, playbooks.switchover, routerChecks, primary !== undefined);
-  const failover = primary ? failoverIfNeeded(state, playbooks.failover, primary.name) : fromChecks(decideFailover(state, playbooks.failover, { routerChecks, lastSeen }));
+  const failover = primary
+    ? failoverIfNeeded(state, playbooks.failover, primary.name)
+    : fromChecks(decideFailover(state, playbooks.failover, { routerChecks, lastSeen }));
   const down = nodes.filter((n) => !n.up).map((n) => `${n.name} does not answer`);
   const problems = failures(identityChecks(state)).map((c) => `${c.id}: ${c.message}`);
   // A node of another cluster is a bad inventory, not a second primary of this one.
-  const verdict = problems.length ? 'not-ready' : primaries.length > 1 ? 'split-brain' : !primary ? 'unreachable' : switchover.ready && failover.ready && !down.length ? 'ready' : 'not-ready';
+  const verdict = problems.length
+    ? 'not-ready'
+    : primaries.length > 1
+      ? 'split-brain'
+      : !primary
+        ? 'unreachable'
+        : switchover.ready && failover.ready && !down.length
+          ? 'ready'
+          : 'not-ready';
   const warnings = syncOverrideChecks(state).map((c) => `${c.id}: ${c.message}`);
-  return { primary: primary?.name ?? (primaries.length > 1 ? primaries.map((p) => p.name).join(' and ') : undefined), nodes, routers, switchover, failover: { ...failover, reasons: [...failover.reasons, ...(primary ? down : [])] }, problems, warnings, verdict };
+  return {
+    primary: primary?.name ?? (primaries.length > 1 ? primaries.map((p) => p.name).join(' and ') : undefined),
+    nodes,
+    routers,
+    switchover,
+    failover: { ...failover, reasons: [...failover.reasons, ...(primary ? down : [])] },
+    problems,
+    warnings,
+    verdict,
+  };
 }
 
-function switchoverReadiness(state: ClusterState, playbook: Playbook, routerChecks: RouterChecks, hasPrimary: boolean): ProcedureReadiness {
+function switchoverReadiness(
+  state: ClusterState,
+  playbook: Playbook,
+  routerChecks: RouterChecks,
+  hasPrimary: boolean,
+): ProcedureReadiness {
   if (!hasPrimary) return { ready: false, reasons: ['no single writable primary answers'] };
   return fromChecks(decideSwitchover(state, playbook, { routerChecks }));
 }
 
-function fromChecks(decision: { checks: readonly Check[]; context?: { target: { name: string } } }): ProcedureReadiness {
+function fromChecks(decision: {
+  checks: readonly Check[];
+  context?: { target: { name: string } };
+}): ProcedureReadiness {
   const failed = failures(decision.checks);
-  return { ready: failed.length === 0 && decision.context !== undefined, reasons: failed.map((c) => `${c.id}: ${c.message}`), target: decision.context?.target.name };
+  return {
+    ready: failed.length === 0 && decision.context !== undefined,
+    reasons: failed.map((c) => `${c.id}: ${c.message}`),
+    target: decision.context?.target.name,
+  };
 }
 
 /**
@@ -93,14 +150,26 @@ function failoverIfNeeded(state: ClusterState, playbook: Playbook, primary: stri
   const { maxLossBytes } = detectionOf(playbook);
   const flushed = state.nodes.find((n) => n.name === primary && n.reachable);
   const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name);
-  const candidates = replicasOf(state).filter((r) => !r.replayPaused && (r.settings.recovery_min_apply_delay ?? '0') === '0' && spec(r.name)?.priority !== 0);
+  const candidates = replicasOf(state).filter(
+    (r) => !r.replayPaused && (r.settings.recovery_min_apply_delay ?? '0') === '0' && spec(r.name)?.priority !== 0,
+  );
   const reasons: string[] = [];
-  if (!state.poolers.some((p) => p.reachable)) reasons.push('no pooler answers: a failover could not fence or repoint clients');
-  if (!candidates.length) return { ready: false, reasons: [...reasons, 'no replica could be promoted (none answers, or each is paused, delayed or priority 0)'] };
-  const flush = flushed?.reachable ? flushed.flushLsn ?? 0n : 0n;
+  if (!state.poolers.some((p) => p.reachable))
+    reasons.push('no pooler answers: a failover could not fence or repoint clients');
+  if (!candidates.length)
+    return {
+      ready: false,
+      reasons: [...reasons, 'no replica could be promoted (none answers, or each is paused, delayed or priority 0)'],
+    };
+  const flush = flushed?.reachable ? (flushed.flushLsn ?? 0n) : 0n;
   const behind = (r: (typeof candidates)[number]) => flush - (maxLsn(r.receiveLsn, r.replayLsn) ?? 0n);
-  const best = [...candidates].sort((a, b) => (behind(a) < behind(b) ? -1 : behind(a) > behind(b) ? 1 : a.name.localeCompare(b.name)))[0]!;
+  const best = [...candidates].sort((a, b) =>
+    behind(a) < behind(b) ? -1 : behind(a) > behind(b) ? 1 : a.name.localeCompare(b.name),
+  )[0]!;
   const missing = behind(best) > 0n ? behind(best) : 0n;
-  if (missing > BigInt(maxLossBytes)) reasons.push(`the most advanced replica ${best.name} lacks ${missing} bytes of what ${primary} flushed, over max_data_loss_bytes ${maxLossBytes}`);
+  if (missing > BigInt(maxLossBytes))
+    reasons.push(
+      `the most advanced replica ${best.name} lacks ${missing} bytes of what ${primary} flushed, over max_data_loss_bytes ${maxLossBytes}`,
+    );
   return { ready: reasons.length === 0, reasons, target: best.name };
 }

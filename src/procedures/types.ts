@@ -17,7 +17,13 @@ import type { NoReturn, StepContext } from '../steps/types.js';
 
 /** What a half-done run needs: finish it, undo it, or a person (`stuck`). */
 export type HalfDone =
-  | { readonly kind: 'finish' | 'undo'; readonly reason: string; readonly plan: Plan; readonly outputs: Outputs; readonly noReturn: NoReturn }
+  | {
+      readonly kind: 'finish' | 'undo';
+      readonly reason: string;
+      readonly plan: Plan;
+      readonly outputs: Outputs;
+      readonly noReturn: NoReturn;
+    }
   | { readonly kind: 'stuck'; readonly reason: string };
 
 export interface Procedure {
@@ -31,7 +37,11 @@ export interface Procedure {
    * How the cluster is observed: a failover probes every node once, within its detection timeout
    * (default: the DSN's connect_timeout or 2 s, three attempts, 10 s per query).
    */
-  observeLimits?(playbook: Playbook): { readonly timeoutMs: number; readonly attempts: number; readonly witnessMs?: number };
+  observeLimits?(playbook: Playbook): {
+    readonly timeoutMs: number;
+    readonly attempts: number;
+    readonly witnessMs?: number;
+  };
   /** A run of this procedure left half-way, recognised from the cluster (and its journal, if any). Pure. */
   halfDone(state: ClusterState, playbook: Playbook, unfinished?: UnfinishedRun): HalfDone | undefined;
   /** Left to do when the point of no return was requested but not confirmed. */

@@ -4,14 +4,22 @@ import { NodeSession } from '../postgres/session.js';
 import type { WitnessAnswer } from '../model/witness.js';
 import type { RouteTarget } from './types.js';
 
-export const APP_LOGIN_SQL = "SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
+export const APP_LOGIN_SQL =
+  "SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
 
-export async function appLoginProblems(router: string, app: ConnParams, to: RouteTarget, applicationName: string): Promise<string[]> {
+export async function appLoginProblems(
+  router: string,
+  app: ConnParams,
+  to: RouteTarget,
+  applicationName: string,
+): Promise<string[]> {
   const session = await NodeSession.open(router, app, { applicationName });
   try {
     const row = await session.one<{ port: number; in_recovery: boolean; ro: string }>(APP_LOGIN_SQL);
     if (Number(row.port) !== to.port || row.in_recovery || row.ro === 'on') {
-      return [`through ${router}, clients reach port ${row.port} (in recovery: ${row.in_recovery}, read-only: ${row.ro})`];
+      return [
+        `through ${router}, clients reach port ${row.port} (in recovery: ${row.in_recovery}, read-only: ${row.ro})`,
+      ];
     }
     return [];
   } finally {
@@ -28,27 +36,61 @@ const POOLER_SILENT = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN
  * be the one cut off). No answer within `deadlineMs`, or the router cutting the login: it cannot.
  * `signal` ends the probe early (the router's own evidence came first); the session is closed.
  */
-export async function witnessThrough(router: string, app: ConnParams | undefined, suspect: RouteTarget, deadlineMs: number, applicationName: string, signal?: AbortSignal): Promise<WitnessAnswer> {
+export async function witnessThrough(
+  router: string,
+  app: ConnParams | undefined,
+  suspect: RouteTarget,
+  deadlineMs: number,
+  applicationName: string,
+  signal?: AbortSignal,
+): Promise<WitnessAnswer> {
   const witness = `pooler ${router}`;
-  if (!app) return { witness, kind: 'pooler', verdict: 'unknown', detail: 'no app_dsn in the inventory to log in through it' };
+  if (!app)
+    return { witness, kind: 'pooler', verdict: 'unknown', detail: 'no app_dsn in the inventory to log in through it' };
   const started = performance.now();
-  const answer = (verdict: WitnessAnswer['verdict'], detail: string): WitnessAnswer => ({ witness, kind: 'pooler', verdict, detail, ms: Math.round(performance.now() - started) });
+  const answer = (verdict: WitnessAnswer['verdict'], detail: string): WitnessAnswer => ({
+    witness,
+    kind: 'pooler',
+    verdict,
+    detail,
+    ms: Math.round(performance.now() - started),
+  });
   let session: NodeSession | undefined;
-  const aborted = new Promise<'aborted'>((resolve) => signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
+  const aborted = new Promise<'aborted'>((resolve) =>
+    signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
+  );
   const probe = (async () => {
-    session = await NodeSession.open(router, app, { applicationName, attempts: 1, connectTimeoutMs: Math.max(1, deadlineMs) });
+    session = await NodeSession.open(router, app, {
+      applicationName,
+      attempts: 1,
+      connectTimeoutMs: Math.max(1, deadlineMs),
+    });
     if (signal?.aborted) return 'aborted' as const;
-    return session.one<{ port: number; in_recovery: boolean }>('SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery', [], Math.max(1, deadlineMs - (performance.now() - started)));
+    return session.one<{ port: number; in_recovery: boolean }>(
+      'SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery',
+      [],
+      Math.max(1, deadlineMs - (performance.now() - started)),
+    );
   })();
   try {
     const row = await Promise.race([probe, aborted]);
     if (row === 'aborted') return answer('unknown', 'not asked to the end');
-    if (Number(row.port) !== suspect.port) return answer('unknown', `its clients reach port ${row.port}, not ${suspect.name}`);
-    return answer('reaches', `${suspect.name} answered through it (${row.in_recovery ? 'in recovery' : 'a primary'}) in ${Math.round(performance.now() - started)} ms`);
+    if (Number(row.port) !== suspect.port)
+      return answer('unknown', `its clients reach port ${row.port}, not ${suspect.name}`);
+    return answer(
+      'reaches',
+      `${suspect.name} answered through it (${row.in_recovery ? 'in recovery' : 'a primary'}) in ${Math.round(performance.now() - started)} ms`,
+    );
   } catch (error) {
     const message = error instanceof Error ? error.message.replace(/^[^:]+: /, '') : String(error);
-    if (POOLER_SILENT.test(message) && !/query timed out/.test(message)) return answer('unknown', `it does not answer itself (${message})`);
-    return answer('cannot-reach', /timed out|timeout/i.test(message) ? `no answer from ${suspect.name} through it within ${deadlineMs} ms` : `it could not reach ${suspect.name}: ${message}`);
+    if (POOLER_SILENT.test(message) && !/query timed out/.test(message))
+      return answer('unknown', `it does not answer itself (${message})`);
+    return answer(
+      'cannot-reach',
+      /timed out|timeout/i.test(message)
+        ? `no answer from ${suspect.name} through it within ${deadlineMs} ms`
+        : `it could not reach ${suspect.name}: ${message}`,
+    );
   } finally {
     probe.catch(() => undefined).finally(() => void session?.close());
   }

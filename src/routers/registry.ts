@@ -21,7 +21,8 @@ export function routerKind(kind: string): RouterKind {
 
 export const openRouter = (spec: RouterSpec): Router => routerKind(spec.kind).open(spec);
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** One entry of the inventory's `poolers:` list: `kind` (default pgbouncer) selects the shape. */
 export const routerEntrySchema = z.preprocess(
@@ -32,4 +33,5 @@ export const routerEntrySchema = z.preprocess(
 );
 
 /** Each observed router checked by its own kind. */
-export const routerChecks = (observed: RouterState, input: RouterCheckInput): Check[] => routerKind(observed.kind).checks(observed, input);
+export const routerChecks = (observed: RouterState, input: RouterCheckInput): Check[] =>
+  routerKind(observed.kind).checks(observed, input);

@@ -26,7 +26,12 @@ export const routeTargetOf = (node: NodeSpec, addresses: ClusterState['addresses
 };
 
 /** Whether host:port is `target`, however the host is spelled (`resolved`: addresses per host name). */
-export function isTarget(target: RouteTarget, host: string | undefined, port: number | undefined, resolved: Readonly<Record<string, readonly string[]>> = {}): boolean {
+export function isTarget(
+  target: RouteTarget,
+  host: string | undefined,
+  port: number | undefined,
+  resolved: Readonly<Record<string, readonly string[]>> = {},
+): boolean {
   if (host === undefined || port !== target.port) return false;
   if (host === target.host || target.addresses.includes(host)) return true;
   return (resolved[host] ?? []).some((address) => target.addresses.includes(address));

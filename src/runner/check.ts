@@ -40,12 +40,23 @@ export async function loadCheckInput(inventoryFile: string, journalDir: string):
 export async function checkOnce(input: CheckInput): Promise<CheckResult> {
   const started = performance.now();
   const timeoutMs = detectionOf(input.playbooks.failover).timeoutMs;
-  const connections = await Connections.open(input.inventory, 'pg-handover check', { connectTimeoutMs: timeoutMs, attempts: 1 });
+  const connections = await Connections.open(input.inventory, 'pg-handover check', {
+    connectTimeoutMs: timeoutMs,
+    attempts: 1,
+  });
   try {
-    const state = await observeCluster(connections, { queryTimeoutMs: timeoutMs, startedAt: started, witnessesIfSilent: timeoutMs });
+    const state = await observeCluster(connections, {
+      queryTimeoutMs: timeoutMs,
+      startedAt: started,
+      witnessesIfSilent: timeoutMs,
+    });
     const lastSeen = readLastSeen(input.journalDir, input.inventory.file);
     recordLastSeen(input.journalDir, input.inventory.file, state);
-    return { ...readiness(state, input.playbooks, routerChecks, lastSeen), at: state.observedAt, durationMs: performance.now() - started };
+    return {
+      ...readiness(state, input.playbooks, routerChecks, lastSeen),
+      at: state.observedAt,
+      durationMs: performance.now() - started,
+    };
   } finally {
     await connections.close();
   }

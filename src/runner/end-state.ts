@@ -29,7 +29,9 @@ export interface EndState {
 export async function observeEndState(connections: Connections, state: ClusterState): Promise<EndState> {
   const inventory = connections.inventory;
   const [nodes, poolers] = await Promise.all([
-    Promise.all(inventory.nodes.map(async (node) => ({ name: node.name, ...(await probeWritable(connections, node.name)) }))),
+    Promise.all(
+      inventory.nodes.map(async (node) => ({ name: node.name, ...(await probeWritable(connections, node.name)) })),
+    ),
     Promise.all(inventory.poolers.map((spec) => probePooler(connections, state, spec.name))),
   ]);
   return {
@@ -41,9 +43,17 @@ export async function observeEndState(connections: Connections, state: ClusterSt
 }
 
 /** writable true/false, or undefined (with why) when the node does not answer within a couple of seconds. */
-async function probeWritable(connections: Connections, name: string): Promise<{ writable?: boolean; silence?: Silence }> {
+async function probeWritable(
+  connections: Connections,
+  name: string,
+): Promise<{ writable?: boolean; silence?: Silence }> {
   const spec = connections.inventory.nodes.find((n) => n.name === name)!;
-  const options = { applicationName: connections.applicationName, attempts: 1, connectTimeoutMs: 1500, queryTimeoutMs: 2000 };
+  const options = {
+    applicationName: connections.applicationName,
+    attempts: 1,
+    connectTimeoutMs: 1500,
+    queryTimeoutMs: 2000,
+  };
   return askWritable(name, spec.conn, options).then(
     (w) => ({ writable: isWritable(w) }),
     (error: { pgCode?: string }) => ({ silence: silenceOf(error.pgCode, messageOf(error)) }),
@@ -55,7 +65,8 @@ async function probePooler(connections: Connections, state: ClusterState, name: 
     const routes = await connections.router(name).routes();
     const targets = new Set(routes.map((r) => nodeAt(state, r.host, r.port) ?? `${r.host}:${r.port}`));
     return {
-      name, reachable: true,
+      name,
+      reachable: true,
       pointsAt: targets.size === 1 ? [...targets][0] : 'several',
       paused: routes.some((r) => r.paused),
     };
@@ -66,8 +77,11 @@ async function probePooler(connections: Connections, state: ClusterState, name: 
 
 /** Whether `node` is the one writer and every pooler sends clients to it, unpaused. */
 export function servesFrom(end: EndState, node: string): boolean {
-  return end.writable.length === 1 && end.writable[0] === node &&
-    end.poolers.every((p) => p.reachable && p.pointsAt === node && !p.paused);
+  return (
+    end.writable.length === 1 &&
+    end.writable[0] === node &&
+    end.poolers.every((p) => p.reachable && p.pointsAt === node && !p.paused)
+  );
 }
 
 /**
@@ -79,16 +93,23 @@ export function servesFrom(end: EndState, node: string): boolean {
 export function describeEndState(end: EndState, fenced: readonly string[] = []): string {
   const proven = (name: string) => fenced.includes(name) || end.silence?.[name] === 'refused';
   const doubt = end.silent.filter((name) => !proven(name));
-  const writers = end.writable.length === 0
-    ? (doubt.length ? 'NO writable primary answers' : 'NO writable primary')
-    : end.writable.length === 1
-      ? `${end.writable[0]} is the only writable primary${doubt.length ? ' that answers' : ''}`
-      : `TWO OR MORE WRITABLE PRIMARIES: ${end.writable.join(', ')}`;
-  const poolers = end.poolers.map((p) => (p.reachable ? `${p.name} -> ${p.pointsAt}${p.paused ? ' (PAUSED)' : ''}` : `${p.name} unreachable`));
-  const silent = end.silent.map((name) => (fenced.includes(name)
-    ? `${name} fenced by its fence_command`
-    : end.silence?.[name] === 'refused'
-      ? `${name} down (connection refused)`
-      : `${name} does not answer the tool (${end.silence?.[name] ?? 'no answer'}): not proven down`));
+  const writers =
+    end.writable.length === 0
+      ? doubt.length
+        ? 'NO writable primary answers'
+        : 'NO writable primary'
+      : end.writable.length === 1
+        ? `${end.writable[0]} is the only writable primary${doubt.length ? ' that answers' : ''}`
+        : `TWO OR MORE WRITABLE PRIMARIES: ${end.writable.join(', ')}`;
+  const poolers = end.poolers.map((p) =>
+    p.reachable ? `${p.name} -> ${p.pointsAt}${p.paused ? ' (PAUSED)' : ''}` : `${p.name} unreachable`,
+  );
+  const silent = end.silent.map((name) =>
+    fenced.includes(name)
+      ? `${name} fenced by its fence_command`
+      : end.silence?.[name] === 'refused'
+        ? `${name} down (connection refused)`
+        : `${name} does not answer the tool (${end.silence?.[name] ?? 'no answer'}): not proven down`,
+  );
   return `${writers}; ${poolers.join(', ')}${silent.length ? `; ${silent.join('; ')}` : ''}`;
 }

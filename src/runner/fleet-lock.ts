@@ -18,21 +18,36 @@ export interface FleetSlot {
 }
 
 export async function takeFleetSlot(conn: ConnParams, slots: number, applicationName: string): Promise<FleetSlot> {
-  const session = await NodeSession.open('fleet-lock', conn, { applicationName, attempts: 2, connectTimeoutMs: 5000 }).catch((error: Error) => {
+  const session = await NodeSession.open('fleet-lock', conn, {
+    applicationName,
+    attempts: 2,
+    connectTimeoutMs: 5000,
+  }).catch((error: Error) => {
     throw new PreflightRefusedError(`${error.message}: the fleet lock cannot be taken, nothing was changed`);
   });
   try {
     for (let slot = 1; slot <= slots; slot++) {
-      const { locked } = await session.one<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [FLEET_LOCK_CLASS, slot]);
+      const { locked } = await session.one<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
+        FLEET_LOCK_CLASS,
+        slot,
+      ]);
       if (locked) return { slot, release: () => session.close() };
     }
-    const holders = await session.query<{ application_name: string; client_addr: string | null; since: string }>(
-      `SELECT a.application_name, host(a.client_addr) AS client_addr, coalesce(a.backend_start::text, '') AS since
+    const holders = await session
+      .query<{ application_name: string; client_addr: string | null; since: string }>(
+        `SELECT a.application_name, host(a.client_addr) AS client_addr, coalesce(a.backend_start::text, '') AS since
          FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-        WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.granted`, [FLEET_LOCK_CLASS]).catch(() => []);
+        WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.granted`,
+        [FLEET_LOCK_CLASS],
+      )
+      .catch(() => []);
     await session.close();
-    const who = holders.map((h) => `"${h.application_name}"${h.client_addr ? ` from ${h.client_addr}` : ''} since ${h.since}`).join('; ');
-    throw new PreflightRefusedError(`fleet-lock: all ${slots} slot(s) of the fleet lock are taken${who ? ` (${who})` : ''}: nothing was changed; run again when one is free`);
+    const who = holders
+      .map((h) => `"${h.application_name}"${h.client_addr ? ` from ${h.client_addr}` : ''} since ${h.since}`)
+      .join('; ');
+    throw new PreflightRefusedError(
+      `fleet-lock: all ${slots} slot(s) of the fleet lock are taken${who ? ` (${who})` : ''}: nothing was changed; run again when one is free`,
+    );
   } catch (error) {
     await session.close();
     throw error;

@@ -31,16 +31,30 @@ async function recover(): Promise<void> {
   const runId = /([^/]+)\.jsonl$/.exec(orders.journalFile)?.[1] ?? 'unknown';
   const journal = new Journal(dirname(orders.journalFile), runId);
   journal.write('guardian-recovery-start', { guardianPid: process.pid, toolPid: orders.toolPid });
-  const [{ runProcedure }, { procedureEntry }] = await Promise.all([import('./run-procedure.js'), import('../procedures/catalog.js')]);
+  const [{ runProcedure }, { procedureEntry }] = await Promise.all([
+    import('./run-procedure.js'),
+    import('../procedures/catalog.js'),
+  ]);
   const procedure = await procedureEntry(orders.procedure).load();
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
       const result = await runProcedure({
-        procedure, inventoryFile: orders.inventoryFile, playbookFile: orders.playbookFile, dryRun: false, journalDir: orders.journalDir,
-        signal: new AbortController().signal, emit: () => undefined, confirm: async () => true, onlyRecover: true,
+        procedure,
+        inventoryFile: orders.inventoryFile,
+        playbookFile: orders.playbookFile,
+        dryRun: false,
+        journalDir: orders.journalDir,
+        signal: new AbortController().signal,
+        emit: () => undefined,
+        confirm: async () => true,
+        onlyRecover: true,
       });
       const outcome = result.kind === 'ran' ? result.report.outcome : result.kind;
-      journal.write('guardian-recovery-end', { attempt, outcome, runId: result.kind === 'ran' ? result.report.runId : undefined });
+      journal.write('guardian-recovery-end', {
+        attempt,
+        outcome,
+        runId: result.kind === 'ran' ? result.report.runId : undefined,
+      });
       if (result.kind !== 'ran' || result.report.outcome !== 'undo-failed') return;
     } catch (error) {
       journal.write('guardian-recovery-failed', { attempt, error: (error as Error).message });

@@ -32,9 +32,15 @@ const main = (): string => join(packageRoot(), 'dist', 'runner', 'guardian-main.
 const READY_TIMEOUT_MS = 5000;
 
 export async function startGuardian(orders: GuardianOrders): Promise<Guardian> {
-  const child = spawn(process.execPath, [main(), JSON.stringify(orders)], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [main(), JSON.stringify(orders)], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const pid = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new EnvironmentError(`the guardian process did not start within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new EnvironmentError(`the guardian process did not start within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    );
     child.once('error', (error) => reject(new EnvironmentError(`cannot start the guardian process: ${error.message}`)));
     child.stdout.once('data', () => resolve(child.pid!));
     child.once('exit', (code) => reject(new EnvironmentError(`the guardian process exited at start (code ${code})`)));

@@ -11,15 +11,20 @@ import { redact } from '../util/secrets.js';
 export class Journal {
   readonly file: string;
 
-  constructor(dir: string, readonly runId: string) {
+  constructor(
+    dir: string,
+    readonly runId: string,
+  ) {
     const absolute = resolve(dir);
     ensureDir(absolute);
     this.file = journalFileFor(absolute, runId);
   }
 
   write(event: string, data: Record<string, unknown> = {}): void {
-    const line = JSON.stringify({ at: new Date().toISOString(), runId: this.runId, event, ...data }, (_key, value: unknown) =>
-      typeof value === 'bigint' ? formatLsn(value) : value);
+    const line = JSON.stringify(
+      { at: new Date().toISOString(), runId: this.runId, event, ...data },
+      (_key, value: unknown) => (typeof value === 'bigint' ? formatLsn(value) : value),
+    );
     appendFileSync(this.file, `${redact(line)}\n`);
   }
 }
@@ -38,6 +43,9 @@ export function defaultJournalDir(inventoryFile: string, env: NodeJS.ProcessEnv 
 }
 
 export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -12,7 +12,10 @@ import type { LastSeen } from '../model/incident.js';
 import { ensureDir } from '../util/fs.js';
 
 const fileFor = (dir: string, inventoryFile: string): string =>
-  join(resolve(dir), `last-seen-${createHash('sha256').update(resolve(inventoryFile)).digest('hex').slice(0, 16)}.json`);
+  join(
+    resolve(dir),
+    `last-seen-${createHash('sha256').update(resolve(inventoryFile)).digest('hex').slice(0, 16)}.json`,
+  );
 
 /** Records the state's primary, if it has exactly one; never fails the caller (a read-only directory only loses the record). */
 export function recordLastSeen(dir: string, inventoryFile: string, state: ClusterState): void {

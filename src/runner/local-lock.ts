@@ -16,7 +16,10 @@ export interface LockOwner {
 }
 
 export const lockFileFor = (journalDir: string, inventoryFile: string): string =>
-  join(resolve(journalDir), `lock-${createHash('sha256').update(resolve(inventoryFile)).digest('hex').slice(0, 16)}.json`);
+  join(
+    resolve(journalDir),
+    `lock-${createHash('sha256').update(resolve(inventoryFile)).digest('hex').slice(0, 16)}.json`,
+  );
 
 /** The live owner of the lock, unless it is this process (a guardian taking over its own run). */
 export function liveOwner(file: string): LockOwner | undefined {

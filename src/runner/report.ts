@@ -53,12 +53,18 @@ export interface Report {
  */
 export type { Outcome };
 
-export function judgeOutcome(provisional: Outcome, end: EndState | undefined, names: { oldPrimary: string; target: string; oldPrimaryDown?: boolean }): Outcome {
+export function judgeOutcome(
+  provisional: Outcome,
+  end: EndState | undefined,
+  names: { oldPrimary: string; target: string; oldPrimaryDown?: boolean },
+): Outcome {
   if (!end || provisional === 'refused') return provisional;
   const forward = provisional === 'succeeded' || provisional === 'degraded' || provisional === 'failed-after-promotion';
   // A failover that stopped before promotion leaves the cluster as it found it: the old primary
   // down or hung, nobody else writable, the poolers released towards it.
-  const asFound = names.oldPrimaryDown === true && !end.writable.some((n) => n !== names.oldPrimary) &&
+  const asFound =
+    names.oldPrimaryDown === true &&
+    !end.writable.some((n) => n !== names.oldPrimary) &&
     end.poolers.every((p) => p.reachable && p.pointsAt === names.oldPrimary && !p.paused);
   const serving = forward ? servesFrom(end, names.target) : servesFrom(end, names.oldPrimary) || asFound;
   if (forward) return serving ? provisional : 'failed-after-promotion';
@@ -67,37 +73,76 @@ export function judgeOutcome(provisional: Outcome, end: EndState | undefined, na
 }
 
 export function buildReport(input: {
-  runId: string; mode: Report['mode']; recovers?: string; outcome: Outcome; error?: string; context: PlanContext;
-  outputs: Outputs; noReturn: NoReturn; log: RunLog; steps: StepTiming[]; journal: string; totalMs: number; end?: EndState;
+  runId: string;
+  mode: Report['mode'];
+  recovers?: string;
+  outcome: Outcome;
+  error?: string;
+  context: PlanContext;
+  outputs: Outputs;
+  noReturn: NoReturn;
+  log: RunLog;
+  steps: StepTiming[];
+  journal: string;
+  totalMs: number;
+  end?: EndState;
 }): Report {
   const { outputs, context, end } = input;
   const fence = outputs['fence-writes'];
   const promoted = input.noReturn.confirmed;
   const held = stillHeld(outputs);
-  const primaryNow = end ? (end.writable.join(' and ') || 'none') : promoted ? context.target.name : context.primary.name;
+  const primaryNow = end ? end.writable.join(' and ') || 'none' : promoted ? context.target.name : context.primary.name;
   const poolers = end
-    ? end.poolers.map((p) => ({ name: p.name, pointsAt: p.reachable ? p.pointsAt ?? '?' : 'unreachable', paused: p.paused ?? false }))
+    ? end.poolers.map((p) => ({
+        name: p.name,
+        pointsAt: p.reachable ? (p.pointsAt ?? '?') : 'unreachable',
+        paused: p.paused ?? false,
+      }))
     : context.inventory.poolers.map((p) => ({
-      name: p.name,
-      pointsAt: outputs['repoint-pooler'].repointed.has(p.name) ? context.target.name : context.primary.name,
-      paused: held.has(p.name),
-    }));
+        name: p.name,
+        pointsAt: outputs['repoint-pooler'].repointed.has(p.name) ? context.target.name : context.primary.name,
+        paused: held.has(p.name),
+      }));
   const releasedAt = outputs.resume.resumedAt ?? fence.releasedAt;
-  const writePauseMs = fence.startedAt !== undefined && releasedAt !== undefined ? Math.round(releasedAt - fence.startedAt) : undefined;
+  const writePauseMs =
+    fence.startedAt !== undefined && releasedAt !== undefined ? Math.round(releasedAt - fence.startedAt) : undefined;
   const replayed = outputs.promote.targetReplayLsn ?? outputs['wait-catchup'].targetReplayLsn;
   const demoted = outputs['demote-old-primary'];
   return {
-    runId: input.runId, mode: input.mode, recovers: input.recovers, outcome: input.outcome, exitCode: exitCodeOfOutcome[input.outcome], error: input.error,
-    oldPrimary: context.primary.name, target: context.target.name, primaryNow, fenceMethod: context.fenceMethod,
-    steps: input.steps, writePauseMs,
-    finalLsn: fence.finalLsn === undefined ? undefined : formatLsn(fence.finalLsn), finalLsnSource: fence.finalLsnSource,
+    runId: input.runId,
+    mode: input.mode,
+    recovers: input.recovers,
+    outcome: input.outcome,
+    exitCode: exitCodeOfOutcome[input.outcome],
+    error: input.error,
+    oldPrimary: context.primary.name,
+    target: context.target.name,
+    primaryNow,
+    fenceMethod: context.fenceMethod,
+    steps: input.steps,
+    writePauseMs,
+    finalLsn: fence.finalLsn === undefined ? undefined : formatLsn(fence.finalLsn),
+    finalLsnSource: fence.finalLsnSource,
     targetReplayLsn: replayed === undefined ? undefined : formatLsn(replayed),
-    oldTimeline: oldTimelineOf(outputs) ?? context.primaryObs?.timeline, newTimeline: outputs.resume.newTimeline,
-    poolers, verified: end ? describeEndState(end, context.fenceMethod === 'fence-command' && input.noReturn.requested ? [context.primary.name] : []) : undefined,
+    oldTimeline: oldTimelineOf(outputs) ?? context.primaryObs?.timeline,
+    newTimeline: outputs.resume.newTimeline,
+    poolers,
+    verified: end
+      ? describeEndState(
+          end,
+          context.fenceMethod === 'fence-command' && input.noReturn.requested ? [context.primary.name] : [],
+        )
+      : undefined,
     oldPrimaryState: context.incident
       ? `fenced (${context.incident.silence === 'timeout' ? 'hung' : 'down'}; ${context.fenceMethod === 'fence-command' && fence.startedAt !== undefined ? 'its fence_command ran' : 'poolers only: it may still accept direct connections if it comes back'})`
-      : outputs.rejoin.role ?? demoted.role ?? (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),
+      : (outputs.rejoin.role ??
+        demoted.role ??
+        (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary')),
     possibleLoss: context.incident ? describeLoss(context.incident.loss) : undefined,
-    followers: outputs.follow.followers, notes: input.log.notes, leftToDo: input.log.leftToDo, journal: input.journal, totalMs: Math.round(input.totalMs),
+    followers: outputs.follow.followers,
+    notes: input.log.notes,
+    leftToDo: input.log.leftToDo,
+    journal: input.journal,
+    totalMs: Math.round(input.totalMs),
   };
 }

@@ -66,7 +66,13 @@ export interface ProcedureOptions {
 }
 
 export type ProcedureResult =
-  | { readonly kind: 'dry-run'; readonly checks: readonly Check[]; readonly plan?: Plan; readonly ready: boolean; readonly elapsedMs: number }
+  | {
+      readonly kind: 'dry-run';
+      readonly checks: readonly Check[];
+      readonly plan?: Plan;
+      readonly ready: boolean;
+      readonly elapsedMs: number;
+    }
   | { readonly kind: 'declined'; readonly checks: readonly Check[]; readonly plan: Plan }
   | { readonly kind: 'nothing-to-recover' }
   | { readonly kind: 'nothing-to-do'; readonly checks: readonly Check[]; readonly message: string }
@@ -78,13 +84,22 @@ export interface LoadedInput {
 }
 
 /** Everything that can be checked without contacting a server; throws BadInputError. */
-export async function loadInput(options: Pick<ProcedureOptions, 'procedure' | 'inventoryFile' | 'playbookFile' | 'target'>): Promise<LoadedInput> {
+export async function loadInput(
+  options: Pick<ProcedureOptions, 'procedure' | 'inventoryFile' | 'playbookFile' | 'target'>,
+): Promise<LoadedInput> {
   const loaded = await loadInventory(options.inventoryFile);
   const inventory = options.procedure.inventoryForRun ? options.procedure.inventoryForRun(loaded) : loaded;
   const names = inventory.nodes.map((n) => n.name);
-  const playbook = await loadPlaybook(options.playbookFile ?? options.procedure.defaultPlaybook, options.procedure.rules, names);
+  const playbook = await loadPlaybook(
+    options.playbookFile ?? options.procedure.defaultPlaybook,
+    options.procedure.rules,
+    names,
+  );
   if (options.target !== undefined && !names.includes(options.target)) {
-    throw new BadInputError(`--target: unknown node "${options.target}"; expected one of ${names.join(', ')}`, 'target');
+    throw new BadInputError(
+      `--target: unknown node "${options.target}"; expected one of ${names.join(', ')}`,
+      'target',
+    );
   }
   return { inventory, playbook };
 }
@@ -99,18 +114,31 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
   // A run that may change something starts its guardian now, while the cluster is observed (its
   // start-up is a node process: ~150 ms off a failover's critical path); dismissed if unused. It
   // does nothing if the tool dies before the run starts (no journal yet).
-  const early = options.dryRun ? undefined : startGuardian(guardianOrders(options, runId)).catch((error: Error) => error);
+  const early = options.dryRun
+    ? undefined
+    : startGuardian(guardianOrders(options, runId)).catch((error: Error) => error);
   const probeStarted = performance.now();
-  const connections = await Connections.open(inventory, lockOwnerName(runId), { connectTimeoutMs: limits?.timeoutMs, attempts: limits?.attempts, witnessMs: limits?.witnessMs });
+  const connections = await Connections.open(inventory, lockOwnerName(runId), {
+    connectTimeoutMs: limits?.timeoutMs,
+    attempts: limits?.attempts,
+    witnessMs: limits?.witnessMs,
+  });
   // Sessions holding the run lock; only these are unlocked (a reopened session holds nothing).
   const locked: NodeSession[] = [];
   let guardian: Guardian | undefined;
   let fleet: FleetSlot | undefined;
   try {
     // A failover's observation (limits) skips the binaries: its first second counts.
-    const observed = await observeCluster(connections, { queryTimeoutMs: limits?.timeoutMs, startedAt: probeStarted, binDir: options.binDir, binaries: !limits });
+    const observed = await observeCluster(connections, {
+      queryTimeoutMs: limits?.timeoutMs,
+      startedAt: probeStarted,
+      binDir: options.binDir,
+      binaries: !limits,
+    });
     const direction = options.procedure.observesUpgrade?.({ routerChecks, back: options.back });
-    const state: ClusterState = direction ? { ...observed, upgrade: (await observeUpgrade(inventory, direction)).state } : observed;
+    const state: ClusterState = direction
+      ? { ...observed, upgrade: (await observeUpgrade(inventory, direction)).state }
+      : observed;
     const lastSeen = readLastSeen(options.journalDir, inventory.file);
     recordLastSeen(options.journalDir, inventory.file, state);
     // A live run's half-way state is not a half-done run: never touch it.
@@ -126,25 +154,69 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
       // Evidence that it is over: the cluster already is what that run meant to leave.
       const met = goalMet(state, unfinished);
       if (met) {
-        new Journal(dirname(unfinished.file), unfinished.runId).write('recovered-by', { runId, outcome: 'goal-met', reason: met });
-        closed.push(pass('half-done-closed', `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish, but its goal is met (${met}): its record is closed (${unfinished.file})`));
+        new Journal(dirname(unfinished.file), unfinished.runId).write('recovered-by', {
+          runId,
+          outcome: 'goal-met',
+          reason: met,
+        });
+        closed.push(
+          pass(
+            'half-done-closed',
+            `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish, but its goal is met (${met}): its record is closed (${unfinished.file})`,
+          ),
+        );
         // The same command again finishes that run; it never starts a second one on top (a second switchover).
         if (unfinished.procedure === options.procedure.name) {
           options.onDecision?.(closed, undefined);
-          return { kind: 'nothing-to-do', checks: closed, message: `run ${unfinished.runId} had reached its goal (${met}); its record is closed` };
+          return {
+            kind: 'nothing-to-do',
+            checks: closed,
+            message: `run ${unfinished.runId} had reached its goal (${met}); its record is closed`,
+          };
         }
         unfinished = undefined;
       }
     }
     if (unfinished && unfinished.procedure !== options.procedure.name && !unfinished.alive) {
-      const check = fail('no-other-run', `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish (${unfinished.file}): run \`pg-handover ${unfinished.procedure}\` again to finish or undo it first`);
+      const check = fail(
+        'no-other-run',
+        `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish (${unfinished.file}): run \`pg-handover ${unfinished.procedure}\` again to finish or undo it first`,
+      );
       return refuseOrReport(options, [check, journalCheck], started);
     }
-    const halfDone = options.procedure.halfDone(unfinished ? { ...state, inventory: withDiscovered(state.inventory, unfinished.paths) } : state, playbook, unfinished);
-    const session: Session = { options, playbook, state, connections, runId, lockFile, locked, started, journalCheck, early, setGuardian: (g) => (guardian = g) };
+    const halfDone = options.procedure.halfDone(
+      unfinished ? { ...state, inventory: withDiscovered(state.inventory, unfinished.paths) } : state,
+      playbook,
+      unfinished,
+    );
+    const session: Session = {
+      options,
+      playbook,
+      state,
+      connections,
+      runId,
+      lockFile,
+      locked,
+      started,
+      journalCheck,
+      early,
+      setGuardian: (g) => (guardian = g),
+    };
     if (halfDone) return await recover({ ...session, halfDone, unfinished });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
-    const { checks: decided, plan, done } = planFrom(options.procedure, state, playbook, { target: options.target, routerChecks, lastSeen, acceptDataLoss: options.acceptDataLoss, binDir: options.binDir, all: options.all, back: options.back });
+    const {
+      checks: decided,
+      plan,
+      done,
+    } = planFrom(options.procedure, state, playbook, {
+      target: options.target,
+      routerChecks,
+      lastSeen,
+      acceptDataLoss: options.acceptDataLoss,
+      binDir: options.binDir,
+      all: options.all,
+      back: options.back,
+    });
     const checks = [...closed, ...decided, journalCheck];
     if (done && failures(checks).length === 0) {
       options.onDecision?.(checks, undefined);
@@ -156,9 +228,21 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     if (!ready || !plan) throw refusal(checks);
     if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
     // The fleet's slot before anything changes; freed with the run (or its session, if it dies).
-    if (options.fleetLock) fleet = await takeFleetSlot(await connFromDsn(options.fleetLock.dsn, '--fleet-lock', inventory.passfile), options.fleetLock.slots, connections.applicationName);
+    if (options.fleetLock)
+      fleet = await takeFleetSlot(
+        await connFromDsn(options.fleetLock.dsn, '--fleet-lock', inventory.passfile),
+        options.fleetLock.slots,
+        connections.applicationName,
+      );
     const journal = await begin(session, plan, checks);
-    const report = await runPlan(plan, { connections, outputs: newOutputs(), journal, emit: options.emit, signal: options.signal, unconfirmed: (ctx) => options.procedure.unconfirmed(ctx) });
+    const report = await runPlan(plan, {
+      connections,
+      outputs: newOutputs(),
+      journal,
+      emit: options.emit,
+      signal: options.signal,
+      unconfirmed: (ctx) => options.procedure.unconfirmed(ctx),
+    });
     await recordAfterRun(options.journalDir, inventory.file, connections, report);
     return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
   } finally {
@@ -188,20 +272,33 @@ interface Session {
 }
 
 const guardianOrders = (options: ProcedureOptions, runId: string): GuardianOrders => ({
-  toolPid: process.pid, journalFile: journalFileFor(options.journalDir, runId), journalDir: resolve(options.journalDir),
-  procedure: options.procedure.name, inventoryFile: resolve(options.inventoryFile), playbookFile: options.playbookFile && resolve(options.playbookFile),
+  toolPid: process.pid,
+  journalFile: journalFileFor(options.journalDir, runId),
+  journalDir: resolve(options.journalDir),
+  procedure: options.procedure.name,
+  inventoryFile: resolve(options.inventoryFile),
+  playbookFile: options.playbookFile && resolve(options.playbookFile),
 });
 
 /** Another run, here or elsewhere, that is still alive: its lock on a node, or this machine's lock file. */
 function otherRun(state: ClusterState, lockFile: string): Check | undefined {
   if (state.lockHolder) {
     const holder = state.lockHolder;
-    return fail('no-other-run', `another pg-handover run holds the cluster lock: "${holder.applicationName}" (backend pid ${holder.pid}, since ${holder.since})`);
+    return fail(
+      'no-other-run',
+      `another pg-handover run holds the cluster lock: "${holder.applicationName}" (backend pid ${holder.pid}, since ${holder.since})`,
+    );
   }
   const owner = liveOwner(lockFile);
   if (owner) {
-    const who = owner.guardianPid !== undefined && !isAlive(owner.pid) ? `its guardian (pid ${owner.guardianPid}) is finishing or undoing it` : `pid ${owner.pid}`;
-    return fail('no-other-run', `another pg-handover run (${owner.runId}) is still running against this inventory on this machine: ${who}`);
+    const who =
+      owner.guardianPid !== undefined && !isAlive(owner.pid)
+        ? `its guardian (pid ${owner.guardianPid}) is finishing or undoing it`
+        : `pid ${owner.pid}`;
+    return fail(
+      'no-other-run',
+      `another pg-handover run (${owner.runId}) is still running against this inventory on this machine: ${who}`,
+    );
   }
   return undefined;
 }
@@ -219,7 +316,10 @@ function journalDirCheck(dir: string): Check {
     accessSync(resolve(dir), constants.W_OK);
     return pass('journal-dir', `journal directory ${resolve(dir)} is writable`);
   } catch (error) {
-    return fail('journal-dir', `journal directory ${resolve(dir)} cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); choose another with --journal-dir`);
+    return fail(
+      'journal-dir',
+      `journal directory ${resolve(dir)} cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); choose another with --journal-dir`,
+    );
   }
 }
 
@@ -227,7 +327,10 @@ function journalDirCheck(dir: string): Check {
 async function begin(session: Session, plan: Plan, checks: readonly Check[], recovers?: string): Promise<Journal> {
   const { options, runId } = session;
   const owner = acquire(session.lockFile, { runId, pid: process.pid });
-  if (owner) throw new PreflightRefusedError(`no-other-run: another pg-handover run (${owner.runId}, pid ${owner.pid}) is running against this inventory on this machine`);
+  if (owner)
+    throw new PreflightRefusedError(
+      `no-other-run: another pg-handover run (${owner.runId}, pid ${owner.pid}) is running against this inventory on this machine`,
+    );
   await takeLock(session.connections, session.state, session.locked);
   const journal = startJournal(options.journalDir, runId, options.procedure.name, plan, checks, recovers);
   const early = await session.early;
@@ -238,11 +341,26 @@ async function begin(session: Session, plan: Plan, checks: readonly Check[], rec
   return journal;
 }
 
-function startJournal(dir: string, runId: string, procedure: string, plan: Plan, checks: readonly Check[], recovers?: string): Journal {
+function startJournal(
+  dir: string,
+  runId: string,
+  procedure: string,
+  plan: Plan,
+  checks: readonly Check[],
+  recovers?: string,
+): Journal {
   const journal = new Journal(dir, runId);
   journal.write('run-start', {
-    inventory: resolve(plan.context.inventory.file), playbook: plan.playbook, procedure, mode: plan.mode, recovers, pid: process.pid, host: hostname(),
-    primary: plan.context.primary.name, target: plan.context.target.name, fenceMethod: plan.context.fenceMethod,
+    inventory: resolve(plan.context.inventory.file),
+    playbook: plan.playbook,
+    procedure,
+    mode: plan.mode,
+    recovers,
+    pid: process.pid,
+    host: hostname(),
+    primary: plan.context.primary.name,
+    target: plan.context.target.name,
+    fenceMethod: plan.context.fenceMethod,
     // Discovered paths: a later run that finds a node down still knows where it lives.
     paths: pathsOf(plan.context.inventory),
     steps: plan.steps.map((s) => ({ id: s.id, title: s.title, actions: s.actions })),
@@ -259,29 +377,48 @@ interface RecoverInput extends Session {
 /** A previous run left the cluster half-way: finish it or undo its fence, never start a new one. */
 async function recover(input: RecoverInput): Promise<ProcedureResult> {
   const { options, halfDone, connections } = input;
-  if (!options.dryRun && input.journalCheck.verdict === 'fail') return refuseOrReport(options, [input.journalCheck], input.started);
+  if (!options.dryRun && input.journalCheck.verdict === 'fail')
+    return refuseOrReport(options, [input.journalCheck], input.started);
   if (input.unfinished?.alive) {
-    const check = fail('no-other-run', `run ${input.unfinished.runId} (pid ${input.unfinished.pid}) is still alive on this machine: it is not half-done, it is running`);
+    const check = fail(
+      'no-other-run',
+      `run ${input.unfinished.runId} (pid ${input.unfinished.pid}) is still alive on this machine: it is not half-done, it is running`,
+    );
     return refuseOrReport(options, [check], input.started);
   }
   const evidence = input.unfinished ? ` Journal: ${input.unfinished.file}.` : '';
   if (halfDone.kind === 'stuck') {
     const check = fail(`half-done-${options.procedure.name}`, `${halfDone.reason}.${evidence}`);
     options.onDecision?.([check], undefined);
-    if (options.dryRun) return { kind: 'dry-run', checks: [check], ready: false, elapsedMs: performance.now() - input.started };
+    if (options.dryRun)
+      return { kind: 'dry-run', checks: [check], ready: false, elapsedMs: performance.now() - input.started };
     throw refusal([check]);
   }
   const { plan, outputs, noReturn } = halfDone;
   const checks = [warn(`half-done-${options.procedure.name}`, `${halfDone.reason}.${evidence}`)];
   options.onDecision?.(checks, plan);
-  if (options.dryRun) return { kind: 'dry-run', checks, plan, ready: true, elapsedMs: performance.now() - input.started };
+  if (options.dryRun)
+    return { kind: 'dry-run', checks, plan, ready: true, elapsedMs: performance.now() - input.started };
   if (!(await options.confirm(plan))) return { kind: 'declined', checks, plan };
   const journal = await begin(input, plan, checks, input.unfinished?.runId);
   const report = await runPlan(plan, {
-    connections, outputs, noReturn, journal, emit: options.emit, signal: new AbortController().signal, recovers: input.unfinished?.runId, unconfirmed: (ctx) => options.procedure.unconfirmed(ctx),
+    connections,
+    outputs,
+    noReturn,
+    journal,
+    emit: options.emit,
+    signal: new AbortController().signal,
+    recovers: input.unfinished?.runId,
+    unconfirmed: (ctx) => options.procedure.unconfirmed(ctx),
   });
-  if (input.unfinished && (report.outcome === 'succeeded' || report.outcome === 'degraded' || report.outcome === 'rolled-back')) {
-    new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', { runId: input.runId, outcome: report.outcome });
+  if (
+    input.unfinished &&
+    (report.outcome === 'succeeded' || report.outcome === 'degraded' || report.outcome === 'rolled-back')
+  ) {
+    new Journal(dirname(input.unfinished.file), input.unfinished.runId).write('recovered-by', {
+      runId: input.runId,
+      outcome: report.outcome,
+    });
   }
   return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
 }
@@ -291,9 +428,16 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
  * after this run's switchover estimates its loss from what the tool itself saw (its position,
  * its synchronous standbys), not "no earlier observation".
  */
-async function recordAfterRun(journalDir: string, inventoryFile: string, connections: Connections, report: Report): Promise<void> {
+async function recordAfterRun(
+  journalDir: string,
+  inventoryFile: string,
+  connections: Connections,
+  report: Report,
+): Promise<void> {
   if (report.outcome !== 'succeeded' && report.outcome !== 'degraded') return;
-  const state = await observeCluster(connections, { queryTimeoutMs: 2000, binaries: false, hosts: false }).catch(() => undefined);
+  const state = await observeCluster(connections, { queryTimeoutMs: 2000, binaries: false, hosts: false }).catch(
+    () => undefined,
+  );
   if (state) recordLastSeen(journalDir, inventoryFile, state);
 }
 
@@ -302,15 +446,26 @@ const withAfterwards = (procedure: Procedure, report: Report): Report => {
   return lines.length ? { ...report, leftToDo: [...report.leftToDo, ...lines] } : report;
 };
 
-function planFrom(procedure: Procedure, state: ClusterState, playbook: Playbook, input: DecideInput): { checks: readonly Check[]; plan?: Plan; done?: string } {
+function planFrom(
+  procedure: Procedure,
+  state: ClusterState,
+  playbook: Playbook,
+  input: DecideInput,
+): { checks: readonly Check[]; plan?: Plan; done?: string } {
   const decision = procedure.decide(state, playbook, input);
   const steps = decision.only ? playbook.steps.filter((s) => decision.only!.includes(s.kind)) : playbook.steps;
-  return { checks: decision.checks, done: decision.done, plan: decision.context ? buildPlan(playbook.name, procedure.name, steps, decision.context) : undefined };
+  return {
+    checks: decision.checks,
+    done: decision.done,
+    plan: decision.context ? buildPlan(playbook.name, procedure.name, steps, decision.context) : undefined,
+  };
 }
 
 function refusal(checks: readonly Check[]): PreflightRefusedError {
   const failed = failures(checks);
-  return new PreflightRefusedError(`preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ') || 'no plan could be made'}`);
+  return new PreflightRefusedError(
+    `preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ') || 'no plan could be made'}`,
+  );
 }
 
 /**
@@ -320,15 +475,18 @@ function refusal(checks: readonly Check[]): PreflightRefusedError {
  */
 async function takeLock(connections: Connections, state: ClusterState, locked: NodeSession[]): Promise<void> {
   const reachable = state.nodes.filter((n) => n.reachable).map((n) => n.name);
-  const results = await Promise.all(reachable.map(async (name) => {
-    const session = await connections.node(name);
-    return { name, session, ok: await tryLock(session) };
-  }));
+  const results = await Promise.all(
+    reachable.map(async (name) => {
+      const session = await connections.node(name);
+      return { name, session, ok: await tryLock(session) };
+    }),
+  );
   locked.push(...results.filter((r) => r.ok).map((r) => r.session));
   const refused = results.find((r) => !r.ok);
   if (refused) {
     const holder = (await observeCluster(connections)).lockHolder ?? state.lockHolder;
     throw new PreflightRefusedError(
-      `no-other-run: another pg-handover run holds the cluster lock on ${refused.name}${holder ? `: "${holder.applicationName}" (backend pid ${holder.pid})` : ''}`);
+      `no-other-run: another pg-handover run holds the cluster lock on ${refused.name}${holder ? `: "${holder.applicationName}" (backend pid ${holder.pid})` : ''}`,
+    );
   }
 }

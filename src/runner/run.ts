@@ -54,7 +54,13 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   const log: RunLog = { notes: [], leftToDo: [], degraded: [] };
   const hosts = new Map<string, HostRunner | undefined>();
   const ctx: StepContext = {
-    ...plan.context, connections: deps.connections, outputs: deps.outputs, noReturn, log, signal: deps.signal, runId: journal.runId,
+    ...plan.context,
+    connections: deps.connections,
+    outputs: deps.outputs,
+    noReturn,
+    log,
+    signal: deps.signal,
+    runId: journal.runId,
     applicationName: deps.connections.applicationName,
     host: (node: NodeSpec) => {
       if (!hosts.has(node.name)) hosts.set(node.name, hostRunnerFor(node));
@@ -62,7 +68,9 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
     },
     record: (event, data) => journal.write(event, data),
   };
-  const timings = new Map<string, StepTiming>(plan.steps.map((s) => [s.id, { id: s.id, title: s.title, status: 'not run' }]));
+  const timings = new Map<string, StepTiming>(
+    plan.steps.map((s) => [s.id, { id: s.id, title: s.title, status: 'not run' }]),
+  );
   const touched: PlannedStep[] = [];
   let failure: { step: PlannedStep; error: unknown } | undefined;
 
@@ -77,7 +85,12 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
     deps.emit({ type: 'step-start', step });
     journal.write('step-start', { step: step.id, title: step.title });
     try {
-      const summary = await withDeadline(definitionOf(step.step), step, perform(definitionOf(step.step), step.step, ctx, deps.outputs), deps.graceMs ?? 2000);
+      const summary = await withDeadline(
+        definitionOf(step.step),
+        step,
+        perform(definitionOf(step.step), step.step, ctx, deps.outputs),
+        deps.graceMs ?? 2000,
+      );
       const durationMs = performance.now() - t0;
       timings.set(step.id, { id: step.id, title: step.title, status: 'done', durationMs });
       deps.emit({ type: 'step-end', step, durationMs, summary });
@@ -111,13 +124,32 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   // Stragglers: the primary moved and is verified below; a replica that did not follow is left to do.
   if (outcome === 'succeeded' && log.degraded.length) outcome = 'degraded';
   // The headline comes from what is verified now, not from the path the run took.
-  const end = outcome === 'refused' ? undefined : await (deps.observeEnd ?? observeEndState)(deps.connections, plan.context.state);
-  const judged = judgeOutcome(outcome, end, { oldPrimary: plan.context.primary.name, target: plan.context.target.name, oldPrimaryDown: FENCE_MODES[plan.context.fenceMethod].failover === true });
-  if (end && judged !== outcome) log.leftToDo.push(`the run ended as "${outcome}", but the verified end state is: ${describeEndState(end)}`);
+  const end =
+    outcome === 'refused'
+      ? undefined
+      : await (deps.observeEnd ?? observeEndState)(deps.connections, plan.context.state);
+  const judged = judgeOutcome(outcome, end, {
+    oldPrimary: plan.context.primary.name,
+    target: plan.context.target.name,
+    oldPrimaryDown: FENCE_MODES[plan.context.fenceMethod].failover === true,
+  });
+  if (end && judged !== outcome)
+    log.leftToDo.push(`the run ended as "${outcome}", but the verified end state is: ${describeEndState(end)}`);
   outcome = judged;
   const report = buildReport({
-    end, runId: journal.runId, mode: plan.mode, recovers: deps.recovers, outcome, error: failure ? messageOf(failure.error) : deps.signal.aborted ? 'interrupted' : undefined,
-    context: plan.context, outputs: deps.outputs, noReturn, log, steps: [...timings.values()], journal: journal.file, totalMs: performance.now() - started,
+    end,
+    runId: journal.runId,
+    mode: plan.mode,
+    recovers: deps.recovers,
+    outcome,
+    error: failure ? messageOf(failure.error) : deps.signal.aborted ? 'interrupted' : undefined,
+    context: plan.context,
+    outputs: deps.outputs,
+    noReturn,
+    log,
+    steps: [...timings.values()],
+    journal: journal.file,
+    totalMs: performance.now() - started,
   });
   journal.write('report', { report });
   deps.emit({ type: 'run-end', report });
@@ -130,7 +162,13 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
   }
 }
 
-async function rollback(ctx: StepContext, touched: PlannedStep[], deps: RunDeps, timings: Map<string, StepTiming>, reason: string) {
+async function rollback(
+  ctx: StepContext,
+  touched: PlannedStep[],
+  deps: RunDeps,
+  timings: Map<string, StepTiming>,
+  reason: string,
+) {
   const definitionOf = deps.definitions ?? registered;
   deps.emit({ type: 'rollback-start', reason });
   deps.journal.write('rollback-start', { reason });
@@ -165,12 +203,20 @@ function outputOf(definition: Definition, outputs: Outputs): unknown {
  * is the backstop for one that does not (a hung syscall, a bug): past budget + grace the runner
  * stops waiting and treats it as timed out, so a rollback (or the roll-forward) starts anyway.
  */
-async function withDeadline(definition: Definition, step: PlannedStep, work: Promise<string>, graceMs: number): Promise<string> {
+async function withDeadline(
+  definition: Definition,
+  step: PlannedStep,
+  work: Promise<string>,
+  graceMs: number,
+): Promise<string> {
   const budget = definition.pauseBudget?.(step.step as never);
   if (budget === undefined) return work;
   const late = Symbol('late');
   const result = await within<string | typeof late>(work, budget + graceMs, late);
-  if (result === late) throw new TimeoutError(`${step.title} did not finish within its budget of ${budget} ms (+${graceMs} ms); the runner stopped waiting for it`);
+  if (result === late)
+    throw new TimeoutError(
+      `${step.title} did not finish within its budget of ${budget} ms (+${graceMs} ms); the runner stopped waiting for it`,
+    );
   return result;
 }
 

@@ -9,11 +9,13 @@ import { join, resolve } from 'node:path';
 import type { UnfinishedRun } from '../model/unfinished-run.js';
 import { isAlive } from '../shell/processes.js';
 
-
 export function findUnfinishedRun(journalDir: string, inventoryFile: string): UnfinishedRun | undefined {
   const dir = resolve(journalDir);
   if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().reverse();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .reverse();
   for (const name of files) {
     const events = readEvents(join(dir, name));
     const start = events.find((e) => e.event === 'run-start');
@@ -26,8 +28,13 @@ export function findUnfinishedRun(journalDir: string, inventoryFile: string): Un
     const pid = typeof start.pid === 'number' ? start.pid : undefined;
     const here = start.host === undefined || start.host === hostname();
     return {
-      pid, alive: !report && here && pid !== undefined && pid !== process.pid && isAlive(pid),
-      runId: String(start.runId), file: join(dir, name), procedure: typeof start.procedure === 'string' ? start.procedure : 'switchover', primary: String(start.primary), target: String(start.target),
+      pid,
+      alive: !report && here && pid !== undefined && pid !== process.pid && isAlive(pid),
+      runId: String(start.runId),
+      file: join(dir, name),
+      procedure: typeof start.procedure === 'string' ? start.procedure : 'switchover',
+      primary: String(start.primary),
+      target: String(start.target),
       fenceMethod: typeof start.fenceMethod === 'string' ? start.fenceMethod : undefined,
       promoteRequested: events.some((e) => e.event === 'point-of-no-return'),
       paths: (start.paths ?? {}) as UnfinishedRun['paths'],
@@ -38,13 +45,15 @@ export function findUnfinishedRun(journalDir: string, inventoryFile: string): Un
 }
 
 function readEvents(file: string): Array<Record<string, unknown>> {
-  return readFileSync(file, 'utf8').split('\n').flatMap((line) => {
-    try {
-      return line ? [JSON.parse(line) as Record<string, unknown>] : [];
-    } catch {
-      return []; // a line cut short by SIGKILL
-    }
-  });
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return line ? [JSON.parse(line) as Record<string, unknown>] : [];
+      } catch {
+        return []; // a line cut short by SIGKILL
+      }
+    });
 }
 
 const describeEvent = (event: Record<string, unknown> | undefined): string =>

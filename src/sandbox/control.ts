@@ -18,7 +18,11 @@ export const pgbouncerPid = (manifest: SandboxManifest, name = 'pgbouncer'): num
   readPidFile(poolerOf(manifest, name).pidFile);
 
 /** Starts a PgBouncer daemon from its config file and waits for its pid file. */
-export async function launchPgBouncer(bin: string, pooler: Pick<SandboxPooler, 'name' | 'configFile' | 'pidFile' | 'logFile'>, identity: RunOptions): Promise<void> {
+export async function launchPgBouncer(
+  bin: string,
+  pooler: Pick<SandboxPooler, 'name' | 'configFile' | 'pidFile' | 'logFile'>,
+  identity: RunOptions,
+): Promise<void> {
   const result = await run([bin, '-d', pooler.configFile], { ...identity, timeoutMs: 10_000 });
   if (!result.ok) throw new EnvironmentError(describeFailure(`start ${pooler.name}`, result));
   const deadline = Date.now() + 10_000;
@@ -29,7 +33,9 @@ export async function launchPgBouncer(bin: string, pooler: Pick<SandboxPooler, '
 }
 
 export async function launchNode(pgBin: string, node: SandboxNode, identity: RunOptions): Promise<void> {
-  const argv = node.service ? [...node.service.start] : [join(pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start'];
+  const argv = node.service
+    ? [...node.service.start]
+    : [join(pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start'];
   const result = await run(argv, { ...identity, timeoutMs: 40_000 });
   if (!result.ok) throw new EnvironmentError(describeFailure(`start ${node.name}`, result));
 }
@@ -43,7 +49,11 @@ export async function startPgBouncer(manifest: SandboxManifest, name = 'pgbounce
 }
 
 export async function startNode(manifest: SandboxManifest, name: string): Promise<void> {
-  await launchNode(manifest.pgBin, manifest.nodes.find((n) => n.name === name)!, runAsIdentity(manifest.osUser, 'sandbox'));
+  await launchNode(
+    manifest.pgBin,
+    manifest.nodes.find((n) => n.name === name)!,
+    runAsIdentity(manifest.osUser, 'sandbox'),
+  );
 }
 
 /**

@@ -19,7 +19,9 @@ export function debianLayout(dir: string, pgBin: string): DebianLayout {
   // pg_createcluster knows the versions installed under /usr/lib/postgresql/<major>/bin.
   const major = basename(dirname(pgBin));
   if (!/^\d+$/.test(major) || dirname(dirname(pgBin)) !== '/usr/lib/postgresql') {
-    throw new EnvironmentError(`--layout debian needs Debian's PostgreSQL (/usr/lib/postgresql/<major>/bin), not ${pgBin}`);
+    throw new EnvironmentError(
+      `--layout debian needs Debian's PostgreSQL (/usr/lib/postgresql/<major>/bin), not ${pgBin}`,
+    );
   }
   return { confRoot: join(dir, 'etc'), major };
 }
@@ -37,14 +39,39 @@ export const serviceCommands = (layout: DebianLayout, node: string) => {
  * sandbox's settings appended to its postgresql.conf and its pg_hba.conf replaced.
  */
 export async function createCluster(
-  ctx: { readonly osUser: string | undefined; readonly conf: (port: number, name: string) => string; readonly hba: string },
-  layout: DebianLayout, node: SandboxNode, initdbArgs: readonly string[],
+  ctx: {
+    readonly osUser: string | undefined;
+    readonly conf: (port: number, name: string) => string;
+    readonly hba: string;
+  },
+  layout: DebianLayout,
+  node: SandboxNode,
+  initdbArgs: readonly string[],
 ): Promise<void> {
   const { osUser } = ctx;
-  const result = await run([
-    'pg_createcluster', layout.major, node.name, '-d', node.dataDir, '-p', String(node.port), '-l', node.logFile,
-    '--start-conf', 'manual', '--locale', 'C', '-e', 'UTF8', ...(osUser ? ['-u', osUser] : []), '--', ...initdbArgs,
-  ], { timeoutMs: 60_000, env: { PG_CLUSTER_CONF_ROOT: layout.confRoot } });
+  const result = await run(
+    [
+      'pg_createcluster',
+      layout.major,
+      node.name,
+      '-d',
+      node.dataDir,
+      '-p',
+      String(node.port),
+      '-l',
+      node.logFile,
+      '--start-conf',
+      'manual',
+      '--locale',
+      'C',
+      '-e',
+      'UTF8',
+      ...(osUser ? ['-u', osUser] : []),
+      '--',
+      ...initdbArgs,
+    ],
+    { timeoutMs: 60_000, env: { PG_CLUSTER_CONF_ROOT: layout.confRoot } },
+  );
   if (!result.ok) throw new EnvironmentError(describeFailure(`pg_createcluster ${node.name}`, result));
   const conf = confDirOf(layout, node.name);
   // No pid file in /var/run/postgresql: two sandboxes may both have a node called pg1.
@@ -55,5 +82,6 @@ export async function createCluster(
 
 /** A replica's cluster is created like any other, then its data directory emptied for pg_basebackup. */
 export async function emptyDataDir(node: SandboxNode): Promise<void> {
-  for (const entry of await readdir(node.dataDir)) await rm(join(node.dataDir, entry), { recursive: true, force: true });
+  for (const entry of await readdir(node.dataDir))
+    await rm(join(node.dataDir, entry), { recursive: true, force: true });
 }

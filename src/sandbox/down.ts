@@ -43,7 +43,10 @@ export function sandboxPids(manifest: SandboxManifest): number[] {
 async function stopSandboxProcesses(manifest: SandboxManifest): Promise<string[]> {
   const identity = runAsIdentity(manifest.osUser, 'sandbox');
   const stopped: string[] = [];
-  const all = [...manifest.nodes.map((node) => ({ node, pgBin: manifest.pgBin })), ...(manifest.upgradeTarget?.nodes ?? []).map((node) => ({ node, pgBin: manifest.upgradeTarget!.pgBin }))];
+  const all = [
+    ...manifest.nodes.map((node) => ({ node, pgBin: manifest.pgBin })),
+    ...(manifest.upgradeTarget?.nodes ?? []).map((node) => ({ node, pgBin: manifest.upgradeTarget!.pgBin })),
+  ];
   await Promise.all(
     all.map(async ({ node, pgBin }) => {
       const pidFile = join(node.dataDir, 'postmaster.pid');

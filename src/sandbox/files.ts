@@ -55,7 +55,13 @@ host    replication   ${SANDBOX_USERS.replication}    127.0.0.1/32   scram-sha-2
 `;
 
 /** `primaryHost`/`listenAddr`: the container backend's (the primary by its network alias, every interface). */
-export function pgbouncerIni(o: { dir: string; port: number; primaryPort: number; primaryHost?: string; listenAddr?: string }): string {
+export function pgbouncerIni(o: {
+  dir: string;
+  port: number;
+  primaryPort: number;
+  primaryHost?: string;
+  listenAddr?: string;
+}): string {
   return `[databases]
 ${SANDBOX_USERS.database} = host=${o.primaryHost ?? '127.0.0.1'} port=${o.primaryPort} dbname=${SANDBOX_USERS.database}
 

@@ -19,7 +19,11 @@ export const HAPROXY_BACKEND = 'pg_primary';
 
 export const findHaproxy = (): string => findExecutable('haproxy');
 
-export function haproxyConfig(h: Pick<SandboxHaproxy, 'port' | 'socket' | 'pidFile' | 'stateFile'>, nodes: readonly SandboxNode[], primary: string): string {
+export function haproxyConfig(
+  h: Pick<SandboxHaproxy, 'port' | 'socket' | 'pidFile' | 'stateFile'>,
+  nodes: readonly SandboxNode[],
+  primary: string,
+): string {
   return `# Written by \`pg-handover sandbox up --router haproxy\`.
 global
     stats socket ${h.socket} mode 600 level admin
@@ -50,13 +54,25 @@ ${nodes.map((n) => `    server ${n.name} 127.0.0.1:${n.port} check${n.name === p
 `;
 }
 
-export async function startHaproxy(dir: string, port: number, nodes: readonly SandboxNode[], primary: string): Promise<SandboxHaproxy> {
+export async function startHaproxy(
+  dir: string,
+  port: number,
+  nodes: readonly SandboxNode[],
+  primary: string,
+): Promise<SandboxHaproxy> {
   const bin = findHaproxy();
   const home = join(dir, 'haproxy');
   await mkdir(home, { mode: 0o700, recursive: true });
   const h: SandboxHaproxy = {
-    name: 'haproxy', port, bin, configFile: join(home, 'haproxy.cfg'), socket: join(home, 'admin.sock'), pidFile: join(home, 'haproxy.pid'), stateFile: join(home, 'servers.state'),
-    frontend: HAPROXY_FRONTEND, backend: HAPROXY_BACKEND,
+    name: 'haproxy',
+    port,
+    bin,
+    configFile: join(home, 'haproxy.cfg'),
+    socket: join(home, 'admin.sock'),
+    pidFile: join(home, 'haproxy.pid'),
+    stateFile: join(home, 'servers.state'),
+    frontend: HAPROXY_FRONTEND,
+    backend: HAPROXY_BACKEND,
   };
   await writeFile(h.configFile, haproxyConfig(h, nodes, primary), { mode: 0o600 });
   await launchHaproxy(h);
@@ -65,7 +81,9 @@ export async function startHaproxy(dir: string, port: number, nodes: readonly Sa
 
 /** Starts it as a daemon (-D) and waits for its runtime socket; `replacing`: a reload (-sf), the old process finishing its sessions. */
 export async function launchHaproxy(h: SandboxHaproxy, replacing?: number): Promise<void> {
-  const result = await run([h.bin, '-D', '-f', h.configFile, ...(replacing ? ['-sf', String(replacing)] : [])], { timeoutMs: 10_000 });
+  const result = await run([h.bin, '-D', '-f', h.configFile, ...(replacing ? ['-sf', String(replacing)] : [])], {
+    timeoutMs: 10_000,
+  });
   if (!result.ok) throw new EnvironmentError(describeFailure(`start ${h.name}`, result));
   const deadline = Date.now() + 10_000;
   while (!existsSync(h.socket) || !readPidFile(h.pidFile) || readPidFile(h.pidFile) === replacing) {

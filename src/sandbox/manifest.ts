@@ -67,14 +67,20 @@ export interface SandboxManifest {
   /** 'containers': each server in its own container (see containers/up.ts); default 'local'. */
   readonly backend?: 'local' | 'containers';
   /** Container backend: what `down` removes (everything labelled with the id) and the networks faults cut. */
-  readonly containers?: { readonly id: string; readonly image: string; readonly accessNetwork: string; readonly clusterNetwork: string };
+  readonly containers?: {
+    readonly id: string;
+    readonly image: string;
+    readonly accessNetwork: string;
+    readonly clusterNetwork: string;
+  };
 }
 
 export const manifestPath = (dir: string): string => join(resolve(dir), 'sandbox.json');
 
 export function readManifest(dir: string): SandboxManifest {
   const file = manifestPath(dir);
-  if (!existsSync(file)) throw new EnvironmentError(`no sandbox at ${resolve(dir)} (no sandbox.json); run \`pg-handover sandbox up\``);
+  if (!existsSync(file))
+    throw new EnvironmentError(`no sandbox at ${resolve(dir)} (no sandbox.json); run \`pg-handover sandbox up\``);
   return JSON.parse(readFileSync(file, 'utf8')) as SandboxManifest;
 }
 

@@ -21,10 +21,39 @@ export async function makeCertificates(dir: string, osUser: string | undefined):
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await writeFile(file('server.ext'), 'subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n');
   for (const argv of [
-    ['openssl', 'req', '-x509', ...ec, '-days', '7', '-subj', '/CN=pg-handover sandbox CA', '-keyout', file('ca.key'), '-out', file('ca.crt')],
+    [
+      'openssl',
+      'req',
+      '-x509',
+      ...ec,
+      '-days',
+      '7',
+      '-subj',
+      '/CN=pg-handover sandbox CA',
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.crt'),
+    ],
     ['openssl', 'req', ...ec, '-subj', '/CN=127.0.0.1', '-keyout', file('server.key'), '-out', file('server.csr')],
-    ['openssl', 'x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
-      '-days', '7', '-extfile', file('server.ext'), '-out', file('server.crt')],
+    [
+      'openssl',
+      'x509',
+      '-req',
+      '-in',
+      file('server.csr'),
+      '-CA',
+      file('ca.crt'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '7',
+      '-extfile',
+      file('server.ext'),
+      '-out',
+      file('server.crt'),
+    ],
   ]) {
     const result = await run(argv, { timeoutMs: 30_000 });
     if (!result.ok) throw new EnvironmentError(describeFailure('openssl (sandbox --tls)', result));
@@ -33,7 +62,8 @@ export async function makeCertificates(dir: string, osUser: string | undefined):
   await chmod(file('server.key'), 0o600);
   if (osUser) {
     const user = findOsUser(osUser)!;
-    for (const path of [dir, file('server.key'), file('server.crt'), file('ca.crt')]) await chown(path, user.uid, user.gid);
+    for (const path of [dir, file('server.key'), file('server.crt'), file('ca.crt')])
+      await chown(path, user.uid, user.gid);
   }
   return { caFile: file('ca.crt'), certFile: file('server.crt'), keyFile: file('server.key') };
 }

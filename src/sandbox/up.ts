@@ -21,7 +21,17 @@ import { launchNode, launchPgBouncer } from './control.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
 import { createCluster, debianLayout, emptyDataDir, serviceCommands, type DebianLayout } from './debian.js';
 import { makeCertificates, tlsConf, tlsHba } from './tls.js';
-import { PG_HBA, TRUSTED_REPLICATION_HBA, SANDBOX_USERS, nodeOverrides, pgbouncerIni, pgpass, postgresqlConf, userlist, type Passwords } from './files.js';
+import {
+  PG_HBA,
+  TRUSTED_REPLICATION_HBA,
+  SANDBOX_USERS,
+  nodeOverrides,
+  pgbouncerIni,
+  pgpass,
+  postgresqlConf,
+  userlist,
+  type Passwords,
+} from './files.js';
 import { manifestPath, writeManifest, type SandboxManifest, type SandboxNode, type SandboxPooler } from './manifest.js';
 
 export interface SandboxUpOptions {
@@ -72,11 +82,16 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const tls = options.tls ? await makeCertificates(join(dir, 'tls'), osUser) : undefined;
   if (options.router === 'haproxy') findHaproxy(); // before anything is built
   const upgradeBin = options.upgradeTarget ? findUpgradeBin(options.upgradeTarget, pgBin) : undefined;
-  const poolerCount = options.router === 'haproxy' ? 0 : options.poolers ?? 1;
-  const ports = await freePorts(replicas + 1 + poolerCount + (options.router === 'haproxy' ? 1 : 0) + (upgradeBin ? 1 : 0));
+  const poolerCount = options.router === 'haproxy' ? 0 : (options.poolers ?? 1);
+  const ports = await freePorts(
+    replicas + 1 + poolerCount + (options.router === 'haproxy' ? 1 : 0) + (upgradeBin ? 1 : 0),
+  );
   const upgradePort = upgradeBin ? ports.pop()! : undefined;
   const passwords: Passwords = {
-    superuser: newSecret(), replication: newSecret(), app: newSecret(), poolerAdmin: newSecret(),
+    superuser: newSecret(),
+    replication: newSecret(),
+    app: newSecret(),
+    poolerAdmin: newSecret(),
   };
   const nodes: SandboxNode[] = Array.from({ length: replicas + 1 }, (_, i) => ({
     name: `pg${i + 1}`,
@@ -91,9 +106,15 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   await writeOwned(passfile, pgpass(passwords, [...poolerPorts, ...(haproxyPort ? [haproxyPort] : [])]), osUser, 0o600);
 
   const ctx: BuildContext = {
-    dir, pgBin, identity, osUser, passfile, layout,
+    dir,
+    pgBin,
+    identity,
+    osUser,
+    passfile,
+    layout,
     // Logical decoding for a publication (and, on the target, for the way back).
-    conf: (port, name) => `${postgresqlConf(port, name)}${tls ? tlsConf(tls) : ''}${upgradeBin ? 'wal_level = logical\n' : ''}`,
+    conf: (port, name) =>
+      `${postgresqlConf(port, name)}${tls ? tlsConf(tls) : ''}${upgradeBin ? 'wal_level = logical\n' : ''}`,
     hba: `${tls ? tlsHba(SANDBOX_USERS.superuser) : ''}${options.replicationAuth === 'trust' ? TRUSTED_REPLICATION_HBA : ''}${PG_HBA}`,
     replicationTrust: options.replicationAuth === 'trust',
   };
@@ -102,18 +123,33 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   await initPrimary(ctx, primary, passwords);
   await launchNode(ctx.pgBin, primary, ctx.identity);
   await createRoles(primary, passwords, ctx.layout !== undefined);
-  progress(`pg_basebackup ${nodes.slice(1).map((n) => n.name).join(', ')}`);
+  progress(
+    `pg_basebackup ${nodes
+      .slice(1)
+      .map((n) => n.name)
+      .join(', ')}`,
+  );
   await Promise.all(nodes.slice(1).map((replica) => cloneReplica(ctx, primary, replica)));
   await Promise.all(nodes.slice(1).map((replica) => launchNode(ctx.pgBin, replica, ctx.identity)));
   progress(haproxyPort ? 'haproxy' : poolerCount > 1 ? `${poolerCount} pgbouncers` : 'pgbouncer');
-  const poolers = await Promise.all(poolerPorts.map((port, i) =>
-    startPgBouncer(ctx, pgbouncerBin, i === 0 ? 'pgbouncer' : `pgbouncer${i + 1}`, port, primary.port, passwords)));
+  const poolers = await Promise.all(
+    poolerPorts.map((port, i) =>
+      startPgBouncer(ctx, pgbouncerBin, i === 0 ? 'pgbouncer' : `pgbouncer${i + 1}`, port, primary.port, passwords),
+    ),
+  );
   const haproxy = haproxyPort ? await startHaproxy(dir, haproxyPort, nodes, primary.name) : undefined;
-  const upgradeTarget = upgradeBin ? await buildUpgradeTarget({ ...ctx, pgBin: upgradeBin, layout: undefined }, upgradePort!, passwords, progress) : undefined;
+  const upgradeTarget = upgradeBin
+    ? await buildUpgradeTarget({ ...ctx, pgBin: upgradeBin, layout: undefined }, upgradePort!, passwords, progress)
+    : undefined;
   await waitForStreaming(primary, passwords, replicas);
 
   const manifest: SandboxManifest = {
-    dir, osUser, pgBin, pgbouncerBin, nodes, poolers,
+    dir,
+    osUser,
+    pgBin,
+    pgbouncerBin,
+    nodes,
+    poolers,
     ...(haproxy ? { haproxy } : {}),
     ...(upgradeTarget ? { upgradeTarget: { pgBin: upgradeBin!, nodes: [upgradeTarget] } } : {}),
     inventoryFile: join(dir, 'inventory.yaml'),
@@ -149,7 +185,9 @@ export const newSecret = (): string => {
 
 export async function prepareDir(dir: string, osUser: string | undefined): Promise<void> {
   if (existsSync(manifestPath(dir))) {
-    throw new EnvironmentError(`a sandbox already exists at ${dir}; run \`pg-handover sandbox down --dir ${dir}\` first`);
+    throw new EnvironmentError(
+      `a sandbox already exists at ${dir}; run \`pg-handover sandbox down --dir ${dir}\` first`,
+    );
   }
   if (existsSync(dir) && (await readdir(dir)).length > 0) {
     throw new EnvironmentError(`${dir} exists and is not empty; choose another --dir`);
@@ -168,7 +206,9 @@ function assertReachable(dir: string, osUser: string): void {
   for (let parent = dirname(dir); parent !== dirname(parent); parent = dirname(parent)) {
     if (!existsSync(parent)) continue;
     if ((statSync(parent).mode & 0o001) === 0) {
-      throw new EnvironmentError(`${parent} is not searchable by OS user ${osUser}, who runs the servers; choose a --dir under /tmp or /var/tmp`);
+      throw new EnvironmentError(
+        `${parent} is not searchable by OS user ${osUser}, who runs the servers; choose a --dir under /tmp or /var/tmp`,
+      );
     }
   }
 }
@@ -200,13 +240,34 @@ async function initPrimary(ctx: BuildContext, node: SandboxNode, passwords: Pass
   await writeOwned(pwfile, `${passwords.superuser}\n`, ctx.osUser, 0o600);
   try {
     if (ctx.layout) {
-      await createCluster(ctx, ctx.layout, node, ['-U', SANDBOX_USERS.superuser, `--pwfile=${pwfile}`, '--data-checksums', '--no-sync']);
+      await createCluster(ctx, ctx.layout, node, [
+        '-U',
+        SANDBOX_USERS.superuser,
+        `--pwfile=${pwfile}`,
+        '--data-checksums',
+        '--no-sync',
+      ]);
       return;
     }
-    await must(`initdb ${node.name}`, [
-      join(ctx.pgBin, 'initdb'), '-D', node.dataDir, '-U', SANDBOX_USERS.superuser, `--pwfile=${pwfile}`,
-      '--auth=scram-sha-256', '--data-checksums', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions',
-    ], ctx.identity);
+    await must(
+      `initdb ${node.name}`,
+      [
+        join(ctx.pgBin, 'initdb'),
+        '-D',
+        node.dataDir,
+        '-U',
+        SANDBOX_USERS.superuser,
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--data-checksums',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
+      ],
+      ctx.identity,
+    );
   } finally {
     await rm(pwfile, { force: true });
   }
@@ -215,7 +276,12 @@ async function initPrimary(ctx: BuildContext, node: SandboxNode, passwords: Pass
 }
 
 const superuserConn = (port: number, password: string) => ({
-  host: '127.0.0.1', port, user: SANDBOX_USERS.superuser, dbname: 'postgres', password, extra: {},
+  host: '127.0.0.1',
+  port,
+  user: SANDBOX_USERS.superuser,
+  dbname: 'postgres',
+  password,
+  extra: {},
 });
 
 export async function createRoles(primary: SandboxNode, passwords: Passwords, debian: boolean): Promise<void> {
@@ -223,7 +289,9 @@ export async function createRoles(primary: SandboxNode, passwords: Passwords, de
   try {
     // Debian's clusters have it; pg_ctlcluster checks a started server as it (peer, no password).
     if (debian) await session.query('CREATE ROLE postgres WITH SUPERUSER LOGIN');
-    await session.query(`CREATE ROLE ${SANDBOX_USERS.replication} WITH REPLICATION LOGIN PASSWORD '${passwords.replication}'`);
+    await session.query(
+      `CREATE ROLE ${SANDBOX_USERS.replication} WITH REPLICATION LOGIN PASSWORD '${passwords.replication}'`,
+    );
     await session.query(`CREATE ROLE ${SANDBOX_USERS.app} WITH LOGIN PASSWORD '${passwords.app}'`);
     await session.query(`CREATE DATABASE ${SANDBOX_USERS.database} OWNER ${SANDBOX_USERS.app}`);
   } finally {
@@ -232,7 +300,12 @@ export async function createRoles(primary: SandboxNode, passwords: Passwords, de
 }
 
 /** A single node on the newer major, its roles and an empty application database, for upgrade-major to fill. */
-async function buildUpgradeTarget(ctx: BuildContext, port: number, passwords: Passwords, progress: (m: string) => void): Promise<SandboxNode> {
+async function buildUpgradeTarget(
+  ctx: BuildContext,
+  port: number,
+  passwords: Passwords,
+  progress: (m: string) => void,
+): Promise<SandboxNode> {
   const node: SandboxNode = { name: 'new1', port, dataDir: join(ctx.dir, 'new1'), logFile: join(ctx.dir, 'new1.log') };
   progress(`initdb ${node.name} (${ctx.pgBin})`);
   await initPrimary(ctx, node, passwords);
@@ -246,17 +319,38 @@ async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: Sa
     await createCluster(ctx, ctx.layout, replica, ['--no-sync']);
     await emptyDataDir(replica);
   }
-  await must(`pg_basebackup ${replica.name}`, [
-    join(ctx.pgBin, 'pg_basebackup'), '-D', replica.dataDir,
-    '-d', `host=127.0.0.1 port=${primary.port} user=${SANDBOX_USERS.replication}${ctx.replicationTrust ? '' : ` passfile=${ctx.passfile}`}`,
-    '-c', 'fast', '-X', 'stream', '-R', '-C', '-S', replica.name, '--no-sync',
-  ], ctx.identity);
+  await must(
+    `pg_basebackup ${replica.name}`,
+    [
+      join(ctx.pgBin, 'pg_basebackup'),
+      '-D',
+      replica.dataDir,
+      '-d',
+      `host=127.0.0.1 port=${primary.port} user=${SANDBOX_USERS.replication}${ctx.replicationTrust ? '' : ` passfile=${ctx.passfile}`}`,
+      '-c',
+      'fast',
+      '-X',
+      'stream',
+      '-R',
+      '-C',
+      '-S',
+      replica.name,
+      '--no-sync',
+    ],
+    ctx.identity,
+  );
   // Debian: its own postgresql.conf (outside the data directory) already names its port.
-  if (!ctx.layout) await appendFile(join(replica.dataDir, 'postgresql.conf'), nodeOverrides(replica.port, replica.name));
+  if (!ctx.layout)
+    await appendFile(join(replica.dataDir, 'postgresql.conf'), nodeOverrides(replica.port, replica.name));
 }
 
 async function startPgBouncer(
-  ctx: BuildContext, bin: string, name: string, port: number, primaryPort: number, passwords: Passwords,
+  ctx: BuildContext,
+  bin: string,
+  name: string,
+  port: number,
+  primaryPort: number,
+  passwords: Passwords,
 ): Promise<SandboxPooler> {
   const dir = join(ctx.dir, name);
   await mkdir(dir, { mode: 0o700 });
@@ -267,7 +361,14 @@ async function startPgBouncer(
   const configFile = join(dir, 'pgbouncer.ini');
   await writeOwned(configFile, pgbouncerIni({ dir, port, primaryPort }), ctx.osUser, 0o600);
   await writeOwned(join(dir, 'userlist.txt'), userlist(passwords), ctx.osUser, 0o600);
-  const pooler = { name, port, configFile, pidFile: join(dir, 'pgbouncer.pid'), logFile: join(dir, 'pgbouncer.log'), database: SANDBOX_USERS.database };
+  const pooler = {
+    name,
+    port,
+    configFile,
+    pidFile: join(dir, 'pgbouncer.pid'),
+    logFile: join(dir, 'pgbouncer.log'),
+    database: SANDBOX_USERS.database,
+  };
   await launchPgBouncer(bin, pooler, ctx.identity);
   return pooler;
 }
@@ -277,9 +378,12 @@ export async function waitForStreaming(primary: SandboxNode, passwords: Password
   try {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const row = await session.one<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`);
+      const row = await session.one<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`,
+      );
       if (row.n >= replicas) return;
-      if (Date.now() > deadline) throw new EnvironmentError(`only ${row.n} of ${replicas} replicas streaming after 30 s`);
+      if (Date.now() > deadline)
+        throw new EnvironmentError(`only ${row.n} of ${replicas} replicas streaming after 30 s`);
       await sleep(25);
     }
   } finally {
@@ -302,26 +406,37 @@ export function inventoryYaml(m: SandboxManifest): string {
       ...(node.container ? { connect_address: `${node.name}:5432` } : {}),
       data_dir: node.dataDir,
       bin_dir: m.pgBin,
-      host_access: node.container ? exec(node.container.name) : m.osUser ? { kind: 'local', run_as: m.osUser } : { kind: 'local' },
+      host_access: node.container
+        ? exec(node.container.name)
+        : m.osUser
+          ? { kind: 'local', run_as: m.osUser }
+          : { kind: 'local' },
       ...(node.service ? { service: node.service } : {}),
       ...(node.container ? { log_file: node.logFile, fence_command: ['docker', 'kill', node.container.name] } : {}),
     })),
-    poolers: [...m.poolers.map((pooler) => ({
-      name: pooler.name,
-      admin_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.poolerAdmin} dbname=pgbouncer`,
-      config_file: pooler.configFile,
-      ...(pooler.container ? { host_access: exec(pooler.container.name) } : {}),
-      databases: [pooler.database],
-      app_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.app} dbname=${pooler.database}`,
-    })), ...(m.haproxy ? [{
-      name: m.haproxy.name,
-      kind: 'haproxy',
-      runtime_api: m.haproxy.socket,
-      frontend: m.haproxy.frontend,
-      backend: m.haproxy.backend,
-      state_file: m.haproxy.stateFile,
-      app_dsn: `host=127.0.0.1 port=${m.haproxy.port} user=${SANDBOX_USERS.app} dbname=${SANDBOX_USERS.database}`,
-    }] : [])],
+    poolers: [
+      ...m.poolers.map((pooler) => ({
+        name: pooler.name,
+        admin_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.poolerAdmin} dbname=pgbouncer`,
+        config_file: pooler.configFile,
+        ...(pooler.container ? { host_access: exec(pooler.container.name) } : {}),
+        databases: [pooler.database],
+        app_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.app} dbname=${pooler.database}`,
+      })),
+      ...(m.haproxy
+        ? [
+            {
+              name: m.haproxy.name,
+              kind: 'haproxy',
+              runtime_api: m.haproxy.socket,
+              frontend: m.haproxy.frontend,
+              backend: m.haproxy.backend,
+              state_file: m.haproxy.stateFile,
+              app_dsn: `host=127.0.0.1 port=${m.haproxy.port} user=${SANDBOX_USERS.app} dbname=${SANDBOX_USERS.database}`,
+            },
+          ]
+        : []),
+    ],
   };
   const upgrade = m.upgradeTarget && {
     upgrade_target: {

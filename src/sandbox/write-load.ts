@@ -37,7 +37,9 @@ export async function createLoadTable(conn: ConnParams, table = LOAD_TABLE): Pro
   const client = newClient(conn);
   await client.connect();
   try {
-    await client.query(`CREATE TABLE IF NOT EXISTS ${table} (client int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (client, seq))`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${table} (client int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (client, seq))`,
+    );
   } finally {
     await client.end();
   }
@@ -69,7 +71,12 @@ export class WriteLoad {
     this.stopping = true;
     await Promise.all(this.runners);
     const acknowledged = this.records.filter((r) => r.ok).length;
-    return { records: [...this.records], startedAtEpochMs: this.startedAtEpochMs, acknowledged, errors: this.records.length - acknowledged };
+    return {
+      records: [...this.records],
+      startedAtEpochMs: this.startedAtEpochMs,
+      acknowledged,
+      errors: this.records.length - acknowledged,
+    };
   }
 
   private async runClient(id: number, intervalMs: number): Promise<void> {
@@ -93,7 +100,14 @@ export class WriteLoad {
         await client.query(`INSERT INTO ${table} (client, seq) VALUES ($1, $2)`, [id, seq]);
         this.records.push({ client: id, seq, sentAt, doneAt: this.elapsed(), ok: true });
       } catch (error) {
-        this.records.push({ client: id, seq, sentAt, doneAt: this.elapsed(), ok: false, error: (error as Error).message });
+        this.records.push({
+          client: id,
+          seq,
+          sentAt,
+          doneAt: this.elapsed(),
+          ok: false,
+          error: (error as Error).message,
+        });
         await client?.end().catch(() => undefined);
         client = undefined;
       }
@@ -105,7 +119,11 @@ export class WriteLoad {
 export const recordKey = (r: Pick<CommitRecord, 'client' | 'seq'>): string => `${r.client}/${r.seq}`;
 
 /** Keys of acknowledged rows that are not in the table on `conn` (the current primary). */
-export async function missingAcknowledgedKeys(conn: ConnParams, records: readonly CommitRecord[], table = LOAD_TABLE): Promise<Set<string>> {
+export async function missingAcknowledgedKeys(
+  conn: ConnParams,
+  records: readonly CommitRecord[],
+  table = LOAD_TABLE,
+): Promise<Set<string>> {
   const client = newClient(conn);
   await client.connect();
   try {
@@ -117,7 +135,11 @@ export async function missingAcknowledgedKeys(conn: ConnParams, records: readonl
   }
 }
 
-export async function missingAcknowledged(conn: ConnParams, records: readonly CommitRecord[], table = LOAD_TABLE): Promise<number> {
+export async function missingAcknowledged(
+  conn: ConnParams,
+  records: readonly CommitRecord[],
+  table = LOAD_TABLE,
+): Promise<number> {
   return (await missingAcknowledgedKeys(conn, records, table)).size;
 }
 
@@ -125,7 +147,11 @@ export async function missingAcknowledged(conn: ConnParams, records: readonly Co
  * The longest time any client went without a successful commit, and when it started; with a
  * window, only gaps that overlap [from, to] on the load's clock count.
  */
-export function longestGap(records: readonly CommitRecord[], from = -Infinity, to = Infinity): { gapMs: number; fromMs: number } {
+export function longestGap(
+  records: readonly CommitRecord[],
+  from = -Infinity,
+  to = Infinity,
+): { gapMs: number; fromMs: number } {
   const byClient = new Map<number, number[]>();
   for (const record of records) {
     if (!record.ok) continue;
@@ -147,7 +173,12 @@ export function longestGap(records: readonly CommitRecord[], from = -Infinity, t
 
 function newClient(conn: ConnParams): pg.Client {
   return new pg.Client({
-    host: conn.host, port: conn.port, user: conn.user, database: conn.dbname, password: conn.password,
-    application_name: 'pg-handover-load', connectionTimeoutMillis: 10_000,
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    database: conn.dbname,
+    password: conn.password,
+    application_name: 'pg-handover-load',
+    connectionTimeoutMillis: 10_000,
   });
 }

@@ -52,13 +52,18 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     stderr: String(result.stderr ?? ''),
     timedOut: Boolean(result.timedOut),
     durationMs: performance.now() - started,
-    spawnError: result.exitCode === undefined && !result.timedOut ? (result.originalMessage || result.shortMessage) : undefined,
+    spawnError:
+      result.exitCode === undefined && !result.timedOut ? result.originalMessage || result.shortMessage : undefined,
   };
 }
 
 /** One line that says what failed, for error messages (redacted). */
 export function describeFailure(what: string, result: RunResult): string {
-  const reason = result.timedOut ? 'timed out' : result.exitCode !== undefined ? `exit code ${result.exitCode}` : result.spawnError ?? 'did not run';
+  const reason = result.timedOut
+    ? 'timed out'
+    : result.exitCode !== undefined
+      ? `exit code ${result.exitCode}`
+      : (result.spawnError ?? 'did not run');
   const detail = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' / ');
   return redact(`${what} failed (${reason})${detail ? `: ${detail}` : ''}`);
 }

@@ -25,7 +25,10 @@ export interface HostFiles {
 }
 
 export class FileError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }
@@ -38,7 +41,8 @@ export const localFiles: HostFiles = {
   read: (path) => readFile(path, 'utf8'),
   exists: async (path) => existsSync(path),
   async replace(path, text, readAs) {
-    if (readAs !== undefined && (await readFile(path, 'utf8')) !== readAs) throw new FileChangedError(`${path} changed since it was read`);
+    if (readAs !== undefined && (await readFile(path, 'utf8')) !== readAs)
+      throw new FileChangedError(`${path} changed since it was read`);
     // A file that does not exist yet (a state file written for the first time) is created 0600.
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT' && readAs === undefined) return undefined;
@@ -62,7 +66,8 @@ export const localFiles: HostFiles = {
 };
 
 /** The same temp-and-rename, in one round trip on the far side (the repoint runs while clients wait). */
-const REPLACE = 'if [ -n "$2" ] && [ "$(sha256sum < "$1" | cut -c1-64)" != "$2" ]; then exit 3; fi; t="$1.pg-handover-$$.tmp"; cat > "$t" && chmod --reference="$1" "$t" && { chown --reference="$1" "$t" 2>/dev/null || true; } && mv -f "$t" "$1" || { rm -f "$t"; exit 1; }';
+const REPLACE =
+  'if [ -n "$2" ] && [ "$(sha256sum < "$1" | cut -c1-64)" != "$2" ]; then exit 3; fi; t="$1.pg-handover-$$.tmp"; cat > "$t" && chmod --reference="$1" "$t" && { chown --reference="$1" "$t" 2>/dev/null || true; } && mv -f "$t" "$1" || { rm -f "$t"; exit 1; }';
 const WRITABLE = 'for p in "$1" "$(dirname "$1")"; do [ -w "$p" ] || { echo "$p"; exit 1; }; done';
 
 export function remoteFiles(runner: HostRunner, via: string): HostFiles {
@@ -71,7 +76,11 @@ export function remoteFiles(runner: HostRunner, via: string): HostFiles {
     // `cat` drops nothing, but the runner strips one final newline: put it back.
     read: async (path) => {
       const result = await runner.run(['sh', '-c', 'cat "$1" && echo .', 'sh', path], { timeoutMs: 15_000 });
-      if (!result.ok) throw new FileError(describeFailure(`reading ${path} ${via}`, result), /No such file/.test(result.stderr) ? 'ENOENT' : undefined);
+      if (!result.ok)
+        throw new FileError(
+          describeFailure(`reading ${path} ${via}`, result),
+          /No such file/.test(result.stderr) ? 'ENOENT' : undefined,
+        );
       return result.stdout.replace(/\.$/, '');
     },
     exists: async (path) => (await runner.run(['test', '-e', path], { timeoutMs: 15_000 })).ok,
@@ -84,7 +93,9 @@ export function remoteFiles(runner: HostRunner, via: string): HostFiles {
     replaceProblem: async (path) => {
       const result = await runner.run(['sh', '-c', WRITABLE, 'sh', path], { timeoutMs: 15_000 });
       if (result.ok) return undefined;
-      return result.exitCode === 1 && result.stdout.trim() ? `${result.stdout.trim()} is not writable ${via}` : describeFailure(`checking ${path} ${via}`, result);
+      return result.exitCode === 1 && result.stdout.trim()
+        ? `${result.stdout.trim()} is not writable ${via}`
+        : describeFailure(`checking ${path} ${via}`, result);
     },
   };
 }

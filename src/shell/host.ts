@@ -15,7 +15,8 @@ export interface HostRunner {
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
 }
 
-export const hostRunnerFor = (node: NodeSpec): HostRunner | undefined => hostRunner(node.name, node.hostAccess, `node ${node.name} host_access.run_as`);
+export const hostRunnerFor = (node: NodeSpec): HostRunner | undefined =>
+  hostRunner(node.name, node.hostAccess, `node ${node.name} host_access.run_as`);
 
 /**
  * Through a prefix, `options.env` cannot be the local process's environment (it would stay on
@@ -37,7 +38,9 @@ export function hostRunner(name: string, access: HostAccess | undefined, runAsFi
       run: (argv, options = {}) => {
         const env = Object.entries(options.env ?? {}).filter((e): e is [string, string] => e[1] !== undefined);
         const words = env.length ? ['sh', '-c', ENV_FROM_STDIN, 'sh', ...argv] : [...argv];
-        const input = env.length ? `${env.map(([k, v]) => `${k}=${v}`).join('\n')}\n\n${options.input ?? ''}` : options.input;
+        const input = env.length
+          ? `${env.map(([k, v]) => `${k}=${v}`).join('\n')}\n\n${options.input ?? ''}`
+          : options.input;
         return run([...prefix, ...(rejoins ? [quote(words)] : words)], { ...options, env: undefined, input });
       },
     };

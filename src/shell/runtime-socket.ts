@@ -7,7 +7,8 @@ import { connect, type Socket } from 'node:net';
 
 export type SocketAddress = { readonly path: string } | { readonly host: string; readonly port: number };
 
-export const describeAddress = (address: SocketAddress): string => ('path' in address ? address.path : `${address.host}:${address.port}`);
+export const describeAddress = (address: SocketAddress): string =>
+  'path' in address ? address.path : `${address.host}:${address.port}`;
 
 export class SocketRequestError extends Error {}
 
@@ -15,7 +16,8 @@ export function request(address: SocketAddress, line: string, timeoutMs: number)
   if (line.includes('\n')) throw new SocketRequestError('a request is one line');
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket: Socket = 'path' in address ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
+    const socket: Socket =
+      'path' in address ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new SocketRequestError(`${describeAddress(address)}: no answer within ${timeoutMs} ms`));

@@ -17,16 +17,22 @@ export const checkLagStep: StepDefinition<typeof schema, { flush?: Lsn }> = {
     {
       text: sqlText(plan.primary.name, FLUSH_SQL),
       run: async (ctx, seen) => {
-        seen.flush = parseLsn((await (await ctx.connections.node(ctx.primary.name)).one<{ lsn: string }>(FLUSH_SQL)).lsn);
+        seen.flush = parseLsn(
+          (await (await ctx.connections.node(ctx.primary.name)).one<{ lsn: string }>(FLUSH_SQL)).lsn,
+        );
       },
     },
     {
       text: sqlText(plan.target.name, REPLAY_SQL),
       run: async (ctx, seen) => {
-        const replay = parseLsn((await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn);
+        const replay = parseLsn(
+          (await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn,
+        );
         const lag = lsnDiff(seen.flush, replay);
         if (lag === undefined || lag > BigInt(step.max_lag_bytes)) {
-          throw new StepFailedError(`${ctx.target.name} replay lag ${lag ?? 'unknown'} B exceeds ${step.max_lag_bytes} B`);
+          throw new StepFailedError(
+            `${ctx.target.name} replay lag ${lag ?? 'unknown'} B exceeds ${step.max_lag_bytes} B`,
+          );
         }
         return `${ctx.target.name} replay lag ${lag} B`;
       },

@@ -12,13 +12,15 @@ const schema = stepParams('checkpoint', { timeout: duration('60s') });
 export const checkpointStep: StepDefinition<typeof schema> = {
   schema,
   title: (_s, plan) => `checkpoint ${plan.primary.name}`,
-  actions: (step, plan) => [{
-    text: sqlText(plan.primary.name, 'CHECKPOINT'),
-    run: async (ctx, out) => {
-      await (await ctx.connections.node(ctx.primary.name)).query('CHECKPOINT', [], step.timeout);
-      const runner = ctx.host(ctx.primary);
-      out.postmasterPid = runner ? localPostmasterPid(runner, ctx.primary) : undefined;
-      return `checkpoint done on ${ctx.primary.name}`;
+  actions: (step, plan) => [
+    {
+      text: sqlText(plan.primary.name, 'CHECKPOINT'),
+      run: async (ctx, out) => {
+        await (await ctx.connections.node(ctx.primary.name)).query('CHECKPOINT', [], step.timeout);
+        const runner = ctx.host(ctx.primary);
+        out.postmasterPid = runner ? localPostmasterPid(runner, ctx.primary) : undefined;
+        return `checkpoint done on ${ctx.primary.name}`;
+      },
     },
-  }],
+  ],
 };

@@ -31,8 +31,14 @@ export const confirmFailureStep: StepDefinition<typeof schema> = {
       text: `${sqlText(name, RECEIVER_TEXT)}  (must not have heard from ${plan.primary.name} within ${formatMs(step.timeout)})`,
       run: async (ctx) => {
         const { receiver } = await readReceiver(await ctx.connections.node(name), step.timeout);
-        if (receiver?.status === 'streaming' && receiver.lastMsgAgeMs !== undefined && receiver.lastMsgAgeMs < step.timeout) {
-          throw new StepFailedError(`${name} heard from its upstream ${Math.round(receiver.lastMsgAgeMs)} ms ago: ${ctx.primary.name} is not down to its replicas; not failing over`);
+        if (
+          receiver?.status === 'streaming' &&
+          receiver.lastMsgAgeMs !== undefined &&
+          receiver.lastMsgAgeMs < step.timeout
+        ) {
+          throw new StepFailedError(
+            `${name} heard from its upstream ${Math.round(receiver.lastMsgAgeMs)} ms ago: ${ctx.primary.name} is not down to its replicas; not failing over`,
+          );
         }
       },
     })),
@@ -40,6 +46,8 @@ export const confirmFailureStep: StepDefinition<typeof schema> = {
   async run(_step, ctx, out, actions) {
     await Promise.all(actions.map((a) => perform(a, ctx, out)));
     const witnesses = ctx.incident?.witnesses ?? [];
-    return witnesses.length ? `${witnesses.join(', ')} still hear nothing from ${ctx.primary.name}` : `no replica could confirm; the tool's view alone`;
+    return witnesses.length
+      ? `${witnesses.join(', ')} still hear nothing from ${ctx.primary.name}`
+      : `no replica could confirm; the tool's view alone`;
   },
 };

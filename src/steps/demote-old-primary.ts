@@ -6,35 +6,67 @@
  * streams. Otherwise it stays fenced and the report says how to rejoin it.
  * Precondition: promoted. Output: whether it was started, and its role. Undo: none.
  */
-import { ensureExited, markStandby, standbySignalCommand, startCommand, startServer } from '../postgres/server-control.js';
+import {
+  ensureExited,
+  markStandby,
+  standbySignalCommand,
+  startCommand,
+  startServer,
+} from '../postgres/server-control.js';
 import { DROP_OWN_SLOTS_SQL, IN_RECOVERY_SQL, quoteLiteral } from '../postgres/sql.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { FENCE_MODES } from './fence-modes.js';
 import { followActions, memberSlots, rejoinUpstream, waitStreaming, waitStreamingText } from './upstream.js';
-import { onNewBinaries, shellText, sqlText, type Action, type OutputOf, type PlanContext, type StepContext, type StepDefinition } from './types.js';
+import {
+  onNewBinaries,
+  shellText,
+  sqlText,
+  type Action,
+  type OutputOf,
+  type PlanContext,
+  type StepContext,
+  type StepDefinition,
+} from './types.js';
 
 const schema = stepParams('demote-old-primary', { timeout: duration('60s') });
 type Out = OutputOf<typeof schema>;
 
 export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
   schema,
-  title: (_s, plan) => FENCE_MODES[plan.fenceMethod].rejoins
-    ? `restart ${plan.primary.name} as a replica of ${plan.target.name}`
-    : `leave ${plan.primary.name} fenced read-only (no host access)`,
+  title: (_s, plan) =>
+    FENCE_MODES[plan.fenceMethod].rejoins
+      ? `restart ${plan.primary.name} as a replica of ${plan.target.name}`
+      : `leave ${plan.primary.name} fenced read-only (no host access)`,
   actions(step, plan) {
     if (!FENCE_MODES[plan.fenceMethod].rejoins) return [stayFenced(plan)];
-    if (plan.primary.name === plan.target.name) return [{ text: 'none: no old primary known', run: async () => 'no old primary to demote' }];
+    if (plan.primary.name === plan.target.name)
+      return [{ text: 'none: no old primary known', run: async () => 'no old primary to demote' }];
     const { slot, conninfo } = rejoinUpstream(plan);
     return [
-      { text: shellText(plan.primary.name, standbySignalCommand(plan.primary)), run: (ctx, out) => markAsStandby(ctx, out) },
-      { text: shellText(plan.primary.name, startCommand(onNewBinaries(plan, plan.primary), step.timeout)), run: (ctx, out) => start(ctx, out, step.timeout) },
+      {
+        text: shellText(plan.primary.name, standbySignalCommand(plan.primary)),
+        run: (ctx, out) => markAsStandby(ctx, out),
+      },
+      {
+        text: shellText(plan.primary.name, startCommand(onNewBinaries(plan, plan.primary), step.timeout)),
+        run: (ctx, out) => start(ctx, out, step.timeout),
+      },
       ...followActions<Out>(plan, plan.primary, conninfo, slot),
       {
-        text: sqlText(plan.primary.name, DROP_OWN_SLOTS_SQL.replace('$1', `ARRAY[${memberSlots(plan).map(quoteLiteral).join(', ')}]`)),
+        text: sqlText(
+          plan.primary.name,
+          DROP_OWN_SLOTS_SQL.replace('$1', `ARRAY[${memberSlots(plan).map(quoteLiteral).join(', ')}]`),
+        ),
         run: async (ctx) => {
           // A replica must not hold WAL for the cluster's members: they stream from the new primary now.
-          const dropped = await (await ctx.connections.node(ctx.primary.name)).query<{ slot_name: string }>(DROP_OWN_SLOTS_SQL, [memberSlots(plan)])
-            .catch((error: Error) => void ctx.log.notes.push(`could not drop old slots on ${ctx.primary.name}: ${error.message}`));
+          const dropped = await (
+            await ctx.connections.node(ctx.primary.name)
+          )
+            .query<{ slot_name: string }>(DROP_OWN_SLOTS_SQL, [memberSlots(plan)])
+            .catch(
+              (error: Error) =>
+                void ctx.log.notes.push(`could not drop old slots on ${ctx.primary.name}: ${error.message}`),
+            );
           if (dropped?.length) return `dropped its members' slots ${dropped.map((r) => r.slot_name).join(', ')}`;
         },
       },
@@ -57,7 +89,8 @@ function stayFenced(plan: PlanContext): Action<Out> {
       out.role = 'fenced read-only (still running)';
       ctx.log.leftToDo.push(
         `${ctx.primary.name} is fenced read-only, not a replica: stop it, pg_rewind it against ${ctx.target.name} ` +
-        `(pg_rewind --source-server='<${ctx.target.name} conninfo>' -D <data_dir> -R), then start it as a standby`);
+          `(pg_rewind --source-server='<${ctx.target.name} conninfo>' -D <data_dir> -R), then start it as a standby`,
+      );
       return `${ctx.primary.name} stays fenced read-only`;
     },
   };
@@ -80,7 +113,9 @@ async function markAsStandby(ctx: StepContext, out: Out): Promise<void> {
     // the new primary, so after a short grace an immediate stop loses nothing.
     const how = await ensureExited(runner, ctx.primary, fence.postmasterPid, 1000);
     if (how === 'forced') {
-      ctx.log.notes.push(`${ctx.primary.name}'s postmaster was still waiting for a standby to confirm its shutdown checkpoint; it was ended with an immediate stop (safe once the checkpoint is written)`);
+      ctx.log.notes.push(
+        `${ctx.primary.name}'s postmaster was still waiting for a standby to confirm its shutdown checkpoint; it was ended with an immediate stop (safe once the checkpoint is written)`,
+      );
     }
   }
   await markStandby(runner, ctx.primary);

@@ -10,7 +10,13 @@ import type { FenceOutput } from './outputs.js';
 import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
 import { FLUSH_SQL, READ_ONLY_SQL, TERMINATE_SQL } from '../postgres/sql.js';
 import type { ControlData } from '../postgres/controldata.js';
-import { controlDataCommand, localPostmasterPid, readControlData, stopCommand, stopFast } from '../postgres/server-control.js';
+import {
+  controlDataCommand,
+  localPostmasterPid,
+  readControlData,
+  stopCommand,
+  stopFast,
+} from '../postgres/server-control.js';
 import { describeFailure, run } from '../shell/exec.js';
 import { shellText, sqlText } from './types.js';
 
@@ -75,7 +81,9 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
           // Already read while the stop was watched (a remote host: one round trip fewer while clients wait).
           const control = seenAtStop.get(out) ?? (await readControlData(ctx.host(ctx.primary)!, ctx.primary));
           if (control.state !== 'shut down' || control.checkpointLsn === undefined) {
-            throw new StepFailedError(`${ctx.primary.name} did not shut down cleanly (pg_controldata: "${control.state}"); its final position is unknown`);
+            throw new StepFailedError(
+              `${ctx.primary.name} did not shut down cleanly (pg_controldata: "${control.state}"); its final position is unknown`,
+            );
           }
           out.stopped = true;
           out.finalLsn = control.checkpointLsn;
@@ -106,16 +114,21 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
       {
         text: sqlText(plan.primary.name, TERMINATE_SQL.replace('$1', "'<this run>'")),
         run: async (ctx) => {
-          const { n } = await (await ctx.connections.node(ctx.primary.name)).one<{ n: number }>(TERMINATE_SQL, [ctx.applicationName]);
+          const { n } = await (
+            await ctx.connections.node(ctx.primary.name)
+          ).one<{ n: number }>(TERMINATE_SQL, [ctx.applicationName]);
           return `${ctx.primary.name} read-only, ${n} session(s) terminated`;
         },
       },
       {
         text: sqlText(plan.primary.name, FLUSH_SQL),
         run: async (ctx, out) => {
-          const lsn = parseLsn((await (await ctx.connections.node(ctx.primary.name)).one<{ lsn: string }>(FLUSH_SQL)).lsn);
+          const lsn = parseLsn(
+            (await (await ctx.connections.node(ctx.primary.name)).one<{ lsn: string }>(FLUSH_SQL)).lsn,
+          );
           out.finalLsn = lsn;
-          out.finalLsnSource = 'flush position after the read-only fence (weaker: a running server still writes some WAL)';
+          out.finalLsnSource =
+            'flush position after the read-only fence (weaker: a running server still writes some WAL)';
           return `flush position ${formatLsn(lsn)}`;
         },
       },
@@ -123,38 +136,57 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     caughtUp: (replay, final) => replay >= final,
     catchupText: '>= flush position after fence',
     rejoins: false,
-    oldPrimaryProblem: (row, name) => (!row.in_recovery && row.ro !== 'on' ? `${name} is writable again: two primaries` : undefined),
+    oldPrimaryProblem: (row, name) =>
+      !row.in_recovery && row.ro !== 'on' ? `${name} is writable again: two primaries` : undefined,
   },
   // A failover: the routers are fenced first (fence-old-primary); these say what happens to the node itself.
   'fence-command': {
     needsHostAccess: false,
     checkText: "the node's fence_command (STONITH), after the poolers",
     title: (primary) => `${primary} fenced by its fence_command`,
-    actions: (plan, timeoutMs) => [{
-      text: `[tool] shell: ${(plan.primary.fenceCommand ?? []).join(' ')}  (fence_command of ${plan.primary.name}; exit 0 within ${timeoutMs} ms, or the run stops before promotion)`,
-      run: async (ctx) => {
-        const result = await run(ctx.primary.fenceCommand!, { timeoutMs, signal: ctx.signal });
-        ctx.record('fence-command', { node: ctx.primary.name, ok: result.ok, exitCode: result.exitCode, timedOut: result.timedOut, ms: Math.round(result.durationMs) });
-        if (!result.ok) throw new StepFailedError(`${describeFailure(`fence_command of ${ctx.primary.name}`, result)}; not promoting: ${ctx.primary.name} may still be serving`);
-        return `${ctx.primary.name} fenced by its fence_command in ${Math.round(result.durationMs)} ms`;
+    actions: (plan, timeoutMs) => [
+      {
+        text: `[tool] shell: ${(plan.primary.fenceCommand ?? []).join(' ')}  (fence_command of ${plan.primary.name}; exit 0 within ${timeoutMs} ms, or the run stops before promotion)`,
+        run: async (ctx) => {
+          const result = await run(ctx.primary.fenceCommand!, { timeoutMs, signal: ctx.signal });
+          ctx.record('fence-command', {
+            node: ctx.primary.name,
+            ok: result.ok,
+            exitCode: result.exitCode,
+            timedOut: result.timedOut,
+            ms: Math.round(result.durationMs),
+          });
+          if (!result.ok)
+            throw new StepFailedError(
+              `${describeFailure(`fence_command of ${ctx.primary.name}`, result)}; not promoting: ${ctx.primary.name} may still be serving`,
+            );
+          return `${ctx.primary.name} fenced by its fence_command in ${Math.round(result.durationMs)} ms`;
+        },
       },
-    }],
+    ],
     caughtUp: (replay, final) => replay >= final,
     catchupText: '>= all it received from the old primary, or replay and receipt both still for 100 ms',
     failover: true,
     rejoins: false,
-    oldPrimaryProblem: (row, name) => (!row.in_recovery && row.ro !== 'on' ? `${name} answers as a writable primary although its fence_command succeeded` : undefined),
+    oldPrimaryProblem: (row, name) =>
+      !row.in_recovery && row.ro !== 'on'
+        ? `${name} answers as a writable primary although its fence_command succeeded`
+        : undefined,
   },
   'pooler-only': {
     needsHostAccess: false,
     checkText: 'the poolers only (no fence_command in the inventory)',
     title: (primary) => `${primary} cut off at the poolers only`,
-    actions: (plan) => [{
-      text: `[${plan.primary.name}] no fence_command: it may still accept direct (not pooled) connections if it comes back`,
-      run: async (ctx) => {
-        ctx.log.notes.push(`${ctx.primary.name} has no fence_command: the poolers no longer send clients to it, but it may still accept direct (not pooled) connections if it comes back; stop it, then run \`pg-handover rejoin ${ctx.primary.name}\``);
+    actions: (plan) => [
+      {
+        text: `[${plan.primary.name}] no fence_command: it may still accept direct (not pooled) connections if it comes back`,
+        run: async (ctx) => {
+          ctx.log.notes.push(
+            `${ctx.primary.name} has no fence_command: the poolers no longer send clients to it, but it may still accept direct (not pooled) connections if it comes back; stop it, then run \`pg-handover rejoin ${ctx.primary.name}\``,
+          );
+        },
       },
-    }],
+    ],
     caughtUp: (replay, final) => replay >= final,
     catchupText: '>= all it received from the old primary, or replay and receipt both still for 100 ms',
     failover: true,

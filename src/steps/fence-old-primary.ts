@@ -26,7 +26,8 @@ const schema = stepParams('fence-old-primary', {
 });
 
 /** A hung primary's server connections never finish a transaction: cut them at once rather than wait out the PAUSE. */
-const pauseFor = (step: { pause_timeout: number }, plan: PlanContext): number => (plan.incident?.silence === 'timeout' ? 0 : step.pause_timeout);
+const pauseFor = (step: { pause_timeout: number }, plan: PlanContext): number =>
+  plan.incident?.silence === 'timeout' ? 0 : step.pause_timeout;
 
 const RESUME_REPLAY_SQL = 'SELECT pg_wal_replay_resume()';
 const RECEIVED_SQL = 'SELECT pg_last_wal_receive_lsn()::text AS received, pg_last_wal_replay_lsn()::text AS replayed';
@@ -35,27 +36,38 @@ export const fenceOldPrimaryStep: StepDefinition<typeof schema, FenceOutput> = {
   schema,
   outputOf: 'fence-writes',
   pauseBudget: (s) => s.pause_timeout + s.fence_timeout,
-  title: (_s, plan) => `fence ${plan.primary.name} (poolers, then ${FENCE_MODES[plan.fenceMethod].title(plan.primary.name)})`,
+  title: (_s, plan) =>
+    `fence ${plan.primary.name} (poolers, then ${FENCE_MODES[plan.fenceMethod].title(plan.primary.name)})`,
   actions: (step, plan) => [
     ...plan.inventory.poolers.map((spec): Action<FenceOutput> => ({
       group: 'routers',
-      text: routerKind(spec.kind).describe.fence(spec, routeTarget(plan.primary, plan), pauseFor(step, plan)).join('\n'),
+      text: routerKind(spec.kind)
+        .describe.fence(spec, routeTarget(plan.primary, plan), pauseFor(step, plan))
+        .join('\n'),
       run: async (ctx, out) => {
         out.held.add(spec.name);
         return ctx.connections.router(spec.name).fence(routeTarget(ctx.primary, ctx), pauseFor(step, ctx));
       },
     })),
     ...FENCE_MODES[plan.fenceMethod].actions(plan, step.fence_timeout),
-    ...(plan.targetObs?.replayPaused ? [{
-      text: `${sqlText(plan.target.name, RESUME_REPLAY_SQL)}  (its replay was paused; it was named as the target)`,
-      run: async (ctx: StepContext) => void (await (await ctx.connections.node(ctx.target.name)).query(RESUME_REPLAY_SQL)),
-    }] : []),
+    ...(plan.targetObs?.replayPaused
+      ? [
+          {
+            text: `${sqlText(plan.target.name, RESUME_REPLAY_SQL)}  (its replay was paused; it was named as the target)`,
+            run: async (ctx: StepContext) =>
+              void (await (await ctx.connections.node(ctx.target.name)).query(RESUME_REPLAY_SQL)),
+          },
+        ]
+      : []),
     {
       text: `${sqlText(plan.target.name, RECEIVED_SQL)}  (final position: all it received from ${plan.primary.name})`,
       run: async (ctx, out) => {
-        const row = await (await ctx.connections.node(ctx.target.name)).one<{ received: string | null; replayed: string | null }>(RECEIVED_SQL);
+        const row = await (
+          await ctx.connections.node(ctx.target.name)
+        ).one<{ received: string | null; replayed: string | null }>(RECEIVED_SQL);
         const final = maxLsn(parseLsn(row.received), parseLsn(row.replayed), ctx.incident?.loss.candidateLsn);
-        if (final === undefined) throw new StepFailedError(`${ctx.target.name} reports no received or replayed position`);
+        if (final === undefined)
+          throw new StepFailedError(`${ctx.target.name} reports no received or replayed position`);
         out.finalLsn = final;
         out.finalLsnSource = `all ${ctx.target.name} received from ${ctx.primary.name} (failover)`;
         out.oldTimeline = ctx.targetObs?.timeline;
@@ -79,7 +91,9 @@ export const fenceOldPrimaryStep: StepDefinition<typeof schema, FenceOutput> = {
   async undo(_step, ctx, out) {
     const released = await undoFence(ctx, out);
     if (ctx.fenceMethod === 'fence-command') {
-      ctx.log.leftToDo.push(`${ctx.primary.name} may have been stopped by its fence_command: start it again, or run the failover again`);
+      ctx.log.leftToDo.push(
+        `${ctx.primary.name} may have been stopped by its fence_command: start it again, or run the failover again`,
+      );
     }
     return `${released} (no promotion happened: ${ctx.primary.name} is still the only primary; clients were held ${formatMs((out.releasedAt ?? 0) - (out.startedAt ?? out.releasedAt ?? 0))})`;
   },

@@ -21,13 +21,17 @@ export async function undoFence(ctx: StepContext, out: FenceOutput): Promise<str
   const restart = out.stopRequested && runner !== undefined;
   if (restart) {
     const how = await ensureExited(runner, ctx.primary, out.postmasterPid, 0).catch((error: Error) => {
-      ctx.log.leftToDo.push(`${ctx.primary.name} cannot be restarted: ${error.message}. Clients stay paused rather than reach it. If it comes back, run the same command again (it undoes this run); if it stays hung, fail over to a replica`);
+      ctx.log.leftToDo.push(
+        `${ctx.primary.name} cannot be restarted: ${error.message}. Clients stay paused rather than reach it. If it comes back, run the same command again (it undoes this run); if it stays hung, fail over to a replica`,
+      );
       throw error;
     });
     await startServer(runner, ctx.primary, 60_000);
     out.stopRequested = false;
     out.stopped = false;
-    done.push(`started ${ctx.primary.name} again as primary${how === 'forced' ? ' (its shutdown was cut short with an immediate stop)' : ''}`);
+    done.push(
+      `started ${ctx.primary.name} again as primary${how === 'forced' ? ' (its shutdown was cut short with an immediate stop)' : ''}`,
+    );
   }
   if (out.readOnly) {
     const session = await ctx.connections.node(ctx.primary.name);
@@ -48,12 +52,18 @@ export async function undoFence(ctx: StepContext, out: FenceOutput): Promise<str
 /** Throws unless `node` accepts a new connection and answers it as a writable primary. */
 async function proveWritable(ctx: StepContext, node: string): Promise<void> {
   const spec = ctx.inventory.nodes.find((n) => n.name === node)!;
-  const seen = await askWritable(node, spec.conn, { applicationName: ctx.applicationName, attempts: 2, connectTimeoutMs: 3000, queryTimeoutMs: 5000 })
-    .catch((error: unknown) => {
-      throw new StepFailedError(`not resuming clients: ${node} does not answer a new connection (${messageOf(error)})`);
-    });
+  const seen = await askWritable(node, spec.conn, {
+    applicationName: ctx.applicationName,
+    attempts: 2,
+    connectTimeoutMs: 3000,
+    queryTimeoutMs: 5000,
+  }).catch((error: unknown) => {
+    throw new StepFailedError(`not resuming clients: ${node} does not answer a new connection (${messageOf(error)})`);
+  });
   if (!isWritable(seen)) {
-    throw new StepFailedError(`not resuming clients: ${node} does not accept writes (in recovery: ${seen.inRecovery}, read-only: ${seen.readOnly})`);
+    throw new StepFailedError(
+      `not resuming clients: ${node} does not accept writes (in recovery: ${seen.inRecovery}, read-only: ${seen.readOnly})`,
+    );
   }
 }
 
@@ -62,11 +72,16 @@ async function proveWritable(ctx: StepContext, node: string): Promise<void> {
  * for the ones that answer, so the cluster is left as it was found, not half-attached.
  */
 async function waitReattached(ctx: StepContext): Promise<string> {
-  const candidates = [ctx.target, ...ctx.siblings.filter((s) => ctx.waitFor.includes(s.name))].filter((n) => n.name !== ctx.primary.name);
+  const candidates = [ctx.target, ...ctx.siblings.filter((s) => ctx.waitFor.includes(s.name))].filter(
+    (n) => n.name !== ctx.primary.name,
+  );
   const expected = (await Promise.all(candidates.map((n) => willReattach(ctx, n.name)))).filter(Boolean).length;
   try {
     const attached = await pollNode(ctx, {
-      node: ctx.primary.name, timeoutMs: 15_000, intervalMs: 100, what: 'replicas reattaching',
+      node: ctx.primary.name,
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      what: 'replicas reattaching',
       probe: async (session) => (await session.one<{ n: number }>(ATTACHED_SQL)).n,
       done: (count) => count >= expected,
     });
@@ -81,6 +96,8 @@ async function waitReattached(ctx: StepContext): Promise<string> {
 async function willReattach(ctx: StepContext, name: string): Promise<boolean> {
   const session = ctx.connections.nodes.get(name);
   if (!(session instanceof NodeSession) || !session.isOpen) return false;
-  const row = await session.one<{ running: boolean }>(`SELECT pg_get_wal_replay_pause_state() = 'not paused' AS running`, [], 2000).catch(() => undefined);
+  const row = await session
+    .one<{ running: boolean }>(`SELECT pg_get_wal_replay_pause_state() = 'not paused' AS running`, [], 2000)
+    .catch(() => undefined);
   return row?.running ?? false;
 }

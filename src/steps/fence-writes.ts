@@ -26,7 +26,10 @@ export const fenceWritesStep: StepDefinition<typeof schema> = {
   schema,
   pauseBudget: (s) => s.pause_timeout + s.stop_timeout,
   title: (_s, plan) => `fence writes (pause pooler, ${FENCE_MODES[plan.fenceMethod].title(plan.primary.name)})`,
-  actions: (step, plan) => [...holdActions(plan, step.pause_timeout), ...FENCE_MODES[plan.fenceMethod].actions(plan, step.stop_timeout)],
+  actions: (step, plan) => [
+    ...holdActions(plan, step.pause_timeout),
+    ...FENCE_MODES[plan.fenceMethod].actions(plan, step.stop_timeout),
+  ],
   async run(_step, ctx, out, actions) {
     out.startedAt = performance.now();
     // The first actions are the holds, one per router, asked in parallel; then the fence, in order.
@@ -41,7 +44,9 @@ export const fenceWritesStep: StepDefinition<typeof schema> = {
       return said.join('; ');
     } catch (error) {
       if (!out.stopped && !(await answers(ctx))) {
-        ctx.log.notes.push(`${ctx.primary.name} does not answer a new connection (hung?): a planned switchover cannot verify its final WAL position; if it stays that way, use the failover procedure`);
+        ctx.log.notes.push(
+          `${ctx.primary.name} does not answer a new connection (hung?): a planned switchover cannot verify its final WAL position; if it stays that way, use the failover procedure`,
+        );
       }
       throw error;
     }
@@ -52,5 +57,8 @@ export const fenceWritesStep: StepDefinition<typeof schema> = {
 /** Whether the old primary accepts a new connection and answers within a second. */
 async function answers(ctx: StepContext): Promise<boolean> {
   const options = { applicationName: ctx.applicationName, attempts: 1, connectTimeoutMs: 1000, queryTimeoutMs: 1000 };
-  return askWritable(ctx.primary.name, ctx.primary.conn, options).then(() => true, () => false);
+  return askWritable(ctx.primary.name, ctx.primary.conn, options).then(
+    () => true,
+    () => false,
+  );
 }

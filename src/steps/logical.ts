@@ -14,8 +14,12 @@ import type { StepContext } from './types.js';
 const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 /** A session to `database` on `node` for one action (the run's held sessions are to each node's own database). */
-export const inDatabase = <T>(ctx: Pick<StepContext, 'applicationName'>, node: NodeSpec, database: string, use: (s: NodeSession) => Promise<T>): Promise<T> =>
-  sessionIn(node, database, use, ctx.applicationName);
+export const inDatabase = <T>(
+  ctx: Pick<StepContext, 'applicationName'>,
+  node: NodeSpec,
+  database: string,
+  use: (s: NodeSession) => Promise<T>,
+): Promise<T> => sessionIn(node, database, use, ctx.applicationName);
 
 export const createPublicationSql = `CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`;
 export const subscribeSql = (database: string, conninfo: string): string =>
@@ -24,11 +28,19 @@ export const subscribeSql = (database: string, conninfo: string): string =>
 export const unsubscribeSql = (database: string): string => `DROP SUBSCRIPTION IF EXISTS ${subscriptionName(database)}`;
 
 export async function hasSubscription(session: NodeSession, database: string): Promise<boolean> {
-  return (await session.one<{ found: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1) AS found', [subscriptionName(database)])).found;
+  return (
+    await session.one<{ found: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1) AS found', [
+      subscriptionName(database),
+    ])
+  ).found;
 }
 
 export async function hasPublication(session: NodeSession): Promise<boolean> {
-  return (await session.one<{ found: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) AS found', [PUBLICATION])).found;
+  return (
+    await session.one<{ found: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) AS found', [
+      PUBLICATION,
+    ])
+  ).found;
 }
 
 /**
@@ -36,7 +48,13 @@ export async function hasPublication(session: NodeSession): Promise<boolean> {
  * the other way: `publisher`'s own subscription is dropped first, so no change loops back. The
  * subscriber is (or stays) read-only: clients write on one side only; its apply worker still applies.
  */
-export async function replicateFromTo(ctx: StepContext, publisher: NodeSpec, subscriber: NodeSpec, database: string, conninfo: string): Promise<void> {
+export async function replicateFromTo(
+  ctx: StepContext,
+  publisher: NodeSpec,
+  subscriber: NodeSpec,
+  database: string,
+  conninfo: string,
+): Promise<void> {
   await inDatabase(ctx, publisher, database, async (s) => {
     await s.query(unsubscribeSql(database));
     if (!(await hasPublication(s))) await s.query(createPublicationSql);

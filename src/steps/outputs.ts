@@ -33,7 +33,12 @@ export interface Outputs {
   readonly follow: { readonly followers: Record<string, string> };
   readonly 'demote-old-primary': { started: boolean; role?: string };
   /** How a former primary (or diverged replica) came back: without a rewind, or after pg_rewind. */
-  readonly rejoin: { how?: 'no rewind needed' | 'pg_rewind'; role?: string; detail?: string; discarded?: { from: string; to: string; bytes: number; timeline?: number } };
+  readonly rejoin: {
+    how?: 'no rewind needed' | 'pg_rewind';
+    role?: string;
+    detail?: string;
+    discarded?: { from: string; to: string; bytes: number; timeline?: number };
+  };
 }
 
 export const newOutputs = (): Outputs => ({
@@ -57,4 +62,5 @@ export const stillHeld = (outputs: Outputs): Set<string> =>
  * pg_control after the stop); unknown when finishing a half-done run, whose old primary may
  * already be on the new timeline as a replica.
  */
-export const oldTimelineOf = (outputs: Outputs): number | undefined => outputs.promote.oldTimeline ?? outputs['fence-writes'].oldTimeline;
+export const oldTimelineOf = (outputs: Outputs): number | undefined =>
+  outputs.promote.oldTimeline ?? outputs['fence-writes'].oldTimeline;

@@ -40,4 +40,3 @@ export async function pollNode<T>(ctx: Pick<StepContext, 'connections'>, options
     await sleep(options.intervalMs, options.signal);
   }
 }
-

@@ -15,7 +15,10 @@ import type { StepDefinition } from './types.js';
 
 const schema = stepParams('preflight', {
   max_lag_bytes: bytes.default(16 * 1024 * 1024),
-  max_lag_seconds: z.number({ error: 'expected a number of seconds' }).min(0, { error: 'expected 0 or more seconds' }).default(10),
+  max_lag_seconds: z
+    .number({ error: 'expected a number of seconds' })
+    .min(0, { error: 'expected 0 or more seconds' })
+    .default(10),
   max_transaction_age: duration('30s'),
   allow_logical_slots: z.boolean({ error: 'expected true or false' }).default(false),
 });
@@ -23,24 +26,33 @@ const schema = stepParams('preflight', {
 export const preflightStep: StepDefinition<typeof schema> = {
   schema,
   title: () => 'preflight checks',
-  actions: (step, plan) => [{
-    text: `observe ${plan.inventory.nodes.length} nodes and ${plan.inventory.poolers.length} pooler(s) again; refuse if any check fails`,
-    run: async (ctx) => {
-      const state = await observeCluster(ctx.connections);
-      const reachable = (name: string) => {
-        const node = nodeState(state, name);
-        return node?.reachable ? (node) : undefined;
-      };
-      const checks = preflight({
-        state, limits: limitsFrom(step), primary: reachable(ctx.primary.name), target: reachable(ctx.target.name), targetName: ctx.target.name, routerChecks,
-      });
-      ctx.record('checks', { checks });
-      const failed = failures(checks);
-      if (failed.length > 0) {
-        throw new PreflightRefusedError(`preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ')}`);
-      }
-      const warnings = checks.filter((c) => c.verdict === 'warn').length;
-      return `${checks.length} checks, ${warnings} warning(s)`;
+  actions: (step, plan) => [
+    {
+      text: `observe ${plan.inventory.nodes.length} nodes and ${plan.inventory.poolers.length} pooler(s) again; refuse if any check fails`,
+      run: async (ctx) => {
+        const state = await observeCluster(ctx.connections);
+        const reachable = (name: string) => {
+          const node = nodeState(state, name);
+          return node?.reachable ? node : undefined;
+        };
+        const checks = preflight({
+          state,
+          limits: limitsFrom(step),
+          primary: reachable(ctx.primary.name),
+          target: reachable(ctx.target.name),
+          targetName: ctx.target.name,
+          routerChecks,
+        });
+        ctx.record('checks', { checks });
+        const failed = failures(checks);
+        if (failed.length > 0) {
+          throw new PreflightRefusedError(
+            `preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ')}`,
+          );
+        }
+        const warnings = checks.filter((c) => c.verdict === 'warn').length;
+        return `${checks.length} checks, ${warnings} warning(s)`;
+      },
     },
-  }],
+  ],
 };

@@ -27,11 +27,15 @@ export const promoteStep: StepDefinition<typeof schema> = {
     {
       text: `${sqlText(plan.target.name, REPLAY_SQL)}  (must still be at or past the final position)`,
       run: async (ctx, out) => {
-        const replay = parseLsn((await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn);
+        const replay = parseLsn(
+          (await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn,
+        );
         // What wait-catchup accepted: past the final position, or (a failover) every complete record received.
         const final = ctx.outputs['wait-catchup'].targetReplayLsn ?? ctx.outputs['fence-writes'].finalLsn;
         if (final === undefined || replay === undefined || replay < final) {
-          throw new StepFailedError(`${ctx.target.name} is at ${formatLsn(replay)}, behind the final position ${formatLsn(final)}: not promoting`);
+          throw new StepFailedError(
+            `${ctx.target.name} is at ${formatLsn(replay)}, behind the final position ${formatLsn(final)}: not promoting`,
+          );
         }
         out.targetReplayLsn = replay;
       },
@@ -41,7 +45,11 @@ export const promoteStep: StepDefinition<typeof schema> = {
       run: async (ctx, out) => {
         out.oldTimeline = ctx.outputs['fence-writes'].oldTimeline ?? ctx.primaryObs?.timeline;
         ctx.noReturn.requested = true;
-        ctx.record('point-of-no-return', { target: ctx.target.name, replayLsn: formatLsn(out.targetReplayLsn), oldTimeline: out.oldTimeline });
+        ctx.record('point-of-no-return', {
+          target: ctx.target.name,
+          replayLsn: formatLsn(out.targetReplayLsn),
+          oldTimeline: out.oldTimeline,
+        });
         await (await ctx.connections.node(ctx.target.name)).query(PROMOTE_SQL);
       },
     },
@@ -50,7 +58,9 @@ export const promoteStep: StepDefinition<typeof schema> = {
       run: async (ctx) => {
         let lastRequest = performance.now();
         await pollNode(ctx, {
-          node: ctx.target.name, timeoutMs: step.timeout, intervalMs: step.poll_interval,
+          node: ctx.target.name,
+          timeoutMs: step.timeout,
+          intervalMs: step.poll_interval,
           what: `promotion of ${ctx.target.name}`,
           probe: async (s) => {
             const { in_recovery: inRecovery } = await s.one<{ in_recovery: boolean }>(IN_RECOVERY_SQL);
@@ -84,7 +94,9 @@ function unblockWrites(plan: PlanContext): Action<Out>[] {
     text: sqlText(plan.target.name, sql),
     run: async (ctx) => {
       if (sql.includes('synchronous_standby_names')) {
-        ctx.log.notes.push(`synchronous_standby_names ('${settings.synchronous_standby_names}') cleared on ${ctx.target.name}; set it again once its standbys stream`);
+        ctx.log.notes.push(
+          `synchronous_standby_names ('${settings.synchronous_standby_names}') cleared on ${ctx.target.name}; set it again once its standbys stream`,
+        );
       }
       await (await ctx.connections.node(ctx.target.name)).query(sql);
     },

@@ -29,15 +29,38 @@ import { waitCatchupStep } from './wait-catchup.js';
 
 /** In the order the schema's error message lists them. */
 export const STEP_DEFINITIONS = [
-  preflightStep, checkLagStep, checkpointStep, fenceWritesStep, waitCatchupStep, promoteStep, repointPoolerStep,
-  resumeStep, unfenceStep, followStep, demoteOldPrimaryStep, syncStandbysStep, verifyStep, sqlStep, execStep,
-  confirmFailureStep, fenceOldPrimaryStep, rejoinStep, restartReplicasStep,
-  logicalCatchupStep, copySequencesStep, switchReplicationStep, takeOverStep, compareTablesStep, unswitchReplicationStep,
+  preflightStep,
+  checkLagStep,
+  checkpointStep,
+  fenceWritesStep,
+  waitCatchupStep,
+  promoteStep,
+  repointPoolerStep,
+  resumeStep,
+  unfenceStep,
+  followStep,
+  demoteOldPrimaryStep,
+  syncStandbysStep,
+  verifyStep,
+  sqlStep,
+  execStep,
+  confirmFailureStep,
+  fenceOldPrimaryStep,
+  rejoinStep,
+  restartReplicasStep,
+  logicalCatchupStep,
+  copySequencesStep,
+  switchReplicationStep,
+  takeOverStep,
+  compareTablesStep,
+  unswitchReplicationStep,
 ] as const;
 
 export const kindOf = (definition: StepDefinition): string => (definition.schema.shape.kind as { value: string }).value;
 
-const byKind = new Map<string, StepDefinition>(STEP_DEFINITIONS.map((d) => [kindOf(d as unknown as StepDefinition), d as unknown as StepDefinition]));
+const byKind = new Map<string, StepDefinition>(
+  STEP_DEFINITIONS.map((d) => [kindOf(d as unknown as StepDefinition), d as unknown as StepDefinition]),
+);
 
 /** The definition of a step's kind, typed loosely: the runner hands each step its own parameters. */
 export function definitionOf(step: Step): StepDefinition<never, unknown> & Pick<StepDefinition, 'schema'> {

@@ -19,14 +19,19 @@ export const repointPoolerStep: StepDefinition<typeof schema> = {
   schema,
   pauseBudget: (s) => s.timeout,
   title: (_s, plan) => `repoint pooler to ${plan.target.name}`,
-  actions: (step, plan) => plan.inventory.poolers.map((spec) => ({
-    text: routerKind(spec.kind).describe.repoint(spec, routeTarget(plan.primary, plan), routeTarget(plan.target, plan), step.timeout).join('\n'),
-    run: async (ctx, out) => {
-      const log = { leftToDo: (line: string) => void ctx.log.leftToDo.push(line) };
-      await ctx.connections.router(spec.name).repoint(routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx), log);
-      out.repointed.add(spec.name);
-    },
-  })),
+  actions: (step, plan) =>
+    plan.inventory.poolers.map((spec) => ({
+      text: routerKind(spec.kind)
+        .describe.repoint(spec, routeTarget(plan.primary, plan), routeTarget(plan.target, plan), step.timeout)
+        .join('\n'),
+      run: async (ctx, out) => {
+        const log = { leftToDo: (line: string) => void ctx.log.leftToDo.push(line) };
+        await ctx.connections
+          .router(spec.name)
+          .repoint(routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx), log);
+        out.repointed.add(spec.name);
+      },
+    })),
   async run(step, ctx, out, actions) {
     // All routers in parallel, bounded: one that hangs on RELOAD must not hold the others' clients past the budget.
     const all = Promise.all(actions.map((a) => perform(a, ctx, out)));

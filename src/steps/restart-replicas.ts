@@ -17,7 +17,15 @@ import { FLUSH_SQL } from '../postgres/sql.js';
 import { streamsFrom } from '../decide/target.js';
 import { pollNode } from './poll.js';
 import { standbyBeforeStartActions } from './upstream.js';
-import { onNewBinaries, shellText, sqlText, type Action, type PlanContext, type StepContext, type StepDefinition } from './types.js';
+import {
+  onNewBinaries,
+  shellText,
+  sqlText,
+  type Action,
+  type PlanContext,
+  type StepContext,
+  type StepDefinition,
+} from './types.js';
 
 const schema = stepParams('restart-replicas', {
   /** How long each replica may take to stop, start, and stream caught up again. */
@@ -42,28 +50,56 @@ interface CaughtUpRow {
 
 export const restartReplicasStep: StepDefinition<typeof schema, Out> = {
   schema,
-  title: (_s, plan) => `restart ${plan.rolling?.restart.join(', ') || 'no replica'} on ${plan.rolling ? versionText(plan.rolling.versionNum) : 'the new binaries'}`,
-  actions: (step, plan) => (plan.rolling?.restart ?? []).flatMap((name) => replicaActions(plan, plan.inventory.nodes.find((n) => n.name === name)!, step)),
+  title: (_s, plan) =>
+    `restart ${plan.rolling?.restart.join(', ') || 'no replica'} on ${plan.rolling ? versionText(plan.rolling.versionNum) : 'the new binaries'}`,
+  actions: (step, plan) =>
+    (plan.rolling?.restart ?? []).flatMap((name) =>
+      replicaActions(
+        plan,
+        plan.inventory.nodes.find((n) => n.name === name)!,
+        step,
+      ),
+    ),
   async run(_step, ctx, out, actions) {
     out.restarted = [];
     for (const action of actions) await action.run?.(ctx, out);
-    return out.restarted.length ? `${out.restarted.join(', ')} restarted on ${versionText(ctx.rolling!.versionNum)}, streaming and caught up` : 'every replica already runs the new binaries';
+    return out.restarted.length
+      ? `${out.restarted.join(', ')} restarted on ${versionText(ctx.rolling!.versionNum)}, streaming and caught up`
+      : 'every replica already runs the new binaries';
   },
 };
 
-function replicaActions(plan: PlanContext, node: NodeSpec, step: { timeout: number; max_lag_bytes: number }): Action<Out>[] {
+function replicaActions(
+  plan: PlanContext,
+  node: NodeSpec,
+  step: { timeout: number; max_lag_bytes: number },
+): Action<Out>[] {
   const upstream = peerAddress(plan.primary);
   const fail = (ctx: StepContext, what: string) => {
-    ctx.log.leftToDo.push(`${node.name} did not come back on the new binaries (${what}); see its log${node.logFile ? ` (${node.logFile})` : ''}, fix it, make sure it runs, and run the rolling restart again: it continues where it stopped`);
-    return new StepFailedError(`${node.name} did not come back on the new binaries: ${what}; stopped before the switchover, ${plan.primary.name} is still the primary`);
+    ctx.log.leftToDo.push(
+      `${node.name} did not come back on the new binaries (${what}); see its log${node.logFile ? ` (${node.logFile})` : ''}, fix it, make sure it runs, and run the rolling restart again: it continues where it stopped`,
+    );
+    return new StepFailedError(
+      `${node.name} did not come back on the new binaries: ${what}; stopped before the switchover, ${plan.primary.name} is still the primary`,
+    );
   };
   // A replica that came back after being down streams from nothing (or from an old primary): it
   // is pointed at the primary, its slot there made, before it starts on the new binaries.
   const obs = plan.state.nodes.find((n) => n.name === node.name);
   const astray = obs?.reachable === true && !streamsFrom(plan.state, obs, plan.primary.name);
   const conninfo = astray ? conninfoTowards(obs.settings.primary_conninfo || plan.replication.conninfo, upstream) : '';
-  const slot = astray ? obs.settings.primary_slot_name || (plan.replication.usesSlots ? slotNameFor(node.name) : '') : '';
-  const repoint = astray ? standbyBeforeStartActions<Out>(plan.primary, node, conninfo, slot, `it does not stream from ${plan.primary.name} now`) : [];
+  const slot = astray
+    ? obs.settings.primary_slot_name || (plan.replication.usesSlots ? slotNameFor(node.name) : '')
+    : '';
+  const repoint = astray
+    ? standbyBeforeStartActions<Out>(
+        plan.primary,
+        node,
+        conninfo,
+        slot,
+        `it does not stream from ${plan.primary.name} now`,
+      )
+    : [];
   return [
     {
       text: shellText(node.name, stopCommand(node, step.timeout)),
@@ -81,8 +117,16 @@ function replicaActions(plan: PlanContext, node: NodeSpec, step: { timeout: numb
           await startServer(ctx.host(node)!, onNewBinaries(ctx, node), step.timeout);
         } catch (error) {
           // The cluster as it was, if the new binaries are the trouble: started again on its own.
-          const back = onNewBinaries(ctx, node) !== node && (await startServer(ctx.host(node)!, node, step.timeout).then(() => true, () => false));
-          if (back) ctx.log.notes.push(`${node.name} was started again on its old binaries (${node.binDir ?? 'its bin directory'})`);
+          const back =
+            onNewBinaries(ctx, node) !== node &&
+            (await startServer(ctx.host(node)!, node, step.timeout).then(
+              () => true,
+              () => false,
+            ));
+          if (back)
+            ctx.log.notes.push(
+              `${node.name} was started again on its old binaries (${node.binDir ?? 'its bin directory'})`,
+            );
           throw fail(ctx, (error as Error).message);
         }
       },
@@ -93,22 +137,34 @@ function replicaActions(plan: PlanContext, node: NodeSpec, step: { timeout: numb
         const primary = await ctx.connections.node(ctx.primary.name);
         let running: number;
         try {
-          running = Number((await pollNode(ctx, {
-            node: node.name, timeoutMs: step.timeout, intervalMs: 50,
-            what: `${node.name} streaming from ${ctx.primary.name} and caught up`,
-            probe: async (session) => {
-              const row = await session.one<CaughtUpRow>(CAUGHT_UP_SQL);
-              const flush = parseLsn((await primary.one<{ lsn: string }>(FLUSH_SQL)).lsn);
-              return { row, lag: lsnDiff(flush, parseLsn(row.replay ?? undefined)) };
-            },
-            done: ({ row, lag }) => row.status === 'streaming' && row.sender_host === upstream.host && Number(row.sender_port) === upstream.port &&
-              lag !== undefined && lag <= BigInt(step.max_lag_bytes),
-            describe: (seen) => (seen ? `${seen.row.status ?? 'no WAL receiver'}, replay lag ${seen.lag ?? '?'} B` : 'no answer'),
-          })).row.version_num);
+          running = Number(
+            (
+              await pollNode(ctx, {
+                node: node.name,
+                timeoutMs: step.timeout,
+                intervalMs: 50,
+                what: `${node.name} streaming from ${ctx.primary.name} and caught up`,
+                probe: async (session) => {
+                  const row = await session.one<CaughtUpRow>(CAUGHT_UP_SQL);
+                  const flush = parseLsn((await primary.one<{ lsn: string }>(FLUSH_SQL)).lsn);
+                  return { row, lag: lsnDiff(flush, parseLsn(row.replay ?? undefined)) };
+                },
+                done: ({ row, lag }) =>
+                  row.status === 'streaming' &&
+                  row.sender_host === upstream.host &&
+                  Number(row.sender_port) === upstream.port &&
+                  lag !== undefined &&
+                  lag <= BigInt(step.max_lag_bytes),
+                describe: (seen) =>
+                  seen ? `${seen.row.status ?? 'no WAL receiver'}, replay lag ${seen.lag ?? '?'} B` : 'no answer',
+              })
+            ).row.version_num,
+          );
         } catch (error) {
           throw fail(ctx, (error as Error).message);
         }
-        if (running !== ctx.rolling!.versionNum) throw fail(ctx, `it runs ${versionText(running)}, not ${versionText(ctx.rolling!.versionNum)}`);
+        if (running !== ctx.rolling!.versionNum)
+          throw fail(ctx, `it runs ${versionText(running)}, not ${versionText(ctx.rolling!.versionNum)}`);
         out.restarted.push(node.name);
         return `${node.name} on ${versionText(running)}, streaming from ${ctx.primary.name}`;
       },

@@ -24,9 +24,10 @@ export const resumeStep: StepDefinition<typeof schema> = {
   actions: (_s, plan) => [
     ...plan.inventory.poolers.map((spec): Action<Out> => ({
       text: routerKind(spec.kind).describe.release(spec).join('\n'),
-      run: async (ctx, out) => (releasable(ctx).has(spec.name)
-        ? (await releaseRouters(ctx, new Set([spec.name]), (name) => out.released.add(name)))[0]
-        : undefined),
+      run: async (ctx, out) =>
+        releasable(ctx).has(spec.name)
+          ? (await releaseRouters(ctx, new Set([spec.name]), (name) => out.released.add(name)))[0]
+          : undefined,
     })),
     {
       text: `${sqlText(plan.target.name, TIMELINE_SQL)}  (clients are back by now)`,
@@ -46,7 +47,9 @@ export const resumeStep: StepDefinition<typeof schema> = {
   async run(_step, ctx, out, actions) {
     // The first actions release the routers, one each, in parallel; the rest follow in order.
     const routers = ctx.inventory.poolers.length;
-    const released = (await Promise.all(actions.slice(0, routers).map((a) => perform(a, ctx, out)))).filter((s): s is string => Boolean(s));
+    const released = (await Promise.all(actions.slice(0, routers).map((a) => perform(a, ctx, out)))).filter(
+      (s): s is string => Boolean(s),
+    );
     out.resumedAt = performance.now();
     const after: string[] = [];
     for (const action of actions.slice(routers)) {
@@ -57,13 +60,19 @@ export const resumeStep: StepDefinition<typeof schema> = {
     const stuck = ctx.inventory.poolers.filter((p) => held.has(p.name) && !out.released.has(p.name));
     if (stuck.length) {
       for (const p of stuck) {
-        ctx.log.leftToDo.push(`${p.name} is still PAUSED and points at ${ctx.primary.name}: it could not be repointed to ${ctx.target.name}; fix that (see the error above), then run the same command again to finish, or repoint it and RESUME ${p.routes.join(', ')} by hand`);
+        ctx.log.leftToDo.push(
+          `${p.name} is still PAUSED and points at ${ctx.primary.name}: it could not be repointed to ${ctx.target.name}; fix that (see the error above), then run the same command again to finish, or repoint it and RESUME ${p.routes.join(', ')} by hand`,
+        );
       }
-      throw new StepFailedError(`kept ${stuck.map((p) => p.name).join(', ')} paused: not repointed to ${ctx.target.name}${released.length ? `; resumed ${released.join('; ')}` : ''}`);
+      throw new StepFailedError(
+        `kept ${stuck.map((p) => p.name).join(', ')} paused: not repointed to ${ctx.target.name}${released.length ? `; resumed ${released.join('; ')}` : ''}`,
+      );
     }
     const startedAt = ctx.outputs['fence-writes'].startedAt;
     const pause = startedAt === undefined ? undefined : out.resumedAt - startedAt;
-    return [released.join('; '), pause === undefined ? '' : `writes were paused for ${formatMs(pause)}`, ...after].filter(Boolean).join('; ');
+    return [released.join('; '), pause === undefined ? '' : `writes were paused for ${formatMs(pause)}`, ...after]
+      .filter(Boolean)
+      .join('; ');
   },
 };
 

@@ -4,7 +4,8 @@ import { routeTargetOf, type RouteTarget } from '../routers/types.js';
 import type { NodeSpec } from '../inventory/model.js';
 import { perform, type Action, type PlanContext, type StepContext } from './types.js';
 
-export const routeTarget = (node: NodeSpec, plan: Pick<PlanContext, 'state'>): RouteTarget => routeTargetOf(node, plan.state.addresses);
+export const routeTarget = (node: NodeSpec, plan: Pick<PlanContext, 'state'>): RouteTarget =>
+  routeTargetOf(node, plan.state.addresses);
 
 /** One action per router: hold its clients (a router is marked held before it is asked, so undo covers a half-done hold). */
 export function holdActions(plan: PlanContext, timeoutMs: number): Action<{ held: Set<string> }>[] {
@@ -25,11 +26,19 @@ export async function holdAll<O>(actions: readonly Action<O>[], ctx: StepContext
 }
 
 /** Releases the named routers in parallel; `released` is called for each one done. */
-export async function releaseRouters(ctx: StepContext, names: ReadonlySet<string>, released: (name: string) => void): Promise<string[]> {
+export async function releaseRouters(
+  ctx: StepContext,
+  names: ReadonlySet<string>,
+  released: (name: string) => void,
+): Promise<string[]> {
   const specs = ctx.inventory.poolers.filter((spec) => names.has(spec.name));
-  return Promise.all(specs.map(async (spec) => {
-    const summary = await ctx.connections.router(spec.name).release([routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx)]);
-    released(spec.name);
-    return summary;
-  }));
+  return Promise.all(
+    specs.map(async (spec) => {
+      const summary = await ctx.connections
+        .router(spec.name)
+        .release([routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx)]);
+      released(spec.name);
+      return summary;
+    }),
+  );
 }

@@ -26,12 +26,14 @@ export const sqlStep: StepDefinition<typeof schema> = {
   title: (s, plan) => s.name ?? `SQL on ${resolveNode(s.node, plan).name}`,
   actions: (step, plan) => {
     const node = resolveNode(step.node, plan);
-    return [{
-      text: sqlText(node.name, step.sql),
-      run: async (ctx) => {
-        const rows = await (await ctx.connections.node(node.name)).query(step.sql, [], step.timeout);
-        return `${node.name}: ${rows.length} row(s)`;
+    return [
+      {
+        text: sqlText(node.name, step.sql),
+        run: async (ctx) => {
+          const rows = await (await ctx.connections.node(node.name)).query(step.sql, [], step.timeout);
+          return `${node.name}: ${rows.length} row(s)`;
+        },
       },
-    }];
+    ];
   },
 };

@@ -16,19 +16,24 @@ export const switchReplicationStep: StepDefinition<typeof schema> = {
   schema,
   pauseBudget: (s) => s.timeout,
   title: (_s, plan) => `replicate ${plan.target.name} -> ${plan.primary.name} (the way back)`,
-  actions: (_step, plan) => (plan.upgrade?.databases ?? []).map((db) => ({
-    text: [
-      sqlText(plan.target.name, `${unsubscribeSql(db)}  (in ${db}; drops its slot on ${plan.primary.name})`),
-      sqlText(plan.target.name, `${createPublicationSql}  (if missing)`),
-      sqlText(plan.primary.name, `${subscribeSql(db, plan.upgrade!.conninfo.toTarget[db] ?? '?')}; ${READ_ONLY_SQL}  (already, by the fence)`),
-    ].join('\n'),
-    run: async (ctx) => {
-      await replicateFromTo(ctx, ctx.target, ctx.primary, db, ctx.upgrade!.conninfo.toTarget[db]!);
-      return `${db}: ${ctx.primary.name} subscribes to ${ctx.target.name} (${subscriptionName(db)})`;
-    },
-  })),
+  actions: (_step, plan) =>
+    (plan.upgrade?.databases ?? []).map((db) => ({
+      text: [
+        sqlText(plan.target.name, `${unsubscribeSql(db)}  (in ${db}; drops its slot on ${plan.primary.name})`),
+        sqlText(plan.target.name, `${createPublicationSql}  (if missing)`),
+        sqlText(
+          plan.primary.name,
+          `${subscribeSql(db, plan.upgrade!.conninfo.toTarget[db] ?? '?')}; ${READ_ONLY_SQL}  (already, by the fence)`,
+        ),
+      ].join('\n'),
+      run: async (ctx) => {
+        await replicateFromTo(ctx, ctx.target, ctx.primary, db, ctx.upgrade!.conninfo.toTarget[db]!);
+        return `${db}: ${ctx.primary.name} subscribes to ${ctx.target.name} (${subscriptionName(db)})`;
+      },
+    })),
   async undo(_step, ctx) {
-    for (const db of ctx.upgrade?.databases ?? []) await replicateFromTo(ctx, ctx.primary, ctx.target, db, ctx.upgrade!.conninfo.toPrimary[db]!);
+    for (const db of ctx.upgrade?.databases ?? [])
+      await replicateFromTo(ctx, ctx.primary, ctx.target, db, ctx.upgrade!.conninfo.toPrimary[db]!);
     return `${ctx.target.name} subscribes to ${ctx.primary.name} again`;
   },
 };

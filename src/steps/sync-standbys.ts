@@ -25,38 +25,65 @@ export const syncStandbysStep: StepDefinition<typeof schema> = {
   title: (_s, plan) => `synchronous standbys on ${plan.target.name}`,
   actions(step, plan) {
     const wanted = translated(plan);
-    if (!wanted) return [{ text: `none: ${plan.primary.name} had no synchronous_standby_names`, run: async () => 'no synchronous standbys to restore' }];
+    if (!wanted)
+      return [
+        {
+          text: `none: ${plan.primary.name} had no synchronous_standby_names`,
+          run: async () => 'no synchronous standbys to restore',
+        },
+      ];
     const { count, names } = syncRequirement(wanted.value);
     // The operator's own config (postgresql.conf) is given back by a RESET, not overridden for good.
-    const setSql = wanted.reset ? 'ALTER SYSTEM RESET synchronous_standby_names' : `ALTER SYSTEM SET synchronous_standby_names = ${quoteLiteral(wanted.value)}`;
+    const setSql = wanted.reset
+      ? 'ALTER SYSTEM RESET synchronous_standby_names'
+      : `ALTER SYSTEM SET synchronous_standby_names = ${quoteLiteral(wanted.value)}`;
     const actions: Action[] = [
       {
         text: `${sqlText(plan.target.name, STREAMING_SQL)}  (until ${count} of ${names === '*' ? 'any standby' : names.join(', ')} stream${count === 1 ? 's' : ''}, up to ${step.timeout} ms)`,
         run: async (ctx) => {
           await pollNode(ctx, {
-            node: ctx.target.name, timeoutMs: step.timeout, intervalMs: 50, what: `${count} synchronous standby(s) streaming from ${ctx.target.name}`,
-            probe: async (s) => (await s.query<{ application_name: string }>(STREAMING_SQL)).map((r) => r.application_name),
-            done: (streaming) => streaming.filter((n) => names === '*' || names.some((w) => w.toLowerCase() === n.toLowerCase())).length >= count,
+            node: ctx.target.name,
+            timeoutMs: step.timeout,
+            intervalMs: 50,
+            what: `${count} synchronous standby(s) streaming from ${ctx.target.name}`,
+            probe: async (s) =>
+              (await s.query<{ application_name: string }>(STREAMING_SQL)).map((r) => r.application_name),
+            done: (streaming) =>
+              streaming.filter((n) => names === '*' || names.some((w) => w.toLowerCase() === n.toLowerCase())).length >=
+              count,
             describe: (streaming) => `streaming: ${streaming?.join(', ') || 'none'}`,
           }).catch((error: Error) => {
-            ctx.log.leftToDo.push(`synchronous_standby_names is still empty on ${ctx.target.name} (commits do not wait for a standby): once ${count} of ${names === '*' ? 'its standbys' : names.join(', ')} stream from it, run: ${setSql}; SELECT pg_reload_conf()`);
+            ctx.log.leftToDo.push(
+              `synchronous_standby_names is still empty on ${ctx.target.name} (commits do not wait for a standby): once ${count} of ${names === '*' ? 'its standbys' : names.join(', ')} stream from it, run: ${setSql}; SELECT pg_reload_conf()`,
+            );
             // The primary serves: synchronous replication left off is degraded, not a failure.
             ctx.log.degraded.push(`${ctx.target.name} (synchronous replication)`);
             throw new SyncNotRestored(`not restoring synchronous replication: ${error.message}`);
           });
         },
       },
-      { text: sqlText(plan.target.name, setSql), run: async (ctx) => void (await (await ctx.connections.node(ctx.target.name)).query(setSql)) },
-      { text: sqlText(plan.target.name, RELOAD_SQL), run: async (ctx) => void (await (await ctx.connections.node(ctx.target.name)).query(RELOAD_SQL)) },
+      {
+        text: sqlText(plan.target.name, setSql),
+        run: async (ctx) => void (await (await ctx.connections.node(ctx.target.name)).query(setSql)),
+      },
+      {
+        text: sqlText(plan.target.name, RELOAD_SQL),
+        run: async (ctx) => void (await (await ctx.connections.node(ctx.target.name)).query(RELOAD_SQL)),
+      },
       {
         text: `${sqlText(plan.target.name, SYNC_STATE_SQL)}  (at least ${count})`,
         run: async (ctx) => {
           await pollNode(ctx, {
-            node: ctx.target.name, timeoutMs: step.timeout, intervalMs: 20, what: `synchronous standbys on ${ctx.target.name}`,
+            node: ctx.target.name,
+            timeoutMs: step.timeout,
+            intervalMs: 20,
+            what: `synchronous standbys on ${ctx.target.name}`,
             probe: async (s) => (await s.one<{ n: number }>(SYNC_STATE_SQL)).n,
             done: (n) => n >= count,
           });
-          ctx.log.notes.push(`synchronous_standby_names on ${ctx.target.name} set to '${wanted.value}' (was '${wanted.was}' on ${ctx.primary.name})`);
+          ctx.log.notes.push(
+            `synchronous_standby_names on ${ctx.target.name} set to '${wanted.value}' (was '${wanted.was}' on ${ctx.primary.name})`,
+          );
           return `synchronous_standby_names = '${wanted.value}' on ${ctx.target.name}`;
         },
       },
@@ -83,7 +110,8 @@ class SyncNotRestored extends StepFailedError {}
  */
 function translated(plan: PlanContext): { value: string; was: string; reset?: boolean } | undefined {
   // Finishing a half-done run: the new primary as observed now (its standby settings are still in its config).
-  const target = plan.targetObs ?? plan.state.nodes.find((n): n is NodeObservation => n.name === plan.target.name && n.reachable);
+  const target =
+    plan.targetObs ?? plan.state.nodes.find((n): n is NodeObservation => n.name === plan.target.name && n.reachable);
   const own = target?.settings.synchronous_standby_names ?? '';
   const was = plan.primaryObs?.settings.synchronous_standby_names ?? (plan.incident ? own : '');
   if (!was || !target) return undefined;
@@ -96,6 +124,8 @@ function translated(plan: PlanContext): { value: string; was: string; reset?: bo
   if (syncNamesFromConfigFile(target) && own === was) return { value: own, was, reset: true };
   const targetName = standbyNameOf(target.settings);
   // The old primary rejoins with the template conninfo; with an application_name there, it is its node name.
-  const oldName = parseConninfo(plan.replication.conninfo || '').application_name ? plan.primary.name : standbyNameOf(plan.primaryObs.settings, '');
+  const oldName = parseConninfo(plan.replication.conninfo || '').application_name
+    ? plan.primary.name
+    : standbyNameOf(plan.primaryObs.settings, '');
   return { value: translateSyncNames(was, targetName, oldName), was };
 }

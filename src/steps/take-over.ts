@@ -35,12 +35,17 @@ export const takeOverStep: StepDefinition<typeof schema> = {
         // The reload reaches this session asynchronously: look again for up to a second.
         const deadline = performance.now() + 1000;
         for (;;) {
-          const row = await (await ctx.connections.node(ctx.target.name)).one<{ in_recovery: boolean; ro: string }>(STATE_SQL);
+          const row = await (
+            await ctx.connections.node(ctx.target.name)
+          ).one<{ in_recovery: boolean; ro: string }>(STATE_SQL);
           if (!row.in_recovery && row.ro === 'off') {
             ctx.noReturn.confirmed = true;
             return `${ctx.target.name} accepts writes`;
           }
-          if (performance.now() > deadline) throw new StepFailedError(`${ctx.target.name} does not accept writes (in recovery: ${row.in_recovery}, default_transaction_read_only: ${row.ro})`);
+          if (performance.now() > deadline)
+            throw new StepFailedError(
+              `${ctx.target.name} does not accept writes (in recovery: ${row.in_recovery}, default_transaction_read_only: ${row.ro})`,
+            );
           await sleep(10);
         }
       },

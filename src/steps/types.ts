@@ -51,7 +51,10 @@ export interface LogicalCutover {
   readonly direction: 'forward' | 'back';
   readonly databases: readonly string[];
   /** How each side's server logs in to the other (for the subscription it gets): host, user, passfile; never a password. */
-  readonly conninfo: { readonly toPrimary: Readonly<Record<string, string>>; readonly toTarget: Readonly<Record<string, string>> };
+  readonly conninfo: {
+    readonly toPrimary: Readonly<Record<string, string>>;
+    readonly toTarget: Readonly<Record<string, string>>;
+  };
   /** Sequences of each database, to copy before clients move. */
   readonly sequences: Readonly<Record<string, readonly string[]>>;
 }
@@ -109,7 +112,8 @@ export interface Action<O = unknown> {
 
 type KindOf<S extends z.ZodObject> = z.output<S> extends { kind: infer K extends string } ? K : never;
 /** The output a step kind writes (an empty record for steps that record nothing). */
-export type OutputOf<S extends z.ZodObject> = KindOf<S> extends keyof Outputs ? Outputs[KindOf<S>] : Record<string, never>;
+export type OutputOf<S extends z.ZodObject> =
+  KindOf<S> extends keyof Outputs ? Outputs[KindOf<S>] : Record<string, never>;
 
 export interface StepDefinition<S extends z.ZodObject = z.ZodObject, O = OutputOf<S>> {
   /** Its parameters and their defaults; the playbook schema is assembled from these. */
@@ -144,7 +148,11 @@ export async function performInOrder<O>(actions: readonly Action<O>[], ctx: Step
 }
 
 /** Runs each group's actions in order, the groups in parallel; one settled result per group. */
-export async function performGroups<O>(actions: readonly Action<O>[], ctx: StepContext, out: O): Promise<Map<string, PromiseSettledResult<string>>> {
+export async function performGroups<O>(
+  actions: readonly Action<O>[],
+  ctx: StepContext,
+  out: O,
+): Promise<Map<string, PromiseSettledResult<string>>> {
   const groups = new Map<string, Action<O>[]>();
   for (const action of actions) groups.set(action.group ?? '', [...(groups.get(action.group ?? '') ?? []), action]);
   const names = [...groups.keys()];

@@ -14,10 +14,12 @@ export const unfenceStep: StepDefinition<typeof schema, FenceOutput> = {
   schema,
   outputOf: 'fence-writes',
   title: (_s, plan) => `unfence ${plan.primary.name}`,
-  actions: (_s, plan) => [{
-    text: FENCE_MODES[plan.fenceMethod].failover
-      ? `undo the failover's fence: RESUME poolers (nothing was promoted; ${plan.primary.name} is still the only primary)`
-      : `undo fence-writes: start ${plan.primary.name} if stopped, reset read-only, prove it accepts writes, RESUME poolers`,
-    run: (ctx, out) => undoFence(ctx, out),
-  }],
+  actions: (_s, plan) => [
+    {
+      text: FENCE_MODES[plan.fenceMethod].failover
+        ? `undo the failover's fence: RESUME poolers (nothing was promoted; ${plan.primary.name} is still the only primary)`
+        : `undo fence-writes: start ${plan.primary.name} if stopped, reset read-only, prove it accepts writes, RESUME poolers`,
+      run: (ctx, out) => undoFence(ctx, out),
+    },
+  ],
 };

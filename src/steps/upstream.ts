@@ -7,7 +7,13 @@ import { peerAddress, type NodeSpec } from '../inventory/model.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { conninfoTowards, maskConninfo, slotNameFor } from '../postgres/conninfo.js';
 import {
-  ENSURE_SLOT_SQL, RECEIVER_SQL, RELOAD_SQL, setPrimaryConninfoSql, setPrimarySlotSql, withValues, type ReceiverRow,
+  ENSURE_SLOT_SQL,
+  RECEIVER_SQL,
+  RELOAD_SQL,
+  setPrimaryConninfoSql,
+  setPrimarySlotSql,
+  withValues,
+  type ReceiverRow,
 } from '../postgres/sql.js';
 import { StepFailedError } from '../errors.js';
 import { standbyConfLines, writeStandbyConf } from '../postgres/server-control.js';
@@ -20,25 +26,54 @@ export function followActions<O>(plan: PlanContext, node: NodeSpec, conninfo: st
     await (await ctx.connections.node(name)).query(sql, params);
   };
   return [
-    ...(slot ? [{ group: node.name, text: sqlText(plan.target.name, withValues(ENSURE_SLOT_SQL, [slot])), run: (ctx: StepContext) => on(ctx, ctx.target.name, ENSURE_SLOT_SQL, [slot]) }] : []),
-    { group: node.name, text: sqlText(node.name, setPrimaryConninfoSql(maskConninfo(conninfo))), run: (ctx) => on(ctx, node.name, setPrimaryConninfoSql(conninfo)) },
-    { group: node.name, text: sqlText(node.name, setPrimarySlotSql(slot)), run: (ctx) => on(ctx, node.name, setPrimarySlotSql(slot)) },
+    ...(slot
+      ? [
+          {
+            group: node.name,
+            text: sqlText(plan.target.name, withValues(ENSURE_SLOT_SQL, [slot])),
+            run: (ctx: StepContext) => on(ctx, ctx.target.name, ENSURE_SLOT_SQL, [slot]),
+          },
+        ]
+      : []),
+    {
+      group: node.name,
+      text: sqlText(node.name, setPrimaryConninfoSql(maskConninfo(conninfo))),
+      run: (ctx) => on(ctx, node.name, setPrimaryConninfoSql(conninfo)),
+    },
+    {
+      group: node.name,
+      text: sqlText(node.name, setPrimarySlotSql(slot)),
+      run: (ctx) => on(ctx, node.name, setPrimarySlotSql(slot)),
+    },
     { group: node.name, text: sqlText(node.name, RELOAD_SQL), run: (ctx) => on(ctx, node.name, RELOAD_SQL) },
   ];
 }
 
-export const waitStreamingText = (plan: PlanContext, node: NodeSpec): string => `${sqlText(node.name, RECEIVER_SQL)}  (until streaming from ${plan.target.name})`;
+export const waitStreamingText = (plan: PlanContext, node: NodeSpec): string =>
+  `${sqlText(node.name, RECEIVER_SQL)}  (until streaming from ${plan.target.name})`;
 
 /** `timeline`: the one it must stream on (default: the new primary's, as resume read it). */
-export async function waitStreaming(ctx: StepContext, node: NodeSpec, timeoutMs: number, timeline = ctx.outputs.resume.newTimeline): Promise<void> {
+export async function waitStreaming(
+  ctx: StepContext,
+  node: NodeSpec,
+  timeoutMs: number,
+  timeline = ctx.outputs.resume.newTimeline,
+): Promise<void> {
   const { host, port } = peerAddress(ctx.target);
   await pollNode(ctx, {
-    node: node.name, timeoutMs, intervalMs: 20,
+    node: node.name,
+    timeoutMs,
+    intervalMs: 20,
     what: `${node.name} streaming from ${ctx.target.name} on timeline ${timeline}`,
     probe: async (session) => (await session.query<ReceiverRow>(RECEIVER_SQL))[0],
-    done: (row) => row !== undefined && row.status === 'streaming' && row.sender_host === host && Number(row.sender_port) === port &&
+    done: (row) =>
+      row !== undefined &&
+      row.status === 'streaming' &&
+      row.sender_host === host &&
+      Number(row.sender_port) === port &&
       Number(row.received_tli) >= (timeline ?? 0),
-    describe: (row) => (row ? `${row.status} from ${row.sender_host}:${row.sender_port} timeline ${row.received_tli}` : 'no WAL receiver'),
+    describe: (row) =>
+      row ? `${row.status} from ${row.sender_host}:${row.sender_port} timeline ${row.received_tli}` : 'no WAL receiver',
   });
 }
 
@@ -47,7 +82,9 @@ export async function waitStreaming(ctx: StepContext, node: NodeSpec, timeoutMs:
  * primary_slot_name as observed), not only by the names this tool gives (a node's own name).
  */
 export function memberSlots(plan: PlanContext): string[] {
-  const used = plan.state.nodes.flatMap((n) => (n.reachable && n.settings.primary_slot_name ? [n.settings.primary_slot_name] : []));
+  const used = plan.state.nodes.flatMap((n) =>
+    n.reachable && n.settings.primary_slot_name ? [n.settings.primary_slot_name] : [],
+  );
   return [...new Set([...plan.inventory.nodes.map((n) => slotNameFor(n.name)), ...used])].sort();
 }
 
@@ -55,7 +92,14 @@ export function memberSlots(plan: PlanContext): string[] {
 export function rejoinUpstream(plan: PlanContext): { slot: string; conninfo: string } {
   const slot = plan.replication.usesSlots ? slotNameFor(plan.primary.name) : '';
   const existing = plan.replication.conninfo;
-  return { slot, conninfo: conninfoTowards(existing, peerAddress(plan.target), parseConninfo(existing).application_name ? plan.primary.name : undefined) };
+  return {
+    slot,
+    conninfo: conninfoTowards(
+      existing,
+      peerAddress(plan.target),
+      parseConninfo(existing).application_name ? plan.primary.name : undefined,
+    ),
+  };
 }
 
 /**
@@ -64,14 +108,29 @@ export function rejoinUpstream(plan: PlanContext): { slot: string; conninfo: str
  * postgresql.auto.conf. A node that must replay WAL from its upstream to become consistent
  * would never accept the connection an ALTER SYSTEM needs.
  */
-export function standbyBeforeStartActions<O>(upstream: NodeSpec, node: NodeSpec, conninfo: string, slot: string, why: string): Action<O>[] {
+export function standbyBeforeStartActions<O>(
+  upstream: NodeSpec,
+  node: NodeSpec,
+  conninfo: string,
+  slot: string,
+  why: string,
+): Action<O>[] {
   return [
-    ...(slot ? [{ text: sqlText(upstream.name, withValues(ENSURE_SLOT_SQL, [slot])), run: async (ctx: StepContext) => void (await (await ctx.connections.node(upstream.name)).query(ENSURE_SLOT_SQL, [slot])) }] : []),
+    ...(slot
+      ? [
+          {
+            text: sqlText(upstream.name, withValues(ENSURE_SLOT_SQL, [slot])),
+            run: async (ctx: StepContext) =>
+              void (await (await ctx.connections.node(upstream.name)).query(ENSURE_SLOT_SQL, [slot])),
+          },
+        ]
+      : []),
     {
       text: `[${node.name}] shell: in ${node.dataDir ?? '<data_dir>'}/postgresql.auto.conf: ${standbyConfLines(maskConninfo(conninfo), slot).join('; ')}  (${why})`,
       run: async (ctx: StepContext) => {
         const runner = ctx.host(node);
-        if (!runner) throw new StepFailedError(`${node.name} has no host_access: its standby settings cannot be written`);
+        if (!runner)
+          throw new StepFailedError(`${node.name} has no host_access: its standby settings cannot be written`);
         await writeStandbyConf(runner, node, conninfo, slot);
       },
     },

@@ -17,7 +17,9 @@ import { sqlText, type Action, type PlanContext, type StepContext, type StepDefi
 
 const schema = stepParams('verify', { timeout: duration('15s') });
 /** Each round collects the problems its actions find. */
-interface Round { problems: string[] }
+interface Round {
+  problems: string[];
+}
 
 export const verifyStep: StepDefinition<typeof schema, Round> = {
   schema,
@@ -38,29 +40,49 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
     ...plan.inventory.poolers.map((spec): Action<Round> => ({
       text: routerKind(spec.kind).describe.verify(spec).join('\n'),
       run: async (ctx, round) => {
-        round.problems.push(...(await ctx.connections.router(spec.name).verify(routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx), ctx.applicationName)));
+        round.problems.push(
+          ...(await ctx.connections
+            .router(spec.name)
+            .verify(routeTarget(ctx.primary, ctx), routeTarget(ctx.target, ctx), ctx.applicationName)),
+        );
       },
     })),
-    ...(FENCE_MODES[plan.fenceMethod].oldPrimaryProblem ? [{
-      text: sqlText(plan.primary.name, `${ROLE_SQL}  (${plan.fenceMethod}: ${FENCE_MODES[plan.fenceMethod].rejoins ? 'a replica, or down' : 'not writable, or down'})`),
-      run: async (ctx: StepContext, round: Round) => {
-        const session = await ctx.connections.node(ctx.primary.name).catch(() => undefined);
-        const row = await session?.one<{ in_recovery: boolean; ro: string }>(ROLE_SQL).catch(() => undefined);
-        const problem = row && FENCE_MODES[ctx.fenceMethod].oldPrimaryProblem?.(row, ctx.primary.name);
-        if (problem) round.problems.push(problem);
-      },
-    }] : []),
+    ...(FENCE_MODES[plan.fenceMethod].oldPrimaryProblem
+      ? [
+          {
+            text: sqlText(
+              plan.primary.name,
+              `${ROLE_SQL}  (${plan.fenceMethod}: ${FENCE_MODES[plan.fenceMethod].rejoins ? 'a replica, or down' : 'not writable, or down'})`,
+            ),
+            run: async (ctx: StepContext, round: Round) => {
+              const session = await ctx.connections.node(ctx.primary.name).catch(() => undefined);
+              const row = await session?.one<{ in_recovery: boolean; ro: string }>(ROLE_SQL).catch(() => undefined);
+              const problem = row && FENCE_MODES[ctx.fenceMethod].oldPrimaryProblem?.(row, ctx.primary.name);
+              if (problem) round.problems.push(problem);
+            },
+          },
+        ]
+      : []),
     // A rolling restart: every server on the new version, the old primary included.
-    ...(plan.rolling ? [{
-      text: `[every node] SQL: SELECT current_setting('server_version_num')  (${plan.rolling.versionNum} on each)`,
-      run: async (ctx: StepContext, round: Round) => {
-        for (const node of ctx.inventory.nodes.filter((n) => !ctx.unreachable.includes(n.name))) {
-          const session = await ctx.connections.node(node.name).catch(() => undefined);
-          const row = await session?.one<{ v: number }>("SELECT current_setting('server_version_num')::int AS v").catch(() => undefined);
-          if (row && Number(row.v) !== ctx.rolling!.versionNum) round.problems.push(`${node.name} runs ${versionText(Number(row.v))}, not ${versionText(ctx.rolling!.versionNum)}`);
-        }
-      },
-    }] : []),
+    ...(plan.rolling
+      ? [
+          {
+            text: `[every node] SQL: SELECT current_setting('server_version_num')  (${plan.rolling.versionNum} on each)`,
+            run: async (ctx: StepContext, round: Round) => {
+              for (const node of ctx.inventory.nodes.filter((n) => !ctx.unreachable.includes(n.name))) {
+                const session = await ctx.connections.node(node.name).catch(() => undefined);
+                const row = await session
+                  ?.one<{ v: number }>("SELECT current_setting('server_version_num')::int AS v")
+                  .catch(() => undefined);
+                if (row && Number(row.v) !== ctx.rolling!.versionNum)
+                  round.problems.push(
+                    `${node.name} runs ${versionText(Number(row.v))}, not ${versionText(ctx.rolling!.versionNum)}`,
+                  );
+              }
+            },
+          },
+        ]
+      : []),
     ...followersOf(plan).map((node): Action<Round> => ({
       text: `${sqlText(node.name, RECEIVER_SQL)}  (streaming from ${plan.target.name})`,
       run: async (ctx, round) => {
@@ -91,7 +113,9 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
 /** The old primary (when it rejoined) and the replicas the run waited for. */
 function followersOf(plan: PlanContext): NodeSpec[] {
   const waited = plan.siblings.filter((s) => plan.waitFor.includes(s.name));
-  return FENCE_MODES[plan.fenceMethod].rejoins && plan.primary.name !== plan.target.name ? [plan.primary, ...waited] : waited;
+  return FENCE_MODES[plan.fenceMethod].rejoins && plan.primary.name !== plan.target.name
+    ? [plan.primary, ...waited]
+    : waited;
 }
 
 async function followerProblems(ctx: StepContext, name: string): Promise<string[]> {
@@ -99,6 +123,9 @@ async function followerProblems(ctx: StepContext, name: string): Promise<string[
   if (!session) return [`${name} is unreachable`];
   const row = (await session.query<ReceiverRow>(RECEIVER_SQL).catch(() => []))[0];
   const upstream = peerAddress(ctx.target);
-  if (row?.status === 'streaming' && row.sender_host === upstream.host && Number(row.sender_port) === upstream.port) return [];
-  return [`${name} is not streaming from ${ctx.target.name} (${row ? `${row.status} from ${row.sender_host}:${row.sender_port}` : 'no WAL receiver'})`];
+  if (row?.status === 'streaming' && row.sender_host === upstream.host && Number(row.sender_port) === upstream.port)
+    return [];
+  return [
+    `${name} is not streaming from ${ctx.target.name} (${row ? `${row.status} from ${row.sender_host}:${row.sender_port}` : 'no WAL receiver'})`,
+  ];
 }

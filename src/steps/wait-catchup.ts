@@ -21,45 +21,52 @@ export const waitCatchupStep: StepDefinition<typeof schema> = {
   schema,
   pauseBudget: (s) => s.timeout,
   title: (_s, plan) => `wait for ${plan.target.name} to replay ${plan.primary.name}'s final WAL`,
-  actions: (step, plan) => [{
-    text: `${sqlText(plan.target.name, REPLAY_SQL)}  (every ${step.poll_interval} ms, up to ${step.timeout} ms, until ${FENCE_MODES[plan.fenceMethod].catchupText}; ${RELOAD_SQL} if it stalls ${NUDGE_AFTER_MS} ms)`,
-    run: async (ctx, out) => {
-      const final = ctx.outputs['fence-writes'].finalLsn;
-      if (final === undefined) throw new StepFailedError(`the final WAL position of ${ctx.primary.name} is unknown`);
-      const mode = FENCE_MODES[ctx.fenceMethod];
-      const caughtUp = (lsn: Lsn | undefined) => lsn !== undefined && mode.caughtUp(lsn, final);
-      let nudgedAt = performance.now();
-      // For a mode that settles: when replay and receipt last moved (a changed pair restarts the clock).
-      let seen = '';
-      let stillSince = performance.now();
-      const settled = () => mode.failover === true && performance.now() - stillSince >= SETTLE_MS;
-      const replay = await pollNode(ctx, {
-        node: ctx.target.name, timeoutMs: step.timeout, intervalMs: step.poll_interval, signal: ctx.signal,
-        what: `${ctx.target.name} replaying up to ${formatLsn(final)}`,
-        probe: async (session) => {
-          const row = await session.one<{ lsn: string; received: string | null }>(mode.failover ? SETTLE_SQL : REPLAY_SQL);
-          const lsn = parseLsn(row.lsn);
-          if (`${row.lsn}/${row.received}` !== seen) {
-            seen = `${row.lsn}/${row.received}`;
-            stillSince = performance.now();
-          }
-          if (!caughtUp(lsn) && performance.now() - nudgedAt > NUDGE_AFTER_MS) {
-            // Seen here about once in 30 runs: the WAL had arrived but the startup process slept
-            // its 5 s timeout. SIGHUP (a config reload) wakes it; nothing in the config changes.
-            nudgedAt = performance.now();
-            ctx.record('catchup-nudged', { target: ctx.target.name, replayLsn: formatLsn(lsn) });
-            await session.query(RELOAD_SQL);
-          }
-          return lsn;
-        },
-        done: (lsn) => caughtUp(lsn) || (lsn !== undefined && settled()),
-        describe: (lsn) => `replayed ${formatLsn(lsn)}`,
-      });
-      out.targetReplayLsn = replay;
-      if (!caughtUp(replay)) {
-        return `${ctx.target.name} replayed ${formatLsn(replay)}, every complete record it received (it received up to ${formatLsn(final)}: the rest is a record ${ctx.primary.name} never finished sending)`;
-      }
-      return `${ctx.target.name} replayed ${formatLsn(replay)} (old primary's final ${formatLsn(final)})`;
+  actions: (step, plan) => [
+    {
+      text: `${sqlText(plan.target.name, REPLAY_SQL)}  (every ${step.poll_interval} ms, up to ${step.timeout} ms, until ${FENCE_MODES[plan.fenceMethod].catchupText}; ${RELOAD_SQL} if it stalls ${NUDGE_AFTER_MS} ms)`,
+      run: async (ctx, out) => {
+        const final = ctx.outputs['fence-writes'].finalLsn;
+        if (final === undefined) throw new StepFailedError(`the final WAL position of ${ctx.primary.name} is unknown`);
+        const mode = FENCE_MODES[ctx.fenceMethod];
+        const caughtUp = (lsn: Lsn | undefined) => lsn !== undefined && mode.caughtUp(lsn, final);
+        let nudgedAt = performance.now();
+        // For a mode that settles: when replay and receipt last moved (a changed pair restarts the clock).
+        let seen = '';
+        let stillSince = performance.now();
+        const settled = () => mode.failover === true && performance.now() - stillSince >= SETTLE_MS;
+        const replay = await pollNode(ctx, {
+          node: ctx.target.name,
+          timeoutMs: step.timeout,
+          intervalMs: step.poll_interval,
+          signal: ctx.signal,
+          what: `${ctx.target.name} replaying up to ${formatLsn(final)}`,
+          probe: async (session) => {
+            const row = await session.one<{ lsn: string; received: string | null }>(
+              mode.failover ? SETTLE_SQL : REPLAY_SQL,
+            );
+            const lsn = parseLsn(row.lsn);
+            if (`${row.lsn}/${row.received}` !== seen) {
+              seen = `${row.lsn}/${row.received}`;
+              stillSince = performance.now();
+            }
+            if (!caughtUp(lsn) && performance.now() - nudgedAt > NUDGE_AFTER_MS) {
+              // Seen here about once in 30 runs: the WAL had arrived but the startup process slept
+              // its 5 s timeout. SIGHUP (a config reload) wakes it; nothing in the config changes.
+              nudgedAt = performance.now();
+              ctx.record('catchup-nudged', { target: ctx.target.name, replayLsn: formatLsn(lsn) });
+              await session.query(RELOAD_SQL);
+            }
+            return lsn;
+          },
+          done: (lsn) => caughtUp(lsn) || (lsn !== undefined && settled()),
+          describe: (lsn) => `replayed ${formatLsn(lsn)}`,
+        });
+        out.targetReplayLsn = replay;
+        if (!caughtUp(replay)) {
+          return `${ctx.target.name} replayed ${formatLsn(replay)}, every complete record it received (it received up to ${formatLsn(final)}: the rest is a record ${ctx.primary.name} never finished sending)`;
+        }
+        return `${ctx.target.name} replayed ${formatLsn(replay)} (old primary's final ${formatLsn(final)})`;
+      },
     },
-  }],
+  ],
 };

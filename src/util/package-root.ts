@@ -10,7 +10,11 @@ function find(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'pg-handover') return dir;
+    if (
+      existsSync(manifest) &&
+      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'pg-handover'
+    )
+      return dir;
     const parent = dirname(dir);
     if (parent === dir) throw new Error('pg-handover: cannot find its package directory');
     dir = parent;

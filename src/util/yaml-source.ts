@@ -26,7 +26,11 @@ export async function readYamlFile(file: string, what: string): Promise<YamlSour
   let text: string;
   try {
     const size = (await stat(file)).size;
-    if (size > MAX_YAML_BYTES) throw new BadInputError(`${what} ${file}: ${(size / 1024 / 1024).toFixed(1)} MiB, over the ${MAX_YAML_BYTES / 1024 / 1024} MiB limit`, 'file');
+    if (size > MAX_YAML_BYTES)
+      throw new BadInputError(
+        `${what} ${file}: ${(size / 1024 / 1024).toFixed(1)} MiB, over the ${MAX_YAML_BYTES / 1024 / 1024} MiB limit`,
+        'file',
+      );
     text = await readFile(file, 'utf8');
   } catch (error) {
     if (error instanceof BadInputError) throw error;
@@ -85,7 +89,9 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : typeof value;
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint'
+    ? String(value)
+    : typeof value;
 }
 
 const isDefaultMessage = (message: string): boolean => /^Invalid|^Too (big|small)/.test(message);
@@ -105,14 +111,19 @@ export function issueMessage(issue: z.core.$ZodIssue): string {
       if ((issue as { note?: string }).note === 'No matching discriminator') {
         // zod reports the whole object; the value that mattered is the discriminator itself.
         const key = issue.path[issue.path.length - 1];
-        const value = input && typeof input === 'object' && key !== undefined ? (input as Record<PropertyKey, unknown>)[key] : input;
+        const value =
+          input && typeof input === 'object' && key !== undefined
+            ? (input as Record<PropertyKey, unknown>)[key]
+            : input;
         return `${issue.message.replace(/^Invalid input: /, '')}, got ${describeValue(value)}`;
       }
       return issue.message;
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(input)}`;
     default:
-      return input === undefined || typeof input === 'object' ? issue.message : `${issue.message}, got ${describeValue(input)}`;
+      return input === undefined || typeof input === 'object'
+        ? issue.message
+        : `${issue.message}, got ${describeValue(input)}`;
   }
 }
 

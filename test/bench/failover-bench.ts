@@ -28,7 +28,10 @@ const { values: flags } = parseArgs({
   },
 });
 const BIN = resolve('bin/pg-handover.js');
-const KINDS = [{ name: 'dead (SIGKILL)', signal: 'SIGKILL' }, { name: 'hung (SIGSTOP)', signal: 'SIGSTOP' }] as const;
+const KINDS = [
+  { name: 'dead (SIGKILL)', signal: 'SIGKILL' },
+  { name: 'hung (SIGSTOP)', signal: 'SIGSTOP' },
+] as const;
 
 interface Round {
   readonly kind: string;
@@ -61,19 +64,43 @@ async function round(kind: (typeof KINDS)[number]): Promise<Round> {
     if (kind.signal === 'SIGKILL') process.kill(pid, 'SIGKILL');
     else frozen.push(...freezeNode(manifest, 'pg1'));
     const start = load.elapsed();
-    const result = await execa('node', [BIN, 'failover', '-i', manifest.inventoryFile, '--yes', '--json'], { reject: false, stdin: 'ignore' });
+    const result = await execa('node', [BIN, 'failover', '-i', manifest.inventoryFile, '--yes', '--json'], {
+      reject: false,
+      stdin: 'ignore',
+    });
     const end = load.elapsed();
     await sleep(1000);
     const outcome = await load.stop();
-    const report = JSON.parse(String(result.stdout).split('\n').find((l) => l.includes('"event":"report"')) ?? '{}').report ?? {};
-    if (result.exitCode !== 0) log(`exit ${result.exitCode}:\n${String(result.stdout).split('\n').filter((l) => /FAIL|"verdict":"fail"|error/.test(l)).slice(-6).join('\n')}\n${String(result.stderr).split('\n').slice(-25).join('\n')}`);
+    const report =
+      JSON.parse(
+        String(result.stdout)
+          .split('\n')
+          .find((l) => l.includes('"event":"report"')) ?? '{}',
+      ).report ?? {};
+    if (result.exitCode !== 0)
+      log(
+        `exit ${result.exitCode}:\n${String(result.stdout)
+          .split('\n')
+          .filter((l) => /FAIL|"verdict":"fail"|error/.test(l))
+          .slice(-6)
+          .join('\n')}\n${String(result.stderr).split('\n').slice(-25).join('\n')}`,
+      );
     const target = String(report.target ?? 'pg2');
     const first = Math.min(...outcome.records.filter((r) => r.ok && r.sentAt > start).map((r) => r.doneAt));
     const node = inventory.nodes.find((n) => n.name === target)!;
-    const lost = await missingAcknowledged({ ...node.conn, dbname: app.dbname }, outcome.records.filter((r) => r.doneAt < start || r.ok));
+    const lost = await missingAcknowledged(
+      { ...node.conn, dbname: app.dbname },
+      outcome.records.filter((r) => r.doneAt < start || r.ok),
+    );
     return {
-      kind: kind.name, exitCode: result.exitCode ?? -1, firstCommitMs: first - start, commandMs: end - start,
-      errors: outcome.records.filter((r) => !r.ok).length, lost, target, possibleLoss: String(report.possibleLoss ?? ''),
+      kind: kind.name,
+      exitCode: result.exitCode ?? -1,
+      firstCommitMs: first - start,
+      commandMs: end - start,
+      errors: outcome.records.filter((r) => !r.ok).length,
+      lost,
+      target,
+      possibleLoss: String(report.possibleLoss ?? ''),
     };
   } finally {
     thawNode(frozen);
@@ -90,33 +117,64 @@ async function main(): Promise<void> {
     for (let i = 0; i < Number(flags.rounds); i++) {
       const r = await round(kind);
       rounds.push(r);
-      log(`${kind.name} ${i + 1}/${flags.rounds}: exit ${r.exitCode}, first commit ${fmt(r.firstCommitMs)} ms after the command started, ${r.errors} errors, ${r.lost} lost`);
+      log(
+        `${kind.name} ${i + 1}/${flags.rounds}: exit ${r.exitCode}, first commit ${fmt(r.firstCommitMs)} ms after the command started, ${r.errors} errors, ${r.lost} lost`,
+      );
     }
   }
   const row = (name: string, values: number[], unit = 'ms') => {
     const s = summarize(values);
     return `${name.padEnd(40)} ${fmt(s.median).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}  ${unit}`;
   };
-  const lines = ['', `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, playbook defaults (detection timeout 2 s)`,
-    `${'metric'.padEnd(40)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`];
+  const lines = [
+    '',
+    `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, playbook defaults (detection timeout 2 s)`,
+    `${'metric'.padEnd(40)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
+  ];
   for (const kind of KINDS) {
     const of = rounds.filter((r) => r.kind === kind.name);
-    lines.push(`${kind.name}:`,
-      row('  command start -> first commit', of.map((r) => r.firstCommitMs)),
-      row('  command wall time', of.map((r) => r.commandMs)),
-      row('  client-visible errors', of.map((r) => r.errors), 'errors'),
-      row('  acknowledged commits lost', of.map((r) => r.lost), 'rows'),
-      `  exit codes: ${of.map((r) => r.exitCode).join(' ')}`);
+    lines.push(
+      `${kind.name}:`,
+      row(
+        '  command start -> first commit',
+        of.map((r) => r.firstCommitMs),
+      ),
+      row(
+        '  command wall time',
+        of.map((r) => r.commandMs),
+      ),
+      row(
+        '  client-visible errors',
+        of.map((r) => r.errors),
+        'errors',
+      ),
+      row(
+        '  acknowledged commits lost',
+        of.map((r) => r.lost),
+        'rows',
+      ),
+      `  exit codes: ${of.map((r) => r.exitCode).join(' ')}`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  const previous = await readFile(join(outDir, 'results.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => ({}));
-  const failover = Object.fromEntries(KINDS.map((k) => {
-    const of = rounds.filter((r) => r.kind === k.name);
-    return [k.signal === 'SIGKILL' ? 'dead' : 'hung', {
-      firstCommitMs: summarize(of.map((r) => r.firstCommitMs)), commandMs: summarize(of.map((r) => r.commandMs)),
-      errors: summarize(of.map((r) => r.errors)), lost: summarize(of.map((r) => r.lost)), rounds: of,
-    }];
-  }));
+  const previous = await readFile(join(outDir, 'results.json'), 'utf8')
+    .then((t) => JSON.parse(t) as Record<string, unknown>)
+    .catch(() => ({}));
+  const failover = Object.fromEntries(
+    KINDS.map((k) => {
+      const of = rounds.filter((r) => r.kind === k.name);
+      return [
+        k.signal === 'SIGKILL' ? 'dead' : 'hung',
+        {
+          firstCommitMs: summarize(of.map((r) => r.firstCommitMs)),
+          commandMs: summarize(of.map((r) => r.commandMs)),
+          errors: summarize(of.map((r) => r.errors)),
+          lost: summarize(of.map((r) => r.lost)),
+          rounds: of,
+        },
+      ];
+    }),
+  );
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify({ ...previous, failover }, null, 2)}\n`);
 }
 

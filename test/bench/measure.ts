@@ -10,11 +10,17 @@ export interface ClientView {
 }
 
 /** Commits answered inside [from, to] on the load's clock; a gap counts if it overlaps the window. */
-export function clientView(records: readonly CommitRecord[], from: number, to: number, missingKeys: ReadonlySet<string>): ClientView {
+export function clientView(
+  records: readonly CommitRecord[],
+  from: number,
+  to: number,
+  missingKeys: ReadonlySet<string>,
+): ClientView {
   const inWindow = records.filter((r) => r.doneAt >= from && r.doneAt <= to);
   const gap = longestGap(records, from, to);
   return {
-    longestGapMs: gap.gapMs, gapStartMs: gap.fromMs,
+    longestGapMs: gap.gapMs,
+    gapStartMs: gap.fromMs,
     errors: inWindow.filter((r) => !r.ok).length,
     missing: inWindow.filter((r) => r.ok && missingKeys.has(recordKey(r))).length,
     commits: inWindow.filter((r) => r.ok).length,

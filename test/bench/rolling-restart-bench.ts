@@ -51,15 +51,27 @@ async function round(older: string): Promise<Round> {
     load.start();
     await sleep(1000);
     const start = load.elapsed();
-    const result = await execa('node', [BIN, 'rolling-restart', '-i', manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json'], { reject: false, stdin: 'ignore' });
+    const result = await execa(
+      'node',
+      [BIN, 'rolling-restart', '-i', manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json'],
+      { reject: false, stdin: 'ignore' },
+    );
     const end = load.elapsed();
     await sleep(1000);
     const outcome = await load.stop();
-    const report = JSON.parse(String(result.stdout).split('\n').find((l) => l.includes('"event":"report"')) ?? '{}').report ?? {};
-    if (result.exitCode !== 0) log(`exit ${result.exitCode}: ${String(result.stderr).split('\n').slice(-12).join('\n')}`);
+    const report =
+      JSON.parse(
+        String(result.stdout)
+          .split('\n')
+          .find((l) => l.includes('"event":"report"')) ?? '{}',
+      ).report ?? {};
+    if (result.exitCode !== 0)
+      log(`exit ${result.exitCode}: ${String(result.stderr).split('\n').slice(-12).join('\n')}`);
     const primary = inventory.nodes.find((n) => n.name === (report.primaryNow ?? 'pg2'))!;
     return {
-      exitCode: result.exitCode ?? -1, totalMs: Number(report.totalMs ?? end - start), writePauseMs: Number(report.writePauseMs ?? NaN),
+      exitCode: result.exitCode ?? -1,
+      totalMs: Number(report.totalMs ?? end - start),
+      writePauseMs: Number(report.writePauseMs ?? NaN),
       longestGapMs: longestGap(outcome.records, start, end).gapMs,
       errors: outcome.records.filter((r) => !r.ok).length,
       lost: await missingAcknowledged({ ...primary.conn, dbname: app.dbname }, outcome.records),
@@ -78,26 +90,54 @@ async function main(): Promise<void> {
   for (let i = 0; i < Number(flags.rounds); i++) {
     const r = await round(older);
     rounds.push(r);
-    log(`round ${i + 1}/${flags.rounds}: exit ${r.exitCode}, ${fmt(r.totalMs)} ms, longest gap ${fmt(r.longestGapMs)} ms, ${r.errors} errors, ${r.lost} lost`);
+    log(
+      `round ${i + 1}/${flags.rounds}: exit ${r.exitCode}, ${fmt(r.totalMs)} ms, longest gap ${fmt(r.longestGapMs)} ms, ${r.errors} errors, ${r.lost} lost`,
+    );
   }
   const row = (name: string, values: number[], unit = 'ms') => {
     const s = summarize(values);
     return `${name.padEnd(40)} ${fmt(s.median).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}  ${unit}`;
   };
-  process.stdout.write(`${[
-    '', `pg-handover rolling-restart benchmark: 15.17 -> 15.18, ${flags.rounds} rounds, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, playbook defaults`,
-    `${'metric'.padEnd(40)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
-    row('total time (3 restarts + switchover)', rounds.map((r) => r.totalMs)),
-    row('write pause (pooler paused -> resumed)', rounds.map((r) => r.writePauseMs)),
-    row('longest client gap', rounds.map((r) => r.longestGapMs)),
-    row('client-visible errors', rounds.map((r) => r.errors), 'errors'),
-    row('acknowledged commits lost', rounds.map((r) => r.lost), 'rows'),
-    `exit codes: ${rounds.map((r) => r.exitCode).join(' ')}`,
-  ].join('\n')}\n`);
-  const previous = await readFile(join(outDir, 'results.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>).catch(() => ({}));
+  process.stdout.write(
+    `${[
+      '',
+      `pg-handover rolling-restart benchmark: 15.17 -> 15.18, ${flags.rounds} rounds, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, playbook defaults`,
+      `${'metric'.padEnd(40)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
+      row(
+        'total time (3 restarts + switchover)',
+        rounds.map((r) => r.totalMs),
+      ),
+      row(
+        'write pause (pooler paused -> resumed)',
+        rounds.map((r) => r.writePauseMs),
+      ),
+      row(
+        'longest client gap',
+        rounds.map((r) => r.longestGapMs),
+      ),
+      row(
+        'client-visible errors',
+        rounds.map((r) => r.errors),
+        'errors',
+      ),
+      row(
+        'acknowledged commits lost',
+        rounds.map((r) => r.lost),
+        'rows',
+      ),
+      `exit codes: ${rounds.map((r) => r.exitCode).join(' ')}`,
+    ].join('\n')}\n`,
+  );
+  const previous = await readFile(join(outDir, 'results.json'), 'utf8')
+    .then((t) => JSON.parse(t) as Record<string, unknown>)
+    .catch(() => ({}));
   const rollingRestart = {
-    totalMs: summarize(rounds.map((r) => r.totalMs)), writePauseMs: summarize(rounds.map((r) => r.writePauseMs)),
-    longestGapMs: summarize(rounds.map((r) => r.longestGapMs)), errors: summarize(rounds.map((r) => r.errors)), lost: summarize(rounds.map((r) => r.lost)), rounds,
+    totalMs: summarize(rounds.map((r) => r.totalMs)),
+    writePauseMs: summarize(rounds.map((r) => r.writePauseMs)),
+    longestGapMs: summarize(rounds.map((r) => r.longestGapMs)),
+    errors: summarize(rounds.map((r) => r.errors)),
+    lost: summarize(rounds.map((r) => r.lost)),
+    rounds,
   };
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify({ ...previous, rollingRestart }, null, 2)}\n`);
 }

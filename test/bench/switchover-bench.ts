@@ -33,7 +33,8 @@ const { values: flags } = parseArgs({
   },
 });
 type RouterName = 'pgbouncer' | 'haproxy';
-if (!['pgbouncer', 'haproxy'].includes(String(flags.router))) throw new Error('--router: expected pgbouncer or haproxy');
+if (!['pgbouncer', 'haproxy'].includes(String(flags.router)))
+  throw new Error('--router: expected pgbouncer or haproxy');
 const N = Number(flags.switchovers);
 const BIN = resolve('bin/pg-handover.js');
 const KEY_STEPS = ['fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume'];
@@ -64,7 +65,8 @@ interface RouterFigures {
 async function main(): Promise<void> {
   const routers: RouterName[] = flags.router === 'haproxy' ? ['haproxy', 'pgbouncer'] : ['pgbouncer'];
   const figures: RouterFigures[] = [];
-  for (const router of routers) figures.push(await benchRouter(router, routers.length > 1 ? join(String(flags.out), router) : String(flags.out)));
+  for (const router of routers)
+    figures.push(await benchRouter(router, routers.length > 1 ? join(String(flags.out), router) : String(flags.out)));
   if (figures.length > 1) printSideBySide(figures);
 }
 
@@ -82,7 +84,9 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
     const journalDir = join(dir, 'runs');
     const helpMs = await timeCommand(['--help'], 5);
     const dryRunMs = await timeCommand(['promote', '-i', manifest.inventoryFile, '--dry-run'], 5);
-    log(`--help ${fmt(summarize(helpMs).median)} ms, promote --dry-run ${fmt(summarize(dryRunMs).median)} ms (medians of 5, node start-up included)`);
+    log(
+      `--help ${fmt(summarize(helpMs).median)} ms, promote --dry-run ${fmt(summarize(dryRunMs).median)} ms (medians of 5, node start-up included)`,
+    );
 
     await createLoadTable(app);
     const load = new WriteLoad({ conn: app, clients: Number(flags.clients), rate: Number(flags.rate) });
@@ -94,31 +98,79 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
       const from = i % 2 === 0 ? names[0]! : names[1]!;
       const to = i % 2 === 0 ? names[1]! : names[0]!;
       const start = load.elapsed();
-      const result = await execa('node', [BIN, 'promote', '-i', manifest.inventoryFile, '--yes', '--json', '--target', to, '--journal-dir', journalDir], { reject: false, stdin: 'ignore' });
+      const result = await execa(
+        'node',
+        [BIN, 'promote', '-i', manifest.inventoryFile, '--yes', '--json', '--target', to, '--journal-dir', journalDir],
+        { reject: false, stdin: 'ignore' },
+      );
       const end = load.elapsed();
-      const report = JSON.parse(String(result.stdout).split('\n').find((l) => l.includes('"event":"report"')) ?? '{}').report ?? {};
+      const report =
+        JSON.parse(
+          String(result.stdout)
+            .split('\n')
+            .find((l) => l.includes('"event":"report"')) ?? '{}',
+        ).report ?? {};
       const marks = await stepMarks(journalDir, report.runId, load);
-      const stepMs = Object.fromEntries((report.steps ?? []).map((s: { id: string; durationMs?: number }) => [s.id.replace(/^\d+-/, ''), s.durationMs ?? NaN]));
-      runs.push({ index: i + 1, from, to, exitCode: result.exitCode ?? -1, wallMs: end - start, toolPauseMs: report.writePauseMs, stepMs, marks, window: [start, end] });
-      log(`switchover ${i + 1}/${N} ${from} -> ${to}: exit ${result.exitCode}, tool pause ${report.writePauseMs ?? '?'} ms`);
+      const stepMs = Object.fromEntries(
+        (report.steps ?? []).map((s: { id: string; durationMs?: number }) => [
+          s.id.replace(/^\d+-/, ''),
+          s.durationMs ?? NaN,
+        ]),
+      );
+      runs.push({
+        index: i + 1,
+        from,
+        to,
+        exitCode: result.exitCode ?? -1,
+        wallMs: end - start,
+        toolPauseMs: report.writePauseMs,
+        stepMs,
+        marks,
+        window: [start, end],
+      });
+      log(
+        `switchover ${i + 1}/${N} ${from} -> ${to}: exit ${result.exitCode}, tool pause ${report.writePauseMs ?? '?'} ms`,
+      );
       await sleep(Number(flags.settle));
     }
     const outcome = await load.stop();
     const primary = inventory.nodes.find((n) => n.name === runs[runs.length - 1]!.to)!;
     const missingKeys = await missingAcknowledgedKeys({ ...primary.conn, dbname: app.dbname }, outcome.records);
-    const results: SwitchoverResult[] = runs.map((r) => ({ ...r, client: clientView(outcome.records, r.window[0], r.window[1] + 1000, missingKeys) }));
+    const results: SwitchoverResult[] = runs.map((r) => ({
+      ...r,
+      client: clientView(outcome.records, r.window[0], r.window[1] + 1000, missingKeys),
+    }));
 
     printTable(router, results, dryRunMs, helpMs);
-    const chartRun = [...results].sort((a, b) => a.client.longestGapMs - b.client.longestGapMs)[Math.floor(results.length / 2)]!;
+    const chartRun = [...results].sort((a, b) => a.client.longestGapMs - b.client.longestGapMs)[
+      Math.floor(results.length / 2)
+    ]!;
     const chartFile = join(outDir, 'switchover-latency.svg');
     const origin = chartRun.marks[0]?.atMs ?? chartRun.window[0];
-    await writeLatencyChart(chartFile, outcome.records, chartRun.marks, origin - 150, origin + 250,
-      `Commit latency around switchover ${chartRun.index} (${chartRun.from} -> ${chartRun.to}) through ${router}, ${flags.clients} clients at ${flags.rate} commits/s`);
+    await writeLatencyChart(
+      chartFile,
+      outcome.records,
+      chartRun.marks,
+      origin - 150,
+      origin + 250,
+      `Commit latency around switchover ${chartRun.index} (${chartRun.from} -> ${chartRun.to}) through ${router}, ${flags.clients} clients at ${flags.rate} commits/s`,
+    );
     const json = {
-      machine: { cores: (await import('node:os')).cpus().length, node: process.version, note: 'shared 2-core VM, loopback; noisy: read medians' },
-      settings: { router, switchovers: N, clients: Number(flags.clients), rate: Number(flags.rate), replicas: Number(flags.replicas) },
+      machine: {
+        cores: (await import('node:os')).cpus().length,
+        node: process.version,
+        note: 'shared 2-core VM, loopback; noisy: read medians',
+      },
+      settings: {
+        router,
+        switchovers: N,
+        clients: Number(flags.clients),
+        rate: Number(flags.rate),
+        replicas: Number(flags.replicas),
+      },
       totals: { acknowledged: outcome.acknowledged, errors: outcome.errors, missing: missingKeys.size },
-      dryRunMs: summarize(dryRunMs), helpMs: summarize(helpMs),
+      dryRunMs: summarize(dryRunMs),
+      helpMs: summarize(helpMs),
       longestGapMs: summarize(results.map((r) => r.client.longestGapMs)),
       toolPauseMs: summarize(results.map((r) => r.toolPauseMs ?? NaN)),
       steps: Object.fromEntries(KEY_STEPS.map((s) => [s, summarize(results.map((r) => r.stepMs[s] ?? NaN))])),
@@ -128,8 +180,11 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
     log(`results: ${join(outDir, 'results.json')}, chart: ${chartFile}`);
     return {
       router,
-      gapMs: results.map((r) => r.client.longestGapMs), errors: results.map((r) => r.client.errors), missing: results.map((r) => r.client.missing),
-      pauseMs: results.map((r) => r.toolPauseMs ?? NaN), wallMs: results.map((r) => r.wallMs),
+      gapMs: results.map((r) => r.client.longestGapMs),
+      errors: results.map((r) => r.client.errors),
+      missing: results.map((r) => r.client.missing),
+      pauseMs: results.map((r) => r.toolPauseMs ?? NaN),
+      wallMs: results.map((r) => r.wallMs),
     };
   } finally {
     if (flags.keep) log(`sandbox kept at ${dir} (pg-handover sandbox down --dir ${dir})`);
@@ -156,7 +211,10 @@ async function stepMarks(journalDir: string, runId: string | undefined, load: Wr
   const file = (await readdir(journalDir)).find((f) => f.startsWith(runId));
   if (!file) return [];
   const epochToLoad = Date.now() - load.elapsed();
-  return (await readFile(join(journalDir, file), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  return (await readFile(join(journalDir, file), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
     .filter((e) => e.event === 'step-start' && KEY_STEPS.some((s) => e.step.endsWith(s)))
     .map((e) => ({ step: String(e.step).replace(/^\d+-/, ''), atMs: Date.parse(e.at) - epochToLoad }));
 }
@@ -170,12 +228,34 @@ function printTable(router: RouterName, results: SwitchoverResult[], dryRunMs: n
     '',
     `pg-handover switchover benchmark through ${router}: ${results.length} switchovers, ${flags.clients} clients, ${flags.rate} commits/s, ${flags.replicas} replicas`,
     `${'metric'.padEnd(34)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
-    row('longest commit gap (any client)', results.map((r) => r.client.longestGapMs)),
-    row('client-visible errors', results.map((r) => r.client.errors), 'errors'),
-    row('acknowledged commits missing', results.map((r) => r.client.missing), 'rows'),
-    row('tool write pause (PAUSE..RESUME)', results.map((r) => r.toolPauseMs ?? NaN)),
-    ...KEY_STEPS.map((s) => row(`  step ${s}`, results.map((r) => r.stepMs[s] ?? NaN))),
-    row('promote wall time (whole run)', results.map((r) => r.wallMs)),
+    row(
+      'longest commit gap (any client)',
+      results.map((r) => r.client.longestGapMs),
+    ),
+    row(
+      'client-visible errors',
+      results.map((r) => r.client.errors),
+      'errors',
+    ),
+    row(
+      'acknowledged commits missing',
+      results.map((r) => r.client.missing),
+      'rows',
+    ),
+    row(
+      'tool write pause (PAUSE..RESUME)',
+      results.map((r) => r.toolPauseMs ?? NaN),
+    ),
+    ...KEY_STEPS.map((s) =>
+      row(
+        `  step ${s}`,
+        results.map((r) => r.stepMs[s] ?? NaN),
+      ),
+    ),
+    row(
+      'promote wall time (whole run)',
+      results.map((r) => r.wallMs),
+    ),
     row('promote --dry-run wall time', dryRunMs),
     row('pg-handover --help wall time', helpMs),
     `exit codes: ${results.map((r) => r.exitCode).join(' ')}`,
@@ -189,7 +269,8 @@ function printSideBySide(figures: RouterFigures[]): void {
     const s = summarize(values);
     return `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`.padStart(20);
   };
-  const row = (name: string, pick: (f: RouterFigures) => number[]) => `${name.padEnd(34)}${figures.map((f) => cell(pick(f))).join('')}`;
+  const row = (name: string, pick: (f: RouterFigures) => number[]) =>
+    `${name.padEnd(34)}${figures.map((f) => cell(pick(f))).join('')}`;
   const lines = [
     '',
     `switchover, side by side: median (min-max) of ${N} switchovers each, ${flags.clients} clients, ${flags.rate} commits/s`,
@@ -199,7 +280,7 @@ function printSideBySide(figures: RouterFigures[]): void {
     row('acknowledged commits missing', (f) => f.missing),
     row('tool write pause (ms)', (f) => f.pauseMs),
     row('promote wall time (ms)', (f) => f.wallMs),
-    'HAProxy is TCP: each client\'s session on the old primary is cut, and it reconnects; PgBouncer keeps client connections.',
+    "HAProxy is TCP: each client's session on the old primary is cut, and it reconnects; PgBouncer keeps client connections.",
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -33,14 +33,22 @@ const { values: flags } = parseArgs({
 const BIN = resolve('bin/pg-handover.js');
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
-interface Cutover { readonly direction: string; readonly exitCode: number; readonly wallMs: number; readonly pauseMs: number; readonly window: [number, number] }
+interface Cutover {
+  readonly direction: string;
+  readonly exitCode: number;
+  readonly wallMs: number;
+  readonly pauseMs: number;
+  readonly window: [number, number];
+}
 
 async function main(): Promise<void> {
   const parent = await mkdtemp(join(tmpdir(), 'pgh-bench-upgrade-'));
   await chmod(parent, 0o711);
   const dir = join(parent, 'sandbox');
   const { manifest, elapsedMs } = await sandboxUp({ dir, replicas: 1, upgradeTarget: 17 });
-  log(`sandbox up in ${fmt(elapsedMs)} ms: PostgreSQL 15 (2 nodes) + PgBouncer, PostgreSQL 17 (${manifest.upgradeTarget!.pgBin})`);
+  log(
+    `sandbox up in ${fmt(elapsedMs)} ms: PostgreSQL 15 (2 nodes) + PgBouncer, PostgreSQL 17 (${manifest.upgradeTarget!.pgBin})`,
+  );
   try {
     const inventory = await loadInventory(manifest.inventoryFile);
     const app = inventory.poolers[0]!.app!;
@@ -49,7 +57,10 @@ async function main(): Promise<void> {
     await admin.connect();
     await admin.query('GRANT ALL ON ALL TABLES IN SCHEMA public TO app');
     await admin.end();
-    const prepared = await execa('node', [BIN, 'prepare-upgrade', '-i', manifest.inventoryFile], { reject: false, stdin: 'ignore' });
+    const prepared = await execa('node', [BIN, 'prepare-upgrade', '-i', manifest.inventoryFile], {
+      reject: false,
+      stdin: 'ignore',
+    });
     if (prepared.exitCode !== 0) throw new Error(`prepare-upgrade: ${prepared.stderr}`);
     const load = new WriteLoad({ conn: app, clients: Number(flags.clients), rate: Number(flags.rate) });
     load.start();
@@ -58,17 +69,36 @@ async function main(): Promise<void> {
     for (let i = 0; i < Number(flags.cutovers); i++) {
       const back = i % 2 === 1;
       const start = load.elapsed();
-      const result = await execa('node', [BIN, 'upgrade-major', '-i', manifest.inventoryFile, '--yes', '--json', ...(back ? ['--back'] : [])], { reject: false, stdin: 'ignore' });
+      const result = await execa(
+        'node',
+        [BIN, 'upgrade-major', '-i', manifest.inventoryFile, '--yes', '--json', ...(back ? ['--back'] : [])],
+        { reject: false, stdin: 'ignore' },
+      );
       const end = load.elapsed();
-      const report = JSON.parse(String(result.stdout).split('\n').find((l) => l.includes('"event":"report"')) ?? '{}').report ?? {};
-      cutovers.push({ direction: back ? '17 -> 15' : '15 -> 17', exitCode: result.exitCode ?? -1, wallMs: end - start, pauseMs: report.writePauseMs ?? NaN, window: [start, end] });
-      log(`cutover ${i + 1} (${back ? '17 -> 15, --back' : '15 -> 17'}): exit ${result.exitCode}, tool pause ${report.writePauseMs ?? '?'} ms`);
+      const report =
+        JSON.parse(
+          String(result.stdout)
+            .split('\n')
+            .find((l) => l.includes('"event":"report"')) ?? '{}',
+        ).report ?? {};
+      cutovers.push({
+        direction: back ? '17 -> 15' : '15 -> 17',
+        exitCode: result.exitCode ?? -1,
+        wallMs: end - start,
+        pauseMs: report.writePauseMs ?? NaN,
+        window: [start, end],
+      });
+      log(
+        `cutover ${i + 1} (${back ? '17 -> 15, --back' : '15 -> 17'}): exit ${result.exitCode}, tool pause ${report.writePauseMs ?? '?'} ms`,
+      );
       await sleep(Number(flags.settle));
     }
     const outcome = await load.stop();
     const last = cutovers.length % 2 === 1 ? inventory.upgradeTarget!.nodes[0]! : inventory.nodes[0]!;
     const missing = await missingAcknowledgedKeys({ ...last.conn, dbname: app.dbname }, outcome.records);
-    const views: ClientView[] = cutovers.map((c) => clientView(outcome.records, c.window[0], c.window[1] + 1000, missing));
+    const views: ClientView[] = cutovers.map((c) =>
+      clientView(outcome.records, c.window[0], c.window[1] + 1000, missing),
+    );
     const row = (name: string, values: number[], unit = 'ms') => {
       const s = summarize(values);
       return `${name.padEnd(34)} ${fmt(s.median).padStart(8)} ${fmt(s.min).padStart(8)} ${fmt(s.max).padStart(8)}  ${unit}`;
@@ -77,17 +107,37 @@ async function main(): Promise<void> {
       '',
       `pg-handover upgrade-major benchmark: PostgreSQL 15 <-> 17, ${cutovers.length} cutovers (forward and --back in turn), ${flags.clients} clients, ${flags.rate} commits/s`,
       `${'metric'.padEnd(34)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
-      row('longest commit gap (any client)', views.map((v) => v.longestGapMs)),
-      row('client-visible errors', views.map((v) => v.errors), 'errors'),
-      row('acknowledged commits missing', views.map((v) => v.missing), 'rows'),
-      row('tool write pause (PAUSE..RESUME)', cutovers.map((c) => c.pauseMs)),
-      row('upgrade-major wall time', cutovers.map((c) => c.wallMs)),
+      row(
+        'longest commit gap (any client)',
+        views.map((v) => v.longestGapMs),
+      ),
+      row(
+        'client-visible errors',
+        views.map((v) => v.errors),
+        'errors',
+      ),
+      row(
+        'acknowledged commits missing',
+        views.map((v) => v.missing),
+        'rows',
+      ),
+      row(
+        'tool write pause (PAUSE..RESUME)',
+        cutovers.map((c) => c.pauseMs),
+      ),
+      row(
+        'upgrade-major wall time',
+        cutovers.map((c) => c.wallMs),
+      ),
       `exit codes: ${cutovers.map((c) => c.exitCode).join(' ')}; ${outcome.acknowledged} commits acknowledged, ${missing.size} missing at the end`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     const outDir = resolve(String(flags.out));
     await mkdir(outDir, { recursive: true });
-    await writeFile(join(outDir, 'upgrade-results.json'), `${JSON.stringify({ cutovers: cutovers.map((c, i) => ({ ...c, client: views[i] })), acknowledged: outcome.acknowledged, missing: missing.size }, null, 2)}\n`);
+    await writeFile(
+      join(outDir, 'upgrade-results.json'),
+      `${JSON.stringify({ cutovers: cutovers.map((c, i) => ({ ...c, client: views[i] })), acknowledged: outcome.acknowledged, missing: missing.size }, null, 2)}\n`,
+    );
   } finally {
     await sandboxDown(dir).catch(() => undefined);
     await rm(parent, { recursive: true, force: true });

@@ -19,8 +19,17 @@ const OLDER = (await execa('bash', [join(ROOT, 'scripts/install-older-minor.sh')
 const NEWER = '/usr/lib/postgresql/15/bin';
 const hasAnsible = (await execa('ansible-playbook', ['--version'], { reject: false })).exitCode === 0;
 
-const versions = async (sandbox: SandboxFixture) => [...new Set(await Promise.all(sandbox.manifest.nodes.map(async (n) =>
-  Number((await sql(nodeConn(sandbox, n.name, 'postgres'), "SELECT current_setting('server_version_num') AS v"))[0]!.v))))];
+const versions = async (sandbox: SandboxFixture) => [
+  ...new Set(
+    await Promise.all(
+      sandbox.manifest.nodes.map(async (n) =>
+        Number(
+          (await sql(nodeConn(sandbox, n.name, 'postgres'), "SELECT current_setting('server_version_num') AS v"))[0]!.v,
+        ),
+      ),
+    ),
+  ),
+];
 
 describe.skipIf(!hasAnsible)('the Ansible wave (examples/ansible/wave.yml)', () => {
   test('cluster 2 rolls back: the wave stops before cluster 3; run again, it continues at cluster 2 and finishes', async () => {
@@ -28,20 +37,50 @@ describe.skipIf(!hasAnsible)('the Ansible wave (examples/ansible/wave.yml)', () 
     const clusters: SandboxFixture[] = [];
     try {
       for (let i = 0; i < 4; i++) clusters.push(await startSandbox(1, 1, 'plain', false, OLDER));
-      const hosts = Object.fromEntries(clusters.map((c, i) => [`cluster${i + 1}`, { pg_handover_inventory: c.manifest.inventoryFile }]));
+      const hosts = Object.fromEntries(
+        clusters.map((c, i) => [`cluster${i + 1}`, { pg_handover_inventory: c.manifest.inventoryFile }]),
+      );
       await writeFile(join(dir, 'clusters.yml'), JSON.stringify({ pg_clusters: { hosts } }));
-      const wave = () => execa('ansible-playbook', [
-        '-i', join(dir, 'clusters.yml'), join(ROOT, 'examples/ansible/wave.yml'),
-        '-e', `pg_handover="node ${join(ROOT, 'bin/pg-handover.js')}"`, '-e', `extra_flags="--bin-dir ${NEWER}"`, '-e', `reports_dir=${join(dir, 'reports')}`,
-      ], { reject: false, env: { LC_ALL: 'C.UTF-8', ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False' }, timeout: 300_000 });
-      const report = async (name: string) => (await readFile(join(dir, 'reports', `${name}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>).at(-1)!;
+      const wave = () =>
+        execa(
+          'ansible-playbook',
+          [
+            '-i',
+            join(dir, 'clusters.yml'),
+            join(ROOT, 'examples/ansible/wave.yml'),
+            '-e',
+            `pg_handover="node ${join(ROOT, 'bin/pg-handover.js')}"`,
+            '-e',
+            `extra_flags="--bin-dir ${NEWER}"`,
+            '-e',
+            `reports_dir=${join(dir, 'reports')}`,
+          ],
+          {
+            reject: false,
+            env: {
+              LC_ALL: 'C.UTF-8',
+              ANSIBLE_NOCOLOR: '1',
+              ANSIBLE_LOCALHOST_WARNING: 'False',
+              ANSIBLE_INVENTORY_UNPARSED_WARNING: 'False',
+            },
+            timeout: 300_000,
+          },
+        );
+      const report = async (name: string) =>
+        (await readFile(join(dir, 'reports', `${name}.jsonl`), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, any>)
+          .at(-1)!;
 
       // Cluster 2's replica cannot start again (a setting its running server never read).
       const broken = join(clusters[1]!.manifest.nodes[1]!.dataDir, 'postgresql.conf');
       await appendFile(broken, "\nshared_buffers = 'plenty'\n");
       const first = await wave();
       expect(first.exitCode, first.stdout).not.toBe(0);
-      expect(first.stdout).toMatch(/cluster2 rolled back \(exit 4\): the cluster is as it was; the wave stops before the next cluster/);
+      expect(first.stdout).toMatch(
+        /cluster2 rolled back \(exit 4\): the cluster is as it was; the wave stops before the next cluster/,
+      );
       expect((await report('cluster1')).report.outcome).toBe('succeeded');
       expect((await report('cluster2')).report.exitCode).toBe(4);
       expect(existsSync(join(dir, 'reports', 'cluster3.jsonl'))).toBe(false);
@@ -54,9 +93,12 @@ describe.skipIf(!hasAnsible)('the Ansible wave (examples/ansible/wave.yml)', () 
       const second = await wave();
       expect(second.exitCode, second.stdout).toBe(0);
       expect((await report('cluster1')).event).toBe('done');
-      for (const name of ['cluster2', 'cluster3', 'cluster4']) expect((await report(name)).report.outcome, name).toBe('succeeded');
+      for (const name of ['cluster2', 'cluster3', 'cluster4'])
+        expect((await report(name)).report.outcome, name).toBe('succeeded');
       for (const cluster of clusters) expect(await versions(cluster)).toEqual([150018]);
-      process.stderr.write(`ansible wave: stopped at cluster2 (exit 4) before cluster3; again: cluster1 nothing to do, 2-4 done, every node on 15.18\n`);
+      process.stderr.write(
+        `ansible wave: stopped at cluster2 (exit 4) before cluster3; again: cluster1 nothing to do, 2-4 done, every node on 15.18\n`,
+      );
     } finally {
       await Promise.all(clusters.map((c) => stopSandbox(c)));
       await rm(dir, { recursive: true, force: true });

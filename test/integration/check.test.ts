@@ -24,20 +24,27 @@ async function kill(sandbox: SandboxFixture, node: string): Promise<void> {
   await waitGone([pid], 5000);
 }
 
-const freePort = () => new Promise<number>((resolve) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close(() => resolve(port));
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
-});
 
 /** Runs `check --watch` until its first metrics are served; returns the text. */
 async function scrape(sandbox: SandboxFixture): Promise<string> {
   const port = await freePort();
-  const child = execa('node', [BIN, 'check', '-i', sandbox.manifest.inventoryFile, '--watch', '500ms', '--metrics-port', String(port)], { reject: false, stdin: 'ignore' });
+  const child = execa(
+    'node',
+    [BIN, 'check', '-i', sandbox.manifest.inventoryFile, '--watch', '500ms', '--metrics-port', String(port)],
+    { reject: false, stdin: 'ignore' },
+  );
   try {
     for (let i = 0; i < 100; i++) {
-      const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
       if (/pg_handover_last_check_timestamp_seconds [1-9]/.test(text)) return text;
       await sleep(100);
     }
@@ -61,18 +68,31 @@ describe('check', () => {
     expect(metrics).toMatch(/pg_handover_router_target\{router="pgbouncer",route="appdb",node="pg1"\} 1/);
   });
 
-  test('lag over the limit: exit 3, no replica within the failover loss limit, the lag in the metrics', async ({ sandbox }) => {
+  test('lag over the limit: exit 3, no replica within the failover loss limit, the lag in the metrics', async ({
+    sandbox,
+  }) => {
     // The replicas stop receiving (a wrong port keeps their login), and the primary writes 4 MB more.
     for (const node of ['pg2', 'pg3']) {
-      const setting = String((await sql(nodeConn(sandbox, node), "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'"))[0]!.setting);
-      await sql(nodeConn(sandbox, node), `ALTER SYSTEM SET primary_conninfo = '${setting.replace(/port=\d+/, 'port=1').replace(/'/g, "''")}'`);
+      const setting = String(
+        (await sql(nodeConn(sandbox, node), "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'"))[0]!
+          .setting,
+      );
+      await sql(
+        nodeConn(sandbox, node),
+        `ALTER SYSTEM SET primary_conninfo = '${setting.replace(/port=\d+/, 'port=1').replace(/'/g, "''")}'`,
+      );
       await sql(nodeConn(sandbox, node), 'SELECT pg_reload_conf()');
     }
-    await sql(nodeConn(sandbox, 'pg1'), "CREATE TABLE filler AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 4000) g");
+    await sql(
+      nodeConn(sandbox, 'pg1'),
+      "CREATE TABLE filler AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 4000) g",
+    );
     const { exitCode, json } = await check(sandbox);
     expect(exitCode).toBe(3);
     expect(json.failover.ready).toBe(false);
-    expect(json.failover.reasons.join('\n')).toMatch(/lacks \d+ bytes of what pg1 flushed, over max_data_loss_bytes 1048576/);
+    expect(json.failover.reasons.join('\n')).toMatch(
+      /lacks \d+ bytes of what pg1 flushed, over max_data_loss_bytes 1048576/,
+    );
     const metrics = await scrape(sandbox);
     const lag = Number(/pg_handover_replica_lag_bytes\{node="pg2"\} (\d+)/.exec(metrics)?.[1]);
     expect(lag).toBeGreaterThan(1024 * 1024);

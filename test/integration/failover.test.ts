@@ -19,9 +19,11 @@ import { appConn, nodeConn, observe, sql, topology } from './support/cluster.js'
 import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
 
 const on = (sandbox: SandboxFixture, node: string, text: string) => sql(nodeConn(sandbox, node, 'postgres'), text);
-const failover = (sandbox: SandboxFixture, ...more: string[]) => cli(['failover', '-i', sandbox.manifest.inventoryFile, '--yes', '--json', ...more]);
+const failover = (sandbox: SandboxFixture, ...more: string[]) =>
+  cli(['failover', '-i', sandbox.manifest.inventoryFile, '--yes', '--json', ...more]);
 /** As people see it: progress and report on stderr. */
-const failoverText = (sandbox: SandboxFixture, ...more: string[]) => cli(['failover', '-i', sandbox.manifest.inventoryFile, '--yes', ...more]);
+const failoverText = (sandbox: SandboxFixture, ...more: string[]) =>
+  cli(['failover', '-i', sandbox.manifest.inventoryFile, '--yes', ...more]);
 
 interface Observed {
   readonly result: CliResult;
@@ -52,8 +54,13 @@ async function failoverUnderLoad(sandbox: SandboxFixture, fault: () => unknown, 
   const after = outcome.records.filter((r) => r.sentAt > end);
   const lost = await missingAcknowledged(nodeConn(sandbox, report.primaryNow), outcome.records, table);
   return {
-    result, report, start, end, lost,
-    errorsAfterEnd: after.filter((r) => !r.ok).length, commitsAfterEnd: after.filter((r) => r.ok).length,
+    result,
+    report,
+    start,
+    end,
+    lost,
+    errorsAfterEnd: after.filter((r) => !r.ok).length,
+    commitsAfterEnd: after.filter((r) => r.ok).length,
     firstCommitMs: Math.min(...outcome.records.filter((r) => r.ok && r.sentAt > start).map((r) => r.doneAt)) - start,
   };
 }
@@ -80,7 +87,9 @@ async function until(ok: () => boolean, timeoutMs: number): Promise<void> {
 }
 
 describe('failover: the primary is dead or hung', () => {
-  test('dead primary (SIGKILL) under load: the most advanced replica is promoted, clients resume, loss as estimated', async ({ sandbox }) => {
+  test('dead primary (SIGKILL) under load: the most advanced replica is promoted, clients resume, loss as estimated', async ({
+    sandbox,
+  }) => {
     // pg2 (first by name) cannot replay: it is not a candidate, and pg3 must be chosen.
     await on(sandbox, 'pg2', 'SELECT pg_wal_replay_pause()');
     const seen = await failoverUnderLoad(sandbox, kill(sandbox, 'pg1'));
@@ -90,11 +99,15 @@ describe('failover: the primary is dead or hung', () => {
     expect(seen.report.primaryNow).toBe('pg3');
     expect(seen.report.oldPrimaryState).toMatch(/^fenced \(down; poolers only/);
     // pg2 still received WAL while paused: as much as pg3 (it follows), or a little more (it cannot: rejoin).
-    expect(seen.report.followers.pg2).toMatch(/not waited for \(its WAL replay is paused\)|ahead of pg3 on the old timeline .*needs rejoin/);
+    expect(seen.report.followers.pg2).toMatch(
+      /not waited for \(its WAL replay is paused\)|ahead of pg3 on the old timeline .*needs rejoin/,
+    );
     expect(seen.report.leftToDo.join('\n')).toContain('pg-handover rejoin');
     // The estimate: what pg2 received beyond pg3 (if anything) is known; the rest is unknown (asynchronous).
     expect(seen.report.possibleLoss).toMatch(/^possible loss: \d+ bytes known .*beyond that: unknown/);
-    process.stderr.write(`dead primary: first commit ${Math.round(seen.firstCommitMs)} ms after the command started; ${seen.lost} acknowledged commit(s) lost (estimate: ${seen.report.possibleLoss})\n`);
+    process.stderr.write(
+      `dead primary: first commit ${Math.round(seen.firstCommitMs)} ms after the command started; ${seen.lost} acknowledged commit(s) lost (estimate: ${seen.report.possibleLoss})\n`,
+    );
     expect(seen.commitsAfterEnd).toBeGreaterThan(50);
     expect(seen.errorsAfterEnd).toBe(0);
     expect(seen.firstCommitMs).toBeLessThan(5000);
@@ -107,22 +120,32 @@ describe('failover: the primary is dead or hung', () => {
     } else {
       await on(sandbox, 'pg2', 'SELECT pg_wal_replay_resume()');
     }
-    for (let i = 0; (await on(sandbox, 'pg3', "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'")).length < 1; i++) {
+    for (
+      let i = 0;
+      (await on(sandbox, 'pg3', "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'")).length < 1;
+      i++
+    ) {
       if (i > 100) throw new Error('pg2 never streamed from pg3');
       await sleep(100);
     }
   });
 
-  test('hung primary (every process stopped): done within the detection timeout plus about a second; back, it never gets a pooled client', async ({ sandbox }) => {
+  test('hung primary (every process stopped): done within the detection timeout plus about a second; back, it never gets a pooled client', async ({
+    sandbox,
+  }) => {
     const frozen: number[] = [];
     try {
       const seen = await failoverUnderLoad(sandbox, () => void frozen.push(...freezeNode(sandbox.manifest, 'pg1')));
       expect(seen.result.exitCode, seen.result.stderr).toBe(0);
       expect(seen.report.target).toBe('pg2');
       expect(seen.report.oldPrimaryState).toMatch(/^fenced \(hung;/);
-      const steps = seen.result.events.filter((e) => e.event === 'step-end').map((e) => (typeof e.summary === 'string' ? e.summary : ''));
+      const steps = seen.result.events
+        .filter((e) => e.event === 'step-end')
+        .map((e) => (typeof e.summary === 'string' ? e.summary : ''));
       expect(steps.join('\n')).toMatch(/KILL appdb/);
-      process.stderr.write(`hung primary: first commit ${Math.round(seen.firstCommitMs)} ms after the command started (detection timeout 2 s)\n`);
+      process.stderr.write(
+        `hung primary: first commit ${Math.round(seen.firstCommitMs)} ms after the command started (detection timeout 2 s)\n`,
+      );
       expect(seen.firstCommitMs).toBeLessThan(2000 + 1500);
       expect(seen.errorsAfterEnd).toBe(0);
     } finally {
@@ -140,7 +163,11 @@ describe('failover: the primary is dead or hung', () => {
   test('synchronous standby: 0 acknowledged commits lost, and the estimate says so', async ({ sandbox }) => {
     await on(sandbox, 'pg1', "ALTER SYSTEM SET synchronous_standby_names = 'pg3'");
     await on(sandbox, 'pg1', 'SELECT pg_reload_conf()');
-    for (let i = 0; (await on(sandbox, 'pg1', "SELECT 1 FROM pg_stat_replication WHERE sync_state = 'sync'")).length < 1; i++) {
+    for (
+      let i = 0;
+      (await on(sandbox, 'pg1', "SELECT 1 FROM pg_stat_replication WHERE sync_state = 'sync'")).length < 1;
+      i++
+    ) {
       if (i > 100) throw new Error('pg3 never became synchronous');
       await sleep(100);
     }
@@ -150,18 +177,23 @@ describe('failover: the primary is dead or hung', () => {
     const seen = await failoverUnderLoad(sandbox, kill(sandbox, 'pg1'));
     expect(seen.result.exitCode, seen.result.stderr).toBe(0);
     // The synchronous standby, or a replica that received at least as much (so has every acknowledged commit too).
-    expect(seen.report.possibleLoss).toMatch(seen.report.target === 'pg3'
-      ? /beyond that: none \(pg3 was a synchronous standby of pg1/
-      : /beyond that: none \(pg2 received at least as much as pg3, a synchronous standby of pg1/);
+    expect(seen.report.possibleLoss).toMatch(
+      seen.report.target === 'pg3'
+        ? /beyond that: none \(pg3 was a synchronous standby of pg1/
+        : /beyond that: none \(pg2 received at least as much as pg3, a synchronous standby of pg1/,
+    );
     expect(seen.lost).toBe(0);
     expect(seen.errorsAfterEnd).toBe(0);
   });
 
-  test('a fence_command that fails or times out stops the run before promotion; the poolers are released', async ({ sandbox }) => {
+  test('a fence_command that fails or times out stops the run before promotion; the poolers are released', async ({
+    sandbox,
+  }) => {
     const pid = postmasterPid(sandbox.manifest, 'pg1')!;
     process.kill(pid, 'SIGKILL');
     await waitGone([pid], 5000);
-    const fenceWith = (command: string[]) => editInventory(sandbox, (doc) => void (doc.nodes[0].fence_command = command));
+    const fenceWith = (command: string[]) =>
+      editInventory(sandbox, (doc) => void (doc.nodes[0].fence_command = command));
     await fenceWith(['sh', '-c', 'echo "no such VM" >&2; exit 3']);
     const failed = await failoverText(sandbox);
     expect(failed.exitCode, failed.stderr).toBe(4);
@@ -169,12 +201,19 @@ describe('failover: the primary is dead or hung', () => {
     expect(failed.stderr).toMatch(/FAILED BEFORE PROMOTION: nothing was promoted, the poolers were released/);
 
     const playbook = join(sandbox.dir, 'quick-fence.yaml');
-    await writeFile(playbook, readFileSync(new URL('../../playbooks/failover.yaml', import.meta.url), 'utf8').replace('fence_timeout: 10s', 'fence_timeout: 300ms'));
+    await writeFile(
+      playbook,
+      readFileSync(new URL('../../playbooks/failover.yaml', import.meta.url), 'utf8').replace(
+        'fence_timeout: 10s',
+        'fence_timeout: 300ms',
+      ),
+    );
     await fenceWith(['sleep', '5']);
     const slow = await failoverText(sandbox, '--playbook', playbook);
     expect(slow.exitCode, slow.stderr).toBe(4);
     expect(slow.stderr).toMatch(/fence_command of pg1 failed \(timed out\)/);
-    for (const node of ['pg2', 'pg3']) expect((await on(sandbox, node, 'SELECT pg_is_in_recovery() AS r'))[0]!.r).toBe(true);
+    for (const node of ['pg2', 'pg3'])
+      expect((await on(sandbox, node, 'SELECT pg_is_in_recovery() AS r'))[0]!.r).toBe(true);
     expect(topology(await observe(sandbox)).poolerPaused).toBe(false);
 
     await fenceWith(['true']);
@@ -183,34 +222,69 @@ describe('failover: the primary is dead or hung', () => {
     expect(fenced.stderr).toMatch(/pg1 fenced by its fence_command/);
   });
 
-  test('the tool SIGKILLed inside the fence: its guardian releases the poolers; SIGKILLed after promotion: it finishes', async ({ sandbox }) => {
+  test('the tool SIGKILLed inside the fence: its guardian releases the poolers; SIGKILLed after promotion: it finishes', async ({
+    sandbox,
+  }) => {
     const original = readFileSync(new URL('../../playbooks/failover.yaml', import.meta.url), 'utf8');
     const withSleepAfter = async (kind: string) => {
       const file = join(sandbox.dir, `sleep-after-${kind}.yaml`);
-      await writeFile(file, original.replace(new RegExp(`(  - kind: ${kind}\n(?:    .*\n)*)`), '$1  - kind: exec\n    command: ["sleep", "10"]\n'));
+      await writeFile(
+        file,
+        original.replace(
+          new RegExp(`(  - kind: ${kind}\n(?:    .*\n)*)`),
+          '$1  - kind: exec\n    command: ["sleep", "10"]\n',
+        ),
+      );
       return file;
     };
     const killDuringSleep = async (playbook: string) => {
       const earlier = journalEvents(sandbox).filter(stepStarted('-exec')).length;
-      const child = execa('node', [BIN, 'failover', '-i', sandbox.manifest.inventoryFile, '--yes', '--journal-dir', journalDir(sandbox), '--playbook', playbook], { reject: false, stdin: 'ignore' });
+      const child = execa(
+        'node',
+        [
+          BIN,
+          'failover',
+          '-i',
+          sandbox.manifest.inventoryFile,
+          '--yes',
+          '--journal-dir',
+          journalDir(sandbox),
+          '--playbook',
+          playbook,
+        ],
+        { reject: false, stdin: 'ignore' },
+      );
       await until(() => journalEvents(sandbox).filter(stepStarted('-exec')).length > earlier, 30_000);
       child.kill('SIGKILL');
       await child;
-      await until(() => journalEvents(sandbox).filter((e) => e.event === 'guardian-recovery-end').length > recoveries, 30_000);
+      await until(
+        () => journalEvents(sandbox).filter((e) => e.event === 'guardian-recovery-end').length > recoveries,
+        30_000,
+      );
       recoveries++;
-      return journalEvents(sandbox).filter((e) => e.event === 'guardian-recovery-end').at(-1)!;
+      return journalEvents(sandbox)
+        .filter((e) => e.event === 'guardian-recovery-end')
+        .at(-1)!;
     };
     let recoveries = 0;
     await kill(sandbox, 'pg1')();
     const before = await killDuringSleep(await withSleepAfter('fence-old-primary'));
     expect(before.outcome).toBe('rolled-back');
     let t = topology(await observe(sandbox));
-    expect({ primaries: t.primaries, paused: t.poolerPaused, pointsAt: t.poolerPointsAt }).toEqual({ primaries: [], paused: false, pointsAt: 'pg1' });
+    expect({ primaries: t.primaries, paused: t.poolerPaused, pointsAt: t.poolerPointsAt }).toEqual({
+      primaries: [],
+      paused: false,
+      pointsAt: 'pg1',
+    });
 
     const after = await killDuringSleep(await withSleepAfter('promote'));
     expect(after.outcome).toBe('succeeded');
     t = topology(await observe(sandbox));
-    expect({ primaries: t.primaries, paused: t.poolerPaused, pointsAt: t.poolerPointsAt }).toEqual({ primaries: ['pg2'], paused: false, pointsAt: 'pg2' });
+    expect({ primaries: t.primaries, paused: t.poolerPaused, pointsAt: t.poolerPointsAt }).toEqual({
+      primaries: ['pg2'],
+      paused: false,
+      pointsAt: 'pg2',
+    });
     const [row] = await sql(appConn(sandbox), 'SELECT inet_server_port() AS port');
     expect(row!.port).toBe(sandbox.manifest.nodes[1]!.port);
   });

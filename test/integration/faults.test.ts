@@ -7,7 +7,16 @@ import { postmasterPid, pgbouncerPid, startNode, startPgBouncer } from '../../sr
 import { signal, waitGone } from '../../src/shell/processes.js';
 import { nodeConn, settledTopology, sql, underLoad, waitUntilPrimary, waitUntilStreaming } from './support/cluster.js';
 import {
-  execStep, expectLastLinesSay, expectOneWriter, guardianPid, pauseHere, playbookWith, signalAtInjectedStep, startPromote, stepStarted, waitForJournal,
+  execStep,
+  expectLastLinesSay,
+  expectOneWriter,
+  guardianPid,
+  pauseHere,
+  playbookWith,
+  signalAtInjectedStep,
+  startPromote,
+  stepStarted,
+  waitForJournal,
 } from './support/faults.js';
 import { describe, expect, test } from './support/fixtures.js';
 
@@ -16,8 +25,12 @@ const SECOND_RUN_OK = /SWITCHOVER SUCCEEDED/;
 describe('faults before the point of no return roll back', () => {
   test("target's postmaster killed during catch-up: rollback, the old primary keeps serving", async ({ sandbox }) => {
     const pg2 = postmasterPid(sandbox.manifest, 'pg2')!;
-    const playbook = await playbookWith(sandbox, 'kill-target', 'fence-writes', execStep('kill', '-KILL', pg2), { 'wait-catchup': 'timeout: 2s' });
-    const { value: run, load } = await underLoad(sandbox, () => startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'));
+    const playbook = await playbookWith(sandbox, 'kill-target', 'fence-writes', execStep('kill', '-KILL', pg2), {
+      'wait-catchup': 'timeout: 2s',
+    });
+    const { value: run, load } = await underLoad(sandbox, () =>
+      startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'),
+    );
     expect(run.exitCode).toBe(4);
     expectLastLinesSay(String(run.stderr), /FAILED AND ROLLED BACK: the old primary is still the primary/, 4);
     expect(await expectOneWriter(sandbox)).toBe('pg1');
@@ -26,13 +39,23 @@ describe('faults before the point of no return roll back', () => {
     await waitUntilStreaming(sandbox, 'pg3', 'pg1');
     const again = await startPromote(sandbox);
     expect(again.exitCode, String(again.stderr)).toBe(0);
-    expect(String(again.stderr)).toMatch(/pg2 was unreachable: once it is back, `pg-handover rejoin pg2` makes it stream from pg3 \(its slot there included\)/);
+    expect(String(again.stderr)).toMatch(
+      /pg2 was unreachable: once it is back, `pg-handover rejoin pg2` makes it stream from pg3 \(its slot there included\)/,
+    );
     expect(await expectOneWriter(sandbox)).toBe('pg3');
   });
 
   test('target never catches up (replay paused): timeout, rollback; the second run succeeds', async ({ sandbox }) => {
-    const playbook = await playbookWith(sandbox, 'stuck', 'checkpoint', ['- kind: sql', '  node: target', '  sql: SELECT pg_wal_replay_pause()'], { 'wait-catchup': 'timeout: 1s' });
-    const { value: run, load } = await underLoad(sandbox, () => startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'));
+    const playbook = await playbookWith(
+      sandbox,
+      'stuck',
+      'checkpoint',
+      ['- kind: sql', '  node: target', '  sql: SELECT pg_wal_replay_pause()'],
+      { 'wait-catchup': 'timeout: 1s' },
+    );
+    const { value: run, load } = await underLoad(sandbox, () =>
+      startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'),
+    );
     expect(run.exitCode).toBe(4);
     expectLastLinesSay(String(run.stderr), /did not happen within 1000 ms/, 4);
     expect(await expectOneWriter(sandbox)).toBe('pg1');
@@ -43,10 +66,17 @@ describe('faults before the point of no return roll back', () => {
     expect(await expectOneWriter(sandbox)).toBe('pg2');
   });
 
-  test('old primary hangs (SIGSTOP) during the switchover: never promotes, never resumes clients onto it, says failover may be needed', async ({ sandbox }) => {
+  test('old primary hangs (SIGSTOP) during the switchover: never promotes, never resumes clients onto it, says failover may be needed', async ({
+    sandbox,
+  }) => {
     const pg1 = postmasterPid(sandbox.manifest, 'pg1')!;
-    const playbook = await playbookWith(sandbox, 'hang', 'checkpoint', execStep('kill', '-STOP', pg1), { 'fence-writes': 'pause_timeout: 2s\nstop_timeout: 2s' });
-    const { value: { run, undo }, load } = await underLoad(sandbox, async () => {
+    const playbook = await playbookWith(sandbox, 'hang', 'checkpoint', execStep('kill', '-STOP', pg1), {
+      'fence-writes': 'pause_timeout: 2s\nstop_timeout: 2s',
+    });
+    const {
+      value: { run, undo },
+      load,
+    } = await underLoad(sandbox, async () => {
       const result = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
       const t = await settledTopology(sandbox, 0);
       expect(t.primaries.filter((p) => p !== 'pg1')).toEqual([]); // nobody was promoted
@@ -58,8 +88,14 @@ describe('faults before the point of no return roll back', () => {
       return { run: result, undo: await startPromote(sandbox, '--target', 'pg2') };
     });
     expect(run.exitCode).toBe(5);
-    expectLastLinesSay(String(run.stderr), /FAILED, AND THE ROLLBACK DID NOT RESTORE SERVICE[\s\S]*use the failover procedure/, 5);
-    expect(String(run.stderr)).toMatch(/pg1 cannot be restarted: .*did not exit, even after an immediate shutdown request \(hung\?\)/);
+    expectLastLinesSay(
+      String(run.stderr),
+      /FAILED, AND THE ROLLBACK DID NOT RESTORE SERVICE[\s\S]*use the failover procedure/,
+      5,
+    );
+    expect(String(run.stderr)).toMatch(
+      /pg1 cannot be restarted: .*did not exit, even after an immediate shutdown request \(hung\?\)/,
+    );
     expectLastLinesSay(String(undo.stderr), /UNDID THE HALF-DONE SWITCHOVER/, 4);
     expect(await expectOneWriter(sandbox)).toBe('pg1');
     expect(load.missing).toBe(0);
@@ -69,12 +105,23 @@ describe('faults before the point of no return roll back', () => {
     expectLastLinesSay(String(again.stderr), SECOND_RUN_OK, 0);
   });
 
-  test('PgBouncer killed before the fence: stops before promotion, exit 5: the pooler needs attention', async ({ sandbox }) => {
-    const playbook = await playbookWith(sandbox, 'kill-pooler-early', 'checkpoint', execStep('kill', '-KILL', pgbouncerPid(sandbox.manifest)!));
+  test('PgBouncer killed before the fence: stops before promotion, exit 5: the pooler needs attention', async ({
+    sandbox,
+  }) => {
+    const playbook = await playbookWith(
+      sandbox,
+      'kill-pooler-early',
+      'checkpoint',
+      execStep('kill', '-KILL', pgbouncerPid(sandbox.manifest)!),
+    );
     const run = await startPromote(sandbox, '--playbook', playbook);
     // pg1 is still the primary, but no pooler serves it: that is not a verified rollback.
     expect(run.exitCode).toBe(5);
-    expectLastLinesSay(String(run.stderr), /verified now: +pg1 is the only writable primary; pgbouncer unreachable[\s\S]*undo of "fence writes.*" failed/, 5);
+    expectLastLinesSay(
+      String(run.stderr),
+      /verified now: +pg1 is the only writable primary; pgbouncer unreachable[\s\S]*undo of "fence writes.*" failed/,
+      5,
+    );
     await startPgBouncer(sandbox.manifest);
     expect(await expectOneWriter(sandbox)).toBe('pg1');
     const again = await startPromote(sandbox);
@@ -83,9 +130,13 @@ describe('faults before the point of no return roll back', () => {
 });
 
 describe('faults at or after the point of no return roll forward', () => {
-  test('promotion does not finish in time (target SIGSTOPped): no two primaries, exact report, the next run finishes', async ({ sandbox }) => {
+  test('promotion does not finish in time (target SIGSTOPped): no two primaries, exact report, the next run finishes', async ({
+    sandbox,
+  }) => {
     const pg2 = postmasterPid(sandbox.manifest, 'pg2')!;
-    const playbook = await playbookWith(sandbox, 'slow-promote', 'wait-catchup', execStep('kill', '-STOP', pg2), { promote: 'timeout: 2s' });
+    const playbook = await playbookWith(sandbox, 'slow-promote', 'wait-catchup', execStep('kill', '-STOP', pg2), {
+      promote: 'timeout: 2s',
+    });
     const { load } = await underLoad(sandbox, async () => {
       const run = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
       expect(run.exitCode).toBe(5);
@@ -104,18 +155,33 @@ describe('faults at or after the point of no return roll forward', () => {
     expect((await settledTopology(sandbox)).upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
   });
 
-  test('PgBouncer killed after promotion: reports exactly what is left; once it is back, the next run finishes', async ({ sandbox }) => {
-    const playbook = await playbookWith(sandbox, 'kill-pooler-late', 'promote', execStep('kill', '-KILL', pgbouncerPid(sandbox.manifest)!));
+  test('PgBouncer killed after promotion: reports exactly what is left; once it is back, the next run finishes', async ({
+    sandbox,
+  }) => {
+    const playbook = await playbookWith(
+      sandbox,
+      'kill-pooler-late',
+      'promote',
+      execStep('kill', '-KILL', pgbouncerPid(sandbox.manifest)!),
+    );
     const run = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
     expect(run.exitCode).toBe(5);
-    expectLastLinesSay(String(run.stderr), /config file already points at pg2, but its admin console is unreachable/, 5);
+    expectLastLinesSay(
+      String(run.stderr),
+      /config file already points at pg2, but its admin console is unreachable/,
+      5,
+    );
     await startPgBouncer(sandbox.manifest);
     // Back, PgBouncer already points at pg2 (its file was rewritten before the kill): the run's goal
     // is met, so the next run closes its record (and starts no second switchover).
     const again = await startPromote(sandbox);
     expect(again.exitCode, String(again.stderr)).toBe(0);
-    expect(String(again.stderr)).toMatch(/half-done-closed +run \S+ of the switchover procedure did not finish, but its goal is met/);
-    expect(String(again.stderr)).toMatch(/NOTHING TO DO: run \S+ had reached its goal \(pg2 is the only writable primary, every router sends clients to it unpaused/);
+    expect(String(again.stderr)).toMatch(
+      /half-done-closed +run \S+ of the switchover procedure did not finish, but its goal is met/,
+    );
+    expect(String(again.stderr)).toMatch(
+      /NOTHING TO DO: run \S+ had reached its goal \(pg2 is the only writable primary, every router sends clients to it unpaused/,
+    );
     expect(await expectOneWriter(sandbox)).toBe('pg2');
     expect((await settledTopology(sandbox)).upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
   });
@@ -137,7 +203,9 @@ describe('interrupts and a killed tool', () => {
     expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
   });
 
-  test('the tool and its guardian SIGKILLed after the fence (the machine it ran on died): the next run undoes the fence', async ({ sandbox }) => {
+  test('the tool and its guardian SIGKILLed after the fence (the machine it ran on died): the next run undoes the fence', async ({
+    sandbox,
+  }) => {
     const playbook = await playbookWith(sandbox, 'sigkill-early', 'fence-writes', pauseHere(10));
     const { value: again, load } = await underLoad(sandbox, async () => {
       await signalAtInjectedStep(sandbox, playbook, 'SIGKILL', () => signal(guardianPid(sandbox)!, 'SIGKILL'));
@@ -152,7 +220,9 @@ describe('interrupts and a killed tool', () => {
     expectLastLinesSay(String(third.stderr), SECOND_RUN_OK, 0);
   });
 
-  test('the tool and its guardian SIGKILLed after promotion: the next run recognises it and finishes', async ({ sandbox }) => {
+  test('the tool and its guardian SIGKILLed after promotion: the next run recognises it and finishes', async ({
+    sandbox,
+  }) => {
     const playbook = await playbookWith(sandbox, 'sigkill-late', 'promote', pauseHere(10));
     const { value: again, load } = await underLoad(sandbox, async () => {
       await signalAtInjectedStep(sandbox, playbook, 'SIGKILL', () => signal(guardianPid(sandbox)!, 'SIGKILL'));
@@ -172,17 +242,26 @@ describe('concurrency and flaky networks', () => {
     await waitForJournal(sandbox, stepStarted('-exec'));
     const second = await startPromote(sandbox, '--target', 'pg3');
     expect(second.exitCode).toBe(3);
-    expect(String(second.stderr)).toMatch(/no-other-run: another pg-handover run holds the cluster lock: "pg-handover run \S+ pid \d+"/);
+    expect(String(second.stderr)).toMatch(
+      /no-other-run: another pg-handover run holds the cluster lock: "pg-handover run \S+ pid \d+"/,
+    );
     expect((await first).exitCode).toBe(0);
     expect(await expectOneWriter(sandbox)).toBe('pg2');
   });
 
-  test("a dropped connection to the target is retried, not fatal", async ({ sandbox }) => {
+  test('a dropped connection to the target is retried, not fatal', async ({ sandbox }) => {
     const pg2 = sandbox.inventory.nodes[1]!.conn;
     const dsn = `host=${pg2.host} port=${pg2.port} user=${pg2.user} dbname=postgres passfile=${sandbox.manifest.passfile}`;
-    const drop = execStep('psql', dsn, '-Atc', "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'pg-handover run%'");
+    const drop = execStep(
+      'psql',
+      dsn,
+      '-Atc',
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'pg-handover run%'",
+    );
     const playbook = await playbookWith(sandbox, 'blip', 'fence-writes', drop);
-    const { value: run, load } = await underLoad(sandbox, () => startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'));
+    const { value: run, load } = await underLoad(sandbox, () =>
+      startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'),
+    );
     expect(run.exitCode, String(run.stderr)).toBe(0);
     expect(await expectOneWriter(sandbox)).toBe('pg2');
     expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });

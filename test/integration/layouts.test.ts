@@ -7,7 +7,15 @@ import { readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cli, reportOf } from './support/cli.js';
 import { nodeConn, observe, settledTopology, sql, underLoad, waitUntilStreaming } from './support/cluster.js';
-import { expectOneWriter, journalEvents, pauseHere, playbookWith, startPromote, stepStarted, waitForJournal } from './support/faults.js';
+import {
+  expectOneWriter,
+  journalEvents,
+  pauseHere,
+  playbookWith,
+  startPromote,
+  stepStarted,
+  waitForJournal,
+} from './support/faults.js';
 import { sleep } from '../../src/util/time.js';
 import { postmasterPid } from '../../src/sandbox/control.js';
 import { run } from '../../src/shell/exec.js';
@@ -15,7 +23,14 @@ import { runAsIdentity } from '../../src/shell/os-user.js';
 import { describe, expect, startSandbox, stopSandbox, test } from './support/fixtures.js';
 import type { PgBouncerSpec } from '../../src/routers/pgbouncer/spec.js';
 
-const switchover = (inventory: string, ...more: string[]) => ['switchover', '--inventory', inventory, '--yes', '--json', ...more];
+const switchover = (inventory: string, ...more: string[]) => [
+  'switchover',
+  '--inventory',
+  inventory,
+  '--yes',
+  '--json',
+  ...more,
+];
 
 describe('the Debian layout (pg_createcluster, pg_ctlcluster as service commands)', () => {
   test('switchover both ways under load with the old primary rejoining each time, then a rollback that restarts it through its service', async () => {
@@ -30,7 +45,10 @@ describe('the Debian layout (pg_createcluster, pg_ctlcluster as service commands
       expect(dry.stdout).toContain('pg_ctlcluster 15 pg1 stop -m fast');
       expect(dry.stdout).toContain('pg_ctlcluster 15 pg1 start');
 
-      for (const [target, old] of [['pg2', 'pg1'], ['pg1', 'pg2']] as const) {
+      for (const [target, old] of [
+        ['pg2', 'pg1'],
+        ['pg1', 'pg2'],
+      ] as const) {
         const { value: result, load } = await underLoad(sandbox, () => cli(switchover(inventory, '--target', target)));
         expect(result.exitCode, result.stderr).toBe(0);
         expect(reportOf(result).oldPrimaryState).toBe(`replica streaming from ${target}`);
@@ -42,11 +60,25 @@ describe('the Debian layout (pg_createcluster, pg_ctlcluster as service commands
       }
 
       const failing = join(sandbox.dir, 'fail-after-fence.yaml');
-      await writeFile(failing, [
-        'name: fail-after-fence', 'steps:', '  - kind: preflight', '  - kind: fence-writes', '  - kind: exec', '    command: ["false"]',
-        '  - kind: wait-catchup', '  - kind: promote', '  - kind: repoint-pooler', '  - kind: resume', '',
-      ].join('\n'));
-      const { value: rolled, load } = await underLoad(sandbox, () => cli(switchover(inventory, '--playbook', failing, '--target', 'pg2')));
+      await writeFile(
+        failing,
+        [
+          'name: fail-after-fence',
+          'steps:',
+          '  - kind: preflight',
+          '  - kind: fence-writes',
+          '  - kind: exec',
+          '    command: ["false"]',
+          '  - kind: wait-catchup',
+          '  - kind: promote',
+          '  - kind: repoint-pooler',
+          '  - kind: resume',
+          '',
+        ].join('\n'),
+      );
+      const { value: rolled, load } = await underLoad(sandbox, () =>
+        cli(switchover(inventory, '--playbook', failing, '--target', 'pg2')),
+      );
       expect(rolled.exitCode, rolled.stderr).toBe(4);
       expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
       expect(await expectOneWriter(sandbox)).toBe('pg1');
@@ -57,7 +89,9 @@ describe('the Debian layout (pg_createcluster, pg_ctlcluster as service commands
 });
 
 describe('PgBouncer as operators configure it', () => {
-  test('[databases] in a %included file, a * fallback serving another database, md5 logins: both move, every database is writable on the new primary, no password printed', async ({ sandbox }) => {
+  test('[databases] in a %included file, a * fallback serving another database, md5 logins: both move, every database is writable on the new primary, no password printed', async ({
+    sandbox,
+  }) => {
     const pooler = sandbox.inventory.poolers[0] as PgBouncerSpec;
     const ini = pooler.configFile;
     const primaryPort = sandbox.manifest.nodes[0]!.port;
@@ -67,19 +101,34 @@ describe('PgBouncer as operators configure it', () => {
     const included = join(sandbox.dir, 'databases.ini');
     await writeFile(included, `${appdbLine}\n`);
     // md5 for clients and the admin user, as many existing PgBouncers still run.
-    await writeFile(ini, original.replace(appdbLine, `%include ${included}\n* = host=localhost port=${primaryPort}`).replace('auth_type = scram-sha-256', 'auth_type = md5'));
+    await writeFile(
+      ini,
+      original
+        .replace(appdbLine, `%include ${included}\n* = host=localhost port=${primaryPort}`)
+        .replace('auth_type = scram-sha-256', 'auth_type = md5'),
+    );
     await sql(pooler.admin, 'RELOAD');
     const other = { ...pooler.app!, dbname: 'otherdb' };
     await sql(other, 'CREATE TABLE marks (n int)'); // PgBouncer now has a pool for otherdb, made from *
 
-    const dry = await cli(['switchover', '--inventory', sandbox.manifest.inventoryFile, '--dry-run', '--target', 'pg2']);
+    const dry = await cli([
+      'switchover',
+      '--inventory',
+      sandbox.manifest.inventoryFile,
+      '--dry-run',
+      '--target',
+      'pg2',
+    ]);
     expect(dry.exitCode, dry.stdout).toBe(0);
     expect(dry.stdout).toMatch(/pooler-other-databases +pooler pgbouncer also sends otherdb to pg1/);
 
-    const { value: result, load } = await underLoad(sandbox, () => cli(switchover(sandbox.manifest.inventoryFile, '--target', 'pg2')));
+    const { value: result, load } = await underLoad(sandbox, () =>
+      cli(switchover(sandbox.manifest.inventoryFile, '--target', 'pg2')),
+    );
     expect(result.exitCode, result.stderr).toBe(0);
     expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
-    for (const secret of [pooler.admin.password!, pooler.app!.password!]) expect(`${dry.stdout}${dry.stderr}${result.stdout}${result.stderr}`).not.toContain(secret);
+    for (const secret of [pooler.admin.password!, pooler.app!.password!])
+      expect(`${dry.stdout}${dry.stderr}${result.stdout}${result.stderr}`).not.toContain(secret);
     const pg2 = sandbox.manifest.nodes[1]!.port;
     expect(await readFile(included, 'utf8')).toBe(`${appdbLine.replace(`port=${primaryPort}`, `port=${pg2}`)}\n`);
     expect(await readFile(ini, 'utf8')).toContain(`* = host=127.0.0.1 port=${pg2}`);
@@ -91,19 +140,32 @@ describe('PgBouncer as operators configure it', () => {
 });
 
 describe('discovered paths', () => {
-  test('an inventory without data_dir or bin_dir: preflight finds them, a switchover runs both ways, and a guardian restarts a stopped old primary from the paths its run recorded', async ({ sandbox }) => {
+  test('an inventory without data_dir or bin_dir: preflight finds them, a switchover runs both ways, and a guardian restarts a stopped old primary from the paths its run recorded', async ({
+    sandbox,
+  }) => {
     const file = sandbox.manifest.inventoryFile;
-    await writeFile(file, (await readFile(file, 'utf8')).split('\n').filter((l) => !/^\s+(data_dir|bin_dir):/.test(l)).join('\n'));
+    await writeFile(
+      file,
+      (await readFile(file, 'utf8'))
+        .split('\n')
+        .filter((l) => !/^\s+(data_dir|bin_dir):/.test(l))
+        .join('\n'),
+    );
     // pg1's output goes to a file of the operator's choosing; the tool's restart must keep it there.
     const pg1 = sandbox.manifest.nodes[0]!;
     const ownLog = join(sandbox.dir, 'pg1-own.log');
-    const restarted = await run([join(sandbox.manifest.pgBin, 'pg_ctl'), '-D', pg1.dataDir, '-l', ownLog, '-m', 'fast', '-w', 'restart'], { ...runAsIdentity(sandbox.manifest.osUser, 'test'), timeoutMs: 30_000 });
+    const restarted = await run(
+      [join(sandbox.manifest.pgBin, 'pg_ctl'), '-D', pg1.dataDir, '-l', ownLog, '-m', 'fast', '-w', 'restart'],
+      { ...runAsIdentity(sandbox.manifest.osUser, 'test'), timeoutMs: 30_000 },
+    );
     expect(restarted.ok, restarted.stderr).toBe(true);
     await waitUntilStreaming(sandbox, 'pg2', 'pg1');
     await waitUntilStreaming(sandbox, 'pg3', 'pg1');
     const dry = await cli(['switchover', '--inventory', file, '--dry-run', '--target', 'pg2']);
     expect(dry.exitCode, dry.stdout).toBe(0);
-    expect(dry.stdout).toContain(`discovered data_dir ${sandbox.manifest.nodes[0]!.dataDir} (SHOW data_directory), bin_dir ${sandbox.manifest.pgBin} (postmaster.opts)`);
+    expect(dry.stdout).toContain(
+      `discovered data_dir ${sandbox.manifest.nodes[0]!.dataDir} (SHOW data_directory), bin_dir ${sandbox.manifest.pgBin} (postmaster.opts)`,
+    );
     for (const target of ['pg2', 'pg1']) {
       const result = await cli(switchover(file, '--target', target));
       expect(result.exitCode, result.stderr).toBe(0);
@@ -119,7 +181,9 @@ describe('discovered paths', () => {
       if (i > 200) throw new Error('the guardian did not finish');
       await sleep(100);
     }
-    expect(journalEvents(sandbox).find((e) => e.event === 'guardian-recovery-end')).toMatchObject({ outcome: 'rolled-back' });
+    expect(journalEvents(sandbox).find((e) => e.event === 'guardian-recovery-end')).toMatchObject({
+      outcome: 'rolled-back',
+    });
     expect(await expectOneWriter(sandbox)).toBe('pg1');
   });
 });

@@ -12,7 +12,8 @@ import { appConn, nodeConn, settledTopology, sql } from './support/cluster.js';
 import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
 
 const on = (sandbox: SandboxFixture, node: string, text: string) => sql(nodeConn(sandbox, node), text);
-const run = (sandbox: SandboxFixture, ...args: string[]) => cli([...args, '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
+const run = (sandbox: SandboxFixture, ...args: string[]) =>
+  cli([...args, '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
 
 async function stop(sandbox: SandboxFixture, node: string, how: NodeJS.Signals): Promise<void> {
   const pid = postmasterPid(sandbox.manifest, node)!;
@@ -23,7 +24,12 @@ async function stop(sandbox: SandboxFixture, node: string, how: NodeJS.Signals):
 /** The events of the run's own journal (pg_rewind's output is recorded there). */
 function journalOf(result: { events: Array<Record<string, unknown>> }): Array<Record<string, unknown>> {
   const file = (result.events.find((e) => e.event === 'report')?.report as { journal?: string } | undefined)?.journal;
-  return file ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+  return file
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
 }
 
 /** Waits for ok(); an error (the table not replayed yet on a replica) counts as "not yet". */
@@ -36,7 +42,8 @@ async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 15_00
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await sleep(100);
   }
 }
@@ -56,23 +63,40 @@ describe('rejoin: the old primary becomes a replica of the new one', () => {
     const t = await settledTopology(sandbox);
     expect(t.primaries).toEqual(['pg2']);
     expect(t.upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
-    await until('pg1 to replay the new row', async () => (await on(sandbox, 'pg1', "SELECT count(*)::int AS n FROM marks WHERE tag = 'after'"))[0]!.n === 1);
+    await until(
+      'pg1 to replay the new row',
+      async () => (await on(sandbox, 'pg1', "SELECT count(*)::int AS n FROM marks WHERE tag = 'after'"))[0]!.n === 1,
+    );
 
     const again = await cli(['rejoin', 'pg1', '-i', sandbox.manifest.inventoryFile, '--dry-run']);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/NOTHING TO DO: pg1 already streams from pg2 \(exit 0\)/);
   });
 
-  test('diverged case: writes on the old primary after its replicas stopped receiving are rewound away', async ({ sandbox }) => {
+  test('diverged case: writes on the old primary after its replicas stopped receiving are rewound away', async ({
+    sandbox,
+  }) => {
     await sql(appConn(sandbox), "CREATE TABLE marks (tag text); INSERT INTO marks VALUES ('shared')");
-    await until('the replicas to have the table', async () => (await on(sandbox, 'pg2', 'SELECT count(*)::int AS n FROM marks'))[0]!.n === 1);
+    await until(
+      'the replicas to have the table',
+      async () => (await on(sandbox, 'pg2', 'SELECT count(*)::int AS n FROM marks'))[0]!.n === 1,
+    );
     // The replicas lose the primary (a wrong port keeps their user and password), and it goes on alone.
     for (const node of ['pg2', 'pg3']) {
-      const setting = String((await on(sandbox, node, "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'"))[0]!.setting);
-      await on(sandbox, node, `ALTER SYSTEM SET primary_conninfo = '${setting.replace(/port=\d+/, 'port=1').replace(/'/g, "''")}'`);
+      const setting = String(
+        (await on(sandbox, node, "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'"))[0]!.setting,
+      );
+      await on(
+        sandbox,
+        node,
+        `ALTER SYSTEM SET primary_conninfo = '${setting.replace(/port=\d+/, 'port=1').replace(/'/g, "''")}'`,
+      );
       await on(sandbox, node, 'SELECT pg_reload_conf()');
     }
-    await until('pg1 to have no standby', async () => (await on(sandbox, 'pg1', 'SELECT count(*)::int AS n FROM pg_stat_replication'))[0]!.n === 0);
+    await until(
+      'pg1 to have no standby',
+      async () => (await on(sandbox, 'pg1', 'SELECT count(*)::int AS n FROM pg_stat_replication'))[0]!.n === 0,
+    );
     await on(sandbox, 'pg1', "INSERT INTO marks SELECT 'old-only' FROM generate_series(1, 1000)");
     await stop(sandbox, 'pg1', 'SIGKILL');
 
@@ -82,12 +106,20 @@ describe('rejoin: the old primary becomes a replica of the new one', () => {
     await sql(appConn(sandbox), "INSERT INTO marks VALUES ('new-primary')");
 
     const rejoin = await run(sandbox, 'rejoin', 'pg1');
-    const told = () => JSON.stringify([...rejoin.events.filter((e) => /fail|error/.test(String(e.event))), ...journalOf(rejoin).filter((e) => /pg_rewind/.test(String(e.event)))]);
+    const told = () =>
+      JSON.stringify([
+        ...rejoin.events.filter((e) => /fail|error/.test(String(e.event))),
+        ...journalOf(rejoin).filter((e) => /pg_rewind/.test(String(e.event))),
+      ]);
     expect(rejoin.exitCode, told()).toBe(0);
     expect(reportOf(rejoin).oldPrimaryState).toBe('replica streaming from pg2 (pg_rewind)');
     const summary = rejoin.events.find((e) => e.event === 'step-end')?.summary;
     expect(String(summary)).toMatch(/pg_rewind; pg_control: "in production"/);
-    await until('pg1 to replay the new primary\'s row', async () => (await on(sandbox, 'pg1', "SELECT count(*)::int AS n FROM marks WHERE tag = 'new-primary'"))[0]!.n === 1);
+    await until(
+      "pg1 to replay the new primary's row",
+      async () =>
+        (await on(sandbox, 'pg1', "SELECT count(*)::int AS n FROM marks WHERE tag = 'new-primary'"))[0]!.n === 1,
+    );
     expect(await on(sandbox, 'pg1', "SELECT count(*)::int AS n FROM marks WHERE tag = 'old-only'")).toEqual([{ n: 0 }]);
     expect(await on(sandbox, 'pg1', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: true }]);
     const t = await settledTopology(sandbox);

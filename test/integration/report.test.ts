@@ -16,7 +16,9 @@ import { describe, expect, test } from './support/fixtures.js';
 const CHROMIUM = '/usr/bin/chromium';
 
 describe.skipIf(!existsSync(CHROMIUM))('pg-handover report, in a browser', () => {
-  test('a switchover\'s, a failover\'s and a wave\'s journals: steps in order, the pause, the verdict, no secret', async ({ sandbox }) => {
+  test("a switchover's, a failover's and a wave's journals: steps in order, the pause, the verdict, no secret", async ({
+    sandbox,
+  }) => {
     const inventory = sandbox.manifest.inventoryFile;
     const switched = await cli(['switchover', '-i', inventory, '--yes', '--json', '-t', 'pg2']);
     expect(switched.exitCode, switched.stderr).toBe(0);
@@ -33,16 +35,33 @@ describe.skipIf(!existsSync(CHROMIUM))('pg-handover report, in a browser', () =>
     expect(md.stdout).toMatch(/^## switchover pg1 -> pg2: succeeded \(exit 0\)/m);
     expect(md.stdout).toMatch(/- LSN proof: the old primary's final position [0-9A-F]+\/[0-9A-F]+/);
 
-    const secrets = readFileSync(sandbox.manifest.passfile, 'utf8').trim().split('\n').map((l) => l.split(':').at(-1)!).filter((p) => p.length > 6);
+    const secrets = readFileSync(sandbox.manifest.passfile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(':').at(-1)!)
+      .filter((p) => p.length > 6);
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       for (const [name, target, expected] of [
         ['switchover', journals[0]!, { steps: stepIds(journals[0]!), verdict: 'succeeded (exit 0)' }],
         ['failover', journals[1]!, { steps: stepIds(journals[1]!), verdict: 'succeeded (exit 0)' }],
-        ['wave', folder, { steps: [...stepIds(journals[0]!), ...stepIds(journals[1]!)], verdict: 'succeeded (exit 0)' }],
+        [
+          'wave',
+          folder,
+          { steps: [...stepIds(journals[0]!), ...stepIds(journals[1]!)], verdict: 'succeeded (exit 0)' },
+        ],
       ] as const) {
         const file = join(sandbox.dir, `${name}.html`);
         const rendered = await cli(['report', target, '-o', file]);
@@ -53,13 +72,20 @@ describe.skipIf(!existsSync(CHROMIUM))('pg-handover report, in a browser', () =>
         page.on('request', (r) => void (r.url().startsWith('file:') || requests.push(r.url())));
         await page.goto(`file://${file}`);
         const rows = await page.locator('tr.step-row td:first-child').allTextContents();
-        expect(rows.map((r) => r.split(' ')[0]), name).toEqual(expected.steps);
+        expect(
+          rows.map((r) => r.split(' ')[0]),
+          name,
+        ).toEqual(expected.steps);
         expect(await page.locator('svg rect.step').count()).toBe(expected.steps.length);
         const held = await page.locator('dd.clients-held').first().textContent();
         expect(held, name).toMatch(/^\d+ ms \(from \+/);
         expect(await page.locator('.verdict').first().textContent()).toBe(expected.verdict);
-        if (name === 'wave') expect(await page.locator('table.wave tbody tr').count()).toBe(readdirSync(folder).filter((f) => f.endsWith('.jsonl')).length);
-        if (name === 'failover') expect(await page.locator('dd.data-loss').textContent()).toMatch(/possible loss: \d+ bytes known/);
+        if (name === 'wave')
+          expect(await page.locator('table.wave tbody tr').count()).toBe(
+            readdirSync(folder).filter((f) => f.endsWith('.jsonl')).length,
+          );
+        if (name === 'failover')
+          expect(await page.locator('dd.data-loss').textContent()).toMatch(/possible loss: \d+ bytes known/);
         const text = await page.content();
         for (const secret of secrets) expect(text).not.toContain(secret);
         expect(requests, 'no network').toEqual([]);
@@ -73,6 +99,10 @@ describe.skipIf(!existsSync(CHROMIUM))('pg-handover report, in a browser', () =>
 
 /** The step ids of a journal, in the order they started. */
 function stepIds(journal: string): string[] {
-  return readFileSync(journal, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; step?: string })
-    .filter((e) => e.event === 'step-start').map((e) => e.step!);
+  return readFileSync(journal, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { event: string; step?: string })
+    .filter((e) => e.event === 'step-start')
+    .map((e) => e.step!);
 }

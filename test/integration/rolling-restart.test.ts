@@ -23,9 +23,24 @@ const SCRIPT = fileURLToPath(new URL('../../scripts/install-older-minor.sh', imp
 const OLDER = (await execa('bash', [SCRIPT, '--print-dir'])).stdout.trim();
 const NEWER = '/usr/lib/postgresql/15/bin';
 
-const versions = async (sandbox: Awaited<ReturnType<typeof startSandbox>>, names = sandbox.manifest.nodes.map((n) => n.name)) =>
-  Object.fromEntries(await Promise.all(names.map(async (name) =>
-    [name, Number((await sql(nodeConn(sandbox, name, 'postgres'), "SELECT current_setting('server_version_num') AS v"))[0]!.v)] as const)));
+const versions = async (
+  sandbox: Awaited<ReturnType<typeof startSandbox>>,
+  names = sandbox.manifest.nodes.map((n) => n.name),
+) =>
+  Object.fromEntries(
+    await Promise.all(
+      names.map(
+        async (name) =>
+          [
+            name,
+            Number(
+              (await sql(nodeConn(sandbox, name, 'postgres'), "SELECT current_setting('server_version_num') AS v"))[0]!
+                .v,
+            ),
+          ] as const,
+      ),
+    ),
+  );
 
 /** Replicas from a plain `pg_basebackup -R` (their passfile= names no file), replication trusted from loopback. */
 async function basebackupCluster(pgBin: string): Promise<SandboxFixture> {
@@ -42,17 +57,30 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
       expect(await versions(sandbox)).toEqual({ pg1: 150017, pg2: 150017, pg3: 150017 });
       // As after packages upgraded in place: the bin directory the inventory names holds 15.18.
       const inPlace = join(sandbox.dir, 'in-place.yaml');
-      await writeFile(inPlace, (await readFile(sandbox.manifest.inventoryFile, 'utf8')).replaceAll(`bin_dir: ${OLDER}`, `bin_dir: ${NEWER}`));
+      await writeFile(
+        inPlace,
+        (await readFile(sandbox.manifest.inventoryFile, 'utf8')).replaceAll(`bin_dir: ${OLDER}`, `bin_dir: ${NEWER}`),
+      );
       const check = await cli(['check', '-i', inPlace]);
-      expect(check.stdout).toMatch(/pg2: replica, streaming, .*; runs 15\.17, binaries 15\.18 in \/usr\/lib\/postgresql\/15\/bin: restart needed \(pg-handover rolling-restart\)/);
+      expect(check.stdout).toMatch(
+        /pg2: replica, streaming, .*; runs 15\.17, binaries 15\.18 in \/usr\/lib\/postgresql\/15\/bin: restart needed \(pg-handover rolling-restart\)/,
+      );
       const dryInPlace = await cli(['switchover', '-i', inPlace, '--dry-run']);
-      expect(dryInPlace.stdout).toMatch(/warn +binaries +pg2 runs 15\.17, but its binaries in \/usr\/lib\/postgresql\/15\/bin are 15\.18: it needs a restart \(pg-handover rolling-restart\)/);
+      expect(dryInPlace.stdout).toMatch(
+        /warn +binaries +pg2 runs 15\.17, but its binaries in \/usr\/lib\/postgresql\/15\/bin are 15\.18: it needs a restart \(pg-handover rolling-restart\)/,
+      );
       const dry = await cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--dry-run']);
       expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0);
-      expect(dry.stdout).toMatch(/new-binaries +15\.18 in \/usr\/lib\/postgresql\/15\/bin on every node; to restart: pg2, pg3, pg1 \(primary, after the switchover\)/);
+      expect(dry.stdout).toMatch(
+        /new-binaries +15\.18 in \/usr\/lib\/postgresql\/15\/bin on every node; to restart: pg2, pg3, pg1 \(primary, after the switchover\)/,
+      );
 
       const started = performance.now();
-      const { value: result, load } = await underLoad(sandbox, () => cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json']), { clients: 8 });
+      const { value: result, load } = await underLoad(
+        sandbox,
+        () => cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json']),
+        { clients: 8 },
+      );
       const totalMs = Math.round(performance.now() - started);
       expect(result.exitCode, result.stderr).toBe(0);
       const report = reportOf(result);
@@ -65,7 +93,9 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
       const t = await settledTopology(sandbox);
       expect(t.primaries).toEqual(['pg2']);
       expect(t.upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
-      console.log(`rolling restart 15.17 -> 15.18: run ${report.totalMs} ms (${totalMs} ms with the load's settling), write pause ${report.writePauseMs} ms, longest client gap ${Math.round(gap)} ms`);
+      console.log(
+        `rolling restart 15.17 -> 15.18: run ${report.totalMs} ms (${totalMs} ms with the load's settling), write pause ${report.writePauseMs} ms, longest client gap ${Math.round(gap)} ms`,
+      );
 
       // Run again (a re-run CI job): nothing left to do is a success, not a refusal.
       const again = await cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes']);
@@ -85,10 +115,14 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
       // pg3 cannot start again: a setting its running server never read.
       const conf = join(sandbox.manifest.nodes[2]!.dataDir, 'postgresql.conf');
       await appendFile(conf, "\nshared_buffers = 'plenty'\n");
-      const { value: result, load } = await underLoad(sandbox, () => cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json']));
+      const { value: result, load } = await underLoad(sandbox, () =>
+        cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json']),
+      );
       expect(result.exitCode, result.stderr).toBe(4);
       const report = reportOf(result);
-      expect(report.error).toMatch(/pg3 did not come back on the new binaries: .*stopped before the switchover, pg1 is still the primary/);
+      expect(report.error).toMatch(
+        /pg3 did not come back on the new binaries: .*stopped before the switchover, pg1 is still the primary/,
+      );
       expect(report.steps.find((s: { id: string }) => s.id === '2-restart-replicas').status).toBe('failed');
       expect(report.steps.find((s: { id: string }) => s.id === '5-fence-writes').status).toBe('not run');
       expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
@@ -101,7 +135,15 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
       // Fixed and started again by hand (on its old binaries), as the report says; the rerun restarts it.
       await appendFile(conf, "\nshared_buffers = '32MB'\n");
       await startNode(sandbox.manifest, 'pg3');
-      const rerun = await cli(['rolling-restart', '-i', sandbox.manifest.inventoryFile, '--bin-dir', NEWER, '--yes', '--json']);
+      const rerun = await cli([
+        'rolling-restart',
+        '-i',
+        sandbox.manifest.inventoryFile,
+        '--bin-dir',
+        NEWER,
+        '--yes',
+        '--json',
+      ]);
       expect(rerun.exitCode, rerun.stderr).toBe(0);
       expect(rerun.stdout).toMatch(/"summary":"pg3 restarted on 15\.18/);
       expect(await versions(sandbox)).toEqual({ pg1: 150018, pg2: 150018, pg3: 150018 });
@@ -117,11 +159,15 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
       const pg3 = postmasterPid(sandbox.manifest, 'pg3')!;
       process.kill(pg3, 'SIGINT');
       await waitGone([pg3], 30_000);
-      const { value: first, load } = await underLoad(sandbox, () => cli(['rolling-restart', '-i', inventory, '--bin-dir', NEWER, '--yes', '--json']));
+      const { value: first, load } = await underLoad(sandbox, () =>
+        cli(['rolling-restart', '-i', inventory, '--bin-dir', NEWER, '--yes', '--json']),
+      );
       expect(first.exitCode, first.stderr).toBe(8);
       const report = reportOf(first);
       expect(report.outcome).toBe('degraded');
-      expect(report.leftToDo.join('\n')).toMatch(/pg3 was down: it still runs the old binaries; once it is back, run `pg-handover rolling-restart` again/);
+      expect(report.leftToDo.join('\n')).toMatch(
+        /pg3 was down: it still runs the old binaries; once it is back, run `pg-handover rolling-restart` again/,
+      );
       expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
       expect(await versions(sandbox, ['pg1', 'pg2'])).toEqual({ pg1: 150018, pg2: 150018 });
 

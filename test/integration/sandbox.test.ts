@@ -15,7 +15,13 @@ const run = promisify(execFile);
 describe('sandbox', () => {
   test('replication really works: rows written through PgBouncer are on every replica', async ({ sandbox }) => {
     const app = sandbox.inventory.poolers[0]!.app!;
-    const client = new pg.Client({ host: app.host, port: app.port, user: app.user, password: app.password, database: app.dbname });
+    const client = new pg.Client({
+      host: app.host,
+      port: app.port,
+      user: app.user,
+      password: app.password,
+      database: app.dbname,
+    });
     await client.connect();
     await client.query('CREATE TABLE t (id int PRIMARY KEY, note text)');
     await client.query(`INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 100) g`);
@@ -26,7 +32,9 @@ describe('sandbox', () => {
       await replica.connect();
       let count = 0;
       for (let i = 0; i < 100 && count < 100; i++) {
-        count = Number((await replica.query('SELECT count(*) AS n FROM t').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
+        count = Number(
+          (await replica.query('SELECT count(*) AS n FROM t').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n,
+        );
         if (count < 100) await sleep(20);
       }
       await replica.end();
@@ -34,7 +42,9 @@ describe('sandbox', () => {
     }
   });
 
-  test('status reports one primary and N streaming replicas, and PgBouncer pointing at the primary', async ({ sandbox }) => {
+  test('status reports one primary and N streaming replicas, and PgBouncer pointing at the primary', async ({
+    sandbox,
+  }) => {
     const connections = await Connections.open(sandbox.inventory);
     const state = await observeCluster(connections);
     await connections.close();
@@ -44,7 +54,9 @@ describe('sandbox', () => {
     for (const replica of replicas) expect(replica.walReceiver?.status).toBe('streaming');
     expect(primariesOf(state)[0]!.replication.filter((p) => p.state === 'streaming')).toHaveLength(2);
     const pooler = state.poolers[0]!;
-    expect(pooler.reachable && pooler.routes.find((d) => d.name === 'appdb')?.port).toBe(sandbox.manifest.nodes[0]!.port);
+    expect(pooler.reachable && pooler.routes.find((d) => d.name === 'appdb')?.port).toBe(
+      sandbox.manifest.nodes[0]!.port,
+    );
   });
 
   test('the CLI: up, status, down, and nothing of the sandbox is left running', async () => {
@@ -73,9 +85,18 @@ describe('pg_control read directly', () => {
     const { runAsIdentity } = await import('../../src/shell/os-user.js');
     const { run: runAs } = await import('../../src/shell/exec.js');
     const node = sandbox.manifest.nodes[0]!;
-    const viaBinary = async () => parseControlData(String((await run(`${sandbox.manifest.pgBin}/pg_controldata`, ['-D', node.dataDir], { env: { LC_ALL: 'C' } })).stdout));
+    const viaBinary = async () =>
+      parseControlData(
+        String(
+          (await run(`${sandbox.manifest.pgBin}/pg_controldata`, ['-D', node.dataDir], { env: { LC_ALL: 'C' } }))
+            .stdout,
+        ),
+      );
     expect(await readControlFile(node.dataDir)).toEqual(await viaBinary());
-    const stop = await runAs([`${sandbox.manifest.pgBin}/pg_ctl`, '-D', node.dataDir, '-m', 'fast', '-w', 'stop'], runAsIdentity(sandbox.manifest.osUser, 'test'));
+    const stop = await runAs(
+      [`${sandbox.manifest.pgBin}/pg_ctl`, '-D', node.dataDir, '-m', 'fast', '-w', 'stop'],
+      runAsIdentity(sandbox.manifest.osUser, 'test'),
+    );
     expect(stop.ok).toBe(true);
     const stopped = await readControlFile(node.dataDir);
     expect(stopped).toEqual(await viaBinary());

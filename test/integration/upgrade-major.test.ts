@@ -29,32 +29,51 @@ const test = base.extend<{ pair: SandboxFixture }>({
 
 const TABLES = ['orders', 'events', 'load_1'];
 const BIN = fileURLToPath(new URL('../../bin/pg-handover.js', import.meta.url));
-const journalText = (dir: string): string => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(`${dir}/${f}`, 'utf8')).join('\n') : '');
+const journalText = (dir: string): string =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.jsonl'))
+        .map((f) => readFileSync(`${dir}/${f}`, 'utf8'))
+        .join('\n')
+    : '';
 async function counts(sandbox: SandboxFixture, node: 'pg1' | 'new1'): Promise<Record<string, number>> {
   const inventory = await loadInventory(sandbox.manifest.inventoryFile);
   const spec = node === 'pg1' ? inventory.nodes[0]! : inventory.upgradeTarget!.nodes[0]!;
   const conn = { ...spec.conn, dbname: 'appdb' };
-  const rows = await sql(conn, TABLES.map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM ${t}`).join(' UNION ALL '));
+  const rows = await sql(
+    conn,
+    TABLES.map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM ${t}`).join(' UNION ALL '),
+  );
   return Object.fromEntries(rows.map((r) => [String(r.t), Number(r.n)]));
 }
 
 describe('upgrade-major prepare (15 -> 17)', () => {
-  test('refuses a table without a replica identity, naming it; then copies and replicates everything under load, resumably', async ({ pair }) => {
+  test('refuses a table without a replica identity, naming it; then copies and replicates everything under load, resumably', async ({
+    pair,
+  }) => {
     const primary = nodeConn(pair, 'pg1');
-    await sql(primary, `CREATE TABLE orders (id serial PRIMARY KEY, note text);
+    await sql(
+      primary,
+      `CREATE TABLE orders (id serial PRIMARY KEY, note text);
       CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz DEFAULT now());
       CREATE TABLE audit_nokey (what text);
       INSERT INTO orders (note) SELECT 'n' || g FROM generate_series(1, 20000) g;
-      GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;`);
+      GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;`,
+    );
     const inventory = pair.manifest.inventoryFile;
 
     const refused = await cli(['prepare-upgrade', '-i', inventory, '--dry-run']);
     expect(refused.exitCode).toBe(3);
-    expect(refused.stderr).toMatch(/replica-identity: appdb: 1 table\(s\) without a primary key or replica identity: public\.audit_nokey/);
-    expect((await sql(primary, "SELECT count(*)::int AS n FROM pg_publication")).at(0)!.n).toBe(0);
+    expect(refused.stderr).toMatch(
+      /replica-identity: appdb: 1 table\(s\) without a primary key or replica identity: public\.audit_nokey/,
+    );
+    expect((await sql(primary, 'SELECT count(*)::int AS n FROM pg_publication')).at(0)!.n).toBe(0);
 
     await sql(primary, 'ALTER TABLE audit_nokey REPLICA IDENTITY FULL');
-    const { value: prepared, load } = await underLoad(pair, () => cli(['prepare-upgrade', '-i', inventory, '--json']), { clients: 4, rate: 200 });
+    const { value: prepared, load } = await underLoad(pair, () => cli(['prepare-upgrade', '-i', inventory, '--json']), {
+      clients: 4,
+      rate: 200,
+    });
     expect(prepared.exitCode, prepared.stderr).toBe(0);
     const report = JSON.parse(prepared.stdout.trim().split('\n').at(-1)!);
     expect(report).toMatchObject({ event: 'prepare', ready: true });
@@ -72,14 +91,23 @@ describe('upgrade-major prepare (15 -> 17)', () => {
     expect(source.orders).toBe(20001);
 
     // The subscription logs in with the inventory's password file: no password in the target's catalog.
-    const conninfo = String((await sql({ ...(await loadInventory(inventory)).upgradeTarget!.nodes[0]!.conn, dbname: 'appdb' }, 'SELECT subconninfo FROM pg_subscription')).at(0)!.subconninfo);
+    const conninfo = String(
+      (
+        await sql(
+          { ...(await loadInventory(inventory)).upgradeTarget!.nodes[0]!.conn, dbname: 'appdb' },
+          'SELECT subconninfo FROM pg_subscription',
+        )
+      ).at(0)!.subconninfo,
+    );
     expect(conninfo).toMatch(/passfile=/);
     expect(conninfo).not.toMatch(/password/);
 
     // Resumable: a second run skips what exists and only watches.
     const again = await cli(['prepare-upgrade', '-i', inventory, '--json']);
     expect(again.exitCode, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!).actions).toEqual([expect.stringMatching(/every second, until every table is ready/)]);
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!).actions).toEqual([
+      expect.stringMatching(/every second, until every table is ready/),
+    ]);
   });
 });
 
@@ -106,12 +134,21 @@ class IdWriters {
     while (!this.stopping) {
       try {
         if (!client) {
-          client = new pg.Client({ host: this.conn.host, port: this.conn.port, user: this.conn.user, password: this.conn.password, database: this.conn.dbname });
+          client = new pg.Client({
+            host: this.conn.host,
+            port: this.conn.port,
+            user: this.conn.user,
+            password: this.conn.password,
+            database: this.conn.dbname,
+          });
           client.on('error', () => undefined);
           await client.connect();
         }
         const table = id % 2 === 0 ? 'orders' : 'events';
-        const sqlText = table === 'orders' ? "INSERT INTO orders (note) VALUES ('w') RETURNING id" : 'INSERT INTO events DEFAULT VALUES RETURNING id';
+        const sqlText =
+          table === 'orders'
+            ? "INSERT INTO orders (note) VALUES ('w') RETURNING id"
+            : 'INSERT INTO events DEFAULT VALUES RETURNING id';
         const row = (await client.query<{ id: string }>(sqlText)).rows[0]!;
         this.acked[table].push(Number(row.id));
         const now = performance.now();
@@ -146,12 +183,17 @@ async function missingIds(conn: ConnParams, acked: IdWriters['acked']): Promise<
 }
 
 describe('upgrade-major: the cutover to 17 and the way back to 15', () => {
-  test('under writes through PgBouncer: 0 lost, sequences past every max(id), writes go on on 17, flow back to 15, and --back returns', async ({ pair }) => {
+  test('under writes through PgBouncer: 0 lost, sequences past every max(id), writes go on on 17, flow back to 15, and --back returns', async ({
+    pair,
+  }) => {
     const primary = nodeConn(pair, 'pg1');
-    await sql(primary, `CREATE TABLE orders (id serial PRIMARY KEY, note text);
+    await sql(
+      primary,
+      `CREATE TABLE orders (id serial PRIMARY KEY, note text);
       CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz DEFAULT now());
       INSERT INTO orders (note) SELECT 'n' || g FROM generate_series(1, 5000) g;
-      GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;`);
+      GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;`,
+    );
     const inventoryFile = pair.manifest.inventoryFile;
     const inventory = await loadInventory(inventoryFile);
     const newConn = { ...inventory.upgradeTarget!.nodes[0]!.conn, dbname: 'appdb' };
@@ -170,15 +212,22 @@ describe('upgrade-major: the cutover to 17 and the way back to 15', () => {
     const version = String((await sql(appConn(pair), 'SHOW server_version_num')).at(0)!.server_version_num);
     expect(version).toMatch(/^17/);
     // Every sequence on 17 is past its table's max(id): new rows get new ids.
-    for (const [table, seq] of [['orders', 'orders_id_seq'], ['events', 'events_id_seq']]) {
-      const row = (await sql(newConn, `SELECT (SELECT last_value FROM ${seq}) AS seq, (SELECT max(id) FROM ${table}) AS max`)).at(0)!;
+    for (const [table, seq] of [
+      ['orders', 'orders_id_seq'],
+      ['events', 'events_id_seq'],
+    ]) {
+      const row = (
+        await sql(newConn, `SELECT (SELECT last_value FROM ${seq}) AS seq, (SELECT max(id) FROM ${table}) AS max`)
+      ).at(0)!;
       expect(Number(row.seq)).toBeGreaterThanOrEqual(Number(row.max));
     }
     const afterForward = { orders: writers.acked.orders.length, events: writers.acked.events.length };
     await sleep(1000);
     // Writes went on, on 17.
     expect(writers.acked.orders.length).toBeGreaterThan(afterForward.orders);
-    console.log(`upgrade-major 15 -> 17: write pause ${report.writePauseMs} ms, longest client gap ${Math.round(writers.longestGapMs)} ms, ${writers.errors} client errors`);
+    console.log(
+      `upgrade-major 15 -> 17: write pause ${report.writePauseMs} ms, longest client gap ${Math.round(writers.longestGapMs)} ms, ${writers.errors} client errors`,
+    );
     expect(await missingIds(newConn, writers.acked)).toBe(0);
 
     // The way back: what was written on 17 is on 15 too, then the writes move back.
@@ -190,18 +239,29 @@ describe('upgrade-major: the cutover to 17 and the way back to 15', () => {
     expect(reportOf(back).primaryNow).toBe('pg1');
     expect(String((await sql(appConn(pair), 'SHOW server_version_num')).at(0)!.server_version_num)).toMatch(/^15/);
     expect(await missingIds(primary, writers.acked)).toBe(0);
-    console.log(`upgrade-major --back 17 -> 15: write pause ${reportOf(back).writePauseMs} ms, longest client gap ${Math.round(Math.max(gapBefore, writers.longestGapMs))} ms, ${writers.errors} client errors in all, ${writers.acked.orders.length + writers.acked.events.length} rows acknowledged, 0 lost`);
+    console.log(
+      `upgrade-major --back 17 -> 15: write pause ${reportOf(back).writePauseMs} ms, longest client gap ${Math.round(Math.max(gapBefore, writers.longestGapMs))} ms, ${writers.errors} client errors in all, ${writers.acked.orders.length + writers.acked.events.length} rows acknowledged, 0 lost`,
+    );
     expect(writers.errors).toBe(0);
     expect(writers.longestGapMs).toBeLessThan(2000);
   });
 
-  test('the tool SIGKILLed inside the pause: its guardian undoes the cutover, clients write on 15 again', async ({ pair }) => {
+  test('the tool SIGKILLed inside the pause: its guardian undoes the cutover, clients write on 15 again', async ({
+    pair,
+  }) => {
     const primary = nodeConn(pair, 'pg1');
-    await sql(primary, 'CREATE TABLE orders (id serial PRIMARY KEY, note text); GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;');
+    await sql(
+      primary,
+      'CREATE TABLE orders (id serial PRIMARY KEY, note text); GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;',
+    );
     const inventoryFile = pair.manifest.inventoryFile;
     expect((await cli(['prepare-upgrade', '-i', inventoryFile])).exitCode).toBe(0);
     const playbook = `${pair.dir}/killed.yaml`;
-    await (await import('node:fs/promises')).writeFile(playbook, `name: killed
+    await (
+      await import('node:fs/promises')
+    ).writeFile(
+      playbook,
+      `name: killed
 steps:
   - kind: fence-writes
     method: read-only
@@ -213,17 +273,29 @@ steps:
   - kind: take-over
   - kind: repoint-pooler
   - kind: resume
-`);
+`,
+    );
     const journalDir = `${pair.dir}/runs`;
-    const child = execa('node', [BIN, 'upgrade-major', '-i', inventoryFile, '--yes', '--playbook', playbook, '--journal-dir', journalDir], { reject: false, stdin: 'ignore' });
+    const child = execa(
+      'node',
+      [BIN, 'upgrade-major', '-i', inventoryFile, '--yes', '--playbook', playbook, '--journal-dir', journalDir],
+      { reject: false, stdin: 'ignore' },
+    );
     const started = Date.now();
-    while (!journalText(journalDir).includes('"event":"step-start","step":"5-exec"') && Date.now() - started < 30_000) await sleep(50);
+    while (!journalText(journalDir).includes('"event":"step-start","step":"5-exec"') && Date.now() - started < 30_000)
+      await sleep(50);
     child.kill('SIGKILL');
     await child;
     const killedAt = Date.now();
     let backAfterMs = Number.POSITIVE_INFINITY;
     while (Date.now() - killedAt < 15_000) {
-      const ok = await sql(appConn(pair), "INSERT INTO orders (note) VALUES ('after kill') RETURNING current_setting('server_version_num') AS v").then((r) => String(r.at(0)!.v), () => undefined);
+      const ok = await sql(
+        appConn(pair),
+        "INSERT INTO orders (note) VALUES ('after kill') RETURNING current_setting('server_version_num') AS v",
+      ).then(
+        (r) => String(r.at(0)!.v),
+        () => undefined,
+      );
       if (ok) {
         expect(ok).toMatch(/^15/);
         backAfterMs = Date.now() - killedAt;
@@ -231,30 +303,56 @@ steps:
       }
       await sleep(100);
     }
-    if (backAfterMs > 10_000) console.log(`journal:\n${journalText(journalDir).split('\n').map((l) => l.slice(0, 220)).join('\n')}`);
+    if (backAfterMs > 10_000)
+      console.log(
+        `journal:\n${journalText(journalDir)
+          .split('\n')
+          .map((l) => l.slice(0, 220))
+          .join('\n')}`,
+      );
     expect(backAfterMs).toBeLessThan(10_000);
-    while (!journalText(journalDir).includes('guardian-recovery-end') && Date.now() - killedAt < 20_000) await sleep(100);
+    while (!journalText(journalDir).includes('guardian-recovery-end') && Date.now() - killedAt < 20_000)
+      await sleep(100);
     expect(journalText(journalDir)).toMatch(/"event":"guardian-recovery-end".*"outcome":"rolled-back"/);
     // The target subscribes to the source again, and takes no client writes.
     const inventory = await loadInventory(inventoryFile);
     const target = { ...inventory.upgradeTarget!.nodes[0]!.conn, dbname: 'appdb' };
-    expect((await sql(target, "SELECT count(*)::int AS n FROM pg_subscription WHERE subenabled")).at(0)!.n).toBe(1);
-    expect(String((await sql(target, 'SHOW default_transaction_read_only')).at(0)!.default_transaction_read_only)).toBe('on');
+    expect((await sql(target, 'SELECT count(*)::int AS n FROM pg_subscription WHERE subenabled')).at(0)!.n).toBe(1);
+    expect(String((await sql(target, 'SHOW default_transaction_read_only')).at(0)!.default_transaction_read_only)).toBe(
+      'on',
+    );
     expect((await sql(primary, 'SELECT count(*)::int AS n FROM pg_subscription')).at(0)!.n).toBe(0);
   });
 
-  test('a failure before the target takes the writes rolls back: the source writable, the target read-only and subscribed again', async ({ pair }) => {
+  test('a failure before the target takes the writes rolls back: the source writable, the target read-only and subscribed again', async ({
+    pair,
+  }) => {
     const primary = nodeConn(pair, 'pg1');
-    await sql(primary, 'CREATE TABLE orders (id serial PRIMARY KEY, note text); GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;');
+    await sql(
+      primary,
+      'CREATE TABLE orders (id serial PRIMARY KEY, note text); GRANT ALL ON ALL TABLES IN SCHEMA public TO app; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app;',
+    );
     const inventoryFile = pair.manifest.inventoryFile;
     expect((await cli(['prepare-upgrade', '-i', inventoryFile])).exitCode).toBe(0);
     // The catch-up can never be seen: the subscription is disabled, then the source writes once more.
     const inventory = await loadInventory(inventoryFile);
-    const dsn = (c: ConnParams) => `host=${c.host} port=${c.port} user=${c.user} dbname=appdb passfile=${pair.manifest.passfile}`;
-    const disable = ['psql', dsn(inventory.upgradeTarget!.nodes[0]!.conn), '-c', 'SET default_transaction_read_only = off', '-c', 'ALTER SUBSCRIPTION pg_handover_upgrade_appdb DISABLE'];
+    const dsn = (c: ConnParams) =>
+      `host=${c.host} port=${c.port} user=${c.user} dbname=appdb passfile=${pair.manifest.passfile}`;
+    const disable = [
+      'psql',
+      dsn(inventory.upgradeTarget!.nodes[0]!.conn),
+      '-c',
+      'SET default_transaction_read_only = off',
+      '-c',
+      'ALTER SUBSCRIPTION pg_handover_upgrade_appdb DISABLE',
+    ];
     const write = ['psql', dsn(inventory.nodes[0]!.conn), '-c', "INSERT INTO orders (note) VALUES ('unseen')"];
     const playbook = `${pair.dir}/stuck.yaml`;
-    await (await import('node:fs/promises')).writeFile(playbook, `name: stuck
+    await (
+      await import('node:fs/promises')
+    ).writeFile(
+      playbook,
+      `name: stuck
 steps:
   - kind: exec
     command: ${JSON.stringify(disable)}
@@ -269,10 +367,20 @@ steps:
   - kind: take-over
   - kind: repoint-pooler
   - kind: resume
-`);
+`,
+    );
     const result = await cli(['upgrade-major', '-i', inventoryFile, '--yes', '--json', '--playbook', playbook]);
     expect(result.exitCode, result.stderr).toBe(4);
     expect(reportOf(result).outcome).toBe('rolled-back');
-    expect(String((await sql(appConn(pair), "INSERT INTO orders (note) VALUES ('after') RETURNING current_setting('server_version_num') AS v")).at(0)!.v)).toMatch(/^15/);
+    expect(
+      String(
+        (
+          await sql(
+            appConn(pair),
+            "INSERT INTO orders (note) VALUES ('after') RETURNING current_setting('server_version_num') AS v",
+          )
+        ).at(0)!.v,
+      ),
+    ).toMatch(/^15/);
   });
 });

@@ -29,7 +29,9 @@ async function editInventory(sandbox: SandboxFixture, edit: (doc: any) => void):
 }
 
 describe('the tool cut off from a healthy primary', () => {
-  test('quiet and under load, dropped and rejected: failover refuses (exit 3), says the tool is cut off, changes nothing', async ({ sandbox }) => {
+  test('quiet and under load, dropped and rejected: failover refuses (exit 3), says the tool is cut off, changes nothing', async ({
+    sandbox,
+  }) => {
     for (const loaded of [false, true]) {
       for (const how of ['drop', 'reject'] as Cut[]) {
         // Quiet: nothing written for a while, so the replicas have heard nothing for seconds.
@@ -49,9 +51,13 @@ describe('the tool cut off from a healthy primary', () => {
         }
         const outcome = await load?.stop();
         const label = `${loaded ? 'under load' : 'quiet'}, ${how}`;
-        process.stderr.write(`tool cut off from a healthy primary (${label}): exit ${result.exitCode}; ${(/witnesses +(.*)/.exec(result.stdout + result.stderr)?.[1] ?? '').slice(0, 160)}\n`);
+        process.stderr.write(
+          `tool cut off from a healthy primary (${label}): exit ${result.exitCode}; ${(/witnesses +(.*)/.exec(result.stdout + result.stderr)?.[1] ?? '').slice(0, 160)}\n`,
+        );
         expect(result.exitCode, `${label}\n${result.stdout}\n${result.stderr}`).toBe(3);
-        expect(result.stderr).toMatch(/preflight refused: witnesses: pg1 is seen by its witnesses \(.*\): the tool is the one cut off from it, not failing over/);
+        expect(result.stderr).toMatch(
+          /preflight refused: witnesses: pg1 is seen by its witnesses \(.*\): the tool is the one cut off from it, not failing over/,
+        );
         expect(result.stdout + result.stderr).toMatch(/pooler pgbouncer: pg1 answered through it \(a primary\)/);
         expect(journals(sandbox).length, 'no run was started').toBe(before);
         if (outcome) expect(outcome.records.filter((r) => !r.ok).map((r) => r.error)).toEqual([]);
@@ -65,10 +71,15 @@ describe('the tool cut off from a healthy primary', () => {
 });
 
 describe('evidence and identity', () => {
-  test('a pooler pointing at a replica, no journal: switchover refuses naming it, no "half-done" run is invented', async ({ sandbox }) => {
+  test('a pooler pointing at a replica, no journal: switchover refuses naming it, no "half-done" run is invented', async ({
+    sandbox,
+  }) => {
     const ini = sandbox.manifest.poolers[0]!.configFile;
     const text = readFileSync(ini, 'utf8');
-    writeFileSync(ini, text.replace(new RegExp(`(appdb\\s*=.*port=)${portOf(sandbox, 'pg1')}`), `$1${portOf(sandbox, 'pg2')}`));
+    writeFileSync(
+      ini,
+      text.replace(new RegExp(`(appdb\\s*=.*port=)${portOf(sandbox, 'pg1')}`), `$1${portOf(sandbox, 'pg2')}`),
+    );
     await sql((sandbox.inventory.poolers[0] as any).admin, 'RELOAD');
     const before = await snapshot(sandbox);
     const result = await cli(['switchover', '-i', sandbox.manifest.inventoryFile, '-t', 'pg2', '--yes']);
@@ -79,14 +90,27 @@ describe('evidence and identity', () => {
     expect(await snapshot(sandbox)).toEqual(before);
   });
 
-  test('split brain: check says so (exit 5); the same server twice and another cluster\'s node are refused by name', async ({ sandbox }) => {
+  test("split brain: check says so (exit 5); the same server twice and another cluster's node are refused by name", async ({
+    sandbox,
+  }) => {
     // One server listed twice: 127.0.0.1 and localhost.
     const original = readFileSync(sandbox.manifest.inventoryFile, 'utf8');
-    await editInventory(sandbox, (doc) => doc.nodes.push({ ...doc.nodes[1], name: 'pg2again', dsn: doc.nodes[1].dsn.replace('host=127.0.0.1', 'host=localhost') }));
-    for (const command of [['switchover', '--dry-run'], ['failover', '--dry-run']]) {
+    await editInventory(sandbox, (doc) =>
+      doc.nodes.push({
+        ...doc.nodes[1],
+        name: 'pg2again',
+        dsn: doc.nodes[1].dsn.replace('host=127.0.0.1', 'host=localhost'),
+      }),
+    );
+    for (const command of [
+      ['switchover', '--dry-run'],
+      ['failover', '--dry-run'],
+    ]) {
       const twice = await cli([...command, '-i', sandbox.manifest.inventoryFile]);
       expect(twice.exitCode, twice.stdout).toBe(3);
-      expect(twice.stdout).toMatch(/same-server +the inventory lists one server twice: pg2 \(127.0.0.1:\d+\) and pg2again \(localhost:\d+\) are one address/);
+      expect(twice.stdout).toMatch(
+        /same-server +the inventory lists one server twice: pg2 \(127.0.0.1:\d+\) and pg2again \(localhost:\d+\) are one address/,
+      );
     }
     writeFileSync(sandbox.manifest.inventoryFile, original);
 
@@ -94,15 +118,27 @@ describe('evidence and identity', () => {
     const other = await startSandbox(1);
     try {
       const foreign = other.manifest.nodes[0]!;
-      await editInventory(sandbox, (doc) => doc.nodes.push({ name: 'stranger', dsn: `host=127.0.0.1 port=${foreign.port} user=handover dbname=postgres` }));
+      await editInventory(sandbox, (doc) =>
+        doc.nodes.push({ name: 'stranger', dsn: `host=127.0.0.1 port=${foreign.port} user=handover dbname=postgres` }),
+      );
       const passfile = join(sandbox.dir, 'pgpass');
       // Its handover password, for its port only (both sandboxes list 127.0.0.1:*:*:handover).
-      const theirs = readFileSync(join(other.dir, 'pgpass'), 'utf8').split('\n').find((l) => l.startsWith('127.0.0.1:*:*:handover:'))!;
-      writeFileSync(passfile, theirs.replace('127.0.0.1:*:', `127.0.0.1:${foreign.port}:`) + '\n' + readFileSync(passfile, 'utf8'));
-      for (const command of [['switchover', '-t', 'pg2', '--yes'], ['failover', '--yes']]) {
+      const theirs = readFileSync(join(other.dir, 'pgpass'), 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('127.0.0.1:*:*:handover:'))!;
+      writeFileSync(
+        passfile,
+        theirs.replace('127.0.0.1:*:', `127.0.0.1:${foreign.port}:`) + '\n' + readFileSync(passfile, 'utf8'),
+      );
+      for (const command of [
+        ['switchover', '-t', 'pg2', '--yes'],
+        ['failover', '--yes'],
+      ]) {
         const result = await cli([...command, '-i', sandbox.manifest.inventoryFile]);
         expect(result.exitCode, result.stderr).toBe(3);
-        expect(result.stderr).toMatch(/same-cluster: stranger is not part of this cluster: its system identifier is \d+, while pg1, pg2, pg3 have \d+/);
+        expect(result.stderr).toMatch(
+          /same-cluster: stranger is not part of this cluster: its system identifier is \d+, while pg1, pg2, pg3 have \d+/,
+        );
         expect(result.stderr).not.toMatch(/split brain/i);
       }
       const check = await cli(['check', '-i', sandbox.manifest.inventoryFile]);

@@ -15,9 +15,25 @@ async function step(code: number, strict = false) {
   const fake = join(dir, 'pg-handover');
   writeFileSync(fake, `#!/bin/sh\necho '{"event":"done","message":"stand-in"}'\nexit ${code}\n`);
   chmodSync(fake, 0o755);
-  const env = { PG_HANDOVER: fake, PROCEDURE: 'rolling-restart', INVENTORY: 'orders.yaml', STRICT: strict ? '1' : '', GITHUB_OUTPUT: join(dir, 'out'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), PATH: process.env.PATH! };
-  const result = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { cwd: dir, env, reject: false });
-  return { exitCode: result.exitCode, output: `${result.stdout}${result.stderr}`, recorded: readFileSync(join(dir, 'out'), 'utf8') };
+  const env = {
+    PG_HANDOVER: fake,
+    PROCEDURE: 'rolling-restart',
+    INVENTORY: 'orders.yaml',
+    STRICT: strict ? '1' : '',
+    GITHUB_OUTPUT: join(dir, 'out'),
+    GITHUB_STEP_SUMMARY: join(dir, 'summary'),
+    PATH: process.env.PATH!,
+  };
+  const result = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
+    cwd: dir,
+    env,
+    reject: false,
+  });
+  return {
+    exitCode: result.exitCode,
+    output: `${result.stdout}${result.stderr}`,
+    recorded: readFileSync(join(dir, 'out'), 'utf8'),
+  };
 }
 
 describe('the CI matrix wave', () => {
@@ -27,7 +43,15 @@ describe('the CI matrix wave', () => {
   });
 
   it.each([
-    [0, 0, 'notice'], [8, 0, 'warning'], [3, 0, 'warning'], [4, 1, 'error'], [6, 1, 'error'], [5, 1, 'OPERATOR NEEDED'], [2, 1, 'error'], [7, 1, 'error'], [1, 1, 'error'],
+    [0, 0, 'notice'],
+    [8, 0, 'warning'],
+    [3, 0, 'warning'],
+    [4, 1, 'error'],
+    [6, 1, 'error'],
+    [5, 1, 'OPERATOR NEEDED'],
+    [2, 1, 'error'],
+    [7, 1, 'error'],
+    [1, 1, 'error'],
   ])('exit %i: the job exits %i with a %s', async (code, jobExit, said) => {
     const result = await step(code);
     expect(result.exitCode).toBe(jobExit);

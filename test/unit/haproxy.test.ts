@@ -6,7 +6,15 @@ import type { ClusterState } from '../../src/model/cluster-state.js';
 import type { RouterState } from '../../src/model/router.js';
 import { haproxyChecks } from '../../src/routers/haproxy/checks.js';
 import type { HaproxyDetail } from '../../src/routers/haproxy/router.js';
-import { inMaint, maxconnDeadlocks, parseServersState, parseStatCsv, statusOf, usable, type ServerState } from '../../src/routers/haproxy/runtime-state.js';
+import {
+  inMaint,
+  maxconnDeadlocks,
+  parseServersState,
+  parseStatCsv,
+  statusOf,
+  usable,
+  type ServerState,
+} from '../../src/routers/haproxy/runtime-state.js';
 import { parseRuntimeApi, type HaproxySpec } from '../../src/routers/haproxy/spec.js';
 import { parseYamlText } from '../../src/util/yaml-source.js';
 import { cluster, primary, replica } from './support/cluster-fixtures.js';
@@ -24,7 +32,9 @@ describe('HAProxy runtime API answers', () => {
   it('show servers state: addresses, op and admin states, checks', () => {
     const servers = parseServersState(SERVERS_STATE);
     expect(servers.map((s) => [s.name, s.addr, s.port, statusOf(s), s.checked])).toEqual([
-      ['pg1', '127.0.0.1', 5001, 'UP', true], ['pg2', '127.0.0.1', 5002, 'MAINT', true], ['pg3', '127.0.0.1', 5003, 'MAINT', true],
+      ['pg1', '127.0.0.1', 5001, 'UP', true],
+      ['pg2', '127.0.0.1', 5002, 'MAINT', true],
+      ['pg3', '127.0.0.1', 5003, 'MAINT', true],
     ]);
     expect(usable(servers[0]!)).toBe(true);
     // `disabled` in the config (0x04) alone, after "state ready": not in maintenance.
@@ -34,22 +44,50 @@ describe('HAProxy runtime API answers', () => {
 
   it('show stat: the frontend row by field name', () => {
     const rows = parseStatCsv('# pxname,svname,qcur,qmax,scur,smax,slim\npg_write,FRONTEND,,,0,1,1000\n\n');
-    expect(rows).toEqual([{ pxname: 'pg_write', svname: 'FRONTEND', qcur: '', qmax: '', scur: '0', smax: '1', slim: '1000' }]);
+    expect(rows).toEqual([
+      { pxname: 'pg_write', svname: 'FRONTEND', qcur: '', qmax: '', scur: '0', smax: '1', slim: '1000' },
+    ]);
   });
 
   it('which versions deadlock when a frontend maxconn is raised with a client waiting (haproxy#2726)', () => {
-    expect(['2.6.12-1+deb12u4', '2.6.19', '2.8.5', '3.0.5', '2.4.22'].map(maxconnDeadlocks)).toEqual([true, true, true, true, true]);
-    expect(['2.6.20', '3.0.6', '3.1.0', '3.2.4', '2.2.33'].map(maxconnDeadlocks)).toEqual([false, false, false, false, false]);
+    expect(['2.6.12-1+deb12u4', '2.6.19', '2.8.5', '3.0.5', '2.4.22'].map(maxconnDeadlocks)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(['2.6.20', '3.0.6', '3.1.0', '3.2.4', '2.2.33'].map(maxconnDeadlocks)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 });
 
 describe('HAProxy inventory entry', () => {
-  const inventory = (entry: string) => buildInventory(parseYamlText(
-    `cluster: c\nnodes:\n  - name: pg1\n    dsn: host=127.0.0.1 port=5001 user=h dbname=postgres\n  - name: pg2\n    dsn: host=127.0.0.1 port=5002 user=h dbname=postgres\npoolers:\n  - name: hx\n    kind: haproxy\n${entry}`, 'inv.yaml', 'inventory'), {});
+  const inventory = (entry: string) =>
+    buildInventory(
+      parseYamlText(
+        `cluster: c\nnodes:\n  - name: pg1\n    dsn: host=127.0.0.1 port=5001 user=h dbname=postgres\n  - name: pg2\n    dsn: host=127.0.0.1 port=5002 user=h dbname=postgres\npoolers:\n  - name: hx\n    kind: haproxy\n${entry}`,
+        'inv.yaml',
+        'inventory',
+      ),
+      {},
+    );
 
   it('a unix socket or a loopback TCP socket; the backend defaults to the frontend (a listen section)', async () => {
-    const spec = (await inventory('    runtime_api: /run/haproxy/admin.sock\n    frontend: pg_rw\n')).poolers[0] as HaproxySpec;
-    expect(spec).toMatchObject({ kind: 'haproxy', runtimeApi: { path: '/run/haproxy/admin.sock' }, frontend: 'pg_rw', backend: 'pg_rw', routes: ['pg_rw'] });
+    const spec = (await inventory('    runtime_api: /run/haproxy/admin.sock\n    frontend: pg_rw\n'))
+      .poolers[0] as HaproxySpec;
+    expect(spec).toMatchObject({
+      kind: 'haproxy',
+      runtimeApi: { path: '/run/haproxy/admin.sock' },
+      frontend: 'pg_rw',
+      backend: 'pg_rw',
+      routes: ['pg_rw'],
+    });
     expect(parseRuntimeApi('tcp://127.0.0.1:9999')).toEqual({ host: '127.0.0.1', port: 9999 });
     expect(parseRuntimeApi('unix:/x.sock')).toEqual({ path: '/x.sock' });
   });
@@ -62,11 +100,29 @@ describe('HAProxy inventory entry', () => {
 });
 
 describe('HAProxy preflight checks', () => {
-  const spec: HaproxySpec = { name: 'hx', kind: 'haproxy', runtimeApi: { path: '/s' }, frontend: 'fe', backend: 'pg_primary', servers: {}, stateFile: '/var/lib/haproxy/servers.state', routes: ['pg_primary'] };
+  const spec: HaproxySpec = {
+    name: 'hx',
+    kind: 'haproxy',
+    runtimeApi: { path: '/s' },
+    frontend: 'fe',
+    backend: 'pg_primary',
+    servers: {},
+    stateFile: '/var/lib/haproxy/servers.state',
+    routes: ['pg_primary'],
+  };
   const observed = (servers: ServerState[], over: Partial<HaproxyDetail> = {}): RouterState => ({
-    name: 'hx', kind: 'haproxy', reachable: true,
+    name: 'hx',
+    kind: 'haproxy',
+    reachable: true,
     routes: [{ name: 'pg_primary', host: '127.0.0.1', port: 5001, paused: (over.frontendMaxconn ?? 1000) === 0 }],
-    detail: { version: '3.1.2', level: 'admin', frontendMaxconn: 1000, servers, resolved: {}, ...over } satisfies HaproxyDetail,
+    detail: {
+      version: '3.1.2',
+      level: 'admin',
+      frontendMaxconn: 1000,
+      servers,
+      resolved: {},
+      ...over,
+    } satisfies HaproxyDetail,
   });
   const state = (): ClusterState => {
     const c = cluster([primary(), replica('pg2'), replica('pg3')]);
@@ -76,7 +132,8 @@ describe('HAProxy preflight checks', () => {
     const s = state();
     return haproxyChecks(observed(servers, over), { state: s, primary: s.nodes[0] as never, pauseBudgetMs: 10_000 });
   };
-  const failed = (checks: ReturnType<typeof run>) => checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.verdict} ${c.id}: ${c.message}`);
+  const failed = (checks: ReturnType<typeof run>) =>
+    checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.verdict} ${c.id}: ${c.message}`);
 
   it('passes when only the primary is ready', () => {
     expect(failed(run(parseServersState(SERVERS_STATE)))).toEqual([]);
@@ -86,23 +143,31 @@ describe('HAProxy preflight checks', () => {
     const servers = parseServersState(SERVERS_STATE).map((s) => (s.name === 'pg1' ? { ...s, opState: 0 } : s));
     const s = state();
     // (pooler-points-at-primary is the failover's own to judge: procedures/failover/decide.ts)
-    const checks = haproxyChecks(observed(servers), { state: s, primary: undefined, pauseBudgetMs: 10_000 }).filter((c) => c.id.startsWith('haproxy-'));
+    const checks = haproxyChecks(observed(servers), { state: s, primary: undefined, pauseBudgetMs: 10_000 }).filter(
+      (c) => c.id.startsWith('haproxy-'),
+    );
     expect(failed(checks)).toEqual([]);
   });
 
   it('refuses a replica left ready, naming its server', () => {
-    const servers = parseServersState(SERVERS_STATE).map((s) => (s.name === 'pg3' ? { ...s, adminState: 0, opState: 2 } : s));
-    expect(failed(run(servers))).toEqual([expect.stringMatching(/^fail haproxy-only-primary: .*pg_primary\/pg3 \(pg3, not the primary\) is UP, not MAINT/)]);
+    const servers = parseServersState(SERVERS_STATE).map((s) =>
+      s.name === 'pg3' ? { ...s, adminState: 0, opState: 2 } : s,
+    );
+    expect(failed(run(servers))).toEqual([
+      expect.stringMatching(/^fail haproxy-only-primary: .*pg_primary\/pg3 \(pg3, not the primary\) is UP, not MAINT/),
+    ]);
   });
 
   it('refuses a primary without a server, a held frontend and a read-only API level; warns on 2.6.12', () => {
     const servers = parseServersState(SERVERS_STATE).filter((s) => s.name !== 'pg1');
     const out = failed(run(servers, { frontendMaxconn: 0, level: 'operator', version: '2.6.12-1+deb12u4' }));
-    expect(out).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^fail haproxy-api-level: .*level operator/),
-      expect.stringMatching(/^fail haproxy-servers: .*no server for the primary pg1/),
-      expect.stringMatching(/^fail pooler-not-paused/),
-      expect.stringMatching(/^warn haproxy-maxconn-release: .*haproxy#2726/),
-    ]));
+    expect(out).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^fail haproxy-api-level: .*level operator/),
+        expect.stringMatching(/^fail haproxy-servers: .*no server for the primary pg1/),
+        expect.stringMatching(/^fail pooler-not-paused/),
+        expect.stringMatching(/^warn haproxy-maxconn-release: .*haproxy#2726/),
+      ]),
+    );
   });
 });

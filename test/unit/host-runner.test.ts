@@ -30,7 +30,9 @@ describe('host runner through a prefix', () => {
 
   it('env crosses the prefix on standard input, never on the command line', async () => {
     for (const runner of [local(), ssh()]) {
-      const result = await runner.run(['sh', '-c', 'echo "$PGPASSWORD/$LC_ALL"; ps -o args= -p $$'], { env: { PGPASSWORD: 's3cret word', LC_ALL: 'C' } });
+      const result = await runner.run(['sh', '-c', 'echo "$PGPASSWORD/$LC_ALL"; ps -o args= -p $$'], {
+        env: { PGPASSWORD: 's3cret word', LC_ALL: 'C' },
+      });
       expect(result.stdout.split('\n')[0]).toBe('s3cret word/C');
       expect(result.argv.join(' ')).not.toContain('s3cret');
     }

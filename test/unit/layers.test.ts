@@ -13,15 +13,28 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const cruise = (cwd: string) => execa('npx', ['depcruise', 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], { cwd, reject: false });
+const cruise = (cwd: string) =>
+  execa('npx', ['depcruise', 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], {
+    cwd,
+    reject: false,
+  });
 
 const PLANTED: Record<string, [string, string]> = {
   'model-is-data': ['src/model/planted.ts', "export { NodeSession } from '../postgres/session.js';\n"],
   'decide-is-pure': ['src/decide/planted.ts', "export const later = () => import('../postgres/session.js');\n"],
-  'procedures-import-no-adapter': ['src/procedures/switchover/planted.ts', "import pg from 'pg';\nexport const client = pg.Client;\n"],
-  'steps-import-no-procedure': ['src/steps/planted.ts', "export { switchover } from '../procedures/switchover/index.js';\n"],
+  'procedures-import-no-adapter': [
+    'src/procedures/switchover/planted.ts',
+    "import pg from 'pg';\nexport const client = pg.Client;\n",
+  ],
+  'steps-import-no-procedure': [
+    'src/steps/planted.ts',
+    "export { switchover } from '../procedures/switchover/index.js';\n",
+  ],
   'routers-import-no-step': ['src/routers/planted.ts', "export { STEP_DEFINITIONS } from '../steps/registry.js';\n"],
-  'adapters-import-no-procedure': ['src/postgres/planted.ts', "export { procedureEntry } from '../procedures/catalog.js';\n"],
+  'adapters-import-no-procedure': [
+    'src/postgres/planted.ts',
+    "export { procedureEntry } from '../procedures/catalog.js';\n",
+  ],
   'pure-all-the-way-down': ['src/util/planted-deep.ts', "import pg from 'pg';\nexport const deep = pg;\n"],
   'step-kinds-are-independent': ['src/steps/planted-kind.ts', "export { promoteStep } from './promote.js';\n"],
   'inventory-imports-no-adapter': ['src/inventory/planted.ts', "export { tlsAttempts } from '../postgres/tls.js';\n"],
@@ -37,7 +50,8 @@ describe('layers (dependency-cruiser)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgh-layers-'));
     try {
       cpSync(join(ROOT, 'src'), join(dir, 'src'), { recursive: true });
-      for (const file of ['tsconfig.json', '.dependency-cruiser.cjs', 'package.json']) cpSync(join(ROOT, file), join(dir, file));
+      for (const file of ['tsconfig.json', '.dependency-cruiser.cjs', 'package.json'])
+        cpSync(join(ROOT, file), join(dir, file));
       symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
       for (const [file, text] of Object.values(PLANTED)) writeFileSync(join(dir, file), text);
       // Two imports deep: decide -> util -> pg.

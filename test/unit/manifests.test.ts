@@ -26,8 +26,15 @@ describe('Kubernetes and Argo recipes', () => {
   const argo = docs('examples/argo/wave.yaml');
 
   it('every manifest validates against its API schema', () => {
-    for (const doc of [...job, ...cron, ...argo]) expect(() => validate(doc), `${doc.kind} ${doc.metadata?.name ?? doc.metadata?.generateName}`).not.toThrow();
-    expect([...job, ...cron, ...argo].map((d) => d.kind)).toEqual(['ConfigMap', 'Secret', 'Job', 'CronJob', 'Workflow']);
+    for (const doc of [...job, ...cron, ...argo])
+      expect(() => validate(doc), `${doc.kind} ${doc.metadata?.name ?? doc.metadata?.generateName}`).not.toThrow();
+    expect([...job, ...cron, ...argo].map((d) => d.kind)).toEqual([
+      'ConfigMap',
+      'Secret',
+      'Job',
+      'CronJob',
+      'Workflow',
+    ]);
   });
 
   it('a manifest with a wrong field is refused (the validator is real)', () => {
@@ -50,11 +57,14 @@ describe('Kubernetes and Argo recipes', () => {
     }
   });
 
-  it('the ConfigMap\'s inventory is one pg-handover loads', async () => {
+  it("the ConfigMap's inventory is one pg-handover loads", async () => {
     // As mounted: the Secret's pgpass where the inventory's passfile says.
     const dir = mkdtempSync(join(tmpdir(), 'pgh-k8s-'));
     writeFileSync(join(dir, 'pgpass'), job[1]!.stringData.pgpass, { mode: 0o600 });
-    const text = (job[0]!.data['inventory.yaml'] as string).replace('/etc/pg-handover/secret/pgpass', join(dir, 'pgpass'));
+    const text = (job[0]!.data['inventory.yaml'] as string).replace(
+      '/etc/pg-handover/secret/pgpass',
+      join(dir, 'pgpass'),
+    );
     const inventory = await buildInventory(parseYamlText(text, 'configmap/inventory.yaml', 'inventory'), {});
     expect(inventory.nodes.map((n) => n.name)).toEqual(['db1', 'db2']);
     expect(job[0]!.data['inventory.yaml']).not.toMatch(/password=/);

@@ -26,10 +26,21 @@ describe('LSN math', () => {
 
 describe('connection strings', () => {
   it('parses key=value with quotes and escapes', () => {
-    expect(parseDsn("host=db1 port=5433 user='a b' password='it\\'s'")).toEqual({ host: 'db1', port: '5433', user: 'a b', password: "it's" });
+    expect(parseDsn("host=db1 port=5433 user='a b' password='it\\'s'")).toEqual({
+      host: 'db1',
+      port: '5433',
+      user: 'a b',
+      password: "it's",
+    });
   });
   it('parses URIs', () => {
-    expect(parseDsn('postgresql://u:secret@db1:5433/app')).toMatchObject({ host: 'db1', port: '5433', user: 'u', password: 'secret', dbname: 'app' });
+    expect(parseDsn('postgresql://u:secret@db1:5433/app')).toMatchObject({
+      host: 'db1',
+      port: '5433',
+      user: 'u',
+      password: 'secret',
+      dbname: 'app',
+    });
   });
   it('round-trips through formatDsn', () => {
     const map = { host: 'h', user: 'a b', passfile: "/x/it's" };
@@ -52,9 +63,14 @@ describe('connection strings', () => {
     expect(() => parseDsn(text)).toThrow(expected);
   });
   it('conninfo towards a new upstream keeps credentials and TLS settings, changes only where', () => {
-    const existing = "user=replicator passfile='/s/pgpass' host=10.0.0.1 port=5432 sslmode=verify-full hostaddr=10.0.0.1";
+    const existing =
+      "user=replicator passfile='/s/pgpass' host=10.0.0.1 port=5432 sslmode=verify-full hostaddr=10.0.0.1";
     expect(parseConninfo(conninfoTowards(existing, { host: '10.0.0.2', port: 5433 }))).toEqual({
-      user: 'replicator', passfile: '/s/pgpass', host: '10.0.0.2', port: '5433', sslmode: 'verify-full',
+      user: 'replicator',
+      passfile: '/s/pgpass',
+      host: '10.0.0.2',
+      port: '5433',
+      sslmode: 'verify-full',
     });
     expect(slotNameFor('DB-1.east')).toBe('db_1_east');
   });
@@ -62,8 +78,14 @@ describe('connection strings', () => {
 
 describe('pg_controldata', () => {
   it('reads the state and the latest checkpoint', () => {
-    const text = 'Database system identifier:           7441\nDatabase cluster state:               shut down\nLatest checkpoint location:           0/40000D8\nLatest checkpoint\'s TimeLineID:       3\n';
-    expect(parseControlData(text)).toEqual({ state: 'shut down', checkpointLsn: 0x40000d8n, timeline: 3, systemIdentifier: '7441' });
+    const text =
+      "Database system identifier:           7441\nDatabase cluster state:               shut down\nLatest checkpoint location:           0/40000D8\nLatest checkpoint's TimeLineID:       3\n";
+    expect(parseControlData(text)).toEqual({
+      state: 'shut down',
+      checkpointLsn: 0x40000d8n,
+      timeline: 3,
+      systemIdentifier: '7441',
+    });
   });
 });
 
@@ -89,7 +111,13 @@ describe('secrets', () => {
 });
 
 describe('durations', () => {
-  it.each([['5s', 5000], ['250ms', 250], ['2m', 120_000], [1500, 1500], ['1.5s', 1500]] as const)('%j is %d ms', (input, ms) => {
+  it.each([
+    ['5s', 5000],
+    ['250ms', 250],
+    ['2m', 120_000],
+    [1500, 1500],
+    ['1.5s', 1500],
+  ] as const)('%j is %d ms', (input, ms) => {
     expect(parseDuration(input)).toBe(ms);
   });
   it('rejects nonsense', () => {
@@ -101,10 +129,15 @@ describe('durations', () => {
 describe('postmaster.opts', () => {
   it('keeps the options a server was started with, past its binary and data directory', async () => {
     const { optionsFromPostmasterOpts } = await import('../../src/postgres/server-control.js');
-    expect(optionsFromPostmasterOpts('/usr/lib/postgresql/15/bin/postgres "-D" "/var/lib/postgresql/15/main" "-c" "config_file=/etc/postgresql/15/main/postgresql.conf"\n'))
-      .toBe('"-c" "config_file=/etc/postgresql/15/main/postgresql.conf"');
+    expect(
+      optionsFromPostmasterOpts(
+        '/usr/lib/postgresql/15/bin/postgres "-D" "/var/lib/postgresql/15/main" "-c" "config_file=/etc/postgresql/15/main/postgresql.conf"\n',
+      ),
+    ).toBe('"-c" "config_file=/etc/postgresql/15/main/postgresql.conf"');
     expect(optionsFromPostmasterOpts('/usr/lib/postgresql/15/bin/postgres "-D" "/tmp/sb/pg1"\n')).toBe('');
-    expect(() => optionsFromPostmasterOpts('/bin/postgres "-D" "/d" "-c" "config_file=/etc/$(reboot)"')).toThrow(/cannot be passed on safely/);
+    expect(() => optionsFromPostmasterOpts('/bin/postgres "-D" "/d" "-c" "config_file=/etc/$(reboot)"')).toThrow(
+      /cannot be passed on safely/,
+    );
   });
 });
 
@@ -114,15 +147,29 @@ describe('PgBouncer config with %include and a * fallback', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgb-'));
     const main = `[databases]\n%include databases.ini\n* = host=10.0.0.1 port=5432\n\n[pgbouncer]\n%include ${join(dir, 'tuning.ini')}\nlisten_port = 6432\n`;
     writeFileSync(join(dir, 'pgbouncer.ini'), main);
-    writeFileSync(join(dir, 'databases.ini'), 'appdb = host=10.0.0.1 port=5432 dbname=appdb\nreports = host=10.0.0.7 port=5432\n');
+    writeFileSync(
+      join(dir, 'databases.ini'),
+      'appdb = host=10.0.0.1 port=5432 dbname=appdb\nreports = host=10.0.0.7 port=5432\n',
+    );
     writeFileSync(join(dir, 'tuning.ini'), 'pool_mode = transaction\nnotadb = host=10.0.0.1\n');
     const config = await readConfig(join(dir, 'pgbouncer.ini'));
-    expect(config.entries.map((e) => [e.name, e.file.slice(dir.length + 1)])).toEqual([['appdb', 'databases.ini'], ['reports', 'databases.ini'], ['*', 'pgbouncer.ini']]);
+    expect(config.entries.map((e) => [e.name, e.file.slice(dir.length + 1)])).toEqual([
+      ['appdb', 'databases.ini'],
+      ['reports', 'databases.ini'],
+      ['*', 'pgbouncer.ini'],
+    ]);
     expect(config.missing).toEqual([]);
     const chosen = config.entries.filter((e) => e.params.host === '10.0.0.1');
-    expect((await repointEntries(config, chosen, '10.0.0.2', 5433)).map((f) => f.slice(dir.length + 1))).toEqual(['pgbouncer.ini', 'databases.ini']);
-    expect(readFileSync(join(dir, 'databases.ini'), 'utf8')).toBe('appdb = host=10.0.0.2 port=5433 dbname=appdb\nreports = host=10.0.0.7 port=5432\n');
-    expect(readFileSync(join(dir, 'pgbouncer.ini'), 'utf8')).toBe(main.replace('* = host=10.0.0.1 port=5432', '* = host=10.0.0.2 port=5433'));
+    expect((await repointEntries(config, chosen, '10.0.0.2', 5433)).map((f) => f.slice(dir.length + 1))).toEqual([
+      'pgbouncer.ini',
+      'databases.ini',
+    ]);
+    expect(readFileSync(join(dir, 'databases.ini'), 'utf8')).toBe(
+      'appdb = host=10.0.0.2 port=5433 dbname=appdb\nreports = host=10.0.0.7 port=5432\n',
+    );
+    expect(readFileSync(join(dir, 'pgbouncer.ini'), 'utf8')).toBe(
+      main.replace('* = host=10.0.0.1 port=5432', '* = host=10.0.0.2 port=5433'),
+    );
     expect(readFileSync(join(dir, 'tuning.ini'), 'utf8')).toBe('pool_mode = transaction\nnotadb = host=10.0.0.1\n');
   });
 
@@ -151,7 +198,9 @@ describe('where journals go', () => {
   it('the flag, else $PG_HANDOVER_JOURNAL_DIR, else $PG_HANDOVER_STATE_DIR/runs, else beside the inventory: never the working directory', async () => {
     const { defaultJournalDir } = await import('../../src/runner/journal.js');
     expect(defaultJournalDir('inv/cluster.yaml', { PG_HANDOVER_JOURNAL_DIR: '/j' })).toBe('/j');
-    expect(defaultJournalDir('inv/cluster.yaml', { PG_HANDOVER_STATE_DIR: '/var/lib/pg-handover' })).toBe('/var/lib/pg-handover/runs');
+    expect(defaultJournalDir('inv/cluster.yaml', { PG_HANDOVER_STATE_DIR: '/var/lib/pg-handover' })).toBe(
+      '/var/lib/pg-handover/runs',
+    );
     expect(defaultJournalDir('/etc/pgh/cluster.yaml', {})).toBe('/etc/pgh/.pg-handover/runs');
   });
 });

@@ -15,8 +15,21 @@ import type { StepContext } from '../../src/steps/types.js';
 import { parseYamlText } from '../../src/util/yaml-source.js';
 import { healthyCluster } from './support/cluster-fixtures.js';
 
-const KINDS = ['preflight', 'checkpoint', 'fence-writes', 'wait-catchup', 'promote', 'repoint-pooler', 'resume', 'follow', 'verify'] as const;
-const playbook = buildPlaybook(parseYamlText(`name: fake\nsteps:\n${KINDS.map((k) => `  - kind: ${k}`).join('\n')}\n`, 'fake.yaml', 'playbook'), ['pg1', 'pg2', 'pg3']);
+const KINDS = [
+  'preflight',
+  'checkpoint',
+  'fence-writes',
+  'wait-catchup',
+  'promote',
+  'repoint-pooler',
+  'resume',
+  'follow',
+  'verify',
+] as const;
+const playbook = buildPlaybook(
+  parseYamlText(`name: fake\nsteps:\n${KINDS.map((k) => `  - kind: ${k}`).join('\n')}\n`, 'fake.yaml', 'playbook'),
+  ['pg1', 'pg2', 'pg3'],
+);
 const plan = planOf(playbook, decide(healthyCluster(), playbook, 'pg2').context!);
 
 type Behaviour = 'ok' | 'fail' | 'abort' | 'fail-undo' | 'hang' | 'straggler';
@@ -25,7 +38,9 @@ type Behaviour = 'ok' | 'fail' | 'abort' | 'fail-undo' | 'hang' | 'straggler';
 function fakes(behaviour: Partial<Record<StepKind, Behaviour>>, abort?: AbortController) {
   const log: string[] = [];
   const definition = (step: Step) => ({
-    schema: definitionOf(step).schema, title: () => step.kind, actions: () => [],
+    schema: definitionOf(step).schema,
+    title: () => step.kind,
+    actions: () => [],
     ...(behaviour[step.kind] === 'hang' ? { pauseBudget: () => 20 } : {}),
     async run(_step: never, ctx: StepContext) {
       const kind = step.kind;
@@ -40,26 +55,41 @@ function fakes(behaviour: Partial<Record<StepKind, Behaviour>>, abort?: AbortCon
       if (behaviour[kind] === 'straggler') ctx.log.degraded.push('pg3');
       return `${kind} done`;
     },
-    ...(['checkpoint', 'fence-writes', 'wait-catchup'].includes(step.kind) ? {
-      async undo() {
-        log.push(`undo ${step.kind}`);
-        if (behaviour[step.kind] === 'fail-undo') throw new Error(`cannot undo ${step.kind}`);
-        return `${step.kind} undone`;
-      },
-    } : {}),
+    ...(['checkpoint', 'fence-writes', 'wait-catchup'].includes(step.kind)
+      ? {
+          async undo() {
+            log.push(`undo ${step.kind}`);
+            if (behaviour[step.kind] === 'fail-undo') throw new Error(`cannot undo ${step.kind}`);
+            return `${step.kind} undone`;
+          },
+        }
+      : {}),
   });
   return { log, definitions: (step: Step) => definition(step) as unknown as ReturnType<typeof definitionOf> };
 }
 
-const serving = (node: string): EndState => ({ writable: [node], silent: [], poolers: [{ name: 'pgb', reachable: true, pointsAt: node, paused: false }] });
-const stuck: EndState = { writable: [], silent: ['pg1'], poolers: [{ name: 'pgb', reachable: true, pointsAt: 'pg1', paused: true }] };
+const serving = (node: string): EndState => ({
+  writable: [node],
+  silent: [],
+  poolers: [{ name: 'pgb', reachable: true, pointsAt: node, paused: false }],
+});
+const stuck: EndState = {
+  writable: [],
+  silent: ['pg1'],
+  poolers: [{ name: 'pgb', reachable: true, pointsAt: 'pg1', paused: true }],
+};
 
 async function run(behaviour: Partial<Record<StepKind, Behaviour>>, end: EndState, abort = new AbortController()) {
   const { log, definitions } = fakes(behaviour, abort);
   const report = await runPlan(plan, {
-    connections: { applicationName: 'test' } as Connections, outputs: newOutputs(), emit: () => undefined, signal: abort.signal,
+    connections: { applicationName: 'test' } as Connections,
+    outputs: newOutputs(),
+    emit: () => undefined,
+    signal: abort.signal,
     journal: { runId: 'R', file: '/dev/null', write: () => undefined },
-    definitions, observeEnd: async () => end, graceMs: 10,
+    definitions,
+    observeEnd: async () => end,
+    graceMs: 10,
   });
   return { log, report };
 }
@@ -81,7 +111,15 @@ describe('the runner', () => {
 
   it('a failure before promotion undoes the completed steps in reverse, the failed one included, and runs nothing after it', async () => {
     const { log, report } = await run({ 'wait-catchup': 'fail' }, serving('pg1'));
-    expect(log).toEqual(['run preflight', 'run checkpoint', 'run fence-writes', 'run wait-catchup', 'undo wait-catchup', 'undo fence-writes', 'undo checkpoint']);
+    expect(log).toEqual([
+      'run preflight',
+      'run checkpoint',
+      'run fence-writes',
+      'run wait-catchup',
+      'undo wait-catchup',
+      'undo fence-writes',
+      'undo checkpoint',
+    ]);
     expect(report.outcome).toBe('rolled-back');
     expect(report.exitCode).toBe(4);
   });
@@ -94,13 +132,16 @@ describe('the runner', () => {
     expect(report.exitCode).toBe(5);
   });
 
-  it.each(['checkpoint', 'fence-writes', 'wait-catchup'] as const)('an interrupt during %s rolls back (exit 6)', async (kind) => {
-    const { log, report } = await run({ [kind]: 'abort' }, serving('pg1'));
-    expect(log).not.toContain('run promote');
-    expect(log.at(-1)).toBe('undo checkpoint');
-    expect(report.outcome).toBe('interrupted');
-    expect(report.exitCode).toBe(6);
-  });
+  it.each(['checkpoint', 'fence-writes', 'wait-catchup'] as const)(
+    'an interrupt during %s rolls back (exit 6)',
+    async (kind) => {
+      const { log, report } = await run({ [kind]: 'abort' }, serving('pg1'));
+      expect(log).not.toContain('run promote');
+      expect(log.at(-1)).toBe('undo checkpoint');
+      expect(report.outcome).toBe('interrupted');
+      expect(report.exitCode).toBe(6);
+    },
+  );
 
   it('an interrupt after promotion is not honoured: the run finishes', async () => {
     const { log, report } = await run({ promote: 'abort' }, serving('pg2'));
@@ -113,7 +154,9 @@ describe('the runner', () => {
     expect(report.outcome).toBe('undo-failed');
     expect(report.exitCode).toBe(5);
     expect(report.leftToDo.join('\n')).toMatch(/undo of "fence writes[^"]*" failed: cannot undo fence-writes/);
-    expect(report.verified).toBe('NO writable primary answers; pgb -> pg1 (PAUSED); pg1 does not answer the tool (no answer): not proven down');
+    expect(report.verified).toBe(
+      'NO writable primary answers; pgb -> pg1 (PAUSED); pg1 does not answer the tool (no answer): not proven down',
+    );
   });
 
   it('a rollback whose code path succeeded but whose end state is wrong is not reported as a rollback', async () => {
@@ -130,21 +173,47 @@ describe('the runner', () => {
     const started = performance.now();
     const { log, report } = await run({ 'wait-catchup': 'hang' }, serving('pg1'));
     expect(performance.now() - started).toBeLessThan(1000);
-    expect(log).toEqual(['run preflight', 'run checkpoint', 'run fence-writes', 'run wait-catchup', 'undo wait-catchup', 'undo fence-writes', 'undo checkpoint']);
+    expect(log).toEqual([
+      'run preflight',
+      'run checkpoint',
+      'run fence-writes',
+      'run wait-catchup',
+      'undo wait-catchup',
+      'undo fence-writes',
+      'undo checkpoint',
+    ]);
     expect(report.outcome).toBe('rolled-back');
     expect(report.error).toMatch(/did not finish within its budget of 20 ms/);
   });
 
   it('a step without its own run does exactly its actions, in order: the list the dry run shows', async () => {
     const done: string[] = [];
-    const definitions = (step: Step) => ({
-      schema: definitionOf(step).schema, title: () => step.kind,
-      actions: () => ['first', 'second'].map((text) => ({ text: `${step.kind} ${text}`, run: async () => void done.push(`${step.kind} ${text}`) })),
-      ...(step.kind === 'promote' ? { run: async (_s: never, ctx: StepContext) => ((ctx.noReturn.requested = ctx.noReturn.confirmed = true), 'promoted') } : {}),
-    }) as unknown as ReturnType<typeof definitionOf>;
+    const definitions = (step: Step) =>
+      ({
+        schema: definitionOf(step).schema,
+        title: () => step.kind,
+        actions: () =>
+          ['first', 'second'].map((text) => ({
+            text: `${step.kind} ${text}`,
+            run: async () => void done.push(`${step.kind} ${text}`),
+          })),
+        ...(step.kind === 'promote'
+          ? {
+              run: async (_s: never, ctx: StepContext) => (
+                (ctx.noReturn.requested = ctx.noReturn.confirmed = true),
+                'promoted'
+              ),
+            }
+          : {}),
+      }) as unknown as ReturnType<typeof definitionOf>;
     await runPlan(plan, {
-      connections: { applicationName: 'test' } as Connections, outputs: newOutputs(), emit: () => undefined, signal: new AbortController().signal,
-      journal: { runId: 'R', file: '/dev/null', write: () => undefined }, definitions, observeEnd: async () => serving('pg2'),
+      connections: { applicationName: 'test' } as Connections,
+      outputs: newOutputs(),
+      emit: () => undefined,
+      signal: new AbortController().signal,
+      journal: { runId: 'R', file: '/dev/null', write: () => undefined },
+      definitions,
+      observeEnd: async () => serving('pg2'),
     });
     expect(done).toEqual(KINDS.filter((k) => k !== 'promote').flatMap((k) => [`${k} first`, `${k} second`]));
   });

@@ -18,14 +18,25 @@ import { parseYamlText } from '../../src/util/yaml-source.js';
 import { cluster, pooler, primary, replica } from './support/cluster-fixtures.js';
 
 const peer = (pid: number, applicationName: string, replayLagMs: number) => ({
-  pid, applicationName, clientAddr: '127.0.0.1', state: 'streaming', syncState: 'async', flushLsn: 1n, replayLsn: 1n, replayLagMs,
+  pid,
+  applicationName,
+  clientAddr: '127.0.0.1',
+  state: 'streaming',
+  syncState: 'async',
+  flushLsn: 1n,
+  replayLsn: 1n,
+  replayLagMs,
 });
 
 describe('lag-seconds finds the target among the standbys (item 8)', () => {
   const behind = { receiveLsn: 0x3000000n, replayLsn: 0x2000000n, replayAgeMs: 17_000 };
   it('libpq default application_name on every standby: measured on the replica, not read as 0', () => {
     const p = primary('pg1', { replication: [peer(11, 'walreceiver', 0), peer(12, 'walreceiver', 0)] });
-    const target = replica('pg2', 5001, 0x2000000n, { ...behind, settings: { ...replica('pg2').settings, cluster_name: '' }, walReceiver: { ...replica('pg2').walReceiver!, slotName: undefined } });
+    const target = replica('pg2', 5001, 0x2000000n, {
+      ...behind,
+      settings: { ...replica('pg2').settings, cluster_name: '' },
+      walReceiver: { ...replica('pg2').walReceiver!, slotName: undefined },
+    });
     const lag = replayLag(p, target);
     expect(lag.ms).toBe(17_000);
     expect(lag.source).toMatch(/age of the last transaction replayed on pg2/);
@@ -35,13 +46,20 @@ describe('lag-seconds finds the target among the standbys (item 8)', () => {
       replication: [peer(11, 'walreceiver', 5), peer(12, 'walreceiver', 17_000)],
       slots: [{ name: 'pg2', type: 'physical', active: true, activePid: 12, walStatus: 'reserved' }],
     });
-    expect(replayLag(p, replica('pg2'))).toEqual({ ms: 17_000, source: 'pg_stat_replication on pg1, matched by slot pg2' });
+    expect(replayLag(p, replica('pg2'))).toEqual({
+      ms: 17_000,
+      source: 'pg_stat_replication on pg1, matched by slot pg2',
+    });
   });
   it('matched by a unique application_name; a replica that replayed all it received is 0', () => {
     const p = primary('pg1', { replication: [peer(11, 'pg2', 250), peer(12, 'pg3', 0)] });
-    const noSlot = (name: string) => replica(name, 5001, 0x3000000n, { walReceiver: { ...replica(name).walReceiver!, slotName: undefined } });
+    const noSlot = (name: string) =>
+      replica(name, 5001, 0x3000000n, { walReceiver: { ...replica(name).walReceiver!, slotName: undefined } });
     expect(replayLag(p, noSlot('pg2')).ms).toBe(250);
-    expect(replayLag(primary('pg1'), noSlot('pg2'))).toMatchObject({ ms: 0, source: 'pg2 has replayed all it received' });
+    expect(replayLag(primary('pg1'), noSlot('pg2'))).toMatchObject({
+      ms: 0,
+      source: 'pg2 has replayed all it received',
+    });
   });
 });
 
@@ -54,7 +72,10 @@ describe('one server, two spellings (item 9)', () => {
   });
   it('a pooler writing localhost for the primary is recognised, and nothing is "half-done"', () => {
     const local = (state: ReturnType<typeof cluster>) => ({ ...state, addresses });
-    const spelled = { ...pooler(), routes: [{ name: 'appdb', host: 'localhost', port: 5001, paused: false }] } as RouterState;
+    const spelled = {
+      ...pooler(),
+      routes: [{ name: 'appdb', host: 'localhost', port: 5001, paused: false }],
+    } as RouterState;
     const state = local(cluster([primary(), replica('pg2'), replica('pg3')], [spelled]));
     expect(nodeAt(state, 'localhost', 5001)).toBe('pg1');
     expect(detectRecovery(state)).toBeUndefined();
@@ -74,10 +95,14 @@ describe('sslmode as libpq reads it (item 10)', () => {
     const ca = tlsAttempts({ sslmode: 'verify-ca', sslrootcert: '/ca.pem' }, read)[0] as Record<string, unknown>;
     expect(ca).toMatchObject({ ca: '</ca.pem>', rejectUnauthorized: true });
     expect(typeof ca.checkServerIdentity).toBe('function');
-    expect(tlsAttempts({ sslmode: 'verify-full', sslrootcert: '/ca.pem' }, read)).toEqual([{ ca: '</ca.pem>', rejectUnauthorized: true }]);
+    expect(tlsAttempts({ sslmode: 'verify-full', sslrootcert: '/ca.pem' }, read)).toEqual([
+      { ca: '</ca.pem>', rejectUnauthorized: true },
+    ]);
   });
   it('an unknown sslmode is bad input in the inventory', async () => {
-    await expect(inventory('host=127.0.0.1 port=5 sslmode=preferred')).rejects.toThrow(/sslmode: expected one of disable, allow, prefer/);
+    await expect(inventory('host=127.0.0.1 port=5 sslmode=preferred')).rejects.toThrow(
+      /sslmode: expected one of disable, allow, prefer/,
+    );
   });
 });
 
@@ -89,37 +114,52 @@ describe('secrets with spaces, quotes and backslashes (item 12)', () => {
     const sql = `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'`;
     for (const text of [password, conninfo, sql, JSON.stringify({ sql }), JSON.stringify({ conninfo })]) {
       const out = redact(text);
-      for (const fragment of password.split(/[ '\\"]/).filter((f) => f.length >= 3)) expect(out).not.toContain(fragment);
+      for (const fragment of password.split(/[ '\\"]/).filter((f) => f.length >= 3))
+        expect(out).not.toContain(fragment);
     }
   });
   it('conninfo shown in a plan is parsed and its password masked whole, registered or not', () => {
     const shown = maskConninfo("user=r password='never seen \\' before' host=h port=5");
-    expect(shown).toBe("user=r password=*** host=h port=5");
+    expect(shown).toBe('user=r password=*** host=h port=5');
     expect(maskConninfo('host=h')).toBe('host=h');
   });
 });
 
 describe('hostile input is bad input, before anything is contacted (item 13)', () => {
-  const core = '  - kind: preflight\n  - kind: fence-writes\n  - kind: wait-catchup\n  - kind: promote\n  - kind: repoint-pooler\n  - kind: resume\n';
+  const core =
+    '  - kind: preflight\n  - kind: fence-writes\n  - kind: wait-catchup\n  - kind: promote\n  - kind: repoint-pooler\n  - kind: resume\n';
   const playbook = (text: string) => buildPlaybook(parseYamlText(text, 'pb.yaml', 'playbook'), ['pg1', 'pg2']);
   it('a YAML alias bomb', () => {
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`)].join('\n');
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      ...'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(',')}]`),
+    ].join('\n');
     expect(() => parseYamlText(bomb, 'bomb.yaml', 'playbook')).toThrow(BadInputError);
     expect(() => parseYamlText(bomb, 'bomb.yaml', 'playbook')).toThrow(/bomb\.yaml: invalid YAML: .*alias/i);
   });
   it('a duration Node cannot honour (1000h overflows its timers)', () => {
-    expect(() => playbook(`name: p\nsteps:\n${core.replace('kind: promote', 'kind: promote\n    timeout: 1000h')}`)).toThrow(/steps\[3\]\.timeout: expected at most 24h, got "1000h"/);
-    expect(playbook(`name: p\nsteps:\n${core.replace('kind: promote', 'kind: promote\n    timeout: 24h')}`).steps[3]).toMatchObject({ timeout: 86_400_000 });
+    expect(() =>
+      playbook(`name: p\nsteps:\n${core.replace('kind: promote', 'kind: promote\n    timeout: 1000h')}`),
+    ).toThrow(/steps\[3\]\.timeout: expected at most 24h, got "1000h"/);
+    expect(
+      playbook(`name: p\nsteps:\n${core.replace('kind: promote', 'kind: promote\n    timeout: 24h')}`).steps[3],
+    ).toMatchObject({ timeout: 86_400_000 });
   });
   it('a placeholder typo in an exec step', () => {
-    expect(() => playbook(`name: p\nsteps:\n${core}  - kind: exec\n    command: [notify, "{tagret}"]\n`)).toThrow(/steps\[6\]\.command\[1\]: unknown placeholder in "\{tagret\}"; expected \{primary\}, \{target\}/);
-    expect(playbook(`name: p\nsteps:\n${core}  - kind: exec\n    command: [notify, "{target}:{target_port}", "{run_id}"]\n`).steps).toHaveLength(7);
+    expect(() => playbook(`name: p\nsteps:\n${core}  - kind: exec\n    command: [notify, "{tagret}"]\n`)).toThrow(
+      /steps\[6\]\.command\[1\]: unknown placeholder in "\{tagret\}"; expected \{primary\}, \{target\}/,
+    );
+    expect(
+      playbook(`name: p\nsteps:\n${core}  - kind: exec\n    command: [notify, "{target}:{target_port}", "{run_id}"]\n`)
+        .steps,
+    ).toHaveLength(7);
   });
   it.each(['db1;touch /tmp/x', '$(reboot)', 'a b', 'db1,db2', '`id`', 'db1|x'])('a DSN host %j', async (host) => {
     await expect(inventory(`host='${host}' port=5432`)).rejects.toThrow(/host: expected a host name or IP address/);
   });
   it('host names and addresses that are fine', async () => {
-    for (const host of ['db-1.example.com', '10.0.0.5', '::1', 'fe80::1', 'localhost']) await expect(inventory(`host=${host} port=5432`)).resolves.toBeTruthy();
+    for (const host of ['db-1.example.com', '10.0.0.5', '::1', 'fe80::1', 'localhost'])
+      await expect(inventory(`host=${host} port=5432`)).resolves.toBeTruthy();
   });
 });
 
@@ -130,7 +170,11 @@ async function inventory(dsn: string) {
 
 describe('the headline comes from the verified end state (item 4)', () => {
   const names = { oldPrimary: 'pg1', target: 'pg2' };
-  const end = (writable: string[], pointsAt: string, paused = false) => ({ writable, silent: [], poolers: [{ name: 'pgb', reachable: true, pointsAt, paused }] });
+  const end = (writable: string[], pointsAt: string, paused = false) => ({
+    writable,
+    silent: [],
+    poolers: [{ name: 'pgb', reachable: true, pointsAt, paused }],
+  });
   it('a rollback is a rollback only if the old primary serves, unpaused', async () => {
     const { judgeOutcome } = await import('../../src/runner/report.js');
     expect(judgeOutcome('rolled-back', end(['pg1'], 'pg1'), names)).toBe('rolled-back');

@@ -17,7 +17,10 @@ describe('lint and format (ESLint, Prettier)', () => {
   it('ESLint refuses a promise nobody awaits, by its type-checked rule', async () => {
     mkdirSync(planted, { recursive: true });
     const file = join(planted, 'floating.ts');
-    writeFileSync(file, "export async function act(): Promise<void> {}\nexport function caller(): void {\n  act();\n}\n");
+    writeFileSync(
+      file,
+      'export async function act(): Promise<void> {}\nexport function caller(): void {\n  act();\n}\n',
+    );
     const [result] = await new ESLint({ cwd: root }).lintFiles([file]);
     expect(result!.messages.map((m) => m.ruleId ?? m.message)).toContain('@typescript-eslint/no-floating-promises');
   }, 60_000);

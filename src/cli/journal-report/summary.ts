@@ -43,7 +43,11 @@ const HOLDS = /fence-writes|fence-old-primary/;
 
 /** A journal field as text: what a line holds is JSON, so anything not a primitive is shown as JSON. */
 const text = (value: unknown): string =>
-  typeof value === 'string' ? value : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+  typeof value === 'string'
+    ? value
+    : typeof value === 'object' && value !== null
+      ? JSON.stringify(value)
+      : String(value);
 
 export function summarize(events: readonly Event[]): RunSummary {
   const start = events.find((e) => e.event === 'run-start') ?? {};
@@ -52,12 +56,20 @@ export function summarize(events: readonly Event[]): RunSummary {
   const steps = new Map<string, StepLine>();
   for (const e of events) {
     const id = text(e.step ?? '');
-    if (e.event === 'step-start') steps.set(id, { id, title: text(e.title ?? id), status: 'started', startMs: at(e), durationMs: 0 });
+    if (e.event === 'step-start')
+      steps.set(id, { id, title: text(e.title ?? id), status: 'started', startMs: at(e), durationMs: 0 });
     const begun = steps.get(id);
     if (!begun) continue;
-    if (e.event === 'step-end') steps.set(id, { ...begun, status: 'done', durationMs: Number(e.durationMs ?? 0), said: text(e.summary ?? '') });
-    if (e.event === 'step-failed') steps.set(id, { ...begun, status: 'failed', durationMs: Number(e.durationMs ?? 0), said: text(e.error ?? '') });
-    if (e.event === 'undo-end') steps.set(id, { ...begun, status: 'undone', said: `${begun.said ? `${begun.said}; ` : ''}undone: ${text(e.summary ?? '')}` });
+    if (e.event === 'step-end')
+      steps.set(id, { ...begun, status: 'done', durationMs: Number(e.durationMs ?? 0), said: text(e.summary ?? '') });
+    if (e.event === 'step-failed')
+      steps.set(id, { ...begun, status: 'failed', durationMs: Number(e.durationMs ?? 0), said: text(e.error ?? '') });
+    if (e.event === 'undo-end')
+      steps.set(id, {
+        ...begun,
+        status: 'undone',
+        said: `${begun.said ? `${begun.said}; ` : ''}undone: ${text(e.summary ?? '')}`,
+      });
   }
   const report = (events.find((e) => e.event === 'report')?.report ?? {}) as Record<string, unknown>;
   const ordered = [...steps.values()].sort((a, b) => a.startMs - b.startMs);

@@ -27,7 +27,11 @@ export const failover: Procedure = {
   decide: (state, playbook, input) => decideFailover(state, playbook, input),
   halfDone: failoverHalfDone,
   // The witnesses are asked within the same detection timeout, side by side with the tool's own probe.
-  observeLimits: (playbook) => ({ timeoutMs: detectionOf(playbook).timeoutMs, attempts: 1, witnessMs: detectionOf(playbook).timeoutMs }),
+  observeLimits: (playbook) => ({
+    timeoutMs: detectionOf(playbook).timeoutMs,
+    attempts: 1,
+    witnessMs: detectionOf(playbook).timeoutMs,
+  }),
   unconfirmed(ctx) {
     const paused = [...stillHeld(ctx.outputs)];
     return [
@@ -37,14 +41,20 @@ export const failover: Procedure = {
         : 'no pooler is held',
     ];
   },
-  question: (plan) => `Fail over to ${plan.context.target.name} (${plan.context.primary.name} is ${plan.context.incident?.silence === 'timeout' ? 'hung' : 'down'}; ${plan.context.incident ? describeLoss(plan.context.incident.loss) : 'loss unknown'})?`,
+  question: (plan) =>
+    `Fail over to ${plan.context.target.name} (${plan.context.primary.name} is ${plan.context.incident?.silence === 'timeout' ? 'hung' : 'down'}; ${plan.context.incident ? describeLoss(plan.context.incident.loss) : 'loss unknown'})?`,
   headline(report) {
-    if (report.mode === 'undo' && report.outcome === 'rolled-back') return 'RELEASED THE POOLERS OF A HALF-DONE FAILOVER: nothing was promoted';
+    if (report.mode === 'undo' && report.outcome === 'rolled-back')
+      return 'RELEASED THE POOLERS OF A HALF-DONE FAILOVER: nothing was promoted';
     return HEADLINE[report.outcome];
   },
   afterwards(report) {
-    return report.outcome === 'succeeded' || report.outcome === 'degraded' || report.outcome === 'failed-after-promotion'
-      ? [`${report.oldPrimary} is fenced (the poolers no longer send clients to it); when it is back, make it a replica: pg-handover rejoin -i <inventory> ${report.oldPrimary}`]
+    return report.outcome === 'succeeded' ||
+      report.outcome === 'degraded' ||
+      report.outcome === 'failed-after-promotion'
+      ? [
+          `${report.oldPrimary} is fenced (the poolers no longer send clients to it); when it is back, make it a replica: pg-handover rejoin -i <inventory> ${report.oldPrimary}`,
+        ]
       : [];
   },
 };

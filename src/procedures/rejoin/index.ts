@@ -18,9 +18,14 @@ const HEADLINE: Record<Report['outcome'], string> = {
 const rules: PlaybookRules = (playbook) => {
   const steps = playbook.steps.map((s) => s.kind);
   const problems = [];
-  if (steps.filter((k) => k === 'rejoin').length !== 1) problems.push({ path: ['steps'], message: 'expected exactly one rejoin step' });
+  if (steps.filter((k) => k === 'rejoin').length !== 1)
+    problems.push({ path: ['steps'], message: 'expected exactly one rejoin step' });
   const other = steps.findIndex((k) => !['rejoin', 'sql', 'exec'].includes(k));
-  if (other >= 0) problems.push({ path: ['steps', other, 'kind'], message: `${steps[other]} does not belong in a rejoin playbook (rejoin, sql, exec)` });
+  if (other >= 0)
+    problems.push({
+      path: ['steps', other, 'kind'],
+      message: `${steps[other]} does not belong in a rejoin playbook (rejoin, sql, exec)`,
+    });
   return problems;
 };
 
@@ -33,7 +38,13 @@ export const rejoin: Procedure = {
   decide: (state, _playbook, input) => decideRejoin(state, input),
   // Each step is idempotent: a second run continues where the first stopped.
   halfDone: () => undefined,
-  unconfirmed: (ctx) => [`${ctx.primary.name} was stopped${ctx.outputs.rejoin.how ? ` (${ctx.outputs.rejoin.how})` : ''} but does not stream from ${ctx.target.name} yet: see the error above, then run the same rejoin again`],
-  question: (plan) => `Stop ${plan.context.primary.name} if it runs and make it a replica of ${plan.context.target.name} (pg_rewind if it diverged)?`,
-  headline: (report) => (report.outcome === 'succeeded' ? `REJOINED: ${report.oldPrimary} is a replica of ${report.target}` : HEADLINE[report.outcome]),
+  unconfirmed: (ctx) => [
+    `${ctx.primary.name} was stopped${ctx.outputs.rejoin.how ? ` (${ctx.outputs.rejoin.how})` : ''} but does not stream from ${ctx.target.name} yet: see the error above, then run the same rejoin again`,
+  ],
+  question: (plan) =>
+    `Stop ${plan.context.primary.name} if it runs and make it a replica of ${plan.context.target.name} (pg_rewind if it diverged)?`,
+  headline: (report) =>
+    report.outcome === 'succeeded'
+      ? `REJOINED: ${report.oldPrimary} is a replica of ${report.target}`
+      : HEADLINE[report.outcome],
 };

@@ -31,5 +31,6 @@ export const rollingRestart: Procedure = {
     const first = rolling?.restart.length ? `Restart ${rolling.restart.join(', ')}${on}, then switch` : 'Switch';
     return `${first} over from ${primary.name} to ${target.name} and restart ${primary.name} as its replica${on}?`;
   },
-  headline: (report) => (report.mode === 'undo' ? switchover.headline(report) : HEADLINE[report.outcome] ?? switchover.headline(report)),
+  headline: (report) =>
+    report.mode === 'undo' ? switchover.headline(report) : (HEADLINE[report.outcome] ?? switchover.headline(report)),
 };

@@ -6,12 +6,20 @@ export const rollingRestartRules: PlaybookRules = (playbook) => {
   const problems = [...switchoverRules(playbook)];
   const at = playbook.steps.flatMap((s, i) => (s.kind === 'restart-replicas' ? [i] : []));
   const fence = playbook.steps.findIndex((s) => s.kind === 'fence-writes');
-  if (at.length !== 1) problems.push({ path: ['steps'], message: `expected exactly one restart-replicas step, found ${at.length}` });
+  if (at.length !== 1)
+    problems.push({ path: ['steps'], message: `expected exactly one restart-replicas step, found ${at.length}` });
   else if (fence >= 0 && at[0]! > fence) {
-    problems.push({ path: ['steps', at[0]!, 'kind'], message: 'restart-replicas must come before fence-writes (the switchover goes to a replica already on the new binaries)' });
+    problems.push({
+      path: ['steps', at[0]!, 'kind'],
+      message:
+        'restart-replicas must come before fence-writes (the switchover goes to a replica already on the new binaries)',
+    });
   }
   if (!playbook.steps.some((s) => s.kind === 'demote-old-primary')) {
-    problems.push({ path: ['steps'], message: 'a demote-old-primary step is required (it restarts the old primary on the new binaries)' });
+    problems.push({
+      path: ['steps'],
+      message: 'a demote-old-primary step is required (it restarts the old primary on the new binaries)',
+    });
   }
   return problems;
 };

@@ -20,7 +20,11 @@ function limitsOf(playbook: Playbook): PreflightLimits {
   return step ? limitsFrom(step, budget) : { ...DEFAULT_LIMITS, pauseBudgetMs: budget };
 }
 
-export function decideSwitchover(state: ClusterState, playbook: Playbook, input: { target?: string; routerChecks: RouterChecks }): Decision {
+export function decideSwitchover(
+  state: ClusterState,
+  playbook: Playbook,
+  input: { target?: string; routerChecks: RouterChecks },
+): Decision {
   const targetName = input.target;
   const primaries = primariesOf(state);
   const primary = primaries.length === 1 ? primaries[0] : undefined;
@@ -31,21 +35,48 @@ export function decideSwitchover(state: ClusterState, playbook: Playbook, input:
   } else if (primary) {
     target = chooseTarget(state, primary);
   }
-  const checks = preflight({ state, limits: limitsOf(playbook), primary, target, targetName, routerChecks: input.routerChecks });
+  const checks = preflight({
+    state,
+    limits: limitsOf(playbook),
+    primary,
+    target,
+    targetName,
+    routerChecks: input.routerChecks,
+  });
   if (!primary || !target) return { checks };
   const primarySpec = state.inventory.nodes.find((n) => n.name === primary.name)!;
   const targetSpec = state.inventory.nodes.find((n) => n.name === target.name)!;
   const fence = fenceMethodFor(playbook, primarySpec.hostAccess !== undefined && primarySpec.dataDir !== undefined);
   const context: PlanContext = {
-    inventory: state.inventory, state, primary: primarySpec, target: targetSpec,
+    inventory: state.inventory,
+    state,
+    primary: primarySpec,
+    target: targetSpec,
     ...othersOf(state, [primary.name, target.name], primary.name),
-    primaryObs: primary, targetObs: target, replication: replicationTemplate([target, ...replicasOf(state)]), fenceMethod: fence.method,
+    primaryObs: primary,
+    targetObs: target,
+    replication: replicationTemplate([target, ...replicasOf(state)]),
+    fenceMethod: fence.method,
   };
-  return { checks: [...checks, fence.check, pass('target', `${target.name} chosen as the new primary${targetName ? ' (named)' : ` (the first by name of the streaming replicas within ${CAUGHT_UP_BYTES / 1024n / 1024n} MiB of the most advanced, so the dry run and the run agree)`}`)], context };
+  return {
+    checks: [
+      ...checks,
+      fence.check,
+      pass(
+        'target',
+        `${target.name} chosen as the new primary${targetName ? ' (named)' : ` (the first by name of the streaming replicas within ${CAUGHT_UP_BYTES / 1024n / 1024n} MiB of the most advanced, so the dry run and the run agree)`}`,
+      ),
+    ],
+    context,
+  };
 }
 
 /** Reachable nodes besides `exclude` (they will follow), and the unreachable ones (reported). */
-export function othersOf(state: ClusterState, exclude: readonly string[], upstream?: string): Pick<PlanContext, 'siblings' | 'unreachable' | 'waitFor' | 'toCheck'> {
+export function othersOf(
+  state: ClusterState,
+  exclude: readonly string[],
+  upstream?: string,
+): Pick<PlanContext, 'siblings' | 'unreachable' | 'waitFor' | 'toCheck'> {
   const others = state.nodes.filter((n) => !exclude.includes(n.name));
   // Only replicas follow; a former primary left fenced read-only is reported by preflight instead.
   const replicas = others.filter((n): n is NodeObservation => n.reachable && n.inRecovery);
@@ -60,16 +91,25 @@ export function othersOf(state: ClusterState, exclude: readonly string[], upstre
 
 /** The first replica's way of connecting upstream, to copy for nodes that will follow. */
 export function replicationTemplate(replicas: readonly NodeObservation[]): PlanContext['replication'] {
-  const model = replicas.find((r) => r.inRecovery && r.settings.primary_conninfo) ?? replicas.find((r) => r.settings.primary_conninfo);
+  const model =
+    replicas.find((r) => r.inRecovery && r.settings.primary_conninfo) ??
+    replicas.find((r) => r.settings.primary_conninfo);
   return { conninfo: model?.settings.primary_conninfo ?? '', usesSlots: Boolean(model?.settings.primary_slot_name) };
 }
 
 /** The playbook's wish, granted only when the mode's needs are met; `auto` takes the strongest mode available. */
 function fenceMethodFor(playbook: Playbook, hostAccess: boolean): { method: FenceMethod; check: Check } {
-  const requested = playbook.steps.find((s): s is StepOf<'fence-writes'> => s.kind === 'fence-writes')?.method ?? 'auto';
+  const requested =
+    playbook.steps.find((s): s is StepOf<'fence-writes'> => s.kind === 'fence-writes')?.method ?? 'auto';
   const available = (m: FenceMethod) => !FENCE_MODES[m].needsHostAccess || hostAccess;
   if (requested !== 'auto' && !available(requested)) {
-    return { method: requested, check: fail('fence-method', `the playbook asks for method ${requested} but the primary has no host_access/data_dir in the inventory`) };
+    return {
+      method: requested,
+      check: fail(
+        'fence-method',
+        `the playbook asks for method ${requested} but the primary has no host_access/data_dir in the inventory`,
+      ),
+    };
   }
   const method = requested !== 'auto' ? requested : PLANNED_FENCES.find(available)!;
   return { method, check: pass('fence-method', `fence by ${FENCE_MODES[method].checkText}`) };

@@ -14,12 +14,17 @@ export type Recovery =
   | { readonly kind: 'stuck'; readonly reason: string };
 
 export function detectRecovery(state: ClusterState, unfinished?: UnfinishedRun): Recovery | undefined {
-  const writable = reachableNodes(state).filter((n) => !n.inRecovery && n.settings.default_transaction_read_only !== 'on');
+  const writable = reachableNodes(state).filter(
+    (n) => !n.inRecovery && n.settings.default_transaction_read_only !== 'on',
+  );
   const pooled = pooledTargets(state);
   const paused = pooled.filter((d) => d.paused);
   const run = unfinished ? ` (run ${unfinished.runId} stopped after "${unfinished.lastEvent}")` : '';
   if (writable.length > 1) {
-    return { kind: 'stuck', reason: `${writable.map((n) => n.name).join(' and ')} both accept writes: split brain; fence one by hand before anything else` };
+    return {
+      kind: 'stuck',
+      reason: `${writable.map((n) => n.name).join(' and ')} both accept writes: split brain; fence one by hand before anything else`,
+    };
   }
   const primary = writable[0];
   if (primary) {
@@ -27,7 +32,11 @@ export function detectRecovery(state: ClusterState, unfinished?: UnfinishedRun):
     const promotedByRun = unfinished?.promoteRequested && unfinished.target === primary.name;
     if (clean && !promotedByRun) return undefined;
     if (unfinished && !unfinished.promoteRequested && unfinished.primary === primary.name) {
-      return { kind: 'undo-fence', oldPrimary: primary.name, reason: `the pooler is paused but ${primary.name} is still the primary${run}` };
+      return {
+        kind: 'undo-fence',
+        oldPrimary: primary.name,
+        reason: `the pooler is paused but ${primary.name} is still the primary${run}`,
+      };
     }
     // Evidence, not a guess: without a journal, only the tool's own trace (a pooler it left
     // paused) makes this a half-done run. A pooler that merely points elsewhere is a cluster that
@@ -36,18 +45,36 @@ export function detectRecovery(state: ClusterState, unfinished?: UnfinishedRun):
     const elsewhere = pooled.find((d) => d.node !== primary.name)?.node;
     const oldPrimary = unfinished?.primary ?? elsewhere;
     if (!oldPrimary && !promotedByRun) {
-      return { kind: 'stuck', reason: `pooler database(s) ${paused.map((d) => `${d.pooler}/${d.db}`).join(', ')} are paused and no unfinished run explains it; RESUME them by hand if no other operation is running` };
+      return {
+        kind: 'stuck',
+        reason: `pooler database(s) ${paused.map((d) => `${d.pooler}/${d.db}`).join(', ')} are paused and no unfinished run explains it; RESUME them by hand if no other operation is running`,
+      };
     }
-    return { kind: 'finish', oldPrimary, newPrimary: primary.name, reason: `${primary.name} is the only writable primary but the switchover did not finish${run}` };
+    return {
+      kind: 'finish',
+      oldPrimary,
+      newPrimary: primary.name,
+      reason: `${primary.name} is the only writable primary but the switchover did not finish${run}`,
+    };
   }
   if (unfinished && !unfinished.promoteRequested) {
-    return { kind: 'undo-fence', oldPrimary: unfinished.primary, reason: `no node accepts writes and ${unfinished.target} was never promoted${run}` };
+    return {
+      kind: 'undo-fence',
+      oldPrimary: unfinished.primary,
+      reason: `no node accepts writes and ${unfinished.target} was never promoted${run}`,
+    };
   }
   if (unfinished?.promoteRequested) {
-    return { kind: 'stuck', reason: `promotion of ${unfinished.target} was requested${run} but it is not a writable primary yet: check SELECT pg_is_in_recovery() on ${unfinished.target}; once it is a primary, run this command again to finish` };
+    return {
+      kind: 'stuck',
+      reason: `promotion of ${unfinished.target} was requested${run} but it is not a writable primary yet: check SELECT pg_is_in_recovery() on ${unfinished.target}; once it is a primary, run this command again to finish`,
+    };
   }
   if (paused.length > 0) {
-    return { kind: 'stuck', reason: `no node accepts writes and the pooler is paused, with no journal of this run here; start the old primary or promote a replica (failover), then RESUME` };
+    return {
+      kind: 'stuck',
+      reason: `no node accepts writes and the pooler is paused, with no journal of this run here; start the old primary or promote a replica (failover), then RESUME`,
+    };
   }
   return undefined;
 }
@@ -60,7 +87,14 @@ interface PooledTarget {
 }
 
 function pooledTargets(state: ClusterState): PooledTarget[] {
-  return state.poolers.flatMap((router) => (router.reachable
-    ? router.routes.map((r) => ({ pooler: router.name, db: r.name, node: nodeAt(state, r.host, r.port), paused: r.paused }))
-    : []));
+  return state.poolers.flatMap((router) =>
+    router.reachable
+      ? router.routes.map((r) => ({
+          pooler: router.name,
+          db: r.name,
+          node: nodeAt(state, r.host, r.port),
+          paused: r.paused,
+        }))
+      : [],
+  );
 }

@@ -28,9 +28,16 @@ export const switchover: Procedure = {
   halfDone(state, playbook, unfinished) {
     const recovery = detectRecovery(state, unfinished);
     if (!recovery || recovery.kind === 'stuck') return recovery;
-    const action = recovery.kind === 'finish' ? `finish it: ${recovery.newPrimary} stays the primary` : `undo it: ${recovery.oldPrimary} stays the primary`;
+    const action =
+      recovery.kind === 'finish'
+        ? `finish it: ${recovery.newPrimary} stays the primary`
+        : `undo it: ${recovery.oldPrimary} stays the primary`;
     const planned = recoveryPlan(recovery, state, playbook);
-    return { kind: recovery.kind === 'finish' ? 'finish' : 'undo', reason: `${recovery.reason}; this run will ${action}`, ...planned };
+    return {
+      kind: recovery.kind === 'finish' ? 'finish' : 'undo',
+      reason: `${recovery.reason}; this run will ${action}`,
+      ...planned,
+    };
   },
   unconfirmed(ctx) {
     const paused = [...stillHeld(ctx.outputs)];
@@ -44,8 +51,10 @@ export const switchover: Procedure = {
   },
   question: (plan) => `Promote ${plan.context.target.name} and fence ${plan.context.primary.name}?`,
   headline(report) {
-    if (report.mode === 'undo' && report.outcome === 'rolled-back') return 'UNDID THE HALF-DONE SWITCHOVER: the old primary is the primary again';
-    if (report.mode !== 'undo' && report.outcome === 'undo-failed') return 'FAILED, AND THE ROLLBACK DID NOT RESTORE SERVICE: operator action needed';
+    if (report.mode === 'undo' && report.outcome === 'rolled-back')
+      return 'UNDID THE HALF-DONE SWITCHOVER: the old primary is the primary again';
+    if (report.mode !== 'undo' && report.outcome === 'undo-failed')
+      return 'FAILED, AND THE ROLLBACK DID NOT RESTORE SERVICE: operator action needed';
     return HEADLINE[report.outcome];
   },
 };

@@ -18,21 +18,36 @@ export interface RecoveryPlan {
   readonly noReturn: NoReturn;
 }
 
-export function recoveryPlan(recovery: Exclude<Recovery, { kind: 'stuck' }>, state: ClusterState, playbook: Playbook): RecoveryPlan {
+export function recoveryPlan(
+  recovery: Exclude<Recovery, { kind: 'stuck' }>,
+  state: ClusterState,
+  playbook: Playbook,
+): RecoveryPlan {
   const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name)!;
   const observed = (name: string | undefined) => {
     const node = name ? nodeState(state, name) : undefined;
-    return node?.reachable ? (node) : undefined;
+    return node?.reachable ? node : undefined;
   };
   const oldName = recovery.kind === 'finish' ? (recovery.oldPrimary ?? recovery.newPrimary) : recovery.oldPrimary;
   const newName = recovery.kind === 'finish' ? recovery.newPrimary : recovery.oldPrimary;
   const old = observed(oldName);
   const oldSpec = spec(oldName);
-  const fenceMethod: FenceMethod = old ? (old.inRecovery ? 'clean-stop' : 'read-only') : oldSpec.hostAccess ? 'clean-stop' : 'read-only';
+  const fenceMethod: FenceMethod = old
+    ? old.inRecovery
+      ? 'clean-stop'
+      : 'read-only'
+    : oldSpec.hostAccess
+      ? 'clean-stop'
+      : 'read-only';
   const context: PlanContext = {
-    inventory: state.inventory, state, primary: oldSpec, target: spec(newName),
+    inventory: state.inventory,
+    state,
+    primary: oldSpec,
+    target: spec(newName),
     ...othersOf(state, [oldName, newName]),
-    primaryObs: old, replication: replicationTemplate(replicasOf(state)), fenceMethod,
+    primaryObs: old,
+    replication: replicationTemplate(replicasOf(state)),
+    fenceMethod,
   };
   const outputs = newOutputs();
   const fence = outputs['fence-writes'];
@@ -42,10 +57,22 @@ export function recoveryPlan(recovery: Exclude<Recovery, { kind: 'stuck' }>, sta
   for (const router of state.inventory.poolers) fence.held.add(router.name);
   if (recovery.kind === 'undo-fence') {
     fence.readOnly = Boolean(old && !old.inRecovery && old.settings.default_transaction_read_only === 'on');
-    const plan = buildPlan('undo half-done switchover', 'undo', [{ kind: 'unfence' }], context, () => 'before-promotion');
-    return { plan: { ...plan, steps: plan.steps.map((s) => ({ ...s, undoable: false })) }, outputs, noReturn: { requested: false, confirmed: false } };
+    const plan = buildPlan(
+      'undo half-done switchover',
+      'undo',
+      [{ kind: 'unfence' }],
+      context,
+      () => 'before-promotion',
+    );
+    return {
+      plan: { ...plan, steps: plan.steps.map((s) => ({ ...s, undoable: false })) },
+      outputs,
+      noReturn: { requested: false, confirmed: false },
+    };
   }
-  const after = playbook.steps.slice(playbook.steps.findIndex((_s, i) => phasesAround(playbook.steps)(i) === 'promotion') + 1);
+  const after = playbook.steps.slice(
+    playbook.steps.findIndex((_s, i) => phasesAround(playbook.steps)(i) === 'promotion') + 1,
+  );
   return {
     plan: buildPlan('finish half-done switchover', 'finish', after, context, () => 'after-promotion'),
     outputs,

@@ -11,32 +11,50 @@ import { newOutputs } from '../../steps/outputs.js';
 import type { HalfDone } from '../types.js';
 import { cutoverContext } from './decide.js';
 
-export function upgradeHalfDone(state: ClusterState, playbook: Playbook, unfinished?: UnfinishedRun): HalfDone | undefined {
+export function upgradeHalfDone(
+  state: ClusterState,
+  playbook: Playbook,
+  unfinished?: UnfinishedRun,
+): HalfDone | undefined {
   if (!unfinished || unfinished.procedure !== 'upgrade-major') return undefined;
   const { primary, target } = unfinished;
   const back = state.inventory.upgradeTarget?.nodes.some((n) => n.name === primary) ?? false;
   const context = cutoverContext(state, primary, target, back ? 'back' : 'forward');
-  if (!context) return { kind: 'stuck', reason: `run ${unfinished.runId} left the upgrade half-done and ${primary} or ${target} is not in the inventory` };
+  if (!context)
+    return {
+      kind: 'stuck',
+      reason: `run ${unfinished.runId} left the upgrade half-done and ${primary} or ${target} is not in the inventory`,
+    };
   const outputs = newOutputs();
   const fence = outputs['fence-writes'];
   for (const router of state.inventory.poolers) fence.held.add(router.name);
   const routed = state.poolers.flatMap((p) => (p.reachable ? p.routes.map((r) => nodeAt(state, r.host, r.port)) : []));
   if (unfinished.promoteRequested || (routed.length > 0 && routed.every((n) => n === target))) {
-    const after = playbook.steps.slice(playbook.steps.findIndex((_s, i) => phasesAround(playbook.steps)(i) === 'promotion') + 1);
+    const after = playbook.steps.slice(
+      playbook.steps.findIndex((_s, i) => phasesAround(playbook.steps)(i) === 'promotion') + 1,
+    );
     return {
       kind: 'finish',
       reason: `run ${unfinished.runId} stopped after ${target} took the writes; this run will finish it: repoint, resume`,
       plan: buildPlan('finish half-done upgrade', 'finish', after, context, () => 'after-promotion'),
-      outputs, noReturn: { requested: true, confirmed: true },
+      outputs,
+      noReturn: { requested: true, confirmed: true },
     };
   }
   const source = state.nodes.find((n) => n.name === primary);
   fence.readOnly = Boolean(source?.reachable && source.settings.default_transaction_read_only === 'on');
-  const plan = buildPlan('undo half-done upgrade', 'undo', [{ kind: 'unswitch-replication' }, { kind: 'unfence' }], context, () => 'before-promotion');
+  const plan = buildPlan(
+    'undo half-done upgrade',
+    'undo',
+    [{ kind: 'unswitch-replication' }, { kind: 'unfence' }],
+    context,
+    () => 'before-promotion',
+  );
   return {
     kind: 'undo',
     reason: `run ${unfinished.runId} stopped before ${target} took the writes; this run will undo it: ${target} subscribes to ${primary} again, ${primary} writable, clients released`,
     plan: { ...plan, steps: plan.steps.map((s) => ({ ...s, undoable: false })) },
-    outputs, noReturn: { requested: false, confirmed: false },
+    outputs,
+    noReturn: { requested: false, confirmed: false },
   };
 }

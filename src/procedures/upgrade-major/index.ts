@@ -27,7 +27,11 @@ const HEADLINE: Record<Report['outcome'], string> = {
 
 /** The file's nodes and the upgrade target's: the run holds sessions to, locks and judges both sides. */
 function inventoryForRun(inventory: Inventory): Inventory {
-  if (!inventory.upgradeTarget) throw new BadInputError(`${inventory.file}: expected an upgrade_target section (the new version's nodes) for upgrade-major`, 'upgrade_target');
+  if (!inventory.upgradeTarget)
+    throw new BadInputError(
+      `${inventory.file}: expected an upgrade_target section (the new version's nodes) for upgrade-major`,
+      'upgrade_target',
+    );
   return { ...inventory, nodes: [...inventory.nodes, ...inventory.upgradeTarget.nodes] };
 }
 
@@ -46,7 +50,9 @@ export const upgradeMajor: Procedure = {
     return [
       `${ctx.target.name} was to take the writes; check it accepts them: SHOW default_transaction_read_only on ${ctx.target.name}`,
       `${ctx.primary.name} is read-only and subscribes to ${ctx.target.name}`,
-      paused.length ? `clients are held on ${paused.join(', ')}; run the same command again to finish` : 'no router holds clients',
+      paused.length
+        ? `clients are held on ${paused.join(', ')}; run the same command again to finish`
+        : 'no router holds clients',
     ];
   },
   question: (plan) => {
@@ -54,10 +60,14 @@ export const upgradeMajor: Procedure = {
     return `Move the writes from ${primary.name} to ${target.name}${upgrade?.direction === 'back' ? ' (back to the old version)' : ''}, leaving ${primary.name} read-only and subscribed to ${target.name}?`;
   },
   headline(report) {
-    if (report.mode === 'undo' && report.outcome === 'rolled-back') return 'UNDID THE HALF-DONE CUTOVER: the source serves writes again';
+    if (report.mode === 'undo' && report.outcome === 'rolled-back')
+      return 'UNDID THE HALF-DONE CUTOVER: the source serves writes again';
     return HEADLINE[report.outcome];
   },
-  afterwards: (report) => ((report.outcome === 'succeeded' || report.outcome === 'degraded') && report.mode !== 'undo'
-    ? [`the other side stays read-only and subscribed to ${report.target}; to move the writes back: pg-handover upgrade-major -i <inventory> --back (after a --back: without it)`]
-    : []),
+  afterwards: (report) =>
+    (report.outcome === 'succeeded' || report.outcome === 'degraded') && report.mode !== 'undo'
+      ? [
+          `the other side stays read-only and subscribed to ${report.target}; to move the writes back: pg-handover upgrade-major -i <inventory> --back (after a --back: without it)`,
+        ]
+      : [],
 };

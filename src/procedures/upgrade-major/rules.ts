@@ -13,7 +13,20 @@ const REQUIRED: ReadonlyArray<readonly [StepKind, string]> = [
   ['resume', 'clients would stay paused'],
 ];
 /** Physical-replication steps have no meaning between two clusters. */
-const FOREIGN: readonly StepKind[] = ['promote', 'wait-catchup', 'follow', 'demote-old-primary', 'restart-replicas', 'rejoin', 'confirm-failure', 'fence-old-primary', 'checkpoint', 'check-lag', 'sync-standbys', 'preflight'];
+const FOREIGN: readonly StepKind[] = [
+  'promote',
+  'wait-catchup',
+  'follow',
+  'demote-old-primary',
+  'restart-replicas',
+  'rejoin',
+  'confirm-failure',
+  'fence-old-primary',
+  'checkpoint',
+  'check-lag',
+  'sync-standbys',
+  'preflight',
+];
 
 export const upgradeMajorRules: PlaybookRules = (playbook) => {
   const problems: RuleProblem[] = [];
@@ -21,11 +34,19 @@ export const upgradeMajorRules: PlaybookRules = (playbook) => {
   for (const [kind, why] of REQUIRED) {
     const at = playbook.steps.findIndex((s) => s.kind === kind);
     if (at < 0) problems.push({ path: ['steps'], message: `a ${kind} step is required (${why})` });
-    else if (at < last) problems.push({ path: ['steps', at, 'kind'], message: `${kind} must come after ${REQUIRED.find(([k]) => playbook.steps.findIndex((s) => s.kind === k) === last)?.[0]} (${why})` });
+    else if (at < last)
+      problems.push({
+        path: ['steps', at, 'kind'],
+        message: `${kind} must come after ${REQUIRED.find(([k]) => playbook.steps.findIndex((s) => s.kind === k) === last)?.[0]} (${why})`,
+      });
     else last = at;
   }
   playbook.steps.forEach((s, i) => {
-    if (FOREIGN.includes(s.kind)) problems.push({ path: ['steps', i, 'kind'], message: `${s.kind} is a physical-replication step: not part of a major upgrade by logical replication` });
+    if (FOREIGN.includes(s.kind))
+      problems.push({
+        path: ['steps', i, 'kind'],
+        message: `${s.kind} is a physical-replication step: not part of a major upgrade by logical replication`,
+      });
   });
   return problems;
 };

@@ -19,7 +19,16 @@ import { sleep } from '../../util/time.js';
 import type { WitnessAnswer } from '../../model/witness.js';
 import { appLoginProblems, witnessThrough } from '../app-login.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
-import { inMaint, maxconnDeadlocks, parseInfo, parseServersState, parseStatCsv, setProblem, usable, type ServerState } from './runtime-state.js';
+import {
+  inMaint,
+  maxconnDeadlocks,
+  parseInfo,
+  parseServersState,
+  parseStatCsv,
+  setProblem,
+  usable,
+  type ServerState,
+} from './runtime-state.js';
 import type { HaproxySpec } from './spec.js';
 
 const REQUEST_TIMEOUT_MS = 2000;
@@ -79,12 +88,23 @@ export class HaproxyRouter implements Router {
     if (this.connectError) return { name, kind, reachable: false, error: this.connectError };
     try {
       const level = (await this.ask('show cli level')).trim();
-      const frontend = await this.frontendMaxconn().then((n) => ({ n, error: undefined }), (error: Error) => ({ n: undefined, error: error.message }));
-      const servers = await this.servers().then((s) => ({ s, error: undefined }), (error: Error) => ({ s: [] as ServerState[], error: error.message }));
+      const frontend = await this.frontendMaxconn().then(
+        (n) => ({ n, error: undefined }),
+        (error: Error) => ({ n: undefined, error: error.message }),
+      );
+      const servers = await this.servers().then(
+        (s) => ({ s, error: undefined }),
+        (error: Error) => ({ s: [] as ServerState[], error: error.message }),
+      );
       this.resolved = await resolveHosts([...new Set(servers.s.map((s) => s.addr))]);
       const detail: HaproxyDetail = {
-        version: this.version, level, frontendMaxconn: frontend.n, frontendError: frontend.error,
-        servers: servers.s, backendError: servers.error, resolved: this.resolved,
+        version: this.version,
+        level,
+        frontendMaxconn: frontend.n,
+        frontendError: frontend.error,
+        servers: servers.s,
+        backendError: servers.error,
+        resolved: this.resolved,
         stateFileProblem: this.spec.stateFile ? await localFiles.replaceProblem(this.spec.stateFile) : undefined,
       };
       return { name, kind, reachable: true, routes: servers.error ? [] : [this.route(servers.s, frontend.n)], detail };
@@ -97,7 +117,12 @@ export class HaproxyRouter implements Router {
   private route(servers: readonly ServerState[], maxconn: number | undefined): Route {
     const ready = servers.filter((s) => !inMaint(s));
     const at = ready.find(usable) ?? ready[0];
-    return { name: this.spec.backend, host: at?.addr ?? '(no server ready)', port: at?.port ?? 0, paused: maxconn === 0 };
+    return {
+      name: this.spec.backend,
+      host: at?.addr ?? '(no server ready)',
+      port: at?.port ?? 0,
+      paused: maxconn === 0,
+    };
   }
 
   private async servers(): Promise<ServerState[]> {
@@ -119,7 +144,9 @@ export class HaproxyRouter implements Router {
   private serverOf(servers: readonly ServerState[], node: RouteTarget): ServerState | undefined {
     const named = this.spec.servers[node.name];
     if (named) return servers.find((s) => s.name === named);
-    return servers.find((s) => isTarget(node, s.addr, s.port, this.resolved)) ?? servers.find((s) => s.name === node.name);
+    return (
+      servers.find((s) => isTarget(node, s.addr, s.port, this.resolved)) ?? servers.find((s) => s.name === node.name)
+    );
   }
 
   async hold(): Promise<void> {
@@ -148,14 +175,18 @@ export class HaproxyRouter implements Router {
   async release(): Promise<string> {
     const now = await this.frontendMaxconn();
     if (now !== 0) return `${this.spec.name}: frontend ${this.spec.frontend} was not held (maxconn ${now})`;
-    const restore = this.heldMaxconn ?? (await this.memoValue()) ?? Number(parseInfo(await this.ask('show info')).Maxconn);
+    const restore =
+      this.heldMaxconn ?? (await this.memoValue()) ?? Number(parseInfo(await this.ask('show info')).Maxconn);
     const fe = this.spec.frontend;
     const commands = maxconnDeadlocks(this.version)
       ? [`disable frontend ${fe}`, `set maxconn frontend ${fe} ${restore}`, `enable frontend ${fe}`]
       : [`set maxconn frontend ${fe} ${restore}`];
     const answer = await this.ask(commands.join('; '));
     // disable/enable frontend answer with a notice when they worked; only maxconn's answer matters.
-    if ((await this.frontendMaxconn()) !== restore) throw new StepFailedError(`${this.spec.name}: ${commands.join('; ')}: ${answer.trim() || 'maxconn not restored'}`);
+    if ((await this.frontendMaxconn()) !== restore)
+      throw new StepFailedError(
+        `${this.spec.name}: ${commands.join('; ')}: ${answer.trim() || 'maxconn not restored'}`,
+      );
     this.heldMaxconn = undefined;
     return `${this.spec.name}: ${commands.join('; ')}`;
   }
@@ -170,7 +201,8 @@ export class HaproxyRouter implements Router {
     const { name, backend } = this.spec;
     const servers = await this.servers();
     const [old, next] = [this.serverOf(servers, from), this.serverOf(servers, to)];
-    if (!next) throw new StepFailedError(`${name}: backend ${backend} has no server for ${to.name} (${to.host}:${to.port})`);
+    if (!next)
+      throw new StepFailedError(`${name}: backend ${backend} has no server for ${to.name} (${to.host}:${to.port})`);
     const others = servers.filter((s) => s !== next && !inMaint(s));
     // Old primary out first, then the new one in, in one request: never two servers ready.
     await this.set([
@@ -187,8 +219,12 @@ export class HaproxyRouter implements Router {
       const stray = now.filter((s) => s.name !== next.name && !inMaint(s));
       if (up && usable(up) && !stray.length) return this.saveState();
       if (performance.now() > deadline) {
-        log.leftToDo(`${name}: make ${backend}/${next.name} ready and every other server of ${backend} maint (set server ... state ...), then set maxconn frontend ${this.spec.frontend} back`);
-        throw new StepFailedError(`${name}: ${backend}/${next.name} is not up ${READY_TIMEOUT_MS} ms after "state ready"${stray.length ? `; ${stray.map((s) => s.name).join(', ')} still ready` : ''}`);
+        log.leftToDo(
+          `${name}: make ${backend}/${next.name} ready and every other server of ${backend} maint (set server ... state ...), then set maxconn frontend ${this.spec.frontend} back`,
+        );
+        throw new StepFailedError(
+          `${name}: ${backend}/${next.name} is not up ${READY_TIMEOUT_MS} ms after "state ready"${stray.length ? `; ${stray.map((s) => s.name).join(', ')} still ready` : ''}`,
+        );
       }
       await sleep(20);
     }
@@ -206,15 +242,17 @@ export class HaproxyRouter implements Router {
     const problems: string[] = [];
     const servers = await this.servers();
     const next = this.serverOf(servers, to);
-    if (!next || !usable(next)) problems.push(`${this.spec.name}: ${this.spec.backend}/${next?.name ?? to.name} is not up and ready`);
+    if (!next || !usable(next))
+      problems.push(`${this.spec.name}: ${this.spec.backend}/${next?.name ?? to.name} is not up and ready`);
     const old = this.serverOf(servers, from);
-    if (old && !inMaint(old)) problems.push(`${this.spec.name}: ${this.spec.backend}/${old.name} (the old primary) is not in maintenance`);
-    if ((await this.frontendMaxconn()) === 0) problems.push(`${this.spec.name}: frontend ${this.spec.frontend} is held (maxconn 0)`);
-    if (this.spec.app && !problems.length) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app, to, applicationName)));
+    if (old && !inMaint(old))
+      problems.push(`${this.spec.name}: ${this.spec.backend}/${old.name} (the old primary) is not in maintenance`);
+    if ((await this.frontendMaxconn()) === 0)
+      problems.push(`${this.spec.name}: frontend ${this.spec.frontend} is held (maxconn 0)`);
+    if (this.spec.app && !problems.length)
+      problems.push(...(await appLoginProblems(this.spec.name, this.spec.app, to, applicationName)));
     return problems;
   }
-
-
 
   /** An application login through the frontend: HAProxy connects to the server it sends clients to. */
   async witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer> {

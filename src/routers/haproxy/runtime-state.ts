@@ -34,7 +34,10 @@ export function statusOf(s: ServerState): string {
 
 /** `show servers state <backend>`: a version line, a `#` header naming the fields, then one line per server. */
 export function parseServersState(text: string): ServerState[] {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const header = lines.find((l) => l.startsWith('#'));
   if (!header) throw new Error(firstLine(text) || 'no "show servers state" header in the answer');
   const fields = header.slice(1).trim().split(/\s+/);
@@ -43,14 +46,29 @@ export function parseServersState(text: string): ServerState[] {
     if (i < 0) throw new Error(`"show servers state" has no ${name} field`);
     return i;
   };
-  const [id, name, addr, port, op, admin, check] = ['srv_id', 'srv_name', 'srv_addr', 'srv_port', 'srv_op_state', 'srv_admin_state', 'srv_check_state'].map(at);
-  return lines.filter((l) => !l.startsWith('#') && /^\d+\s/.test(l) && l.split(/\s+/).length >= fields.length - 1).map((line) => {
-    const v = line.split(/\s+/);
-    return {
-      id: Number(v[id!]), name: v[name!]!, addr: v[addr!]!, port: Number(v[port!]),
-      opState: Number(v[op!]), adminState: Number(v[admin!]), checked: (Number(v[check!]) & CHECK_ENABLED) !== 0,
-    };
-  });
+  const [id, name, addr, port, op, admin, check] = [
+    'srv_id',
+    'srv_name',
+    'srv_addr',
+    'srv_port',
+    'srv_op_state',
+    'srv_admin_state',
+    'srv_check_state',
+  ].map(at);
+  return lines
+    .filter((l) => !l.startsWith('#') && /^\d+\s/.test(l) && l.split(/\s+/).length >= fields.length - 1)
+    .map((line) => {
+      const v = line.split(/\s+/);
+      return {
+        id: Number(v[id!]),
+        name: v[name!]!,
+        addr: v[addr!]!,
+        port: Number(v[port!]),
+        opState: Number(v[op!]),
+        adminState: Number(v[admin!]),
+        checked: (Number(v[check!]) & CHECK_ENABLED) !== 0,
+      };
+    });
 }
 
 /** `show stat` CSV: one record per line, keyed by the header's field names. */
@@ -59,18 +77,22 @@ export function parseStatCsv(text: string): Record<string, string>[] {
   const header = lines.find((l) => l.startsWith('# '));
   if (!header) throw new Error(firstLine(text) || 'no "show stat" header in the answer');
   const fields = header.slice(2).split(',');
-  return lines.filter((l) => !l.startsWith('#')).map((l) => {
-    const values = l.split(',');
-    return Object.fromEntries(fields.map((f, i) => [f, values[i] ?? '']));
-  });
+  return lines
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => {
+      const values = l.split(',');
+      return Object.fromEntries(fields.map((f, i) => [f, values[i] ?? '']));
+    });
 }
 
 /** `show info`: `Key: value` lines. */
 export function parseInfo(text: string): Record<string, string> {
-  return Object.fromEntries(text.split('\n').flatMap((l) => {
-    const i = l.indexOf(': ');
-    return i > 0 ? [[l.slice(0, i), l.slice(i + 2).trim()]] : [];
-  }));
+  return Object.fromEntries(
+    text.split('\n').flatMap((l) => {
+      const i = l.indexOf(': ');
+      return i > 0 ? [[l.slice(0, i), l.slice(i + 2).trim()]] : [];
+    }),
+  );
 }
 
 const firstLine = (text: string): string => text.trim().split('\n')[0]?.trim() ?? '';

@@ -22,11 +22,15 @@ export interface HaproxySpec extends RouterSpec {
 
 // HAProxy's own rule for proxy and server names: letters, digits, '-', '_', '.', ':'.
 const NAME = /^[A-Za-z0-9_.:-]{1,63}$/;
-const haproxyName = z.string({ error: 'expected a name' }).regex(NAME, { error: 'expected letters, digits, "-", "_", "." or ":" (at most 63)' });
+const haproxyName = z
+  .string({ error: 'expected a name' })
+  .regex(NAME, { error: 'expected letters, digits, "-", "_", "." or ":" (at most 63)' });
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 
 export const haproxySchema = z.strictObject({
-  name: z.string({ error: 'expected a name' }).regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, { error: 'expected letters, digits, "_", "-" or "." (at most 63)' }),
+  name: z
+    .string({ error: 'expected a name' })
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/, { error: 'expected letters, digits, "_", "-" or "." (at most 63)' }),
   kind: z.literal('haproxy'),
   /** A unix socket path (`stats socket ... level admin`), or host:port of a TCP one on loopback. */
   runtime_api: nonEmpty,
@@ -53,11 +57,16 @@ export function parseRuntimeApi(value: string): SocketAddress | string {
   if (unix.startsWith('/')) return { path: unix };
   const m = /^(?:tcp:\/\/)?\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value);
   if (!m) return 'expected a unix socket path (/run/haproxy/admin.sock) or host:port of a TCP socket';
-  if (!LOOPBACK.test(m[1]!)) return `expected a loopback address (HAProxy's runtime API has no authentication), got ${m[1]}`;
+  if (!LOOPBACK.test(m[1]!))
+    return `expected a loopback address (HAProxy's runtime API has no authentication), got ${m[1]}`;
   return { host: m[1]!, port: Number(m[2]) };
 }
 
-export function haproxySpec(input: Record<string, unknown>, at: readonly PropertyKey[], tools: InventoryTools): HaproxySpec {
+export function haproxySpec(
+  input: Record<string, unknown>,
+  at: readonly PropertyKey[],
+  tools: InventoryTools,
+): HaproxySpec {
   const raw = input as z.output<typeof haproxySchema>;
   const api = parseRuntimeApi(raw.runtime_api);
   if (typeof api === 'string') tools.report([...at, 'runtime_api'], api);
@@ -75,6 +84,9 @@ export function haproxySpec(input: Record<string, unknown>, at: readonly Propert
   };
 }
 
-export async function withPasswords(spec: HaproxySpec, fill: (conn: ConnParams) => Promise<ConnParams>): Promise<HaproxySpec> {
+export async function withPasswords(
+  spec: HaproxySpec,
+  fill: (conn: ConnParams) => Promise<ConnParams>,
+): Promise<HaproxySpec> {
   return { ...spec, app: spec.app ? await fill(spec.app) : undefined };
 }

@@ -54,15 +54,33 @@ export class PoolerAdmin {
         // clients for as long as a fresh console takes to give up (seen: 10 s against 5 s). One
         // attempt, bounded; the rollback's release asks again.
         const opening = openConsole(this.spec, 1, 1000);
-        const fresh = await within(opening.then((s) => s, () => undefined), 1500, undefined);
+        const fresh = await within(
+          opening.then(
+            (s) => s,
+            () => undefined,
+          ),
+          1500,
+          undefined,
+        );
         if (fresh) {
           this.session = fresh;
-          await within(this.resume(databases).catch(() => undefined), 1000, undefined);
+          await within(
+            this.resume(databases).catch(() => undefined),
+            1000,
+            undefined,
+          );
         } else {
-          void opening.then((late) => late.close(), () => undefined); // never left open behind the run
+          void opening.then(
+            (late) => late.close(),
+            () => undefined,
+          ); // never left open behind the run
         }
         throw error instanceof NodeQueryError && error.pgCode === 'timeout'
-          ? new NodeQueryError(this.name, `PAUSE ${db} did not finish within ${timeoutMs} ms (a transaction is still running); resumed`, 'timeout')
+          ? new NodeQueryError(
+              this.name,
+              `PAUSE ${db} did not finish within ${timeoutMs} ms (a transaction is still running); resumed`,
+              'timeout',
+            )
           : error;
       }
     }
@@ -80,7 +98,8 @@ export class PoolerAdmin {
     }
     const deadline = performance.now() + timeoutMs;
     try {
-      for (const db of databases) await this.session.simple(`PAUSE ${quoteIdent(db)}`, Math.max(1, deadline - performance.now()));
+      for (const db of databases)
+        await this.session.simple(`PAUSE ${quoteIdent(db)}`, Math.max(1, deadline - performance.now()));
       return 'paused';
     } catch (error) {
       if (!(error instanceof NodeQueryError && error.pgCode === 'timeout')) throw error;
@@ -123,10 +142,15 @@ export class PoolerAdmin {
   }
 
   /** SHOW POOLS, per pool: clients waiting, server connections logged in (any state), and those still logging in. */
-  private async pools(timeoutMs = 10_000): Promise<Array<{ database: string; user: string; waiting: number; servers: number; loggingIn: number }>> {
+  private async pools(
+    timeoutMs = 10_000,
+  ): Promise<Array<{ database: string; user: string; waiting: number; servers: number; loggingIn: number }>> {
     const rows = await this.session.simple<Record<string, string | number>>('SHOW POOLS', timeoutMs);
     return rows.map((row) => ({
-      database: String(row.database), user: String(row.user), waiting: Number(row.cl_waiting ?? 0), loggingIn: Number(row.sv_login ?? 0),
+      database: String(row.database),
+      user: String(row.user),
+      waiting: Number(row.cl_waiting ?? 0),
+      loggingIn: Number(row.sv_login ?? 0),
       servers: ['sv_active', 'sv_idle', 'sv_used', 'sv_tested'].reduce((sum, k) => sum + Number(row[k] ?? 0), 0),
     }));
   }
@@ -154,7 +178,12 @@ export class PoolerAdmin {
 }
 
 async function openConsole(spec: PgBouncerSpec, attempts: number, connectTimeoutMs?: number): Promise<NodeSession> {
-  return NodeSession.open(spec.name, spec.admin, { database: 'pgbouncer', attempts, applicationName: 'pg-handover', connectTimeoutMs });
+  return NodeSession.open(spec.name, spec.admin, {
+    database: 'pgbouncer',
+    attempts,
+    applicationName: 'pg-handover',
+    connectTimeoutMs,
+  });
 }
 
 function quoteIdent(name: string): string {

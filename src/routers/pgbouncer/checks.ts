@@ -22,7 +22,8 @@ export interface PgBouncerDetail {
 
 export function pgbouncerChecks(observed: RouterState, input: RouterCheckInput): Check[] {
   const { name } = observed;
-  if (!observed.reachable) return [fail('pooler-reachable', `pooler ${name} admin console unreachable: ${observed.error}`)];
+  if (!observed.reachable)
+    return [fail('pooler-reachable', `pooler ${name} admin console unreachable: ${observed.error}`)];
   const spec = input.state.inventory.poolers.find((p) => p.name === name) as PgBouncerSpec;
   const detail = observed.detail as PgBouncerDetail;
   const checks: Check[] = [pass('pooler-reachable', `pooler ${name} admin console answered`)];
@@ -30,30 +31,67 @@ export function pgbouncerChecks(observed: RouterState, input: RouterCheckInput):
   for (const db of spec.routes) {
     const route = observed.routes.find((r) => r.name === db);
     if (!route && fallback && !detail.fileTargets[db]) {
-      checks.push(warn('pooler-database', `pooler ${name} serves ${db} through its * fallback and has no pool for it yet: a client that connects during the pause reaches the old primary; give ${db} its own entry to hold it too`));
+      checks.push(
+        warn(
+          'pooler-database',
+          `pooler ${name} serves ${db} through its * fallback and has no pool for it yet: a client that connects during the pause reaches the old primary; give ${db} its own entry to hold it too`,
+        ),
+      );
       continue;
     }
     if (!route) {
       checks.push(fail('pooler-database', `pooler ${name} has no database "${db}" (SHOW DATABASES)`));
       continue;
     }
-    checks.push(pass('pooler-database', `pooler ${name} serves ${db}${detail.fileTargets[db] ? '' : ' (through its * fallback)'}`), ...routeChecks(input.state, name, route, input.primary));
-    if (!detail.fileError && !detail.fileTargets[db] && !fallback) checks.push(fail('pooler-config-file', `${db} has no entry in [databases] of the pooler's config file (or any file it %includes), and there is no * fallback`));
+    checks.push(
+      pass(
+        'pooler-database',
+        `pooler ${name} serves ${db}${detail.fileTargets[db] ? '' : ' (through its * fallback)'}`,
+      ),
+      ...routeChecks(input.state, name, route, input.primary),
+    );
+    if (!detail.fileError && !detail.fileTargets[db] && !fallback)
+      checks.push(
+        fail(
+          'pooler-config-file',
+          `${db} has no entry in [databases] of the pooler's config file (or any file it %includes), and there is no * fallback`,
+        ),
+      );
   }
   const primary = input.primary && input.state.inventory.nodes.find((n) => n.name === input.primary!.name);
   const from = primary && routeTargetOf(primary, input.state.addresses);
-  const alsoMoved = from ? detail.others.filter((d) => isTarget(from, d.host, d.port, detail.resolved)).map((d) => d.name) : [];
+  const alsoMoved = from
+    ? detail.others.filter((d) => isTarget(from, d.host, d.port, detail.resolved)).map((d) => d.name)
+    : [];
   if (alsoMoved.length) {
-    checks.push(pass('pooler-other-databases', `pooler ${name} also sends ${alsoMoved.join(', ')} to ${input.primary!.name}: held and repointed with the rest, so none stays on the old primary`));
+    checks.push(
+      pass(
+        'pooler-other-databases',
+        `pooler ${name} also sends ${alsoMoved.join(', ')} to ${input.primary!.name}: held and repointed with the rest, so none stays on the old primary`,
+      ),
+    );
   }
   const mode = detail.config.pool_mode;
-  checks.push(mode === 'transaction'
-    ? pass('pooler-pool-mode', `pooler ${name} uses transaction pooling`)
-    : warn('pooler-pool-mode', `pooler ${name} uses ${mode} pooling: PAUSE waits for clients to disconnect and may time out`));
+  checks.push(
+    mode === 'transaction'
+      ? pass('pooler-pool-mode', `pooler ${name} uses transaction pooling`)
+      : warn(
+          'pooler-pool-mode',
+          `pooler ${name} uses ${mode} pooling: PAUSE waits for clients to disconnect and may time out`,
+        ),
+  );
   const waitTimeout = Number(detail.config.query_wait_timeout ?? '120') * 1000;
-  checks.push(waitTimeout === 0 || waitTimeout >= input.pauseBudgetMs
-    ? pass('pooler-query-wait-timeout', `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s covers the worst-case pause (${formatMs(input.pauseBudgetMs)})`)
-    : warn('pooler-query-wait-timeout', `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s is shorter than the worst-case pause (${formatMs(input.pauseBudgetMs)}): queued clients could be disconnected`));
+  checks.push(
+    waitTimeout === 0 || waitTimeout >= input.pauseBudgetMs
+      ? pass(
+          'pooler-query-wait-timeout',
+          `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s covers the worst-case pause (${formatMs(input.pauseBudgetMs)})`,
+        )
+      : warn(
+          'pooler-query-wait-timeout',
+          `pooler ${name} query_wait_timeout ${waitTimeout / 1000} s is shorter than the worst-case pause (${formatMs(input.pauseBudgetMs)}): queued clients could be disconnected`,
+        ),
+  );
   if (detail.fileError) checks.push(fail('pooler-config-file', `pooler ${name}: ${detail.fileError}`));
   else if (detail.fileWriteError) checks.push(fail('pooler-config-file', `pooler ${name}: ${detail.fileWriteError}`));
   return checks;

@@ -33,7 +33,12 @@ const VALUE = String.raw`('(?:[^'\\]|\\.)*'|\S*)`;
  * The entries of one text. `%include` is textual in PgBouncer, so the section carries into the
  * included file and back out; `include(path, section)` reads one and returns the section it ends in.
  */
-function parse(text: string, file: string, section: string, include: (target: string, section: string) => string): { entries: DatabaseEntry[]; section: string } {
+function parse(
+  text: string,
+  file: string,
+  section: string,
+  include: (target: string, section: string) => string,
+): { entries: DatabaseEntry[]; section: string } {
   const entries: DatabaseEntry[] = [];
   let current = section;
   text.split('\n').forEach((line, lineIndex) => {
@@ -62,7 +67,8 @@ function parse(text: string, file: string, section: string, include: (target: st
 }
 
 /** The `[databases]` entries of a single text (no includes followed). */
-export const findDatabaseEntries = (text: string): DatabaseEntry[] => parse(text, '', '', (_t, section) => section).entries;
+export const findDatabaseEntries = (text: string): DatabaseEntry[] =>
+  parse(text, '', '', (_t, section) => section).entries;
 
 /**
  * Reads the config file and what it includes. PgBouncer resolves a relative `%include` against
@@ -78,7 +84,10 @@ export async function readConfig(file: string, host: HostFiles = localFiles): Pr
     const text = await host.read(path);
     texts.set(path, text);
     pending.push({ path, text });
-    for (const m of text.split('\n').map((l) => INCLUDE.exec(l)).filter((m): m is RegExpExecArray => m !== null)) {
+    for (const m of text
+      .split('\n')
+      .map((l) => INCLUDE.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)) {
       const target = resolveInclude(path, m[1]!.replace(/^["']|["']$/g, ''));
       if (!(await host.exists(target))) missing.push(target);
       else if (!texts.has(target)) await load(target);
@@ -97,14 +106,28 @@ export async function readConfig(file: string, host: HostFiles = localFiles): Pr
   return { texts, entries, missing };
 }
 
-const resolveInclude = (from: string, target: string): string => (isAbsolute(target) ? target : join(dirname(from), target));
+const resolveInclude = (from: string, target: string): string =>
+  isAbsolute(target) ? target : join(dirname(from), target);
 
 /** host/port per entry name (the `*` fallback included), from every file. */
-export async function readDatabaseTargets(file: string, host: HostFiles = localFiles): Promise<{ targets: Map<string, { host?: string; port?: number; file: string }>; missing: readonly string[]; files: readonly string[]; config: ConfigFiles }> {
+export async function readDatabaseTargets(
+  file: string,
+  host: HostFiles = localFiles,
+): Promise<{
+  targets: Map<string, { host?: string; port?: number; file: string }>;
+  missing: readonly string[];
+  files: readonly string[];
+  config: ConfigFiles;
+}> {
   const config = await readConfig(file, host);
   return {
     config,
-    targets: new Map(config.entries.map((e) => [e.name, { host: e.params.host, port: e.params.port ? Number(e.params.port) : undefined, file: e.file }])),
+    targets: new Map(
+      config.entries.map((e) => [
+        e.name,
+        { host: e.params.host, port: e.params.port ? Number(e.params.port) : undefined, file: e.file },
+      ]),
+    ),
     missing: config.missing,
     files: [...new Set(config.entries.map((e) => e.file))],
   };
@@ -113,7 +136,8 @@ export async function readDatabaseTargets(file: string, host: HostFiles = localF
 /** One text with the host and port of `entries` (which must be in it) changed. */
 function rewrite(text: string, entries: readonly DatabaseEntry[], host: string, port: number): string {
   const lines = text.split('\n');
-  for (const entry of entries) lines[entry.lineIndex] = setParam(setParam(lines[entry.lineIndex]!, 'host', host), 'port', String(port));
+  for (const entry of entries)
+    lines[entry.lineIndex] = setParam(setParam(lines[entry.lineIndex]!, 'host', host), 'port', String(port));
   return lines.join('\n');
 }
 
@@ -136,7 +160,13 @@ function setParam(line: string, key: string, value: string): string {
 }
 
 /** Points the chosen entries at host:port, each file that holds one replaced atomically. Returns the files changed. */
-export async function repointEntries(config: ConfigFiles, chosen: readonly DatabaseEntry[], host: string, port: number, files: HostFiles = localFiles): Promise<string[]> {
+export async function repointEntries(
+  config: ConfigFiles,
+  chosen: readonly DatabaseEntry[],
+  host: string,
+  port: number,
+  files: HostFiles = localFiles,
+): Promise<string[]> {
   const changed: string[] = [];
   for (const [file, original] of config.texts) {
     const mine = chosen.filter((e) => e.file === file);

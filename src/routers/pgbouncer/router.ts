@@ -21,7 +21,6 @@ import { readConfig, readDatabaseTargets, repointEntries, type ConfigFiles } fro
 import type { PoolerDatabase } from './databases.js';
 import type { PgBouncerSpec } from './spec.js';
 
-
 export class PgBouncerRouter implements Router {
   private admin: PoolerAdmin | undefined;
   private connectError: string | undefined;
@@ -45,8 +44,14 @@ export class PgBouncerRouter implements Router {
   private readBefore: ConfigFiles | undefined;
 
   constructor(readonly spec: PgBouncerSpec) {
-    const runner = spec.hostAccess?.kind === 'command' ? hostRunner(spec.name, spec.hostAccess, `pooler ${spec.name} host_access.run_as`) : undefined;
-    this.files = runner && spec.hostAccess?.kind === 'command' ? remoteFiles(runner, `via ${spec.hostAccess.command.join(' ')}`) : localFiles;
+    const runner =
+      spec.hostAccess?.kind === 'command'
+        ? hostRunner(spec.name, spec.hostAccess, `pooler ${spec.name} host_access.run_as`)
+        : undefined;
+    this.files =
+      runner && spec.hostAccess?.kind === 'command'
+        ? remoteFiles(runner, `via ${spec.hostAccess.command.join(' ')}`)
+        : localFiles;
   }
 
   async connect(): Promise<void> {
@@ -78,14 +83,37 @@ export class PgBouncerRouter implements Router {
         this.readBefore = read.config;
         fileTargets = Object.fromEntries(read.targets);
         files = [...new Set([this.spec.configFile, ...read.files])];
-        if (read.missing.length) fileError = `%include ${read.missing.join(', ')}: not found (a relative include is looked for beside the file that includes it)`;
+        if (read.missing.length)
+          fileError = `%include ${read.missing.join(', ')}: not found (a relative include is looked for beside the file that includes it)`;
       } catch (error) {
         fileError = `cannot read ${this.spec.configFile}${this.files === localFiles ? '' : ` ${this.files.where}`}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`;
       }
-      this.resolved = await resolveHosts([...new Set([...databases.map((d) => d.host), ...Object.values(fileTargets).flatMap((t) => (t.host ? [t.host] : []))])].filter(Boolean));
-      const others = databases.filter((d) => !this.spec.routes.includes(d.name)).map((d) => ({ name: d.name, host: d.host, port: d.port }));
-      const detail: PgBouncerDetail = { config, fileTargets, fileError, fileWriteError: await this.writeProblem(files), others, resolved: this.resolved };
-      return { name, kind, reachable: true, routes: databases.filter((d) => this.spec.routes.includes(d.name)), detail };
+      this.resolved = await resolveHosts(
+        [
+          ...new Set([
+            ...databases.map((d) => d.host),
+            ...Object.values(fileTargets).flatMap((t) => (t.host ? [t.host] : [])),
+          ]),
+        ].filter(Boolean),
+      );
+      const others = databases
+        .filter((d) => !this.spec.routes.includes(d.name))
+        .map((d) => ({ name: d.name, host: d.host, port: d.port }));
+      const detail: PgBouncerDetail = {
+        config,
+        fileTargets,
+        fileError,
+        fileWriteError: await this.writeProblem(files),
+        others,
+        resolved: this.resolved,
+      };
+      return {
+        name,
+        kind,
+        reachable: true,
+        routes: databases.filter((d) => this.spec.routes.includes(d.name)),
+        detail,
+      };
     } catch (error) {
       return { name, kind, reachable: false, error: messageOf(error) };
     }
@@ -99,7 +127,9 @@ export class PgBouncerRouter implements Router {
   /** The inventory's databases that exist, then every other one it sends to `from` (explicit, or made from `*`). */
   private toHold(databases: readonly PoolerDatabase[], from: RouteTarget): string[] {
     const named = this.spec.routes.filter((db) => databases.some((d) => d.name === db));
-    const others = databases.filter((d) => !this.spec.routes.includes(d.name) && isTarget(from, d.host, d.port, this.resolved)).map((d) => d.name);
+    const others = databases
+      .filter((d) => !this.spec.routes.includes(d.name) && isTarget(from, d.host, d.port, this.resolved))
+      .map((d) => d.name);
     return [...named, ...others];
   }
 
@@ -143,11 +173,20 @@ export class PgBouncerRouter implements Router {
   async release(involved: readonly RouteTarget[]): Promise<string> {
     const admin = await this.console();
     // A run that finishes or undoes another's knows only what is paused now and where it points.
-    const held = this.held.length ? this.held : [...new Set([...this.spec.routes, ...(await admin.showDatabases())
-      .filter((d) => d.paused && involved.some((node) => isTarget(node, d.host, d.port, this.resolved))).map((d) => d.name)])];
+    const held = this.held.length
+      ? this.held
+      : [
+          ...new Set([
+            ...this.spec.routes,
+            ...(await admin.showDatabases())
+              .filter((d) => d.paused && involved.some((node) => isTarget(node, d.host, d.port, this.resolved)))
+              .map((d) => d.name),
+          ]),
+        ];
     const resumed = await admin.resumePaused(held);
     // A run that finishes or undoes another's does not know the value that run held at 0: the file's.
-    if (this.loginRetry === undefined && Number((await admin.showConfig()).server_login_retry) === 0 && resumed.length) await admin.reload();
+    if (this.loginRetry === undefined && Number((await admin.showConfig()).server_login_retry) === 0 && resumed.length)
+      await admin.reload();
     return `${this.spec.name}: RESUME ${resumed.join(', ') || '(was not paused)'}`;
   }
 
@@ -168,9 +207,16 @@ export class PgBouncerRouter implements Router {
   private async rewrite(config: ConfigFiles, from: RouteTarget, to: RouteTarget): Promise<void> {
     const { name, routes } = this.spec;
     const fallback = config.entries.find((e) => e.name === '*');
-    const chosen = config.entries.filter((e) => routes.includes(e.name) || isTarget(from, e.params.host, Number(e.params.port ?? 5432), this.resolved));
-    const unserved = routes.filter((db) => !config.entries.some((e) => e.name === db) && !(fallback && chosen.includes(fallback)));
-    if (unserved.length) throw new StepFailedError(`${name}: ${unserved.join(', ')} ha${unserved.length > 1 ? 've' : 's'} no entry in [databases] and the * fallback does not point at ${from.name}`);
+    const chosen = config.entries.filter(
+      (e) => routes.includes(e.name) || isTarget(from, e.params.host, Number(e.params.port ?? 5432), this.resolved),
+    );
+    const unserved = routes.filter(
+      (db) => !config.entries.some((e) => e.name === db) && !(fallback && chosen.includes(fallback)),
+    );
+    if (unserved.length)
+      throw new StepFailedError(
+        `${name}: ${unserved.join(', ')} ha${unserved.length > 1 ? 've' : 's'} no entry in [databases] and the * fallback does not point at ${from.name}`,
+      );
     await repointEntries(config, chosen, to.host, to.port, this.files);
   }
 
@@ -178,7 +224,9 @@ export class PgBouncerRouter implements Router {
   private async reloadAt(from: RouteTarget, to: RouteTarget, log: RouterLog): Promise<void> {
     const { name, routes } = this.spec;
     const admin = await this.console().catch((error: Error) => {
-      log.leftToDo(`${name}: its config file already points at ${to.name}, but its admin console is unreachable (${error.message}): start PgBouncer (or RELOAD it) and RESUME ${routes.join(', ')}`);
+      log.leftToDo(
+        `${name}: its config file already points at ${to.name}, but its admin console is unreachable (${error.message}): start PgBouncer (or RELOAD it) and RESUME ${routes.join(', ')}`,
+      );
       throw error;
     });
     await admin.reload();
@@ -186,18 +234,27 @@ export class PgBouncerRouter implements Router {
     if (this.loginRetry !== undefined) await admin.set('server_login_retry', '0');
     const live = await admin.showDatabases();
     const wrong = [
-      ...routes.filter((db) => live.some((d) => d.name === db) && !live.some((d) => d.name === db && d.port === to.port && d.host === to.host)),
+      ...routes.filter(
+        (db) =>
+          live.some((d) => d.name === db) &&
+          !live.some((d) => d.name === db && d.port === to.port && d.host === to.host),
+      ),
       ...live.filter((d) => isTarget(from, d.host, d.port, this.resolved)).map((d) => d.name),
     ];
-    if (wrong.length) throw new StepFailedError(`${name}: after RELOAD, ${[...new Set(wrong)].join(', ')} still not at ${to.host}:${to.port}`);
+    if (wrong.length)
+      throw new StepFailedError(
+        `${name}: after RELOAD, ${[...new Set(wrong)].join(', ')} still not at ${to.host}:${to.port}`,
+      );
   }
 
   async verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]> {
     const problems: string[] = [];
     for (const db of await (await this.console()).showDatabases()) {
       const ours = this.spec.routes.includes(db.name);
-      if (ours && (db.port !== to.port || db.host !== to.host)) problems.push(`${this.spec.name} sends ${db.name} to ${db.host}:${db.port}`);
-      else if (!ours && isTarget(from, db.host, db.port, this.resolved)) problems.push(`${this.spec.name} still sends ${db.name} to the old primary ${from.name}`);
+      if (ours && (db.port !== to.port || db.host !== to.host))
+        problems.push(`${this.spec.name} sends ${db.name} to ${db.host}:${db.port}`);
+      else if (!ours && isTarget(from, db.host, db.port, this.resolved))
+        problems.push(`${this.spec.name} still sends ${db.name} to the old primary ${from.name}`);
       if (db.paused && (ours || this.held.includes(db.name))) problems.push(`${this.spec.name} has ${db.name} paused`);
     }
     if (this.spec.app) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app, to, applicationName)));
@@ -238,10 +295,19 @@ export class PgBouncerRouter implements Router {
    */
   async witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer> {
     // A paused database keeps its clients waiting with no server connection by design: it says nothing.
-    const paused = this.admin && this.spec.app
-      ? (await this.admin.showDatabases(Math.min(1000, deadlineMs)).catch(() => [])).find((d) => d.name === this.spec.app!.dbname)?.paused
-      : false;
-    if (paused) return { witness: `pooler ${this.spec.name}`, kind: 'pooler', verdict: 'unknown', detail: `${this.spec.app!.dbname} is paused: its clients wait by design` };
+    const paused =
+      this.admin && this.spec.app
+        ? (await this.admin.showDatabases(Math.min(1000, deadlineMs)).catch(() => [])).find(
+            (d) => d.name === this.spec.app!.dbname,
+          )?.paused
+        : false;
+    if (paused)
+      return {
+        witness: `pooler ${this.spec.name}`,
+        kind: 'pooler',
+        verdict: 'unknown',
+        detail: `${this.spec.app!.dbname} is paused: its clients wait by design`,
+      };
     const stop = new AbortController();
     const probe = witnessThrough(this.spec.name, this.spec.app, suspect, deadlineMs, applicationName, stop.signal);
     const app = this.spec.app;
@@ -255,8 +321,13 @@ export class PgBouncerRouter implements Router {
         const pool = await admin.pool(app.dbname, app.user).catch(() => undefined);
         seen = pool && pool.waiting > 0 && pool.servers === 0 ? seen + 1 : 0;
         if (seen >= 2) {
-          return { witness: `pooler ${this.spec.name}`, kind: 'pooler', verdict: 'cannot-reach', ms: Math.round(performance.now() - started),
-            detail: `clients wait and it has no server connection to ${suspect.name}, not even one logging in: its connection attempts fail` };
+          return {
+            witness: `pooler ${this.spec.name}`,
+            kind: 'pooler',
+            verdict: 'cannot-reach',
+            ms: Math.round(performance.now() - started),
+            detail: `clients wait and it has no server connection to ${suspect.name}, not even one logging in: its connection attempts fail`,
+          };
         }
       }
       return undefined;

@@ -14,7 +14,9 @@ export interface PgBouncerSpec extends RouterSpec {
 }
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
-const nameField = z.string({ error: 'expected a name' }).regex(NAME, { error: 'expected letters, digits, "_", "-" or "." (at most 63)' });
+const nameField = z
+  .string({ error: 'expected a name' })
+  .regex(NAME, { error: 'expected letters, digits, "_", "-" or "." (at most 63)' });
 const nonEmpty = z.string().min(1, { error: 'expected a non-empty string' });
 
 export const pgbouncerSchema = z.strictObject({
@@ -29,7 +31,11 @@ export const pgbouncerSchema = z.strictObject({
   app_dsn: nonEmpty.optional(),
 });
 
-export function pgbouncerSpec(input: Record<string, unknown>, at: readonly PropertyKey[], tools: InventoryTools): PgBouncerSpec {
+export function pgbouncerSpec(
+  input: Record<string, unknown>,
+  at: readonly PropertyKey[],
+  tools: InventoryTools,
+): PgBouncerSpec {
   const raw = input as z.output<typeof pgbouncerSchema>;
   const seen = new Set<string>();
   if (raw.host_access?.kind === 'command' && !raw.config_file.startsWith('/')) {
@@ -51,6 +57,9 @@ export function pgbouncerSpec(input: Record<string, unknown>, at: readonly Prope
   };
 }
 
-export async function withPasswords(spec: PgBouncerSpec, fill: (conn: ConnParams) => Promise<ConnParams>): Promise<PgBouncerSpec> {
+export async function withPasswords(
+  spec: PgBouncerSpec,
+  fill: (conn: ConnParams) => Promise<ConnParams>,
+): Promise<PgBouncerSpec> {
   return { ...spec, admin: await fill(spec.admin), app: spec.app ? await fill(spec.app) : undefined };
 }

@@ -13,13 +13,17 @@ export const execPrefix = (container: string): string[] => ['docker', 'exec', '-
 
 const BUILD_SCRIPT = (): string => join(packageRoot(), 'scripts', 'build-image.sh');
 
-export type EngineStatus = { readonly ok: true; readonly version: string } | { readonly ok: false; readonly reason: string };
+export type EngineStatus =
+  { readonly ok: true; readonly version: string } | { readonly ok: false; readonly reason: string };
 
 /** Whether a Docker engine answers here, and if not, why (for a test to say when it skips). */
 export async function engineStatus(): Promise<EngineStatus> {
   const info = await run(['docker', 'info', '--format', '{{.ServerVersion}}'], { timeoutMs: 15_000 });
   if (info.ok && info.stdout.trim()) return { ok: true, version: info.stdout.trim() };
-  return { ok: false, reason: `no Docker engine answers here (${describeFailure('docker info', info)}); scripts/setup.sh installs docker.io and starts dockerd` };
+  return {
+    ok: false,
+    reason: `no Docker engine answers here (${describeFailure('docker info', info)}); scripts/setup.sh installs docker.io and starts dockerd`,
+  };
 }
 
 export async function imageTag(): Promise<string> {

@@ -36,7 +36,10 @@ export async function cutLink(manifest: SandboxManifest, name: string, link: Lin
   }
   // Dropped, not refused: a partition looks like silence. The published port is forwarded to one
   // of these addresses (which one, Docker decides: it moves when a network is disconnected).
-  const inspect = await run(['docker', 'inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', host.name], { timeoutMs: 30_000 });
+  const inspect = await run(
+    ['docker', 'inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', host.name],
+    { timeoutMs: 30_000 },
+  );
   if (!inspect.ok) throw new EnvironmentError(describeFailure(`docker inspect ${host.name}`, inspect));
   for (const ip of new Set([...inspect.stdout.trim().split(/\s+/).filter(Boolean), host.clusterIp])) {
     await iptables(['-I', 'OUTPUT', ...dropRule(ip, ruleComment(manifest.containers!.id, name))]);
@@ -46,13 +49,33 @@ export async function cutLink(manifest: SandboxManifest, name: string, link: Lin
 export async function restoreLink(manifest: SandboxManifest, name: string, link: Link): Promise<void> {
   const host = hostOf(manifest, name);
   if (link === 'peers') {
-    await docker(['network', 'connect', '--ip', host.clusterIp, '--alias', name, manifest.containers!.clusterNetwork, host.name]);
+    await docker([
+      'network',
+      'connect',
+      '--ip',
+      host.clusterIp,
+      '--alias',
+      name,
+      manifest.containers!.clusterNetwork,
+      host.name,
+    ]);
     return;
   }
   await deleteRules(ruleComment(manifest.containers!.id, name));
 }
 
-const dropRule = (ip: string, comment: string): string[] => ['-d', `${ip}/32`, '-p', 'tcp', '-m', 'comment', '--comment', comment, '-j', 'DROP'];
+const dropRule = (ip: string, comment: string): string[] => [
+  '-d',
+  `${ip}/32`,
+  '-p',
+  'tcp',
+  '-m',
+  'comment',
+  '--comment',
+  comment,
+  '-j',
+  'DROP',
+];
 
 async function iptables(args: string[]): Promise<string> {
   const result = await run(['iptables', '-w', '5', ...args], { timeoutMs: 30_000 });
@@ -70,13 +93,18 @@ export async function deleteRules(prefix: string): Promise<void> {
   }
 }
 
-export const pauseHost = (manifest: SandboxManifest, name: string): Promise<void> => docker(['pause', hostOf(manifest, name).name]);
-export const unpauseHost = (manifest: SandboxManifest, name: string): Promise<void> => docker(['unpause', hostOf(manifest, name).name]);
-export const killHost = (manifest: SandboxManifest, name: string): Promise<void> => docker(['kill', hostOf(manifest, name).name]);
+export const pauseHost = (manifest: SandboxManifest, name: string): Promise<void> =>
+  docker(['pause', hostOf(manifest, name).name]);
+export const unpauseHost = (manifest: SandboxManifest, name: string): Promise<void> =>
+  docker(['unpause', hostOf(manifest, name).name]);
+export const killHost = (manifest: SandboxManifest, name: string): Promise<void> =>
+  docker(['kill', hostOf(manifest, name).name]);
 
 /** Whether the host's container is running (a fence_command may have stopped it). */
 export async function hostRunning(manifest: SandboxManifest, name: string): Promise<boolean> {
-  const result = await run(['docker', 'inspect', '--format', '{{.State.Running}}', hostOf(manifest, name).name], { timeoutMs: 30_000 });
+  const result = await run(['docker', 'inspect', '--format', '{{.State.Running}}', hostOf(manifest, name).name], {
+    timeoutMs: 30_000,
+  });
   return result.ok && result.stdout.trim() === 'true';
 }
 

@@ -15,7 +15,12 @@ export const containerLabels = (id: string, dir: string): Record<string, string>
 
 async function lines(argv: string[]): Promise<string[]> {
   const result = await run(argv, { timeoutMs: 30_000 });
-  return result.ok ? result.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  return result.ok
+    ? result.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /** Removes the containers and networks labelled with `id`; returns the containers' names. */
@@ -30,9 +35,30 @@ export async function removeSandbox(id: string): Promise<string[]> {
 
 /** Container sandboxes whose directory (or its sandbox.json) is gone: left by a run that crashed. */
 export async function pruneStaleSandboxes(): Promise<string[]> {
-  const rows = await lines(['docker', 'ps', '-a', '--filter', `label=${ID}`, '--format', `{{.Label "${ID}"}} {{.Label "${DIR}"}}`]);
-  const networks = await lines(['docker', 'network', 'ls', '--filter', `label=${ID}`, '--format', `{{.Label "${ID}"}} {{.Label "${DIR}"}}`]);
-  const stale = new Set([...rows, ...networks].map((row) => row.split(' ')).filter(([, dir]) => !dir || !existsSync(join(dir, 'sandbox.json'))).map(([id]) => id!));
+  const rows = await lines([
+    'docker',
+    'ps',
+    '-a',
+    '--filter',
+    `label=${ID}`,
+    '--format',
+    `{{.Label "${ID}"}} {{.Label "${DIR}"}}`,
+  ]);
+  const networks = await lines([
+    'docker',
+    'network',
+    'ls',
+    '--filter',
+    `label=${ID}`,
+    '--format',
+    `{{.Label "${ID}"}} {{.Label "${DIR}"}}`,
+  ]);
+  const stale = new Set(
+    [...rows, ...networks]
+      .map((row) => row.split(' '))
+      .filter(([, dir]) => !dir || !existsSync(join(dir, 'sandbox.json')))
+      .map(([id]) => id!),
+  );
   for (const id of stale) await removeSandbox(id);
   return [...stale];
 }

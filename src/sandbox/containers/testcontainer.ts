@@ -24,7 +24,9 @@ export async function sandboxContainer(image: string): Promise<SandboxContainer>
     publishOnLoopback(containerPort: number, hostPort: number): this {
       const key = `${containerPort}/tcp`;
       this.createOpts.ExposedPorts = { ...this.createOpts.ExposedPorts, [key]: {} };
-      const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = { [key]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] };
+      const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {
+        [key]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }],
+      };
       // @types/dockerode types PortBindings as any: merged as a plain object.
       this.hostConfig.PortBindings = Object.assign({}, this.hostConfig.PortBindings as object | undefined, bindings);
       return this;

@@ -33,11 +33,19 @@ export function topology(state: ClusterState): Topology {
   const nodes = state.nodes.filter((n) => n.reachable);
   const pooler = state.poolers[0];
   // PgBouncer's pooled database, or HAProxy's one write backend.
-  const db = pooler?.reachable ? pooler.routes.find((d) => d.name === 'appdb') ?? pooler.routes[0] : undefined;
+  const db = pooler?.reachable ? (pooler.routes.find((d) => d.name === 'appdb') ?? pooler.routes[0]) : undefined;
   return {
     primaries: nodes.filter((n) => !n.inRecovery).map((n) => n.name),
-    upstreamOf: Object.fromEntries(nodes.filter((n) => n.inRecovery).map((n) => [n.name,
-      n.walReceiver?.status === 'streaming' ? nodeAt(state, n.walReceiver.senderHost, n.walReceiver.senderPort) : undefined])),
+    upstreamOf: Object.fromEntries(
+      nodes
+        .filter((n) => n.inRecovery)
+        .map((n) => [
+          n.name,
+          n.walReceiver?.status === 'streaming'
+            ? nodeAt(state, n.walReceiver.senderHost, n.walReceiver.senderPort)
+            : undefined,
+        ]),
+    ),
     timelineOf: Object.fromEntries(nodes.map((n) => [n.name, n.timeline])),
     poolerPointsAt: db ? nodeAt(state, db.host, db.port) : undefined,
     poolerPaused: db?.paused ?? false,
@@ -61,7 +69,9 @@ export async function snapshot(sandbox: SandboxFixture): Promise<unknown> {
   const state = await observe(sandbox);
   return {
     topology: topology(state),
-    nodes: state.nodes.map((n) => (n.reachable ? { name: n.name, settings: n.settings, slots: n.slots.map((s) => s.name).sort() } : n)),
+    nodes: state.nodes.map((n) =>
+      n.reachable ? { name: n.name, settings: n.settings, slots: n.slots.map((s) => s.name).sort() } : n,
+    ),
     pooler: state.poolers.map((p) => (p.reachable ? p.routes : p)),
     pgbouncerIni: readFileSync(sandbox.manifest.poolers[0]!.configFile, 'utf8'),
     autoConf: sandbox.manifest.nodes.map((n) => readFileSync(join(n.dataDir, 'postgresql.auto.conf'), 'utf8')),
@@ -78,7 +88,13 @@ export function nodeConn(sandbox: SandboxFixture, name: string, dbname = 'appdb'
 }
 
 export async function sql(conn: ConnParams, text: string): Promise<Array<Record<string, unknown>>> {
-  const client = new pg.Client({ host: conn.host, port: conn.port, user: conn.user, password: conn.password, database: conn.dbname });
+  const client = new pg.Client({
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    password: conn.password,
+    database: conn.dbname,
+  });
   await client.connect();
   try {
     return (await client.query(text)).rows;
@@ -101,7 +117,12 @@ export async function underLoad<T>(
 ): Promise<{ value: T; load: LoadOutcome }> {
   const table = `load_${++loads}`;
   await createLoadTable(appConn(sandbox), table);
-  const load = new WriteLoad({ conn: appConn(sandbox), clients: options.clients ?? 6, rate: options.rate ?? 300, table });
+  const load = new WriteLoad({
+    conn: appConn(sandbox),
+    clients: options.clients ?? 6,
+    rate: options.rate ?? 300,
+    table,
+  });
   load.start();
   await sleep(options.settleMs ?? 500);
   const value = await during();
@@ -113,7 +134,12 @@ export async function underLoad<T>(
   return { value, load: { ...result, missing } };
 }
 
-async function waitFor(sandbox: SandboxFixture, what: string, ok: (t: Topology) => boolean, timeoutMs = 15_000): Promise<void> {
+async function waitFor(
+  sandbox: SandboxFixture,
+  what: string,
+  ok: (t: Topology) => boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!ok(topology(await observe(sandbox)))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

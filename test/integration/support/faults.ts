@@ -16,12 +16,26 @@ import { observe, topology } from './cluster.js';
 const BIN = fileURLToPath(new URL('../../../bin/pg-handover.js', import.meta.url));
 
 export const DEFAULT_STEPS = [
-  '- kind: preflight', '- kind: checkpoint', '- kind: fence-writes', '- kind: wait-catchup', '- kind: promote',
-  '- kind: repoint-pooler', '- kind: resume', '- kind: follow', '- kind: demote-old-primary', '- kind: verify',
+  '- kind: preflight',
+  '- kind: checkpoint',
+  '- kind: fence-writes',
+  '- kind: wait-catchup',
+  '- kind: promote',
+  '- kind: repoint-pooler',
+  '- kind: resume',
+  '- kind: follow',
+  '- kind: demote-old-primary',
+  '- kind: verify',
 ];
 
 /** The default steps with extra YAML lines inserted after the step of `afterKind`. */
-export async function playbookWith(sandbox: SandboxFixture, name: string, afterKind: string, insert: string[], overrides: Record<string, string> = {}): Promise<string> {
+export async function playbookWith(
+  sandbox: SandboxFixture,
+  name: string,
+  afterKind: string,
+  insert: string[],
+  overrides: Record<string, string> = {},
+): Promise<string> {
   const steps = DEFAULT_STEPS.flatMap((line) => {
     const kind = line.replace('- kind: ', '');
     const own = overrides[kind] ? [line, ...overrides[kind].split('\n').map((l) => `  ${l}`)] : [line];
@@ -32,8 +46,10 @@ export async function playbookWith(sandbox: SandboxFixture, name: string, afterK
   return file;
 }
 
-export const execStep = (...words: Array<string | number>): string[] =>
-  ['- kind: exec', `  command: [${words.map((w) => JSON.stringify(String(w))).join(', ')}]`];
+export const execStep = (...words: Array<string | number>): string[] => [
+  '- kind: exec',
+  `  command: [${words.map((w) => JSON.stringify(String(w))).join(', ')}]`,
+];
 
 export const pauseHere = (seconds = 4): string[] => execStep('sleep', seconds);
 
@@ -41,26 +57,48 @@ export const journalDir = (sandbox: SandboxFixture): string => join(sandbox.dir,
 
 /** Starts `promote` as a child we can signal; resolves with its exit code and output. */
 export function startPromote(sandbox: SandboxFixture, ...args: string[]): ResultPromise {
-  return execa('node', [BIN, 'promote', '--inventory', sandbox.manifest.inventoryFile, '--yes', '--journal-dir', journalDir(sandbox), ...args], {
-    reject: false, stdin: 'ignore', timeout: 120_000,
-  });
+  return execa(
+    'node',
+    [
+      BIN,
+      'promote',
+      '--inventory',
+      sandbox.manifest.inventoryFile,
+      '--yes',
+      '--journal-dir',
+      journalDir(sandbox),
+      ...args,
+    ],
+    {
+      reject: false,
+      stdin: 'ignore',
+      timeout: 120_000,
+    },
+  );
 }
 
 /** Waits until the run's journal shows `event` for a step of `kind` (the injection point). */
-export async function waitForJournal(sandbox: SandboxFixture, predicate: (event: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitForJournal(
+  sandbox: SandboxFixture,
+  predicate: (event: Record<string, unknown>) => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const dir = journalDir(sandbox);
   while (Date.now() < deadline) {
     if (existsSync(dir)) {
       // Journals only (the directory also keeps the last sight of the primary), and a line still being written is skipped.
       for (const file of readdirSync(dir).filter((f) => f.endsWith('.jsonl'))) {
-        const events = readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).flatMap((l) => {
-          try {
-            return [JSON.parse(l) as Record<string, unknown>];
-          } catch {
-            return [];
-          }
-        });
+        const events = readFileSync(join(dir, file), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .flatMap((l) => {
+            try {
+              return [JSON.parse(l) as Record<string, unknown>];
+            } catch {
+              return [];
+            }
+          });
         if (events.some(predicate) && !events.some((e) => e.event === 'report')) return;
       }
     }
@@ -70,7 +108,12 @@ export async function waitForJournal(sandbox: SandboxFixture, predicate: (event:
 }
 
 /** Runs promote (to pg2) with `playbook`, sends `signalName` when its injected exec step starts, and waits for it. */
-export async function signalAtInjectedStep(sandbox: SandboxFixture, playbook: string, signalName: NodeJS.Signals, alsoThen?: () => void): Promise<Awaited<ResultPromise>> {
+export async function signalAtInjectedStep(
+  sandbox: SandboxFixture,
+  playbook: string,
+  signalName: NodeJS.Signals,
+  alsoThen?: () => void,
+): Promise<Awaited<ResultPromise>> {
   const child = startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
   await waitForJournal(sandbox, stepStarted('-exec'));
   alsoThen?.();
@@ -78,10 +121,14 @@ export async function signalAtInjectedStep(sandbox: SandboxFixture, playbook: st
   return child;
 }
 
-export const stepStarted = (suffix: string) => (e: Record<string, unknown>) => e.event === 'step-start' && String(e.step).endsWith(suffix);
+export const stepStarted = (suffix: string) => (e: Record<string, unknown>) =>
+  e.event === 'step-start' && String(e.step).endsWith(suffix);
 
 /** Invariant 1: at most one node accepts writes, and the pooler points at it or is paused. */
-export async function expectOneWriter(sandbox: SandboxFixture, options: { allowPaused?: boolean } = {}): Promise<string | undefined> {
+export async function expectOneWriter(
+  sandbox: SandboxFixture,
+  options: { allowPaused?: boolean } = {},
+): Promise<string | undefined> {
   const t = topology(await observe(sandbox));
   const writers = t.primaries.filter((p) => !t.readOnly.includes(p));
   expect(writers.length, `writers: ${writers.join(', ')}`).toBeLessThanOrEqual(1);
@@ -103,23 +150,35 @@ export function expectLastLinesSay(stderr: string, headline: RegExp, exitCode: n
 export function journalEvents(sandbox: SandboxFixture): Array<Record<string, unknown>> {
   const dir = journalDir(sandbox);
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort().flatMap((file) =>
-    readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    }));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .flatMap((file) =>
+      readFileSync(join(dir, file), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        }),
+    );
 }
 
 /** The report of the newest run that wrote one. */
 export function reportInJournal(sandbox: SandboxFixture): Record<string, any> | undefined {
-  return journalEvents(sandbox).filter((e) => e.event === 'report').map((e) => e.report as Record<string, any>).at(-1);
+  return journalEvents(sandbox)
+    .filter((e) => e.event === 'report')
+    .map((e) => e.report as Record<string, any>)
+    .at(-1);
 }
 
 /** The guardian of the newest run (its pid, from the journal). */
 export function guardianPid(sandbox: SandboxFixture): number | undefined {
-  const started = journalEvents(sandbox).filter((e) => e.event === 'guardian-started').at(-1);
+  const started = journalEvents(sandbox)
+    .filter((e) => e.event === 'guardian-started')
+    .at(-1);
   return started ? Number(started.pid) : undefined;
 }

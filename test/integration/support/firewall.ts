@@ -10,8 +10,21 @@ export type Cut = 'drop' | 'reject';
 
 export async function cutToolFrom(port: number, how: Cut): Promise<() => Promise<void>> {
   const uid = process.getuid?.() ?? 0;
-  const rule = ['OUTPUT', '-o', 'lo', '-p', 'tcp', '--dport', String(port), '-m', 'owner', '--uid-owner', String(uid),
-    '-j', ...(how === 'drop' ? ['DROP'] : ['REJECT', '--reject-with', 'tcp-reset'])];
+  const rule = [
+    'OUTPUT',
+    '-o',
+    'lo',
+    '-p',
+    'tcp',
+    '--dport',
+    String(port),
+    '-m',
+    'owner',
+    '--uid-owner',
+    String(uid),
+    '-j',
+    ...(how === 'drop' ? ['DROP'] : ['REJECT', '--reject-with', 'tcp-reset']),
+  ];
   await execa('iptables', ['-w', '-I', ...rule]);
   return async () => {
     await execa('iptables', ['-w', '-D', ...rule], { reject: false });

@@ -18,7 +18,15 @@ export interface SandboxFixture {
   readonly dir: string;
 }
 
-export async function startSandbox(replicas = 2, poolers = 1, layout: 'plain' | 'debian' = 'plain', tls = false, pgBin?: string, router?: 'pgbouncer' | 'haproxy', upgradeTarget?: number): Promise<SandboxFixture> {
+export async function startSandbox(
+  replicas = 2,
+  poolers = 1,
+  layout: 'plain' | 'debian' = 'plain',
+  tls = false,
+  pgBin?: string,
+  router?: 'pgbouncer' | 'haproxy',
+  upgradeTarget?: number,
+): Promise<SandboxFixture> {
   const parent = await mkdtemp(join(tmpdir(), 'pgh-test-'));
   const dir = join(parent, 'sb');
   await chmod(parent, 0o711); // the servers run as another OS user and must reach `dir`

@@ -8,6 +8,9 @@ import { routerChecks } from '../../../src/routers/registry.js';
 import type { PlanContext } from '../../../src/steps/types.js';
 import type { YamlSource } from '../../../src/util/yaml-source.js';
 
-export const buildPlaybook = (source: YamlSource, nodeNames?: readonly string[]): Playbook => build(source, switchover.rules, nodeNames);
-export const decide = (state: ClusterState, playbook: Playbook, target?: string) => switchover.decide(state, playbook, { target, routerChecks });
-export const planOf = (playbook: Playbook, context: PlanContext) => buildPlan(playbook.name, 'switchover', playbook.steps, context);
+export const buildPlaybook = (source: YamlSource, nodeNames?: readonly string[]): Playbook =>
+  build(source, switchover.rules, nodeNames);
+export const decide = (state: ClusterState, playbook: Playbook, target?: string) =>
+  switchover.decide(state, playbook, { target, routerChecks });
+export const planOf = (playbook: Playbook, context: PlanContext) =>
+  buildPlan(playbook.name, 'switchover', playbook.steps, context);
