@@ -45,14 +45,12 @@ export async function askWitnesses(
   const target = routeTargetOf(suspect, addresses);
   const answers = await Promise.all([
     ...routers.map((router) =>
-      router
-        .witness(target, left, applicationName)
-        .catch((error: Error): WitnessAnswer => ({
-          witness: `pooler ${router.spec.name}`,
-          kind: 'pooler',
-          verdict: 'unknown',
-          detail: error.message,
-        })),
+      router.witness(target, left, applicationName).catch((error: Error): WitnessAnswer => ({
+        witness: `pooler ${router.spec.name}`,
+        kind: 'pooler',
+        verdict: 'unknown',
+        detail: error.message,
+      })),
     ),
     // The other nodes' hosts: the suspect's own host would only say its server is alive, not that anyone reaches it.
     ...inventory.nodes
