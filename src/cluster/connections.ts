@@ -3,11 +3,15 @@
  * connection) per inventory entry, opened in parallel. A node that cannot be reached is recorded
  * with its error, not thrown; a router keeps its own.
  */
-import type { ConnParams, Inventory } from '../inventory/model.js';
+import type { ConnParams, Inventory, NodeSpec } from '../inventory/model.js';
+import type { ClusterState } from '../model/cluster-state.js';
+import { inDatabase } from '../postgres/logical.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
+import { askWritable, type Writability } from '../postgres/writable.js';
 import { openRouter } from '../routers/registry.js';
 import type { Router } from '../routers/types.js';
 import type { Witnesses } from '../model/witness.js';
+import { observeCluster } from './observe.js';
 import { askWitnesses } from './witnesses.js';
 
 export class Connections {
@@ -65,6 +69,28 @@ export class Connections {
     });
     this.nodes.set(name, session);
     return session;
+  }
+
+  /** The session held now, without reconnecting. */
+  held(name: string): NodeSession | undefined {
+    const session = this.nodes.get(name);
+    return session instanceof NodeSession && session.isOpen ? session : undefined;
+  }
+
+  /** Whether `name` accepts writes, asked on a new connection (postgres/writable.ts). */
+  askWritable(name: string, limits: { attempts: number; connectTimeoutMs: number; queryTimeoutMs: number }): Promise<Writability> {
+    const spec = this.inventory.nodes.find((n) => n.name === name);
+    if (!spec) throw new Error(`unknown node ${name}`);
+    return askWritable(name, spec.conn, { applicationName: this.applicationName, ...limits });
+  }
+
+  inDatabase<T>(node: NodeSpec, database: string, use: (session: NodeSession) => Promise<T>): Promise<T> {
+    return inDatabase(node, database, use, this.applicationName);
+  }
+
+  /** The cluster observed again through these sessions and routers. */
+  async observe(): Promise<ClusterState> {
+    return observeCluster(this);
   }
 
   router(name: string): Router {

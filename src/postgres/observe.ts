@@ -161,7 +161,7 @@ function receiverOf(row: Record<string, string | number | null>): WalReceiver {
 
 /** A replica's WAL receiver right now (undefined: none running), with its receive position. */
 export async function readReceiver(
-  session: NodeSession,
+  session: Pick<NodeSession, 'query' | 'one'>,
   timeoutMs: number,
 ): Promise<{ receiver?: WalReceiver; receiveLsn?: Lsn }> {
   const [rows, position] = [

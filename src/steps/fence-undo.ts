@@ -5,10 +5,10 @@
  * then wait for the replicas to reattach.
  */
 import { StepFailedError } from '../errors.js';
-import { messageOf, NodeSession } from '../postgres/session.js';
+import { messageOf } from '../postgres/session.js';
 import { ensureExited, startServer } from '../postgres/server-control.js';
 import { ATTACHED_SQL, READ_WRITE_SQL } from '../postgres/sql.js';
-import { askWritable, isWritable } from '../postgres/writable.js';
+import { isWritable } from '../postgres/writable.js';
 import { FENCE_MODES } from './fence-modes.js';
 import type { FenceOutput } from './outputs.js';
 import { pollNode } from './poll.js';
@@ -51,9 +51,7 @@ export async function undoFence(ctx: StepContext, out: FenceOutput): Promise<str
 
 /** Throws unless `node` accepts a new connection and answers it as a writable primary. */
 async function proveWritable(ctx: StepContext, node: string): Promise<void> {
-  const spec = ctx.inventory.nodes.find((n) => n.name === node)!;
-  const seen = await askWritable(node, spec.conn, {
-    applicationName: ctx.applicationName,
+  const seen = await ctx.connections.askWritable(node, {
     attempts: 2,
     connectTimeoutMs: 3000,
     queryTimeoutMs: 5000,
@@ -94,8 +92,8 @@ async function waitReattached(ctx: StepContext): Promise<string> {
 
 /** A node that is gone, or whose replay is paused (its startup process restarts streaming), will not reattach. */
 async function willReattach(ctx: StepContext, name: string): Promise<boolean> {
-  const session = ctx.connections.nodes.get(name);
-  if (!(session instanceof NodeSession) || !session.isOpen) return false;
+  const session = ctx.connections.held(name);
+  if (!session) return false;
   const row = await session
     .one<{ running: boolean }>(`SELECT pg_get_wal_replay_pause_state() = 'not paused' AS running`, [], 2000)
     .catch(() => undefined);

@@ -7,7 +7,6 @@
  */
 import { z } from 'zod';
 import { duration, stepParams } from '../playbook/fields.js';
-import { askWritable } from '../postgres/writable.js';
 import { FENCE_MODES, PLANNED_FENCES } from './fence-modes.js';
 import { undoFence } from './fence-undo.js';
 import { holdActions, holdAll } from './routing.js';
@@ -56,8 +55,7 @@ export const fenceWritesStep: StepDefinition<typeof schema> = {
 
 /** Whether the old primary accepts a new connection and answers within a second. */
 async function answers(ctx: StepContext): Promise<boolean> {
-  const options = { applicationName: ctx.applicationName, attempts: 1, connectTimeoutMs: 1000, queryTimeoutMs: 1000 };
-  return askWritable(ctx.primary.name, ctx.primary.conn, options).then(
+  return ctx.connections.askWritable(ctx.primary.name, { attempts: 1, connectTimeoutMs: 1000, queryTimeoutMs: 1000 }).then(
     () => true,
     () => false,
   );

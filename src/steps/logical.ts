@@ -7,19 +7,18 @@
  */
 import type { NodeSpec } from '../inventory/model.js';
 import { PUBLICATION, subscriptionName } from '../model/logical.js';
-import { inDatabase as sessionIn } from '../postgres/logical.js';
-import type { NodeSession } from '../postgres/session.js';
+import type { NodeSql } from './ports.js';
 import type { StepContext } from './types.js';
 
 const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 /** A session to `database` on `node` for one action (the run's held sessions are to each node's own database). */
 export const inDatabase = <T>(
-  ctx: Pick<StepContext, 'applicationName'>,
+  ctx: Pick<StepContext, 'connections'>,
   node: NodeSpec,
   database: string,
-  use: (s: NodeSession) => Promise<T>,
-): Promise<T> => sessionIn(node, database, use, ctx.applicationName);
+  use: (s: NodeSql) => Promise<T>,
+): Promise<T> => ctx.connections.inDatabase(node, database, use);
 
 export const createPublicationSql = `CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`;
 export const subscribeSql = (database: string, conninfo: string): string =>
@@ -27,7 +26,7 @@ export const subscribeSql = (database: string, conninfo: string): string =>
 /** Drops the subscription and, on the publisher, its slot (so no WAL piles up there). */
 export const unsubscribeSql = (database: string): string => `DROP SUBSCRIPTION IF EXISTS ${subscriptionName(database)}`;
 
-export async function hasSubscription(session: NodeSession, database: string): Promise<boolean> {
+export async function hasSubscription(session: NodeSql, database: string): Promise<boolean> {
   return (
     await session.one<{ found: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1) AS found', [
       subscriptionName(database),
@@ -35,7 +34,7 @@ export async function hasSubscription(session: NodeSession, database: string): P
   ).found;
 }
 
-export async function hasPublication(session: NodeSession): Promise<boolean> {
+export async function hasPublication(session: NodeSql): Promise<boolean> {
   return (
     await session.one<{ found: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1) AS found', [
       PUBLICATION,

@@ -1,6 +1,7 @@
 /** Polling a node until a condition holds, tolerating one dropped connection (reopened). */
 import { TimeoutError } from '../errors.js';
-import { NodeQueryError, type NodeSession } from '../postgres/session.js';
+import { NodeQueryError } from '../postgres/session.js';
+import type { NodeSql } from './ports.js';
 import { sleep } from '../util/time.js';
 import type { StepContext } from './types.js';
 
@@ -10,7 +11,7 @@ export interface PollOptions<T> {
   readonly intervalMs: number;
   readonly what: string;
   readonly signal?: AbortSignal;
-  readonly probe: (session: NodeSession) => Promise<T>;
+  readonly probe: (session: NodeSql) => Promise<T>;
   readonly done: (value: T) => boolean;
   /** Describes the last value seen, for the timeout message. */
   readonly describe?: (value: T | undefined) => string;

@@ -3,7 +3,6 @@
  * Precondition: none. Effect: none. Undo: nothing to undo.
  */
 import { z } from 'zod';
-import { observeCluster } from '../cluster/observe.js';
 import { failures } from '../decide/checks.js';
 import { limitsFrom } from '../decide/limits.js';
 import { preflight } from '../decide/preflight.js';
@@ -30,7 +29,7 @@ export const preflightStep: StepDefinition<typeof schema> = {
     {
       text: `observe ${plan.inventory.nodes.length} nodes and ${plan.inventory.poolers.length} pooler(s) again; refuse if any check fails`,
       run: async (ctx) => {
-        const state = await observeCluster(ctx.connections);
+        const state = await ctx.connections.observe();
         const reachable = (name: string) => {
           const node = nodeState(state, name);
           return node?.reachable ? node : undefined;

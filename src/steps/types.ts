@@ -5,7 +5,6 @@
  * Steps act only through StepContext, and never import each other.
  */
 import type { z } from 'zod';
-import type { Connections } from '../cluster/connections.js';
 import type { Inventory, NodeSpec } from '../inventory/model.js';
 import type { ClusterState } from '../model/cluster-state.js';
 import type { Incident } from '../model/incident.js';
@@ -13,6 +12,7 @@ import type { NodeObservation } from '../model/node.js';
 import type { HostRunner } from '../shell/host.js';
 import type { FenceMethod } from './fence-modes.js';
 import type { Outputs } from './outputs.js';
+import type { ClusterPorts } from './ports.js';
 
 /** Everything a plan is built from; pure data. */
 export interface PlanContext {
@@ -89,7 +89,8 @@ export interface NoReturn {
 }
 
 export interface StepContext extends PlanContext {
-  readonly connections: Connections;
+  /** SQL on the nodes, the routers, a fresh writability probe: the ports every effect goes through. */
+  readonly connections: ClusterPorts;
   /** Every step's output so far; a step changes only its own (passed to it as `out`). */
   readonly outputs: Readonly<Outputs>;
   readonly noReturn: NoReturn;
