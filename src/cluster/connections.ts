@@ -78,7 +78,10 @@ export class Connections {
   }
 
   /** Whether `name` accepts writes, asked on a new connection (postgres/writable.ts). */
-  askWritable(name: string, limits: { attempts: number; connectTimeoutMs: number; queryTimeoutMs: number }): Promise<Writability> {
+  askWritable(
+    name: string,
+    limits: { attempts: number; connectTimeoutMs: number; queryTimeoutMs: number },
+  ): Promise<Writability> {
     const spec = this.inventory.nodes.find((n) => n.name === name);
     if (!spec) throw new Error(`unknown node ${name}`);
     return askWritable(name, spec.conn, { applicationName: this.applicationName, ...limits });

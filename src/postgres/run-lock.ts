@@ -8,7 +8,7 @@ import type { NodeSession } from './session.js';
 /** 'pgho' as an int4, and a fixed second key. */
 export const LOCK_KEY = { classId: 0x7067686f, objId: 1 } as const;
 
-export async function tryLock(session: NodeSession): Promise<boolean> {
+export async function tryLock(session: Pick<NodeSession, 'one'>): Promise<boolean> {
   const row = await session.one<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS locked', [
     LOCK_KEY.classId,
     LOCK_KEY.objId,
@@ -16,7 +16,7 @@ export async function tryLock(session: NodeSession): Promise<boolean> {
   return row.locked;
 }
 
-export async function unlock(session: NodeSession): Promise<void> {
+export async function unlock(session: Pick<NodeSession, 'isOpen' | 'query'>): Promise<void> {
   if (!session.isOpen) return;
   await session.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_KEY.classId, LOCK_KEY.objId]).catch(() => undefined);
 }

@@ -24,8 +24,9 @@ import type { Playbook } from '../playbook/schema.js';
 import type { DecideInput, HalfDone, Procedure } from '../procedures/types.js';
 import { routerChecks } from '../routers/registry.js';
 import { newOutputs } from '../steps/outputs.js';
-import { lockOwnerName, tryLock, unlock } from '../postgres/run-lock.js';
-import type { NodeSession } from '../postgres/session.js';
+import { lockOwnerName, unlock } from '../postgres/run-lock.js';
+import { takeLock } from './cluster-lock.js';
+import type { NodeSql } from '../steps/ports.js';
 import { isAlive } from '../shell/processes.js';
 import { ensureDir } from '../util/fs.js';
 import type { Emit } from './events.js';
@@ -124,7 +125,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     witnessMs: limits?.witnessMs,
   });
   // Sessions holding the run lock; only these are unlocked (a reopened session holds nothing).
-  const locked: NodeSession[] = [];
+  const locked: NodeSql[] = [];
   let guardian: Guardian | undefined;
   let fleet: FleetSlot | undefined;
   try {
@@ -263,7 +264,7 @@ interface Session {
   readonly connections: Connections;
   readonly runId: string;
   readonly lockFile: string;
-  readonly locked: NodeSession[];
+  readonly locked: NodeSql[];
   readonly started: number;
   readonly journalCheck: Check;
   /** The guardian started with the run (absent for a dry run), or why it could not start. */
@@ -466,27 +467,4 @@ function refusal(checks: readonly Check[]): PreflightRefusedError {
   return new PreflightRefusedError(
     `preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ') || 'no plan could be made'}`,
   );
-}
-
-/**
- * The cluster lock, on every reachable node: the old primary stops at the fence, but the target
- * and the other replicas survive it, so a run started from another machine inside the pause
- * still sees the lock and refuses.
- */
-async function takeLock(connections: Connections, state: ClusterState, locked: NodeSession[]): Promise<void> {
-  const reachable = state.nodes.filter((n) => n.reachable).map((n) => n.name);
-  const results = await Promise.all(
-    reachable.map(async (name) => {
-      const session = await connections.node(name);
-      return { name, session, ok: await tryLock(session) };
-    }),
-  );
-  locked.push(...results.filter((r) => r.ok).map((r) => r.session));
-  const refused = results.find((r) => !r.ok);
-  if (refused) {
-    const holder = (await observeCluster(connections)).lockHolder ?? state.lockHolder;
-    throw new PreflightRefusedError(
-      `no-other-run: another pg-handover run holds the cluster lock on ${refused.name}${holder ? `: "${holder.applicationName}" (backend pid ${holder.pid})` : ''}`,
-    );
-  }
 }

@@ -15,7 +15,7 @@ import type { ClusterState } from '../model/cluster-state.js';
 import type { Step } from '../playbook/schema.js';
 import type { Outputs } from '../steps/outputs.js';
 import { definitionOf as registered, kindOf } from '../steps/registry.js';
-import { performInOrder, type NoReturn, type RunLog, type StepContext } from '../steps/types.js';
+import { performInOrder, type Action, type NoReturn, type RunLog, type StepContext } from '../steps/types.js';
 import type { Emit } from './events.js';
 import type { Journal } from './journal.js';
 import { describeEndState, observeEndState, type EndState } from './end-state.js';
@@ -223,8 +223,27 @@ async function withDeadline(
 /** The step's actions, made once, run by the step (or in order). */
 function perform(definition: Definition, step: Step, ctx: StepContext, outputs: Outputs): Promise<string> {
   const out = outputOf(definition, outputs);
-  const actions = definition.actions(step as never, ctx);
+  const actions = markingNoReturn(definition.actions(step as never, ctx));
   return definition.run ? definition.run(step as never, ctx, out, actions) : performInOrder(actions, ctx, out);
+}
+
+/**
+ * The runner marks the point of no return: an action that crosses it runs only after
+ * noReturn.requested is set and journalled, so from then on nothing is undone, whatever happens.
+ */
+export function markingNoReturn<O>(actions: readonly Action<O>[]): Action<O>[] {
+  return actions.map((action) => {
+    const { noReturn, run } = action;
+    if (!noReturn) return action;
+    return {
+      ...action,
+      run: async (ctx: StepContext, out: O) => {
+        ctx.noReturn.requested = true;
+        ctx.record('point-of-no-return', noReturn(ctx, out));
+        return run?.(ctx, out);
+      },
+    };
+  });
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -51,13 +51,15 @@ export async function undoFence(ctx: StepContext, out: FenceOutput): Promise<str
 
 /** Throws unless `node` accepts a new connection and answers it as a writable primary. */
 async function proveWritable(ctx: StepContext, node: string): Promise<void> {
-  const seen = await ctx.connections.askWritable(node, {
-    attempts: 2,
-    connectTimeoutMs: 3000,
-    queryTimeoutMs: 5000,
-  }).catch((error: unknown) => {
-    throw new StepFailedError(`not resuming clients: ${node} does not answer a new connection (${messageOf(error)})`);
-  });
+  const seen = await ctx.connections
+    .askWritable(node, {
+      attempts: 2,
+      connectTimeoutMs: 3000,
+      queryTimeoutMs: 5000,
+    })
+    .catch((error: unknown) => {
+      throw new StepFailedError(`not resuming clients: ${node} does not answer a new connection (${messageOf(error)})`);
+    });
   if (!isWritable(seen)) {
     throw new StepFailedError(
       `not resuming clients: ${node} does not accept writes (in recovery: ${seen.inRecovery}, read-only: ${seen.readOnly})`,

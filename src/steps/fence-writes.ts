@@ -55,8 +55,10 @@ export const fenceWritesStep: StepDefinition<typeof schema> = {
 
 /** Whether the old primary accepts a new connection and answers within a second. */
 async function answers(ctx: StepContext): Promise<boolean> {
-  return ctx.connections.askWritable(ctx.primary.name, { attempts: 1, connectTimeoutMs: 1000, queryTimeoutMs: 1000 }).then(
-    () => true,
-    () => false,
-  );
+  return ctx.connections
+    .askWritable(ctx.primary.name, { attempts: 1, connectTimeoutMs: 1000, queryTimeoutMs: 1000 })
+    .then(
+      () => true,
+      () => false,
+    );
 }

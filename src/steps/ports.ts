@@ -11,7 +11,11 @@ import type { Router } from '../routers/types.js';
 /** SQL on one node, over the run's held session (postgres/session.ts's NodeSession). */
 export interface NodeSql {
   readonly isOpen: boolean;
-  query<Row extends object = Record<string, unknown>>(sql: string, params?: unknown[], timeoutMs?: number): Promise<Row[]>;
+  query<Row extends object = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    timeoutMs?: number,
+  ): Promise<Row[]>;
   one<Row extends object = Record<string, unknown>>(sql: string, params?: unknown[], timeoutMs?: number): Promise<Row>;
 }
 

@@ -38,18 +38,17 @@ export const promoteStep: StepDefinition<typeof schema> = {
           );
         }
         out.targetReplayLsn = replay;
+        out.oldTimeline = ctx.outputs['fence-writes'].oldTimeline ?? ctx.primaryObs?.timeline;
       },
     },
     {
       text: sqlText(plan.target.name, PROMOTE_SQL),
-      run: async (ctx, out) => {
-        out.oldTimeline = ctx.outputs['fence-writes'].oldTimeline ?? ctx.primaryObs?.timeline;
-        ctx.noReturn.requested = true;
-        ctx.record('point-of-no-return', {
-          target: ctx.target.name,
-          replayLsn: formatLsn(out.targetReplayLsn),
-          oldTimeline: out.oldTimeline,
-        });
+      noReturn: (ctx, out) => ({
+        target: ctx.target.name,
+        replayLsn: formatLsn(out.targetReplayLsn),
+        oldTimeline: out.oldTimeline,
+      }),
+      run: async (ctx) => {
         await (await ctx.connections.node(ctx.target.name)).query(PROMOTE_SQL);
       },
     },

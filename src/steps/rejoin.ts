@@ -60,9 +60,8 @@ export const rejoinStep: StepDefinition<typeof schema> = {
     return [
       {
         text: `[${node.name}] stop it if it runs (fast shutdown, immediate after ${step.stop_timeout} ms); wait until no server process uses ${node.dataDir ?? 'its data directory'}, then remove a stale postmaster.pid`,
+        noReturn: () => ({ node: node.name }),
         run: async (ctx, out) => {
-          ctx.noReturn.requested = true;
-          ctx.record('point-of-no-return', { node: node.name });
           const stopped = await stopIfRunning(runnerOf(ctx), node, step.stop_timeout);
           // Until it streams, that is all it is: never "primary" in a report.
           out.role = 'stopped for the rejoin, not streaming yet';

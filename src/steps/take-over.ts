@@ -19,9 +19,8 @@ export const takeOverStep: StepDefinition<typeof schema> = {
   actions: (_step, plan) => [
     {
       text: `${sqlText(plan.target.name, `${UNFENCE_SQL}; SELECT pg_reload_conf()`)}  (only if an earlier cutover left it read-only)`,
+      noReturn: (ctx) => ({ target: ctx.target.name }),
       run: async (ctx) => {
-        ctx.noReturn.requested = true;
-        ctx.record('point-of-no-return', { target: ctx.target.name });
         const session = await ctx.connections.node(ctx.target.name);
         if ((await session.one<{ ro: string }>(STATE_SQL)).ro === 'on') {
           await session.query(UNFENCE_SQL);

@@ -107,6 +107,11 @@ export interface Action<O = unknown> {
   readonly text: string;
   /** Actions of one group run in order; a step may run its groups in parallel (one per replica, say). */
   readonly group?: string;
+  /**
+   * This action crosses the point of no return. The runner, not the step, marks it: just before
+   * the action runs it sets noReturn.requested and journals 'point-of-no-return' with this data.
+   */
+  readonly noReturn?: (ctx: StepContext, out: O) => Record<string, unknown>;
   /** Absent for lines that only explain (e.g. a replica not waited for). May return a summary. */
   readonly run?: (ctx: StepContext, out: O) => Promise<string | void>;
 }
