@@ -17,7 +17,7 @@ import type { Playbook, StepOf } from '../../playbook/schema.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
 import type { PlanContext } from '../../steps/types.js';
 import { formatMs } from '../../util/time.js';
-import { othersOf, replicationTemplate } from '../switchover/decide.js';
+import { othersOf, replicationTemplate } from '../../decide/followers.js';
 
 export interface FailoverInput {
   readonly target?: string;

@@ -14,7 +14,7 @@ import type { FenceMethod } from '../../steps/fence-modes.js';
 import { newOutputs } from '../../steps/outputs.js';
 import type { PlanContext } from '../../steps/types.js';
 import type { HalfDone } from '../types.js';
-import { othersOf, replicationTemplate } from '../switchover/decide.js';
+import { othersOf, replicationTemplate } from '../../decide/followers.js';
 
 export function failoverHalfDone(
   state: ClusterState,

@@ -10,7 +10,7 @@ import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
 import type { PlanContext } from '../../steps/types.js';
 import type { DecideInput } from '../types.js';
-import { replicationTemplate } from '../switchover/decide.js';
+import { replicationTemplate } from '../../decide/followers.js';
 
 export function decideRejoin(state: ClusterState, input: DecideInput): Decision {
   const name = input.target;

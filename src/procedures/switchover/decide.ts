@@ -5,7 +5,8 @@
 import { fail, pass, type Check } from '../../decide/checks.js';
 import { DEFAULT_LIMITS, limitsFrom, type PreflightLimits } from '../../decide/limits.js';
 import { preflight, type RouterChecks } from '../../decide/preflight.js';
-import { CAUGHT_UP_BYTES, chooseTarget, notWaitedFor } from '../../decide/target.js';
+import { othersOf, replicationTemplate } from '../../decide/followers.js';
+import { CAUGHT_UP_BYTES, chooseTarget } from '../../decide/target.js';
 import { nodeState, primariesOf, replicasOf, type ClusterState } from '../../model/cluster-state.js';
 import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
@@ -69,32 +70,6 @@ export function decideSwitchover(
     ],
     context,
   };
-}
-
-/** Reachable nodes besides `exclude` (they will follow), and the unreachable ones (reported). */
-export function othersOf(
-  state: ClusterState,
-  exclude: readonly string[],
-  upstream?: string,
-): Pick<PlanContext, 'siblings' | 'unreachable' | 'waitFor' | 'toCheck'> {
-  const others = state.nodes.filter((n) => !exclude.includes(n.name));
-  // Only replicas follow; a former primary left fenced read-only is reported by preflight instead.
-  const replicas = others.filter((n): n is NodeObservation => n.reachable && n.inRecovery);
-  const reasons = replicas.map((n) => ({ name: n.name, reason: notWaitedFor(state, n, upstream) }));
-  return {
-    siblings: replicas.map((n) => state.inventory.nodes.find((s) => s.name === n.name)!),
-    unreachable: others.filter((n) => !n.reachable).map((n) => n.name),
-    waitFor: reasons.filter((r) => r.reason === undefined).map((r) => r.name),
-    toCheck: reasons.flatMap((r) => (r.reason === undefined ? [] : [{ name: r.name, reason: r.reason }])),
-  };
-}
-
-/** The first replica's way of connecting upstream, to copy for nodes that will follow. */
-export function replicationTemplate(replicas: readonly NodeObservation[]): PlanContext['replication'] {
-  const model =
-    replicas.find((r) => r.inRecovery && r.settings.primary_conninfo) ??
-    replicas.find((r) => r.settings.primary_conninfo);
-  return { conninfo: model?.settings.primary_conninfo ?? '', usesSlots: Boolean(model?.settings.primary_slot_name) };
 }
 
 /** The playbook's wish, granted only when the mode's needs are met; `auto` takes the strongest mode available. */

@@ -9,7 +9,7 @@ import type { Playbook } from '../../playbook/schema.js';
 import type { FenceMethod } from '../../steps/fence-modes.js';
 import { newOutputs, type Outputs } from '../../steps/outputs.js';
 import type { NoReturn, PlanContext } from '../../steps/types.js';
-import { othersOf, replicationTemplate } from './decide.js';
+import { othersOf, replicationTemplate } from '../../decide/followers.js';
 import type { Recovery } from './half-done.js';
 
 export interface RecoveryPlan {
