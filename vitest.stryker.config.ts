@@ -5,6 +5,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/unit/**/*.test.ts'],
-    exclude: ['test/unit/layers.test.ts', 'test/unit/style.test.ts'],
+    exclude: ['test/unit/layers.test.ts', 'test/unit/style.test.ts', 'test/unit/new-procedure.test.ts'],
   },
 });

@@ -6,7 +6,7 @@ import { exitCodeFor, exitCodeOfEnd } from '../exit-codes.js';
 import type { Plan } from '../playbook/plan.js';
 import { defaultJournalDir } from '../runner/journal.js';
 import { procedureEntry } from '../procedures/catalog.js';
-import type { Procedure } from '../procedures/types.js';
+import type { AnyProcedure } from '../procedures/types.js';
 import { runProcedure, type ProcedureResult } from '../runner/run-procedure.js';
 import { formatMs } from '../util/time.js';
 import { out, outJson, say } from './output.js';
@@ -23,15 +23,12 @@ export interface ProcedureFlags {
   yes?: boolean;
   json?: boolean;
   journalDir?: string;
-  acceptDataLoss?: boolean;
-  binDir?: string;
-  /** rolling-restart --all: every server, even on the version it runs. */
-  all?: boolean;
   fleetLock?: string;
   fleetSlots?: string;
-  back?: boolean;
   /** Append a Markdown summary of the end to this file (CI: $GITHUB_STEP_SUMMARY). */
   summary?: string;
+  /** A procedure's own flags (its options.ts declares and parses them). */
+  [own: string]: unknown;
 }
 
 export async function procedureCommand(name: string, flags: ProcedureFlags): Promise<ProcedureResult> {
@@ -64,10 +61,7 @@ export async function procedureCommand(name: string, flags: ProcedureFlags): Pro
       dryRun: Boolean(flags.dryRun),
       journalDir: flags.journalDir ?? defaultJournalDir(flags.inventory),
       signal: interrupt.signal,
-      acceptDataLoss: flags.acceptDataLoss,
-      binDir: flags.binDir,
-      all: flags.all,
-      back: flags.back,
+      flags,
       fleetLock: fleetLockOf(flags),
       onDecision: (checks, plan) => showDecision(flags, checks, plan),
       confirm: async (plan) => {
@@ -128,7 +122,7 @@ function showDecision(flags: ProcedureFlags, checks: Parameters<typeof renderChe
   if (plan) show(`\n${renderPlan(plan)}`);
 }
 
-function finish(procedure: Procedure, flags: ProcedureFlags, result: ProcedureResult): number {
+function finish(procedure: AnyProcedure, flags: ProcedureFlags, result: ProcedureResult): number {
   if (result.kind === 'dry-run') {
     const failed = failures(result.checks);
     const verdict = result.ready
@@ -162,7 +156,7 @@ function finish(procedure: Procedure, flags: ProcedureFlags, result: ProcedureRe
   return result.report.exitCode;
 }
 
-async function ask(procedure: Procedure, plan: Plan): Promise<boolean> {
+async function ask(procedure: AnyProcedure, plan: Plan): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`\n${procedure.question(plan)} Type "yes" to go on: `);

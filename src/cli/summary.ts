@@ -5,7 +5,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { failures, type Check } from '../decide/checks.js';
-import type { Procedure } from '../procedures/types.js';
+import type { AnyProcedure } from '../procedures/types.js';
 import type { ProcedureResult } from '../runner/run-procedure.js';
 import { formatMs } from '../util/time.js';
 import { redact } from '../util/secrets.js';
@@ -23,7 +23,7 @@ function checksTable(checks: readonly Check[]): string[] {
   ];
 }
 
-export function summaryOf(procedure: Procedure, command: string, result: ProcedureResult, exitCode: number): string {
+export function summaryOf(procedure: AnyProcedure, command: string, result: ProcedureResult, exitCode: number): string {
   const lines: string[] = [];
   if (result.kind === 'dry-run') {
     const failed = failures(result.checks);

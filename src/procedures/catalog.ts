@@ -2,7 +2,10 @@
  * The procedures the CLI offers, with what `--help` needs; each loads only when run, so start-up
  * stays light. Adding one: a folder under src/procedures/, its playbook, and an entry here.
  */
-import type { Procedure } from './types.js';
+import { failoverOptions } from './failover/options.js';
+import { rollingRestartOptions } from './rolling-restart/options.js';
+import type { AnyProcedure, ProcedureFlag } from './types.js';
+import { upgradeMajorOptions } from './upgrade-major/options.js';
 
 export interface ProcedureEntry {
   readonly name: string;
@@ -14,8 +17,9 @@ export interface ProcedureEntry {
   /** A positional argument instead of --target (rejoin NODE). */
   readonly argument?: { readonly name: string; readonly description: string };
   /** Flags only this procedure has. */
-  readonly flags?: ReadonlyArray<{ readonly flags: string; readonly description: string }>;
-  readonly load: () => Promise<Procedure>;
+  readonly flags?: readonly ProcedureFlag[];
+  /** Each procedure has its own options type: the catalog holds them as Procedure<unknown>. */
+  readonly load: () => Promise<AnyProcedure>;
 }
 
 export const PROCEDURES: readonly ProcedureEntry[] = [
@@ -33,13 +37,7 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     summary: 'the primary is dead or hung: fence it, promote the most advanced replica (see --dry-run)',
     targetHelp:
       'node to promote (default: the most advanced replica; ties: synchronous standby, priority, least replay lag)',
-    flags: [
-      {
-        flags: '--accept-data-loss',
-        description:
-          'fail over even when the candidate lacks more than max_data_loss_bytes, or a synchronous standby is not the candidate',
-      },
-    ],
+    flags: failoverOptions.flags,
     load: async () => (await import('./failover/index.js')).failover,
   },
   {
@@ -48,17 +46,7 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     summary:
       'restart every server on new binaries (minor upgrade, OS patch): replicas first, then a switchover, then the old primary',
     targetHelp: 'the replica to switch over to once the replicas run the new binaries (default: as switchover chooses)',
-    flags: [
-      {
-        flags: '--bin-dir <dir>',
-        description:
-          "the new binaries, on every node's host (default: each node's own bin directory, for packages upgraded in place)",
-      },
-      {
-        flags: '--all',
-        description: 'restart every server even on the version it runs (an OS or library patch: OpenSSL, glibc)',
-      },
-    ],
+    flags: rollingRestartOptions.flags,
     load: async () => (await import('./rolling-restart/index.js')).rollingRestart,
   },
   {
@@ -67,12 +55,7 @@ export const PROCEDURES: readonly ProcedureEntry[] = [
     summary:
       'major-version upgrade: move the writes to the logical replica on the new version (after prepare-upgrade); --back returns',
     targetHelp: "not used: the target is the inventory's upgrade_target (or, with --back, the old cluster's primary)",
-    flags: [
-      {
-        flags: '--back',
-        description: 'the way back: move the writes from the new version to the old one, which stayed subscribed',
-      },
-    ],
+    flags: upgradeMajorOptions.flags,
     load: async () => (await import('./upgrade-major/index.js')).upgradeMajor,
   },
   {

@@ -42,6 +42,7 @@ async function recover(): Promise<void> {
         procedure,
         inventoryFile: orders.inventoryFile,
         playbookFile: orders.playbookFile,
+        flags: orders.flags,
         dryRun: false,
         journalDir: orders.journalDir,
         signal: new AbortController().signal,

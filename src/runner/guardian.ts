@@ -19,6 +19,8 @@ export interface GuardianOrders {
   readonly journalDir: string;
   readonly inventoryFile: string;
   readonly playbookFile?: string;
+  /** The procedure's own flags (no secret among them: --bin-dir, --back, …). */
+  readonly flags?: Readonly<Record<string, unknown>>;
 }
 
 export interface Guardian {

@@ -1,6 +1,5 @@
 /** The end-of-run report: what happened, how long writes paused, and the zero-loss evidence. */
 import { exitCodeOfOutcome, type Outcome } from '../exit-codes.js';
-import { describeLoss } from '../model/incident.js';
 import { formatLsn } from '../model/lsn.js';
 import { oldTimelineOf, stillHeld, type Outputs } from '../steps/outputs.js';
 import type { NoReturn, PlanContext, RunLog } from '../steps/types.js';
@@ -11,6 +10,12 @@ export interface StepTiming {
   readonly title: string;
   readonly status: 'done' | 'failed' | 'skipped' | 'not run' | 'undone';
   readonly durationMs?: number;
+}
+
+/** What a procedure says in the report itself (a failover: how the old primary was fenced, what may be lost). */
+export interface ReportSection {
+  readonly oldPrimaryState?: string;
+  readonly possibleLoss?: string;
 }
 
 export interface Report {
@@ -86,6 +91,8 @@ export function buildReport(input: {
   journal: string;
   totalMs: number;
   end?: EndState;
+  /** The procedure's own lines (procedures/<name>/report.ts), over the defaults. */
+  section?: ReportSection;
 }): Report {
   const { outputs, context, end } = input;
   const fence = outputs['fence-writes'];
@@ -133,12 +140,12 @@ export function buildReport(input: {
           context.fenceMethod === 'fence-command' && input.noReturn.requested ? [context.primary.name] : [],
         )
       : undefined,
-    oldPrimaryState: context.incident
-      ? `fenced (${context.incident.silence === 'timeout' ? 'hung' : 'down'}; ${context.fenceMethod === 'fence-command' && fence.startedAt !== undefined ? 'its fence_command ran' : 'poolers only: it may still accept direct connections if it comes back'})`
-      : (outputs.rejoin.role ??
-        demoted.role ??
-        (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary')),
-    possibleLoss: context.incident ? describeLoss(context.incident.loss) : undefined,
+    oldPrimaryState:
+      input.section?.oldPrimaryState ??
+      outputs.rejoin.role ??
+      demoted.role ??
+      (demoted.started ? 'unknown' : fence.stopped ? 'stopped' : promoted ? 'unknown' : 'primary'),
+    possibleLoss: input.section?.possibleLoss,
     followers: outputs.follow.followers,
     notes: input.log.notes,
     leftToDo: input.log.leftToDo,

@@ -21,7 +21,7 @@ import type { UnfinishedRun } from '../model/unfinished-run.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { buildPlan, type Plan } from '../playbook/plan.js';
 import type { Playbook } from '../playbook/schema.js';
-import type { DecideInput, HalfDone, Procedure } from '../procedures/types.js';
+import type { AnyProcedure, DecideInput, HalfDone } from '../procedures/types.js';
 import { routerChecks } from '../routers/registry.js';
 import { newOutputs } from '../steps/outputs.js';
 import { lockOwnerName, unlock } from '../postgres/run-lock.js';
@@ -41,7 +41,7 @@ import { runPlan } from './run.js';
 import { findUnfinishedRun } from './unfinished.js';
 
 export interface ProcedureOptions {
-  readonly procedure: Procedure;
+  readonly procedure: AnyProcedure;
   readonly inventoryFile: string;
   readonly playbookFile?: string;
   readonly target?: string;
@@ -54,16 +54,10 @@ export interface ProcedureOptions {
   readonly onDecision?: (checks: readonly Check[], plan: Plan | undefined) => void;
   /** Only finish or undo a half-done run (the guardian); never start a new one. */
   readonly onlyRecover?: boolean;
-  /** --accept-data-loss (failover). */
-  readonly acceptDataLoss?: boolean;
-  /** A rolling restart's new binaries (--bin-dir). */
-  readonly binDir?: string;
-  /** rolling-restart --all. */
-  readonly all?: boolean;
+  /** The procedure's own flags as the CLI parsed them; its options.ts makes its options of them. */
+  readonly flags?: Readonly<Record<string, unknown>>;
   /** --fleet-lock DSN and --fleet-slots N: at most N runs at once across the fleet. */
   readonly fleetLock?: { readonly dsn: string; readonly slots: number };
-  /** upgrade-major --back. */
-  readonly back?: boolean;
 }
 
 export type ProcedureResult =
@@ -112,6 +106,9 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
   const lockFile = lockFileFor(options.journalDir, inventory.file);
   const journalCheck = journalDirCheck(options.journalDir);
   const limits = options.procedure.observeLimits?.(playbook);
+  // The procedure's own options, from its own flags (procedures/<name>/options.ts).
+  const own = options.procedure.options?.parse(options.flags ?? {});
+  const needs = options.procedure.observeNeeds?.(own) ?? {};
   // A run that may change something starts its guardian now, while the cluster is observed (its
   // start-up is a node process: ~150 ms off a failover's critical path); dismissed if unused. It
   // does nothing if the tool dies before the run starts (no journal yet).
@@ -133,10 +130,10 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     const observed = await observeCluster(connections, {
       queryTimeoutMs: limits?.timeoutMs,
       startedAt: probeStarted,
-      binDir: options.binDir,
+      binDir: needs.binDir,
       binaries: !limits,
     });
-    const direction = options.procedure.observesUpgrade?.({ routerChecks, back: options.back });
+    const direction = needs.upgrade;
     const state: ClusterState = direction
       ? { ...observed, upgrade: (await observeUpgrade(inventory, direction)).state }
       : observed;
@@ -213,10 +210,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
       target: options.target,
       routerChecks,
       lastSeen,
-      acceptDataLoss: options.acceptDataLoss,
-      binDir: options.binDir,
-      all: options.all,
-      back: options.back,
+      options: own,
     });
     const checks = [...closed, ...decided, journalCheck];
     if (done && failures(checks).length === 0) {
@@ -243,6 +237,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
       emit: options.emit,
       signal: options.signal,
       unconfirmed: (ctx) => options.procedure.unconfirmed(ctx),
+      reportSection: (...args) => options.procedure.reportSection?.(...args) ?? {},
     });
     await recordAfterRun(options.journalDir, inventory.file, connections, report);
     return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
@@ -279,7 +274,16 @@ const guardianOrders = (options: ProcedureOptions, runId: string): GuardianOrder
   procedure: options.procedure.name,
   inventoryFile: resolve(options.inventoryFile),
   playbookFile: options.playbookFile && resolve(options.playbookFile),
+  flags: ownFlags(options),
 });
+
+/** Only the flags the procedure declares go to the guardian (never --fleet-lock's DSN). */
+function ownFlags(options: ProcedureOptions): Record<string, unknown> {
+  const names = (options.procedure.options?.flags ?? []).map((f) =>
+    (/--([a-z-]+)/.exec(f.flags)?.[1] ?? '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()),
+  );
+  return Object.fromEntries(names.filter((n) => options.flags?.[n] !== undefined).map((n) => [n, options.flags![n]]));
+}
 
 /** Another run, here or elsewhere, that is still alive: its lock on a node, or this machine's lock file. */
 function otherRun(state: ClusterState, lockFile: string): Check | undefined {
@@ -411,6 +415,7 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
     signal: new AbortController().signal,
     recovers: input.unfinished?.runId,
     unconfirmed: (ctx) => options.procedure.unconfirmed(ctx),
+    reportSection: (...args) => options.procedure.reportSection?.(...args) ?? {},
   });
   if (
     input.unfinished &&
@@ -442,16 +447,16 @@ async function recordAfterRun(
   if (state) recordLastSeen(journalDir, inventoryFile, state);
 }
 
-const withAfterwards = (procedure: Procedure, report: Report): Report => {
+const withAfterwards = (procedure: AnyProcedure, report: Report): Report => {
   const lines = procedure.afterwards?.(report) ?? [];
   return lines.length ? { ...report, leftToDo: [...report.leftToDo, ...lines] } : report;
 };
 
 function planFrom(
-  procedure: Procedure,
+  procedure: AnyProcedure,
   state: ClusterState,
   playbook: Playbook,
-  input: DecideInput,
+  input: DecideInput<unknown>,
 ): { checks: readonly Check[]; plan?: Plan; done?: string } {
   const decision = procedure.decide(state, playbook, input);
   const steps = decision.only ? playbook.steps.filter((s) => decision.only!.includes(s.kind)) : playbook.steps;

@@ -15,12 +15,19 @@ import type { ClusterState } from '../model/cluster-state.js';
 import type { Step } from '../playbook/schema.js';
 import type { Outputs } from '../steps/outputs.js';
 import { definitionOf as registered, kindOf } from '../steps/registry.js';
-import { performInOrder, type Action, type NoReturn, type RunLog, type StepContext } from '../steps/types.js';
+import {
+  performInOrder,
+  type Action,
+  type NoReturn,
+  type PlanContext,
+  type RunLog,
+  type StepContext,
+} from '../steps/types.js';
 import type { Emit } from './events.js';
 import type { Journal } from './journal.js';
 import { describeEndState, observeEndState, type EndState } from './end-state.js';
 import { FENCE_MODES } from '../steps/fence-modes.js';
-import { buildReport, judgeOutcome, type Outcome, type Report, type StepTiming } from './report.js';
+import { buildReport, judgeOutcome, type Outcome, type Report, type ReportSection, type StepTiming } from './report.js';
 
 export interface RunDeps {
   readonly connections: Connections;
@@ -40,6 +47,8 @@ export interface RunDeps {
   readonly observeEnd?: (connections: Connections, state: ClusterState) => Promise<EndState>;
   /** What the procedure says is left to do when its point of no return was requested but not confirmed. */
   readonly unconfirmed?: (ctx: StepContext) => string[];
+  /** The procedure's own report lines. */
+  readonly reportSection?: (context: PlanContext, outputs: Outputs, noReturn: NoReturn) => ReportSection;
   /** How long past its pause budget a step may run before the runner stops waiting for it (default 2 s). */
   readonly graceMs?: number;
 }
@@ -150,6 +159,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
     steps: [...timings.values()],
     journal: journal.file,
     totalMs: performance.now() - started,
+    section: deps.reportSection?.(plan.context, deps.outputs, noReturn),
   });
   journal.write('report', { report });
   deps.emit({ type: 'run-end', report });

@@ -16,8 +16,10 @@ import { cluster, healthyCluster, primary, replica } from './support/cluster-fix
 const load = (file: string, rules: typeof failover.rules) =>
   buildPlaybook(parseYamlText(readFileSync(file, 'utf8'), file, 'playbook'), rules);
 const playbook = load('playbooks/failover.yaml', failover.rules);
-const decide = (state: ClusterState, input: { target?: string; lastSeen?: LastSeen; acceptDataLoss?: boolean } = {}) =>
-  failover.decide(state, playbook, { routerChecks, ...input });
+const decide = (
+  state: ClusterState,
+  { acceptDataLoss = false, ...input }: { target?: string; lastSeen?: LastSeen; acceptDataLoss?: boolean } = {},
+) => failover.decide(state, playbook, { routerChecks, ...input, options: { acceptDataLoss } });
 const verdicts = (state: ClusterState, input = {}) =>
   Object.fromEntries(decide(state, input).checks.map((c) => [c.id, c.verdict]));
 

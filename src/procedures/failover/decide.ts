@@ -18,13 +18,10 @@ import { pauseBudgetOf } from '../../steps/registry.js';
 import type { PlanContext } from '../../steps/types.js';
 import { formatMs } from '../../util/time.js';
 import { othersOf, replicationTemplate } from '../../decide/followers.js';
+import type { DecideInput } from '../types.js';
+import type { FailoverOptions } from './options.js';
 
-export interface FailoverInput {
-  readonly target?: string;
-  readonly routerChecks: RouterChecks;
-  readonly lastSeen?: LastSeen;
-  readonly acceptDataLoss?: boolean;
-}
+export type FailoverInput = DecideInput<FailoverOptions>;
 
 /** The detection timeout and loss limit of a failover playbook (its confirm-failure step). */
 export function detectionOf(playbook: Playbook): { timeoutMs: number; maxLossBytes: number } {
@@ -60,8 +57,9 @@ export function decideFailover(state: ClusterState, playbook: Playbook, input: F
   if (!chosen.node) return { checks };
   const target = chosen.node;
   const loss = estimateLoss(state, target, old.name, input.lastSeen);
-  checks.push(lossCheck(loss, maxLossBytes, input.acceptDataLoss));
-  checks.push(...syncCheck(state, target, old.name, input.lastSeen, input.acceptDataLoss));
+  const acceptDataLoss = input.options?.acceptDataLoss ?? false;
+  checks.push(lossCheck(loss, maxLossBytes, acceptDataLoss));
+  checks.push(...syncCheck(state, target, old.name, input.lastSeen, acceptDataLoss));
   const oldSpec = state.inventory.nodes.find((n) => n.name === old.name)!;
   const fenceMethod = oldSpec.fenceCommand ? 'fence-command' : 'pooler-only';
   checks.push(

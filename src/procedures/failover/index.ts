@@ -4,6 +4,8 @@ import type { Report } from '../../runner/report.js';
 import { stillHeld } from '../../steps/outputs.js';
 import { builtInPlaybook } from '../../util/package-root.js';
 import type { Procedure } from '../types.js';
+import { failoverOptions, type FailoverOptions } from './options.js';
+import { failoverReport } from './report.js';
 import { decideFailover, detectionOf } from './decide.js';
 import { failoverHalfDone } from './half-done.js';
 import { failoverRules } from './rules.js';
@@ -18,13 +20,15 @@ const HEADLINE: Record<Report['outcome'], string> = {
   'undo-failed': 'COULD NOT RELEASE THE POOLERS after stopping: operator action needed',
 };
 
-export const failover: Procedure = {
+export const failover: Procedure<FailoverOptions> = {
   name: 'failover',
   get defaultPlaybook() {
     return builtInPlaybook('failover');
   },
   rules: failoverRules,
   decide: (state, playbook, input) => decideFailover(state, playbook, input),
+  options: failoverOptions,
+  reportSection: failoverReport,
   halfDone: failoverHalfDone,
   // The witnesses are asked within the same detection timeout, side by side with the tool's own probe.
   observeLimits: (playbook) => ({

@@ -12,10 +12,15 @@ import type { Decision } from '../../playbook/plan.js';
 import type { Playbook } from '../../playbook/schema.js';
 import type { RollingRestart } from '../../steps/types.js';
 import type { DecideInput } from '../types.js';
+import type { RollingRestartOptions } from './options.js';
 import { decideSwitchover } from '../switchover/decide.js';
 
-export function decideRollingRestart(state: ClusterState, playbook: Playbook, input: DecideInput): Decision {
-  const { checks, rolling, done } = binariesOf(state, input.binDir, input.all);
+export function decideRollingRestart(
+  state: ClusterState,
+  playbook: Playbook,
+  input: DecideInput<RollingRestartOptions>,
+): Decision {
+  const { checks, rolling, done } = binariesOf(state, input.options?.binDir, input.options?.all ?? false);
   const down = state.nodes
     .filter((n) => !n.reachable)
     .map((n) =>

@@ -8,6 +8,7 @@ import type { Report } from '../../runner/report.js';
 import { builtInPlaybook } from '../../util/package-root.js';
 import { switchover } from '../switchover/index.js';
 import type { Procedure } from '../types.js';
+import { rollingRestartOptions, type RollingRestartOptions } from './options.js';
 import { decideRollingRestart } from './decide.js';
 import { rollingRestartRules } from './rules.js';
 
@@ -17,8 +18,10 @@ const HEADLINE: Partial<Record<Report['outcome'], string>> = {
   'rolled-back': 'FAILED AND STOPPED: the primary is untouched (replicas already restarted stay on the new binaries)',
 };
 
-export const rollingRestart: Procedure = {
+export const rollingRestart: Procedure<RollingRestartOptions> = {
   ...switchover,
+  options: rollingRestartOptions,
+  observeNeeds: (options) => ({ binDir: options?.binDir }),
   name: 'rolling-restart',
   get defaultPlaybook() {
     return builtInPlaybook('rolling-restart');

@@ -15,6 +15,7 @@ import type { Playbook } from '../../playbook/schema.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
 import type { PlanContext } from '../../steps/types.js';
 import type { DecideInput } from '../types.js';
+import type { UpgradeMajorOptions } from './options.js';
 
 export interface UpgradeOptions {
   /** --accept-large-objects: they are not replicated; the operator copies them (or has none that matter). */
@@ -279,8 +280,12 @@ export function cutoverContext(
 }
 
 /** The cutover (or, with --back, the way back): the checks, and the context when the upgrade was observed. Pure. */
-export function decideUpgradeMajor(state: ClusterState, playbook: Playbook, input: DecideInput): Decision {
-  const direction = input.back ? 'back' : 'forward';
+export function decideUpgradeMajor(
+  state: ClusterState,
+  playbook: Playbook,
+  input: DecideInput<UpgradeMajorOptions>,
+): Decision {
+  const direction = input.options?.back ? 'back' : 'forward';
   const upgrade = state.upgrade;
   if (!upgrade)
     return { checks: [fail('upgrade-observed', 'the logical replication of the upgrade was not observed')] };

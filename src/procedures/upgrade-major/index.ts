@@ -11,6 +11,7 @@ import type { Report } from '../../runner/report.js';
 import { stillHeld } from '../../steps/outputs.js';
 import { builtInPlaybook } from '../../util/package-root.js';
 import type { Procedure } from '../types.js';
+import { upgradeMajorOptions, type UpgradeMajorOptions } from './options.js';
 import { decideUpgradeMajor } from './decide.js';
 import { upgradeHalfDone } from './half-done.js';
 import { upgradeMajorRules } from './rules.js';
@@ -35,7 +36,7 @@ function inventoryForRun(inventory: Inventory): Inventory {
   return { ...inventory, nodes: [...inventory.nodes, ...inventory.upgradeTarget.nodes] };
 }
 
-export const upgradeMajor: Procedure = {
+export const upgradeMajor: Procedure<UpgradeMajorOptions> = {
   name: 'upgrade-major',
   get defaultPlaybook() {
     return builtInPlaybook('upgrade-major');
@@ -43,7 +44,8 @@ export const upgradeMajor: Procedure = {
   rules: upgradeMajorRules,
   decide: decideUpgradeMajor,
   inventoryForRun,
-  observesUpgrade: (input) => (input.back ? 'back' : 'forward'),
+  options: upgradeMajorOptions,
+  observeNeeds: (options) => ({ upgrade: options?.back ? 'back' : 'forward' }),
   halfDone: upgradeHalfDone,
   unconfirmed(ctx) {
     const paused = [...stillHeld(ctx.outputs)];
