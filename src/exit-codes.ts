@@ -45,6 +45,20 @@ export const exitCodeOfEnd: Readonly<
   'nothing-to-do': ExitCode.ok,
 };
 
+/** `prepare-upgrade`: the initial copy done (ready), still copying (run again), or only a dry run. */
+export const exitCodeOfPrepare = (dryRun: boolean, ready: boolean): number =>
+  dryRun || ready ? ExitCode.ok : ExitCode.preflightRefused;
+
+/** `demo`: a switchover the clients did not notice, or a run to look at (lost rows, errors, a run that did not succeed). */
+export const exitCodeOfDemo = (seen: { missing: number; unexpectedErrors: number; runExitCode: number }): number =>
+  seen.missing > 0 || seen.unexpectedErrors > 0 || seen.runExitCode !== ExitCode.ok
+    ? ExitCode.pastPointOfNoReturn
+    : ExitCode.ok;
+
+/** What a Markdown summary says for an exit code that ended a run before any report. */
+export const failureWord = (exitCode: number): string =>
+  exitCode === ExitCode.preflightRefused ? 'REFUSED, nothing changed' : 'FAILED';
+
 /** `check`'s verdict: ready, not ready (nothing to do by itself), split brain (an operator, now), no primary answers. */
 export const exitCodeOfCheck: Readonly<Record<'ready' | 'not-ready' | 'split-brain' | 'unreachable', number>> = {
   ready: ExitCode.ok,

@@ -5,7 +5,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ExitCode } from '../exit-codes.js';
+import { exitCodeOfDemo } from '../exit-codes.js';
 import { loadInventory } from '../inventory/load.js';
 import { sandboxDown } from '../sandbox/down.js';
 import { sandboxUp } from '../sandbox/up.js';
@@ -61,8 +61,8 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     say(`   longest gap between two commits of one client: ${formatMs(gap.gapMs)}`);
     say(`   acknowledged rows missing on the new primary ${primary.name}: ${missing}`);
     // Through HAProxy (TCP) the old primary's sessions are cut by design: errors are reported, not a failure.
-    if (missing > 0 || (outcome.errors > 0 && flags.router !== 'haproxy') || result.report.exitCode !== 0)
-      process.exitCode = process.exitCode || ExitCode.pastPointOfNoReturn;
+    const unexpectedErrors = flags.router === 'haproxy' ? 0 : outcome.errors;
+    process.exitCode ||= exitCodeOfDemo({ missing, unexpectedErrors, runExitCode: result.report.exitCode });
   } finally {
     if (flags.keep) say(`\nsandbox kept at ${dir}; stop it with: pg-handover sandbox down --dir ${dir}`);
     else {

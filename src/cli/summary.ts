@@ -5,6 +5,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { failures, type Check } from '../decide/checks.js';
+import { failureWord } from '../exit-codes.js';
 import type { AnyProcedure } from '../procedures/types.js';
 import type { ProcedureResult } from '../runner/run-procedure.js';
 import { formatMs } from '../util/time.js';
@@ -69,9 +70,7 @@ export function summaryOf(procedure: AnyProcedure, command: string, result: Proc
 
 /** A command that ended in an error before or instead of a run (bad input, a refusal, no engine…). */
 export const failureSummary = (command: string, message: string, exitCode: number): string =>
-  redact(
-    `### ${command}: ${exitCode === 3 ? 'REFUSED, nothing changed' : 'FAILED'} (exit ${exitCode})\n\n${cell(message)}\n\n`,
-  );
+  redact(`### ${command}: ${failureWord(exitCode)} (exit ${exitCode})\n\n${cell(message)}\n\n`);
 
 export async function appendSummary(file: string, text: string): Promise<void> {
   await appendFile(file, text);

@@ -1,5 +1,6 @@
 /** `pg-handover upgrade-major prepare`: parse, call the core, render. */
 import { BadInputError } from '../errors.js';
+import { exitCodeOfPrepare } from '../exit-codes.js';
 import { parseDuration } from '../util/time.js';
 import { loadInventory } from '../inventory/load.js';
 import { prepareUpgrade } from '../runner/upgrade-prepare.js';
@@ -50,5 +51,5 @@ export async function upgradePrepareCommand(flags: PrepareFlags): Promise<void> 
           : '\nNOT READY YET: the initial copy goes on; run prepare again to keep watching',
     );
   }
-  if (!flags.dryRun && !result.ready) process.exitCode = 3;
+  process.exitCode = exitCodeOfPrepare(Boolean(flags.dryRun), result.ready);
 }

@@ -2,8 +2,12 @@
  * SQL that more than one step sends, in one place so the dry run and every step say the same
  * thing. Parameters are $n placeholders; `literal` shows a value in dry-run text.
  */
-export const READ_ONLY_SQL = ['ALTER SYSTEM SET default_transaction_read_only = on', 'SELECT pg_reload_conf()'];
-export const READ_WRITE_SQL = ['ALTER SYSTEM RESET default_transaction_read_only', 'SELECT pg_reload_conf()'];
+/** The read-only fence, and its undo: the one text every step and the dry run use. */
+export const SET_READ_ONLY_SQL = 'ALTER SYSTEM SET default_transaction_read_only = on';
+export const RESET_READ_ONLY_SQL = 'ALTER SYSTEM RESET default_transaction_read_only';
+export const RELOAD_SQL = 'SELECT pg_reload_conf()';
+export const READ_ONLY_SQL = [SET_READ_ONLY_SQL, RELOAD_SQL];
+export const READ_WRITE_SQL = [RESET_READ_ONLY_SQL, RELOAD_SQL];
 export const TERMINATE_SQL = `SELECT count(pg_terminate_backend(pid, 5000))::int AS n FROM pg_stat_activity
   WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> $1`;
 export const FLUSH_SQL = 'SELECT pg_current_wal_flush_lsn()::text AS lsn';
@@ -14,13 +18,16 @@ export const ROLE_SQL =
 export const TIMELINE_SQL = "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli";
 export const RECEIVER_SQL = 'SELECT status, sender_host, sender_port, received_tli FROM pg_stat_wal_receiver';
 export const ATTACHED_SQL = `SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`;
-export const RELOAD_SQL = 'SELECT pg_reload_conf()';
 export const ENSURE_SLOT_SQL = `SELECT pg_create_physical_replication_slot($1, true)
   WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`;
 export const DROP_OWN_SLOTS_SQL = `SELECT slot_name, pg_drop_replication_slot(slot_name) FROM pg_replication_slots
   WHERE slot_name = ANY($1) AND NOT active AND slot_type = 'physical'`;
 
+/** A string literal, quoted for SQL (also PgBouncer's console). */
 export const quoteLiteral = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+/** An identifier: bare when it is a plain lower-case name (PgBouncer's console reads those too), else double-quoted. */
+export const quoteIdent = (name: string): string =>
+  /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 
 /** `sql` with its $n placeholders replaced by quoted values, for the dry run. */
 export const withValues = (sql: string, values: readonly string[]): string =>

@@ -6,12 +6,12 @@ import { failures, type Check } from '../decide/checks.js';
 import { identityChecks } from '../decide/identity.js';
 import { replayLag } from '../decide/lag.js';
 import { syncOverrideChecks, type RouterChecks } from '../decide/preflight.js';
-import { nodeAt, primariesOf, replicasOf, type ClusterState } from '../model/cluster-state.js';
+import { nodeAt, primariesOf, type ClusterState } from '../model/cluster-state.js';
 import type { LastSeen } from '../model/incident.js';
 import { maxLsn } from '../model/lsn.js';
 import { versionText } from '../model/node.js';
 import type { Playbook } from '../playbook/schema.js';
-import { decideFailover, detectionOf } from './failover/decide.js';
+import { decideFailover, failoverIfDiedNow } from './failover/decide.js';
 import { decideSwitchover } from './switchover/decide.js';
 
 export interface NodeHealth {
@@ -143,33 +143,14 @@ function fromChecks(decision: {
 }
 
 /**
- * The primary is up: a failover now would promote the most advanced healthy replica; it is ready
- * when that replica lacks no more than the playbook's loss limit of what the primary flushed.
+ * The primary is up: a failover now would promote the replica the failover itself chooses; it is
+ * ready when that replica lacks no more than the playbook's loss limit of what the primary flushed.
  */
 function failoverIfNeeded(state: ClusterState, playbook: Playbook, primary: string): ProcedureReadiness {
-  const { maxLossBytes } = detectionOf(playbook);
-  const flushed = state.nodes.find((n) => n.name === primary && n.reachable);
-  const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name);
-  const candidates = replicasOf(state).filter(
-    (r) => !r.replayPaused && (r.settings.recovery_min_apply_delay ?? '0') === '0' && spec(r.name)?.priority !== 0,
-  );
   const reasons: string[] = [];
   if (!state.poolers.some((p) => p.reachable))
     reasons.push('no pooler answers: a failover could not fence or repoint clients');
-  if (!candidates.length)
-    return {
-      ready: false,
-      reasons: [...reasons, 'no replica could be promoted (none answers, or each is paused, delayed or priority 0)'],
-    };
-  const flush = flushed?.reachable ? (flushed.flushLsn ?? 0n) : 0n;
-  const behind = (r: (typeof candidates)[number]) => flush - (maxLsn(r.receiveLsn, r.replayLsn) ?? 0n);
-  const best = [...candidates].sort((a, b) =>
-    behind(a) < behind(b) ? -1 : behind(a) > behind(b) ? 1 : a.name.localeCompare(b.name),
-  )[0]!;
-  const missing = behind(best) > 0n ? behind(best) : 0n;
-  if (missing > BigInt(maxLossBytes))
-    reasons.push(
-      `the most advanced replica ${best.name} lacks ${missing} bytes of what ${primary} flushed, over max_data_loss_bytes ${maxLossBytes}`,
-    );
-  return { ready: reasons.length === 0, reasons, target: best.name };
+  const now = failoverIfDiedNow(state, playbook, primary);
+  reasons.push(...now.failed);
+  return { ready: reasons.length === 0 && now.target !== undefined, reasons, target: now.target };
 }

@@ -15,6 +15,7 @@ import { EnvironmentError, PreflightRefusedError, StepFailedError } from '../err
 import { formatDsn } from '../inventory/dsn.js';
 import type { Inventory, NodeSpec } from '../inventory/model.js';
 import { PUBLICATION, subscriptionName } from '../model/logical.js';
+import { quoteIdent, quoteLiteral, READ_ONLY_SQL } from '../postgres/sql.js';
 import {
   copyProgress,
   subscriptionConninfo,
@@ -43,9 +44,6 @@ export interface PrepareResult {
   readonly progress: readonly string[];
 }
 
-const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-const quoteLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
-
 /** How the target's server logs in to the source: its peer address, the tool's user, the inventory's password file (never a password). */
 function sourceConninfo(inventory: Inventory, source: NodeSpec, database: string): string {
   const conninfo = subscriptionConninfo(inventory, source, database);
@@ -56,20 +54,29 @@ function sourceConninfo(inventory: Inventory, source: NodeSpec, database: string
   return conninfo;
 }
 
+/** SQL run in `database` on `node`: the dry-run text is made of the very statements it runs. */
+function sqlAction(node: NodeSpec, database: string, statements: readonly string[], note: string): PrepareAction {
+  return {
+    text: `[${node.name}] SQL: ${statements.join('; ')}  (${note})`,
+    run: () =>
+      withSession(node, database, async (s) => {
+        for (const sql of statements) await s.query(sql);
+      }),
+  };
+}
+
 export function prepareActions(inventory: Inventory, seen: UpgradeObservation): PrepareAction[] {
   const { state, target } = seen;
   const fence: PrepareAction[] =
     state.target.settings.default_transaction_read_only === 'on'
       ? []
       : [
-          {
-            text: `[${target.name}] SQL: ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf()  (no client writes there until the cutover; the apply worker still applies)`,
-            run: async () =>
-              withSession(target, 'postgres', async (s) => {
-                await s.query('ALTER SYSTEM SET default_transaction_read_only = on');
-                await s.query('SELECT pg_reload_conf()');
-              }),
-          },
+          sqlAction(
+            target,
+            'postgres',
+            READ_ONLY_SQL,
+            'no client writes there until the cutover; the apply worker still applies',
+          ),
         ];
   return [...databaseActions(inventory, seen), ...fence];
 }
@@ -103,24 +110,13 @@ function databaseActions(inventory: Inventory, seen: UpgradeObservation): Prepar
       });
     }
     if (!db.publication) {
-      actions.push({
-        text: `[${source.name}] SQL: CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES  (in ${db.database})`,
-        run: async () =>
-          void (await withSession(source, db.database, (s) =>
-            s.query(`CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`),
-          )),
-      });
+      actions.push(
+        sqlAction(source, db.database, [`CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`], `in ${db.database}`),
+      );
     }
     if (!there.subscription) {
-      actions.push({
-        text: `[${target.name}] SQL: CREATE SUBSCRIPTION ${sub} CONNECTION '${conninfo}' PUBLICATION ${PUBLICATION} WITH (copy_data = true)  (in ${db.database}; a slot ${sub} on ${source.name})`,
-        run: async () =>
-          void (await withSession(target, db.database, (s) =>
-            s.query(
-              `CREATE SUBSCRIPTION ${sub} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${PUBLICATION} WITH (copy_data = true)`,
-            ),
-          )),
-      });
+      const subscribe = `CREATE SUBSCRIPTION ${sub} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${PUBLICATION} WITH (copy_data = true)`;
+      actions.push(sqlAction(target, db.database, [subscribe], `in ${db.database}; a slot ${sub} on ${source.name}`));
     }
     actions.push({
       text: `[${target.name}] SQL: pg_subscription_rel, pg_stat_subscription, pg_stat_progress_copy; [${source.name}] pg_replication_slots  (every second, until every table is ready (r) and the apply worker streams)`,

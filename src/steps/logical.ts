@@ -9,8 +9,7 @@ import type { NodeSpec } from '../inventory/model.js';
 import { PUBLICATION, subscriptionName } from '../model/logical.js';
 import type { NodeSql } from './ports.js';
 import type { StepContext } from './types.js';
-
-const literal = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+import { quoteLiteral, SET_READ_ONLY_SQL } from '../postgres/sql.js';
 
 /** A session to `database` on `node` for one action (the run's held sessions are to each node's own database). */
 export const inDatabase = <T>(
@@ -22,7 +21,7 @@ export const inDatabase = <T>(
 
 export const createPublicationSql = `CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`;
 export const subscribeSql = (database: string, conninfo: string): string =>
-  `CREATE SUBSCRIPTION ${subscriptionName(database)} CONNECTION ${literal(conninfo)} PUBLICATION ${PUBLICATION} WITH (copy_data = false)`;
+  `CREATE SUBSCRIPTION ${subscriptionName(database)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${PUBLICATION} WITH (copy_data = false)`;
 /** Drops the subscription and, on the publisher, its slot (so no WAL piles up there). */
 export const unsubscribeSql = (database: string): string => `DROP SUBSCRIPTION IF EXISTS ${subscriptionName(database)}`;
 
@@ -65,4 +64,4 @@ export async function replicateFromTo(
   });
 }
 
-export const READ_ONLY_SQL = 'ALTER SYSTEM SET default_transaction_read_only = on';
+export const READ_ONLY_SQL = SET_READ_ONLY_SQL;

@@ -9,7 +9,7 @@
 import { StepFailedError } from '../errors.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
 import { duration, stepParams } from '../playbook/fields.js';
-import { IN_RECOVERY_SQL, RELOAD_SQL, REPLAY_SQL } from '../postgres/sql.js';
+import { IN_RECOVERY_SQL, RELOAD_SQL, REPLAY_SQL, RESET_READ_ONLY_SQL } from '../postgres/sql.js';
 import { pollNode } from './poll.js';
 import { sqlText, type Action, type OutputOf, type PlanContext, type StepDefinition } from './types.js';
 
@@ -87,7 +87,7 @@ function unblockWrites(plan: PlanContext): Action<Out>[] {
   const settings = plan.targetObs?.settings ?? {};
   const changes: string[] = [];
   if (settings.synchronous_standby_names) changes.push("ALTER SYSTEM SET synchronous_standby_names = ''");
-  if (settings.default_transaction_read_only === 'on') changes.push('ALTER SYSTEM RESET default_transaction_read_only');
+  if (settings.default_transaction_read_only === 'on') changes.push(RESET_READ_ONLY_SQL);
   if (changes.length === 0) return [];
   return [...changes, RELOAD_SQL].map((sql) => ({
     text: sqlText(plan.target.name, sql),

@@ -7,9 +7,10 @@ import { StepFailedError } from '../errors.js';
 import { stepParams } from '../playbook/fields.js';
 import { sleep } from '../util/time.js';
 import { sqlText, type StepDefinition } from './types.js';
+import { RELOAD_SQL, RESET_READ_ONLY_SQL } from '../postgres/sql.js';
 
 const schema = stepParams('take-over', {});
-const UNFENCE_SQL = 'ALTER SYSTEM RESET default_transaction_read_only';
+const UNFENCE_SQL = RESET_READ_ONLY_SQL;
 const STATE_SQL = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('default_transaction_read_only') AS ro";
 
 export const takeOverStep: StepDefinition<typeof schema> = {
@@ -18,13 +19,13 @@ export const takeOverStep: StepDefinition<typeof schema> = {
   title: (_s, plan) => `${plan.target.name} takes the writes`,
   actions: (_step, plan) => [
     {
-      text: `${sqlText(plan.target.name, `${UNFENCE_SQL}; SELECT pg_reload_conf()`)}  (only if an earlier cutover left it read-only)`,
+      text: `${sqlText(plan.target.name, `${UNFENCE_SQL}; ${RELOAD_SQL}`)}  (only if an earlier cutover left it read-only)`,
       noReturn: (ctx) => ({ target: ctx.target.name }),
       run: async (ctx) => {
         const session = await ctx.connections.node(ctx.target.name);
         if ((await session.one<{ ro: string }>(STATE_SQL)).ro === 'on') {
           await session.query(UNFENCE_SQL);
-          await session.query('SELECT pg_reload_conf()');
+          await session.query(RELOAD_SQL);
         }
       },
     },

@@ -361,6 +361,33 @@ function chooseCandidate(
   };
 }
 
+/**
+ * If the primary, up now, died now (`check`): the replica this failover would choose (its own
+ * choice, not a copy) and whether it lacks more of what the primary flushed than the playbook's
+ * loss limit.
+ */
+export function failoverIfDiedNow(
+  state: ClusterState,
+  playbook: Playbook,
+  primary: string,
+  lastSeen?: LastSeen,
+): { target?: string; failed: string[] } {
+  const { maxLossBytes } = detectionOf(playbook);
+  const chosen = chooseCandidate(state, primary, undefined, lastSeen);
+  if (!chosen.node) return { failed: [chosen.check.message] };
+  const old = nodeState(state, primary);
+  const flushed = old?.reachable ? (old.flushLsn ?? 0n) : 0n;
+  const behind = flushed - (receivedOf(state, chosen.node) ?? 0n);
+  const missing = behind > 0n ? behind : 0n;
+  const failed =
+    missing > BigInt(maxLossBytes)
+      ? [
+          `the most advanced replica ${chosen.node.name} lacks ${missing} bytes of what ${primary} flushed, over max_data_loss_bytes ${maxLossBytes}`,
+        ]
+      : [];
+  return { target: chosen.node.name, failed };
+}
+
 export function estimateLoss(
   state: ClusterState,
   target: NodeObservation,

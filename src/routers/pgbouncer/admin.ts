@@ -7,6 +7,7 @@ import { NodeQueryError, NodeSession } from '../../postgres/session.js';
 import { within } from '../../util/time.js';
 import type { PoolerDatabase } from './databases.js';
 import type { PgBouncerSpec } from './spec.js';
+import { quoteIdent, quoteLiteral } from '../../postgres/sql.js';
 
 export class PoolerAdmin {
   private constructor(
@@ -138,7 +139,7 @@ export class PoolerAdmin {
   }
 
   async set(key: string, value: string): Promise<void> {
-    await this.session.simple(`SET ${key} = ${/^[0-9.]+$/.test(value) ? value : `'${value.replace(/'/g, "''")}'`}`);
+    await this.session.simple(`SET ${key} = ${/^[0-9.]+$/.test(value) ? value : quoteLiteral(value)}`);
   }
 
   /** SHOW POOLS, per pool: clients waiting, server connections logged in (any state), and those still logging in. */
@@ -184,8 +185,4 @@ async function openConsole(spec: PgBouncerSpec, attempts: number, connectTimeout
     applicationName: 'pg-handover',
     connectTimeoutMs,
   });
-}
-
-function quoteIdent(name: string): string {
-  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
