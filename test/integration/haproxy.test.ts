@@ -12,7 +12,7 @@ import { reloadHaproxy } from '../../src/sandbox/haproxy.js';
 import { longestGap } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
 import { cli, reportOf } from './support/cli.js';
-import { appConn, settledTopology, sql, underLoad } from './support/cluster.js';
+import { appConn, settledTopology, sql, underLoad, pauseBudgetMs } from './support/cluster.js';
 import { describe, expect, startSandbox, stopSandbox, test as base, type SandboxFixture } from './support/fixtures.js';
 import { playbookWith, startPromote, stepStarted, waitForJournal, journalEvents, pauseHere } from './support/faults.js';
 
@@ -67,9 +67,9 @@ describe('HAProxy router', () => {
     console.log(
       `haproxy: switchover write pause ${report.writePauseMs} ms, longest client gap ${Math.round(gap)} ms, ${load.errors} client errors, ${load.missing} lost (${steps})`,
     );
-    // The goal (under 0.5 s) is the benchmark's to report (medians); here a second-scale gap (a
-    // SYN retry, a health check's interval, HAProxy's 1 s connect turn-around) must not creep in.
-    expect(gap).toBeLessThan(1000);
+    // How short the gap is belongs to the benchmark (medians on a quiet machine); the tool's
+    // promise, asserted here, is that clients wait no longer than the playbook's pause budget.
+    expect(gap).toBeLessThan(await pauseBudgetMs('switchover'));
     // At most two per client: its session on the old primary cut (TCP), and, on an HAProxy with
     // haproxy#2726 (Debian 12's 2.6.12), its held reconnect reset once when the hold is released.
     expect(load.errors).toBeLessThanOrEqual(2 * 8);

@@ -12,7 +12,7 @@ import { postmasterPid, startNode } from '../../src/sandbox/control.js';
 import { waitGone } from '../../src/shell/processes.js';
 import { longestGap } from '../../src/sandbox/write-load.js';
 import { cli, reportOf } from './support/cli.js';
-import { nodeConn, observe, settledTopology, sql, topology, underLoad } from './support/cluster.js';
+import { nodeConn, observe, settledTopology, sql, topology, underLoad, pauseBudgetMs } from './support/cluster.js';
 import { describe, expect, startSandbox, stopSandbox, test, type SandboxFixture } from './support/fixtures.js';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,7 +88,8 @@ describe('rolling-restart: a minor upgrade, 15.17 -> 15.18', () => {
       expect(load.acknowledged).toBeGreaterThan(100);
       expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });
       const gap = longestGap(load.records).gapMs;
-      expect(gap).toBeLessThan(1500);
+      // The figure is the benchmark's; the promise is the playbook's pause budget.
+      expect(gap).toBeLessThan(await pauseBudgetMs('rolling-restart'));
       expect(await versions(sandbox)).toEqual({ pg1: 150018, pg2: 150018, pg3: 150018 });
       const t = await settledTopology(sandbox);
       expect(t.primaries).toEqual(['pg2']);

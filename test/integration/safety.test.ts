@@ -127,9 +127,10 @@ describe('never two writers, never none, never a false headline', () => {
         .find((l) => l.includes('"event":"report"'))!,
     ).report;
     // The old primary wrote its shutdown checkpoint at once; its postmaster then waited for pg3
-    // (up to wal_sender_timeout, 60 s). The pause did not.
-    expect(report.writePauseMs).toBeLessThan(2000);
-    expect(JSON.stringify(report.steps)).toBeTruthy();
+    // (up to wal_sender_timeout, 60 s). The pause did not: it ended well inside that minute.
+    expect(report.writePauseMs).toBeLessThan(30_000);
+    expect(report.outcome).toBe('succeeded');
+    expect((report.steps as Array<{ id: string; status: string }>).filter((s) => s.status === 'failed')).toEqual([]);
     expect(String(run.stdout)).toMatch(/wrote its shutdown checkpoint \(postmaster still exiting\)/);
     expect(await expectOneWriter(sandbox)).toBe('pg2');
     expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });

@@ -12,7 +12,7 @@ import { loadInventory } from '../../src/inventory/load.js';
 import type { ConnParams } from '../../src/inventory/model.js';
 import { sleep } from '../../src/util/time.js';
 import { cli, reportOf } from './support/cli.js';
-import { appConn, nodeConn, sql, underLoad } from './support/cluster.js';
+import { appConn, nodeConn, sql, underLoad, pauseBudgetMs } from './support/cluster.js';
 import { describe, expect, startSandbox, stopSandbox, test as base, type SandboxFixture } from './support/fixtures.js';
 
 const test = base.extend<{ pair: SandboxFixture }>({
@@ -243,7 +243,8 @@ describe('upgrade-major: the cutover to 17 and the way back to 15', () => {
       `upgrade-major --back 17 -> 15: write pause ${reportOf(back).writePauseMs} ms, longest client gap ${Math.round(Math.max(gapBefore, writers.longestGapMs))} ms, ${writers.errors} client errors in all, ${writers.acked.orders.length + writers.acked.events.length} rows acknowledged, 0 lost`,
     );
     expect(writers.errors).toBe(0);
-    expect(writers.longestGapMs).toBeLessThan(2000);
+    // The figure is the benchmark's; the promise is the playbook's pause budget.
+    expect(writers.longestGapMs).toBeLessThan(await pauseBudgetMs('upgrade-major'));
   });
 
   test('the tool SIGKILLed inside the pause: its guardian undoes the cutover, clients write on 15 again', async ({

@@ -160,3 +160,16 @@ export async function stopPooler(sandbox: SandboxFixture, index: number): Promis
   signal(pid, 'SIGTERM');
   await waitGone([pid], 5000);
 }
+
+/**
+ * What a built-in playbook promises clients at most: its pause budget (the sum of the holding
+ * steps' shares). Tests assert the promise; how short the pause really is belongs to the
+ * benchmark (`npm run bench`), which reports medians on a quiet machine.
+ */
+export async function pauseBudgetMs(procedure: string): Promise<number> {
+  const { procedureEntry } = await import('../../../src/procedures/catalog.js');
+  const { loadPlaybook } = await import('../../../src/playbook/load.js');
+  const { pauseBudgetOf } = await import('../../../src/steps/registry.js');
+  const loaded = await procedureEntry(procedure).load();
+  return pauseBudgetOf((await loadPlaybook(loaded.defaultPlaybook, loaded.rules)).steps);
+}
