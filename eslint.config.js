@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'bench-results/**', '.pg-handover/**', 'examples/**', 'scripts/**', 'bin/**', '.stryker-tmp/**', 'reports/**'],
+    ignores: ['dist/**', 'node_modules/**', 'bench-results/**', '.pg-handover/**', 'examples/**', 'scripts/**', 'bin/**', '.stryker-tmp/**', 'reports/**', '**/*.mjs'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

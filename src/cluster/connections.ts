@@ -35,7 +35,9 @@ export class Connections {
     limits: { connectTimeoutMs?: number; attempts?: number; witnessMs?: number } = {},
   ): Promise<Connections> {
     const nodes = new Map<string, NodeSession | Error>();
-    const routers = new Map(inventory.poolers.map((spec) => [spec.name, openRouter(spec)]));
+    const routers = new Map(
+      await Promise.all(inventory.poolers.map(async (spec) => [spec.name, await openRouter(spec)] as const)),
+    );
     const routersReady = Promise.all([...routers.values()].map((router) => router.connect()));
     const witnesses =
       limits.witnessMs === undefined

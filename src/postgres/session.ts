@@ -3,24 +3,15 @@
  * critical path costs round trips, not connection set-up. Errors name the node and are redacted.
  */
 import pg from 'pg';
-import { HandoverError } from '../errors.js';
 import type { ConnParams } from '../inventory/model.js';
-import { redact } from '../util/secrets.js';
 import { sleep } from '../util/time.js';
+import { messageOf, NodeQueryError } from './errors.js';
+
+export { messageOf, NodeQueryError };
 import { isNoTlsError, tlsAttempts, type TlsAttempt } from './tls.js';
 
 /** Endpoints that answered "no TLS" once: `prefer` goes straight to plain text there afterwards. */
 const plainOnly = new Set<string>();
-
-export class NodeQueryError extends HandoverError {
-  constructor(
-    readonly node: string,
-    message: string,
-    readonly pgCode?: string,
-  ) {
-    super(redact(`${node}: ${message}`));
-  }
-}
 
 export interface SessionOptions {
   readonly applicationName?: string;
@@ -176,17 +167,6 @@ function tlsHint(error: unknown, conn: ConnParams): string | undefined {
   const mode = conn.extra.sslmode ?? 'prefer';
   const ca = conn.extra.sslrootcert ? `sslrootcert=${conn.extra.sslrootcert}` : 'no sslrootcert (the system CAs)';
   return `TLS: the server's certificate is not accepted with sslmode=${mode} and ${ca}: ${(error as Error).message}`;
-}
-
-export function messageOf(error: unknown): string {
-  if (error instanceof Error) {
-    const pgError = error as Error & { detail?: string; hint?: string; code?: string };
-    const parts = [pgError.message || pgError.code || 'error'];
-    if (pgError.detail) parts.push(`detail: ${pgError.detail}`);
-    if (pgError.hint) parts.push(`hint: ${pgError.hint}`);
-    return redact(parts.join('; '));
-  }
-  return redact(String(error));
 }
 
 const codeOf = (error: unknown): string | undefined => (error as { code?: string } | undefined)?.code;

@@ -3,14 +3,12 @@
  * by its backend while the postmaster itself hangs, and the pooler's clients need new ones.
  */
 import type { ConnParams } from '../inventory/model.js';
+import { isWritable, type Writability } from '../model/writability.js';
 import { NodeSession } from './session.js';
 
 const WRITABLE_SQL = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
 
-export interface Writability {
-  readonly inRecovery: boolean;
-  readonly readOnly: boolean;
-}
+export type { Writability };
 
 /** Throws when the node does not accept a connection or does not answer in time. */
 export async function askWritable(
@@ -27,4 +25,4 @@ export async function askWritable(
   }
 }
 
-export const isWritable = (w: Writability): boolean => !w.inRecovery && !w.readOnly;
+export { isWritable };

@@ -2,10 +2,9 @@
 import type { ConnParams } from '../inventory/model.js';
 import { NodeSession } from '../postgres/session.js';
 import type { WitnessAnswer } from '../model/witness.js';
-import type { RouteTarget } from './types.js';
+import { APP_LOGIN_SQL, type RouteTarget } from './types.js';
 
-export const APP_LOGIN_SQL =
-  "SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
+export { APP_LOGIN_SQL };
 
 export async function appLoginProblems(
   router: string,

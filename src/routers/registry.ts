@@ -19,7 +19,7 @@ export function routerKind(kind: string): RouterKind {
   return found;
 }
 
-export const openRouter = (spec: RouterSpec): Router => routerKind(spec.kind).open(spec);
+export const openRouter = (spec: RouterSpec): Promise<Router> => routerKind(spec.kind).open(spec);
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);

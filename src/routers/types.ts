@@ -103,7 +103,8 @@ export interface RouterKind<S extends RouterSpec = RouterSpec> {
   toSpec(raw: Record<string, unknown>, at: readonly PropertyKey[], tools: InventoryTools): S;
   /** The spec with passwords filled in (from a password file). */
   withPasswords(spec: S, fill: (conn: ConnParams) => Promise<ConnParams>): Promise<S>;
-  open(spec: S): Router;
+  /** Its router, its implementation loaded on demand (deciding and planning never load pg or node:net). */
+  open(spec: S): Promise<Router>;
   /** Preflight checks of one observed router; pure. */
   checks(observed: RouterState, input: RouterCheckInput): Check[];
   /** The dry run's text for each operation, made from the spec alone. */
@@ -117,3 +118,7 @@ export interface RouterKind<S extends RouterSpec = RouterSpec> {
 }
 
 export const routerAction = (router: string, what: string): string => `[${router}] ${what}`;
+
+/** The application login's question (app-login.ts): where it landed, and whether it may write there. */
+export const APP_LOGIN_SQL =
+  "SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";

@@ -5,10 +5,9 @@
  */
 import { connect, type Socket } from 'node:net';
 
-export type SocketAddress = { readonly path: string } | { readonly host: string; readonly port: number };
+import { describeAddress, type SocketAddress } from './socket-address.js';
 
-export const describeAddress = (address: SocketAddress): string =>
-  'path' in address ? address.path : `${address.host}:${address.port}`;
+export { describeAddress, type SocketAddress };
 
 export class SocketRequestError extends Error {}
 

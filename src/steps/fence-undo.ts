@@ -5,10 +5,10 @@
  * then wait for the replicas to reattach.
  */
 import { StepFailedError } from '../errors.js';
-import { messageOf } from '../postgres/session.js';
+import { messageOf } from '../postgres/errors.js';
 import { ensureExited, startServer } from '../postgres/server-control.js';
 import { ATTACHED_SQL, READ_WRITE_SQL } from '../postgres/sql.js';
-import { isWritable } from '../postgres/writable.js';
+import { isWritable } from '../model/writability.js';
 import { FENCE_MODES } from './fence-modes.js';
 import type { FenceOutput } from './outputs.js';
 import { pollNode } from './poll.js';

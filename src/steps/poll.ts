@@ -1,6 +1,6 @@
 /** Polling a node until a condition holds, tolerating one dropped connection (reopened). */
 import { TimeoutError } from '../errors.js';
-import { NodeQueryError } from '../postgres/session.js';
+import { NodeQueryError } from '../postgres/errors.js';
 import type { NodeSql } from './ports.js';
 import { sleep } from '../util/time.js';
 import type { StepContext } from './types.js';

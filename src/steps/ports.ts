@@ -19,11 +19,9 @@ export interface NodeSql {
   one<Row extends object = Record<string, unknown>>(sql: string, params?: unknown[], timeoutMs?: number): Promise<Row>;
 }
 
-/** Whether a node accepts writes, as a new connection finds it. */
-export interface Writability {
-  readonly inRecovery: boolean;
-  readonly readOnly: boolean;
-}
+import type { Writability } from '../model/writability.js';
+
+export type { Writability };
 
 export interface WritableLimits {
   readonly attempts: number;

@@ -1,6 +1,50 @@
-/** The built CLI bundle (`npm run build`, which `npm test` runs first): what it loads at start-up. */
+/** The built code (`npm run build`, which `npm test` runs first): what loads, and when. */
 import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+
+/** Every module Node loads when `file` (under dist/) is imported, and nothing else is run. */
+async function loadedBy(file: string): Promise<string[]> {
+  const result = await execa(
+    'node',
+    [
+      '--import',
+      './test/integration/support/load-register.mjs',
+      '--input-type=module',
+      '-e',
+      `await import('./${file}')`,
+    ],
+    { reject: false },
+  );
+  expect(result.exitCode, result.stderr).toBe(0);
+  return result.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('LOADED '))
+    .map((l) => l.slice('LOADED '.length));
+}
+
+/** What deciding and planning must never load: a driver, a socket, a process runner, a router's implementation. */
+const EFFECTS =
+  /node_modules\/(pg|execa|testcontainers)\/|^node:(net|dns|child_process|tls)|dist\/(postgres\/session|postgres\/writable|routers\/app-login|routers\/[a-z]+\/router|shell\/runtime-socket|shell\/host|cluster\/)/;
+
+describe('pure at run time', () => {
+  for (const file of [
+    'dist/procedures/switchover/decide.js',
+    'dist/procedures/failover/decide.js',
+    'dist/procedures/rolling-restart/decide.js',
+    'dist/procedures/upgrade-major/decide.js',
+    'dist/procedures/rejoin/decide.js',
+    'dist/playbook/schema.js',
+  ]) {
+    it(`loading ${file} loads no driver, socket, process runner or router implementation`, async () => {
+      const loaded = await loadedBy(file);
+      expect(loaded.length).toBeGreaterThan(3); // the hook saw the loads
+      expect(loaded.filter((url) => EFFECTS.test(url.replace(/^file:\/\/.*?(?=dist\/|node_modules\/)/, '')))).toEqual(
+        [],
+      );
+    });
+  }
+});
 
 describe('start-up of the CLI bundle', () => {
   it('imports testcontainers (half a second to load) only on demand, never at start-up', () => {

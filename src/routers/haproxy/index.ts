@@ -1,10 +1,8 @@
 /** HAProxy in TCP mode, registered under the inventory kind `haproxy`. */
-import { describeAddress } from '../../shell/runtime-socket.js';
-import { APP_LOGIN_SQL } from '../app-login.js';
+import { describeAddress } from '../../shell/socket-address.js';
 import type { RouterKind } from '../types.js';
-import { routerAction } from '../types.js';
+import { APP_LOGIN_SQL, routerAction } from '../types.js';
 import { haproxyChecks } from './checks.js';
-import { HaproxyRouter } from './router.js';
 import { haproxySchema, haproxySpec, withPasswords, type HaproxySpec } from './spec.js';
 
 const api = (spec: HaproxySpec, command: string) =>
@@ -16,7 +14,7 @@ export const haproxy: RouterKind<HaproxySpec> = {
   schema: haproxySchema,
   toSpec: haproxySpec,
   withPasswords,
-  open: (spec) => new HaproxyRouter(spec),
+  open: async (spec) => new (await import('./router.js')).HaproxyRouter(spec),
   checks: haproxyChecks,
   describe: {
     hold: (spec) => [

@@ -1,9 +1,7 @@
 /** PgBouncer, registered under the inventory kind `pgbouncer`. */
-import { APP_LOGIN_SQL } from '../app-login.js';
 import type { RouterKind } from '../types.js';
-import { routerAction } from '../types.js';
+import { APP_LOGIN_SQL, routerAction } from '../types.js';
 import { pgbouncerChecks } from './checks.js';
-import { PgBouncerRouter } from './router.js';
 import { pgbouncerSchema, pgbouncerSpec, withPasswords, type PgBouncerSpec } from './spec.js';
 
 const admin = (spec: PgBouncerSpec, command: string) => routerAction(spec.name, `admin: ${command}`);
@@ -13,7 +11,7 @@ export const pgbouncer: RouterKind<PgBouncerSpec> = {
   schema: pgbouncerSchema,
   toSpec: pgbouncerSpec,
   withPasswords,
-  open: (spec) => new PgBouncerRouter(spec),
+  open: async (spec) => new (await import('./router.js')).PgBouncerRouter(spec),
   checks: pgbouncerChecks,
   describe: {
     hold: (spec, from, timeoutMs) => [
