@@ -1,0 +1,539 @@
+/**
+ * The seeded soak: handover after handover on a real sandbox (PostgreSQL, two PgBouncers), under
+ * a write load through the poolers, with a fault injected at a random moment of each one. After
+ * each: heal, let the cluster settle (bounded), and check the invariants. One seed gives one
+ * schedule (fast-check), so a failure is replayed by its seed.
+ *
+ *   npm run soak -- --seed 42 --duration 60m
+ *   npm run soak -- --seed 42 --duration 2m --out soak-results/ci     (CI: a short one, fixed seed)
+ *
+ * Writes history.jsonl (one line per iteration), summary.md and chart.svg to --out; exits 1 when
+ * any invariant was broken, naming the iteration and the command that replays it.
+ */
+import { execa, type ResultPromise } from 'execa';
+import fc from 'fast-check';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadInventory } from '../../src/inventory/load.js';
+import type { ConnParams, Inventory } from '../../src/inventory/model.js';
+import { freezeNode, postmasterPid, thawNode } from '../../src/sandbox/control.js';
+import { sandboxDown } from '../../src/sandbox/down.js';
+import { sandboxUp } from '../../src/sandbox/up.js';
+import type { SandboxManifest } from '../../src/sandbox/manifest.js';
+import { childrenOf, commandLine, signal } from '../../src/shell/processes.js';
+import { parseDuration, sleep } from '../../src/util/time.js';
+import { writeSummary, type Iteration } from './summary.js';
+import { checkSet, SoakWorkload, SOAK_TABLE } from './workload.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    seed: { type: 'string' },
+    duration: { type: 'string', default: '10m' },
+    out: { type: 'string' },
+    only: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const SEED = flags.seed === undefined ? Date.now() % 1_000_000 : Number(flags.seed);
+if (!Number.isInteger(SEED)) throw new Error(`--seed: expected an integer, got ${flags.seed}`);
+const DURATION_MS = parseDuration(String(flags.duration)) ?? 0;
+if (!DURATION_MS) throw new Error(`--duration: expected a duration such as 60m, got ${flags.duration}`);
+const OUT = resolve(flags.out ?? join('soak-results', String(SEED)));
+const BIN = resolve('bin/pg-handover.js');
+
+// ── The schedule ────────────────────────────────────────────────────────────────────────────
+const FAULTS = [
+  'none',
+  'kill-tool',
+  'interrupt-tool',
+  'closed-stdout',
+  'second-run',
+  'pooler-reload',
+  'stop-receiver',
+  'long-transaction',
+] as const;
+type Operation = 'switchover' | 'failover-kill' | 'failover-hang' | 'rolling-restart' | 'check';
+type Fault = (typeof FAULTS)[number];
+interface Plan {
+  readonly operation: Operation;
+  /** Which replica (modulo their number) a switchover goes to. */
+  readonly pick: number;
+  readonly faults: readonly Fault[];
+  /** When the fault hits, in ms after the command starts. */
+  readonly atMs: number;
+}
+
+const planArb: fc.Arbitrary<Plan> = fc.record({
+  operation: fc.oneof(
+    { weight: 10, arbitrary: fc.constant('switchover' as const) },
+    { weight: 3, arbitrary: fc.constant('failover-kill' as const) },
+    { weight: 1, arbitrary: fc.constant('failover-hang' as const) },
+    { weight: 1, arbitrary: fc.constant('rolling-restart' as const) },
+    { weight: 2, arbitrary: fc.constant('check' as const) },
+  ),
+  pick: fc.nat({ max: 7 }),
+  faults: fc.oneof(
+    { weight: 4, arbitrary: fc.constant<Fault[]>(['none']) },
+    { weight: 5, arbitrary: fc.constantFrom(...FAULTS.slice(1)).map((f) => [f]) },
+    // Sometimes two at once, as Patroni's suite does.
+    { weight: 1, arbitrary: fc.uniqueArray(fc.constantFrom(...FAULTS.slice(1)), { minLength: 2, maxLength: 2 }) },
+  ),
+  atMs: fc.integer({ min: 0, max: 1200 }),
+});
+/** Iteration i's plan: the same for the same seed, whatever ran before it. */
+const planOf = (i: number): Plan => fc.sample(planArb, { seed: SEED * 100_003 + i, numRuns: 1 })[0]!;
+
+// ── The cluster ─────────────────────────────────────────────────────────────────────────────
+interface Cluster {
+  readonly manifest: SandboxManifest;
+  readonly inventory: Inventory;
+  readonly dir: string;
+}
+
+const conn = (c: Cluster, node: string, dbname = 'appdb'): ConnParams => ({
+  ...c.inventory.nodes.find((n) => n.name === node)!.conn,
+  dbname,
+});
+
+async function ask<T extends object>(params: ConnParams, text: string, timeoutMs = 2000): Promise<T[] | undefined> {
+  const client = new pg.Client({
+    host: params.host,
+    port: params.port,
+    user: params.user,
+    password: params.password,
+    database: params.dbname,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.query<T>(text)).rows;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Nodes that answer as writable primaries, asked directly. */
+async function writableNodes(c: Cluster): Promise<string[]> {
+  const seen = await Promise.all(
+    c.inventory.nodes.map(async (n) => {
+      const rows = await ask<{ w: boolean }>(
+        conn(c, n.name, 'postgres'),
+        "SELECT NOT pg_is_in_recovery() AND current_setting('default_transaction_read_only') = 'off' AS w",
+        1000,
+      );
+      return rows?.[0]?.w ? n.name : undefined;
+    }),
+  );
+  return seen.filter((n): n is string => n !== undefined);
+}
+
+async function timelineOf(c: Cluster, node: string): Promise<number | undefined> {
+  const rows = await ask<{ tli: number }>(
+    conn(c, node, 'postgres'),
+    "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli",
+  );
+  return rows?.[0]?.tli;
+}
+
+/**
+ * Every 50 ms: which servers the poolers' clients land on that accept writes (must be at most
+ * one). Two answers prove two writers at once only if both came back quickly (each within 25 ms):
+ * an answer that waited in a pooler's pause was given later, by whichever server serves then, so
+ * such a sample is counted as inconclusive, not as two writers.
+ */
+class Sampler {
+  samples = 0;
+  twoWriters = 0;
+  inconclusive = 0;
+  private stopping = false;
+  private loop?: Promise<void>;
+  private sessions: pg.Client[] = [];
+  /** Sessions that errored or ended: opened again before the next sample. */
+  private readonly broken = new WeakSet<pg.Client>();
+  constructor(private readonly c: Cluster) {}
+
+  /** One held session per pooler (sampling opens no connections, which a paused pooler would queue). */
+  private async reconnect(): Promise<void> {
+    this.sessions = await Promise.all(
+      this.c.inventory.poolers.map(async (p, i) => {
+        const held = this.sessions[i];
+        if (held && !this.broken.has(held)) return held;
+        const client = new pg.Client({
+          host: p.app!.host,
+          port: p.app!.port,
+          user: p.app!.user,
+          password: p.app!.password,
+          database: p.app!.dbname,
+          connectionTimeoutMillis: 1000,
+          query_timeout: 1000,
+        });
+        client.on('error', () => this.broken.add(client));
+        client.on('end', () => this.broken.add(client));
+        await client.connect().catch(() => this.broken.add(client));
+        return client;
+      }),
+    );
+  }
+  start(): void {
+    this.loop = (async () => {
+      await this.reconnect();
+      while (!this.stopping) {
+        const answers = await Promise.all(
+          this.sessions.map(async (session) => {
+            const sent = performance.now();
+            const rows = await session
+              .query<{ port: number; w: boolean }>(
+                "SELECT inet_server_port() AS port, NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' AS w",
+              )
+              .then((r) => r.rows)
+              .catch(() => undefined);
+            return { port: rows?.[0]?.w ? rows[0].port : undefined, tookMs: performance.now() - sent };
+          }),
+        );
+        this.samples++;
+        const writers = new Set(answers.map((a) => a.port).filter((p) => p !== undefined));
+        if (writers.size > 1) {
+          if (answers.every((a) => a.tookMs < 25)) this.twoWriters++;
+          else this.inconclusive++;
+        }
+        // A session the pooler dropped (its server went away) is opened again.
+        await this.reconnect();
+        await sleep(50);
+      }
+    })();
+  }
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+    await Promise.all(this.sessions.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+// ── Running the tool ────────────────────────────────────────────────────────────────────────
+interface ToolRun {
+  readonly exitCode?: number;
+  readonly signal?: string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function tool(c: Cluster, args: readonly string[], closedStdout = false): ResultPromise {
+  const child = execa('node', [BIN, ...args, '-i', c.manifest.inventoryFile], {
+    reject: false,
+    stdin: 'ignore',
+    timeout: 180_000,
+  });
+  if (closedStdout) child.stdout?.destroy();
+  return child;
+}
+
+const finished = async (child: ResultPromise): Promise<ToolRun> => {
+  const r = await child;
+  return {
+    exitCode: typeof r.exitCode === 'number' ? r.exitCode : undefined,
+    signal: r.signal ?? undefined,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+  };
+};
+
+interface CheckView {
+  readonly verdict: string;
+  readonly primary?: string;
+  readonly nodes: Array<{ name: string; up: boolean; role: string; streaming?: boolean }>;
+  readonly routers: Array<{ name: string; reachable: boolean; routes: Array<{ node?: string; paused: boolean }> }>;
+}
+
+async function check(c: Cluster): Promise<CheckView | undefined> {
+  const r = await finished(tool(c, ['check', '--json']));
+  try {
+    return JSON.parse(r.stdout) as CheckView;
+  } catch {
+    return undefined;
+  }
+}
+
+// ── Faults ──────────────────────────────────────────────────────────────────────────────────
+interface Healing {
+  readonly frozen: number[][];
+  readonly others: Array<Promise<unknown>>;
+  readonly notes: string[];
+}
+
+async function inject(fault: Fault, c: Cluster, child: ResultPromise, primary: string, h: Healing): Promise<void> {
+  switch (fault) {
+    case 'none':
+    case 'closed-stdout':
+      return;
+    case 'kill-tool':
+      if (child.pid) signal(child.pid, 'SIGKILL');
+      return;
+    case 'interrupt-tool':
+      if (child.pid) signal(child.pid, 'SIGINT');
+      return;
+    case 'second-run': {
+      const second = finished(tool(c, ['switchover', '--yes', '--json']));
+      h.others.push(second.then((r) => h.notes.push(`second run exit ${r.exitCode ?? r.signal}`)));
+      return;
+    }
+    case 'pooler-reload': {
+      const p = c.inventory.poolers[0] as { admin?: ConnParams };
+      if (p.admin) await ask(p.admin, 'RELOAD');
+      return;
+    }
+    case 'stop-receiver': {
+      const replica = c.inventory.nodes.find((n) => n.name !== primary)!;
+      const pid = postmasterPid(c.manifest, replica.name);
+      const receiver =
+        pid === undefined ? undefined : childrenOf(pid).find((p) => commandLine(p).includes('walreceiver'));
+      if (receiver) {
+        signal(receiver, 'SIGSTOP');
+        h.frozen.push([receiver]);
+        h.others.push(sleep(1500).then(() => signal(receiver, 'SIGCONT')));
+      }
+      return;
+    }
+    case 'long-transaction': {
+      h.others.push(
+        ask(
+          conn(c, primary),
+          `BEGIN; INSERT INTO ${SOAK_TABLE} (id, client) VALUES (-${Date.now() % 1e9}, -1); SELECT pg_sleep(3); ROLLBACK`,
+          6000,
+        ),
+      );
+      return;
+    }
+  }
+}
+
+// ── One iteration ───────────────────────────────────────────────────────────────────────────
+async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sampler: Sampler): Promise<Iteration> {
+  const twoWritersBefore = sampler.twoWriters;
+  const before = await check(c);
+  const primary = before?.primary ?? '?';
+  const replicas = (before?.nodes ?? []).filter((n) => n.role === 'replica' && n.streaming).map((n) => n.name);
+  const target = replicas.length ? replicas[plan.pick % replicas.length] : undefined;
+  const tliBefore = primary === '?' ? undefined : await timelineOf(c, primary);
+  const h: Healing = { frozen: [], others: [], notes: [] };
+  const started = load.now();
+  const closed = plan.faults.includes('closed-stdout');
+  let child: ResultPromise;
+  switch (plan.operation) {
+    case 'switchover':
+      child = tool(c, ['switchover', ...(target ? ['-t', target] : []), '--yes', '--json'], closed);
+      break;
+    case 'failover-kill': {
+      const pid = postmasterPid(c.manifest, primary);
+      if (pid) signal(pid, 'SIGKILL');
+      child = tool(c, ['failover', '--yes', '--json'], closed);
+      break;
+    }
+    case 'failover-hang':
+      h.frozen.push(freezeNode(c.manifest, primary));
+      child = tool(c, ['failover', '--yes', '--json'], closed);
+      break;
+    case 'rolling-restart':
+      child = tool(c, ['rolling-restart', '--all', '--yes', '--json'], closed);
+      break;
+    case 'check':
+      child = tool(c, ['check', '--json'], closed);
+      break;
+  }
+  const faults = plan.faults.filter((f) => f !== 'none' && f !== 'closed-stdout');
+  const injected = (async () => {
+    await sleep(plan.atMs);
+    for (const fault of faults) await inject(fault, c, child, primary, h);
+  })();
+  const run = await finished(child);
+  await injected;
+  await Promise.all(h.others);
+  const ended = load.now();
+
+  // Heal: a hung server continues; a killed tool's guardian finishes or undoes its run.
+  for (const pids of h.frozen) thawNode(pids);
+  const settled = await settle(c, h.notes);
+  const after = await check(c);
+  const writers = await writableNodes(c);
+  const servingPrimary = after?.primary;
+  const pooled = (after?.routers ?? []).flatMap((r) => r.routes.map((route) => ({ ...route, reachable: r.reachable })));
+  const set = writers.length === 1 ? await checkSet(conn(c, writers[0]!), load.attempts) : undefined;
+  const tliAfter = servingPrimary ? await timelineOf(c, servingPrimary) : undefined;
+
+  const violations: string[] = [];
+  if (writers.length !== 1) violations.push(`${writers.length} writable nodes after settling (${writers.join(', ')})`);
+  if (pooled.some((r) => !r.reachable || r.paused || r.node !== servingPrimary))
+    violations.push(`a pooler does not send clients to ${servingPrimary}, unpaused: ${JSON.stringify(pooled)}`);
+  if (set?.lost.length)
+    violations.push(`${set.lost.length} acknowledged ids lost (e.g. ${set.lost.slice(0, 5).join(', ')})`);
+  if (set?.unexpected.length) violations.push(`${set.unexpected.length} ids present that were never attempted`);
+  if (tliBefore !== undefined && tliAfter !== undefined && tliAfter < tliBefore)
+    violations.push(`timeline went back: ${tliBefore} -> ${tliAfter}`);
+  if (!settled) violations.push('the cluster did not settle (check not ready after heal, rejoin and re-runs)');
+  if (sampler.twoWriters > twoWritersBefore)
+    violations.push(`${sampler.twoWriters - twoWritersBefore} samples with two writers through the poolers at once`);
+  violations.push(...exitCodeMismatch(plan, run, primary, target, servingPrimary, h.notes));
+
+  return {
+    seed: SEED,
+    iteration: i,
+    operation: plan.operation,
+    faults: plan.faults,
+    atMs: plan.atMs,
+    from: primary,
+    to: target,
+    exitCode: run.exitCode ?? null,
+    signal: run.signal ?? null,
+    primaryAfter: servingPrimary ?? null,
+    longestGapMs: Math.round(load.longestGapMs(started, ended)),
+    wallMs: Math.round(ended - started),
+    lost: set?.lost.length ?? null,
+    unexpected: set?.unexpected.length ?? null,
+    notes: h.notes,
+    violations,
+    verdict: violations.length ? 'FAILED' : 'ok',
+    replay: `npm run soak -- --seed ${SEED} --only ${i}`,
+  };
+}
+
+/**
+ * The exit code must say what the verified end state shows: 0 moved (or nothing to do), 3 and
+ * 4/6 left the primary where it was; 5/7/8 and a killed tool are judged by the state alone.
+ */
+function exitCodeMismatch(
+  plan: Plan,
+  run: ToolRun,
+  from: string,
+  to: string | undefined,
+  now: string | undefined,
+  notes: readonly string[],
+): string[] {
+  const code = run.exitCode;
+  if (code === undefined || plan.faults.includes('kill-tool')) return [];
+  const said = `${plan.operation} exit ${code}`;
+  if (plan.operation === 'check') return code === 0 || code === 3 ? [] : [`${said}: check on a healthy cluster`];
+  const secondMoved = notes.some((n) => n === 'second run exit 0');
+  if (code === 3 || code === 4 || code === 6) {
+    // Refused or rolled back: the primary stayed, unless a second run moved it meanwhile.
+    return now === from || secondMoved
+      ? []
+      : [`${said} (nothing changed / rolled back) but the primary is ${now}, was ${from}`];
+  }
+  if (
+    code === 0 &&
+    plan.operation === 'switchover' &&
+    to &&
+    now !== to &&
+    !secondMoved &&
+    !/NOTHING TO DO/.test(run.stderr)
+  )
+    return [`${said} (succeeded) but the primary is ${now}, not ${to}`];
+  if (code === 0 && plan.operation.startsWith('failover') && now === from)
+    return [`${said} (succeeded) but ${from} still serves`];
+  if (![0, 3, 4, 5, 6, 7, 8].includes(code)) return [`${said}: not an exit code the tool documents`];
+  return [];
+}
+
+/**
+ * Heal until `check` is ready: a node that does not stream is rejoined; a half-done run is
+ * closed by running the same kind of command again. Bounded: 90 s.
+ */
+async function settle(c: Cluster, notes: string[]): Promise<boolean> {
+  const deadline = performance.now() + 90_000;
+  let attempt = 0;
+  while (performance.now() < deadline) {
+    const view = await check(c);
+    if (view?.verdict === 'ready') return true;
+    attempt++;
+    if (view?.verdict === 'split-brain') {
+      // A hung primary came back after the failover fenced it at the poolers only: rejoin it.
+      const served = view.routers.flatMap((r) => r.routes.map((route) => route.node))[0];
+      for (const n of view.nodes.filter((x) => x.role === 'primary' && x.name !== served)) {
+        const r = await finished(tool(c, ['rejoin', n.name, '--yes', '--json']));
+        notes.push(`settle: rejoin ${n.name} (a second primary) exit ${r.exitCode ?? r.signal}`);
+      }
+    } else if (view?.primary) {
+      for (const n of view.nodes.filter((x) => x.name !== view.primary && !(x.role === 'replica' && x.streaming))) {
+        const r = await finished(tool(c, ['rejoin', n.name, '--yes', '--json']));
+        notes.push(`settle: rejoin ${n.name} exit ${r.exitCode ?? r.signal}`);
+      }
+      if (view.routers.some((r) => r.routes.some((route) => route.paused || route.node !== view.primary))) {
+        const r = await finished(tool(c, ['switchover', '--yes', '--json']));
+        notes.push(`settle: switchover (closes a half-done run) exit ${r.exitCode ?? r.signal}`);
+      }
+    } else if (view?.verdict === 'unreachable') {
+      // No primary answers: a failover interrupted before promotion left the cluster as it found
+      // it (its guardian undid the fence). What an operator does next: run it again.
+      const r = await finished(tool(c, ['failover', '--yes', '--json']));
+      notes.push(`settle: failover again (no primary answers) exit ${r.exitCode ?? r.signal}`);
+    } else if (attempt > 3) {
+      notes.push(`settle: check says ${view?.verdict ?? 'nothing'}`);
+    }
+    await sleep(attempt < 3 ? 1000 : 3000);
+  }
+  return false;
+}
+
+// ── Main ────────────────────────────────────────────────────────────────────────────────────
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const history = join(OUT, 'history.jsonl');
+  writeFileSync(history, '');
+  const parent = await mkdtemp(join(tmpdir(), 'pgh-soak-'));
+  await chmod(parent, 0o711);
+  const dir = join(parent, 'sb');
+  const started = Date.now();
+  const { manifest } = await sandboxUp({ dir, replicas: 2, poolers: 2 });
+  const c: Cluster = { manifest, inventory: await loadInventory(manifest.inventoryFile), dir };
+  const apps = c.inventory.poolers.map((p) => p.app!);
+  await SoakWorkload.prepare(apps[0]!);
+  const load = new SoakWorkload(apps);
+  const sampler = new Sampler(c);
+  const iterations: Iteration[] = [];
+  load.start();
+  sampler.start();
+  try {
+    const only = flags.only === undefined ? undefined : Number(flags.only);
+    for (let i = only ?? 0; only === undefined ? Date.now() - started < DURATION_MS : i === only; i++) {
+      const plan = planOf(i);
+      const it = await iterate(c, i, plan, load, sampler);
+      iterations.push(it);
+      appendFileSync(history, `${JSON.stringify(it)}\n`);
+      process.stdout.write(
+        `${String(i).padStart(4)} ${it.operation.padEnd(15)} ${it.faults.join('+').padEnd(28)} exit ${String(it.exitCode ?? it.signal).padEnd(7)} gap ${String(it.longestGapMs).padStart(5)} ms  ${it.verdict}${it.violations.length ? `: ${it.violations.join('; ')}` : ''}\n`,
+      );
+    }
+  } finally {
+    await sampler.stop();
+    await load.stop();
+  }
+  const writers = await writableNodes(c);
+  const final = writers.length === 1 ? await checkSet(conn(c, writers[0]!), load.attempts) : undefined;
+  const result = writeSummary(OUT, {
+    seed: SEED,
+    durationMs: Date.now() - started,
+    iterations,
+    counts: load.counts(),
+    samples: sampler.samples,
+    twoWriterSamples: sampler.twoWriters,
+    inconclusiveSamples: sampler.inconclusive,
+    finalLost: final?.lost.length ?? null,
+    finalUnexpected: final?.unexpected.length ?? null,
+    command: `npm run soak -- --seed ${SEED} --duration ${flags.duration}`,
+  });
+  process.stdout.write(`\n${result.headline}\nhistory: ${history}\nsummary: ${join(OUT, 'summary.md')}\n`);
+  if (!flags.keep) {
+    await sandboxDown(dir).catch(() => undefined);
+    await rm(parent, { recursive: true, force: true });
+  } else process.stdout.write(`sandbox kept at ${dir}\n`);
+  process.exitCode = result.ok ? 0 : 1;
+}
+
+await main();
