@@ -356,6 +356,8 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
   await injected;
   await Promise.all(h.others);
   const ended = load.now();
+  // The exit code is judged against what the run left, before anything heals it.
+  const writersAfterRun = await writableNodes(c);
 
   // Heal: a hung server continues; a killed tool's guardian finishes or undoes its run.
   for (const pids of h.frozen) thawNode(pids);
@@ -379,7 +381,7 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
   if (!settled) violations.push('the cluster did not settle (check not ready after heal, rejoin and re-runs)');
   if (sampler.twoWriters > twoWritersBefore)
     violations.push(`${sampler.twoWriters - twoWritersBefore} samples with two writers through the poolers at once`);
-  violations.push(...exitCodeMismatch(plan, run, primary, target, servingPrimary, h.notes));
+  violations.push(...exitCodeMismatch(plan, run, primary, target, writersAfterRun, h.notes));
 
   return {
     seed: SEED,
@@ -404,39 +406,34 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
 }
 
 /**
- * The exit code must say what the verified end state shows: 0 moved (or nothing to do), 3 and
- * 4/6 left the primary where it was; 5/7/8 and a killed tool are judged by the state alone.
+ * The exit code must say what the run left (observed before healing): 0 moved the primary (or
+ * had nothing to do), 3 and 4/6 left no other node writable; 5/7/8 and a killed tool are judged
+ * by the state alone (the invariants after settling).
  */
 function exitCodeMismatch(
   plan: Plan,
   run: ToolRun,
   from: string,
   to: string | undefined,
-  now: string | undefined,
+  writers: readonly string[],
   notes: readonly string[],
 ): string[] {
   const code = run.exitCode;
   if (code === undefined || plan.faults.includes('kill-tool')) return [];
   const said = `${plan.operation} exit ${code}`;
+  const seen = `writable now: ${writers.join(', ') || 'none'}`;
   if (plan.operation === 'check') return code === 0 || code === 3 ? [] : [`${said}: check on a healthy cluster`];
   const secondMoved = notes.some((n) => n === 'second run exit 0');
   if (code === 3 || code === 4 || code === 6) {
-    // Refused or rolled back: the primary stayed, unless a second run moved it meanwhile.
-    return now === from || secondMoved
+    // Refused or rolled back: no node but the old primary took writes (unless a second run moved it).
+    return writers.every((w) => w === from) || secondMoved
       ? []
-      : [`${said} (nothing changed / rolled back) but the primary is ${now}, was ${from}`];
+      : [`${said} (nothing changed / rolled back); ${seen}, was ${from}`];
   }
-  if (
-    code === 0 &&
-    plan.operation === 'switchover' &&
-    to &&
-    now !== to &&
-    !secondMoved &&
-    !/NOTHING TO DO/.test(run.stderr)
-  )
-    return [`${said} (succeeded) but the primary is ${now}, not ${to}`];
-  if (code === 0 && plan.operation.startsWith('failover') && now === from)
-    return [`${said} (succeeded) but ${from} still serves`];
+  if (code === 0 && plan.operation === 'switchover' && to && !secondMoved && !/NOTHING TO DO/.test(run.stderr))
+    return writers.length === 1 && writers[0] === to ? [] : [`${said} (succeeded) to ${to}; ${seen}`];
+  if (code === 0 && plan.operation.startsWith('failover'))
+    return writers.length === 1 && writers[0] !== from ? [] : [`${said} (succeeded) from ${from}; ${seen}`];
   if (![0, 3, 4, 5, 6, 7, 8].includes(code)) return [`${said}: not an exit code the tool documents`];
   return [];
 }
