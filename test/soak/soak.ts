@@ -92,6 +92,8 @@ interface Cluster {
   readonly manifest: SandboxManifest;
   readonly inventory: Inventory;
   readonly dir: string;
+  /** The ready check the last iteration settled on. */
+  lastSeen?: CheckView;
 }
 
 const conn = (c: Cluster, node: string, dbname = 'appdb'): ConnParams => ({
@@ -317,7 +319,8 @@ async function inject(fault: Fault, c: Cluster, child: ResultPromise, primary: s
 // ── One iteration ───────────────────────────────────────────────────────────────────────────
 async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sampler: Sampler): Promise<Iteration> {
   const twoWritersBefore = sampler.twoWriters;
-  const before = await check(c);
+  // What the last iteration settled on (a check costs a CLI start-up: asked once per iteration).
+  const before = c.lastSeen ?? (await check(c));
   const primary = before?.primary ?? '?';
   const replicas = (before?.nodes ?? []).filter((n) => n.role === 'replica' && n.streaming).map((n) => n.name);
   const target = replicas.length ? replicas[plan.pick % replicas.length] : undefined;
@@ -362,7 +365,8 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
   // Heal: a hung server continues; a killed tool's guardian finishes or undoes its run.
   for (const pids of h.frozen) thawNode(pids);
   const settled = await settle(c, h.notes);
-  const after = await check(c);
+  const after = settled ?? (await check(c));
+  c.lastSeen = settled;
   const writers = await writableNodes(c);
   const servingPrimary = after?.primary;
   const pooled = (after?.routers ?? []).flatMap((r) => r.routes.map((route) => ({ ...route, reachable: r.reachable })));
@@ -442,12 +446,12 @@ function exitCodeMismatch(
  * Heal until `check` is ready: a node that does not stream is rejoined; a half-done run is
  * closed by running the same kind of command again. Bounded: 90 s.
  */
-async function settle(c: Cluster, notes: string[]): Promise<boolean> {
+async function settle(c: Cluster, notes: string[]): Promise<CheckView | undefined> {
   const deadline = performance.now() + 90_000;
   let attempt = 0;
   while (performance.now() < deadline) {
     const view = await check(c);
-    if (view?.verdict === 'ready') return true;
+    if (view?.verdict === 'ready') return view;
     attempt++;
     if (view?.verdict === 'split-brain') {
       // A hung primary came back after the failover fenced it at the poolers only: rejoin it.
@@ -475,7 +479,7 @@ async function settle(c: Cluster, notes: string[]): Promise<boolean> {
     }
     await sleep(attempt < 3 ? 1000 : 3000);
   }
-  return false;
+  return undefined;
 }
 
 // ── Main ────────────────────────────────────────────────────────────────────────────────────
