@@ -9,6 +9,15 @@ import type { DownFlags, SandboxStatusFlags, UpFlags } from './sandbox-command.j
 import type { StatusFlags } from './status-command.js';
 import type { PrepareFlags } from './upgrade-command.js';
 
+/** --router, the same for the sandbox and the demo. */
+const routerOption = (): Option =>
+  new Option(
+    '--router <router>',
+    'what sends clients to the primary: pgbouncer, or haproxy (TCP mode, switched over its runtime API)',
+  )
+    .choices(['pgbouncer', 'haproxy'])
+    .default('pgbouncer');
+
 /** -i/--inventory, the same on every command that reads one. */
 const withInventory = (command: Command, description = 'inventory YAML file'): Command =>
   command.requiredOption('-i, --inventory <file>', description);
@@ -41,14 +50,7 @@ export function registerCommands(program: Command): void {
         .default('plain'),
     )
     .option('--tls', 'servers get certificates from a throwaway CA; the inventory uses sslmode=verify-full')
-    .addOption(
-      new Option(
-        '--router <router>',
-        'what sends clients to the primary: pgbouncer, or haproxy (TCP mode, switched over its runtime API)',
-      )
-        .choices(['pgbouncer', 'haproxy'])
-        .default('pgbouncer'),
-    )
+    .addOption(routerOption())
     .addOption(
       new Option(
         '--replication-auth <auth>',
@@ -196,14 +198,7 @@ export function registerCommands(program: Command): void {
     .description('a real switchover on a throwaway sandbox: load, promote, check no row was lost, tear down')
     .option('--dir <dir>', 'sandbox directory (default: a new temporary directory)')
     .option('--keep', 'leave the sandbox running afterwards')
-    .addOption(
-      new Option(
-        '--router <router>',
-        'what sends clients to the primary: pgbouncer, or haproxy (TCP mode, switched over its runtime API)',
-      )
-        .choices(['pgbouncer', 'haproxy'])
-        .default('pgbouncer'),
-    )
+    .addOption(routerOption())
     .addOption(new Option('--json', 'JSON events').hideHelp())
     .action(async (opts: DemoFlags) => (await import('./demo-command.js')).demoCommand(opts));
 }
