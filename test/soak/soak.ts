@@ -6,6 +6,7 @@
  *
  *   npm run soak -- --seed 42 --duration 60m
  *   npm run soak -- --seed 42 --duration 2m --out soak-results/ci     (CI: a short one, fixed seed)
+ *   npm run soak -- --seed 42 --duration 10m --router haproxy         (through HAProxy instead)
  *
  * Writes history.jsonl (one line per iteration), summary.md and chart.svg to --out; exits 1 when
  * any invariant was broken, naming the iteration and the command that replays it.
@@ -36,8 +37,11 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     only: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    router: { type: 'string', default: 'pgbouncer' },
   },
 });
+const ROUTER = flags.router === 'haproxy' ? 'haproxy' : 'pgbouncer';
+if (flags.router !== ROUTER) throw new Error(`--router: expected pgbouncer or haproxy, got ${flags.router}`);
 const SEED = flags.seed === undefined ? Date.now() % 1_000_000 : Number(flags.seed);
 if (!Number.isInteger(SEED)) throw new Error(`--seed: expected an integer, got ${flags.seed}`);
 const DURATION_MS = parseDuration(String(flags.duration)) ?? 0;
@@ -491,7 +495,8 @@ async function main(): Promise<void> {
   await chmod(parent, 0o711);
   const dir = join(parent, 'sb');
   const started = Date.now();
-  const { manifest } = await sandboxUp({ dir, replicas: 2, poolers: 2 });
+  // Two PgBouncers (as behind a load balancer), or one HAProxy in TCP mode.
+  const { manifest } = await sandboxUp({ dir, replicas: 2, poolers: ROUTER === 'haproxy' ? 1 : 2, router: ROUTER });
   const c: Cluster = { manifest, inventory: await loadInventory(manifest.inventoryFile), dir };
   const apps = c.inventory.poolers.map((p) => p.app!);
   await SoakWorkload.prepare(apps[0]!);
@@ -527,7 +532,7 @@ async function main(): Promise<void> {
     inconclusiveSamples: sampler.inconclusive,
     finalLost: final?.lost.length ?? null,
     finalUnexpected: final?.unexpected.length ?? null,
-    command: `npm run soak -- --seed ${SEED} --duration ${flags.duration}`,
+    command: `npm run soak -- --seed ${SEED} --duration ${flags.duration}${ROUTER === 'haproxy' ? ' --router haproxy' : ''}`,
   });
   process.stdout.write(`\n${result.headline}\nhistory: ${history}\nsummary: ${join(OUT, 'summary.md')}\n`);
   if (!flags.keep) {
