@@ -27,6 +27,40 @@ function finished(): boolean {
   return existsSync(orders.journalFile) && readFileSync(orders.journalFile, 'utf8').includes('"event":"report"');
 }
 
+/**
+ * A failover undone before promotion leaves the cluster as it was found: its primary down or
+ * hung, nobody writable. The operator confirmed this failover and the tool died, not the
+ * operator's mind: so the guardian runs it again, from a fresh observation and with every check
+ * (witnesses, the loss limit), as the operator would. (Ctrl-C never gets here: the tool itself
+ * rolls back and reports, and its guardian is dismissed.)
+ */
+async function failoverAgain(
+  journal: Journal,
+  runProcedure: typeof import('./run-procedure.js').runProcedure,
+  procedure: Awaited<ReturnType<ReturnType<typeof import('../procedures/catalog.js').procedureEntry>['load']>>,
+): Promise<void> {
+  journal.write('guardian-failover-again', { guardianPid: process.pid });
+  try {
+    const again = await runProcedure({
+      procedure,
+      inventoryFile: orders.inventoryFile,
+      playbookFile: orders.playbookFile,
+      flags: orders.flags,
+      dryRun: false,
+      journalDir: orders.journalDir,
+      signal: new AbortController().signal,
+      emit: () => undefined,
+      confirm: async () => true,
+    });
+    journal.write('guardian-failover-again-end', {
+      outcome: again.kind === 'ran' ? again.report.outcome : again.kind,
+      runId: again.kind === 'ran' ? again.report.runId : undefined,
+    });
+  } catch (error) {
+    journal.write('guardian-failover-again-failed', { error: (error as Error).message });
+  }
+}
+
 async function recover(): Promise<void> {
   const runId = /([^/]+)\.jsonl$/.exec(orders.journalFile)?.[1] ?? 'unknown';
   const journal = new Journal(dirname(orders.journalFile), runId);
@@ -56,6 +90,10 @@ async function recover(): Promise<void> {
         outcome,
         runId: result.kind === 'ran' ? result.report.runId : undefined,
       });
+      if (result.kind === 'ran' && result.report.outcome === 'rolled-back' && orders.procedure === 'failover') {
+        await failoverAgain(journal, runProcedure, procedure);
+        return;
+      }
       if (result.kind !== 'ran' || result.report.outcome !== 'undo-failed') return;
     } catch (error) {
       journal.write('guardian-recovery-failed', { attempt, error: (error as Error).message });
