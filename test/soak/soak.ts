@@ -403,6 +403,7 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
     signal: run.signal ?? null,
     primaryAfter: servingPrimary ?? null,
     longestGapMs: Math.round(load.longestGapMs(started, ended)),
+    clientErrors: load.errorsBetween(started, ended),
     wallMs: Math.round(ended - started),
     lost: set?.lost.length ?? null,
     unexpected: set?.unexpected.length ?? null,

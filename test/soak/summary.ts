@@ -14,6 +14,8 @@ export interface Iteration {
   readonly signal: string | null;
   readonly primaryAfter: string | null;
   readonly longestGapMs: number;
+  /** Client attempts during the command that were not acknowledged (failed or indeterminate). */
+  readonly clientErrors?: number;
   readonly wallMs: number;
   readonly lost: number | null;
   readonly unexpected: number | null;
@@ -66,16 +68,17 @@ export function writeSummary(dir: string, r: SoakResult): { ok: boolean; headlin
     '',
     `Longest client gap per handover: median ${pct(50)} ms, p95 ${pct(95)} ms, max ${pct(100)} ms (clients write through two PgBouncers; a failover's gap includes its detection).`,
     '',
-    '| operation | runs | exit codes |',
-    '| --- | ---: | --- |',
-    ...tally(r.iterations.map((i) => i.operation)).map(
-      ([op, n]) =>
-        `| ${op} | ${n} | ${tally(
-          r.iterations.filter((i) => i.operation === op).map((i) => String(i.exitCode ?? i.signal)),
-        )
-          .map(([c, k]) => `${c}×${k}`)
-          .join(', ')} |`,
-    ),
+    '| operation | runs | exit codes | client errors during them (fault none / any) |',
+    '| --- | ---: | --- | --- |',
+    ...tally(r.iterations.map((i) => i.operation)).map(([op, n]) => {
+      const of = r.iterations.filter((i) => i.operation === op);
+      const errors = (list: readonly Iteration[]) => list.reduce((sum, i) => sum + (i.clientErrors ?? 0), 0);
+      const clean = of.filter((i) => i.faults.join() === 'none');
+      const codes = tally(of.map((i) => String(i.exitCode ?? i.signal)))
+        .map(([c, k]) => `${c}×${k}`)
+        .join(', ');
+      return `| ${op} | ${n} | ${codes} | ${errors(clean)} / ${errors(of)} |`;
+    }),
     '',
     '| fault → verdict | iterations |',
     '| --- | ---: |',

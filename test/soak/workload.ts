@@ -86,6 +86,14 @@ export class SoakWorkload {
     return longest;
   }
 
+  /** Attempts sent within [from, to] that were not acknowledged (failed or indeterminate). */
+  errorsBetween(from: number, to: number): number {
+    let n = 0;
+    for (const a of this.attempts.values())
+      if (a.sentAt >= from && a.sentAt <= to && a.outcome && a.outcome !== 'acknowledged') n++;
+    return n;
+  }
+
   counts(): Record<Outcome | 'pending', number> {
     const counts = { acknowledged: 0, failed: 0, indeterminate: 0, pending: 0 };
     for (const a of this.attempts.values()) counts[a.outcome ?? 'pending']++;
