@@ -73,14 +73,19 @@ export class SoakWorkload {
 
   /** The longest stretch without an acknowledged commit, over all clients, within [from, to]. */
   longestGapMs(from: number, to: number): number {
+    // Linear in the attempts: an hour's soak makes hundreds of thousands of them.
     const byClient = new Map<number, number[]>();
     for (const a of this.attempts.values()) {
-      if (a.outcome !== 'acknowledged' || a.doneAt === undefined) continue;
-      byClient.set(a.client, [...(byClient.get(a.client) ?? []), a.doneAt]);
+      if (a.outcome !== 'acknowledged' || a.doneAt === undefined || a.doneAt <= from || a.doneAt >= to) continue;
+      const times = byClient.get(a.client);
+      if (times) times.push(a.doneAt);
+      else byClient.set(a.client, [a.doneAt]);
     }
     let longest = 0;
+    // A client with no acknowledged commit in the window waited all of it.
+    for (let client = 0; client < this.clients; client++) if (!byClient.has(client)) byClient.set(client, []);
     for (const times of byClient.values()) {
-      const inside = [from, ...times.filter((t) => t > from && t < to).sort((x, y) => x - y), to];
+      const inside = [from, ...times.sort((x, y) => x - y), to];
       for (let i = 1; i < inside.length; i++) longest = Math.max(longest, inside[i]! - inside[i - 1]!);
     }
     return longest;
