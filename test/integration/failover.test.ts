@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { cli, reportOf, type CliResult } from './support/cli.js';
 import { journalDir, journalEvents, stepStarted } from './support/faults.js';
-import { appConn, nodeConn, observe, sql, topology } from './support/cluster.js';
+import { appConn, nodeConn, observe, pauseBudgetMs, sql, topology } from './support/cluster.js';
 import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
 
 const on = (sandbox: SandboxFixture, node: string, text: string) => sql(nodeConn(sandbox, node, 'postgres'), text);
@@ -110,7 +110,8 @@ describe('failover: the primary is dead or hung', () => {
     );
     expect(seen.commitsAfterEnd).toBeGreaterThan(50);
     expect(seen.errorsAfterEnd).toBe(0);
-    expect(seen.firstCommitMs).toBeLessThan(5000);
+    // How soon is the benchmark's figure; the promise is the playbook's pause budget.
+    expect(seen.firstCommitMs).toBeLessThan(await pauseBudgetMs('failover'));
     const [row] = await sql(appConn(sandbox), 'SELECT inet_server_port() AS port, pg_is_in_recovery() AS r');
     expect(row).toEqual({ port: sandbox.manifest.nodes[2]!.port, r: false });
     // The paused replica follows the new primary once it replays again, or after a rejoin when it was ahead.
@@ -130,7 +131,7 @@ describe('failover: the primary is dead or hung', () => {
     }
   });
 
-  test('hung primary (every process stopped): done within the detection timeout plus about a second; back, it never gets a pooled client', async ({
+  test('hung primary (every process stopped): clients back within the pause budget; back, it never gets a pooled client', async ({
     sandbox,
   }) => {
     const frozen: number[] = [];
@@ -146,7 +147,8 @@ describe('failover: the primary is dead or hung', () => {
       process.stderr.write(
         `hung primary: first commit ${Math.round(seen.firstCommitMs)} ms after the command started (detection timeout 2 s)\n`,
       );
-      expect(seen.firstCommitMs).toBeLessThan(2000 + 1500);
+      // How soon is the benchmark's figure (npm run bench:failover); the promise is the pause budget.
+      expect(seen.firstCommitMs).toBeLessThan(await pauseBudgetMs('failover'));
       expect(seen.errorsAfterEnd).toBe(0);
     } finally {
       thawNode(frozen);

@@ -17,7 +17,10 @@ export interface Iteration {
   /** Client attempts during the command that were not acknowledged (failed or indeterminate). */
   readonly clientErrors?: number;
   readonly wallMs: number;
+  /** Acknowledged ids this iteration found missing for the first time. */
   readonly lost: number | null;
+  /** Of those, lost by a failover of a dead or hung primary (asynchronous replication: allowed, and said). */
+  readonly lostAllowed?: number;
   readonly unexpected: number | null;
   readonly notes: readonly string[];
   readonly violations: readonly string[];
@@ -34,7 +37,9 @@ export interface SoakResult {
   readonly twoWriterSamples: number;
   /** Samples where the poolers named two writable servers, one answer held by a pause (not simultaneous). */
   readonly inconclusiveSamples: number;
+  /** Acknowledged ids missing at the end, not counting those lost to failovers. */
   readonly finalLost: number | null;
+  readonly lostToFailovers: number;
   readonly finalUnexpected: number | null;
   readonly command: string;
 }
@@ -46,7 +51,7 @@ export function writeSummary(dir: string, r: SoakResult): { ok: boolean; headlin
   const failed = r.iterations.filter((i) => i.verdict === 'FAILED');
   const handovers = r.iterations.filter((i) => i.operation !== 'check').length;
   const ok = failed.length === 0 && r.twoWriterSamples === 0 && r.finalLost === 0 && r.finalUnexpected === 0;
-  const headline = `soak seed ${r.seed}: ${r.iterations.length} operations (${handovers} handovers) in ${Math.round(r.durationMs / 60_000)} min; ${r.counts.acknowledged} acknowledged ids, ${r.finalLost ?? '?'} lost, ${r.finalUnexpected ?? '?'} unexpected; ${r.twoWriterSamples} of ${r.samples} samples with two writers through the poolers at once (${r.inconclusiveSamples} inconclusive: one answer held by a pause); ${failed.length} iterations failed`;
+  const headline = `soak seed ${r.seed}: ${r.iterations.length} operations (${handovers} handovers) in ${Math.round(r.durationMs / 60_000)} min; ${r.counts.acknowledged} acknowledged ids, ${r.finalLost ?? '?'} lost (and ${r.lostToFailovers} lost by failovers of a killed or hung primary, asynchronous replication), ${r.finalUnexpected ?? '?'} unexpected; ${r.twoWriterSamples} of ${r.samples} samples with two writers through the poolers at once (${r.inconclusiveSamples} inconclusive: one answer held by a pause); ${failed.length} iterations failed`;
   const gaps = r.iterations
     .filter((i) => i.operation !== 'check')
     .map((i) => i.longestGapMs)

@@ -37,6 +37,10 @@ const inFlight = (message: string): boolean =>
 
 export class SoakWorkload {
   readonly attempts = new Map<number, Attempt>();
+  /** Acknowledged ids found missing so far (each reported once, by the iteration that lost it). */
+  readonly knownLost = new Set<number>();
+  /** Of those, the ones a failover of a dead or hung primary lost (asynchronous replication). */
+  readonly lostToFailovers: number[] = [];
   private nextId = 1;
   private stopping = false;
   private runners: Promise<void>[] = [];
