@@ -9,6 +9,8 @@ import { sleep } from '../util/time.js';
 import type { GuardianOrders } from './guardian.js';
 import { Journal } from './journal.js';
 
+type RunAsOrdered = (how: { onlyRecover: boolean }) => ReturnType<typeof import('./run-procedure.js').runProcedure>;
+
 const POLL_MS = 50;
 const ATTEMPTS = 5;
 
@@ -34,24 +36,10 @@ function finished(): boolean {
  * (witnesses, the loss limit), as the operator would. (Ctrl-C never gets here: the tool itself
  * rolls back and reports, and its guardian is dismissed.)
  */
-async function failoverAgain(
-  journal: Journal,
-  runProcedure: typeof import('./run-procedure.js').runProcedure,
-  procedure: Awaited<ReturnType<ReturnType<typeof import('../procedures/catalog.js').procedureEntry>['load']>>,
-): Promise<void> {
+async function failoverAgain(journal: Journal, run: RunAsOrdered): Promise<void> {
   journal.write('guardian-failover-again', { guardianPid: process.pid });
   try {
-    const again = await runProcedure({
-      procedure,
-      inventoryFile: orders.inventoryFile,
-      playbookFile: orders.playbookFile,
-      flags: orders.flags,
-      dryRun: false,
-      journalDir: orders.journalDir,
-      signal: new AbortController().signal,
-      emit: () => undefined,
-      confirm: async () => true,
-    });
+    const again = await run({ onlyRecover: false });
     journal.write('guardian-failover-again-end', {
       outcome: again.kind === 'ran' ? again.report.outcome : again.kind,
       runId: again.kind === 'ran' ? again.report.runId : undefined,
@@ -70,20 +58,23 @@ async function recover(): Promise<void> {
     import('../procedures/catalog.js'),
   ]);
   const procedure = await procedureEntry(orders.procedure).load();
+  // The run the tool was doing, as its orders say, confirmed: only recovering it, or (a failover) again.
+  const run: RunAsOrdered = ({ onlyRecover }) =>
+    runProcedure({
+      procedure,
+      inventoryFile: orders.inventoryFile,
+      playbookFile: orders.playbookFile,
+      flags: orders.flags,
+      dryRun: false,
+      journalDir: orders.journalDir,
+      signal: new AbortController().signal,
+      emit: () => undefined,
+      confirm: async () => true,
+      onlyRecover,
+    });
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
-      const result = await runProcedure({
-        procedure,
-        inventoryFile: orders.inventoryFile,
-        playbookFile: orders.playbookFile,
-        flags: orders.flags,
-        dryRun: false,
-        journalDir: orders.journalDir,
-        signal: new AbortController().signal,
-        emit: () => undefined,
-        confirm: async () => true,
-        onlyRecover: true,
-      });
+      const result = await run({ onlyRecover: true });
       const outcome = result.kind === 'ran' ? result.report.outcome : result.kind;
       journal.write('guardian-recovery-end', {
         attempt,
@@ -91,7 +82,7 @@ async function recover(): Promise<void> {
         runId: result.kind === 'ran' ? result.report.runId : undefined,
       });
       if (result.kind === 'ran' && result.report.outcome === 'rolled-back' && orders.procedure === 'failover') {
-        await failoverAgain(journal, runProcedure, procedure);
+        await failoverAgain(journal, run);
         return;
       }
       if (result.kind !== 'ran' || result.report.outcome !== 'undo-failed') return;
