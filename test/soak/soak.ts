@@ -21,7 +21,14 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { ConnParams, Inventory } from '../../src/inventory/model.js';
-import { freezeNode, postmasterPid, thawNode } from '../../src/sandbox/control.js';
+import {
+  freezeNode,
+  pgbouncerPid,
+  postmasterPid,
+  startNode,
+  startPgBouncer,
+  thawNode,
+} from '../../src/sandbox/control.js';
 import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import type { SandboxManifest } from '../../src/sandbox/manifest.js';
@@ -36,8 +43,12 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '10m' },
     out: { type: 'string' },
     only: { type: 'string' },
+    /** Stop after this iteration (a replay of a whole history up to a failure: its state included). */
+    until: { type: 'string' },
     keep: { type: 'boolean', default: false },
     router: { type: 'string', default: 'pgbouncer' },
+    /** Only these faults (comma-separated), to study one: the schedule's others become 'none'. */
+    faults: { type: 'string' },
   },
 });
 const ROUTER = flags.router === 'haproxy' ? 'haproxy' : 'pgbouncer';
@@ -48,6 +59,7 @@ const DURATION_MS = parseDuration(String(flags.duration)) ?? 0;
 if (!DURATION_MS) throw new Error(`--duration: expected a duration such as 60m, got ${flags.duration}`);
 const OUT = resolve(flags.out ?? join('soak-results', String(SEED)));
 const BIN = resolve('bin/pg-handover.js');
+const REPLAY_FLAGS = `${flags.faults ? ` --faults ${flags.faults}` : ''}${ROUTER === 'haproxy' ? ' --router haproxy' : ''}`;
 
 // ── The schedule ────────────────────────────────────────────────────────────────────────────
 const FAULTS = [
@@ -59,6 +71,9 @@ const FAULTS = [
   'pooler-reload',
   'stop-receiver',
   'long-transaction',
+  'kill-pooler',
+  'stop-pooler',
+  'kill-replica',
 ] as const;
 type Operation = 'switchover' | 'failover-kill' | 'failover-hang' | 'rolling-restart' | 'check';
 type Fault = (typeof FAULTS)[number];
@@ -89,7 +104,17 @@ const planArb: fc.Arbitrary<Plan> = fc.record({
   atMs: fc.integer({ min: 0, max: 1200 }),
 });
 /** Iteration i's plan: the same for the same seed, whatever ran before it. */
-const planOf = (i: number): Plan => fc.sample(planArb, { seed: SEED * 100_003 + i, numRuns: 1 })[0]!;
+const ONLY_FAULTS = flags.faults?.split(',');
+for (const f of ONLY_FAULTS ?? [])
+  if (!(FAULTS as readonly string[]).includes(f))
+    throw new Error(`--faults: unknown fault ${f}; known: ${FAULTS.join(', ')}`);
+const planOf = (i: number): Plan => {
+  const plan = fc.sample(planArb, { seed: SEED * 100_003 + i, numRuns: 1 })[0]!;
+  if (!ONLY_FAULTS) return plan;
+  // Studying some faults: each iteration gets one of them (chosen by the seed), none of the others.
+  const fault = ONLY_FAULTS[(plan.pick + i) % ONLY_FAULTS.length] as Fault;
+  return { ...plan, faults: [fault] };
+};
 
 // ── The cluster ─────────────────────────────────────────────────────────────────────────────
 interface Cluster {
@@ -241,6 +266,42 @@ function tool(c: Cluster, args: readonly string[], closedStdout = false): Result
   return child;
 }
 
+/** What the tool said of its run (--json): a closed record's message, a report's outcome and error, a refusal's failing checks. */
+function reasonOf(r: ToolRun): string | undefined {
+  const events = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as {
+          event?: string;
+          message?: string;
+          report?: { mode?: string; outcome?: string; error?: string; recovers?: string };
+          checks?: Array<{ verdict?: string; id?: string; message?: string }>;
+        };
+      } catch {
+        return {};
+      }
+    });
+  const done = events.find((e) => e.event === 'done');
+  if (done) return `done: ${done.message}`;
+  const report = events.find((e) => e.event === 'report')?.report;
+  if (report) return `${report.mode} ${report.outcome}${report.error ? `: ${report.error}` : ''}`;
+  const failing = events
+    .flatMap((e) => e.checks ?? [])
+    .filter((c) => c.verdict === 'fail')
+    .map((c) => `${c.id}: ${c.message}`);
+  if (failing.length) return failing.join(' | ');
+  return r.stderr.trim().split('\n').filter(Boolean).at(-1);
+}
+
+/** " exit N", and unless it succeeded the tool's reason. */
+const said = (r: ToolRun): string => {
+  const code = r.exitCode ?? r.signal;
+  const reason = code === 0 ? undefined : reasonOf(r)?.slice(0, 300);
+  return ` exit ${code}${reason ? `: ${reason}` : ''}`;
+};
+
 const finished = async (child: ResultPromise): Promise<ToolRun> => {
   const r = await child;
   return {
@@ -270,11 +331,22 @@ async function check(c: Cluster): Promise<CheckView | undefined> {
 // ── Faults ──────────────────────────────────────────────────────────────────────────────────
 interface Healing {
   readonly frozen: number[][];
+  /** Processes a fault killed, started again before settling. */
+  readonly restart: Array<() => Promise<void>>;
+  /** When a replica was killed (performance.now()). */
+  killedAt?: number;
   readonly others: Array<Promise<unknown>>;
   readonly notes: string[];
 }
 
-async function inject(fault: Fault, c: Cluster, child: ResultPromise, primary: string, h: Healing): Promise<void> {
+async function inject(
+  fault: Fault,
+  plan: Plan,
+  c: Cluster,
+  child: ResultPromise,
+  primary: string,
+  h: Healing,
+): Promise<void> {
   switch (fault) {
     case 'none':
     case 'closed-stdout':
@@ -296,7 +368,8 @@ async function inject(fault: Fault, c: Cluster, child: ResultPromise, primary: s
       return;
     }
     case 'stop-receiver': {
-      const replica = c.inventory.nodes.find((n) => n.name !== primary)!;
+      const replicas = c.inventory.nodes.filter((n) => n.name !== primary);
+      const replica = replicas[(plan.pick >> 1) % replicas.length]!;
       const pid = postmasterPid(c.manifest, replica.name);
       const receiver =
         pid === undefined ? undefined : childrenOf(pid).find((p) => commandLine(p).includes('walreceiver'));
@@ -305,6 +378,37 @@ async function inject(fault: Fault, c: Cluster, child: ResultPromise, primary: s
         h.frozen.push([receiver]);
         h.others.push(sleep(1500).then(() => signal(receiver, 'SIGCONT')));
       }
+      return;
+    }
+    case 'kill-pooler':
+    case 'stop-pooler': {
+      // One of the poolers (a crash, or a host that stalls): its clients fail or wait; the run
+      // must refuse, roll back, or finish, and never leave two writers.
+      const name = c.manifest.poolers[plan.pick % c.manifest.poolers.length]?.name;
+      if (ROUTER === 'haproxy' || !name) return;
+      const pid = pgbouncerPid(c.manifest, name);
+      if (pid === undefined) return;
+      if (fault === 'kill-pooler') {
+        signal(pid, 'SIGKILL');
+        h.restart.push(() => startPgBouncer(c.manifest, name));
+      } else {
+        signal(pid, 'SIGSTOP');
+        h.frozen.push([pid]);
+        h.others.push(sleep(1500).then(() => signal(pid, 'SIGCONT')));
+      }
+      h.notes.push(`${fault} ${name}`);
+      return;
+    }
+    case 'kill-replica': {
+      // A replica's postmaster dies (maybe the switchover's target): started again when healing.
+      const replicas = c.inventory.nodes.filter((n) => n.name !== primary);
+      const replica = replicas[(plan.pick >> 1) % replicas.length]!;
+      const pid = postmasterPid(c.manifest, replica.name);
+      if (pid === undefined) return;
+      signal(pid, 'SIGKILL');
+      h.killedAt = performance.now();
+      h.restart.push(() => restartNode(c, replica.name));
+      h.notes.push(`kill-replica ${replica.name}`);
       return;
     }
     case 'long-transaction': {
@@ -320,6 +424,18 @@ async function inject(fault: Fault, c: Cluster, child: ResultPromise, primary: s
   }
 }
 
+/** Starts a killed node again; its orphaned backends may hold shared memory for a moment. */
+async function restartNode(c: Cluster, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNode(c.manifest, name);
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await sleep(1000);
+    }
+  }
+}
+
 // ── One iteration ───────────────────────────────────────────────────────────────────────────
 async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sampler: Sampler): Promise<Iteration> {
   const twoWritersBefore = sampler.twoWriters;
@@ -329,7 +445,7 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
   const replicas = (before?.nodes ?? []).filter((n) => n.role === 'replica' && n.streaming).map((n) => n.name);
   const target = replicas.length ? replicas[plan.pick % replicas.length] : undefined;
   const tliBefore = primary === '?' ? undefined : await timelineOf(c, primary);
-  const h: Healing = { frozen: [], others: [], notes: [] };
+  const h: Healing = { frozen: [], restart: [], others: [], notes: [] };
   const started = load.now();
   const closed = plan.faults.includes('closed-stdout');
   let child: ResultPromise;
@@ -357,10 +473,15 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
   const faults = plan.faults.filter((f) => f !== 'none' && f !== 'closed-stdout');
   const injected = (async () => {
     await sleep(plan.atMs);
-    for (const fault of faults) await inject(fault, c, child, primary, h);
+    for (const fault of faults) await inject(fault, plan, c, child, primary, h);
   })();
   const run = await finished(child);
+  const toolEnded = performance.now();
+  const closedRecord = run.exitCode === 0 && /"event":"done"/.test(run.stdout);
+  if (run.exitCode !== 0 || closedRecord) h.notes.push(`run${said(run)}${closedRecord ? `: ${reasonOf(run)}` : ''}`);
   await injected;
+  // A replica killed after the run ended is a new incident, not the run's outcome.
+  if (h.killedAt !== undefined && h.killedAt > toolEnded) h.notes.push('kill-replica after the run ended');
   await Promise.all(h.others);
   const ended = load.now();
   // The exit code is judged against what the run left, before anything heals it.
@@ -368,6 +489,7 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
 
   // Heal: a hung server continues; a killed tool's guardian finishes or undoes its run.
   for (const pids of h.frozen) thawNode(pids);
+  for (const start of h.restart) await start().catch((e: Error) => h.notes.push(`heal: ${e.message.split('\n')[0]}`));
   const settled = await settle(c, h.notes);
   const after = settled ?? (await check(c));
   c.lastSeen = settled;
@@ -418,7 +540,9 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
     notes: h.notes,
     violations,
     verdict: violations.length ? 'FAILED' : 'ok',
-    replay: `npm run soak -- --seed ${SEED} --only ${i}`,
+    replay:
+      `npm run soak -- --seed ${SEED} --until ${i}${REPLAY_FLAGS}` +
+      ` (or --only ${i}: that iteration alone, on a fresh cluster)`,
   };
 }
 
@@ -437,6 +561,7 @@ function exitCodeMismatch(
 ): string[] {
   const code = run.exitCode;
   if (code === undefined || plan.faults.includes('kill-tool')) return [];
+  if (notes.includes('kill-replica after the run ended')) return [];
   const said = `${plan.operation} exit ${code}`;
   const seen = `writable now: ${writers.join(', ') || 'none'}`;
   if (plan.operation === 'check') return code === 0 || code === 3 ? [] : [`${said}: check on a healthy cluster`];
@@ -447,7 +572,9 @@ function exitCodeMismatch(
       ? []
       : [`${said} (nothing changed / rolled back); ${seen}, was ${from}`];
   }
-  if (code === 0 && plan.operation === 'switchover' && to && !secondMoved && !/NOTHING TO DO/.test(run.stderr))
+  // A closed record (the last run's goal was met: "done") moves nothing.
+  const closedRecord = notes.some((n) => n.startsWith('run exit 0: done:'));
+  if (code === 0 && plan.operation === 'switchover' && to && !secondMoved && !closedRecord)
     return writers.length === 1 && writers[0] === to ? [] : [`${said} (succeeded) to ${to}; ${seen}`];
   if (code === 0 && plan.operation.startsWith('failover'))
     return writers.length === 1 && writers[0] !== from ? [] : [`${said} (succeeded) from ${from}; ${seen}`];
@@ -471,22 +598,22 @@ async function settle(c: Cluster, notes: string[]): Promise<CheckView | undefine
       const served = view.routers.flatMap((r) => r.routes.map((route) => route.node))[0];
       for (const n of view.nodes.filter((x) => x.role === 'primary' && x.name !== served)) {
         const r = await finished(tool(c, ['rejoin', n.name, '--yes', '--json']));
-        notes.push(`settle: rejoin ${n.name} (a second primary) exit ${r.exitCode ?? r.signal}`);
+        notes.push(`settle: rejoin ${n.name} (a second primary)${said(r)}`);
       }
     } else if (view?.primary) {
       for (const n of view.nodes.filter((x) => x.name !== view.primary && !(x.role === 'replica' && x.streaming))) {
         const r = await finished(tool(c, ['rejoin', n.name, '--yes', '--json']));
-        notes.push(`settle: rejoin ${n.name} exit ${r.exitCode ?? r.signal}`);
+        notes.push(`settle: rejoin ${n.name}${said(r)}`);
       }
       if (view.routers.some((r) => r.routes.some((route) => route.paused || route.node !== view.primary))) {
         const r = await finished(tool(c, ['switchover', '--yes', '--json']));
-        notes.push(`settle: switchover (closes a half-done run) exit ${r.exitCode ?? r.signal}`);
+        notes.push(`settle: switchover (closes a half-done run)${said(r)}`);
       }
     } else if (view?.verdict === 'unreachable') {
       // No primary answers: a failover interrupted before promotion left the cluster as it found
       // it (its guardian undid the fence). What an operator does next: run it again.
       const r = await finished(tool(c, ['failover', '--yes', '--json']));
-      notes.push(`settle: failover again (no primary answers) exit ${r.exitCode ?? r.signal}`);
+      notes.push(`settle: failover again (no primary answers)${said(r)}`);
     } else if (attempt > 3) {
       notes.push(`settle: check says ${view?.verdict ?? 'nothing'}`);
     }
@@ -516,7 +643,9 @@ async function main(): Promise<void> {
   sampler.start();
   try {
     const only = flags.only === undefined ? undefined : Number(flags.only);
-    for (let i = only ?? 0; only === undefined ? Date.now() - started < DURATION_MS : i === only; i++) {
+    const until = flags.until === undefined ? Infinity : Number(flags.until);
+    const more = (i: number) => (only === undefined ? Date.now() - started < DURATION_MS && i <= until : i === only);
+    for (let i = only ?? 0; more(i); i++) {
       const plan = planOf(i);
       const it = await iterate(c, i, plan, load, sampler);
       iterations.push(it);
