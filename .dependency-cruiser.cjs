@@ -6,7 +6,7 @@
  */
 const ADAPTERS = '^src/(postgres|shell|cluster|sandbox)/';
 const ADAPTER_PACKAGES = '(^|/)node_modules/(pg|pg-pool|pg-protocol|execa|testcontainers)/|^(net|child_process|node:net|node:child_process)$';
-const STEP_SUPPORT = 'types|outputs|registry|fence-modes|fence-undo|routing|upstream|poll|logical';
+const STEP_SUPPORT = 'types|outputs|registry|fence-modes|fence-undo|routing|upstream|poll|logical|role-fence|platform-hook';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -40,3 +40,10 @@ export class StepFailedError extends HandoverError {
 }
 
 export class TimeoutError extends StepFailedError {}
+
+/**
+ * A promotion asked of a platform (a promote hook) that did not start: the hook failed or timed
+ * out and the target still answers as a replica. The step says so, and the runner withdraws the
+ * point of no return it had marked, so the run rolls back instead of rolling forward.
+ */
+export class PromotionNotStartedError extends StepFailedError {}

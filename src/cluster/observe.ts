@@ -2,7 +2,7 @@
 import { probeBinaries, probeHost, type StreamTarget } from './host-probe.js';
 import { askWitnesses } from './witnesses.js';
 import { conninfoTowards } from '../postgres/conninfo.js';
-import { peerAddress } from '../inventory/model.js';
+import { peerAddress, type Inventory } from '../inventory/model.js';
 import { withDiscovered } from '../inventory/discovered.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { resolveHosts } from '../shell/resolve.js';
@@ -11,7 +11,7 @@ import { observeNode, readReceiver } from '../postgres/observe.js';
 import { silenceOf, type NodeObservation, type NodeState } from '../model/node.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import type { Connections } from './connections.js';
-import type { ClusterState, LockHolder, ReceiversAfter } from '../model/cluster-state.js';
+import { isFenced, type ClusterState, type LockHolder, type ReceiversAfter } from '../model/cluster-state.js';
 import type { RouterState } from '../model/router.js';
 
 /** `queryTimeoutMs`: a node that does not answer a query within it counts as silent (a failover's detection timeout). */
@@ -44,7 +44,7 @@ export async function observeCluster(
           };
         }
         try {
-          return await observeNode(node, session, options.queryTimeoutMs);
+          return await observeNode(node, session, options.queryTimeoutMs, appRolesOf(connections.inventory));
         } catch (error) {
           return {
             name: node.name,
@@ -57,9 +57,7 @@ export async function observeCluster(
     ),
     Promise.all([...connections.routers.values()].map((router) => router.observe())),
   ]);
-  const acted = nodes.filter(
-    (n): n is NodeObservation => n.reachable && !n.inRecovery && n.settings.default_transaction_read_only !== 'on',
-  );
+  const acted = nodes.filter((n): n is NodeObservation => n.reachable && !n.inRecovery && !isFenced(n));
   // Discover, don't ask: a node's data directory as its server reports it, unless the inventory says.
   const withDataDirs = withDiscovered(
     connections.inventory,
@@ -214,3 +212,9 @@ async function findLockHolder(
   );
   return holders.find((holder) => holder !== undefined);
 }
+
+/** The role fence's candidates: the inventory's app_roles, else the poolers' application logins. */
+const appRolesOf = (inventory: Inventory) => ({
+  ...(inventory.appRoles ? { declared: inventory.appRoles } : {}),
+  poolerLogins: [...new Set(inventory.poolers.flatMap((p) => (p.app ? [p.app.user] : [])))],
+});

@@ -69,6 +69,7 @@ export async function buildInventory(source: YamlSource, env: NodeJS.ProcessEnv)
     file: source.file,
     cluster: raw.cluster ?? 'cluster',
     ...(passfile ? { passfile } : {}),
+    ...(raw.app_roles ? { appRoles: raw.app_roles } : {}),
     nodes: await Promise.all(nodes.map(async (n) => ({ ...n, conn: await withPassword(n.conn) }))),
     poolers: await Promise.all(poolers.map((p) => routerKind(p.kind).withPasswords(p, withPassword))),
     ...(raw.upgrade_target
@@ -107,6 +108,9 @@ function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec 
     service: node.service,
     fenceCommand: node.fence_command,
     priority: node.priority,
+    ...(node.platform_id ? { platformId: node.platform_id } : {}),
+    ...(node.promote ? { promote: node.promote } : {}),
+    ...(node.rebuild ? { rebuild: node.rebuild } : {}),
   };
 }
 

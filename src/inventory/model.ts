@@ -37,7 +37,17 @@ export interface NodeSpec {
   readonly fenceCommand?: readonly string[];
   /** Failover preference among equally advanced replicas: higher first; 0: never promoted by failover. */
   readonly priority?: number;
+  /** A managed platform's name for it, substituted for {platform_id} in its hooks. */
+  readonly platformId?: string;
+  /** Its promotion through a platform's control plane (no shell, no superuser): see `Hook`. */
+  readonly promote?: { readonly command: readonly string[]; readonly wait?: readonly string[] };
+  /** How it becomes a replica again when it cannot follow (a managed platform's rebuild). */
+  readonly rebuild?: { readonly command: readonly string[] };
 }
+
+/** A hook's words with {node} and {platform_id} substituted (the platform id defaults to the node's name). */
+export const hookWords = (node: NodeSpec, words: readonly string[]): string[] =>
+  words.map((w) => w.replaceAll('{node}', node.name).replaceAll('{platform_id}', node.platformId ?? node.name));
 
 /**
  * What directs clients to the primary (the inventory's `poolers:` list). `kind` selects the
@@ -59,6 +69,8 @@ export interface Inventory {
   readonly poolers: readonly RouterSpec[];
   /** The password file the inventory names (or $PGPASSFILE): a server that must log in elsewhere (a subscription) is pointed at it. */
   readonly passfile?: string;
+  /** The application's roles for the role fence, as the inventory names them (else discovered). */
+  readonly appRoles?: readonly string[];
   /** A major-version upgrade's target cluster (upgrade-major), when the inventory names one. */
   readonly upgradeTarget?: UpgradeTargetSpec;
 }

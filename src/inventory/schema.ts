@@ -60,6 +60,27 @@ export const nodeSchema = z.strictObject({
    * makes sure this node can no longer serve, e.g. stop its VM or container. Exit 0 means fenced.
    */
   fence_command: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
+  /**
+   * A managed platform's name for this node (an RDS instance id, a Cloud SQL instance): the
+   * hooks' commands get it where they say {platform_id}.
+   */
+  platform_id: nonEmpty.optional(),
+  /**
+   * How this node is promoted when the tool has no shell on it and no superuser (a managed
+   * platform): a command run on the tool's machine ({node}, {platform_id} substituted), and how
+   * its completion is known: `wait`, another command, or else the tool's own poll of
+   * pg_is_in_recovery(). Both are bounded by the promote step's timeout.
+   */
+  promote: z
+    .strictObject({
+      command: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }),
+      wait: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
+    })
+    .optional(),
+  /** How to make this node a replica again where it cannot follow a new primary (a managed platform): a command, as `promote`'s. */
+  rebuild: z
+    .strictObject({ command: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }) })
+    .optional(),
   /** Failover preference among equally advanced replicas: higher first; 0 never becomes primary by failover. */
   priority: z
     .int({ error: 'expected an integer 0 or more' })
@@ -86,6 +107,14 @@ export const inventorySchema = z.strictObject({
     .min(2, { error: 'expected at least two nodes (a primary and a replica)' })
     .max(100, { error: 'expected at most 100 nodes in one cluster' }),
   poolers: z.array(routerEntrySchema).min(1, { error: 'expected at least one pooler' }),
+  /**
+   * The application's roles, for the role fence (ALTER ROLE … NOLOGIN where the tool has no shell
+   * and no superuser). Default: the roles the poolers log in as, and those with sessions now.
+   */
+  app_roles: z
+    .array(z.string().min(1, { error: 'expected a role name' }))
+    .min(1, { error: 'expected at least one role' })
+    .optional(),
   upgrade_target: upgradeTargetSchema.optional(),
 });
 

@@ -85,15 +85,21 @@ export interface NodeBinaries extends BinariesVersion {
 export const reachableNodes = (state: ClusterState): NodeObservation[] =>
   state.nodes.filter((n): n is NodeObservation => n.reachable);
 
-const readOnly = (n: NodeObservation): boolean => n.settings.default_transaction_read_only === 'on';
+/**
+ * A primary that does not take the application's writes: read-only by default, or role-fenced
+ * (every application role it has is NOLOGIN: a managed platform's old primary after a switchover).
+ */
+export const isFenced = (n: NodeObservation): boolean =>
+  n.settings.default_transaction_read_only === 'on' ||
+  (n.roleFence !== undefined && n.roleFence.roles.length > 0 && n.roleFence.roles.every((r) => !r.canLogin));
 
-/** Nodes that accept writes: out of recovery and not fenced read-only. */
+/** Nodes that accept writes: out of recovery and not fenced (read-only, or role-fenced). */
 export const primariesOf = (state: ClusterState): NodeObservation[] =>
-  reachableNodes(state).filter((n) => !n.inRecovery && !readOnly(n));
+  reachableNodes(state).filter((n) => !n.inRecovery && !isFenced(n));
 
-/** Former primaries left fenced read-only (no host access to make them replicas). */
+/** Former primaries left fenced (no host access to make them replicas): read-only, or role-fenced. */
 export const fencedPrimariesOf = (state: ClusterState): NodeObservation[] =>
-  reachableNodes(state).filter((n) => !n.inRecovery && readOnly(n));
+  reachableNodes(state).filter((n) => !n.inRecovery && isFenced(n));
 
 export const replicasOf = (state: ClusterState): NodeObservation[] => reachableNodes(state).filter((n) => n.inRecovery);
 

@@ -39,6 +39,32 @@ export interface Transaction {
   readonly ageMs: number;
 }
 
+/** An application role, as the role fence sees it before fencing (what the undo restores). */
+export interface AppRole {
+  readonly name: string;
+  readonly canLogin: boolean;
+  /** rolconnlimit: -1 for no limit. */
+  readonly connLimit: number;
+  readonly superuser: boolean;
+  /** The tool's role may ALTER it (CREATEROLE, and from PostgreSQL 16 ADMIN OPTION on it; or superuser). */
+  readonly alterable: boolean;
+  /** Its client sessions now. */
+  readonly sessions: number;
+}
+
+/** What a role fence needs on a primary: the application's roles, and whether the tool's role may fence them. */
+export interface RoleFenceView {
+  /** The tool's own role (current_user): never one of the roles it fences. */
+  readonly tool: string;
+  readonly signalBackend: boolean;
+  readonly monitor: boolean;
+  /** It can write the catch-up marker (the table exists and takes its INSERT, or it may create the schema). */
+  readonly markerWritable: boolean;
+  readonly roles: readonly AppRole[];
+  /** Whether the roles were named by the inventory (else: the poolers' logins and the roles with sessions now). */
+  readonly declared: boolean;
+}
+
 export interface NodeObservation {
   readonly name: string;
   readonly reachable: true;
@@ -66,6 +92,8 @@ export interface NodeObservation {
   readonly settings: Readonly<Record<string, string>>;
   /** The file each setting came from, where the server says (pg_settings.sourcefile; superusers and pg_read_all_settings see it). */
   readonly settingFiles?: Readonly<Record<string, string>>;
+  /** A primary's: the application roles and the tool's rights over them, for the role fence. */
+  readonly roleFence?: RoleFenceView;
   /** synchronous_standby_names in each config file (pg_file_settings), applied or overridden. */
   readonly syncNamesInFiles?: ReadonlyArray<{
     readonly file: string;

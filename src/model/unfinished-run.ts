@@ -8,6 +8,11 @@ export interface UnfinishedRun {
   readonly target: string;
   readonly fenceMethod?: string;
   readonly promoteRequested: boolean;
+  /** Its role fence's record: the application roles as they were, on which node (the undo gives them back). */
+  readonly roleFence?: {
+    readonly node: string;
+    readonly roles: ReadonlyArray<{ readonly name: string; readonly canLogin: boolean; readonly connLimit: number }>;
+  };
   readonly lastEvent: string;
   readonly pid?: number;
   /** Data and binary directories it acted with, per node (discovered or from the inventory). */

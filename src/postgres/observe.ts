@@ -6,6 +6,7 @@ import { parseConninfo } from '../inventory/dsn.js';
 import { registerSecret } from '../util/secrets.js';
 import { parseLsn, type Lsn } from '../model/lsn.js';
 import type { NodeObservation, WalReceiver } from '../model/node.js';
+import { observeRoleFence } from './role-fence.js';
 import { NodeSession } from './session.js';
 
 const SETTINGS = [
@@ -31,7 +32,12 @@ const SETTINGS = [
   'port',
 ];
 
-export async function observeNode(node: NodeSpec, session: NodeSession, timeoutMs = 10_000): Promise<NodeObservation> {
+export async function observeNode(
+  node: NodeSpec,
+  session: NodeSession,
+  timeoutMs = 10_000,
+  appRoles?: { declared?: readonly string[]; poolerLogins: readonly string[] },
+): Promise<NodeObservation> {
   const base = await session.one<Record<string, string | number | boolean | null>>(
     `
     SELECT pg_is_in_recovery() AS in_recovery,
@@ -90,6 +96,11 @@ export async function observeNode(node: NodeSpec, session: NodeSession, timeoutM
     )
     .catch(() => []);
   const missingPrivileges = base.is_superuser ? [] : await missingOf(session, Number(base.version_num));
+  // A primary's application roles, for the role fence; read-only, a few rows.
+  const roleFence =
+    base.in_recovery || !appRoles
+      ? undefined
+      : await observeRoleFence(session, appRoles, Number(base.version_num), timeoutMs);
   const walReceiver = receiver[0];
   const receivedTli = walReceiver?.received_tli == null ? undefined : Number(walReceiver.received_tli);
   const checkpointTli = Number(base.checkpoint_tli);
@@ -135,6 +146,7 @@ export async function observeNode(node: NodeSpec, session: NodeSession, timeoutM
     preparedXacts: Number(base.prepared_xacts),
     settings: Object.fromEntries(settings.map((row) => [row.name, row.setting])),
     settingFiles: Object.fromEntries(settings.flatMap((row) => (row.sourcefile ? [[row.name, row.sourcefile]] : []))),
+    ...(roleFence ? { roleFence } : {}),
     syncNamesInFiles: syncInFiles.map((row) => ({
       file: String(row.sourcefile),
       value: String(row.setting),

@@ -5,7 +5,7 @@
  *   confirmed) and whatever is left is reported.
  */
 import type { Connections } from '../cluster/connections.js';
-import { PreflightRefusedError, TimeoutError } from '../errors.js';
+import { PreflightRefusedError, PromotionNotStartedError, TimeoutError } from '../errors.js';
 import { within } from '../util/time.js';
 import type { NodeSpec } from '../inventory/model.js';
 import type { Plan, PlannedStep } from '../playbook/plan.js';
@@ -250,7 +250,17 @@ export function markingNoReturn<O>(actions: readonly Action<O>[]): Action<O>[] {
       run: async (ctx: StepContext, out: O) => {
         ctx.noReturn.requested = true;
         ctx.record('point-of-no-return', noReturn(ctx, out));
-        return run?.(ctx, out);
+        try {
+          return await run?.(ctx, out);
+        } catch (error) {
+          // A platform's promotion that never started (its hook failed, the target is still a
+          // replica): withdrawn, journalled, so this run and a guardian both roll back.
+          if (error instanceof PromotionNotStartedError) {
+            ctx.noReturn.requested = false;
+            ctx.record('point-of-no-return-withdrawn', { reason: error.message });
+          }
+          throw error;
+        }
       },
     };
   });

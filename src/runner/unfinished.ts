@@ -36,7 +36,11 @@ export function findUnfinishedRun(journalDir: string, inventoryFile: string): Un
       primary: String(start.primary),
       target: String(start.target),
       fenceMethod: typeof start.fenceMethod === 'string' ? start.fenceMethod : undefined,
-      promoteRequested: events.some((e) => e.event === 'point-of-no-return'),
+      // The last word counts: a platform's promotion that never started withdrew it.
+      promoteRequested:
+        events.filter((e) => e.event === 'point-of-no-return' || e.event === 'point-of-no-return-withdrawn').at(-1)
+          ?.event === 'point-of-no-return',
+      roleFence: roleFenceOf(events),
       paths: (start.paths ?? {}) as UnfinishedRun['paths'],
       lastEvent: describeEvent(events[events.length - 1]),
     };
@@ -58,3 +62,15 @@ function readEvents(file: string): Array<Record<string, unknown>> {
 
 const describeEvent = (event: Record<string, unknown> | undefined): string =>
   event ? [event.event, event.step].filter((part): part is string => typeof part === 'string').join(' ') : 'run-start';
+
+/** The roles a role fence recorded before changing them (its 'role-fence' event), for the undo. */
+function roleFenceOf(events: ReadonlyArray<Record<string, unknown>>): UnfinishedRun['roleFence'] {
+  const event = events.find((e) => e.event === 'role-fence');
+  if (!event || typeof event.node !== 'string' || !Array.isArray(event.roles)) return undefined;
+  const roles = (event.roles as Array<Record<string, unknown>>).flatMap((r) =>
+    typeof r.name === 'string' && typeof r.canLogin === 'boolean' && typeof r.connLimit === 'number'
+      ? [{ name: r.name, canLogin: r.canLogin, connLimit: r.connLimit }]
+      : [],
+  );
+  return { node: event.node, roles };
+}

@@ -12,15 +12,24 @@ const schema = stepParams('checkpoint', { timeout: duration('60s') });
 export const checkpointStep: StepDefinition<typeof schema> = {
   schema,
   title: (_s, plan) => `checkpoint ${plan.primary.name}`,
-  actions: (step, plan) => [
-    {
-      text: sqlText(plan.primary.name, 'CHECKPOINT'),
-      run: async (ctx, out) => {
-        await (await ctx.connections.node(ctx.primary.name)).query('CHECKPOINT', [], step.timeout);
-        const runner = ctx.host(ctx.primary);
-        out.postmasterPid = runner ? localPostmasterPid(runner, ctx.primary) : undefined;
-        return `checkpoint done on ${ctx.primary.name}`;
-      },
-    },
-  ],
+  actions: (step, plan) =>
+    // Only a clean stop writes a shutdown checkpoint inside the pause; a platform may not allow CHECKPOINT.
+    plan.managed && plan.fenceMethod !== 'clean-stop'
+      ? [
+          {
+            text: `none: ${plan.primary.name} is not stopped (a managed platform's role fence)`,
+            run: async () => undefined,
+          },
+        ]
+      : [
+          {
+            text: sqlText(plan.primary.name, 'CHECKPOINT'),
+            run: async (ctx, out) => {
+              await (await ctx.connections.node(ctx.primary.name)).query('CHECKPOINT', [], step.timeout);
+              const runner = ctx.host(ctx.primary);
+              out.postmasterPid = runner ? localPostmasterPid(runner, ctx.primary) : undefined;
+              return `checkpoint done on ${ctx.primary.name}`;
+            },
+          },
+        ],
 };

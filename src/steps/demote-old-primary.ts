@@ -27,6 +27,7 @@ import {
   type StepContext,
   type StepDefinition,
 } from './types.js';
+import { hookWords } from '../inventory/model.js';
 
 const schema = stepParams('demote-old-primary', { timeout: duration('60s') });
 type Out = OutputOf<typeof schema>;
@@ -36,7 +37,7 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
   title: (_s, plan) =>
     FENCE_MODES[plan.fenceMethod].rejoins
       ? `restart ${plan.primary.name} as a replica of ${plan.target.name}`
-      : `leave ${plan.primary.name} fenced read-only (no host access)`,
+      : `leave ${plan.primary.name} fenced ${plan.fenceMethod === 'role-fence' ? '(application roles NOLOGIN)' : 'read-only (no host access)'}`,
   actions(step, plan) {
     if (!FENCE_MODES[plan.fenceMethod].rejoins) return [stayFenced(plan)];
     if (plan.primary.name === plan.target.name)
@@ -83,6 +84,7 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
 };
 
 function stayFenced(plan: PlanContext): Action<Out> {
+  if (plan.fenceMethod === 'role-fence') return stayRoleFenced(plan);
   return {
     text: `none: ${plan.primary.name} stays read-only; the report says how to rejoin it`,
     run: async (ctx, out) => {
@@ -136,4 +138,22 @@ async function runningRole(ctx: StepContext): Promise<'primary' | 'replica' | un
   } catch {
     return undefined;
   }
+}
+
+/**
+ * After a role fence the old primary is still a primary (a managed platform's instance cannot
+ * follow the new one): its application roles stay NOLOGIN, and the report names its rebuild.
+ */
+function stayRoleFenced(plan: PlanContext): Action<Out> {
+  const rebuild = plan.primary.rebuild ? hookWords(plan.primary, plan.primary.rebuild.command).join(' ') : undefined;
+  return {
+    text: `none: ${plan.primary.name} stays a primary with its application roles NOLOGIN; ${rebuild ? `its rebuild: ${rebuild}` : 'no rebuild command in the inventory'}`,
+    run: async (ctx, out) => {
+      out.role = 'primary, application roles NOLOGIN (fenced)';
+      ctx.log.leftToDo.push(
+        `${ctx.primary.name} cannot follow ${ctx.target.name} (a managed platform): it stays a primary whose application roles cannot log in; rebuild it as a replica of ${ctx.target.name}${rebuild ? ` (\`${rebuild}\`)` : ' (no rebuild command in the inventory)'}, or delete it`,
+      );
+      return `${ctx.primary.name} stays fenced: its application roles cannot log in`;
+    },
+  };
 }

@@ -19,6 +19,8 @@ import {
 } from '../postgres/server-control.js';
 import { describeFailure, run } from '../shell/exec.js';
 import { shellText, sqlText } from './types.js';
+import { hookWords } from '../inventory/model.js';
+import { ROLE_FENCE } from './role-fence.js';
 
 export interface FenceMode {
   /** It acts on the old primary's host (stop, pg_controldata), so it needs host_access and data_dir. */
@@ -40,6 +42,8 @@ export interface FenceMode {
   readonly failover?: true;
   /** After promotion, the old primary restarts as a replica (it was stopped cleanly), or stays fenced. */
   readonly rejoins: boolean;
+  /** What this mode does not stop, said in the report (a read-only default does not stop a determined client). */
+  readonly advisory?: string;
   /** What verify reports when the old primary answers as in `row`; absent: verify does not contact it (a failover's dead or hung node). */
   oldPrimaryProblem?(row: { in_recovery: boolean; ro: string }, name: string): string | undefined;
 }
@@ -47,10 +51,10 @@ export interface FenceMode {
 /** pg_control as the clean stop last saw it, per fence output, for the action that reads it next. */
 const seenAtStop = new WeakMap<FenceOutput, ControlData>();
 
-export type FenceMethod = 'clean-stop' | 'read-only' | 'fence-command' | 'pooler-only';
+export type FenceMethod = 'clean-stop' | 'role-fence' | 'read-only' | 'fence-command' | 'pooler-only';
 
 /** A planned switchover's modes, in `auto`'s order; the others fence a primary that is already down or hung (failover). */
-export const PLANNED_FENCES = ['clean-stop', 'read-only'] as const satisfies readonly FenceMethod[];
+export const PLANNED_FENCES = ['clean-stop', 'role-fence', 'read-only'] as const satisfies readonly FenceMethod[];
 
 export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
   'clean-stop': {
@@ -99,6 +103,7 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     rejoins: true,
     oldPrimaryProblem: (row, name) => (row.in_recovery ? undefined : `${name} is running as a primary: two primaries`),
   },
+  'role-fence': ROLE_FENCE,
   'read-only': {
     needsHostAccess: false,
     checkText: 'read-only + terminating sessions',
@@ -117,6 +122,7 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
           const { n } = await (
             await ctx.connections.node(ctx.primary.name)
           ).one<{ n: number }>(TERMINATE_SQL, [ctx.applicationName]);
+          ctx.log.notes.push(`${ctx.primary.name} fenced read-only: ${FENCE_MODES['read-only'].advisory}`);
           return `${ctx.primary.name} read-only, ${n} session(s) terminated`;
         },
       },
@@ -136,6 +142,8 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     caughtUp: (replay, final) => replay >= final,
     catchupText: '>= flush position after fence',
     rejoins: false,
+    advisory:
+      'the read-only default is advisory: a direct client (not through a pooler) can still write with SET default_transaction_read_only = off or BEGIN READ WRITE',
     oldPrimaryProblem: (row, name) =>
       !row.in_recovery && row.ro !== 'on' ? `${name} is writable again: two primaries` : undefined,
   },
@@ -146,9 +154,12 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     title: (primary) => `${primary} fenced by its fence_command`,
     actions: (plan, timeoutMs) => [
       {
-        text: `[tool] shell: ${(plan.primary.fenceCommand ?? []).join(' ')}  (fence_command of ${plan.primary.name}; exit 0 within ${timeoutMs} ms, or the run stops before promotion)`,
+        text: `[tool] shell: ${hookWords(plan.primary, plan.primary.fenceCommand ?? []).join(' ')}  (fence_command of ${plan.primary.name}; exit 0 within ${timeoutMs} ms, or the run stops before promotion)`,
         run: async (ctx) => {
-          const result = await run(ctx.primary.fenceCommand!, { timeoutMs, signal: ctx.signal });
+          const result = await run(hookWords(ctx.primary, ctx.primary.fenceCommand!), {
+            timeoutMs,
+            signal: ctx.signal,
+          });
           ctx.record('fence-command', {
             node: ctx.primary.name,
             ok: result.ok,

@@ -1,6 +1,7 @@
 /**
  * Undoing a fence (fence-writes' undo, and the unfence step of a half-done run): an immediate
- * stop if the old postmaster is still exiting, start it again / reset read-only, prove it accepts
+ * stop if the old postmaster is still exiting, start it again / reset read-only / give the
+ * application roles back as recorded (a role fence), prove it accepts
  * writes on a new connection, release the routers (clients stay held if it does not), and only
  * then wait for the replicas to reattach.
  */
@@ -12,6 +13,7 @@ import { isWritable } from '../model/writability.js';
 import { FENCE_MODES } from './fence-modes.js';
 import type { FenceOutput } from './outputs.js';
 import { pollNode } from './poll.js';
+import { restoreRoles } from './role-fence.js';
 import { releaseRouters } from './routing.js';
 import type { StepContext } from './types.js';
 
@@ -38,6 +40,11 @@ export async function undoFence(ctx: StepContext, out: FenceOutput): Promise<str
     for (const sql of READ_WRITE_SQL) await session.query(sql);
     out.readOnly = false;
     done.push(`${ctx.primary.name} writable again`);
+  }
+  if (out.roleFence) {
+    // Exactly what was recorded before the fence: LOGIN or not, and each CONNECTION LIMIT.
+    done.push(await restoreRoles(ctx, out.roleFence.node, out.roleFence.roles));
+    out.roleFence = undefined;
   }
   // Clients are released only onto a server proven to accept writes; else they stay held. A
   // failover's old primary is down or hung: nobody was promoted, so clients go back to it.

@@ -5,7 +5,7 @@
  */
 import { conninfoTowards } from '../postgres/conninfo.js';
 import { duration, stepParams } from '../playbook/fields.js';
-import { peerAddress, type NodeSpec } from '../inventory/model.js';
+import { hookWords, peerAddress, type NodeSpec } from '../inventory/model.js';
 import { followActions, waitStreaming, waitStreamingText } from './upstream.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
 import { formatMs } from '../util/time.js';
@@ -71,6 +71,7 @@ export const followStep: StepDefinition<typeof schema> = {
 };
 
 function siblingActions(plan: PlanContext, sibling: NodeSpec, timeoutMs: number): Action<Out>[] {
+  if (plan.managed) return [cannotFollow(plan, sibling)];
   const obs = plan.state.nodes.find((n) => n.name === sibling.name);
   if (!obs?.reachable)
     return [
@@ -134,6 +135,24 @@ function aheadCheck(plan: PlanContext, sibling: NodeSpec): Action<Out> {
         `ahead of ${ctx.target.name} on the old timeline (${formatLsn(received)} > ${formatLsn(switchPoint)}): needs rejoin`;
       ctx.log.leftToDo.push(
         `${sibling.name} received WAL past ${ctx.target.name}'s switch point (${formatLsn(received)} > ${formatLsn(switchPoint)}); it cannot follow: run \`pg-handover rejoin ${sibling.name}\``,
+      );
+    },
+  };
+}
+
+/**
+ * A managed platform's replica follows the instance it was made from: the tool cannot repoint it
+ * (no shell, no ALTER SYSTEM). It is left for the inventory's rebuild command, and said so.
+ */
+function cannotFollow(plan: PlanContext, sibling: NodeSpec): Action<Out> {
+  const rebuild = sibling.rebuild ? hookWords(sibling, sibling.rebuild.command).join(' ') : undefined;
+  return {
+    group: sibling.name,
+    text: `[${sibling.name}] none: a managed replica cannot be repointed to ${plan.target.name}; ${rebuild ? `its rebuild: ${rebuild}` : 'rebuild it from the new primary'}`,
+    run: async (ctx: StepContext, out: Out) => {
+      out.followers[sibling.name] = `still replicates from ${ctx.primary.name} (fenced): to rebuild`;
+      ctx.log.leftToDo.push(
+        `${sibling.name} still replicates from ${ctx.primary.name}, whose application roles stay NOLOGIN: rebuild it as a replica of ${ctx.target.name}${rebuild ? ` (\`${rebuild}\`)` : " (the platform's create-replica command; no rebuild in the inventory)"}`,
       );
     },
   };

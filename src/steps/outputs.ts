@@ -20,6 +20,19 @@ export interface FenceOutput {
   finalLsn?: Lsn;
   finalLsnSource?: string;
   oldTimeline?: number;
+  /**
+   * A role fence: the application roles as they were before it (journalled as 'role-fence'), on
+   * the old primary; the undo gives exactly these back, and so does the new primary's release.
+   */
+  roleFence?: { readonly node: string; readonly roles: readonly RecordedRole[] };
+  /** The catch-up marker this run wrote after the fence (its run id), which the target must see. */
+  marker?: string;
+}
+
+export interface RecordedRole {
+  readonly name: string;
+  readonly canLogin: boolean;
+  readonly connLimit: number;
 }
 
 export interface Outputs {

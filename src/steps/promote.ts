@@ -6,12 +6,22 @@
  * or hang on the new primary: unattached synchronous standbys, a read-only default (both known
  * from the snapshot). Output: the replay position when promoted. Undo: none, by design.
  */
-import { StepFailedError } from '../errors.js';
+import type { z } from 'zod';
+import { PromotionNotStartedError, StepFailedError } from '../errors.js';
+import { describeFailure } from '../shell/exec.js';
+import { hookText, runHook } from './platform-hook.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { IN_RECOVERY_SQL, RELOAD_SQL, REPLAY_SQL, RESET_READ_ONLY_SQL } from '../postgres/sql.js';
 import { pollNode } from './poll.js';
-import { sqlText, type Action, type OutputOf, type PlanContext, type StepDefinition } from './types.js';
+import {
+  sqlText,
+  type Action,
+  type OutputOf,
+  type PlanContext,
+  type StepContext,
+  type StepDefinition,
+} from './types.js';
 
 const schema = stepParams('promote', { timeout: duration('30s'), poll_interval: duration('2ms') });
 type Out = OutputOf<typeof schema>;
@@ -41,6 +51,90 @@ export const promoteStep: StepDefinition<typeof schema> = {
         out.oldTimeline = ctx.outputs['fence-writes'].oldTimeline ?? ctx.primaryObs?.timeline;
       },
     },
+    ...(plan.target.promote ? promoteByHook(step, plan) : promoteBySql(step, plan)),
+    ...unblockWrites(plan),
+  ],
+};
+
+/**
+ * A platform promotes the target (no shell, no superuser): its hook is called only now, after the
+ * catch-up proof (wait-catchup, and the replay check above). If the hook fails or its promotion
+ * does not complete in time while the target still answers as a replica, promotion never started:
+ * the point of no return is withdrawn and the run rolls back (the platform may still finish an
+ * operation it accepted; the report says so). A target that does not answer is left in doubt.
+ */
+function promoteByHook(step: z.output<typeof schema>, plan: PlanContext): Action<Out>[] {
+  const hook = plan.target.promote!;
+  const started = { at: 0 };
+  const left = () => Math.max(1, step.timeout - (performance.now() - started.at));
+  return [
+    {
+      text: hookText(plan.target, 'promote', hook.command, step.timeout),
+      noReturn: (ctx, out) => ({
+        target: ctx.target.name,
+        replayLsn: formatLsn(out.targetReplayLsn),
+        oldTimeline: out.oldTimeline,
+        hook: 'promote',
+      }),
+      run: async (ctx) => {
+        started.at = performance.now();
+        const result = await runHook(ctx, ctx.target, 'promote', hook.command, step.timeout);
+        if (!result.ok) await notStarted(ctx, describeFailure(`the promote hook of ${ctx.target.name}`, result));
+        return `promote hook of ${ctx.target.name} exited 0 in ${Math.round(result.durationMs)} ms`;
+      },
+    },
+    ...(hook.wait
+      ? [
+          {
+            text: hookText(plan.target, 'promote wait', hook.wait, step.timeout),
+            run: async (ctx: StepContext) => {
+              const result = await runHook(ctx, ctx.target, 'promote wait', hook.wait!, left());
+              if (!result.ok)
+                await notStarted(ctx, describeFailure(`the promote wait hook of ${ctx.target.name}`, result));
+            },
+          },
+        ]
+      : []),
+    {
+      text: `${sqlText(plan.target.name, IN_RECOVERY_SQL)}  (every ${HOOK_POLL_MS} ms, until false, within the ${step.timeout} ms of the promote step)`,
+      run: async (ctx) => {
+        await pollNode(ctx, {
+          node: ctx.target.name,
+          timeoutMs: left(),
+          intervalMs: HOOK_POLL_MS,
+          what: `promotion of ${ctx.target.name} by its platform`,
+          probe: async (s) => (await s.one<{ in_recovery: boolean }>(IN_RECOVERY_SQL)).in_recovery,
+          done: (inRecovery) => !inRecovery,
+        }).catch((error: Error) => notStarted(ctx, error.message));
+        ctx.noReturn.confirmed = true;
+        return `${ctx.target.name} promoted by its platform in ${Math.round(performance.now() - started.at)} ms`;
+      },
+    },
+  ];
+}
+
+const HOOK_POLL_MS = 20;
+
+/** After a failed hook: a target still in recovery was not promoted (roll back); one that is out of it was. */
+async function notStarted(ctx: StepContext, why: string): Promise<void> {
+  const seen = await ctx.connections
+    .askWritable(ctx.target.name, { attempts: 1, connectTimeoutMs: 2000, queryTimeoutMs: 2000 })
+    .catch(() => undefined);
+  if (seen?.inRecovery === true) {
+    ctx.log.notes.push(
+      `${why}; ${ctx.target.name} is still a replica, so the run rolls back. A platform that accepted the request may still complete it later: check ${ctx.target.name} before running again`,
+    );
+    throw new PromotionNotStartedError(`${why}; ${ctx.target.name} is still a replica: not promoted`);
+  }
+  if (seen && !seen.inRecovery) {
+    ctx.log.notes.push(`${why}, but ${ctx.target.name} answers as a primary: promoted`);
+    return;
+  }
+  throw new StepFailedError(`${why}; ${ctx.target.name} does not answer: its promotion is in doubt`);
+}
+
+function promoteBySql(step: z.output<typeof schema>, plan: PlanContext): Action<Out>[] {
+  return [
     {
       text: sqlText(plan.target.name, PROMOTE_SQL),
       noReturn: (ctx, out) => ({
@@ -78,9 +172,8 @@ export const promoteStep: StepDefinition<typeof schema> = {
         return `${ctx.target.name} promoted`;
       },
     },
-    ...unblockWrites(plan),
-  ],
-};
+  ];
+}
 
 /** Settings that would make writes fail or hang on the new primary, as the snapshot shows them. */
 function unblockWrites(plan: PlanContext): Action<Out>[] {

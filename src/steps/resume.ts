@@ -11,6 +11,7 @@ import { RELOAD_SQL, TIMELINE_SQL } from '../postgres/sql.js';
 import { routerKind } from '../routers/registry.js';
 import { formatMs } from '../util/time.js';
 import { oldTimelineOf } from './outputs.js';
+import { fencedRolesOf, restoreRoles, restoreRolesText } from './role-fence.js';
 import { releaseRouters } from './routing.js';
 import { sqlText, type Action, type OutputOf, type StepContext, type StepDefinition, perform } from './types.js';
 
@@ -22,6 +23,18 @@ export const resumeStep: StepDefinition<typeof schema> = {
   schema,
   title: () => 'resume clients',
   actions: (_s, plan) => [
+    // A role fence replicated NOLOGIN to the new primary too: given back there before any client comes.
+    ...(plan.fenceMethod === 'role-fence'
+      ? [
+          {
+            text: `${restoreRolesText(plan.target.name, fencedRolesOf(plan))}  (as recorded before the fence)`,
+            run: async (ctx: StepContext) => {
+              const fence = ctx.outputs['fence-writes'].roleFence;
+              return fence ? restoreRoles(ctx, ctx.target.name, fence.roles) : undefined;
+            },
+          },
+        ]
+      : []),
     ...plan.inventory.poolers.map((spec): Action<Out> => ({
       text: routerKind(spec.kind).describe.release(spec).join('\n'),
       run: async (ctx, out) =>
@@ -36,20 +49,28 @@ export const resumeStep: StepDefinition<typeof schema> = {
         return `timeline ${oldTimelineOf(ctx.outputs) ?? '?'} -> ${out.newTimeline}`;
       },
     },
-    {
-      text: sqlText(plan.target.name, CLEANUP_SQL.join('; ')),
-      run: async (ctx) => {
-        const session = await ctx.connections.node(ctx.target.name);
-        for (const sql of CLEANUP_SQL) await session.query(sql);
-      },
-    },
+    // A platform keeps its own recovery settings (and the tool may not ALTER SYSTEM there).
+    ...(plan.managed
+      ? []
+      : [
+          {
+            text: sqlText(plan.target.name, CLEANUP_SQL.join('; ')),
+            run: async (ctx: StepContext) => {
+              const session = await ctx.connections.node(ctx.target.name);
+              for (const sql of CLEANUP_SQL) await session.query(sql);
+            },
+          },
+        ]),
   ],
   async run(_step, ctx, out, actions) {
-    // The first actions release the routers, one each, in parallel; the rest follow in order.
-    const routers = ctx.inventory.poolers.length;
-    const released = (await Promise.all(actions.slice(0, routers).map((a) => perform(a, ctx, out)))).filter(
+    // The roles given back first (a role fence); then the routers, one each, in parallel; the rest in order.
+    const first = ctx.fenceMethod === 'role-fence' ? 1 : 0;
+    const given = first ? await actions[0]!.run?.(ctx, out) : undefined;
+    const routers = first + ctx.inventory.poolers.length;
+    const released = (await Promise.all(actions.slice(first, routers).map((a) => perform(a, ctx, out)))).filter(
       (s): s is string => Boolean(s),
     );
+    if (given) released.unshift(given);
     out.resumedAt = performance.now();
     const after: string[] = [];
     for (const action of actions.slice(routers)) {

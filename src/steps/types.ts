@@ -38,6 +38,12 @@ export interface PlanContext {
   /** How replicas connect upstream: a replica's primary_conninfo to copy, and whether slots are used. */
   readonly replication: { readonly conninfo: string; readonly usesSlots: boolean };
   readonly fenceMethod: FenceMethod;
+  /**
+   * A managed platform promotes the target (its promote hook): the tool has no shell and no
+   * superuser, so it changes no server setting, and the old primary and the other replicas
+   * cannot follow the new primary: they are left fenced, for the inventory's rebuild commands.
+   */
+  readonly managed?: boolean;
   /** A failover's findings: how the old primary failed, who confirms it, the possible loss. */
   readonly incident?: Incident;
   /** A rolling restart's: the binaries every server restarts on, their version, and the replicas still to restart. */

@@ -10,6 +10,7 @@ import { duration, stepParams } from '../playbook/fields.js';
 import { RELOAD_SQL, REPLAY_SQL } from '../postgres/sql.js';
 import { FENCE_MODES } from './fence-modes.js';
 import { pollNode } from './poll.js';
+import { markerMissing, markerSeen } from './role-fence.js';
 import { sqlText, type StepDefinition } from './types.js';
 
 const schema = stepParams('wait-catchup', { timeout: duration('10s'), poll_interval: duration('2ms') });
@@ -62,6 +63,22 @@ export const waitCatchupStep: StepDefinition<typeof schema> = {
           describe: (lsn) => `replayed ${formatLsn(lsn)}`,
         });
         out.targetReplayLsn = replay;
+        const marker = ctx.outputs['fence-writes'].marker;
+        if (marker !== undefined) {
+          // The role fence's second proof: the row the tool wrote after the fence is visible there.
+          if (!(await markerSeen(await ctx.connections.node(ctx.target.name), marker)))
+            throw markerMissing(ctx.target.name, marker, formatLsn(replay));
+          ctx.record('catchup-proof', {
+            target: ctx.target.name,
+            finalLsn: formatLsn(final),
+            replayLsn: formatLsn(replay),
+            marker,
+          });
+          ctx.log.notes.push(
+            `catch-up proof: ${ctx.target.name} replayed ${formatLsn(replay)} >= ${formatLsn(final)} (${ctx.outputs['fence-writes'].finalLsnSource}) and sees the marker row`,
+          );
+          return `${ctx.target.name} replayed ${formatLsn(replay)} (final ${formatLsn(final)}) and sees the marker of run ${marker}`;
+        }
         if (!caughtUp(replay)) {
           return `${ctx.target.name} replayed ${formatLsn(replay)}, every complete record it received (it received up to ${formatLsn(final)}: the rest is a record ${ctx.primary.name} never finished sending)`;
         }

@@ -53,12 +53,16 @@ describe('step kinds', () => {
       Object.entries(FENCE_MODES).map(([m, mode]) => [m, mode.needsHostAccess, mode.rejoins, mode.failover === true]),
     ).toEqual([
       ['clean-stop', true, true, false],
+      ['role-fence', false, false, false],
       ['read-only', false, false, false],
       ['fence-command', false, false, true],
       ['pooler-only', false, false, true],
     ]);
     expect(FENCE_MODES['clean-stop'].caughtUp(100n, 100n)).toBe(false);
     expect(FENCE_MODES['read-only'].caughtUp(100n, 100n)).toBe(true);
+    // The role fence's final position is pg_current_wal_lsn() after its marker: at or past it.
+    expect(FENCE_MODES['role-fence'].caughtUp(100n, 100n)).toBe(true);
+    expect(FENCE_MODES['role-fence'].caughtUp(99n, 100n)).toBe(false);
   });
 
   it('the dry run shows every statement a replica is sent, slot setting included', () => {

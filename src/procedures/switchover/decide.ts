@@ -11,6 +11,7 @@ import { nodeState, primariesOf, replicasOf, type ClusterState } from '../../mod
 import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
 import type { Playbook, StepOf } from '../../playbook/schema.js';
+import { managedPrivilegesCheck, roleFenceChecks } from '../../decide/role-fence.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
 import { FENCE_MODES, PLANNED_FENCES, type FenceMethod } from '../../steps/fence-modes.js';
 import type { PlanContext } from '../../steps/types.js';
@@ -47,7 +48,13 @@ export function decideSwitchover(
   if (!primary || !target) return { checks };
   const primarySpec = state.inventory.nodes.find((n) => n.name === primary.name)!;
   const targetSpec = state.inventory.nodes.find((n) => n.name === target.name)!;
-  const fence = fenceMethodFor(playbook, primarySpec.hostAccess !== undefined && primarySpec.dataDir !== undefined);
+  // A platform promotes the target (its promote hook): no shell, no superuser (docs/managed.md).
+  const managed = targetSpec.promote !== undefined;
+  const fence = fenceMethodFor(playbook, {
+    hostAccess: primarySpec.hostAccess !== undefined && primarySpec.dataDir !== undefined,
+    // Where the read-only default cannot be set, or is not enough (a platform's admin role).
+    preferRoles: managed || (!primary.isSuperuser && primary.missingPrivileges.some((p) => p.includes('ALTER SYSTEM'))),
+  });
   const context: PlanContext = {
     inventory: state.inventory,
     state,
@@ -58,11 +65,14 @@ export function decideSwitchover(
     targetObs: target,
     replication: replicationTemplate([target, ...replicasOf(state)]),
     fenceMethod: fence.method,
+    ...(managed ? { managed } : {}),
   };
+  const fenceChecks = fence.method === 'role-fence' ? roleFenceChecks(primary) : [];
   return {
     checks: [
-      ...checks,
+      ...(managed ? checks.map((c) => (c.id === 'privileges' ? managedPrivilegesCheck(primary, target) : c)) : checks),
       fence.check,
+      ...fenceChecks,
       pass(
         'target',
         `${target.name} chosen as the new primary${targetName ? ' (named)' : ` (the first by name of the streaming replicas within ${CAUGHT_UP_BYTES / 1024n / 1024n} MiB of the most advanced, so the dry run and the run agree)`}`,
@@ -73,10 +83,15 @@ export function decideSwitchover(
 }
 
 /** The playbook's wish, granted only when the mode's needs are met; `auto` takes the strongest mode available. */
-function fenceMethodFor(playbook: Playbook, hostAccess: boolean): { method: FenceMethod; check: Check } {
+function fenceMethodFor(
+  playbook: Playbook,
+  { hostAccess, preferRoles }: { hostAccess: boolean; preferRoles: boolean },
+): { method: FenceMethod; check: Check } {
   const requested =
     playbook.steps.find((s): s is StepOf<'fence-writes'> => s.kind === 'fence-writes')?.method ?? 'auto';
-  const available = (m: FenceMethod) => !FENCE_MODES[m].needsHostAccess || hostAccess;
+  // `auto` takes the role fence only where it must (a managed estate, or no ALTER SYSTEM): else read-only, as before.
+  const available = (m: FenceMethod) =>
+    (!FENCE_MODES[m].needsHostAccess || hostAccess) && (requested !== 'auto' || m !== 'role-fence' || preferRoles);
   if (requested !== 'auto' && !available(requested)) {
     return {
       method: requested,

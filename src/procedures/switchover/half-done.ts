@@ -5,7 +5,7 @@
  * unexplained paused pooler is reported, not resumed; a pooler pointing at a replica with no
  * journal is left to preflight, which refuses and names it.
  */
-import { nodeAt, reachableNodes, type ClusterState } from '../../model/cluster-state.js';
+import { nodeAt, primariesOf, type ClusterState } from '../../model/cluster-state.js';
 import type { UnfinishedRun } from '../../model/unfinished-run.js';
 
 export type Recovery =
@@ -14,9 +14,8 @@ export type Recovery =
   | { readonly kind: 'stuck'; readonly reason: string };
 
 export function detectRecovery(state: ClusterState, unfinished?: UnfinishedRun): Recovery | undefined {
-  const writable = reachableNodes(state).filter(
-    (n) => !n.inRecovery && n.settings.default_transaction_read_only !== 'on',
-  );
+  // Not fenced: a role-fenced old primary takes no application writes.
+  const writable = primariesOf(state);
   const pooled = pooledTargets(state);
   const paused = pooled.filter((d) => d.paused);
   const run = unfinished ? ` (run ${unfinished.runId} stopped after "${unfinished.lastEvent}")` : '';

@@ -32,7 +32,7 @@ export const switchover: Procedure = {
       recovery.kind === 'finish'
         ? `finish it: ${recovery.newPrimary} stays the primary`
         : `undo it: ${recovery.oldPrimary} stays the primary`;
-    const planned = recoveryPlan(recovery, state, playbook);
+    const planned = recoveryPlan(recovery, state, playbook, unfinished);
     return {
       kind: recovery.kind === 'finish' ? 'finish' : 'undo',
       reason: `${recovery.reason}; this run will ${action}`,

@@ -11,6 +11,7 @@ import { newOutputs, type Outputs } from '../../steps/outputs.js';
 import type { NoReturn, PlanContext } from '../../steps/types.js';
 import { othersOf, replicationTemplate } from '../../decide/followers.js';
 import type { Recovery } from './half-done.js';
+import type { UnfinishedRun } from '../../model/unfinished-run.js';
 
 export interface RecoveryPlan {
   readonly plan: Plan;
@@ -22,6 +23,7 @@ export function recoveryPlan(
   recovery: Exclude<Recovery, { kind: 'stuck' }>,
   state: ClusterState,
   playbook: Playbook,
+  unfinished?: UnfinishedRun,
 ): RecoveryPlan {
   const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name)!;
   const observed = (name: string | undefined) => {
@@ -32,13 +34,17 @@ export function recoveryPlan(
   const newName = recovery.kind === 'finish' ? recovery.newPrimary : recovery.oldPrimary;
   const old = observed(oldName);
   const oldSpec = spec(oldName);
-  const fenceMethod: FenceMethod = old
-    ? old.inRecovery
-      ? 'clean-stop'
-      : 'read-only'
-    : oldSpec.hostAccess
-      ? 'clean-stop'
-      : 'read-only';
+  // A role fence's record (the roles as they were) comes from the journal, never from a guess.
+  const roleFence = unfinished?.roleFence;
+  const fenceMethod: FenceMethod = roleFence
+    ? 'role-fence'
+    : old
+      ? old.inRecovery
+        ? 'clean-stop'
+        : 'read-only'
+      : oldSpec.hostAccess
+        ? 'clean-stop'
+        : 'read-only';
   const context: PlanContext = {
     inventory: state.inventory,
     state,
@@ -48,12 +54,14 @@ export function recoveryPlan(
     primaryObs: old,
     replication: replicationTemplate(replicasOf(state)),
     fenceMethod,
+    ...(spec(newName).promote ? { managed: true } : {}),
   };
   const outputs = newOutputs();
   const fence = outputs['fence-writes'];
-  fence.stopped = !old;
+  if (roleFence) fence.roleFence = roleFence;
+  fence.stopped = !old && !roleFence;
   // Down, or still exiting: the steps that start it again wait for its postmaster first.
-  fence.stopRequested = !old;
+  fence.stopRequested = !old && !roleFence;
   for (const router of state.inventory.poolers) fence.held.add(router.name);
   if (recovery.kind === 'undo-fence') {
     fence.readOnly = Boolean(old && !old.inRecovery && old.settings.default_transaction_read_only === 'on');

@@ -1,0 +1,36 @@
+/**
+ * A platform's hook (promote, its wait, fence_command, rebuild): a command on the tool's own
+ * machine, with {node} and {platform_id} substituted, bounded in time. What it printed (redacted,
+ * at most 2 KB), its exit code and its duration go to the journal.
+ */
+import { hookWords, type NodeSpec } from '../inventory/model.js';
+import { run, type RunResult } from '../shell/exec.js';
+import { redact } from '../util/secrets.js';
+import type { StepContext } from './types.js';
+
+export async function runHook(
+  ctx: Pick<StepContext, 'record' | 'signal'>,
+  node: NodeSpec,
+  hook: string,
+  words: readonly string[],
+  timeoutMs: number,
+): Promise<RunResult> {
+  const argv = hookWords(node, words);
+  ctx.record('hook-start', { node: node.name, hook, argv, timeoutMs });
+  const result = await run(argv, { timeoutMs: Math.max(1, timeoutMs), signal: ctx.signal });
+  ctx.record('hook-end', {
+    node: node.name,
+    hook,
+    ok: result.ok,
+    exitCode: result.exitCode,
+    timedOut: result.timedOut,
+    ms: Math.round(result.durationMs),
+    output: redact(`${result.stdout}\n${result.stderr}`.trim()).slice(-2048),
+    ...(result.spawnError ? { spawnError: result.spawnError } : {}),
+  });
+  return result;
+}
+
+/** The dry-run text of a hook. */
+export const hookText = (node: NodeSpec, hook: string, words: readonly string[], timeoutMs: number): string =>
+  `[tool] shell: ${hookWords(node, words).join(' ')}  (${hook} hook of ${node.name}; within ${timeoutMs} ms)`;
