@@ -60,6 +60,11 @@ export function registerCommands(program: Command): void {
         .default('password'),
     )
     .option(
+      '--managed',
+      'a stand-in managed platform: no host_access, no superuser in the inventory (the tool logs in as platform_admin), promotion through a control-plane command',
+    )
+    .option('--promote-delay <duration>', "with --managed: how long the stand-in platform's promotion takes", '2s')
+    .option(
       '--upgrade-target <major>',
       'also a node on this newer PostgreSQL major (new1), for upgrade-major; the cluster gets wal_level = logical',
     )

@@ -1,10 +1,10 @@
 /** `pg-handover sandbox up|down|status`. */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BadInputError } from '../errors.js';
 import { sandboxDown } from '../sandbox/down.js';
 import { defaultSandboxDir, readManifest } from '../sandbox/manifest.js';
 import { sandboxUp } from '../sandbox/up.js';
-import { formatMs } from '../util/time.js';
+import { formatMs, parseDuration } from '../util/time.js';
 import { out, outJson, say } from './output.js';
 import { intFlag } from './parse.js';
 import { statusCommand } from './status-command.js';
@@ -21,6 +21,8 @@ export interface UpFlags {
   router?: 'pgbouncer' | 'haproxy';
   upgradeTarget?: string;
   replicationAuth?: 'password' | 'trust';
+  managed?: boolean;
+  promoteDelay?: string;
   json?: boolean;
 }
 
@@ -38,6 +40,14 @@ export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
       '--router haproxy: expected the local backend (HAProxy has no container image yet)',
       'router',
     );
+  if (flags.managed && (flags.backend === 'containers' || flags.router === 'haproxy' || upgradeTarget))
+    throw new BadInputError('--managed: expected the local backend with PgBouncer', 'managed');
+  const promoteDelayMs = parseDuration(flags.promoteDelay ?? '2s');
+  if (promoteDelayMs === undefined)
+    throw new BadInputError(
+      `--promote-delay: expected a duration such as 2s, got ${flags.promoteDelay}`,
+      'promote-delay',
+    );
   const { manifest, elapsedMs } = await sandboxUp({
     dir,
     replicas,
@@ -50,6 +60,7 @@ export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
     router: flags.router,
     upgradeTarget,
     replicationAuth: flags.replicationAuth,
+    ...(flags.managed ? { managed: { promoteDelayMs } } : {}),
     onProgress: (m) => say(`  ${m}`),
   });
   if (flags.json) {
@@ -64,6 +75,10 @@ export async function sandboxUpCommand(flags: UpFlags): Promise<void> {
   for (const node of manifest.upgradeTarget?.nodes ?? [])
     out(`upgrade:   ${node.name} on 127.0.0.1:${node.port} (${manifest.upgradeTarget!.pgBin})`);
   out(`inventory: ${manifest.inventoryFile}`);
+  if (manifest.managed)
+    out(
+      `managed:   no shell, no superuser; promotion by the stand-in control plane in ${formatMs(manifest.managed.promoteDelayMs)} (${join(dir, 'control-plane', 'config.json')})`,
+    );
   out(
     `connect:   PGPASSFILE=${manifest.passfile} psql "host=127.0.0.1 port=${(manifest.haproxy ?? manifest.poolers[0]!).port} user=app dbname=appdb"`,
   );

@@ -3,7 +3,7 @@
  * connection) per inventory entry, opened in parallel. A node that cannot be reached is recorded
  * with its error, not thrown; a router keeps its own.
  */
-import type { ConnParams, Inventory, NodeSpec } from '../inventory/model.js';
+import { inventoryAppRoles, type ConnParams, type Inventory, type NodeSpec } from '../inventory/model.js';
 import type { ClusterState } from '../model/cluster-state.js';
 import { inDatabase } from '../postgres/logical.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
@@ -86,7 +86,11 @@ export class Connections {
   ): Promise<Writability> {
     const spec = this.inventory.nodes.find((n) => n.name === name);
     if (!spec) throw new Error(`unknown node ${name}`);
-    return askWritable(name, spec.conn, { applicationName: this.applicationName, ...limits });
+    return askWritable(name, spec.conn, {
+      applicationName: this.applicationName,
+      appRoles: inventoryAppRoles(this.inventory),
+      ...limits,
+    });
   }
 
   inDatabase<T>(node: NodeSpec, database: string, use: (session: NodeSession) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@
 import { probeBinaries, probeHost, type StreamTarget } from './host-probe.js';
 import { askWitnesses } from './witnesses.js';
 import { conninfoTowards } from '../postgres/conninfo.js';
-import { peerAddress, type Inventory } from '../inventory/model.js';
+import { inventoryAppRoles, peerAddress, type Inventory } from '../inventory/model.js';
 import { withDiscovered } from '../inventory/discovered.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { resolveHosts } from '../shell/resolve.js';
@@ -216,5 +216,5 @@ async function findLockHolder(
 /** The role fence's candidates: the inventory's app_roles, else the poolers' application logins. */
 const appRolesOf = (inventory: Inventory) => ({
   ...(inventory.appRoles ? { declared: inventory.appRoles } : {}),
-  poolerLogins: [...new Set(inventory.poolers.flatMap((p) => (p.app ? [p.app.user] : [])))],
+  poolerLogins: inventory.appRoles ? [] : inventoryAppRoles(inventory),
 });

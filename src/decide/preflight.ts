@@ -2,6 +2,7 @@
  * Preflight: every read-only check of a planned switchover, as a pure function of one
  * ClusterState. It returns all checks, passing and failing, each with its id and observation.
  */
+import { forManagedEstate } from './role-fence.js';
 import { fencedPrimariesOf, primariesOf, reachableNodes, type ClusterState } from '../model/cluster-state.js';
 import type { RouterState } from '../model/router.js';
 import { lsnDiff } from '../model/lsn.js';
@@ -28,6 +29,13 @@ export type RouterChecks = (
 ) => Check[];
 
 export function preflight(input: PreflightInput): Check[] {
+  const checks = allChecks(input);
+  const { state, primary, target } = input;
+  const managed = target && state.inventory.nodes.find((n) => n.name === target.name)?.promote;
+  return managed && primary ? checks.map((c) => forManagedEstate(c, primary, target)) : checks;
+}
+
+function allChecks(input: PreflightInput): Check[] {
   const { state, primary, target } = input;
   const checks: Check[] = [...reachability(state, input), ...primaryChecks(state)];
   if (primary && target) {

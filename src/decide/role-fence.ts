@@ -4,7 +4,7 @@
  * each one the tool's role may ALTER, pg_signal_backend to end their sessions, and the marker.
  */
 import type { NodeObservation } from '../model/node.js';
-import { fail, pass, type Check } from './checks.js';
+import { fail, pass, warn, type Check } from './checks.js';
 
 export function roleFenceChecks(primary: NodeObservation): Check[] {
   const view = primary.roleFence;
@@ -55,4 +55,20 @@ export function managedPrivilegesCheck(primary: NodeObservation, target: NodeObs
         'privileges',
         "a managed estate: no superuser, no shell; the role fence, the marker and the platform's promote hook need only what preflight checked",
       );
+}
+
+/**
+ * Preflight on a managed estate (the target is promoted by its platform's hook): its privileges
+ * are the role fence's, no host access is needed by design, and the other replicas cannot follow.
+ */
+export function forManagedEstate(check: Check, primary: NodeObservation, target: NodeObservation): Check {
+  if (check.id === 'privileges') return managedPrivilegesCheck(primary, target);
+  if (check.id === 'host-access')
+    return pass('host-access', 'a managed estate: no host access needed (the role fence, the promote hook)');
+  if (check.id === 'other-replicas' && check.verdict === 'pass')
+    return warn(
+      'other-replicas',
+      `${check.message.split(' ')[0]} cannot follow ${target.name} on a managed platform: it stays a replica of ${primary.name} (fenced) until its rebuild`,
+    );
+  return check;
 }

@@ -80,3 +80,9 @@ export interface UpgradeTargetSpec {
   readonly nodes: readonly NodeSpec[];
   readonly databases: readonly string[];
 }
+
+/** The application's roles a role fence acts on, as far as the inventory says: its app_roles, else the poolers' logins. */
+export const inventoryAppRoles = (inventory: Pick<Inventory, 'appRoles' | 'poolers'>): string[] =>
+  inventory.appRoles
+    ? [...inventory.appRoles]
+    : [...new Set(inventory.poolers.flatMap((p) => (p.app ? [p.app.user] : [])))];

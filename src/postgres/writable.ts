@@ -6,7 +6,8 @@ import type { ConnParams } from '../inventory/model.js';
 import { isWritable, type Writability } from '../model/writability.js';
 import { NodeSession } from './session.js';
 
-const WRITABLE_SQL = "SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro";
+const WRITABLE_SQL = `SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro,
+  (SELECT count(*) > 0 AND bool_and(NOT rolcanlogin) FROM pg_roles WHERE rolname = ANY($1)) AS roles_fenced`;
 
 export type { Writability };
 
@@ -14,12 +15,23 @@ export type { Writability };
 export async function askWritable(
   node: string,
   conn: ConnParams,
-  options: { applicationName: string; attempts: number; connectTimeoutMs: number; queryTimeoutMs: number },
+  options: {
+    applicationName: string;
+    attempts: number;
+    connectTimeoutMs: number;
+    queryTimeoutMs: number;
+    /** The application's roles (the inventory's app_roles, else the poolers' logins): all NOLOGIN is a role fence. */
+    appRoles?: readonly string[];
+  },
 ): Promise<Writability> {
   const session = await NodeSession.open(node, conn, options);
   try {
-    const row = await session.one<{ in_recovery: boolean; ro: string }>(WRITABLE_SQL, [], options.queryTimeoutMs);
-    return { inRecovery: row.in_recovery, readOnly: row.ro === 'on' };
+    const row = await session.one<{ in_recovery: boolean; ro: string; roles_fenced: boolean }>(
+      WRITABLE_SQL,
+      [options.appRoles ?? []],
+      options.queryTimeoutMs,
+    );
+    return { inRecovery: row.in_recovery, readOnly: row.ro === 'on', rolesFenced: row.roles_fenced };
   } finally {
     await session.close();
   }

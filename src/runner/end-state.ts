@@ -3,6 +3,7 @@
  * where each router sends clients, paused or not. The report's headline is judged from this, never
  * from which code path ran (a rollback that could not restart the old primary is not a rollback).
  */
+import { inventoryAppRoles } from '../inventory/model.js';
 import type { Connections } from '../cluster/connections.js';
 import { nodeAt, type ClusterState } from '../model/cluster-state.js';
 import { silenceOf, type Silence } from '../model/node.js';
@@ -53,6 +54,7 @@ async function probeWritable(
     attempts: 1,
     connectTimeoutMs: 1500,
     queryTimeoutMs: 2000,
+    appRoles: inventoryAppRoles(connections.inventory),
   };
   return askWritable(name, spec.conn, options).then(
     (w) => ({ writable: isWritable(w) }),

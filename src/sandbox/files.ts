@@ -11,6 +11,8 @@ export const SANDBOX_USERS = {
   replication: 'replicator',
   app: 'app',
   poolerAdmin: 'pgbadmin',
+  /** The managed stand-in's admin: what cloudsqlsuperuser / rds_superuser / azure_pg_admin hold, no superuser. */
+  platformAdmin: 'platform_admin',
   database: 'appdb',
 } as const;
 

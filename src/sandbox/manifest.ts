@@ -63,6 +63,13 @@ export interface SandboxManifest {
   readonly layout?: 'plain' | 'debian';
   /** With --tls: the CA the servers' certificate is signed by (the inventory verifies against it). */
   readonly tlsCaFile?: string;
+  /** With --managed: the stand-in platform (control-plane.ts) and the tool's passfile without the superuser. */
+  readonly managed?: {
+    readonly promoteDelayMs: number;
+    readonly passfile: string;
+    /** node and control-plane-main.js: the hooks' first words. */
+    readonly controlPlane: readonly string[];
+  };
   readonly createdAt: string;
   /** 'containers': each server in its own container (see containers/up.ts); default 'local'. */
   readonly backend?: 'local' | 'containers';

@@ -19,6 +19,8 @@ import { findPgBin, findPgBouncer, findUpgradeBin } from './binaries.js';
 import { execPrefix } from './containers/engine.js';
 import { launchNode, launchPgBouncer } from './control.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
+import { controlPlaneDir, PLATFORM_ID_PREFIX, writeControlPlaneConfig } from './control-plane.js';
+import { packageRoot } from '../util/package-root.js';
 import { createCluster, debianLayout, emptyDataDir, serviceCommands, type DebianLayout } from './debian.js';
 import { makeCertificates, tlsConf, tlsHba } from './tls.js';
 import {
@@ -58,6 +60,12 @@ export interface SandboxUpOptions {
    * primary_conninfo then names a passfile that does not exist.
    */
   readonly replicationAuth?: 'password' | 'trust';
+  /**
+   * A stand-in managed platform (control-plane.ts): the inventory has no host_access and no
+   * superuser; the tool logs in as a platform admin (CREATEROLE, pg_monitor, pg_signal_backend)
+   * and promotes through the stand-in's command, which takes `promoteDelayMs`.
+   */
+  readonly managed?: { readonly promoteDelayMs: number };
   readonly onProgress?: (message: string) => void;
 }
 
@@ -142,6 +150,9 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     ? await buildUpgradeTarget({ ...ctx, pgBin: upgradeBin, layout: undefined }, upgradePort!, passwords, progress)
     : undefined;
   await waitForStreaming(primary, passwords, replicas);
+  const managed = options.managed
+    ? await buildControlPlane(dir, primary, passwords, options.managed, poolerPorts)
+    : undefined;
 
   const manifest: SandboxManifest = {
     dir,
@@ -156,6 +167,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     passfile,
     layout: layout ? 'debian' : 'plain',
     ...(tls ? { tlsCaFile: tls.caFile } : {}),
+    ...(managed ? { managed } : {}),
     createdAt: new Date().toISOString(),
   };
   await writeFile(manifest.inventoryFile, inventoryYaml(manifest));
@@ -395,7 +407,54 @@ export async function waitForStreaming(primary: SandboxNode, passwords: Password
  * The same inventory for both backends; a container node adds how its peers reach it
  * (connect_address), how to run commands on its host (docker exec) and its STONITH (docker kill).
  */
+/**
+ * The managed stand-in: a platform admin role with what Cloud SQL's, RDS's and Azure's admins
+ * hold (no superuser), the tool's own passfile without the superuser, and the control plane's
+ * directory (its secret: the superuser's password, which only it reads).
+ */
+async function buildControlPlane(
+  dir: string,
+  primary: SandboxNode,
+  passwords: Passwords,
+  options: { promoteDelayMs: number },
+  poolerPorts: readonly number[],
+): Promise<NonNullable<SandboxManifest['managed']>> {
+  const adminPassword = newSecret();
+  const session = await NodeSession.open(primary.name, superuserConn(primary.port, passwords.superuser));
+  try {
+    await session.query(
+      `CREATE ROLE ${SANDBOX_USERS.platformAdmin} WITH LOGIN CREATEROLE CREATEDB PASSWORD '${adminPassword}'`,
+    );
+    await session.query(`GRANT pg_monitor, pg_signal_backend TO ${SANDBOX_USERS.platformAdmin}`);
+    await session.query(`GRANT CREATE ON DATABASE postgres TO ${SANDBOX_USERS.platformAdmin}`);
+  } finally {
+    await session.close();
+  }
+  const cp = controlPlaneDir(dir);
+  await mkdir(cp, { mode: 0o700 });
+  await writeFile(join(cp, 'secret'), `${passwords.superuser}\n`, { mode: 0o600 });
+  await writeControlPlaneConfig(dir, { delayMs: options.promoteDelayMs, mode: 'ok' });
+  // The tool's passwords: the platform admin's and the poolers' (the application's, their consoles'); no superuser.
+  const passfile = join(dir, 'pgpass-managed');
+  const poolerLines = pgpass(passwords, poolerPorts)
+    .split('\n')
+    .filter((l) => l && !l.includes(`:${SANDBOX_USERS.superuser}:`) && !l.includes(`:${SANDBOX_USERS.replication}:`));
+  await writeFile(
+    passfile,
+    [...poolerLines, `127.0.0.1:*:*:${SANDBOX_USERS.platformAdmin}:${adminPassword}`, ''].join('\n'),
+    {
+      mode: 0o600,
+    },
+  );
+  return {
+    promoteDelayMs: options.promoteDelayMs,
+    passfile,
+    controlPlane: [process.execPath, join(packageRoot(), 'dist', 'sandbox', 'control-plane-main.js')],
+  };
+}
+
 export function inventoryYaml(m: SandboxManifest): string {
+  if (m.managed) return managedInventoryYaml(m, m.managed);
   const exec = (container: string) => ({ kind: 'command', command: execPrefix(container) });
   const inventory = {
     cluster: 'sandbox',
@@ -451,4 +510,33 @@ export function inventoryYaml(m: SandboxManifest): string {
     },
   };
   return `# Written by \`pg-handover sandbox up\`. Passwords are in ./pgpass, not here.\n${stringify({ ...inventory, ...upgrade })}`;
+}
+
+/**
+ * A managed estate's inventory, as an operator writes one for Cloud SQL or RDS: each node by its
+ * platform id, no host_access, no data_dir, the platform admin's login, and the platform's
+ * commands as hooks (here the stand-in's).
+ */
+function managedInventoryYaml(m: SandboxManifest, managed: NonNullable<SandboxManifest['managed']>): string {
+  const hook = (command: string) => [...managed.controlPlane, command, '--dir', m.dir, '{platform_id}'];
+  const inventory = {
+    cluster: 'sandbox-managed',
+    passfile: 'pgpass-managed',
+    nodes: m.nodes.map((node) => ({
+      name: node.name,
+      dsn: `host=127.0.0.1 port=${node.port} user=${SANDBOX_USERS.platformAdmin} dbname=postgres`,
+      platform_id: `${PLATFORM_ID_PREFIX}${node.name}`,
+      promote: { command: hook('promote') },
+      fence_command: hook('stop'),
+      rebuild: { command: hook('rebuild') },
+    })),
+    poolers: m.poolers.map((pooler) => ({
+      name: pooler.name,
+      admin_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.poolerAdmin} dbname=pgbouncer`,
+      config_file: pooler.configFile,
+      databases: [pooler.database],
+      app_dsn: `host=127.0.0.1 port=${pooler.port} user=${SANDBOX_USERS.app} dbname=${pooler.database}`,
+    })),
+  };
+  return `# Written by \`pg-handover sandbox up --managed\`: a stand-in managed platform (no shell, no superuser). Passwords are in ./pgpass-managed.\n${stringify(inventory)}`;
 }

@@ -28,6 +28,13 @@ export const followStep: StepDefinition<typeof schema> = {
     `repoint ${plan.siblings.map((s) => s.name).join(', ') || 'no other replicas'} to ${plan.target.name}`,
   actions: (step, plan) => plan.siblings.flatMap((sibling) => siblingActions(plan, sibling, step.timeout)),
   async run(step, ctx, out, actions) {
+    if (ctx.managed) {
+      for (const action of actions) await action.run?.(ctx, out);
+      const left = ctx.siblings.map((s) => s.name);
+      return left.length
+        ? `${left.join(', ')} left to rebuild (a managed platform's replicas cannot follow)`
+        : 'no other replicas';
+    }
     const results = await performGroups(actions, ctx, out);
     const failed = [...results].flatMap(([name, r]) =>
       r.status === 'rejected' ? [`${name}: ${(r.reason as Error).message}`] : [],

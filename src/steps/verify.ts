@@ -112,6 +112,8 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
 
 /** The old primary (when it rejoined) and the replicas the run waited for. */
 function followersOf(plan: PlanContext): NodeSpec[] {
+  // A managed platform's replicas cannot follow the new primary: nobody is expected to stream from it.
+  if (plan.managed) return [];
   const waited = plan.siblings.filter((s) => plan.waitFor.includes(s.name));
   return FENCE_MODES[plan.fenceMethod].rejoins && plan.primary.name !== plan.target.name
     ? [plan.primary, ...waited]

@@ -11,7 +11,7 @@ import { nodeState, primariesOf, replicasOf, type ClusterState } from '../../mod
 import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
 import type { Playbook, StepOf } from '../../playbook/schema.js';
-import { managedPrivilegesCheck, roleFenceChecks } from '../../decide/role-fence.js';
+import { roleFenceChecks } from '../../decide/role-fence.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
 import { FENCE_MODES, PLANNED_FENCES, type FenceMethod } from '../../steps/fence-modes.js';
 import type { PlanContext } from '../../steps/types.js';
@@ -70,7 +70,7 @@ export function decideSwitchover(
   const fenceChecks = fence.method === 'role-fence' ? roleFenceChecks(primary) : [];
   return {
     checks: [
-      ...(managed ? checks.map((c) => (c.id === 'privileges' ? managedPrivilegesCheck(primary, target) : c)) : checks),
+      ...checks,
       fence.check,
       ...fenceChecks,
       pass(
