@@ -167,6 +167,8 @@ async function writableNodes(c: Cluster): Promise<string[]> {
 }
 
 async function timelineOf(c: Cluster, node: string): Promise<number | undefined> {
+  // What check calls the primary may not be one node's name (no primary, two of them).
+  if (!c.inventory.nodes.some((n) => n.name === node)) return undefined;
   const rows = await ask<{ tli: number }>(
     conn(c, node, 'postgres'),
     "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli",
@@ -412,6 +414,7 @@ async function inject(
       return;
     }
     case 'long-transaction': {
+      if (!c.inventory.nodes.some((n) => n.name === primary)) return;
       h.others.push(
         ask(
           conn(c, primary),
