@@ -4,6 +4,7 @@
  * is down or hung, from the tool's view and each replica's; the most advanced replica; what may
  * be lost; how the old primary is fenced.
  */
+import { hookWords } from '../../inventory/model.js';
 import { fail, pass, warn, type Check } from '../../decide/checks.js';
 import type { RouterChecks } from '../../decide/preflight.js';
 import { parseConninfo } from '../../inventory/dsn.js';
@@ -66,7 +67,7 @@ export function decideFailover(state: ClusterState, playbook: Playbook, input: F
     oldSpec.fenceCommand
       ? pass(
           'fence-method',
-          `${old.name} is fenced at the poolers, then by its fence_command (${oldSpec.fenceCommand.join(' ')})`,
+          `${old.name} is fenced at the poolers, then by its fence_command (${hookWords(oldSpec, oldSpec.fenceCommand).join(' ')})`,
         )
       : warn(
           'fence-method',
@@ -79,11 +80,14 @@ export function decideFailover(state: ClusterState, playbook: Playbook, input: F
     witnesses: witnesses.names,
     loss,
   };
+  const targetSpec = state.inventory.nodes.find((n) => n.name === target.name)!;
   const context: PlanContext = {
     inventory: state.inventory,
     state,
     primary: oldSpec,
-    target: state.inventory.nodes.find((n) => n.name === target.name)!,
+    target: targetSpec,
+    // Its platform promotes it (docs/managed.md): the other replicas cannot follow; they are left to rebuild.
+    ...(targetSpec.promote ? { managed: true } : {}),
     ...othersOf(state, [old.name, target.name]),
     targetObs: target,
     replication: replicationTemplate(replicasOf(state)),

@@ -26,12 +26,23 @@ export async function startSandbox(
   pgBin?: string,
   router?: 'pgbouncer' | 'haproxy',
   upgradeTarget?: number,
+  managed?: { promoteDelayMs: number },
 ): Promise<SandboxFixture> {
   const parent = await mkdtemp(join(tmpdir(), 'pgh-test-'));
   const dir = join(parent, 'sb');
   await chmod(parent, 0o711); // the servers run as another OS user and must reach `dir`
   try {
-    const { manifest } = await sandboxUp({ dir, replicas, poolers, layout, tls, pgBin, router, upgradeTarget });
+    const { manifest } = await sandboxUp({
+      dir,
+      replicas,
+      poolers,
+      layout,
+      tls,
+      pgBin,
+      router,
+      upgradeTarget,
+      ...(managed ? { managed } : {}),
+    });
     return { manifest, inventory: await loadInventory(manifest.inventoryFile), dir };
   } catch (error) {
     await sandboxDown(dir).catch(() => undefined);

@@ -1,0 +1,173 @@
+/**
+ * A managed estate (issue 25) on `sandbox up --managed`: the inventory has no host_access and no
+ * superuser, the tool logs in as a platform admin (CREATEROLE, pg_monitor, pg_signal_backend),
+ * and promotion is the stand-in control plane's command, driven as a platform's CLI would be.
+ */
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import type { ConnParams } from '../../src/inventory/model.js';
+import { readControlPlaneCalls, writeControlPlaneConfig } from '../../src/sandbox/control-plane.js';
+import { createLoadTable, longestGap, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
+import { sleep } from '../../src/util/time.js';
+import { cli } from './support/cli.js';
+import { appConn, sql } from './support/cluster.js';
+import { describe, expect, startSandbox, stopSandbox, test, type SandboxFixture } from './support/fixtures.js';
+
+const DELAY_MS = 1500;
+
+/** The application's own login, straight to a node (not through the pooler). */
+const direct = (sandbox: SandboxFixture, node: string): ConnParams => ({
+  ...appConn(sandbox),
+  host: '127.0.0.1',
+  port: sandbox.manifest.nodes.find((n) => n.name === node)!.port,
+});
+
+async function directWrite(conn: ConnParams): Promise<string> {
+  const client = new pg.Client({ ...conn, database: conn.dbname, connectionTimeoutMillis: 3000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    // What a read-only default would not stop: an explicit read-write transaction.
+    await client.query('BEGIN READ WRITE');
+    await client.query('CREATE TABLE IF NOT EXISTS direct_writes (at timestamptz DEFAULT now())');
+    await client.query('INSERT INTO direct_writes DEFAULT VALUES');
+    await client.query('COMMIT');
+    return 'written';
+  } catch (error) {
+    return `refused: ${(error as Error).message}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const roleOf = async (sandbox: SandboxFixture, node: string) =>
+  (
+    await sql(
+      { ...sandbox.inventory.nodes.find((n) => n.name === node)!.conn, dbname: 'postgres' },
+      "SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = 'app'",
+    )
+  )[0];
+
+const journalEvents = (file: string): string[] =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { event: string }).event);
+
+describe('a managed estate: no shell, no superuser, promotion by the platform', () => {
+  let sandbox: SandboxFixture;
+  beforeAll(async () => {
+    sandbox = await startSandbox(2, 2, 'plain', false, undefined, undefined, undefined, { promoteDelayMs: DELAY_MS });
+  }, 120_000);
+  afterAll(async () => {
+    if (sandbox) await stopSandbox(sandbox);
+  });
+
+  test('the inventory names no superuser and no host access', () => {
+    for (const node of sandbox.inventory.nodes) {
+      expect(node.conn.user).toBe('platform_admin');
+      expect(node.hostAccess).toBeUndefined();
+      expect(node.dataDir).toBeUndefined();
+      expect(node.promote?.command).toContain('promote');
+    }
+    const passfile = readFileSync(sandbox.inventory.passfile!, 'utf8');
+    expect(passfile).not.toMatch(/:handover:|:replicator:/);
+  });
+
+  test('a promote hook that fails, then one that never ends: rolled back (exit 4), the roles given back exactly, clients write on the old primary', async () => {
+    // A limit of its own, to prove the undo gives back exactly what was recorded.
+    await sql({ ...sandbox.inventory.nodes[0]!.conn, dbname: 'postgres' }, 'ALTER ROLE app CONNECTION LIMIT 37');
+    const before = await roleOf(sandbox, 'pg1');
+    expect(before).toEqual({ rolcanlogin: true, rolconnlimit: 37 });
+
+    await writeControlPlaneConfig(sandbox.dir, { delayMs: 200, mode: 'fail' });
+    const failed = await cli(['switchover', '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
+    expect(failed.exitCode, failed.stdout + failed.stderr).toBe(4);
+    expect(await roleOf(sandbox, 'pg1')).toEqual(before);
+    expect(await directWrite(direct(sandbox, 'pg1'))).toBe('written');
+    await sql(appConn(sandbox), 'CREATE TABLE IF NOT EXISTS after_undo (id int); INSERT INTO after_undo VALUES (1)');
+    // The hook was called only after the catch-up proof, and the point of no return was withdrawn.
+    const report = failed.events.at(-1)!.report as { journal: string; notes: string[] };
+    const events = journalEvents(report.journal);
+    expect(events.indexOf('catchup-proof')).toBeGreaterThan(-1);
+    expect(events.indexOf('hook-start')).toBeGreaterThan(events.indexOf('catchup-proof'));
+    expect(events).toContain('point-of-no-return-withdrawn');
+    expect(report.notes.join('\n')).toMatch(/still a replica, so the run rolls back/);
+
+    // A hook that hangs: the promote step's timeout (3 s here) ends it.
+    await writeControlPlaneConfig(sandbox.dir, { delayMs: 0, mode: 'hang' });
+    const playbook = join(sandbox.dir, 'short-promote.yaml');
+    await writeFile(
+      playbook,
+      readFileSync('playbooks/switchover.yaml', 'utf8').replace(
+        /- kind: promote\n(\s+)timeout: 30s/,
+        '- kind: promote\n$1timeout: 3s',
+      ),
+    );
+    const hung = await cli(['switchover', '-i', sandbox.manifest.inventoryFile, '-p', playbook, '--yes', '--json']);
+    expect(hung.exitCode, hung.stdout + hung.stderr).toBe(4);
+    expect(await roleOf(sandbox, 'pg1')).toEqual(before);
+    expect(await directWrite(direct(sandbox, 'pg1'))).toBe('written');
+    await writeControlPlaneConfig(sandbox.dir, { delayMs: DELAY_MS, mode: 'ok' });
+  }, 120_000);
+
+  test('a switchover under writes through PgBouncer: 0 lost, 0 errors, the marker and LSN proof, a direct BEGIN READ WRITE refused on the old primary', async () => {
+    const table = 'managed_load';
+    await createLoadTable(appConn(sandbox), table);
+    const load = new WriteLoad({ conn: appConn(sandbox), clients: 6, rate: 300, table });
+    // A direct session of the application's, open before the run: it must be ended by the fence.
+    const held = new pg.Client({ ...direct(sandbox, 'pg1'), database: 'appdb' });
+    held.on('error', () => undefined);
+    await held.connect();
+    load.start();
+    await sleep(500);
+    const run = cli(['switchover', '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
+    // While the platform promotes (DELAY_MS), the old primary is fenced for direct clients too.
+    await sleep(DELAY_MS / 2 + 300);
+    const duringFence = await directWrite(direct(sandbox, 'pg1'));
+    const heldSession = await held.query('BEGIN READ WRITE; INSERT INTO managed_load VALUES (-1, -1)').then(
+      () => 'written',
+      (e: Error) => `refused: ${e.message}`,
+    );
+    const result = await run;
+    await sleep(500);
+    const outcome = await load.stop();
+    await held.end().catch(() => undefined);
+
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(duringFence).toMatch(/refused: .*not permitted to log in/);
+    expect(heldSession).toMatch(/refused/);
+    const report = result.events.at(-1)!.report as {
+      primaryNow: string;
+      finalLsn: string;
+      targetReplayLsn: string;
+      notes: string[];
+      journal: string;
+    };
+    expect(report.primaryNow).toBe('pg2');
+    expect(report.notes.join('\n')).toMatch(/catch-up proof: pg2 replayed \S+ >= \S+ .* sees the marker row/);
+    expect(outcome.errors).toBe(0);
+    expect(await missingAcknowledged({ ...direct(sandbox, 'pg2'), dbname: 'appdb' }, outcome.records, table)).toBe(0);
+    const gap = longestGap(outcome.records).gapMs;
+    console.log(`managed switchover: stand-in delay ${DELAY_MS} ms, longest client gap ${Math.round(gap)} ms`);
+    // Clients waited for the platform: at least its delay (the figure against delay + 150 ms is the benchmark's).
+    expect(gap).toBeGreaterThanOrEqual(DELAY_MS);
+    // No host command ran: the only commands were the platform's hooks.
+    const events = readFileSync(report.journal, 'utf8');
+    expect(events).not.toMatch(/"event":"(host-command|shell)"/);
+    expect(
+      readControlPlaneCalls(sandbox.dir)
+        .filter((c) => c.result === 'promoted')
+        .map((c) => c.id),
+    ).toEqual(['sandbox-pg2']);
+    // The old primary stays fenced; the new one lets the application in.
+    expect(await directWrite(direct(sandbox, 'pg1'))).toMatch(/not permitted to log in/);
+    expect(await directWrite(direct(sandbox, 'pg2'))).toBe('written');
+    expect(await roleOf(sandbox, 'pg2')).toEqual({ rolcanlogin: true, rolconnlimit: 37 });
+    const check = await cli(['check', '-i', sandbox.manifest.inventoryFile, '--json']);
+    expect(check.stdout).toMatch(/"primary":"pg2"/);
+  }, 120_000);
+});
