@@ -171,3 +171,35 @@ describe('a managed estate: no shell, no superuser, promotion by the platform', 
     expect(check.stdout).toMatch(/"primary":"pg2"/);
   }, 120_000);
 });
+
+describe('a managed estate: failover of a dead primary', () => {
+  test('the fence_command, then the most advanced replica promoted by its hook, the loss estimate stated', async () => {
+    const sandbox = await startSandbox(2, 1, 'plain', false, undefined, undefined, undefined, { promoteDelayMs: 500 });
+    try {
+      await sql(appConn(sandbox), 'CREATE TABLE before_crash (id int); INSERT INTO before_crash VALUES (1)');
+      // The platform's instance dies (its stand-in stops it at once, as a crash would).
+      const { controlPlane } = await import('../../src/sandbox/control-plane.js');
+      expect((await controlPlane(sandbox.dir, 'stop', 'sandbox-pg1')).code).toBe(0);
+      const result = await cli(['failover', '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
+      expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+      const report = result.events.at(-1)!.report as {
+        primaryNow: string;
+        possibleLoss?: string;
+        journal: string;
+        leftToDo: string[];
+      };
+      expect(['pg2', 'pg3']).toContain(report.primaryNow);
+      expect(report.possibleLoss).toBeTruthy();
+      const events = journalEvents(report.journal);
+      // The fence_command (the platform stops the old instance) ran before the promote hook.
+      expect(events.indexOf('fence-command')).toBeGreaterThan(-1);
+      expect(events.indexOf('hook-start')).toBeGreaterThan(events.indexOf('fence-command'));
+      const promoted = readControlPlaneCalls(sandbox.dir).filter((c) => c.result === 'promoted');
+      expect(promoted.map((c) => c.id)).toEqual([`sandbox-${report.primaryNow}`]);
+      expect(report.leftToDo.join('\n')).toMatch(/rebuild/);
+      expect(await sql(appConn(sandbox), 'SELECT count(*)::int AS n FROM before_crash')).toEqual([{ n: 1 }]);
+    } finally {
+      await stopSandbox(sandbox);
+    }
+  }, 120_000);
+});
