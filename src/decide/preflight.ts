@@ -2,7 +2,7 @@
  * Preflight: every read-only check of a planned switchover, as a pure function of one
  * ClusterState. It returns all checks, passing and failing, each with its id and observation.
  */
-import { forManagedEstate } from './role-fence.js';
+import { forManagedEstate } from './managed.js';
 import { fencedPrimariesOf, primariesOf, reachableNodes, type ClusterState } from '../model/cluster-state.js';
 import type { RouterState } from '../model/router.js';
 import { lsnDiff } from '../model/lsn.js';
@@ -31,8 +31,9 @@ export type RouterChecks = (
 export function preflight(input: PreflightInput): Check[] {
   const checks = allChecks(input);
   const { state, primary, target } = input;
-  const managed = target && state.inventory.nodes.find((n) => n.name === target.name)?.promote;
-  return managed && primary ? checks.map((c) => forManagedEstate(c, primary, target)) : checks;
+  const spec = target && state.inventory.nodes.find((n) => n.name === target.name);
+  const managed = spec?.promote ?? spec?.switchover;
+  return managed && primary && target ? checks.map((c) => forManagedEstate(c, primary, target)) : checks;
 }
 
 function allChecks(input: PreflightInput): Check[] {

@@ -111,6 +111,7 @@ function toNodeSpec(node: RawNode, at: PropertyKey[], report: Report): NodeSpec 
     ...(node.platform_id ? { platformId: node.platform_id } : {}),
     ...(node.promote ? { promote: node.promote } : {}),
     ...(node.rebuild ? { rebuild: node.rebuild } : {}),
+    ...(node.switchover ? { switchover: node.switchover } : {}),
   };
 }
 

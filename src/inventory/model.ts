@@ -41,6 +41,8 @@ export interface NodeSpec {
   readonly platformId?: string;
   /** Its promotion through a platform's control plane (no shell, no superuser): see `Hook`. */
   readonly promote?: { readonly command: readonly string[]; readonly wait?: readonly string[] };
+  /** The platform's own switchover to it (it fences and syncs itself): the platform-switchover playbook. */
+  readonly switchover?: { readonly command: readonly string[]; readonly wait?: readonly string[] };
   /** How it becomes a replica again when it cannot follow (a managed platform's rebuild). */
   readonly rebuild?: { readonly command: readonly string[] };
 }

@@ -77,6 +77,17 @@ export const nodeSchema = z.strictObject({
       wait: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
     })
     .optional(),
+  /**
+   * The platform's own switchover to this node, where the platform fences and syncs itself
+   * (Cloud SQL `instances switchover`, Azure `replica promote --promote-mode switchover`, RDS
+   * Blue/Green, Aurora global switchover): used by the `platform-switchover` playbook.
+   */
+  switchover: z
+    .strictObject({
+      command: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }),
+      wait: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }).optional(),
+    })
+    .optional(),
   /** How to make this node a replica again where it cannot follow a new primary (a managed platform): a command, as `promote`'s. */
   rebuild: z
     .strictObject({ command: z.array(nonEmpty).min(1, { error: 'expected a command as a list of words' }) })

@@ -3,7 +3,8 @@
  * (dry run: stop here) → confirm → lock → guardian → run → report. No printing here; the CLI
  * renders what this returns and emits.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { builtInPlaybook } from '../util/package-root.js';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Connections } from '../cluster/connections.js';
@@ -86,7 +87,7 @@ export async function loadInput(
   const inventory = options.procedure.inventoryForRun ? options.procedure.inventoryForRun(loaded) : loaded;
   const names = inventory.nodes.map((n) => n.name);
   const playbook = await loadPlaybook(
-    options.playbookFile ?? options.procedure.defaultPlaybook,
+    playbookPath(options.playbookFile) ?? options.procedure.defaultPlaybook,
     options.procedure.rules,
     names,
   );
@@ -472,4 +473,11 @@ function refusal(checks: readonly Check[]): PreflightRefusedError {
   return new PreflightRefusedError(
     `preflight refused: ${failed.map((c) => `${c.id}: ${c.message}`).join('; ') || 'no plan could be made'}`,
   );
+}
+
+/** --playbook FILE, or the name of a built-in one (`platform-switchover`) when no such file exists. */
+function playbookPath(file: string | undefined): string | undefined {
+  if (file === undefined || existsSync(file) || !/^[a-z-]+$/.test(file)) return file;
+  const builtIn = builtInPlaybook(file);
+  return existsSync(builtIn) ? builtIn : file;
 }

@@ -8,6 +8,8 @@
  *   promote ID     after the configured delay, pg_promote() on that instance (or fail, or hang)
  *   stop ID        stop that instance at once (a fence_command: the platform stops or isolates it)
  *   rebuild ID     make that instance a fresh replica of the current primary (delete and re-clone)
+ *   switchover ID  the platform's own switchover to that instance: it stops the old primary, syncs,
+ *                  promotes, and makes the old one its replica (Cloud SQL's, Azure's planned one)
  *
  * DIR/control-plane/config.json says how it behaves ({"delayMs": 2000, "mode": "ok" | "fail" |
  * "hang"}); tests rewrite it between runs. Every call is appended to calls.jsonl.
@@ -19,6 +21,7 @@ import { run } from '../shell/exec.js';
 import { runAsIdentity } from '../shell/os-user.js';
 import { NodeSession } from '../postgres/session.js';
 import { sleep } from '../util/time.js';
+import { parseLsn } from '../model/lsn.js';
 import { postmasterPid, startNode } from './control.js';
 import { readManifest, type SandboxManifest, type SandboxNode } from './manifest.js';
 import { nodeOverrides, SANDBOX_USERS } from './files.js';
@@ -117,7 +120,19 @@ export async function controlPlane(dir: string, command: string, id: string): Pr
     return { code: 0, said: `instance ${id}: STOPPED` };
   }
   if (command === 'rebuild') return rebuild(dir, manifest, node, log);
-  return { code: 2, said: `unknown command ${command}: expected promote, stop or rebuild` };
+  if (command === 'switchover') {
+    if (mode === 'fail') {
+      await sleep(delayMs);
+      log('failed');
+      return { code: 1, said: `ERROR: (stand-in) operation switchover to ${id} failed: InternalError` };
+    }
+    if (mode === 'hang') {
+      log('hanging');
+      await new Promise(() => undefined);
+    }
+    return platformSwitchover(dir, manifest, node, delayMs, log);
+  }
+  return { code: 2, said: `unknown command ${command}: expected promote, switchover, stop or rebuild` };
 }
 
 /** Deletes the instance's data and clones it again from the current primary (a platform's "create replica"). */
@@ -174,4 +189,57 @@ async function currentPrimary(
     }
   }
   return undefined;
+}
+
+/**
+ * A platform's own switchover (Cloud SQL's, Azure's planned one): it stops the old primary
+ * cleanly, waits until the target replayed its shutdown checkpoint, promotes the target, and
+ * restarts the old primary as its replica, in `delayMs` at the least.
+ */
+async function platformSwitchover(
+  dir: string,
+  manifest: SandboxManifest,
+  target: SandboxNode,
+  delayMs: number,
+  log: (r: string) => void,
+): Promise<{ code: number; said: string }> {
+  const started = performance.now();
+  const old = await currentPrimary(dir, manifest, target.name);
+  if (!old) return { code: 1, said: 'ERROR: (stand-in) no primary to switch over from' };
+  const identity = { ...runAsIdentity(manifest.osUser, 'sandbox'), timeoutMs: 60_000 };
+  const stopped = await run(
+    [join(manifest.pgBin, 'pg_ctl'), '-D', old.dataDir, '-m', 'fast', '-w', '-t', '60', 'stop'],
+    identity,
+  );
+  if (!stopped.ok) return { code: 1, said: `ERROR: (stand-in) could not stop ${old.name}: ${stopped.stderr.trim()}` };
+  const control = await run([join(manifest.pgBin, 'pg_controldata'), '-D', old.dataDir], identity);
+  const checkpoint = parseLsn(/Latest checkpoint location:\s+(\S+)/.exec(control.stdout)?.[1] ?? null);
+  if (checkpoint === undefined) return { code: 1, said: 'ERROR: (stand-in) no shutdown checkpoint' };
+  const session = await NodeSession.open(target.name, superuser(dir, target));
+  try {
+    for (;;) {
+      const { lsn } = await session.one<{ lsn: string }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
+      if ((parseLsn(lsn) ?? 0n) > checkpoint) break;
+      if (performance.now() - started > 60_000) return { code: 1, said: 'ERROR: (stand-in) the target did not sync' };
+      await sleep(5);
+    }
+    await sleep(Math.max(0, delayMs - (performance.now() - started)));
+    await session.query('SELECT pg_promote(true, 60)');
+  } finally {
+    await session.close();
+  }
+  await writeFile(join(old.dataDir, 'standby.signal'), '');
+  await appendFile(
+    join(old.dataDir, 'postgresql.auto.conf'),
+    `primary_conninfo = 'host=127.0.0.1 port=${target.port} user=${SANDBOX_USERS.replication} passfile=${manifest.passfile} application_name=${old.name}'\n`,
+  );
+  if (manifest.osUser) {
+    const { findOsUser } = await import('../shell/os-user.js');
+    const user = findOsUser(manifest.osUser)!;
+    const { chown } = await import('node:fs/promises');
+    await chown(join(old.dataDir, 'standby.signal'), user.uid, user.gid);
+  }
+  await startNode(manifest, old.name);
+  log(`switched over from ${old.name}`);
+  return { code: 0, said: `operation switchover to ${target.name}: DONE (${old.name} is now its replica)` };
 }

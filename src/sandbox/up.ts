@@ -527,6 +527,7 @@ function managedInventoryYaml(m: SandboxManifest, managed: NonNullable<SandboxMa
       dsn: `host=127.0.0.1 port=${node.port} user=${SANDBOX_USERS.platformAdmin} dbname=postgres`,
       platform_id: `${PLATFORM_ID_PREFIX}${node.name}`,
       promote: { command: hook('promote') },
+      switchover: { command: hook('switchover') },
       fence_command: hook('stop'),
       rebuild: { command: hook('rebuild') },
     })),

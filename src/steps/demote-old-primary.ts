@@ -37,7 +37,9 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
   title: (_s, plan) =>
     FENCE_MODES[plan.fenceMethod].rejoins
       ? `restart ${plan.primary.name} as a replica of ${plan.target.name}`
-      : `leave ${plan.primary.name} fenced ${plan.fenceMethod === 'role-fence' ? '(application roles NOLOGIN)' : 'read-only (no host access)'}`,
+      : plan.fenceMethod === 'platform'
+        ? `${plan.primary.name}: the platform's`
+        : `leave ${plan.primary.name} fenced ${plan.fenceMethod === 'role-fence' ? '(application roles NOLOGIN)' : 'read-only (no host access)'}`,
   actions(step, plan) {
     if (!FENCE_MODES[plan.fenceMethod].rejoins) return [stayFenced(plan)];
     if (plan.primary.name === plan.target.name)
@@ -85,6 +87,14 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
 
 function stayFenced(plan: PlanContext): Action<Out> {
   if (plan.fenceMethod === 'role-fence') return stayRoleFenced(plan);
+  if (plan.fenceMethod === 'platform')
+    return {
+      text: `none: the platform's switchover makes ${plan.primary.name} a replica of ${plan.target.name} (verify checks it is not writable)`,
+      run: async (_ctx, out) => {
+        out.role = "replica (the platform's switchover)";
+        return `${plan.primary.name} left to the platform`;
+      },
+    };
   return {
     text: `none: ${plan.primary.name} stays read-only; the report says how to rejoin it`,
     run: async (ctx, out) => {

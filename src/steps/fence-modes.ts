@@ -42,6 +42,8 @@ export interface FenceMode {
   readonly failover?: true;
   /** After promotion, the old primary restarts as a replica (it was stopped cleanly), or stays fenced. */
   readonly rejoins: boolean;
+  /** The platform's switchover fences and syncs itself: no final position of the tool's, no catch-up to wait for. */
+  readonly platform?: true;
   /** What this mode does not stop, said in the report (a read-only default does not stop a determined client). */
   readonly advisory?: string;
   /** What verify reports when the old primary answers as in `row`; absent: verify does not contact it (a failover's dead or hung node). */
@@ -51,10 +53,15 @@ export interface FenceMode {
 /** pg_control as the clean stop last saw it, per fence output, for the action that reads it next. */
 const seenAtStop = new WeakMap<FenceOutput, ControlData>();
 
-export type FenceMethod = 'clean-stop' | 'role-fence' | 'read-only' | 'fence-command' | 'pooler-only';
+export type FenceMethod = 'clean-stop' | 'role-fence' | 'read-only' | 'platform' | 'fence-command' | 'pooler-only';
 
 /** A planned switchover's modes, in `auto`'s order; the others fence a primary that is already down or hung (failover). */
-export const PLANNED_FENCES = ['clean-stop', 'role-fence', 'read-only'] as const satisfies readonly FenceMethod[];
+export const PLANNED_FENCES = [
+  'clean-stop',
+  'role-fence',
+  'read-only',
+  'platform',
+] as const satisfies readonly FenceMethod[];
 
 export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
   'clean-stop': {
@@ -146,6 +153,27 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
       'the read-only default is advisory: a direct client (not through a pooler) can still write with SET default_transaction_read_only = off or BEGIN READ WRITE',
     oldPrimaryProblem: (row, name) =>
       !row.in_recovery && row.ro !== 'on' ? `${name} is writable again: two primaries` : undefined,
+  },
+  // The platform's own switchover fences the old primary and syncs the target itself: the tool holds clients around it.
+  platform: {
+    needsHostAccess: false,
+    checkText:
+      "the platform's own switchover (it fences the old primary and syncs the target itself; the pause is the platform's)",
+    title: (primary) => `${primary} left to the platform's switchover`,
+    actions: (plan) => [
+      {
+        text: `none: the platform fences ${plan.primary.name} and syncs ${plan.target.name} itself (its switchover, in the promote step); the clients' pause lasts as long as the platform's switchover`,
+        run: async () => 'clients held for the platform',
+      },
+    ],
+    caughtUp: () => true,
+    catchupText: "the platform's guarantee (its switchover syncs before it swaps roles)",
+    platform: true,
+    rejoins: false,
+    oldPrimaryProblem: (row, name) =>
+      !row.in_recovery && row.ro !== 'on'
+        ? `${name} is still a writable primary after the platform's switchover`
+        : undefined,
   },
   // A failover: the routers are fenced first (fence-old-primary); these say what happens to the node itself.
   'fence-command': {

@@ -157,9 +157,14 @@ function cannotFollow(plan: PlanContext, sibling: NodeSpec): Action<Out> {
     group: sibling.name,
     text: `[${sibling.name}] none: a managed replica cannot be repointed to ${plan.target.name}; ${rebuild ? `its rebuild: ${rebuild}` : 'rebuild it from the new primary'}`,
     run: async (ctx: StepContext, out: Out) => {
-      out.followers[sibling.name] = `still replicates from ${ctx.primary.name} (fenced): to rebuild`;
+      // After the platform's own switchover the old primary is the new one's replica: this one cascades through it.
+      const upstream =
+        ctx.fenceMethod === 'platform'
+          ? `${ctx.primary.name}, now ${ctx.target.name}'s replica (it cascades)`
+          : `${ctx.primary.name}, whose application roles stay NOLOGIN`;
+      out.followers[sibling.name] = `still replicates from ${ctx.primary.name}: to rebuild`;
       ctx.log.leftToDo.push(
-        `${sibling.name} still replicates from ${ctx.primary.name}, whose application roles stay NOLOGIN: rebuild it as a replica of ${ctx.target.name}${rebuild ? ` (\`${rebuild}\`)` : " (the platform's create-replica command; no rebuild in the inventory)"}`,
+        `${sibling.name} still replicates from ${upstream}: rebuild it as a replica of ${ctx.target.name}${rebuild ? ` (\`${rebuild}\`)` : " (the platform's create-replica command; no rebuild in the inventory)"}`,
       );
     },
   };

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { failures } from '../decide/checks.js';
 import { limitsFrom } from '../decide/limits.js';
+import { forPlatformSwitchover } from '../decide/managed.js';
 import { preflight } from '../decide/preflight.js';
 import { PreflightRefusedError } from '../errors.js';
 import { nodeState } from '../model/cluster-state.js';
@@ -34,7 +35,7 @@ export const preflightStep: StepDefinition<typeof schema> = {
           const node = nodeState(state, name);
           return node?.reachable ? node : undefined;
         };
-        const checks = preflight({
+        const all = preflight({
           state,
           limits: limitsFrom(step),
           primary: reachable(ctx.primary.name),
@@ -42,6 +43,7 @@ export const preflightStep: StepDefinition<typeof schema> = {
           targetName: ctx.target.name,
           routerChecks,
         });
+        const checks = ctx.fenceMethod === 'platform' ? forPlatformSwitchover(all) : all;
         ctx.record('checks', { checks });
         const failed = failures(checks);
         if (failed.length > 0) {

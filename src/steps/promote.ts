@@ -34,27 +34,36 @@ export const promoteStep: StepDefinition<typeof schema> = {
   pauseBudget: (s) => s.timeout,
   title: (_s, plan) => `promote ${plan.target.name}`,
   actions: (step, plan) => [
-    {
-      text: `${sqlText(plan.target.name, REPLAY_SQL)}  (must still be at or past the final position)`,
-      run: async (ctx, out) => {
-        const replay = parseLsn(
-          (await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn,
-        );
-        // What wait-catchup accepted: past the final position, or (a failover) every complete record received.
-        const final = ctx.outputs['wait-catchup'].targetReplayLsn ?? ctx.outputs['fence-writes'].finalLsn;
-        if (final === undefined || replay === undefined || replay < final) {
-          throw new StepFailedError(
-            `${ctx.target.name} is at ${formatLsn(replay)}, behind the final position ${formatLsn(final)}: not promoting`,
-          );
-        }
-        out.targetReplayLsn = replay;
-        out.oldTimeline = ctx.outputs['fence-writes'].oldTimeline ?? ctx.primaryObs?.timeline;
-      },
-    },
-    ...(plan.target.promote ? promoteByHook(step, plan) : promoteBySql(step, plan)),
+    ...(plan.fenceMethod === 'platform' ? [] : [replayCheck(plan)]),
+    ...(plan.fenceMethod === 'platform'
+      ? promoteByHook(step, plan, 'switchover', plan.target.switchover ?? { command: ['false'] })
+      : plan.target.promote
+        ? promoteByHook(step, plan, 'promote', plan.target.promote)
+        : promoteBySql(step, plan)),
     ...unblockWrites(plan),
   ],
 };
+
+/** The new primary's replay position read once more, against the final position wait-catchup accepted. */
+function replayCheck(plan: PlanContext): Action<Out> {
+  return {
+    text: `${sqlText(plan.target.name, REPLAY_SQL)}  (must still be at or past the final position)`,
+    run: async (ctx, out) => {
+      const replay = parseLsn(
+        (await (await ctx.connections.node(ctx.target.name)).one<{ lsn: string }>(REPLAY_SQL)).lsn,
+      );
+      // What wait-catchup accepted: past the final position, or (a failover) every complete record received.
+      const final = ctx.outputs['wait-catchup'].targetReplayLsn ?? ctx.outputs['fence-writes'].finalLsn;
+      if (final === undefined || replay === undefined || replay < final) {
+        throw new StepFailedError(
+          `${ctx.target.name} is at ${formatLsn(replay)}, behind the final position ${formatLsn(final)}: not promoting`,
+        );
+      }
+      out.targetReplayLsn = replay;
+      out.oldTimeline = ctx.outputs['fence-writes'].oldTimeline ?? ctx.primaryObs?.timeline;
+    },
+  };
+}
 
 /**
  * A platform promotes the target (no shell, no superuser): its hook is called only now, after the
@@ -63,24 +72,28 @@ export const promoteStep: StepDefinition<typeof schema> = {
  * the point of no return is withdrawn and the run rolls back (the platform may still finish an
  * operation it accepted; the report says so). A target that does not answer is left in doubt.
  */
-function promoteByHook(step: z.output<typeof schema>, plan: PlanContext): Action<Out>[] {
-  const hook = plan.target.promote!;
+function promoteByHook(
+  step: z.output<typeof schema>,
+  plan: PlanContext,
+  name: 'promote' | 'switchover',
+  hook: { readonly command: readonly string[]; readonly wait?: readonly string[] },
+): Action<Out>[] {
   const started = { at: 0 };
   const left = () => Math.max(1, step.timeout - (performance.now() - started.at));
   return [
     {
-      text: hookText(plan.target, 'promote', hook.command, step.timeout),
+      text: hookText(plan.target, name, hook.command, step.timeout),
       noReturn: (ctx, out) => ({
         target: ctx.target.name,
         replayLsn: formatLsn(out.targetReplayLsn),
         oldTimeline: out.oldTimeline,
-        hook: 'promote',
+        hook: name,
       }),
       run: async (ctx) => {
         started.at = performance.now();
-        const result = await runHook(ctx, ctx.target, 'promote', hook.command, step.timeout);
-        if (!result.ok) await notStarted(ctx, describeFailure(`the promote hook of ${ctx.target.name}`, result));
-        return `promote hook of ${ctx.target.name} exited 0 in ${Math.round(result.durationMs)} ms`;
+        const result = await runHook(ctx, ctx.target, name, hook.command, step.timeout);
+        if (!result.ok) await notStarted(ctx, describeFailure(`the ${name} hook of ${ctx.target.name}`, result));
+        return `${name} hook of ${ctx.target.name} exited 0 in ${Math.round(result.durationMs)} ms`;
       },
     },
     ...(hook.wait

@@ -26,6 +26,9 @@ export const waitCatchupStep: StepDefinition<typeof schema> = {
     {
       text: `${sqlText(plan.target.name, REPLAY_SQL)}  (every ${step.poll_interval} ms, up to ${step.timeout} ms, until ${FENCE_MODES[plan.fenceMethod].catchupText}; ${RELOAD_SQL} if it stalls ${NUDGE_AFTER_MS} ms)`,
       run: async (ctx, out) => {
+        // The platform's own switchover syncs the target before it swaps roles: nothing of ours to wait for.
+        if (FENCE_MODES[ctx.fenceMethod].platform)
+          return `left to the platform's switchover (${FENCE_MODES[ctx.fenceMethod].catchupText})`;
         const final = ctx.outputs['fence-writes'].finalLsn;
         if (final === undefined) throw new StepFailedError(`the final WAL position of ${ctx.primary.name} is unknown`);
         const mode = FENCE_MODES[ctx.fenceMethod];

@@ -203,3 +203,67 @@ describe('a managed estate: failover of a dead primary', () => {
     }
   }, 120_000);
 });
+
+describe("a managed estate: the platform's own switchover", () => {
+  test('a 5 s platform switchover: clients wait through the poolers, no errors, none lost; a pooler whose query_wait_timeout is shorter is refused first', async () => {
+    const sandbox = await startSandbox(2, 1, 'plain', false, undefined, undefined, undefined, { promoteDelayMs: 5000 });
+    try {
+      const pooler = sandbox.manifest.poolers[0]!;
+      const ini = readFileSync(pooler.configFile, 'utf8');
+      const admin = (sandbox.inventory.poolers[0] as unknown as { admin: ConnParams }).admin;
+      const reload = async (text: string) => {
+        await writeFile(pooler.configFile, text);
+        const client = new pg.Client({ ...admin, database: 'pgbouncer' });
+        await client.connect();
+        await client.query('RELOAD');
+        await client.end();
+      };
+      // A pooler that would drop waiting clients after 10 s, before the playbook's 65 s budget ends.
+      await reload(ini.replace(/query_wait_timeout = \d+/, 'query_wait_timeout = 10'));
+      const refused = await cli([
+        'switchover',
+        '-i',
+        sandbox.manifest.inventoryFile,
+        '-p',
+        'platform-switchover',
+        '--yes',
+        '--json',
+      ]);
+      expect(refused.exitCode, refused.stdout + refused.stderr).toBe(3);
+      expect(refused.stdout).toMatch(/pooler-query-wait-timeout/);
+      expect(readControlPlaneCalls(sandbox.dir)).toEqual([]);
+      await reload(ini);
+
+      const table = 'platform_load';
+      await createLoadTable(appConn(sandbox), table);
+      const load = new WriteLoad({ conn: appConn(sandbox), clients: 6, rate: 200, table });
+      load.start();
+      await sleep(500);
+      const result = await cli([
+        'switchover',
+        '-i',
+        sandbox.manifest.inventoryFile,
+        '-p',
+        'platform-switchover',
+        '--yes',
+        '--json',
+      ]);
+      await sleep(500);
+      const outcome = await load.stop();
+      expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+      const report = result.events.at(-1)!.report as { primaryNow: string; oldPrimaryState: string };
+      expect(report.primaryNow).toBe('pg2');
+      expect(outcome.errors).toBe(0);
+      expect(await missingAcknowledged({ ...direct(sandbox, 'pg2'), dbname: 'appdb' }, outcome.records, table)).toBe(0);
+      const gap = longestGap(outcome.records).gapMs;
+      console.log(`platform switchover: stand-in 5000 ms, longest client gap ${Math.round(gap)} ms`);
+      expect(gap).toBeGreaterThanOrEqual(5000);
+      // The platform made the old primary the new one's replica.
+      expect(
+        await sql({ ...sandbox.inventory.nodes[0]!.conn, dbname: 'postgres' }, 'SELECT pg_is_in_recovery() AS r'),
+      ).toEqual([{ r: true }]);
+    } finally {
+      await stopSandbox(sandbox);
+    }
+  }, 120_000);
+});

@@ -67,7 +67,7 @@ describe('playbooks', () => {
     [
       'fence method unknown',
       minimal(core.replace('kind: fence-writes', 'kind: fence-writes\n    method: pray')),
-      /steps\[1\]\.method: expected one of "auto", "clean-stop", "role-fence", "read-only", got "pray"/,
+      /steps\[1\]\.method: expected one of "auto", "clean-stop", "role-fence", "read-only", "platform", got "pray"/,
     ],
     [
       'lag bytes negative',

@@ -55,6 +55,7 @@ describe('step kinds', () => {
       ['clean-stop', true, true, false],
       ['role-fence', false, false, false],
       ['read-only', false, false, false],
+      ['platform', false, false, false],
       ['fence-command', false, false, true],
       ['pooler-only', false, false, true],
     ]);

@@ -11,7 +11,7 @@ import { nodeState, primariesOf, replicasOf, type ClusterState } from '../../mod
 import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
 import type { Playbook, StepOf } from '../../playbook/schema.js';
-import { roleFenceChecks } from '../../decide/role-fence.js';
+import { forPlatformSwitchover, roleFenceChecks } from '../../decide/managed.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
 import { FENCE_MODES, PLANNED_FENCES, type FenceMethod } from '../../steps/fence-modes.js';
 import type { PlanContext } from '../../steps/types.js';
@@ -49,7 +49,7 @@ export function decideSwitchover(
   const primarySpec = state.inventory.nodes.find((n) => n.name === primary.name)!;
   const targetSpec = state.inventory.nodes.find((n) => n.name === target.name)!;
   // A platform promotes the target (its promote hook): no shell, no superuser (docs/managed.md).
-  const managed = targetSpec.promote !== undefined;
+  const managed = targetSpec.promote !== undefined || targetSpec.switchover !== undefined;
   const fence = fenceMethodFor(playbook, {
     hostAccess: primarySpec.hostAccess !== undefined && primarySpec.dataDir !== undefined,
     // Where the read-only default cannot be set, or is not enough (a platform's admin role).
@@ -67,10 +67,25 @@ export function decideSwitchover(
     fenceMethod: fence.method,
     ...(managed ? { managed } : {}),
   };
-  const fenceChecks = fence.method === 'role-fence' ? roleFenceChecks(primary) : [];
+  const fenceChecks =
+    fence.method === 'role-fence'
+      ? roleFenceChecks(primary)
+      : fence.method === 'platform'
+        ? [
+            targetSpec.switchover
+              ? pass(
+                  'platform-switchover',
+                  `${target.name} has the platform's switchover command; the pause lasts as long as it takes (up to the promote step's timeout), not ~0.1 s`,
+                )
+              : fail(
+                  'platform-switchover',
+                  `${target.name} has no switchover command in the inventory (nodes[].switchover), which the platform-switchover playbook runs`,
+                ),
+          ]
+        : [];
   return {
     checks: [
-      ...checks,
+      ...(fence.method === 'platform' ? forPlatformSwitchover(checks) : checks),
       fence.check,
       ...fenceChecks,
       pass(
@@ -91,7 +106,8 @@ function fenceMethodFor(
     playbook.steps.find((s): s is StepOf<'fence-writes'> => s.kind === 'fence-writes')?.method ?? 'auto';
   // `auto` takes the role fence only where it must (a managed estate, or no ALTER SYSTEM): else read-only, as before.
   const available = (m: FenceMethod) =>
-    (!FENCE_MODES[m].needsHostAccess || hostAccess) && (requested !== 'auto' || m !== 'role-fence' || preferRoles);
+    (!FENCE_MODES[m].needsHostAccess || hostAccess) &&
+    (requested !== 'auto' || (m !== 'platform' && (m !== 'role-fence' || preferRoles)));
   if (requested !== 'auto' && !available(requested)) {
     return {
       method: requested,

@@ -1,7 +1,9 @@
 /**
- * Whether a role fence can be taken on this primary, proven from what it said about itself
- * (nothing is changed to find out): roles to fence, none of them the tool's own or a superuser,
- * each one the tool's role may ALTER, pg_signal_backend to end their sessions, and the marker.
+ * A managed estate's decisions (docs/managed.md), from what the servers said about themselves
+ * (nothing is changed to find out). A role fence needs roles to fence, none of them the tool's
+ * own or a superuser, each one the tool's role may ALTER, pg_signal_backend to end their
+ * sessions, and the marker. Preflight's privileges and host access read differently there, and
+ * a platform's own switchover refuses a pooler that would drop clients before it ends.
  */
 import type { NodeObservation } from '../model/node.js';
 import { fail, pass, warn, type Check } from './checks.js';
@@ -72,3 +74,14 @@ export function forManagedEstate(check: Check, primary: NodeObservation, target:
     );
   return check;
 }
+
+/**
+ * The platform's own switchover can take all of its budget: a pooler that would drop waiting
+ * clients sooner (its query_wait_timeout) is refused, not warned about.
+ */
+export const forPlatformSwitchover = (checks: readonly Check[]): Check[] =>
+  checks.map((c) =>
+    c.id === 'pooler-query-wait-timeout' && c.verdict === 'warn'
+      ? fail(c.id, `${c.message}; the platform's switchover can take that long: refused`)
+      : c,
+  );
