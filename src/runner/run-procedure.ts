@@ -176,6 +176,18 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
         unfinished = undefined;
       }
     }
+    if (unfinished?.procedure === 'rejoin' && options.procedure.name !== 'rejoin' && !unfinished.alive) {
+      // A rejoin that stopped half-way touched one node, which is stopped or not streaming: it
+      // never blocks a switchover or a failover (an incident must not wait on a replica's repair).
+      // Its record stays for the next `rejoin`, which finishes it or closes it once the node streams.
+      closed.push(
+        warn(
+          'rejoin-unfinished',
+          `run ${unfinished.runId} of the rejoin procedure (${unfinished.primary}) did not finish (${unfinished.file}): ${unfinished.primary} is left out; run \`pg-handover rejoin ${unfinished.primary}\` again (or re-clone it) afterwards`,
+        ),
+      );
+      unfinished = undefined;
+    }
     if (unfinished && unfinished.procedure !== options.procedure.name && !unfinished.alive) {
       const check = fail(
         'no-other-run',

@@ -15,16 +15,16 @@
  * "hang"}); tests rewrite it between runs. Every call is appended to calls.jsonl.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { appendFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../shell/exec.js';
 import { runAsIdentity } from '../shell/os-user.js';
 import { NodeSession } from '../postgres/session.js';
 import { sleep } from '../util/time.js';
 import { parseLsn } from '../model/lsn.js';
-import { postmasterPid, startNode } from './control.js';
+import { postmasterPid, recloneReplica, startNode } from './control.js';
 import { readManifest, type SandboxManifest, type SandboxNode } from './manifest.js';
-import { nodeOverrides, SANDBOX_USERS } from './files.js';
+import { SANDBOX_USERS } from './files.js';
 
 export interface ControlPlaneConfig {
   /** How long a promotion takes, as a platform's does (seconds to minutes). */
@@ -145,27 +145,8 @@ async function rebuild(
   const primary = await currentPrimary(dir, manifest, node.name);
   if (!primary) return { code: 1, said: 'ERROR: (stand-in) no primary to rebuild from' };
   await controlPlane(dir, 'stop', node.name);
-  await rm(node.dataDir, { recursive: true, force: true });
-  const identity = runAsIdentity(manifest.osUser, 'sandbox');
-  const cloned = await run(
-    [
-      join(manifest.pgBin, 'pg_basebackup'),
-      '-D',
-      node.dataDir,
-      '-d',
-      `host=127.0.0.1 port=${primary.port} user=${SANDBOX_USERS.replication} passfile=${manifest.passfile}`,
-      '-c',
-      'fast',
-      '-X',
-      'stream',
-      '-R',
-      '--no-sync',
-    ],
-    { ...identity, timeoutMs: 300_000 },
-  );
-  if (!cloned.ok) return { code: 1, said: `ERROR: (stand-in) pg_basebackup failed: ${cloned.stderr.trim()}` };
-  await appendFile(join(node.dataDir, 'postgresql.conf'), nodeOverrides(node.port, node.name));
-  await startNode(manifest, node.name);
+  const cloned = await recloneReplica(manifest, node.name, primary);
+  if (cloned) return { code: 1, said: `ERROR: (stand-in) ${cloned}` };
   log(`rebuilt from ${primary.name}`);
   return { code: 0, said: `instance ${node.name}: replica of ${primary.name}` };
 }

@@ -5,9 +5,10 @@ import { EnvironmentError } from '../errors.js';
 import { describeFailure, run, type RunOptions } from '../shell/exec.js';
 import { runAsIdentity } from '../shell/os-user.js';
 import { childrenOf, isAlive, readPidFile, signal } from '../shell/processes.js';
-import { rm } from 'node:fs/promises';
+import { appendFile, rm } from 'node:fs/promises';
 import { sleep } from '../util/time.js';
 import type { SandboxManifest, SandboxNode, SandboxPooler } from './manifest.js';
+import { nodeOverrides, SANDBOX_USERS } from './files.js';
 
 export const postmasterPid = (manifest: SandboxManifest, node: string): number | undefined =>
   readPidFile(join(manifest.nodes.find((n) => n.name === node)!.dataDir, 'postmaster.pid'));
@@ -72,4 +73,38 @@ export function freezeNode(manifest: SandboxManifest, name: string): number[] {
 
 export function thawNode(pids: readonly number[]): void {
   for (const pid of pids) signal(pid, 'SIGCONT');
+}
+
+/**
+ * Makes `name` a fresh replica of `primary` (what a report says when pg_rewind cannot: move the
+ * data directory aside, pg_basebackup, start): the node must be stopped. Returns why it failed.
+ */
+export async function recloneReplica(
+  manifest: SandboxManifest,
+  name: string,
+  primary: Pick<SandboxNode, 'port'>,
+): Promise<string | undefined> {
+  const node = manifest.nodes.find((n) => n.name === name)!;
+  await rm(node.dataDir, { recursive: true, force: true });
+  const identity = runAsIdentity(manifest.osUser, 'sandbox');
+  const cloned = await run(
+    [
+      join(manifest.pgBin, 'pg_basebackup'),
+      '-D',
+      node.dataDir,
+      '-d',
+      `host=127.0.0.1 port=${primary.port} user=${SANDBOX_USERS.replication} passfile=${manifest.passfile}`,
+      '-c',
+      'fast',
+      '-X',
+      'stream',
+      '-R',
+      '--no-sync',
+    ],
+    { ...identity, timeoutMs: 300_000 },
+  );
+  if (!cloned.ok) return describeFailure(`pg_basebackup ${name}`, cloned);
+  await appendFile(join(node.dataDir, 'postgresql.conf'), nodeOverrides(node.port, node.name));
+  await startNode(manifest, name);
+  return undefined;
 }

@@ -3,7 +3,9 @@
  * (no diverged WAL: no rewind), and one that kept taking writes after its replicas stopped
  * receiving (diverged: pg_rewind). Each ends streaming from the new primary with its data.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { postmasterPid } from '../../src/sandbox/control.js';
 import { waitGone } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
@@ -124,5 +126,38 @@ describe('rejoin: the old primary becomes a replica of the new one', () => {
     expect(await on(sandbox, 'pg1', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: true }]);
     const t = await settledTopology(sandbox);
     expect(t.upstreamOf.pg1).toBe('pg2');
+  });
+});
+
+describe('a rejoin that stopped half-way', () => {
+  // Found by the soak (seed 20261203, iteration 20): a replica SIGKILLed during a failover could
+  // not be rewound (pg_rewind: "could not find previous WAL record"); its failed rejoin then
+  // refused every switchover and failover ("no-other-run") until someone repaired that replica.
+  test('never blocks a switchover or a failover: it is named, its node left out, its record kept for the next rejoin', async ({
+    sandbox,
+  }) => {
+    const runs = join(dirname(sandbox.manifest.inventoryFile), '.pg-handover', 'runs');
+    mkdirSync(runs, { recursive: true });
+    const events = [
+      {
+        event: 'run-start',
+        runId: '20261203T011253Z-rejoin',
+        inventory: sandbox.manifest.inventoryFile,
+        procedure: 'rejoin',
+        primary: 'pg3',
+        target: 'pg1',
+        pid: 2 ** 22 + 1,
+        host: hostname(),
+      },
+      { event: 'point-of-no-return', node: 'pg3' },
+      { event: 'report', report: { outcome: 'failed-after-promotion' } },
+    ];
+    writeFileSync(join(runs, '20261203T011253Z-rejoin.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const dry = await cli(['switchover', '-i', sandbox.manifest.inventoryFile, '--dry-run', '--json']);
+    expect(dry.exitCode, dry.stdout + dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/"id":"rejoin-unfinished","verdict":"warn"/);
+    const run = await cli(['switchover', '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(reportOf(run).primaryNow).toBe('pg2');
   });
 });

@@ -25,6 +25,7 @@ import {
   freezeNode,
   pgbouncerPid,
   postmasterPid,
+  recloneReplica,
   startNode,
   startPgBouncer,
   thawNode,
@@ -607,6 +608,19 @@ async function settle(c: Cluster, notes: string[]): Promise<CheckView | undefine
       for (const n of view.nodes.filter((x) => x.name !== view.primary && !(x.role === 'replica' && x.streaming))) {
         const r = await finished(tool(c, ['rejoin', n.name, '--yes', '--json']));
         notes.push(`settle: rejoin ${n.name}${said(r)}`);
+        // What the report says when pg_rewind cannot: re-clone it; the next rejoin closes the record.
+        if (r.exitCode !== 0 && /pg_rewind of \S+ failed/.test(reasonOf(r) ?? '')) {
+          const primary = c.manifest.nodes.find((x) => x.name === view.primary)!;
+          const pid = postmasterPid(c.manifest, n.name);
+          if (pid !== undefined) signal(pid, 'SIGKILL');
+          await sleep(500);
+          const failed = await recloneReplica(c.manifest, n.name, primary).catch((e: Error) => e.message);
+          notes.push(
+            `settle: re-cloned ${n.name} from ${primary.name}, as the report says${failed ? `: ${failed}` : ''}`,
+          );
+          const again = await finished(tool(c, ['rejoin', n.name, '--yes', '--json']));
+          notes.push(`settle: rejoin ${n.name} after the re-clone${said(again)}`);
+        }
       }
       if (view.routers.some((r) => r.routes.some((route) => route.paused || route.node !== view.primary))) {
         const r = await finished(tool(c, ['switchover', '--yes', '--json']));
