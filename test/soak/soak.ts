@@ -336,8 +336,9 @@ interface Healing {
   readonly frozen: number[][];
   /** Processes a fault killed, started again before settling. */
   readonly restart: Array<() => Promise<void>>;
-  /** When a replica was killed (performance.now()). */
+  /** When a replica was killed (performance.now()), and which. */
   killedAt?: number;
+  killed?: string;
   readonly others: Array<Promise<unknown>>;
   readonly notes: string[];
 }
@@ -410,6 +411,7 @@ async function inject(
       if (pid === undefined) return;
       signal(pid, 'SIGKILL');
       h.killedAt = performance.now();
+      h.killed = replica.name;
       h.restart.push(() => restartNode(c, replica.name));
       h.notes.push(`kill-replica ${replica.name}`);
       return;
@@ -484,8 +486,12 @@ async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sa
   const closedRecord = run.exitCode === 0 && /"event":"done"/.test(run.stdout);
   if (run.exitCode !== 0 || closedRecord) h.notes.push(`run${said(run)}${closedRecord ? `: ${reasonOf(run)}` : ''}`);
   await injected;
-  // A replica killed after the run ended is a new incident, not the run's outcome.
+  // A replica killed after the run ended, or the node the run just made primary, is a new
+  // incident, not the run's outcome: the exit code says what the tool verified before it.
+  const madePrimary = /"primaryNow":"([^"]+)"/.exec(run.stdout)?.[1];
   if (h.killedAt !== undefined && h.killedAt > toolEnded) h.notes.push('kill-replica after the run ended');
+  else if (h.killed !== undefined && h.killed === madePrimary && madePrimary !== primary)
+    h.notes.push('kill-replica hit the new primary');
   await Promise.all(h.others);
   const ended = load.now();
   // The exit code is judged against what the run left, before anything heals it.
@@ -565,7 +571,8 @@ function exitCodeMismatch(
 ): string[] {
   const code = run.exitCode;
   if (code === undefined || plan.faults.includes('kill-tool')) return [];
-  if (notes.includes('kill-replica after the run ended')) return [];
+  if (notes.includes('kill-replica after the run ended') || notes.includes('kill-replica hit the new primary'))
+    return [];
   const said = `${plan.operation} exit ${code}`;
   const seen = `writable now: ${writers.join(', ') || 'none'}`;
   if (plan.operation === 'check') return code === 0 || code === 3 ? [] : [`${said}: check on a healthy cluster`];
