@@ -7,7 +7,7 @@
  *   npm run bench:failover -- --rounds 5 --clients 8 --rate 500
  */
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,7 @@ import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
-import { fmt, summarize } from './stats.js';
+import { fmt, saveSection, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -157,9 +157,6 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  const previous = await readFile(join(outDir, 'results.json'), 'utf8')
-    .then((t) => JSON.parse(t) as Record<string, unknown>)
-    .catch(() => ({}));
   const failover = Object.fromEntries(
     KINDS.map((k) => {
       const of = rounds.filter((r) => r.kind === k.name);
@@ -175,7 +172,7 @@ async function main(): Promise<void> {
       ];
     }),
   );
-  await writeFile(join(outDir, 'results.json'), `${JSON.stringify({ ...previous, failover }, null, 2)}\n`);
+  await saveSection(outDir, 'failover', failover);
 }
 
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);

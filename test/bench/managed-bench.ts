@@ -9,7 +9,7 @@
  *   npm run bench:managed -- --rounds 5 --delay 1s
  */
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, longestGap, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { parseDuration, sleep } from '../../src/util/time.js';
-import { fmt, summarize } from './stats.js';
+import { fmt, saveSection, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -145,9 +145,6 @@ async function main(): Promise<void> {
       `exit codes: ${rounds.map((r) => r.exitCode).join(' ')}`,
     ].join('\n')}\n`,
   );
-  const previous = await readFile(join(outDir, 'results.json'), 'utf8')
-    .then((t) => JSON.parse(t) as Record<string, unknown>)
-    .catch(() => ({}));
   const managedSwitchover = {
     delayMs: DELAY_MS,
     loadAverage: load,
@@ -156,7 +153,7 @@ async function main(): Promise<void> {
     overHookMs: summarize(rounds.map((r) => r.longestGapMs - r.hookMs)),
     rounds,
   };
-  await writeFile(join(outDir, 'results.json'), `${JSON.stringify({ ...previous, managedSwitchover }, null, 2)}\n`);
+  await saveSection(outDir, 'managedSwitchover', managedSwitchover);
 }
 
 await main();

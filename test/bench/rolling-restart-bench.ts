@@ -7,7 +7,7 @@
  *   npm run bench:rolling-restart -- --rounds 3 --clients 8 --rate 500
  */
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +16,7 @@ import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, longestGap, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
-import { fmt, summarize } from './stats.js';
+import { fmt, saveSection, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -128,9 +128,6 @@ async function main(): Promise<void> {
       `exit codes: ${rounds.map((r) => r.exitCode).join(' ')}`,
     ].join('\n')}\n`,
   );
-  const previous = await readFile(join(outDir, 'results.json'), 'utf8')
-    .then((t) => JSON.parse(t) as Record<string, unknown>)
-    .catch(() => ({}));
   const rollingRestart = {
     totalMs: summarize(rounds.map((r) => r.totalMs)),
     writePauseMs: summarize(rounds.map((r) => r.writePauseMs)),
@@ -139,7 +136,7 @@ async function main(): Promise<void> {
     lost: summarize(rounds.map((r) => r.lost)),
     rounds,
   };
-  await writeFile(join(outDir, 'results.json'), `${JSON.stringify({ ...previous, rollingRestart }, null, 2)}\n`);
+  await saveSection(outDir, 'rollingRestart', rollingRestart);
 }
 
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);

@@ -14,3 +14,14 @@ export function summarize(values: readonly number[]): Summary {
 }
 
 export const fmt = (value: number, digits = 0): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+/** Adds one benchmark's section to `outDir/results.json`, keeping the others' (each bench writes its own key). */
+export async function saveSection(outDir: string, key: string, value: unknown): Promise<void> {
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const file = join(outDir, 'results.json');
+  const previous = await readFile(file, 'utf8')
+    .then((t) => JSON.parse(t) as Record<string, unknown>)
+    .catch(() => ({}));
+  await writeFile(file, `${JSON.stringify({ ...previous, [key]: value }, null, 2)}\n`);
+}

@@ -204,6 +204,9 @@ describe('a managed estate: failover of a dead primary', () => {
   }, 120_000);
 });
 
+const platformSwitchover = (sandbox: SandboxFixture) =>
+  cli(['switchover', '-i', sandbox.manifest.inventoryFile, '-p', 'platform-switchover', '--yes', '--json']);
+
 describe("a managed estate: the platform's own switchover", () => {
   test('a 5 s platform switchover: clients wait through the poolers, no errors, none lost; a pooler whose query_wait_timeout is shorter is refused first', async () => {
     const sandbox = await startSandbox(2, 1, 'plain', false, undefined, undefined, undefined, { promoteDelayMs: 5000 });
@@ -220,15 +223,7 @@ describe("a managed estate: the platform's own switchover", () => {
       };
       // A pooler that would drop waiting clients after 10 s, before the playbook's 65 s budget ends.
       await reload(ini.replace(/query_wait_timeout = \d+/, 'query_wait_timeout = 10'));
-      const refused = await cli([
-        'switchover',
-        '-i',
-        sandbox.manifest.inventoryFile,
-        '-p',
-        'platform-switchover',
-        '--yes',
-        '--json',
-      ]);
+      const refused = await platformSwitchover(sandbox);
       expect(refused.exitCode, refused.stdout + refused.stderr).toBe(3);
       expect(refused.stdout).toMatch(/pooler-query-wait-timeout/);
       expect(readControlPlaneCalls(sandbox.dir)).toEqual([]);
@@ -239,15 +234,7 @@ describe("a managed estate: the platform's own switchover", () => {
       const load = new WriteLoad({ conn: appConn(sandbox), clients: 6, rate: 200, table });
       load.start();
       await sleep(500);
-      const result = await cli([
-        'switchover',
-        '-i',
-        sandbox.manifest.inventoryFile,
-        '-p',
-        'platform-switchover',
-        '--yes',
-        '--json',
-      ]);
+      const result = await platformSwitchover(sandbox);
       await sleep(500);
       const outcome = await load.stop();
       expect(result.exitCode, result.stdout + result.stderr).toBe(0);
