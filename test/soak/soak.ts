@@ -322,11 +322,13 @@ interface CheckView {
   readonly routers: Array<{ name: string; reachable: boolean; routes: Array<{ node?: string; paused: boolean }> }>;
 }
 
+let lastCheckFailure = '';
 async function check(c: Cluster): Promise<CheckView | undefined> {
   const r = await finished(tool(c, ['check', '--json']));
   try {
     return JSON.parse(r.stdout) as CheckView;
   } catch {
+    lastCheckFailure = `check${said(r)}`;
     return undefined;
   }
 }
@@ -443,11 +445,15 @@ async function restartNode(c: Cluster, name: string): Promise<void> {
 }
 
 // ── One iteration ───────────────────────────────────────────────────────────────────────────
-async function iterate(c: Cluster, i: number, plan: Plan, load: SoakWorkload, sampler: Sampler): Promise<Iteration> {
+async function iterate(c: Cluster, i: number, planned: Plan, load: SoakWorkload, sampler: Sampler): Promise<Iteration> {
+  let plan = planned;
   const twoWritersBefore = sampler.twoWriters;
   // What the last iteration settled on (a check costs a CLI start-up: asked once per iteration).
   const before = c.lastSeen ?? (await check(c));
   const primary = before?.primary ?? '?';
+  // No primary to kill or freeze (the last iteration did not settle): this iteration only checks.
+  if (!c.inventory.nodes.some((n) => n.name === primary) && plan.operation.startsWith('failover'))
+    plan = { ...plan, operation: 'check' };
   const replicas = (before?.nodes ?? []).filter((n) => n.role === 'replica' && n.streaming).map((n) => n.name);
   const target = replicas.length ? replicas[plan.pick % replicas.length] : undefined;
   const tliBefore = primary === '?' ? undefined : await timelineOf(c, primary);
@@ -639,7 +645,7 @@ async function settle(c: Cluster, notes: string[]): Promise<CheckView | undefine
       const r = await finished(tool(c, ['failover', '--yes', '--json']));
       notes.push(`settle: failover again (no primary answers)${said(r)}`);
     } else if (attempt > 3) {
-      notes.push(`settle: check says ${view?.verdict ?? 'nothing'}`);
+      notes.push(`settle: check says ${view?.verdict ?? `nothing (${lastCheckFailure.slice(0, 200)})`}`);
     }
     await sleep(attempt < 3 ? 1000 : 3000);
   }
