@@ -13,6 +13,13 @@ type RunAsOrdered = (how: { onlyRecover: boolean }) => ReturnType<typeof import(
 
 const POLL_MS = 50;
 const ATTEMPTS = 5;
+/** How a half-done switchover says its promotion was requested and has not happened yet. */
+const PROMOTION_PENDING = /promotion of \S+ was requested.*not a writable primary yet/;
+/** How long the guardian waits for such a promotion (a platform's can take minutes). */
+const PENDING_LIMIT_MS = 15 * 60_000;
+let pending: number | undefined;
+const pendingSince = (started: number): boolean =>
+  pending !== undefined && performance.now() - started < PENDING_LIMIT_MS;
 
 const orders = JSON.parse(process.argv[2] ?? '{}') as GuardianOrders;
 process.on('SIGHUP', () => undefined);
@@ -72,7 +79,8 @@ async function recover(): Promise<void> {
       confirm: async () => true,
       onlyRecover,
     });
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+  const started = performance.now();
+  for (let attempt = 1; attempt <= ATTEMPTS || pendingSince(started); attempt++) {
     try {
       const result = await run({ onlyRecover: true });
       const outcome = result.kind === 'ran' ? result.report.outcome : result.kind;
@@ -88,6 +96,12 @@ async function recover(): Promise<void> {
       if (result.kind !== 'ran' || result.report.outcome !== 'undo-failed') return;
     } catch (error) {
       journal.write('guardian-recovery-failed', { attempt, error: (error as Error).message });
+      // A platform still promoting (its hook ran when the tool died): wait for it, not 5 tries.
+      if (PROMOTION_PENDING.test((error as Error).message)) {
+        pending ??= performance.now();
+        await sleep(2000);
+        continue;
+      }
     }
     await sleep(1000 * attempt);
   }

@@ -36,10 +36,7 @@ export function findUnfinishedRun(journalDir: string, inventoryFile: string): Un
       primary: String(start.primary),
       target: String(start.target),
       fenceMethod: typeof start.fenceMethod === 'string' ? start.fenceMethod : undefined,
-      // The last word counts: a platform's promotion that never started withdrew it.
-      promoteRequested:
-        events.filter((e) => e.event === 'point-of-no-return' || e.event === 'point-of-no-return-withdrawn').at(-1)
-          ?.event === 'point-of-no-return',
+      promoteRequested: promoteRequested(events),
       roleFence: roleFenceOf(events),
       paths: (start.paths ?? {}) as UnfinishedRun['paths'],
       lastEvent: describeEvent(events[events.length - 1]),
@@ -73,4 +70,23 @@ function roleFenceOf(events: ReadonlyArray<Record<string, unknown>>): Unfinished
       : [],
   );
   return { node: event.node, roles };
+}
+
+/**
+ * Whether the run asked for promotion. The last word counts: a platform's promotion that never
+ * started withdrew it; and a promote hook that was never spawned (the tool died between
+ * journalling the point of no return and starting the platform's command) asked nobody.
+ */
+function promoteRequested(events: ReadonlyArray<Record<string, unknown>>): boolean {
+  const last = events.findLastIndex(
+    (e) => e.event === 'point-of-no-return' || e.event === 'point-of-no-return-withdrawn',
+  );
+  if (last < 0 || events[last]!.event !== 'point-of-no-return') return false;
+  const after = events.slice(last + 1);
+  const hookStarted = after.some(
+    (e) => e.event === 'hook-start' && e.hook !== 'promote wait' && e.hook !== 'switchover wait',
+  );
+  const hookSpawned = after.some((e) => e.event === 'hook-spawned');
+  const byHook = events[last]!.hook !== undefined;
+  return !byHook || (hookStarted && hookSpawned);
 }

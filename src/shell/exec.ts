@@ -12,6 +12,8 @@ export interface RunOptions {
   readonly uid?: number;
   readonly gid?: number;
   readonly input?: string;
+  /** Called once the process exists (its pid), before it ends: a caller can journal that it was started. */
+  readonly onSpawn?: (pid: number | undefined) => void;
 }
 
 export interface RunResult {
@@ -32,7 +34,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const started = performance.now();
   // Loaded on first use: execa is a fifth of the start-up, and a failover may spawn nothing.
   const { execa } = await import('execa');
-  const result = await execa(file, args, {
+  const child = execa(file, args, {
     reject: false,
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
@@ -44,6 +46,8 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     stdin: options.input === undefined ? 'ignore' : 'pipe',
     stripFinalNewline: true,
   });
+  if (options.onSpawn) child.once('spawn', () => options.onSpawn!(child.pid));
+  const result = await child;
   return {
     argv,
     ok: result.exitCode === 0 && !result.timedOut && !result.isCanceled,

@@ -17,7 +17,12 @@ export async function runHook(
 ): Promise<RunResult> {
   const argv = hookWords(node, words);
   ctx.record('hook-start', { node: node.name, hook, argv, timeoutMs });
-  const result = await run(argv, { timeoutMs: Math.max(1, timeoutMs), signal: ctx.signal });
+  const result = await run(argv, {
+    timeoutMs: Math.max(1, timeoutMs),
+    signal: ctx.signal,
+    // From here the platform has the request even if this process dies: the evidence a guardian reads.
+    onSpawn: (pid) => ctx.record('hook-spawned', { node: node.name, hook, pid }),
+  });
   ctx.record('hook-end', {
     node: node.name,
     hook,

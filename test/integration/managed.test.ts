@@ -3,7 +3,9 @@
  * superuser, the tool logs in as a platform admin (CREATEROLE, pg_monitor, pg_signal_backend),
  * and promotion is the stand-in control plane's command, driven as a platform's CLI would be.
  */
+import * as fs from 'node:fs';
 import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -249,6 +251,51 @@ describe("a managed estate: the platform's own switchover", () => {
       expect(
         await sql({ ...sandbox.inventory.nodes[0]!.conn, dbname: 'postgres' }, 'SELECT pg_is_in_recovery() AS r'),
       ).toEqual([{ r: true }]);
+    } finally {
+      await stopSandbox(sandbox);
+    }
+  }, 120_000);
+});
+
+describe('a managed estate: the tool dies while the platform promotes', () => {
+  test('its guardian waits for the platform, then finishes: roles given back on the new primary, clients released there', async () => {
+    const sandbox = await startSandbox(2, 1, 'plain', false, undefined, undefined, undefined, { promoteDelayMs: 4000 });
+    try {
+      const runs = join(sandbox.dir, '.pg-handover', 'runs');
+      const events = () => {
+        const { readdirSync, existsSync } = fs;
+        if (!existsSync(runs)) return [];
+        return readdirSync(runs)
+          .filter((f) => f.endsWith('.jsonl'))
+          .flatMap((f) =>
+            readFileSync(join(runs, f), 'utf8')
+              .split('\n')
+              .filter(Boolean)
+              .map((l) => JSON.parse(l) as { event: string; outcome?: string }),
+          );
+      };
+      const child = execa('node', ['bin/pg-handover.js', 'switchover', '-i', sandbox.manifest.inventoryFile, '--yes'], {
+        reject: false,
+        stdin: 'ignore',
+      });
+      const deadline = Date.now() + 30_000;
+      // Killed once the platform has the request (its command started): the promotion goes on without the tool.
+      while (!events().some((e) => e.event === 'hook-spawned') && Date.now() < deadline) await sleep(20);
+      child.kill('SIGKILL');
+      await child;
+      // The platform's promotion takes 4 s; the guardian must outlast its usual five tries.
+      const finished = Date.now() + 60_000;
+      while (!events().some((e) => e.event === 'guardian-recovery-end') && Date.now() < finished) await sleep(200);
+      expect(
+        events().find((e) => e.event === 'guardian-recovery-end')?.outcome,
+        JSON.stringify(readControlPlaneCalls(sandbox.dir)) +
+          JSON.stringify(events().filter((e) => /guardian-recovery-end|hook|report/.test(e.event))).slice(0, 3000),
+      ).toBe('succeeded');
+      await sql(appConn(sandbox), 'CREATE TABLE after_guardian (x int); INSERT INTO after_guardian VALUES (1)');
+      expect(await roleOf(sandbox, 'pg2')).toEqual({ rolcanlogin: true, rolconnlimit: -1 });
+      expect(await directWrite(direct(sandbox, 'pg1'))).toMatch(/not permitted to log in/);
+      const check = await cli(['check', '-i', sandbox.manifest.inventoryFile, '--json']);
+      expect(check.stdout).toMatch(/"primary":"pg2"/);
     } finally {
       await stopSandbox(sandbox);
     }

@@ -81,6 +81,17 @@ describe('the point of no return of a promotion by a platform', () => {
       [...lines, { event: 'point-of-no-return', target: 'pg2' }].map((l) => JSON.stringify(l)).join('\n') + '\n',
     );
     expect(findUnfinishedRun(dir, '/x/inventory.yaml')!.promoteRequested).toBe(true);
+    // A promote hook journalled but never started asked nobody: not requested (the guardian undoes).
+    const byHook = [lines[0]!, lines[1]!, { event: 'point-of-no-return', target: 'pg2', hook: 'promote' }];
+    const write = (extra: object[]) =>
+      writeFileSync(join(dir, 'r1.jsonl'), [...byHook, ...extra].map((l) => JSON.stringify(l)).join('\n') + '\n');
+    write([{ event: 'hook-start', hook: 'promote' }]);
+    expect(findUnfinishedRun(dir, '/x/inventory.yaml')!.promoteRequested).toBe(false);
+    write([
+      { event: 'hook-start', hook: 'promote' },
+      { event: 'hook-spawned', hook: 'promote', pid: 42 },
+    ]);
+    expect(findUnfinishedRun(dir, '/x/inventory.yaml')!.promoteRequested).toBe(true);
   });
 });
 

@@ -5,7 +5,7 @@
  * unexplained paused pooler is reported, not resumed; a pooler pointing at a replica with no
  * journal is left to preflight, which refuses and names it.
  */
-import { nodeAt, primariesOf, type ClusterState } from '../../model/cluster-state.js';
+import { nodeAt, primariesOf, reachableNodes, type ClusterState } from '../../model/cluster-state.js';
 import type { UnfinishedRun } from '../../model/unfinished-run.js';
 
 export type Recovery =
@@ -14,8 +14,16 @@ export type Recovery =
   | { readonly kind: 'stuck'; readonly reason: string };
 
 export function detectRecovery(state: ClusterState, unfinished?: UnfinishedRun): Recovery | undefined {
-  // Not fenced: a role-fenced old primary takes no application writes.
-  const writable = primariesOf(state);
+  // Not fenced: a role-fenced old primary takes no application writes. A target the run asked to
+  // promote after a role fence has the same NOLOGIN (roles replicate) until the run gives the
+  // roles back: out of recovery, it is the primary this run made.
+  const promoted =
+    unfinished?.promoteRequested && unfinished.roleFence
+      ? reachableNodes(state).find((n) => n.name === unfinished.target && !n.inRecovery)
+      : undefined;
+  const writable = promoted
+    ? [promoted, ...primariesOf(state).filter((n) => n.name !== promoted.name)]
+    : primariesOf(state);
   const pooled = pooledTargets(state);
   const paused = pooled.filter((d) => d.paused);
   const run = unfinished ? ` (run ${unfinished.runId} stopped after "${unfinished.lastEvent}")` : '';
