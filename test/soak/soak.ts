@@ -13,7 +13,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import fc from 'fast-check';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -432,6 +432,15 @@ async function inject(
   }
 }
 
+/** How many half-done records the tool has closed as "goal met", as its journals say. */
+function goalMetRecords(c: Cluster): number {
+  const runs = join(c.dir, '.pg-handover', 'runs');
+  if (!existsSync(runs)) return 0;
+  return readdirSync(runs)
+    .filter((f) => f.endsWith('.jsonl'))
+    .reduce((n, f) => n + (readFileSync(join(runs, f), 'utf8').match(/"outcome":"goal-met"/g)?.length ?? 0), 0);
+}
+
 /** Starts a killed node again; its orphaned backends may hold shared memory for a moment. */
 async function restartNode(c: Cluster, name: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
@@ -458,6 +467,7 @@ async function iterate(c: Cluster, i: number, planned: Plan, load: SoakWorkload,
   const target = replicas.length ? replicas[plan.pick % replicas.length] : undefined;
   const tliBefore = primary === '?' ? undefined : await timelineOf(c, primary);
   const h: Healing = { frozen: [], restart: [], others: [], notes: [] };
+  const goalMetBefore = goalMetRecords(c);
   const started = load.now();
   const closed = plan.faults.includes('closed-stdout');
   let child: ResultPromise;
@@ -489,8 +499,11 @@ async function iterate(c: Cluster, i: number, planned: Plan, load: SoakWorkload,
   })();
   const run = await finished(child);
   const toolEnded = performance.now();
-  const closedRecord = run.exitCode === 0 && /"event":"done"/.test(run.stdout);
-  if (run.exitCode !== 0 || closedRecord) h.notes.push(`run${said(run)}${closedRecord ? `: ${reasonOf(run)}` : ''}`);
+  // A closed record ("done": the last run's goal was met) moves nothing; with stdout closed only
+  // the journals say so (a 'recovered-by' goal-met line more than before the run).
+  const closedRecord = run.exitCode === 0 && (/"event":"done"/.test(run.stdout) || goalMetRecords(c) > goalMetBefore);
+  if (run.exitCode !== 0) h.notes.push(`run${said(run)}`);
+  else if (closedRecord) h.notes.push(`run exit 0: closed a record${run.stdout ? ` (${reasonOf(run)})` : ''}`);
   await injected;
   // A replica killed after the run ended, or the node the run just made primary, is a new
   // incident, not the run's outcome: the exit code says what the tool verified before it.
@@ -590,7 +603,7 @@ function exitCodeMismatch(
       : [`${said} (nothing changed / rolled back); ${seen}, was ${from}`];
   }
   // A closed record (the last run's goal was met: "done") moves nothing.
-  const closedRecord = notes.some((n) => n.startsWith('run exit 0: done:'));
+  const closedRecord = notes.some((n) => n.startsWith('run exit 0: closed a record'));
   if (code === 0 && plan.operation === 'switchover' && to && !secondMoved && !closedRecord)
     return writers.length === 1 && writers[0] === to ? [] : [`${said} (succeeded) to ${to}; ${seen}`];
   if (code === 0 && plan.operation.startsWith('failover'))
