@@ -1,4 +1,7 @@
 /** Small statistics for the benchmark table. */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
 export interface Summary {
   readonly median: number;
   readonly min: number;
@@ -17,8 +20,6 @@ export const fmt = (value: number, digits = 0): string => (Number.isFinite(value
 
 /** Adds one benchmark's section to `outDir/results.json`, keeping the others' (each bench writes its own key). */
 export async function saveSection(outDir: string, key: string, value: unknown): Promise<void> {
-  const { readFile, writeFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
   const file = join(outDir, 'results.json');
   const previous = await readFile(file, 'utf8')
     .then((t) => JSON.parse(t) as Record<string, unknown>)
