@@ -86,7 +86,8 @@ export async function controlPlane(dir: string, command: string, id: string): Pr
   const node = instance(manifest, id);
   const { delayMs, mode } = config(dir);
   if (command === 'promote') {
-    await sleep(delayMs);
+    // The delay counts from the call (this process's start, as a platform's clock starts when its API is called).
+    await sleep(Math.max(0, delayMs - performance.now()));
     if (mode === 'fail') {
       log('failed');
       return { code: 1, said: `ERROR: (stand-in) operation promote-replica on ${id} failed: InternalError` };
@@ -97,7 +98,13 @@ export async function controlPlane(dir: string, command: string, id: string): Pr
     }
     const session = await NodeSession.open(node.name, superuser(dir, node));
     try {
-      await session.query('SELECT pg_promote(true, 60)');
+      // Requested, then watched closely (pg_promote(true) looks only every 100 ms): "DONE" as soon as it is.
+      await session.query('SELECT pg_promote(false)');
+      const deadline = performance.now() + 60_000;
+      while ((await session.one<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).r) {
+        if (performance.now() > deadline) return { code: 1, said: `ERROR: (stand-in) ${id} did not finish promoting` };
+        await sleep(5);
+      }
     } finally {
       await session.close();
     }

@@ -28,6 +28,9 @@ export interface RunResult {
   readonly spawnError?: string;
 }
 
+/** Loads the process runner ahead of time, so a command run inside the write pause (a platform's hook) does not pay for it. */
+export const preloadRun = (): Promise<unknown> => import('execa');
+
 export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
