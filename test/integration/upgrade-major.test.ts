@@ -229,6 +229,13 @@ describe('upgrade-major: the cutover to 17 and the way back to 15', () => {
       `upgrade-major 15 -> 17: write pause ${report.writePauseMs} ms, longest client gap ${Math.round(writers.longestGapMs)} ms, ${writers.errors} client errors`,
     );
     expect(await missingIds(newConn, writers.acked)).toBe(0);
+    // The side that does not serve refuses the application even with an explicit read-write transaction.
+    const directTo = (port: number) => ({ ...appConn(pair), port });
+    const oldSide = pair.manifest.nodes[0]!.port;
+    const newSide = pair.manifest.upgradeTarget!.nodes[0]!.port;
+    await expect(sql(directTo(oldSide), 'BEGIN READ WRITE; CREATE TABLE direct_write (x int); COMMIT')).rejects.toThrow(
+      /not permitted to log in/,
+    );
 
     // The way back: what was written on 17 is on 15 too, then the writes move back.
     const gapBefore = writers.longestGapMs;
@@ -239,6 +246,11 @@ describe('upgrade-major: the cutover to 17 and the way back to 15', () => {
     expect(reportOf(back).primaryNow).toBe('pg1');
     expect(String((await sql(appConn(pair), 'SHOW server_version_num')).at(0)!.server_version_num)).toMatch(/^15/);
     expect(await missingIds(primary, writers.acked)).toBe(0);
+    // Now 17 is the side that does not serve: fenced the same way; 15 lets the application in again.
+    await expect(sql(directTo(newSide), 'BEGIN READ WRITE; CREATE TABLE direct_write (x int); COMMIT')).rejects.toThrow(
+      /not permitted to log in/,
+    );
+    await sql(directTo(oldSide), 'SELECT 1');
     console.log(
       `upgrade-major --back 17 -> 15: write pause ${reportOf(back).writePauseMs} ms, longest client gap ${Math.round(Math.max(gapBefore, writers.longestGapMs))} ms, ${writers.errors} client errors in all, ${writers.acked.orders.length + writers.acked.events.length} rows acknowledged, 0 lost`,
     );

@@ -11,7 +11,8 @@ import { peerAddress, type Inventory, type NodeSpec } from '../../inventory/mode
 import type { ClusterState } from '../../model/cluster-state.js';
 import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
-import type { Playbook } from '../../playbook/schema.js';
+import type { Playbook, StepOf } from '../../playbook/schema.js';
+import { roleFenceChecks } from '../../decide/managed.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
 import type { PlanContext } from '../../steps/types.js';
 import type { DecideInput } from '../types.js';
@@ -249,6 +250,7 @@ export function cutoverContext(
   primary: string,
   target: string,
   direction: 'forward' | 'back',
+  fenceMethod: 'role-fence' | 'read-only' = 'read-only',
 ): PlanContext | undefined {
   const spec = (name: string) => state.inventory.nodes.find((n) => n.name === name)!;
   const databases = state.inventory.upgradeTarget?.databases ?? [];
@@ -267,7 +269,7 @@ export function cutoverContext(
     primaryObs: observed(primary),
     targetObs: observed(target),
     replication: { conninfo: '', usesSlots: false },
-    fenceMethod: 'read-only',
+    fenceMethod,
     upgrade: {
       direction,
       databases,
@@ -309,10 +311,15 @@ export function decideUpgradeMajor(
     checks.push(
       pass(
         'target',
-        `${target.name} (PostgreSQL ${Math.floor(upgrade.target.versionNum / 10000)}) takes the writes from ${source.name} (PostgreSQL ${Math.floor(upgrade.source.versionNum / 10000)}); ${source.name} stays, read-only, subscribed to it: the way back`,
+        `${target.name} (PostgreSQL ${Math.floor(upgrade.target.versionNum / 10000)}) takes the writes from ${source.name} (PostgreSQL ${Math.floor(upgrade.source.versionNum / 10000)}); ${source.name} stays, fenced, subscribed to it: the way back`,
       ),
     );
   }
+  // The side that stops serving keeps no writer: its application roles NOLOGIN (the role fence);
+  // `read-only` (advisory: BEGIN READ WRITE still writes) only where the playbook asks for it.
+  const requested = playbook.steps.find((s): s is StepOf<'fence-writes'> => s.kind === 'fence-writes')?.method;
+  const fenceMethod = requested === 'read-only' ? 'read-only' : 'role-fence';
+  if (source && fenceMethod === 'role-fence') checks.push(...roleFenceChecks(source));
   if (!source || !target || checks.some((c) => c.verdict === 'fail')) return { checks };
-  return { checks, context: cutoverContext(state, source.name, target.name, direction) };
+  return { checks, context: cutoverContext(state, source.name, target.name, direction, fenceMethod) };
 }

@@ -19,7 +19,14 @@ export function upgradeHalfDone(
   if (!unfinished || unfinished.procedure !== 'upgrade-major') return undefined;
   const { primary, target } = unfinished;
   const back = state.inventory.upgradeTarget?.nodes.some((n) => n.name === primary) ?? false;
-  const context = cutoverContext(state, primary, target, back ? 'back' : 'forward');
+  // A role fence's record (the roles as they were) comes from the journal.
+  const context = cutoverContext(
+    state,
+    primary,
+    target,
+    back ? 'back' : 'forward',
+    unfinished.roleFence ? 'role-fence' : 'read-only',
+  );
   if (!context)
     return {
       kind: 'stuck',
@@ -27,6 +34,7 @@ export function upgradeHalfDone(
     };
   const outputs = newOutputs();
   const fence = outputs['fence-writes'];
+  if (unfinished.roleFence) fence.roleFence = unfinished.roleFence;
   for (const router of state.inventory.poolers) fence.held.add(router.name);
   const routed = state.poolers.flatMap((p) => (p.reachable ? p.routes.map((r) => nodeAt(state, r.host, r.port)) : []));
   if (unfinished.promoteRequested || (routed.length > 0 && routed.every((n) => n === target))) {
