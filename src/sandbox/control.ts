@@ -105,6 +105,8 @@ export async function recloneReplica(
   );
   if (!cloned.ok) return describeFailure(`pg_basebackup ${name}`, cloned);
   await appendFile(join(node.dataDir, 'postgresql.conf'), nodeOverrides(node.port, node.name));
+  // The copy carries its source's own upstream slot setting (postgresql.auto.conf): not this node's.
+  await appendFile(join(node.dataDir, 'postgresql.auto.conf'), "primary_slot_name = ''\n");
   await startNode(manifest, name);
   return undefined;
 }

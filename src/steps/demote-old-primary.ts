@@ -28,8 +28,14 @@ import {
   type StepDefinition,
 } from './types.js';
 import { hookWords } from '../inventory/model.js';
+import { hookText, rebuildNode } from './platform-hook.js';
+import { z } from 'zod';
 
-const schema = stepParams('demote-old-primary', { timeout: duration('60s') });
+const schema = stepParams('demote-old-primary', {
+  timeout: duration('60s'),
+  /** A managed estate: run the old primary's `rebuild` hook (its platform re-creates it as a replica of the new one). */
+  rebuild: z.boolean({ error: 'expected true or false' }).default(false),
+});
 type Out = OutputOf<typeof schema>;
 
 export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
@@ -41,7 +47,7 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
         ? `${plan.primary.name}: the platform's`
         : `leave ${plan.primary.name} fenced ${plan.fenceMethod === 'role-fence' ? '(application roles NOLOGIN)' : 'read-only (no host access)'}`,
   actions(step, plan) {
-    if (!FENCE_MODES[plan.fenceMethod].rejoins) return [stayFenced(plan)];
+    if (!FENCE_MODES[plan.fenceMethod].rejoins) return [stayFenced(plan, step)];
     if (plan.primary.name === plan.target.name)
       return [{ text: 'none: no old primary known', run: async () => 'no old primary to demote' }];
     const { slot, conninfo } = rejoinUpstream(plan);
@@ -85,7 +91,16 @@ export const demoteOldPrimaryStep: StepDefinition<typeof schema> = {
   },
 };
 
-function stayFenced(plan: PlanContext): Action<Out> {
+function stayFenced(plan: PlanContext, step: { timeout: number; rebuild: boolean }): Action<Out> {
+  if (plan.fenceMethod === 'role-fence' && step.rebuild && plan.primary.rebuild && plan.managed)
+    return {
+      text: `${hookText(plan.primary, 'rebuild', plan.primary.rebuild.command, step.timeout)}, then until it streams from ${plan.target.name}`,
+      run: async (ctx, out) => {
+        const said = await rebuildNode(ctx, ctx.primary, step.timeout);
+        out.role = 'replica (rebuilt by its platform)';
+        return said;
+      },
+    };
   if (plan.fenceMethod === 'role-fence') return stayRoleFenced(plan);
   if (plan.fenceMethod === 'platform')
     return {

@@ -7,6 +7,8 @@ import { conninfoTowards } from '../postgres/conninfo.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { hookWords, peerAddress, type NodeSpec } from '../inventory/model.js';
 import { followActions, waitStreaming, waitStreamingText } from './upstream.js';
+import { hookText, rebuildNode } from './platform-hook.js';
+import { z } from 'zod';
 import { formatLsn, parseLsn } from '../model/lsn.js';
 import { formatMs } from '../util/time.js';
 import {
@@ -19,21 +21,31 @@ import {
   type StepDefinition,
 } from './types.js';
 
-const schema = stepParams('follow', { timeout: duration('30s') });
+const schema = stepParams('follow', {
+  timeout: duration('30s'),
+  /** A managed estate: run each replica's `rebuild` hook (its platform re-creates it from the new primary). */
+  rebuild: z.boolean({ error: 'expected true or false' }).default(false),
+});
 type Out = OutputOf<typeof schema>;
 
 export const followStep: StepDefinition<typeof schema> = {
   schema,
   title: (_s, plan) =>
     `repoint ${plan.siblings.map((s) => s.name).join(', ') || 'no other replicas'} to ${plan.target.name}`,
-  actions: (step, plan) => plan.siblings.flatMap((sibling) => siblingActions(plan, sibling, step.timeout)),
+  actions: (step, plan) =>
+    plan.siblings.flatMap((sibling) =>
+      plan.managed ? [cannotFollow(plan, sibling, step)] : siblingActions(plan, sibling, step.timeout),
+    ),
   async run(step, ctx, out, actions) {
     if (ctx.managed) {
-      for (const action of actions) await action.run?.(ctx, out);
-      const left = ctx.siblings.map((s) => s.name);
-      return left.length
-        ? `${left.join(', ')} left to rebuild (a managed platform's replicas cannot follow)`
-        : 'no other replicas';
+      const said: string[] = [];
+      for (const action of actions) {
+        const line = await action.run?.(ctx, out);
+        if (line) said.push(line);
+      }
+      const left = ctx.siblings.map((s) => s.name).filter((n) => !out.followers[n]?.startsWith('rebuilt'));
+      if (left.length) said.push(`${left.join(', ')} left to rebuild (a managed platform's replicas cannot follow)`);
+      return said.join('; ') || 'no other replicas';
     }
     const results = await performGroups(actions, ctx, out);
     const failed = [...results].flatMap(([name, r]) =>
@@ -78,7 +90,6 @@ export const followStep: StepDefinition<typeof schema> = {
 };
 
 function siblingActions(plan: PlanContext, sibling: NodeSpec, timeoutMs: number): Action<Out>[] {
-  if (plan.managed) return [cannotFollow(plan, sibling)];
   const obs = plan.state.nodes.find((n) => n.name === sibling.name);
   if (!obs?.reachable)
     return [
@@ -151,8 +162,18 @@ function aheadCheck(plan: PlanContext, sibling: NodeSpec): Action<Out> {
  * A managed platform's replica follows the instance it was made from: the tool cannot repoint it
  * (no shell, no ALTER SYSTEM). It is left for the inventory's rebuild command, and said so.
  */
-function cannotFollow(plan: PlanContext, sibling: NodeSpec): Action<Out> {
+function cannotFollow(plan: PlanContext, sibling: NodeSpec, step: { timeout: number; rebuild: boolean }): Action<Out> {
   const rebuild = sibling.rebuild ? hookWords(sibling, sibling.rebuild.command).join(' ') : undefined;
+  if (step.rebuild && sibling.rebuild)
+    return {
+      group: sibling.name,
+      text: `${hookText(sibling, 'rebuild', sibling.rebuild.command, step.timeout)}, then until it streams from ${plan.target.name}`,
+      run: async (ctx: StepContext, out: Out) => {
+        const said = await rebuildNode(ctx, sibling, step.timeout);
+        out.followers[sibling.name] = `rebuilt, streaming from ${ctx.target.name}`;
+        return said;
+      },
+    };
   return {
     group: sibling.name,
     text: `[${sibling.name}] none: a managed replica cannot be repointed to ${plan.target.name}; ${rebuild ? `its rebuild: ${rebuild}` : 'rebuild it from the new primary'}`,

@@ -4,7 +4,9 @@
  * at most 2 KB), its exit code and its duration go to the journal.
  */
 import { hookWords, type NodeSpec } from '../inventory/model.js';
-import { run, type RunResult } from '../shell/exec.js';
+import { describeFailure, run, type RunResult } from '../shell/exec.js';
+import { StepFailedError } from '../errors.js';
+import { waitStreaming } from './upstream.js';
 import { redact } from '../util/secrets.js';
 import type { StepContext } from './types.js';
 
@@ -39,3 +41,15 @@ export async function runHook(
 /** The dry-run text of a hook. */
 export const hookText = (node: NodeSpec, hook: string, words: readonly string[], timeoutMs: number): string =>
   `[tool] shell: ${hookWords(node, words).join(' ')}  (${hook} hook of ${node.name}; within ${timeoutMs} ms)`;
+
+/**
+ * A managed node made a replica of the new primary by its platform (its `rebuild` hook), when the
+ * playbook says so (`rebuild: true`): the command, then until it streams from the new primary.
+ */
+export async function rebuildNode(ctx: StepContext, node: NodeSpec, timeoutMs: number): Promise<string> {
+  const started = performance.now();
+  const result = await runHook(ctx, node, 'rebuild', node.rebuild!.command, timeoutMs);
+  if (!result.ok) throw new StepFailedError(describeFailure(`the rebuild of ${node.name}`, result));
+  await waitStreaming(ctx, node, Math.max(1, timeoutMs - (performance.now() - started)));
+  return `${node.name} rebuilt by its platform, streaming from ${ctx.target.name} (${Math.round(performance.now() - started)} ms)`;
+}

@@ -301,3 +301,46 @@ describe('a managed estate: the tool dies while the platform promotes', () => {
     }
   }, 120_000);
 });
+
+describe('a managed estate: rebuilds when the playbook says so', () => {
+  test('the old primary and the other replica are rebuilt by their platform from the new primary; the estate is ready to switch back, and does', async () => {
+    const sandbox = await startSandbox(2, 1, 'plain', false, undefined, undefined, undefined, { promoteDelayMs: 500 });
+    try {
+      const playbook = join(sandbox.dir, 'rebuild.yaml');
+      await writeFile(
+        playbook,
+        readFileSync('playbooks/switchover.yaml', 'utf8')
+          .replace(/- kind: follow\n(\s+)timeout: 10s/, '- kind: follow\n$1timeout: 60s\n$1rebuild: true')
+          .replace(
+            /- kind: demote-old-primary\n(\s+)timeout: 60s/,
+            '- kind: demote-old-primary\n$1timeout: 60s\n$1rebuild: true',
+          ),
+      );
+      const run = await cli(['switchover', '-i', sandbox.manifest.inventoryFile, '-p', playbook, '--yes', '--json']);
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      const report = run.events.at(-1)!.report as { oldPrimaryState: string; leftToDo: string[] };
+      expect(report.oldPrimaryState).toMatch(/rebuilt/);
+      expect(report.leftToDo).toEqual([]);
+      const rebuilt = readControlPlaneCalls(sandbox.dir).filter((c) => c.result?.startsWith('rebuilt'));
+      expect(rebuilt.map((c) => c.id).sort()).toEqual(['sandbox-pg1', 'sandbox-pg3']);
+      const check = await cli(['check', '-i', sandbox.manifest.inventoryFile, '--json']);
+      expect(check.exitCode, check.stdout).toBe(0);
+      // And back: pg1, rebuilt, is an ordinary replica now.
+      const back = await cli([
+        'switchover',
+        '-i',
+        sandbox.manifest.inventoryFile,
+        '-t',
+        'pg1',
+        '-p',
+        playbook,
+        '--yes',
+        '--json',
+      ]);
+      expect(back.exitCode, back.stdout + back.stderr).toBe(0);
+      await sql(appConn(sandbox), 'CREATE TABLE after_back (x int); INSERT INTO after_back VALUES (1)');
+    } finally {
+      await stopSandbox(sandbox);
+    }
+  }, 180_000);
+});
