@@ -89,6 +89,10 @@ async function recover(): Promise<void> {
         outcome,
         runId: result.kind === 'ran' ? result.report.runId : undefined,
       });
+      // Nothing of the run is left in the cluster (it died before changing anything, or its goal
+      // is met): its record is closed on that evidence, so it blocks no later run.
+      if (result.kind === 'nothing-to-recover')
+        journal.write('recovered-by', { outcome: 'nothing-to-recover', reason: 'the cluster shows no trace of it' });
       if (result.kind === 'ran' && result.report.outcome === 'rolled-back' && orders.procedure === 'failover') {
         await failoverAgain(journal, run);
         return;

@@ -188,6 +188,24 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
       );
       unfinished = undefined;
     }
+    // An incident does not wait on a planned run's record: a failover supersedes an unfinished
+    // switchover (or rolling restart) once its own checks pass, and closes that record when it ran.
+    let superseded: typeof unfinished;
+    if (
+      unfinished &&
+      options.procedure.name === 'failover' &&
+      unfinished.procedure !== 'failover' &&
+      !unfinished.alive
+    ) {
+      closed.push(
+        warn(
+          'other-run-superseded',
+          `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish (${unfinished.file}): the failover goes by what it observes now, and closes that record once it has run`,
+        ),
+      );
+      superseded = unfinished;
+      unfinished = undefined;
+    }
     if (unfinished && unfinished.procedure !== options.procedure.name && !unfinished.alive) {
       const check = fail(
         'no-other-run',
@@ -253,6 +271,12 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
       reportSection: (...args) => options.procedure.reportSection?.(...args) ?? {},
     });
     await recordAfterRun(options.journalDir, inventory.file, connections, report);
+    if (superseded)
+      new Journal(dirname(superseded.file), superseded.runId).write('recovered-by', {
+        runId,
+        outcome: 'superseded',
+        reason: `the failover ${runId} ran (${report.outcome}) from what it observed`,
+      });
     return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
   } finally {
     guardian?.dismiss();

@@ -161,3 +161,34 @@ describe('a rejoin that stopped half-way', () => {
     expect(reportOf(run).primaryNow).toBe('pg2');
   });
 });
+
+describe('a planned run that stopped half-way, then the primary dies', () => {
+  // Found by the soak (seed 20261203, iterations 394-395): a switchover SIGKILLed in its preflight
+  // left a record nobody closed, and the failover of the primary that then died refused to run
+  // ("run switchover again first"), with no primary to run it against.
+  test('the failover goes by what it observes, and closes the superseded record', async ({ sandbox }) => {
+    const runs = join(dirname(sandbox.manifest.inventoryFile), '.pg-handover', 'runs');
+    mkdirSync(runs, { recursive: true });
+    const record = join(runs, '20261203T020716Z-planned.jsonl');
+    const start = {
+      event: 'run-start',
+      runId: '20261203T020716Z-planned',
+      inventory: sandbox.manifest.inventoryFile,
+      procedure: 'switchover',
+      primary: 'pg1',
+      target: 'pg2',
+      pid: 2 ** 22 + 3,
+      host: hostname(),
+    };
+    writeFileSync(
+      record,
+      `${JSON.stringify(start)}\n${JSON.stringify({ event: 'step-start', step: '1-preflight' })}\n`,
+    );
+    process.kill(postmasterPid(sandbox.manifest, 'pg1')!, 'SIGKILL');
+    await sleep(500);
+    const run = await cli(['failover', '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/"id":"other-run-superseded","verdict":"warn"/);
+    expect(readFileSync(record, 'utf8')).toMatch(/"event":"recovered-by".*"outcome":"superseded"/);
+  });
+});
