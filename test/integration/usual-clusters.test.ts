@@ -129,8 +129,11 @@ describe('clusters built with pg_basebackup -R', () => {
     expect(failed.exitCode, failed.stderr).toBe(5);
     expect(failed.stderr).not.toMatch(/old primary: +pg1: primary/);
     if (failed.exitCode !== 5) process.stderr.write(readFileSync(join(usual.dir, 'pg1.log'), 'utf8').slice(-3000));
-    const blocked = await cli(['switchover', '-i', inventory, '--dry-run']);
-    expect(blocked.stdout).toMatch(/did not finish .*run `pg-handover rejoin` again/);
+    // Named, not blocking (the soak found a failed rejoin refusing the next failover): pg1 is left out.
+    const named = await cli(['switchover', '-i', inventory, '--dry-run']);
+    expect(named.stdout).toMatch(
+      /warn +rejoin-unfinished +run \S+ of the rejoin procedure \(pg1\) did not finish .*run `pg-handover rejoin pg1` again/,
+    );
     // The node streams by itself (its settings were written before it started): the re-run closes the record.
     await settledTopology(usual, 20_000);
     const again = await cli(['rejoin', 'pg1', '-i', inventory, '--yes']);
