@@ -13,12 +13,23 @@ export async function takeLock(connections: ClusterPorts, state: ClusterState, l
   const reachable = state.nodes.filter((n) => n.reachable).map((n) => n.name);
   const results = await Promise.all(
     reachable.map(async (name) => {
-      const session = await connections.node(name);
-      return { name, session, ok: await tryLock(session) };
+      try {
+        const session = await connections.node(name);
+        return { name, session, ok: await tryLock(session) };
+      } catch (error) {
+        return { name, lost: error as Error };
+      }
     }),
   );
-  locked.push(...results.filter((r) => r.ok).map((r) => r.session));
-  const refused = results.find((r) => !r.ok);
+  locked.push(...results.flatMap((r) => ('ok' in r && r.ok ? [r.session] : [])));
+  // A node that answered the observation and not the lock changed under the run before it began
+  // (found by the soak, seed 20261203, iteration 163: a replica SIGKILLed then made exit 1).
+  for (const r of results)
+    if ('lost' in r && r.lost)
+      throw new PreflightRefusedError(
+        `nodes-reachable: ${r.name} stopped answering between the observation and the cluster lock (${r.lost.message}); nothing was changed: run again`,
+      );
+  const refused = results.find((r) => 'ok' in r && !r.ok);
   if (refused) {
     const holder = (await connections.observe().catch(() => state)).lockHolder ?? state.lockHolder;
     throw new PreflightRefusedError(

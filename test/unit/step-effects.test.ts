@@ -165,6 +165,17 @@ describe('one run at a time', () => {
     expect(locked).toEqual([f.nodes.pg1, f.nodes.pg3]);
   });
 
+  it('the cluster lock: a node that stopped answering since the observation refuses the run (nothing changed), not an internal error', async () => {
+    // Found by the soak (seed 20261203, iteration 163): a replica SIGKILLed in that moment made the switchover exit 1.
+    const context = await planned();
+    const f = fakeCluster(context, { pg1: () => [{ locked: true }], pg3: () => [{ locked: true }] });
+    const locked: NodeSql[] = [];
+    const refusal = await takeLock(f.ctx.connections, context.state, locked).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(PreflightRefusedError);
+    expect(String(refusal)).toMatch(/pg2 stopped answering between the observation and the cluster lock/);
+    expect(locked).toEqual([f.nodes.pg1, f.nodes.pg3]);
+  });
+
   it('the lock file: a live owner keeps it; a dead one is replaced', () => {
     const file = lockFileFor(mkdtempSync(join(tmpdir(), 'pgh-lock-')), 'inventory.yaml');
     // The parent process is alive and is not this one.
