@@ -87,14 +87,17 @@ export async function observeNode(
     ),
   ];
   registerConninfoPassword(settings.find((row) => row.name === 'primary_conninfo')?.setting);
-  // Every file's value of it, applied or overridden (superusers only: others see nothing here).
-  const syncInFiles = await session
-    .query<{ sourcefile: string; setting: string; applied: boolean }>(
-      "SELECT sourcefile, setting, applied FROM pg_file_settings WHERE name = 'synchronous_standby_names'",
-      [],
-      timeoutMs,
-    )
-    .catch(() => []);
+  // Every file's value of it, applied or overridden (superusers only: for others the server would
+  // log a permission error on every observation, so it is not asked).
+  const syncInFiles = base.is_superuser
+    ? await session
+        .query<{ sourcefile: string; setting: string; applied: boolean }>(
+          "SELECT sourcefile, setting, applied FROM pg_file_settings WHERE name = 'synchronous_standby_names'",
+          [],
+          timeoutMs,
+        )
+        .catch(() => [])
+    : [];
   const missingPrivileges = base.is_superuser ? [] : await missingOf(session, Number(base.version_num));
   // A primary's application roles, for the role fence; read-only, a few rows.
   const roleFence =
