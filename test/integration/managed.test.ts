@@ -45,6 +45,32 @@ async function directWrite(conn: ConnParams): Promise<string> {
   }
 }
 
+const journals = (sandbox: SandboxFixture): string[] => {
+  const runs = join(sandbox.dir, '.pg-handover', 'runs');
+  return fs.existsSync(runs)
+    ? fs
+        .readdirSync(runs)
+        .filter((f) => f.endsWith('.jsonl'))
+        .map((f) => join(runs, f))
+    : [];
+};
+
+/** Waits until a journal the sandbox did not have before (`before`) has `event`: a run's progress, as it writes it. */
+async function untilJournalSays(
+  sandbox: SandboxFixture,
+  event: string,
+  before: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const fresh = journals(sandbox).filter((f) => !before.includes(f));
+    if (fresh.some((f) => readFileSync(f, 'utf8').includes(`"event":"${event}"`))) return;
+    if (Date.now() > deadline) throw new Error(`no journal says ${event} within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
 const roleOf = async (sandbox: SandboxFixture, node: string) =>
   (
     await sql(
@@ -126,9 +152,10 @@ describe('a managed estate: no shell, no superuser, promotion by the platform', 
     await held.connect();
     load.start();
     await sleep(500);
+    const before = journals(sandbox);
     const run = cli(['switchover', '-i', sandbox.manifest.inventoryFile, '--yes', '--json']);
-    // While the platform promotes (DELAY_MS), the old primary is fenced for direct clients too.
-    await sleep(DELAY_MS / 2 + 300);
+    // While the platform promotes (DELAY_MS, from the hook's start), the old primary is fenced for direct clients too.
+    await untilJournalSays(sandbox, 'hook-spawned', before);
     const duringFence = await directWrite(direct(sandbox, 'pg1'));
     const heldSession = await held.query('BEGIN READ WRITE; INSERT INTO managed_load VALUES (-1, -1)').then(
       () => 'written',
