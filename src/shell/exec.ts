@@ -2,6 +2,7 @@
  * The only place that starts processes. Each call is an argv array (never a shell string),
  * has a timeout and a cancel signal, and returns its result instead of throwing.
  */
+import { spawn } from 'node:child_process';
 import { redact } from '../util/secrets.js';
 
 export interface RunOptions {
@@ -28,41 +29,107 @@ export interface RunResult {
   readonly spawnError?: string;
 }
 
-/** Loads the process runner ahead of time, so a command run inside the write pause (a platform's hook) does not pay for it. */
-export const preloadRun = (): Promise<unknown> => import('execa');
+/** Kept for callers that warm the runner before a pause; node:child_process is already loaded. */
+export const preloadRun = (): Promise<unknown> => Promise.resolve();
 
-export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+/** After a timeout or a cancel: SIGTERM, then SIGKILL if the process is still there this much later. */
+const FORCE_KILL_AFTER_MS = 5000;
+
+/**
+ * node:child_process directly (not a wrapper library): a run spawns several small commands
+ * (pg_ctl --version, cat postmaster.pid, a replication probe), and a wrapper's own work per
+ * call was most of a dry run's second.
+ */
+export function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
   const started = performance.now();
-  // Loaded on first use: execa is a fifth of the start-up, and a failover may spawn nothing.
-  const { execa } = await import('execa');
-  const child = execa(file, args, {
-    reject: false,
-    timeout: options.timeoutMs,
-    cancelSignal: options.signal,
-    env: options.env,
-    cwd: options.cwd,
-    uid: options.uid,
-    gid: options.gid,
-    input: options.input,
-    stdin: options.input === undefined ? 'ignore' : 'pipe',
-    stripFinalNewline: true,
+  return new Promise((resolve) => {
+    let timedOut = false;
+    let canceled = false;
+    let spawnError: string | undefined;
+    let forceKill: NodeJS.Timeout | undefined;
+    const child = spawn(file, args, {
+      env: options.env ? { ...process.env, ...options.env } : process.env,
+      cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const stop = (): void => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      forceKill = setTimeout(() => child.kill('SIGKILL'), FORCE_KILL_AFTER_MS);
+      forceKill.unref();
+    };
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stop();
+          }, options.timeoutMs);
+    const onAbort = (): void => {
+      canceled = true;
+      stop();
+    };
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+    if (options.input !== undefined) {
+      // A child that exits without reading its input must not fail the run with EPIPE.
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
+    child.once('spawn', () => options.onSpawn?.(child.pid));
+    let finished = false;
+    const finish = (code: number | null, killedBy: NodeJS.Signals | null): void => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      if (forceKill) clearTimeout(forceKill);
+      options.signal?.removeEventListener('abort', onAbort);
+      const exitCode = code ?? undefined;
+      resolve({
+        argv,
+        ok: exitCode === 0 && !timedOut && !canceled,
+        exitCode,
+        stdout: stripFinalNewline(Buffer.concat(out).toString('utf8')),
+        stderr: stripFinalNewline(Buffer.concat(err).toString('utf8')),
+        timedOut,
+        durationMs: performance.now() - started,
+        spawnError:
+          exitCode === undefined && !timedOut
+            ? (spawnError ?? (killedBy ? `killed by ${killedBy}` : 'did not run'))
+            : undefined,
+      });
+    };
+    child.once('close', finish);
+    // A grandchild that inherited the pipes (a server started in the background) would hold
+    // 'close' for as long as it lives: once the process itself has exited, its output is read
+    // for a moment more, then the run ends.
+    child.once('exit', (code, killedBy) => {
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(code, killedBy);
+      }, OUTPUT_GRACE_MS);
+    });
+    child.once('error', (error) => {
+      spawnError ??= error.message;
+      // A process that never started emits no 'exit'.
+      if (child.pid === undefined) finish(null, null);
+    });
   });
-  if (options.onSpawn) child.once('spawn', () => options.onSpawn!(child.pid));
-  const result = await child;
-  return {
-    argv,
-    ok: result.exitCode === 0 && !result.timedOut && !result.isCanceled,
-    exitCode: result.exitCode,
-    stdout: String(result.stdout ?? ''),
-    stderr: String(result.stderr ?? ''),
-    timedOut: Boolean(result.timedOut),
-    durationMs: performance.now() - started,
-    spawnError:
-      result.exitCode === undefined && !result.timedOut ? result.originalMessage || result.shortMessage : undefined,
-  };
 }
+
+/** How long output is still read after the process exited, when a grandchild holds its pipes. */
+const OUTPUT_GRACE_MS = 200;
+
+const stripFinalNewline = (text: string): string => text.replace(/\r?\n$/, '');
 
 /** One line that says what failed, for error messages (redacted). */
 export function describeFailure(what: string, result: RunResult): string {
