@@ -17,7 +17,8 @@ export interface CommitRecord {
 }
 
 export interface LoadOptions {
-  readonly conn: ConnParams;
+  /** Several (one per pooler): client i connects through conn[i % length]. */
+  readonly conn: ConnParams | readonly ConnParams[];
   readonly clients?: number;
   /** Total commits per second across all clients. */
   readonly rate?: number;
@@ -79,6 +80,11 @@ export class WriteLoad {
     };
   }
 
+  private connFor(id: number): ConnParams {
+    const { conn } = this.options;
+    return Array.isArray(conn) ? conn[id % conn.length]! : (conn as ConnParams);
+  }
+
   private async runClient(id: number, intervalMs: number): Promise<void> {
     const table = this.options.table ?? LOAD_TABLE;
     let client: pg.Client | undefined;
@@ -93,7 +99,7 @@ export class WriteLoad {
       const sentAt = this.elapsed();
       try {
         if (!client) {
-          client = newClient(this.options.conn);
+          client = newClient(this.connFor(id));
           client.on('error', () => undefined);
           await client.connect();
         }

@@ -38,6 +38,8 @@ export const fenceWritesStep: StepDefinition<typeof schema> = {
     const holds = ctx.inventory.poolers.length;
     try {
       await holdAll(actions.slice(0, holds), ctx, out);
+      // Where the pause goes (the benchmark splits it): holding the clients, then the fence itself.
+      ctx.record('clients-held', { ms: Math.round(performance.now() - out.startedAt) });
       const said: string[] = [];
       for (const action of actions.slice(holds)) {
         const line = await action.run?.(ctx, out);

@@ -72,6 +72,8 @@ export const resumeStep: StepDefinition<typeof schema> = {
     );
     if (given) released.unshift(given);
     out.resumedAt = performance.now();
+    const heldAt = ctx.outputs['fence-writes'].startedAt;
+    if (heldAt !== undefined) ctx.record('clients-released', { pauseMs: Math.round(out.resumedAt - heldAt) });
     const after: string[] = [];
     for (const action of actions.slice(routers)) {
       const said = await action.run?.(ctx, out);

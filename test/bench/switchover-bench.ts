@@ -8,7 +8,7 @@
  */
 import { execa } from 'execa';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -19,6 +19,7 @@ import { sleep } from '../../src/util/time.js';
 import { writeLatencyChart, type StepMark } from './chart.js';
 import { clientView, type ClientView } from './measure.js';
 import { fmt, summarize } from './stats.js';
+import { PHASES, pauseBreakdown, type Phase } from './pause-breakdown.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -26,6 +27,7 @@ const { values: flags } = parseArgs({
     clients: { type: 'string', default: '8' },
     rate: { type: 'string', default: '500' },
     replicas: { type: 'string', default: '2' },
+    poolers: { type: 'string', default: '1' },
     settle: { type: 'string', default: '2000' },
     out: { type: 'string', default: 'bench-results' },
     keep: { type: 'boolean', default: false },
@@ -50,6 +52,14 @@ interface SwitchoverResult {
   readonly stepMs: Record<string, number>;
   readonly marks: StepMark[];
   readonly window: [number, number];
+  readonly journal: JournalLine[];
+  readonly phases?: Record<Phase, number>;
+}
+
+interface JournalLine {
+  readonly at: string;
+  readonly event: string;
+  readonly step?: string;
 }
 
 interface RouterFigures {
@@ -76,11 +86,20 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
   const parent = await mkdtemp(join(tmpdir(), 'pgh-bench-'));
   await chmod(parent, 0o711);
   const dir = join(parent, 'sandbox');
-  const { manifest, elapsedMs: upMs } = await sandboxUp({ dir, replicas: Number(flags.replicas), router });
+  // The 1-minute load average before the sandbox starts: what else the machine was doing.
+  const loadAtStart = loadavg()[0];
+  const { manifest, elapsedMs: upMs } = await sandboxUp({
+    dir,
+    replicas: Number(flags.replicas),
+    router,
+    poolers: router === 'pgbouncer' ? Number(flags.poolers) : 1,
+  });
   log(`sandbox up in ${fmt(upMs)} ms: ${manifest.nodes.length} nodes + ${router}`);
   try {
     const inventory = await loadInventory(manifest.inventoryFile);
     const app = inventory.poolers[0]!.app!;
+    // Clients spread over every pooler, as an application's instances would be.
+    const apps = inventory.poolers.map((p) => p.app!);
     const journalDir = join(dir, 'runs');
     const helpMs = await timeCommand(['--help'], 5);
     const dryRunMs = await timeCommand(['promote', '-i', manifest.inventoryFile, '--dry-run'], 5);
@@ -89,10 +108,10 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
     );
 
     await createLoadTable(app);
-    const load = new WriteLoad({ conn: app, clients: Number(flags.clients), rate: Number(flags.rate) });
+    const load = new WriteLoad({ conn: apps, clients: Number(flags.clients), rate: Number(flags.rate) });
     load.start();
     await sleep(Number(flags.settle));
-    const runs: Array<Omit<SwitchoverResult, 'client'> & { window: [number, number] }> = [];
+    const runs: Array<Omit<SwitchoverResult, 'client' | 'phases'>> = [];
     const names = manifest.nodes.map((n) => n.name);
     for (let i = 0; i < N; i++) {
       const from = i % 2 === 0 ? names[0]! : names[1]!;
@@ -110,7 +129,8 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
             .split('\n')
             .find((l) => l.includes('"event":"report"')) ?? '{}',
         ).report ?? {};
-      const marks = await stepMarks(journalDir, report.runId, load);
+      const journal = await readJournal(journalDir, report.runId);
+      const marks = stepMarks(journal, load);
       const stepMs = Object.fromEntries(
         (report.steps ?? []).map((s: { id: string; durationMs?: number }) => [
           s.id.replace(/^\d+-/, ''),
@@ -127,6 +147,7 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
         stepMs,
         marks,
         window: [start, end],
+        journal,
       });
       log(
         `switchover ${i + 1}/${N} ${from} -> ${to}: exit ${result.exitCode}, tool pause ${report.writePauseMs ?? '?'} ms`,
@@ -139,6 +160,7 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
     const results: SwitchoverResult[] = runs.map((r) => ({
       ...r,
       client: clientView(outcome.records, r.window[0], r.window[1] + 1000, missingKeys),
+      phases: pauseBreakdown(r.journal, outcome.records, outcome.startedAtEpochMs),
     }));
 
     printTable(router, results, dryRunMs, helpMs);
@@ -160,6 +182,8 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
         cores: (await import('node:os')).cpus().length,
         node: process.version,
         note: 'shared 2-core VM, loopback; noisy: read medians',
+        loadAtStart: loadAtStart,
+        loadAtEnd: loadavg()[0],
       },
       settings: {
         router,
@@ -167,6 +191,7 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
         clients: Number(flags.clients),
         rate: Number(flags.rate),
         replicas: Number(flags.replicas),
+        poolers: inventory.poolers.length,
       },
       totals: { acknowledged: outcome.acknowledged, errors: outcome.errors, missing: missingKeys.size },
       dryRunMs: summarize(dryRunMs),
@@ -174,7 +199,8 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
       longestGapMs: summarize(results.map((r) => r.client.longestGapMs)),
       toolPauseMs: summarize(results.map((r) => r.toolPauseMs ?? NaN)),
       steps: Object.fromEntries(KEY_STEPS.map((s) => [s, summarize(results.map((r) => r.stepMs[s] ?? NaN))])),
-      switchovers: results.map(({ marks: _m, ...rest }) => rest),
+      pauseBreakdownMs: Object.fromEntries(PHASES.map((p) => [p, summarize(results.map((r) => r.phases?.[p] ?? NaN))])),
+      switchovers: results.map(({ marks: _m, journal: _j, ...rest }) => rest),
     };
     await writeFile(join(outDir, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
     log(`results: ${join(outDir, 'results.json')}, chart: ${chartFile}`);
@@ -205,17 +231,22 @@ async function timeCommand(args: string[], times: number): Promise<number[]> {
   return out;
 }
 
-/** Step starts from the run's journal, on the load's clock. */
-async function stepMarks(journalDir: string, runId: string | undefined, load: WriteLoad): Promise<StepMark[]> {
+/** The run's journal, one object per line. */
+async function readJournal(journalDir: string, runId: string | undefined): Promise<JournalLine[]> {
   if (!runId) return [];
   const file = (await readdir(journalDir)).find((f) => f.startsWith(runId));
   if (!file) return [];
-  const epochToLoad = Date.now() - load.elapsed();
   return (await readFile(join(journalDir, file), 'utf8'))
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.event === 'step-start' && KEY_STEPS.some((s) => e.step.endsWith(s)))
+    .map((l) => JSON.parse(l) as JournalLine);
+}
+
+/** Step starts from the run's journal, on the load's clock. */
+function stepMarks(journal: readonly JournalLine[], load: WriteLoad): StepMark[] {
+  const epochToLoad = Date.now() - load.elapsed();
+  return journal
+    .filter((e) => e.event === 'step-start' && KEY_STEPS.some((s) => String(e.step).endsWith(s)))
     .map((e) => ({ step: String(e.step).replace(/^\d+-/, ''), atMs: Date.parse(e.at) - epochToLoad }));
 }
 
@@ -226,7 +257,7 @@ function printTable(router: RouterName, results: SwitchoverResult[], dryRunMs: n
   };
   const lines = [
     '',
-    `pg-handover switchover benchmark through ${router}: ${results.length} switchovers, ${flags.clients} clients, ${flags.rate} commits/s, ${flags.replicas} replicas`,
+    `pg-handover switchover benchmark through ${router}: ${results.length} switchovers, ${flags.clients} clients, ${flags.rate} commits/s, ${flags.replicas} replicas, ${flags.poolers} pooler(s)`,
     `${'metric'.padEnd(34)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
     row(
       'longest commit gap (any client)',
@@ -256,9 +287,16 @@ function printTable(router: RouterName, results: SwitchoverResult[], dryRunMs: n
       'promote wall time (whole run)',
       results.map((r) => r.wallMs),
     ),
+    "where the client gap goes (medians; the journal on the clients' clock, ms resolution):",
+    ...PHASES.map((p) =>
+      row(
+        `  ${p}`,
+        results.map((r) => r.phases?.[p] ?? NaN),
+      ),
+    ),
     row('promote --dry-run wall time', dryRunMs),
     row('pg-handover --help wall time', helpMs),
-    `exit codes: ${results.map((r) => r.exitCode).join(' ')}`,
+    `exit codes: ${results.map((r) => r.exitCode).join(' ')}; machine load (1-min average) ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
