@@ -7,6 +7,7 @@
  *   npm run soak -- --seed 42 --duration 60m
  *   npm run soak -- --seed 42 --duration 2m --out soak-results/ci     (CI: a short one, fixed seed)
  *   npm run soak -- --seed 42 --duration 10m --router haproxy         (through HAProxy instead)
+ *   npm run soak -- --seed 42 --duration 10m --backend containers     (each host a container: links cut too)
  *
  * Writes history.jsonl (one line per iteration), summary.md and chart.svg to --out; exits 1 when
  * any invariant was broken, naming the iteration and the command that replays it.
@@ -21,19 +22,11 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { ConnParams, Inventory } from '../../src/inventory/model.js';
-import {
-  freezeNode,
-  pgbouncerPid,
-  postmasterPid,
-  recloneReplica,
-  startNode,
-  startPgBouncer,
-  thawNode,
-} from '../../src/sandbox/control.js';
 import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import type { SandboxManifest } from '../../src/sandbox/manifest.js';
-import { childrenOf, commandLine, signal } from '../../src/shell/processes.js';
+import { signal } from '../../src/shell/processes.js';
+import { containerHosts, localHosts, type Heal, type SoakHosts } from './hosts.js';
 import { parseDuration, sleep } from '../../src/util/time.js';
 import { writeSummary, type Iteration } from './summary.js';
 import { checkSet, SoakWorkload, SOAK_TABLE } from './workload.js';
@@ -50,8 +43,14 @@ const { values: flags } = parseArgs({
     router: { type: 'string', default: 'pgbouncer' },
     /** Only these faults (comma-separated), to study one: the schedule's others become 'none'. */
     faults: { type: 'string' },
+    /** local: processes on this machine; containers: each node and pooler its own host, whose links a fault can cut. */
+    backend: { type: 'string', default: 'local' },
   },
 });
+const BACKEND = flags.backend === 'containers' ? 'containers' : 'local';
+if (flags.backend !== BACKEND) throw new Error(`--backend: expected local or containers, got ${flags.backend}`);
+if (BACKEND === 'containers' && flags.router === 'haproxy')
+  throw new Error('--backend containers: with PgBouncer only (the container sandbox has no HAProxy)');
 const ROUTER = flags.router === 'haproxy' ? 'haproxy' : 'pgbouncer';
 if (flags.router !== ROUTER) throw new Error(`--router: expected pgbouncer or haproxy, got ${flags.router}`);
 const SEED = flags.seed === undefined ? Date.now() % 1_000_000 : Number(flags.seed);
@@ -60,7 +59,7 @@ const DURATION_MS = parseDuration(String(flags.duration)) ?? 0;
 if (!DURATION_MS) throw new Error(`--duration: expected a duration such as 60m, got ${flags.duration}`);
 const OUT = resolve(flags.out ?? join('soak-results', String(SEED)));
 const BIN = resolve('bin/pg-handover.js');
-const REPLAY_FLAGS = `${flags.faults ? ` --faults ${flags.faults}` : ''}${ROUTER === 'haproxy' ? ' --router haproxy' : ''}`;
+const REPLAY_FLAGS = `${flags.faults ? ` --faults ${flags.faults}` : ''}${ROUTER === 'haproxy' ? ' --router haproxy' : ''}${BACKEND === 'containers' ? ' --backend containers' : ''}`;
 
 // ── The schedule ────────────────────────────────────────────────────────────────────────────
 const FAULTS = [
@@ -75,7 +74,13 @@ const FAULTS = [
   'kill-pooler',
   'stop-pooler',
   'kill-replica',
+  // The container backend only: a host cut from its peers (replication, the poolers' server
+  // connections) or from the tool, for a while.
+  'cut-peers',
+  'cut-tool',
 ] as const;
+/** This backend's faults: the local one's list (and so its seeds' schedules) is as it was. */
+const BACKEND_FAULTS = BACKEND === 'containers' ? FAULTS : FAULTS.slice(0, FAULTS.indexOf('cut-peers'));
 type Operation = 'switchover' | 'failover-kill' | 'failover-hang' | 'rolling-restart' | 'check';
 type Fault = (typeof FAULTS)[number];
 interface Plan {
@@ -98,17 +103,20 @@ const planArb: fc.Arbitrary<Plan> = fc.record({
   pick: fc.nat({ max: 7 }),
   faults: fc.oneof(
     { weight: 4, arbitrary: fc.constant<Fault[]>(['none']) },
-    { weight: 5, arbitrary: fc.constantFrom(...FAULTS.slice(1)).map((f) => [f]) },
+    { weight: 5, arbitrary: fc.constantFrom(...BACKEND_FAULTS.slice(1)).map((f) => [f]) },
     // Sometimes two at once, as Patroni's suite does.
-    { weight: 1, arbitrary: fc.uniqueArray(fc.constantFrom(...FAULTS.slice(1)), { minLength: 2, maxLength: 2 }) },
+    {
+      weight: 1,
+      arbitrary: fc.uniqueArray(fc.constantFrom(...BACKEND_FAULTS.slice(1)), { minLength: 2, maxLength: 2 }),
+    },
   ),
   atMs: fc.integer({ min: 0, max: 1200 }),
 });
 /** Iteration i's plan: the same for the same seed, whatever ran before it. */
 const ONLY_FAULTS = flags.faults?.split(',');
 for (const f of ONLY_FAULTS ?? [])
-  if (!(FAULTS as readonly string[]).includes(f))
-    throw new Error(`--faults: unknown fault ${f}; known: ${FAULTS.join(', ')}`);
+  if (!(BACKEND_FAULTS as readonly string[]).includes(f))
+    throw new Error(`--faults: unknown fault ${f} for the ${BACKEND} backend; known: ${BACKEND_FAULTS.join(', ')}`);
 const planOf = (i: number): Plan => {
   const plan = fc.sample(planArb, { seed: SEED * 100_003 + i, numRuns: 1 })[0]!;
   if (!ONLY_FAULTS) return plan;
@@ -122,6 +130,7 @@ interface Cluster {
   readonly manifest: SandboxManifest;
   readonly inventory: Inventory;
   readonly dir: string;
+  readonly hosts: SoakHosts;
   /** The ready check the last iteration settled on. */
   lastSeen?: CheckView;
 }
@@ -335,7 +344,8 @@ async function check(c: Cluster): Promise<CheckView | undefined> {
 
 // ── Faults ──────────────────────────────────────────────────────────────────────────────────
 interface Healing {
-  readonly frozen: number[][];
+  /** What a fault froze or cut, undone before settling (each at most once). */
+  readonly heals: Heal[];
   /** Processes a fault killed, started again before settling. */
   readonly restart: Array<() => Promise<void>>;
   /** When a replica was killed (performance.now()), and which. */
@@ -343,6 +353,18 @@ interface Healing {
   killed?: string;
   readonly others: Array<Promise<unknown>>;
   readonly notes: string[];
+}
+
+/** Undone after `ms`, or when healing starts, whichever comes first (never twice). */
+function healLater(h: Healing, heal: Heal, ms: number): void {
+  let done = false;
+  const once: Heal = async () => {
+    if (done) return;
+    done = true;
+    await heal();
+  };
+  h.heals.push(once);
+  h.others.push(sleep(ms).then(once));
 }
 
 async function inject(
@@ -376,14 +398,8 @@ async function inject(
     case 'stop-receiver': {
       const replicas = c.inventory.nodes.filter((n) => n.name !== primary);
       const replica = replicas[(plan.pick >> 1) % replicas.length]!;
-      const pid = postmasterPid(c.manifest, replica.name);
-      const receiver =
-        pid === undefined ? undefined : childrenOf(pid).find((p) => commandLine(p).includes('walreceiver'));
-      if (receiver) {
-        signal(receiver, 'SIGSTOP');
-        h.frozen.push([receiver]);
-        h.others.push(sleep(1500).then(() => signal(receiver, 'SIGCONT')));
-      }
+      const heal = await c.hosts.stopReceiver(replica.name);
+      if (heal) healLater(h, heal, 1500);
       return;
     }
     case 'kill-pooler':
@@ -392,15 +408,13 @@ async function inject(
       // must refuse, roll back, or finish, and never leave two writers.
       const name = c.manifest.poolers[plan.pick % c.manifest.poolers.length]?.name;
       if (ROUTER === 'haproxy' || !name) return;
-      const pid = pgbouncerPid(c.manifest, name);
-      if (pid === undefined) return;
       if (fault === 'kill-pooler') {
-        signal(pid, 'SIGKILL');
-        h.restart.push(() => startPgBouncer(c.manifest, name));
+        if (!(await c.hosts.killPooler(name))) return;
+        h.restart.push(() => c.hosts.startPooler(name));
       } else {
-        signal(pid, 'SIGSTOP');
-        h.frozen.push([pid]);
-        h.others.push(sleep(1500).then(() => signal(pid, 'SIGCONT')));
+        const heal = await c.hosts.freezePooler(name);
+        if (!heal) return;
+        healLater(h, heal, 1500);
       }
       h.notes.push(`${fault} ${name}`);
       return;
@@ -409,13 +423,23 @@ async function inject(
       // A replica's postmaster dies (maybe the switchover's target): started again when healing.
       const replicas = c.inventory.nodes.filter((n) => n.name !== primary);
       const replica = replicas[(plan.pick >> 1) % replicas.length]!;
-      const pid = postmasterPid(c.manifest, replica.name);
-      if (pid === undefined) return;
-      signal(pid, 'SIGKILL');
+      if (!(await c.hosts.killPostmaster(replica.name))) return;
       h.killedAt = performance.now();
       h.killed = replica.name;
       h.restart.push(() => restartNode(c, replica.name));
       h.notes.push(`kill-replica ${replica.name}`);
+      return;
+    }
+    case 'cut-peers':
+    case 'cut-tool': {
+      // Any host, the primary included, for 1 to 4 s (a switchover's budget is longer; a failover
+      // of a primary cut from the tool must find witnesses that still see it).
+      if (!c.hosts.cut) return;
+      const hosts = [...c.manifest.nodes.map((n) => n.name), ...c.manifest.poolers.map((p) => p.name)];
+      const name = hosts[(plan.pick + plan.atMs) % hosts.length]!;
+      const heal = await c.hosts.cut(name, fault === 'cut-peers' ? 'peers' : 'tool');
+      healLater(h, heal, 1000 + (plan.atMs % 3000));
+      h.notes.push(`${fault} ${name}`);
       return;
     }
     case 'long-transaction': {
@@ -445,7 +469,7 @@ function goalMetRecords(c: Cluster): number {
 async function restartNode(c: Cluster, name: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startNode(c.manifest, name);
+      return await c.hosts.startNode(name);
     } catch (e) {
       if (attempt >= 5) throw e;
       await sleep(1000);
@@ -466,7 +490,7 @@ async function iterate(c: Cluster, i: number, planned: Plan, load: SoakWorkload,
   const replicas = (before?.nodes ?? []).filter((n) => n.role === 'replica' && n.streaming).map((n) => n.name);
   const target = replicas.length ? replicas[plan.pick % replicas.length] : undefined;
   const tliBefore = primary === '?' ? undefined : await timelineOf(c, primary);
-  const h: Healing = { frozen: [], restart: [], others: [], notes: [] };
+  const h: Healing = { heals: [], restart: [], others: [], notes: [] };
   const goalMetBefore = goalMetRecords(c);
   const started = load.now();
   const closed = plan.faults.includes('closed-stdout');
@@ -475,14 +499,12 @@ async function iterate(c: Cluster, i: number, planned: Plan, load: SoakWorkload,
     case 'switchover':
       child = tool(c, ['switchover', ...(target ? ['-t', target] : []), '--yes', '--json'], closed);
       break;
-    case 'failover-kill': {
-      const pid = postmasterPid(c.manifest, primary);
-      if (pid) signal(pid, 'SIGKILL');
+    case 'failover-kill':
+      await c.hosts.killPostmaster(primary);
       child = tool(c, ['failover', '--yes', '--json'], closed);
       break;
-    }
     case 'failover-hang':
-      h.frozen.push(freezeNode(c.manifest, primary));
+      h.heals.push(await c.hosts.freeze(primary));
       child = tool(c, ['failover', '--yes', '--json'], closed);
       break;
     case 'rolling-restart':
@@ -517,7 +539,7 @@ async function iterate(c: Cluster, i: number, planned: Plan, load: SoakWorkload,
   const writersAfterRun = await writableNodes(c);
 
   // Heal: a hung server continues; a killed tool's guardian finishes or undoes its run.
-  for (const pids of h.frozen) thawNode(pids);
+  for (const heal of h.heals) await heal().catch((e: Error) => h.notes.push(`heal: ${e.message.split('\n')[0]}`));
   for (const start of h.restart) await start().catch((e: Error) => h.notes.push(`heal: ${e.message.split('\n')[0]}`));
   const settled = await settle(c, h.notes);
   const after = settled ?? (await check(c));
@@ -636,13 +658,11 @@ async function settle(c: Cluster, notes: string[]): Promise<CheckView | undefine
         notes.push(`settle: rejoin ${n.name}${said(r)}`);
         // What the report says when pg_rewind cannot: re-clone it; the next rejoin closes the record.
         if (r.exitCode !== 0 && /pg_rewind of \S+ failed/.test(reasonOf(r) ?? '')) {
-          const primary = c.manifest.nodes.find((x) => x.name === view.primary)!;
-          const pid = postmasterPid(c.manifest, n.name);
-          if (pid !== undefined) signal(pid, 'SIGKILL');
+          await c.hosts.killPostmaster(n.name);
           await sleep(500);
-          const failed = await recloneReplica(c.manifest, n.name, primary).catch((e: Error) => e.message);
+          const failed = await c.hosts.reclone(n.name, view.primary).catch((e: Error) => e.message);
           notes.push(
-            `settle: re-cloned ${n.name} from ${primary.name}, as the report says${failed ? `: ${failed}` : ''}`,
+            `settle: re-cloned ${n.name} from ${view.primary}, as the report says${failed ? `: ${failed}` : ''}`,
           );
           const again = await finished(tool(c, ['rejoin', n.name, '--yes', '--json']));
           notes.push(`settle: rejoin ${n.name} after the re-clone${said(again)}`);
@@ -675,8 +695,15 @@ async function main(): Promise<void> {
   const dir = join(parent, 'sb');
   const started = Date.now();
   // Two PgBouncers (as behind a load balancer), or one HAProxy in TCP mode.
-  const { manifest } = await sandboxUp({ dir, replicas: 2, poolers: ROUTER === 'haproxy' ? 1 : 2, router: ROUTER });
-  const c: Cluster = { manifest, inventory: await loadInventory(manifest.inventoryFile), dir };
+  const { manifest } = await sandboxUp({
+    dir,
+    replicas: 2,
+    poolers: ROUTER === 'haproxy' ? 1 : 2,
+    router: ROUTER,
+    backend: BACKEND,
+  });
+  const hosts = BACKEND === 'containers' ? containerHosts(manifest) : localHosts(manifest);
+  const c: Cluster = { manifest, inventory: await loadInventory(manifest.inventoryFile), dir, hosts };
   const apps = c.inventory.poolers.map((p) => p.app!);
   await SoakWorkload.prepare(apps[0]!);
   const load = new SoakWorkload(apps);
@@ -714,7 +741,7 @@ async function main(): Promise<void> {
     finalLost: final ? final.lost.filter((id) => !load.lostToFailovers.includes(id)).length : null,
     lostToFailovers: load.lostToFailovers.length,
     finalUnexpected: final?.unexpected.length ?? null,
-    command: `npm run soak -- --seed ${SEED} --duration ${flags.duration}${ROUTER === 'haproxy' ? ' --router haproxy' : ''}`,
+    command: `npm run soak -- --seed ${SEED} --duration ${flags.duration}${ROUTER === 'haproxy' ? ' --router haproxy' : ''}${BACKEND === 'containers' ? ' --backend containers' : ''}`,
   });
   process.stdout.write(`\n${result.headline}\nhistory: ${history}\nsummary: ${join(OUT, 'summary.md')}\n`);
   if (!flags.keep) {
