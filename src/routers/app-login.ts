@@ -2,7 +2,7 @@
 import type { ConnParams } from '../inventory/model.js';
 import { NodeSession } from '../postgres/session.js';
 import type { WitnessAnswer } from '../model/witness.js';
-import { APP_LOGIN_SQL, type RouteTarget } from './types.js';
+import { APP_LOGIN_SQL, servesOn, type RouteTarget } from './types.js';
 
 export { APP_LOGIN_SQL };
 
@@ -15,7 +15,7 @@ export async function appLoginProblems(
   const session = await NodeSession.open(router, app, { applicationName });
   try {
     const row = await session.one<{ port: number; in_recovery: boolean; ro: string }>(APP_LOGIN_SQL);
-    if (Number(row.port) !== to.port || row.in_recovery || row.ro === 'on') {
+    if (!servesOn(to, Number(row.port)) || row.in_recovery || row.ro === 'on') {
       return [
         `through ${router}, clients reach port ${row.port} (in recovery: ${row.in_recovery}, read-only: ${row.ro})`,
       ];
@@ -74,7 +74,7 @@ export async function witnessThrough(
   try {
     const row = await Promise.race([probe, aborted]);
     if (row === 'aborted') return answer('unknown', 'not asked to the end');
-    if (Number(row.port) !== suspect.port)
+    if (!servesOn(suspect, Number(row.port)))
       return answer('unknown', `its clients reach port ${row.port}, not ${suspect.name}`);
     return answer(
       'reaches',

@@ -17,12 +17,34 @@ export interface RouteTarget {
   readonly host: string;
   readonly port: number;
   readonly addresses: readonly string[];
+  /**
+   * The port the server itself listens on (its `port` setting, as observed), when it differs from
+   * the one routers use: a relay, a NAT or a port-forward in between. A login through a router
+   * answers inet_server_port() with this one.
+   */
+  readonly serverPort?: number;
 }
 
+/** Whether a session's inet_server_port() is `target`'s server (the routers' port, or the server's own behind a forward). */
+export const servesOn = (target: RouteTarget, port: number): boolean =>
+  port === target.port || (target.serverPort !== undefined && port === target.serverPort);
+
 /** A node as routers name it (its connect_address, if any), with the addresses its host resolved to when the cluster was observed. */
-export const routeTargetOf = (node: NodeSpec, addresses: ClusterState['addresses']): RouteTarget => {
+export const routeTargetOf = (
+  node: NodeSpec,
+  addresses: ClusterState['addresses'],
+  nodes?: ClusterState['nodes'],
+): RouteTarget => {
   const { host, port } = peerAddress(node);
-  return { name: node.name, host, port, addresses: addresses?.[host] ?? [host] };
+  const seen = nodes?.find((n) => n.name === node.name);
+  const own = seen?.reachable ? Number(seen.settings.port) : NaN;
+  return {
+    name: node.name,
+    host,
+    port,
+    addresses: addresses?.[host] ?? [host],
+    ...(Number.isInteger(own) && own !== port ? { serverPort: own } : {}),
+  };
 };
 
 /** Whether host:port is `target`, however the host is spelled (`resolved`: addresses per host name). */

@@ -5,7 +5,7 @@ import type { NodeSpec } from '../inventory/model.js';
 import { perform, type Action, type PlanContext, type StepContext } from './types.js';
 
 export const routeTarget = (node: NodeSpec, plan: Pick<PlanContext, 'state'>): RouteTarget =>
-  routeTargetOf(node, plan.state.addresses);
+  routeTargetOf(node, plan.state.addresses, plan.state.nodes);
 
 /** One action per router: hold its clients (a router is marked held before it is asked, so undo covers a half-done hold). */
 export function holdActions(plan: PlanContext, timeoutMs: number): Action<{ held: Set<string> }>[] {

@@ -3,6 +3,8 @@
  * started and ended, when the routers held and released clients) on the clients' clock, and the
  * load's commits on either side.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CommitRecord } from '../../src/sandbox/write-load.js';
 
 export const PHASES = [
@@ -16,7 +18,7 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
-interface JournalLine {
+export interface JournalLine {
   readonly at: string;
   readonly event: string;
   readonly step?: string;
@@ -53,4 +55,15 @@ export function pauseBreakdown(
     Phase,
     number
   >;
+}
+
+/** A run's journal, one object per line (empty when the run has none). */
+export async function readJournal(journalDir: string, runId: string | undefined): Promise<JournalLine[]> {
+  if (!runId) return [];
+  const file = (await readdir(journalDir).catch(() => [] as string[])).find((f) => f.startsWith(runId));
+  if (!file) return [];
+  return (await readFile(join(journalDir, file), 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JournalLine);
 }

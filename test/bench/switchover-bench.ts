@@ -7,7 +7,7 @@
  *   tsx test/bench/switchover-bench.ts --router haproxy   (HAProxy, then PgBouncer: both side by side)
  */
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,7 +19,7 @@ import { sleep } from '../../src/util/time.js';
 import { writeLatencyChart, type StepMark } from './chart.js';
 import { clientView, type ClientView } from './measure.js';
 import { fmt, summarize } from './stats.js';
-import { PHASES, pauseBreakdown, type Phase } from './pause-breakdown.js';
+import { PHASES, pauseBreakdown, readJournal, type JournalLine, type Phase } from './pause-breakdown.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,12 +54,6 @@ interface SwitchoverResult {
   readonly window: [number, number];
   readonly journal: JournalLine[];
   readonly phases?: Record<Phase, number>;
-}
-
-interface JournalLine {
-  readonly at: string;
-  readonly event: string;
-  readonly step?: string;
 }
 
 interface RouterFigures {
@@ -229,17 +223,6 @@ async function timeCommand(args: string[], times: number): Promise<number[]> {
     out.push(performance.now() - t0);
   }
   return out;
-}
-
-/** The run's journal, one object per line. */
-async function readJournal(journalDir: string, runId: string | undefined): Promise<JournalLine[]> {
-  if (!runId) return [];
-  const file = (await readdir(journalDir)).find((f) => f.startsWith(runId));
-  if (!file) return [];
-  return (await readFile(join(journalDir, file), 'utf8'))
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as JournalLine);
 }
 
 /** Step starts from the run's journal, on the load's clock. */
