@@ -160,7 +160,10 @@ async function receiversNow(
 /** Each replica a former primary may follow, with the primary_conninfo it would get: the first replica's, pointed there. */
 function streamTargets(inventory: Connections['inventory'], nodes: readonly NodeState[]): StreamTarget[] {
   const replicas = nodes.filter((n): n is NodeObservation => n.reachable && n.inRecovery);
-  const template = replicas.find((r) => r.settings.primary_conninfo)?.settings.primary_conninfo;
+  // The replicas' own, else a primary's kept from when it was one (see replicationTemplate).
+  const template = [...replicas, ...nodes.filter((n): n is NodeObservation => n.reachable)].find(
+    (r) => r.settings.primary_conninfo,
+  )?.settings.primary_conninfo;
   if (!template) return [];
   try {
     parseConninfo(template);

@@ -4,7 +4,7 @@
  * way replicas connect upstream, copied from one that does.
  */
 import type { NodeSpec } from '../inventory/model.js';
-import type { ClusterState } from '../model/cluster-state.js';
+import { reachableNodes, type ClusterState } from '../model/cluster-state.js';
 import type { NodeObservation } from '../model/node.js';
 import { notWaitedFor } from './target.js';
 
@@ -34,10 +34,18 @@ export function othersOf(state: ClusterState, exclude: readonly string[], upstre
   };
 }
 
-/** The first replica's way of connecting upstream, to copy for nodes that will follow. */
-export function replicationTemplate(replicas: readonly NodeObservation[]): ReplicationTemplate {
+/**
+ * The first replica's way of connecting upstream, to copy for nodes that will follow; failing
+ * that, a primary's own (kept from when it was a replica: a promotion leaves primary_conninfo in
+ * place, inert, so a two-node cluster after a failover still knows the replication user and
+ * passfile when its old primary rejoins).
+ */
+export function replicationTemplate(nodes: readonly NodeObservation[]): ReplicationTemplate {
   const model =
-    replicas.find((r) => r.inRecovery && r.settings.primary_conninfo) ??
-    replicas.find((r) => r.settings.primary_conninfo);
+    nodes.find((r) => r.inRecovery && r.settings.primary_conninfo) ?? nodes.find((r) => r.settings.primary_conninfo);
   return { conninfo: model?.settings.primary_conninfo ?? '', usesSlots: Boolean(model?.settings.primary_slot_name) };
 }
+
+/** The cluster's replication template: its replicas' first, then any reachable node's. */
+export const clusterReplicationTemplate = (state: ClusterState): ReplicationTemplate =>
+  replicationTemplate(reachableNodes(state));

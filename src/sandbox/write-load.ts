@@ -81,8 +81,10 @@ export class WriteLoad {
   }
 
   private connFor(id: number): ConnParams {
-    const { conn } = this.options;
-    return Array.isArray(conn) ? conn[id % conn.length]! : (conn as ConnParams);
+    const conns: readonly ConnParams[] = Array.isArray(this.options.conn)
+      ? (this.options.conn as readonly ConnParams[])
+      : [this.options.conn as ConnParams];
+    return conns[id % conns.length]!;
   }
 
   private async runClient(id: number, intervalMs: number): Promise<void> {

@@ -17,7 +17,10 @@ import { sqlText, type Action, type OutputOf, type StepContext, type StepDefinit
 
 const schema = stepParams('resume', {});
 type Out = OutputOf<typeof schema>;
-const CLEANUP_SQL = ['ALTER SYSTEM RESET primary_conninfo', 'ALTER SYSTEM RESET primary_slot_name', RELOAD_SQL];
+// primary_conninfo stays (a primary ignores it): when this node's old primary rejoins and no
+// replica is left to copy from (two nodes), it is the record of the replication user and passfile.
+// The slot named the old upstream's, which follow and rejoin replace.
+const CLEANUP_SQL = ['ALTER SYSTEM RESET primary_slot_name', RELOAD_SQL];
 
 export const resumeStep: StepDefinition<typeof schema> = {
   schema,

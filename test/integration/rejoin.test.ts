@@ -11,7 +11,7 @@ import { waitGone } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
 import { cli, reportOf } from './support/cli.js';
 import { appConn, nodeConn, settledTopology, sql } from './support/cluster.js';
-import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
+import { describe, expect, startSandbox, stopSandbox, test, type SandboxFixture } from './support/fixtures.js';
 
 const on = (sandbox: SandboxFixture, node: string, text: string) => sql(nodeConn(sandbox, node), text);
 const run = (sandbox: SandboxFixture, ...args: string[]) =>
@@ -126,6 +126,31 @@ describe('rejoin: the old primary becomes a replica of the new one', () => {
     expect(await on(sandbox, 'pg1', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: true }]);
     const t = await settledTopology(sandbox);
     expect(t.upstreamOf.pg1).toBe('pg2');
+  });
+});
+
+describe('two nodes: a failover, then the old primary rejoins', () => {
+  // Found while building the distance benchmark: the promotion reset the new primary's
+  // primary_conninfo, so with no replica left to copy from, the rejoin wrote one without the
+  // replication user and passfile, pg_rewind ran, and the node never streamed (exit 5 after 60 s).
+  test("the new primary's kept primary_conninfo names the replication user: the rejoin streams", async () => {
+    const sandbox = await startSandbox(1);
+    try {
+      await stop(sandbox, 'pg1', 'SIGKILL');
+      const failover = await run(sandbox, 'failover');
+      expect(failover.exitCode, failover.stdout + failover.stderr).toBe(0);
+      const rejoin = await run(sandbox, 'rejoin', 'pg1');
+      expect(rejoin.exitCode, rejoin.stdout + rejoin.stderr).toBe(0);
+      expect(rejoin.stdout).not.toMatch(/"id":"replication-conninfo"/);
+      const check = await cli(['check', '-i', sandbox.manifest.inventoryFile, '--json']);
+      expect(check.exitCode, check.stdout).toBe(0);
+      expect(JSON.parse(check.stdout).nodes.find((n: { name: string }) => n.name === 'pg1')).toMatchObject({
+        role: 'replica',
+        streaming: true,
+      });
+    } finally {
+      await stopSandbox(sandbox);
+    }
   });
 });
 

@@ -18,7 +18,7 @@ import type { Playbook, StepOf } from '../../playbook/schema.js';
 import { pauseBudgetOf } from '../../steps/registry.js';
 import type { PlanContext } from '../../steps/types.js';
 import { formatMs } from '../../util/time.js';
-import { othersOf, replicationTemplate } from '../../decide/followers.js';
+import { othersOf, clusterReplicationTemplate } from '../../decide/followers.js';
 import type { DecideInput } from '../types.js';
 import type { FailoverOptions } from './options.js';
 
@@ -90,7 +90,7 @@ export function decideFailover(state: ClusterState, playbook: Playbook, input: F
     ...(targetSpec.promote ? { managed: true } : {}),
     ...othersOf(state, [old.name, target.name]),
     targetObs: target,
-    replication: replicationTemplate(replicasOf(state)),
+    replication: clusterReplicationTemplate(state),
     fenceMethod,
     incident,
   };

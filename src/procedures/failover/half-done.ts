@@ -5,7 +5,7 @@
  * unmistakable case is finished: one writable primary while a pooler the tool left paused still
  * sends clients to a silent node. Pure.
  */
-import { nodeAt, nodeState, primariesOf, replicasOf, type ClusterState } from '../../model/cluster-state.js';
+import { nodeAt, nodeState, primariesOf, type ClusterState } from '../../model/cluster-state.js';
 import type { NodeObservation } from '../../model/node.js';
 import type { UnfinishedRun } from '../../model/unfinished-run.js';
 import { buildPlan, phasesAround } from '../../playbook/plan.js';
@@ -14,7 +14,7 @@ import type { FenceMethod } from '../../steps/fence-modes.js';
 import { newOutputs } from '../../steps/outputs.js';
 import type { PlanContext } from '../../steps/types.js';
 import type { HalfDone } from '../types.js';
-import { othersOf, replicationTemplate } from '../../decide/followers.js';
+import { othersOf, clusterReplicationTemplate } from '../../decide/followers.js';
 
 export function failoverHalfDone(
   state: ClusterState,
@@ -110,7 +110,7 @@ function contextOf(state: ClusterState, oldName: string, newName: string, fenceM
     target: spec(newName),
     ...othersOf(state, [oldName, newName]),
     targetObs: observed?.reachable ? observed : undefined,
-    replication: replicationTemplate(replicasOf(state)),
+    replication: clusterReplicationTemplate(state),
     fenceMethod,
   };
 }

@@ -5,12 +5,12 @@
  */
 import { fail, pass, warn, type Check } from '../../decide/checks.js';
 import { streamsFrom } from '../../decide/target.js';
-import { nodeAt, nodeState, primariesOf, replicasOf, type ClusterState } from '../../model/cluster-state.js';
+import { nodeAt, nodeState, primariesOf, type ClusterState } from '../../model/cluster-state.js';
 import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
 import type { PlanContext } from '../../steps/types.js';
 import type { DecideInput } from '../types.js';
-import { replicationTemplate } from '../../decide/followers.js';
+import { clusterReplicationTemplate } from '../../decide/followers.js';
 
 export function decideRejoin(state: ClusterState, input: DecideInput): Decision {
   const name = input.target;
@@ -76,6 +76,14 @@ export function decideRejoin(state: ClusterState, input: DecideInput): Decision 
         `the inventory's user on ${p.name} is not a superuser: pg_rewind needs one (or EXECUTE on pg_ls_dir, pg_stat_file, pg_read_binary_file) if a rewind is needed`,
       ),
     );
+  const replication = clusterReplicationTemplate(state);
+  if (!replication.conninfo)
+    checks.push(
+      warn(
+        'replication-conninfo',
+        `no node shows a primary_conninfo to copy: ${name} will stream from ${p.name} with libpq's defaults besides host and port (its OS user's name as the user, its ~/.pgpass); if that cannot log in, the rejoin waits and stops with exit 5`,
+      ),
+    );
   const context: PlanContext = {
     inventory: state.inventory,
     state,
@@ -87,7 +95,7 @@ export function decideRejoin(state: ClusterState, input: DecideInput): Decision 
     unreachable: [],
     primaryObs: node?.reachable ? node : undefined,
     targetObs: p,
-    replication: replicationTemplate(replicasOf(state)),
+    replication,
     fenceMethod: 'clean-stop',
   };
   return { checks, context };

@@ -7,7 +7,7 @@ import { DEFAULT_LIMITS, limitsFrom, type PreflightLimits } from '../../decide/l
 import { preflight, type RouterChecks } from '../../decide/preflight.js';
 import { othersOf, replicationTemplate } from '../../decide/followers.js';
 import { CAUGHT_UP_BYTES, chooseTarget } from '../../decide/target.js';
-import { nodeState, primariesOf, replicasOf, type ClusterState } from '../../model/cluster-state.js';
+import { nodeState, primariesOf, reachableNodes, type ClusterState } from '../../model/cluster-state.js';
 import type { NodeObservation } from '../../model/node.js';
 import type { Decision } from '../../playbook/plan.js';
 import type { Playbook, StepOf } from '../../playbook/schema.js';
@@ -63,7 +63,7 @@ export function decideSwitchover(
     ...othersOf(state, [primary.name, target.name], primary.name),
     primaryObs: primary,
     targetObs: target,
-    replication: replicationTemplate([target, ...replicasOf(state)]),
+    replication: replicationTemplate([target, ...reachableNodes(state)]),
     fenceMethod: fence.method,
     ...(managed ? { managed } : {}),
   };

@@ -3,13 +3,13 @@
  * playbook's steps after its point of no return, which are idempotent; undoing runs `unfence`.
  * The step outputs they read are seeded from the observed cluster. Pure.
  */
-import { nodeState, replicasOf, type ClusterState } from '../../model/cluster-state.js';
+import { nodeState, type ClusterState } from '../../model/cluster-state.js';
 import { buildPlan, phasesAround, type Plan } from '../../playbook/plan.js';
 import type { Playbook } from '../../playbook/schema.js';
 import type { FenceMethod } from '../../steps/fence-modes.js';
 import { newOutputs, type Outputs } from '../../steps/outputs.js';
 import type { NoReturn, PlanContext } from '../../steps/types.js';
-import { othersOf, replicationTemplate } from '../../decide/followers.js';
+import { othersOf, clusterReplicationTemplate } from '../../decide/followers.js';
 import type { Recovery } from './half-done.js';
 import type { UnfinishedRun } from '../../model/unfinished-run.js';
 
@@ -52,7 +52,7 @@ export function recoveryPlan(
     target: spec(newName),
     ...othersOf(state, [oldName, newName]),
     primaryObs: old,
-    replication: replicationTemplate(replicasOf(state)),
+    replication: clusterReplicationTemplate(state),
     fenceMethod,
     ...(spec(newName).promote ? { managed: true } : {}),
   };
