@@ -1,4 +1,5 @@
 /** The configuration files a sandbox writes: postgresql.conf additions, pg_hba, PgBouncer, pgpass. */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 export interface Passwords {
   readonly superuser: string;
   readonly replication: string;
@@ -84,9 +85,34 @@ ignore_startup_parameters = extra_float_digits,options
 `;
 }
 
+/**
+ * PgBouncer's auth file. The application's entry is the SCRAM verifier its role has on the
+ * server (the same string: PgBouncer then logs in to the server with the keys the client proved,
+ * computing nothing), not the password in clear. That is what a production userlist should hold
+ * anyway, and it takes a PBKDF2 per server login out of the moment clients come back after a
+ * switchover, when PgBouncer opens all its server connections to the new primary at once.
+ */
 export function userlist(p: Passwords): string {
-  return `"${SANDBOX_USERS.app}" "${p.app}"\n"${SANDBOX_USERS.poolerAdmin}" "${p.poolerAdmin}"\n`;
+  return `"${SANDBOX_USERS.app}" "${scramVerifier(p.app)}"\n"${SANDBOX_USERS.poolerAdmin}" "${p.poolerAdmin}"\n`;
 }
+
+const verifiers = new Map<string, string>();
+
+/** SCRAM-SHA-256$4096:salt$StoredKey:ServerKey (RFC 7677), one per password per process: the role and the auth file get the same. */
+export function scramVerifier(password: string): string {
+  const known = verifiers.get(password);
+  if (known) return known;
+  const salt = randomBytes(16);
+  const salted = pbkdf2Sync(password, salt, SCRAM_ITERATIONS, 32, 'sha256');
+  const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();
+  const storedKey = createHash('sha256').update(hmac(salted, 'Client Key')).digest();
+  const serverKey = hmac(salted, 'Server Key');
+  const verifier = `SCRAM-SHA-256$${SCRAM_ITERATIONS}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+  verifiers.set(password, verifier);
+  return verifier;
+}
+
+const SCRAM_ITERATIONS = 4096;
 
 export function pgpass(p: Passwords, poolerPorts: readonly number[]): string {
   return [

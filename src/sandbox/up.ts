@@ -31,6 +31,7 @@ import {
   pgbouncerIni,
   pgpass,
   postgresqlConf,
+  scramVerifier,
   userlist,
   type Passwords,
 } from './files.js';
@@ -304,7 +305,8 @@ export async function createRoles(primary: SandboxNode, passwords: Passwords, de
     await session.query(
       `CREATE ROLE ${SANDBOX_USERS.replication} WITH REPLICATION LOGIN PASSWORD '${passwords.replication}'`,
     );
-    await session.query(`CREATE ROLE ${SANDBOX_USERS.app} WITH LOGIN PASSWORD '${passwords.app}'`);
+    // The verifier PgBouncer's auth file holds too (files.ts: userlist).
+    await session.query(`CREATE ROLE ${SANDBOX_USERS.app} WITH LOGIN PASSWORD '${scramVerifier(passwords.app)}'`);
     await session.query(`CREATE DATABASE ${SANDBOX_USERS.database} OWNER ${SANDBOX_USERS.app}`);
   } finally {
     await session.close();
