@@ -2,7 +2,6 @@
  * The only place that starts processes. Each call is an argv array (never a shell string),
  * has a timeout and a cancel signal, and returns its result instead of throwing.
  */
-import { spawn } from 'node:child_process';
 import { redact } from '../util/secrets.js';
 
 export interface RunOptions {
@@ -40,10 +39,13 @@ const FORCE_KILL_AFTER_MS = 5000;
  * (pg_ctl --version, cat postmaster.pid, a replication probe), and a wrapper's own work per
  * call was most of a dry run's second.
  */
-export function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
   const started = performance.now();
+  // Imported here, not at the top: deciding (which imports the steps, and through them this
+  // module for describeFailure) must load no process runner.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve) => {
     let timedOut = false;
     let canceled = false;
