@@ -7,7 +7,9 @@
  *   npm run bench:failover -- --rounds 5 --clients 8 --rate 500
  */
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import pg from 'pg';
+import type { ConnParams } from '../../src/inventory/model.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +18,8 @@ import { freezeNode, postmasterPid, thawNode } from '../../src/sandbox/control.j
 import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
-import { sleep } from '../../src/util/time.js';
+import { parseDuration, sleep } from '../../src/util/time.js';
+import { readFileSync } from 'node:fs';
 import { fmt, saveSection, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -28,6 +31,10 @@ const { values: flags } = parseArgs({
   },
 });
 const BIN = resolve('bin/pg-handover.js');
+/** The failover playbook's confirm-failure timeout, as playbooks/failover.yaml says. */
+const DETECTION_MS = parseDuration(
+  /kind: confirm-failure\s+timeout: (\S+)/.exec(readFileSync(resolve('playbooks/failover.yaml'), 'utf8'))?.[1] ?? '',
+)!;
 const KINDS = [
   { name: 'dead (SIGKILL)', signal: 'SIGKILL' },
   { name: 'hung (SIGSTOP)', signal: 'SIGSTOP' },
@@ -43,6 +50,29 @@ interface Round {
   readonly lost: number;
   readonly target: string;
   readonly possibleLoss: string;
+  /** Fresh connection + SELECT 1 to the healthy primary under the load, as the tool's detection probes it (ms). */
+  readonly probesMs: number[];
+  /** Command start -> run start (CLI, observation, witnesses, decision), -> clients released, -> first commit. */
+  readonly phases?: { decide: number; act: number; reconnect: number };
+}
+
+/** What the tool's detection sees of a healthy primary under this load: how long a fresh login and a query take. */
+async function probeLatencies(conn: ConnParams, forMs: number): Promise<number[]> {
+  const out: number[] = [];
+  const until = performance.now() + forMs;
+  while (performance.now() < until) {
+    const started = performance.now();
+    const client = new pg.Client({ ...conn, database: conn.dbname, connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      out.push(performance.now() - started);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await sleep(10);
+  }
+  return out;
 }
 
 async function round(kind: (typeof KINDS)[number]): Promise<Round> {
@@ -60,7 +90,7 @@ async function round(kind: (typeof KINDS)[number]): Promise<Round> {
     await createLoadTable(app);
     const load = new WriteLoad({ conn: app, clients: Number(flags.clients), rate: Number(flags.rate) });
     load.start();
-    await sleep(1000);
+    const probesMs = await probeLatencies(inventory.nodes[0]!.conn, 1000);
     if (kind.signal === 'SIGKILL') process.kill(pid, 'SIGKILL');
     else frozen.push(...freezeNode(manifest, 'pg1'));
     const start = load.elapsed();
@@ -101,12 +131,36 @@ async function round(kind: (typeof KINDS)[number]): Promise<Round> {
       lost,
       target,
       possibleLoss: String(report.possibleLoss ?? ''),
+      probesMs,
+      phases: await phasesOf(report.journal, outcome.startedAtEpochMs, start, first),
     };
   } finally {
     thawNode(frozen);
     await sandboxDown(dir).catch(() => undefined);
     await rm(parent, { recursive: true, force: true });
   }
+}
+
+/** Where the time from the command's start to the first commit went, from the run's journal. */
+async function phasesOf(
+  journal: string | undefined,
+  loadEpochMs: number,
+  start: number,
+  first: number,
+): Promise<Round['phases']> {
+  if (!journal) return undefined;
+  const lines = (await readFile(journal, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { at: string; event: string });
+  const at = (event: string) => {
+    const line = lines.find((l) => l.event === event);
+    return line ? Date.parse(line.at) - loadEpochMs : undefined;
+  };
+  const runStart = at('run-start');
+  const released = at('clients-released');
+  if (runStart === undefined || released === undefined) return undefined;
+  return { decide: runStart - start, act: released - runStart, reconnect: first - released };
 }
 
 async function main(): Promise<void> {
@@ -128,7 +182,7 @@ async function main(): Promise<void> {
   };
   const lines = [
     '',
-    `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, playbook defaults (detection timeout 2 s)`,
+    `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, playbook defaults (detection timeout ${fmt(DETECTION_MS)} ms)`,
     `${'metric'.padEnd(40)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
   ];
   for (const kind of KINDS) {
@@ -153,9 +207,27 @@ async function main(): Promise<void> {
         of.map((r) => r.lost),
         'rows',
       ),
+      row(
+        '  start -> run start (CLI, observe, decide)',
+        of.map((r) => r.phases?.decide ?? NaN),
+      ),
+      row(
+        '  run start -> clients released (act)',
+        of.map((r) => r.phases?.act ?? NaN),
+      ),
+      row(
+        '  released -> first commit (reconnect)',
+        of.map((r) => r.phases?.reconnect ?? NaN),
+      ),
       `  exit codes: ${of.map((r) => r.exitCode).join(' ')}`,
     );
   }
+  // The detection bound, measured: what a healthy primary under this load takes to answer the tool's probe.
+  const probes = rounds.flatMap((r) => r.probesMs).sort((a, b) => a - b);
+  const pct = (q: number) => probes[Math.min(probes.length - 1, Math.floor(q * probes.length))] ?? NaN;
+  lines.push(
+    `detection: a fresh login + SELECT 1 to the healthy primary under this load took p50 ${fmt(pct(0.5))} ms, p99 ${fmt(pct(0.99))} ms, max ${fmt(probes.at(-1) ?? NaN)} ms (${probes.length} probes); the detection timeout is ${fmt(DETECTION_MS)} ms, ${fmt(DETECTION_MS / (probes.at(-1) ?? NaN), 1)}x that max`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
   const failover = Object.fromEntries(
     KINDS.map((k) => {
