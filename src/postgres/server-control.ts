@@ -108,10 +108,11 @@ export async function stopFast(
   if (node.service?.stop) return stopWatchingControl(runner, node, timeoutMs);
   if (pid !== undefined && isAlive(pid) && signal(pid, 'SIGINT')) {
     const deadline = performance.now() + timeoutMs;
-    for (let i = 0; ; i++) {
+    for (;;) {
       if (!isAlive(pid)) return { exited: true };
-      // Every 10 ms: the header of pg_control is 56 bytes read from the page cache.
-      if (i % 5 === 4 && (await readControlFile(node.dataDir!))?.state === 'shut down') return { exited: false };
+      // Every 2 ms, as the pause waits on it: the header of pg_control is 56 bytes from the page cache.
+      const control = await readControlFile(node.dataDir!);
+      if (control?.state === 'shut down') return { exited: false, control };
       if (performance.now() > deadline) break;
       await sleep(2);
     }
