@@ -14,6 +14,7 @@ import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
 import { goalMet } from '../decide/goal-met.js';
 import { identityChecks } from '../decide/identity.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
+import { exitCodeOfOutcome } from '../exit-codes.js';
 import { loadInventory } from '../inventory/load.js';
 import { pathsOf, withDiscovered } from '../inventory/discovered.js';
 import type { Inventory } from '../inventory/model.js';
@@ -164,8 +165,11 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
             `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish, but its goal is met (${met}): its record is closed (${unfinished.file})`,
           ),
         );
-        // The same command again finishes that run; it never starts a second one on top (a second switchover).
-        if (unfinished.procedure === options.procedure.name) {
+        // The same command again finishes that run; it never starts a second one on top (a second
+        // switchover), unless it names another node than that run did: then that is what is asked.
+        const named = unfinished.procedure === 'rejoin' ? unfinished.primary : unfinished.target;
+        const elsewhere = options.target !== undefined && options.target !== named;
+        if (unfinished.procedure === options.procedure.name && !elsewhere) {
           options.onDecision?.(closed, undefined);
           return {
             kind: 'nothing-to-do',
@@ -463,7 +467,34 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
       outcome: report.outcome,
     });
   }
-  return { kind: 'ran', checks, plan, report: withAfterwards(options.procedure, report) };
+  return {
+    kind: 'ran',
+    checks,
+    plan,
+    report: withAfterwards(options.procedure, notWhatWasAsked(options, plan, report)),
+  };
+}
+
+/**
+ * A command that named another node than the half-done run it had to finish first (switchover
+ * -t pg2 finding a switchover to pg3 half-done) did not do what it was asked: done, degraded
+ * (exit 8), and the report says to run it again; never exit 0 for a move that did not happen.
+ */
+function notWhatWasAsked(options: ProcedureOptions, plan: Plan, report: Report): Report {
+  const asked = options.target;
+  if (asked === undefined || report.outcome !== 'succeeded') return report;
+  // A rejoin names the node that rejoins; the others, the node that becomes primary.
+  const finished = options.procedure.name === 'rejoin' ? plan.context.primary.name : plan.context.target.name;
+  if (finished === asked) return report;
+  return {
+    ...report,
+    outcome: 'degraded',
+    exitCode: exitCodeOfOutcome.degraded,
+    leftToDo: [
+      ...report.leftToDo,
+      `the ${options.procedure.name} ${options.procedure.name === 'rejoin' ? 'of' : 'to'} ${asked} you asked for was not started: run ${report.recovers ?? 'a previous run'} (${options.procedure.name === 'rejoin' ? 'of' : 'to'} ${finished}) was left half-done and had to be finished first; run the command again`,
+    ],
+  };
 }
 
 /**

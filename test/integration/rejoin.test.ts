@@ -6,10 +6,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { postmasterPid } from '../../src/sandbox/control.js';
+import { postmasterPid, startNode } from '../../src/sandbox/control.js';
 import { waitGone } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
 import { cli, reportOf } from './support/cli.js';
+import { execStep, playbookWith } from './support/faults.js';
 import { appConn, nodeConn, settledTopology, sql } from './support/cluster.js';
 import { describe, expect, startSandbox, stopSandbox, test, type SandboxFixture } from './support/fixtures.js';
 
@@ -215,5 +216,73 @@ describe('a planned run that stopped half-way, then the primary dies', () => {
     expect(run.exitCode, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/"id":"other-run-superseded","verdict":"warn"/);
     expect(readFileSync(record, 'utf8')).toMatch(/"event":"recovered-by".*"outcome":"superseded"/);
+  });
+});
+
+describe('a switchover to another node while one is left half-done', () => {
+  // Found by the soak (seed 20261204, iterations 90-91): a switchover to pg3 failed after its
+  // promotion (pg3 SIGKILLed, then started again); the next `switchover -t pg2` finished the one
+  // to pg3, as it must, and exited 0, though pg2 was not made primary.
+  test('finishes the half-done one first and says the one asked for was not started (exit 8)', async ({ sandbox }) => {
+    const pg3 = sandbox.manifest.nodes.find((n) => n.name === 'pg3')!;
+    const killTarget = execStep('sh', '-c', `kill -KILL $(head -n 1 ${pg3.dataDir}/postmaster.pid)`);
+    const failing = await playbookWith(sandbox, 'target-dies-after-promotion', 'promote', killTarget);
+    const first = await cli([
+      'switchover',
+      '-i',
+      sandbox.manifest.inventoryFile,
+      '--playbook',
+      failing,
+      '-t',
+      'pg3',
+      '--yes',
+      '--json',
+    ]);
+    expect(first.exitCode, first.stdout + first.stderr).toBe(5);
+    await startNode(sandbox.manifest, 'pg3');
+    const again = await run(sandbox, 'switchover', '-t', 'pg2');
+    expect(again.exitCode, again.stdout + again.stderr).toBe(8);
+    const report = reportOf(again);
+    expect(report.primaryNow).toBe('pg3');
+    expect(report.leftToDo.join('\n')).toMatch(/the switchover to pg2 you asked for was not started/);
+    const next = await run(sandbox, 'switchover', '-t', 'pg2');
+    expect(next.exitCode, next.stdout + next.stderr).toBe(0);
+    expect(reportOf(next).primaryNow).toBe('pg2');
+  });
+
+  test('one whose goal was met anyway is closed, and the switchover asked for runs', async ({ sandbox }) => {
+    const failing = await playbookWith(sandbox, 'fails-after-promotion', 'verify', execStep('false'));
+    const first = await cli([
+      'switchover',
+      '-i',
+      sandbox.manifest.inventoryFile,
+      '--playbook',
+      failing,
+      '-t',
+      'pg3',
+      '--yes',
+      '--json',
+    ]);
+    expect(first.exitCode, first.stdout + first.stderr).toBe(5);
+    const same = await run(sandbox, 'switchover', '-t', 'pg3');
+    expect(same.exitCode, same.stdout + same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/"id":"half-done-closed"/);
+    expect(same.stdout).not.toMatch(/"event":"report"/);
+    const second = await cli([
+      'switchover',
+      '-i',
+      sandbox.manifest.inventoryFile,
+      '--playbook',
+      failing,
+      '-t',
+      'pg1',
+      '--yes',
+      '--json',
+    ]);
+    expect(second.exitCode, second.stdout + second.stderr).toBe(5);
+    const elsewhere = await run(sandbox, 'switchover', '-t', 'pg2');
+    expect(elsewhere.exitCode, elsewhere.stdout + elsewhere.stderr).toBe(0);
+    expect(elsewhere.stdout).toMatch(/"id":"half-done-closed"/);
+    expect(reportOf(elsewhere).primaryNow).toBe('pg2');
   });
 });
