@@ -656,6 +656,15 @@ async function settle(c: Cluster, notes: string[]): Promise<CheckView | undefine
       for (const n of view.nodes.filter((x) => x.name !== view.primary && !(x.role === 'replica' && x.streaming))) {
         const r = await finished(tool(c, ['rejoin', n.name, '--yes', '--json']));
         notes.push(`settle: rejoin ${n.name}${said(r)}`);
+        // What the refusal says to do: a half-done run of another procedure is finished first.
+        const first = /run `pg-handover (switchover|failover|rolling-restart)` again to finish/.exec(reasonOf(r) ?? '');
+        if (r.exitCode === 3 && first) {
+          const done = await finished(
+            tool(c, [first[1]!, ...(first[1] === 'rolling-restart' ? ['--all'] : []), '--yes', '--json']),
+          );
+          notes.push(`settle: ${first[1]} (finishes the half-done run, as the refusal says)${said(done)}`);
+          break;
+        }
         // What the report says when pg_rewind cannot: re-clone it; the next rejoin closes the record.
         if (r.exitCode !== 0 && /pg_rewind of \S+ failed/.test(reasonOf(r) ?? '')) {
           await c.hosts.killPostmaster(n.name);
