@@ -6,7 +6,31 @@ import { APP_LOGIN_SQL, servesOn, type RouteTarget } from './types.js';
 
 export { APP_LOGIN_SQL };
 
+/**
+ * PgBouncer's answer to a client while its pool still remembers a failed server login (the dead
+ * old primary's, from before the fence): it launches a new one for the next client. Seen once in
+ * 97 failovers of the soak (seed 20261204, iteration 45), where it made a verified failover exit 5.
+ */
+const LOGIN_FAILING = /server login has been failing/;
+const LOGIN_FAILING_TRIES = 5;
+
 export async function appLoginProblems(
+  router: string,
+  app: ConnParams,
+  to: RouteTarget,
+  applicationName: string,
+): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await appLoginOnce(router, app, to, applicationName);
+    } catch (error) {
+      if (attempt >= LOGIN_FAILING_TRIES || !LOGIN_FAILING.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+async function appLoginOnce(
   router: string,
   app: ConnParams,
   to: RouteTarget,
