@@ -15,7 +15,8 @@ import { peerAddress } from '../inventory/model.js';
 
 /**
  * pg_isready from the node's bin_dir, else the usual package directories, else PATH. Exit 0
- * (accepting) and 1 (rejecting: starting or stopping) are answers from a live server; 2 is none.
+ * (accepting) and 1 (rejecting: starting or stopping) are answers from a live server; 2 is none;
+ * each only with pg_isready's own line saying so ("host:port - rejecting connections").
  */
 const PG_ISREADY =
   'b=$1; shift; for d in "$b" /usr/lib/postgresql/*/bin /usr/pgsql-*/bin /usr/local/pgsql/bin; do [ -x "$d/pg_isready" ] && exec "$d/pg_isready" "$@"; done; exec pg_isready "$@"';
@@ -89,25 +90,30 @@ async function fromHost(host: NodeSpec, suspect: NodeSpec, deadlineMs: number): 
       { timeoutMs: deadlineMs + 300 },
     )
     .catch((error: Error) => ({ ok: false, exitCode: undefined, timedOut: false, stdout: '', stderr: error.message }));
+  return { witness, kind: 'host', ...hostVerdict(result, address, port, deadlineMs) };
+}
+
+/** What a host witness's pg_isready run says: an answer from a live server, none, or nothing known. */
+export function hostVerdict(
+  result: { exitCode?: number; timedOut: boolean; stdout: string; stderr: string },
+  address: string,
+  port: number,
+  deadlineMs: number,
+): Pick<WitnessAnswer, 'verdict' | 'detail'> {
   const said = ((result.stdout || result.stderr).trim().split('\n').at(-1) ?? '').replace(/^\S+ - /, '');
-  if (result.exitCode === 0 || result.exitCode === 1)
+  // The exit code alone could be the host runner's own (docker exec on a stopped container and
+  // sudo exit 1, a shell's misuse 2): only pg_isready's own words make it an answer.
+  const output = `${result.stdout}\n${result.stderr}`;
+  const isready = (words: string) => new RegExp(`:${port} - ${words}$`, 'm').test(output);
+  if (
+    (result.exitCode === 0 && isready('accepting connections')) ||
+    (result.exitCode === 1 && isready('rejecting connections'))
+  )
+    return { verdict: 'reaches', detail: `pg_isready to ${address}:${port}: ${said || 'answered'}` };
+  if ((result.exitCode === 2 && isready('no response')) || result.timedOut)
     return {
-      witness,
-      kind: 'host',
-      verdict: 'reaches',
-      detail: `pg_isready to ${address}:${port}: ${said || 'answered'}`,
-    };
-  if (result.exitCode === 2 || result.timedOut)
-    return {
-      witness,
-      kind: 'host',
       verdict: 'cannot-reach',
       detail: `pg_isready to ${address}:${port}: ${result.timedOut ? `no answer within ${deadlineMs} ms` : said || 'no response'}`,
     };
-  return {
-    witness,
-    kind: 'host',
-    verdict: 'unknown',
-    detail: `pg_isready did not run there: ${said || `exit code ${result.exitCode}`}`,
-  };
+  return { verdict: 'unknown', detail: `pg_isready did not run there: ${said || `exit code ${result.exitCode}`}` };
 }

@@ -17,12 +17,14 @@ import {
 } from '../../src/sandbox/control.js';
 import {
   cutLink,
+  hostRunning,
   onHost,
   pauseHost,
   restoreLink,
   unpauseHost,
   type Link,
 } from '../../src/sandbox/containers/faults.js';
+import { run } from '../../src/shell/exec.js';
 import { childrenOf, commandLine, signal } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
 
@@ -45,6 +47,8 @@ export interface SoakHosts {
   reclone(node: string, primary: string): Promise<string | undefined>;
   /** Containers only: the host cut from its peers or from the tool. */
   readonly cut?: (name: string, link: Link) => Promise<Heal>;
+  /** Containers only: hosts a fence_command powered off, started again (as an operator would); their names. */
+  readonly powerOn?: () => Promise<string[]>;
 }
 
 export function localHosts(manifest: SandboxManifest): SoakHosts {
@@ -149,6 +153,15 @@ export function containerHosts(manifest: SandboxManifest): SoakHosts {
     async cut(name, link) {
       await cutLink(manifest, name, link);
       return () => restoreLink(manifest, name, link);
+    },
+    async powerOn() {
+      const started: string[] = [];
+      for (const n of manifest.nodes) {
+        if (await hostRunning(manifest, n.name)) continue;
+        await run(['docker', 'start', n.container!.name], { timeoutMs: 60_000 });
+        started.push(n.name);
+      }
+      return started;
     },
   };
 }

@@ -541,6 +541,8 @@ async function iterate(c: Cluster, i: number, planned: Plan, load: SoakWorkload,
   // Heal: a hung server continues; a killed tool's guardian finishes or undoes its run.
   for (const heal of h.heals) await heal().catch((e: Error) => h.notes.push(`heal: ${e.message.split('\n')[0]}`));
   for (const start of h.restart) await start().catch((e: Error) => h.notes.push(`heal: ${e.message.split('\n')[0]}`));
+  // A host its fence_command powered off is powered on again; the tool's rejoin does the rest.
+  for (const name of (await c.hosts.powerOn?.()) ?? []) h.notes.push(`heal: powered ${name}'s host on again`);
   const settled = await settle(c, h.notes);
   const after = settled ?? (await check(c));
   c.lastSeen = settled;
