@@ -20,7 +20,7 @@ import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, missingAcknowledgedKeys, WriteLoad } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
 import { startLatencyRelay, type LatencyRelay } from './latency-relay.js';
-import { clientView } from './measure.js';
+import { clientView, reportOf } from './measure.js';
 import { PHASES, pauseBreakdown, readJournal, type Phase } from './pause-breakdown.js';
 import { fmt, saveSection, summarize } from './stats.js';
 
@@ -122,12 +122,7 @@ async function main(): Promise<void> {
           { reject: false, stdin: 'ignore' },
         );
         const end = load.elapsed();
-        const report =
-          JSON.parse(
-            String(result.stdout)
-              .split('\n')
-              .find((l) => l.includes('"event":"report"')) ?? '{}',
-          ).report ?? {};
+        const report = reportOf(result.stdout);
         runs.push({
           rttMs: rtt,
           to,

@@ -20,6 +20,7 @@ import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { parseDuration, sleep } from '../../src/util/time.js';
 import { readFileSync } from 'node:fs';
+import { reportOf } from './measure.js';
 import { fmt, saveSection, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -101,12 +102,7 @@ async function round(kind: (typeof KINDS)[number]): Promise<Round> {
     const end = load.elapsed();
     await sleep(1000);
     const outcome = await load.stop();
-    const report =
-      JSON.parse(
-        String(result.stdout)
-          .split('\n')
-          .find((l) => l.includes('"event":"report"')) ?? '{}',
-      ).report ?? {};
+    const report = reportOf(result.stdout);
     if (result.exitCode !== 0)
       log(
         `exit ${result.exitCode}:\n${String(result.stdout)

@@ -18,6 +18,7 @@ import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, longestGap, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { parseDuration, sleep } from '../../src/util/time.js';
+import { reportOf } from './measure.js';
 import { fmt, saveSection, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -61,11 +62,7 @@ async function round(): Promise<Round> {
     const end = load.elapsed();
     await sleep(1000);
     const outcome = await load.stop();
-    const report = (JSON.parse(
-      String(result.stdout)
-        .split('\n')
-        .find((l) => l.includes('"event":"report"')) ?? '{}',
-    ).report ?? {}) as { primaryNow?: string; writePauseMs?: number; journal?: string };
+    const report = reportOf(result.stdout) as { primaryNow?: string; writePauseMs?: number; journal?: string };
     const hook = report.journal
       ? (await readFile(report.journal, 'utf8'))
           .split('\n')

@@ -26,3 +26,11 @@ export function clientView(
     commits: inWindow.filter((r) => r.ok).length,
   };
 }
+
+/** The report the tool printed with --json (its "report" event), or {} when it printed none. */
+export function reportOf(stdout: unknown): Record<string, any> {
+  const line = String(stdout)
+    .split('\n')
+    .find((l) => l.includes('"event":"report"'));
+  return line ? ((JSON.parse(line) as { report?: Record<string, unknown> }).report ?? {}) : {};
+}

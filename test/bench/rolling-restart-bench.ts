@@ -16,6 +16,7 @@ import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, longestGap, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
+import { reportOf } from './measure.js';
 import { fmt, saveSection, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -59,12 +60,7 @@ async function round(older: string): Promise<Round> {
     const end = load.elapsed();
     await sleep(1000);
     const outcome = await load.stop();
-    const report =
-      JSON.parse(
-        String(result.stdout)
-          .split('\n')
-          .find((l) => l.includes('"event":"report"')) ?? '{}',
-      ).report ?? {};
+    const report = reportOf(result.stdout);
     if (result.exitCode !== 0)
       log(`exit ${result.exitCode}: ${String(result.stderr).split('\n').slice(-12).join('\n')}`);
     const primary = inventory.nodes.find((n) => n.name === (report.primaryNow ?? 'pg2'))!;

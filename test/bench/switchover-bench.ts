@@ -17,7 +17,7 @@ import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, missingAcknowledgedKeys, WriteLoad } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
 import { writeLatencyChart, type StepMark } from './chart.js';
-import { clientView, type ClientView } from './measure.js';
+import { clientView, type ClientView, reportOf } from './measure.js';
 import { fmt, summarize } from './stats.js';
 import { PHASES, pauseBreakdown, readJournal, type JournalLine, type Phase } from './pause-breakdown.js';
 
@@ -117,12 +117,7 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
         { reject: false, stdin: 'ignore' },
       );
       const end = load.elapsed();
-      const report =
-        JSON.parse(
-          String(result.stdout)
-            .split('\n')
-            .find((l) => l.includes('"event":"report"')) ?? '{}',
-        ).report ?? {};
+      const report = reportOf(result.stdout);
       const journal = await readJournal(journalDir, report.runId);
       const marks = stepMarks(journal, load);
       const stepMs = Object.fromEntries(

@@ -18,7 +18,7 @@ import { sandboxDown } from '../../src/sandbox/down.js';
 import { sandboxUp } from '../../src/sandbox/up.js';
 import { createLoadTable, missingAcknowledgedKeys, WriteLoad } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
-import { clientView, type ClientView } from './measure.js';
+import { clientView, type ClientView, reportOf } from './measure.js';
 import { fmt, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
@@ -75,12 +75,7 @@ async function main(): Promise<void> {
         { reject: false, stdin: 'ignore' },
       );
       const end = load.elapsed();
-      const report =
-        JSON.parse(
-          String(result.stdout)
-            .split('\n')
-            .find((l) => l.includes('"event":"report"')) ?? '{}',
-        ).report ?? {};
+      const report = reportOf(result.stdout);
       cutovers.push({
         direction: back ? '17 -> 15' : '15 -> 17',
         exitCode: result.exitCode ?? -1,

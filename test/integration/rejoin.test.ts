@@ -227,17 +227,7 @@ describe('a switchover to another node while one is left half-done', () => {
     const pg3 = sandbox.manifest.nodes.find((n) => n.name === 'pg3')!;
     const killTarget = execStep('sh', '-c', `kill -KILL $(head -n 1 ${pg3.dataDir}/postmaster.pid)`);
     const failing = await playbookWith(sandbox, 'target-dies-after-promotion', 'promote', killTarget);
-    const first = await cli([
-      'switchover',
-      '-i',
-      sandbox.manifest.inventoryFile,
-      '--playbook',
-      failing,
-      '-t',
-      'pg3',
-      '--yes',
-      '--json',
-    ]);
+    const first = await run(sandbox, 'switchover', '--playbook', failing, '-t', 'pg3');
     expect(first.exitCode, first.stdout + first.stderr).toBe(5);
     await startNode(sandbox.manifest, 'pg3');
     const again = await run(sandbox, 'switchover', '-t', 'pg2');
@@ -252,33 +242,13 @@ describe('a switchover to another node while one is left half-done', () => {
 
   test('one whose goal was met anyway is closed, and the switchover asked for runs', async ({ sandbox }) => {
     const failing = await playbookWith(sandbox, 'fails-after-promotion', 'verify', execStep('false'));
-    const first = await cli([
-      'switchover',
-      '-i',
-      sandbox.manifest.inventoryFile,
-      '--playbook',
-      failing,
-      '-t',
-      'pg3',
-      '--yes',
-      '--json',
-    ]);
+    const first = await run(sandbox, 'switchover', '--playbook', failing, '-t', 'pg3');
     expect(first.exitCode, first.stdout + first.stderr).toBe(5);
     const same = await run(sandbox, 'switchover', '-t', 'pg3');
     expect(same.exitCode, same.stdout + same.stderr).toBe(0);
     expect(same.stdout).toMatch(/"id":"half-done-closed"/);
     expect(same.stdout).not.toMatch(/"event":"report"/);
-    const second = await cli([
-      'switchover',
-      '-i',
-      sandbox.manifest.inventoryFile,
-      '--playbook',
-      failing,
-      '-t',
-      'pg1',
-      '--yes',
-      '--json',
-    ]);
+    const second = await run(sandbox, 'switchover', '--playbook', failing, '-t', 'pg1');
     expect(second.exitCode, second.stdout + second.stderr).toBe(5);
     const elsewhere = await run(sandbox, 'switchover', '-t', 'pg2');
     expect(elsewhere.exitCode, elsewhere.stdout + elsewhere.stderr).toBe(0);
