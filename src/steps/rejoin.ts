@@ -8,7 +8,7 @@
  * pg_basebackup command that re-clones it. Precondition: one primary, the node has host access.
  * Output: how it came back and its role. Undo: none (the rewind is the point of no return).
  */
-import { StepFailedError } from '../errors.js';
+import { PromotionNotStartedError, StepFailedError } from '../errors.js';
 import { parseConninfo } from '../inventory/dsn.js';
 import { peerAddress } from '../inventory/model.js';
 import { formatLsn, maxLsn, parseLsn, type Lsn } from '../model/lsn.js';
@@ -62,6 +62,13 @@ export const rejoinStep: StepDefinition<typeof schema> = {
         text: `[${node.name}] stop it if it runs (fast shutdown, immediate after ${step.stop_timeout} ms); wait until no server process uses ${node.dataDir ?? 'its data directory'}, then remove a stale postmaster.pid`,
         noReturn: () => ({ node: node.name }),
         run: async (ctx, out) => {
+          // Its host answers first: a host that does not (powered off, its container stopped)
+          // means nothing was touched, so the run stops before its point of no return.
+          const reached = await runnerOf(ctx).run(['test', '-d', node.dataDir!], { timeoutMs: 10_000 });
+          if (!reached.ok)
+            throw new PromotionNotStartedError(
+              `${describeFailure(`reaching ${node.name}'s data directory through its host_access`, reached)}; nothing was changed`,
+            );
           const stopped = await stopIfRunning(runnerOf(ctx), node, step.stop_timeout);
           // Until it streams, that is all it is: never "primary" in a report.
           out.role = 'stopped for the rejoin, not streaming yet';

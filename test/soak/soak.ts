@@ -644,6 +644,8 @@ async function settle(c: Cluster, notes: string[]): Promise<CheckView | undefine
   const deadline = performance.now() + 90_000;
   let attempt = 0;
   while (performance.now() < deadline) {
+    // A failover run while settling may have powered a host off again (its fence_command).
+    for (const name of (await c.hosts.powerOn?.()) ?? []) notes.push(`settle: powered ${name}'s host on again`);
     const view = await check(c);
     if (view?.verdict === 'ready') return view;
     attempt++;
