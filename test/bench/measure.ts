@@ -7,6 +7,12 @@ export interface ClientView {
   readonly errors: number;
   readonly missing: number;
   readonly commits: number;
+  /**
+   * The longest any acknowledged commit sent in the window waited for its answer: the pause as
+   * one commit felt it, whatever the number of clients (the longest gap of a client includes its
+   * own interval between commits, a second at 500 clients sharing 500 commits/s).
+   */
+  readonly longestWaitMs: number;
 }
 
 /** Commits answered inside [from, to] on the load's clock; a gap counts if it overlaps the window. */
@@ -24,6 +30,9 @@ export function clientView(
     errors: inWindow.filter((r) => !r.ok).length,
     missing: inWindow.filter((r) => r.ok && missingKeys.has(recordKey(r))).length,
     commits: inWindow.filter((r) => r.ok).length,
+    longestWaitMs: records
+      .filter((r) => r.ok && r.sentAt >= from && r.sentAt <= to)
+      .reduce((max, r) => Math.max(max, r.doneAt - r.sentAt), 0),
   };
 }
 

@@ -186,6 +186,7 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
       dryRunMs: summarize(dryRunMs),
       helpMs: summarize(helpMs),
       longestGapMs: summarize(results.map((r) => r.client.longestGapMs)),
+      longestWaitMs: summarize(results.map((r) => r.client.longestWaitMs)),
       toolPauseMs: summarize(results.map((r) => r.toolPauseMs ?? NaN)),
       steps: Object.fromEntries(KEY_STEPS.map((s) => [s, summarize(results.map((r) => r.stepMs[s] ?? NaN))])),
       pauseBreakdownMs: Object.fromEntries(PHASES.map((p) => [p, summarize(results.map((r) => r.phases?.[p] ?? NaN))])),
@@ -240,6 +241,10 @@ function printTable(router: RouterName, results: SwitchoverResult[], dryRunMs: n
     row(
       'longest commit gap (any client)',
       results.map((r) => r.client.longestGapMs),
+    ),
+    row(
+      'longest wait of one commit',
+      results.map((r) => r.client.longestWaitMs),
     ),
     row(
       'client-visible errors',
