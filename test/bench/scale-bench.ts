@@ -89,7 +89,8 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const loadAtStart = loadavg()[0]!;
   const points = new Map<string, Point>();
-  for (const d of DIMENSIONS)
+  const only = flags.only?.split(',');
+  for (const d of DIMENSIONS.filter((x) => !only || only.includes(x.key)))
     for (const v of d.values) points.set(pointName({ ...BASE, [d.key]: v }), { ...BASE, [d.key]: v });
   const measured = new Map<string, Measured>();
   for (const [name, point] of points) measured.set(name, await measure(point, outDir));
