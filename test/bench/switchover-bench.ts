@@ -95,10 +95,12 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
     // Clients spread over every pooler, as an application's instances would be.
     const apps = inventory.poolers.map((p) => p.app!);
     const journalDir = join(dir, 'runs');
+    // Node's own start-up on this machine now: the floor under --help and --dry-run.
+    const nodeMs = await timeNode(5);
     const helpMs = await timeCommand(['--help'], 5);
     const dryRunMs = await timeCommand(['promote', '-i', manifest.inventoryFile, '--dry-run'], 5);
     log(
-      `--help ${fmt(summarize(helpMs).median)} ms, promote --dry-run ${fmt(summarize(dryRunMs).median)} ms (medians of 5, node start-up included)`,
+      `--help ${fmt(summarize(helpMs).median)} ms, promote --dry-run ${fmt(summarize(dryRunMs).median)} ms (medians of 5, node start-up included; node -e 0 alone ${fmt(summarize(nodeMs).median)} ms)`,
     );
 
     await createLoadTable(app);
@@ -184,6 +186,7 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
       },
       totals: { acknowledged: outcome.acknowledged, errors: outcome.errors, missing: missingKeys.size },
       dryRunMs: summarize(dryRunMs),
+      nodeStartMs: summarize(nodeMs),
       helpMs: summarize(helpMs),
       longestGapMs: summarize(results.map((r) => r.client.longestGapMs)),
       longestWaitMs: summarize(results.map((r) => r.client.longestWaitMs)),
@@ -209,6 +212,16 @@ async function benchRouter(router: RouterName, out: string): Promise<RouterFigur
       await rm(parent, { recursive: true, force: true });
     }
   }
+}
+
+async function timeNode(times: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t0 = performance.now();
+    await execa('node', ['-e', '0'], { reject: false, stdin: 'ignore' });
+    out.push(performance.now() - t0);
+  }
+  return out;
 }
 
 async function timeCommand(args: string[], times: number): Promise<number[]> {
