@@ -8,7 +8,7 @@ import { parseConninfo } from '../inventory/dsn.js';
 import { resolveHosts } from '../shell/resolve.js';
 import { LOCK_KEY } from '../postgres/run-lock.js';
 import { observeNode, readReceiver } from '../postgres/observe.js';
-import { silenceOf, type NodeObservation, type NodeState } from '../model/node.js';
+import { conninfoModel, silenceOf, type NodeObservation, type NodeState } from '../model/node.js';
 import { messageOf, NodeSession } from '../postgres/session.js';
 import type { Connections } from './connections.js';
 import { isFenced, type ClusterState, type LockHolder, type ReceiversAfter } from '../model/cluster-state.js';
@@ -160,10 +160,7 @@ async function receiversNow(
 /** Each replica a former primary may follow, with the primary_conninfo it would get: the first replica's, pointed there. */
 function streamTargets(inventory: Connections['inventory'], nodes: readonly NodeState[]): StreamTarget[] {
   const replicas = nodes.filter((n): n is NodeObservation => n.reachable && n.inRecovery);
-  // The replicas' own, else a primary's kept from when it was one (see replicationTemplate).
-  const template = [...replicas, ...nodes.filter((n): n is NodeObservation => n.reachable)].find(
-    (r) => r.settings.primary_conninfo,
-  )?.settings.primary_conninfo;
+  const template = conninfoModel(nodes.filter((n): n is NodeObservation => n.reachable))?.settings.primary_conninfo;
   if (!template) return [];
   try {
     parseConninfo(template);

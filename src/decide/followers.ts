@@ -5,7 +5,7 @@
  */
 import type { NodeSpec } from '../inventory/model.js';
 import { reachableNodes, type ClusterState } from '../model/cluster-state.js';
-import type { NodeObservation } from '../model/node.js';
+import { conninfoModel, type NodeObservation } from '../model/node.js';
 import { notWaitedFor } from './target.js';
 
 export interface Followers {
@@ -34,15 +34,9 @@ export function othersOf(state: ClusterState, exclude: readonly string[], upstre
   };
 }
 
-/**
- * The first replica's way of connecting upstream, to copy for nodes that will follow; failing
- * that, a primary's own (kept from when it was a replica: a promotion leaves primary_conninfo in
- * place, inert, so a two-node cluster after a failover still knows the replication user and
- * passfile when its old primary rejoins).
- */
+/** How the model node (model/node.ts conninfoModel) connects upstream, to copy for nodes that will follow. */
 export function replicationTemplate(nodes: readonly NodeObservation[]): ReplicationTemplate {
-  const model =
-    nodes.find((r) => r.inRecovery && r.settings.primary_conninfo) ?? nodes.find((r) => r.settings.primary_conninfo);
+  const model = conninfoModel(nodes);
   return { conninfo: model?.settings.primary_conninfo ?? '', usesSlots: Boolean(model?.settings.primary_slot_name) };
 }
 

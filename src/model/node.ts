@@ -151,3 +151,11 @@ export function versionNumOf(text: string): number | undefined {
 
 /** 150018 as people write it: 15.18. */
 export const versionText = (versionNum: number): string => `${Math.floor(versionNum / 10000)}.${versionNum % 10000}`;
+
+/**
+ * Whose primary_conninfo is the model for a node that will stream: the first replica's; failing
+ * that, a primary's own (kept from when it was a replica: a promotion leaves it in place, inert,
+ * so a two-node cluster after a failover still knows the replication user and passfile).
+ */
+export const conninfoModel = (nodes: readonly NodeObservation[]): NodeObservation | undefined =>
+  nodes.find((n) => n.inRecovery && n.settings.primary_conninfo) ?? nodes.find((n) => n.settings.primary_conninfo);

@@ -1,6 +1,7 @@
 /** A router kind's end-to-end check, shared: an application login through it must land on `to`, writable. */
 import type { ConnParams } from '../inventory/model.js';
 import { NodeSession } from '../postgres/session.js';
+import { sleep } from '../util/time.js';
 import type { WitnessAnswer } from '../model/witness.js';
 import { APP_LOGIN_SQL, servesOn, type RouteTarget } from './types.js';
 
@@ -25,7 +26,7 @@ export async function appLoginProblems(
       return await appLoginOnce(router, app, to, applicationName);
     } catch (error) {
       if (attempt >= LOGIN_FAILING_TRIES || !LOGIN_FAILING.test((error as Error).message)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 }

@@ -167,7 +167,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
         );
         // The same command again finishes that run; it never starts a second one on top (a second
         // switchover), unless it names another node than that run did: then that is what is asked.
-        const named = unfinished.procedure === 'rejoin' ? unfinished.primary : unfinished.target;
+        const named = nodeNamed(unfinished.procedure, unfinished.primary, unfinished.target);
         const elsewhere = options.target !== undefined && options.target !== named;
         if (unfinished.procedure === options.procedure.name && !elsewhere) {
           options.onDecision?.(closed, undefined);
@@ -475,6 +475,10 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
   };
 }
 
+/** The node a command names (`-t`, or rejoin's argument): the one that rejoins, else the one that becomes primary. */
+const nodeNamed = (procedure: string, primary: string, target: string): string =>
+  procedure === 'rejoin' ? primary : target;
+
 /**
  * A command that named another node than the half-done run it had to finish first (switchover
  * -t pg2 finding a switchover to pg3 half-done) did not do what it was asked: done, degraded
@@ -483,8 +487,7 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
 function notWhatWasAsked(options: ProcedureOptions, plan: Plan, report: Report): Report {
   const asked = options.target;
   if (asked === undefined || report.outcome !== 'succeeded') return report;
-  // A rejoin names the node that rejoins; the others, the node that becomes primary.
-  const finished = options.procedure.name === 'rejoin' ? plan.context.primary.name : plan.context.target.name;
+  const finished = nodeNamed(options.procedure.name, plan.context.primary.name, plan.context.target.name);
   if (finished === asked) return report;
   return {
     ...report,
