@@ -16,7 +16,11 @@ export interface Iteration {
   readonly longestGapMs: number;
   /** Client attempts during the command that were not acknowledged (failed or indeterminate). */
   readonly clientErrors?: number;
+  /** What those clients were told, most frequent first ("N× message"). */
+  readonly clientErrorMessages?: readonly string[];
   readonly wallMs: number;
+  /** The whole iteration's time by phase: before the command, the run, healing, settling, verifying. */
+  readonly phasesMs?: Readonly<Record<string, number>>;
   /** Acknowledged ids this iteration found missing for the first time. */
   readonly lost: number | null;
   /** Of those, lost by a failover of a dead or hung primary (asynchronous replication: allowed, and said). */

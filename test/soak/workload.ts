@@ -19,6 +19,8 @@ export interface Attempt {
   readonly sentAt: number;
   doneAt?: number;
   outcome?: Outcome;
+  /** What the client was told, when not acknowledged. */
+  error?: string;
 }
 
 const client = (conn: ConnParams) =>
@@ -41,6 +43,8 @@ export class SoakWorkload {
   readonly knownLost = new Set<number>();
   /** Of those, the ones a failover of a dead or hung primary lost (asynchronous replication). */
   readonly lostToFailovers: number[] = [];
+  /** The set checker each iteration runs (the final check reads every row: checkSet). */
+  readonly setChecker = new SetChecker();
   private nextId = 1;
   private stopping = false;
   private runners: Promise<void>[] = [];
@@ -103,6 +107,20 @@ export class SoakWorkload {
     return n;
   }
 
+  /** The distinct messages of those attempts, most frequent first, as "N× message" (at most `top`). */
+  errorMessagesBetween(from: number, to: number, top = 3): string[] {
+    const seen = new Map<string, number>();
+    for (const a of this.attempts.values())
+      if (a.sentAt >= from && a.sentAt <= to && a.outcome && a.outcome !== 'acknowledged') {
+        const message = `${a.outcome}: ${a.error ?? '?'}`;
+        seen.set(message, (seen.get(message) ?? 0) + 1);
+      }
+    return [...seen.entries()]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, top)
+      .map(([message, n]) => `${n}× ${message}`);
+  }
+
   counts(): Record<Outcome | 'pending', number> {
     const counts = { acknowledged: 0, failed: 0, indeterminate: 0, pending: 0 };
     for (const a of this.attempts.values()) counts[a.outcome ?? 'pending']++;
@@ -128,6 +146,7 @@ export class SoakWorkload {
         attempt.outcome = 'acknowledged';
       } catch (error) {
         attempt.outcome = sent && inFlight((error as Error).message) ? 'indeterminate' : 'failed';
+        attempt.error = (error as Error).message.slice(0, 160);
         await c?.end().catch(() => undefined);
         c = undefined;
         await sleep(20);
@@ -157,5 +176,77 @@ export async function checkSet(
     return { lost, unexpected, present: present.size };
   } finally {
     await c.end();
+  }
+}
+
+/** count, sum and a hash sum of a range of ids: equal digests of a set that can only shrink mean the same set. */
+interface Digest {
+  readonly count: number;
+  readonly sum: bigint;
+  readonly hashSum: bigint;
+}
+const DIGEST_SQL = `SELECT count(*)::int AS count, coalesce(sum(id), 0)::text AS sum, coalesce(sum(hashint8(id)::bigint), 0)::text AS hash FROM ${SOAK_TABLE} WHERE id > $1 AND id <= $2`;
+const digestOf = (row: { count: number; sum: string; hash: string }): Digest => ({
+  count: row.count,
+  sum: BigInt(row.sum),
+  hashSum: BigInt(row.hash),
+});
+const sameDigest = (a: Digest, b: Digest) => a.count === b.count && a.sum === b.sum && a.hashSum === b.hashSum;
+
+/**
+ * The set checker, kept fast as the table grows (an hour's soak writes half a million ids): ids up
+ * to a mark, all of whose attempts had ended when it was checked in full, can no longer be added,
+ * only lost; so they are checked by a digest (count, sum, hash sum) against what was verified, and
+ * only newer ids row by row. A digest that differs sends that check back to the full one, which
+ * names the ids. Every check reads one snapshot.
+ */
+export class SetChecker {
+  /** Ids in (0, mark] were verified id by id; `verified` is their digest then. */
+  private mark = 0;
+  private verified: Digest = { count: 0, sum: 0n, hashSum: 0n };
+  private checks = 0;
+  /** Every this many checks, one reads every row anyway (the digest's own check). */
+  constructor(private readonly fullEvery = 50) {}
+
+  async check(
+    primary: ConnParams,
+    attempts: ReadonlyMap<number, Attempt>,
+  ): Promise<{ lost: number[]; unexpected: number[]; present: number; full: boolean }> {
+    // Ids whose attempts have all ended (taken before the read: a later commit may miss its snapshot).
+    let settledUpTo = 0;
+    for (const a of attempts.values()) {
+      if (a.outcome === undefined) break;
+      settledUpTo = a.id;
+    }
+    const acknowledged = [...attempts.values()].filter((a) => a.outcome === 'acknowledged').map((a) => a.id);
+    const c = client(primary);
+    await c.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const old = digestOf((await c.query(DIGEST_SQL, [0, this.mark])).rows[0]);
+      const full = !sameDigest(old, this.verified) || ++this.checks % this.fullEvery === 0;
+      const from = full ? 0 : this.mark;
+      const rows = await c.query<{ id: string }>(`SELECT id FROM ${SOAK_TABLE} WHERE NOT (id > 0 AND id <= $1)`, [
+        from,
+      ]);
+      const present = new Set(rows.rows.map((r) => Number(r.id)));
+      const lost = acknowledged.filter((id) => id > from && !present.has(id));
+      const unexpected = [...present].filter((id) => !attempts.has(id));
+      // What is there now up to the new mark becomes the verified digest.
+      const mark = Math.max(this.mark, settledUpTo);
+      const grown = digestOf((await c.query(DIGEST_SQL, [full ? 0 : this.mark, mark])).rows[0]);
+      this.verified = full
+        ? grown
+        : {
+            count: this.verified.count + grown.count,
+            sum: this.verified.sum + grown.sum,
+            hashSum: this.verified.hashSum + grown.hashSum,
+          };
+      this.mark = mark;
+      await c.query('COMMIT');
+      return { lost, unexpected, present: (full ? 0 : old.count) + present.size, full };
+    } finally {
+      await c.end();
+    }
   }
 }
