@@ -12,7 +12,10 @@ interface Step {
 }
 const workflow = parse(readFileSync('examples/github-actions/nightly-soak.yml', 'utf8')) as {
   on: { schedule: Array<{ cron: string }> };
-  jobs: { soak: { steps: Step[]; 'timeout-minutes': number } };
+  jobs: Record<
+    'soak' | 'soak-containers',
+    { steps: Step[]; 'timeout-minutes': number; container: string | { image: string; options?: string } }
+  >;
 };
 const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
 
@@ -30,5 +33,13 @@ describe('the nightly soak recipe', () => {
     expect(upload.if).toBe('always()');
     expect(String(upload.with?.path)).toContain('soak-results/');
     expect(steps.find((s) => s.name === 'Summary')?.if).toBe('always()');
+  });
+  it('runs the container backend too, in a privileged Debian 12 job container (its own engine), within the limit', () => {
+    const job = workflow.jobs['soak-containers'];
+    expect(job.container).toMatchObject({ image: 'debian:12', options: expect.stringContaining('--privileged') });
+    expect(job['timeout-minutes']).toBeLessThanOrEqual(90);
+    expect(job.steps.find((s) => s.run?.includes('scripts/setup.sh'))).toBeDefined();
+    expect(job.steps.find((s) => s.name?.startsWith('Soak'))?.run).toMatch(/--backend containers/);
+    expect(job.steps.find((s) => s.uses?.startsWith('actions/upload-artifact'))?.if).toBe('always()');
   });
 });
