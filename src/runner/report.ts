@@ -61,9 +61,20 @@ export type { Outcome };
 export function judgeOutcome(
   provisional: Outcome,
   end: EndState | undefined,
-  names: { oldPrimary: string; target: string; oldPrimaryDown?: boolean },
+  names: {
+    oldPrimary: string;
+    target: string;
+    oldPrimaryDown?: boolean;
+    /**
+     * The one writable primary observed when the run started, when it is not the old primary: a
+     * rejoin's (its "old primary" is the node it rejoins, down or fenced; the cluster is served
+     * by the primary it follows). Undone, a run leaves that node serving.
+     */
+    servedAtStart?: string;
+  },
 ): Outcome {
   if (!end || provisional === 'refused') return provisional;
+  const asStarted = names.servedAtStart ?? names.oldPrimary;
   const forward = provisional === 'succeeded' || provisional === 'degraded' || provisional === 'failed-after-promotion';
   // A failover that stopped before promotion leaves the cluster as it found it: the old primary
   // down or hung, nobody else writable, the poolers released towards it.
@@ -71,7 +82,7 @@ export function judgeOutcome(
     names.oldPrimaryDown === true &&
     !end.writable.some((n) => n !== names.oldPrimary) &&
     end.poolers.every((p) => p.reachable && p.pointsAt === names.oldPrimary && !p.paused);
-  const serving = forward ? servesFrom(end, names.target) : servesFrom(end, names.oldPrimary) || asFound;
+  const serving = forward ? servesFrom(end, names.target) : servesFrom(end, asStarted) || asFound;
   if (forward) return serving ? provisional : 'failed-after-promotion';
   if (serving) return provisional === 'undo-failed' ? 'rolled-back' : provisional;
   return 'undo-failed';

@@ -11,7 +11,7 @@ import type { NodeSpec } from '../inventory/model.js';
 import type { Plan, PlannedStep } from '../playbook/plan.js';
 import { messageOf } from '../postgres/session.js';
 import { hostRunnerFor, type HostRunner } from '../shell/host.js';
-import type { ClusterState } from '../model/cluster-state.js';
+import { primariesOf, type ClusterState } from '../model/cluster-state.js';
 import type { Step } from '../playbook/schema.js';
 import type { Outputs } from '../steps/outputs.js';
 import { definitionOf as registered, kindOf } from '../steps/registry.js';
@@ -141,6 +141,7 @@ export async function runPlan(plan: Plan, deps: RunDeps): Promise<Report> {
     oldPrimary: plan.context.primary.name,
     target: plan.context.target.name,
     oldPrimaryDown: FENCE_MODES[plan.context.fenceMethod].failover === true,
+    servedAtStart: servedAtStart(plan.context.state),
   });
   if (end && judged !== outcome)
     log.leftToDo.push(`the run ended as "${outcome}", but the verified end state is: ${describeEndState(end)}`);
@@ -267,3 +268,9 @@ export function markingNoReturn<O>(actions: readonly Action<O>[]): Action<O>[] {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
+
+/** The one writable primary the run found, if there was exactly one. */
+function servedAtStart(state: ClusterState): string | undefined {
+  const writable = primariesOf(state);
+  return writable.length === 1 ? writable[0]!.name : undefined;
+}

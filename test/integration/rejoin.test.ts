@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { postmasterPid, startNode } from '../../src/sandbox/control.js';
 import { waitGone } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
@@ -254,5 +255,37 @@ describe('a switchover to another node while one is left half-done', () => {
     expect(elsewhere.exitCode, elsewhere.stdout + elsewhere.stderr).toBe(0);
     expect(elsewhere.stdout).toMatch(/"id":"half-done-closed"/);
     expect(reportOf(elsewhere).primaryNow).toBe('pg2');
+  });
+});
+
+describe('a rejoin whose host stops answering', () => {
+  // Container soak, seed 20261205, iteration 10: the node's container had been stopped by a
+  // fence_command; the rejoin ran its steps and ended exit 5 ("needs a human") though it had
+  // changed nothing. Here the host answers preflight, then stops answering at the rejoin step (a
+  // host_access wrapper that fails its first command there, as ssh does with "No route to host").
+  test('stops before its point of no return: exit 4, nothing changed, and the next rejoin works', async ({
+    sandbox,
+  }) => {
+    await stop(sandbox, 'pg1', 'SIGINT');
+    const failover = await run(sandbox, 'failover');
+    expect(failover.exitCode, failover.stderr).toBe(0);
+
+    const file = sandbox.manifest.inventoryFile;
+    const original = readFileSync(file, 'utf8');
+    const doc = parse(original) as { nodes: Array<{ name: string; host_access?: unknown }> };
+    const refuse =
+      'if [ "$1" = test ] && [ "$2" = -d ]; then echo "ssh: connect to host db1 port 22: No route to host" >&2; exit 255; fi; exec runuser -u postgres -- "$@"';
+    doc.nodes.find((n) => n.name === 'pg1')!.host_access = { kind: 'command', command: ['sh', '-c', refuse, 'sh'] };
+    writeFileSync(file, stringify(doc));
+    const refused = await run(sandbox, 'rejoin', 'pg1');
+    writeFileSync(file, original);
+    expect(refused.exitCode, `${refused.stdout}\n${refused.stderr}`).toBe(4);
+    expect(refused.stdout + refused.stderr).toMatch(/No route to host.*nothing was changed/s);
+    expect(postmasterPid(sandbox.manifest, 'pg1'), 'pg1 was not started').toBeUndefined();
+
+    const rejoin = await run(sandbox, 'rejoin', 'pg1');
+    expect(rejoin.exitCode, rejoin.stderr).toBe(0);
+    const t = await settledTopology(sandbox);
+    expect(t.upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
   });
 });

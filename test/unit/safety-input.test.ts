@@ -183,6 +183,14 @@ describe('the headline comes from the verified end state (item 4)', () => {
     expect(judgeOutcome('rolled-back', end(['pg1'], 'pg1', true), names)).toBe('undo-failed');
     expect(judgeOutcome('undo-failed', end(['pg1'], 'pg1'), names)).toBe('rolled-back');
   });
+  it('a rejoin undone leaves the primary it found serving (its old primary is the node it rejoins): rolled back', async () => {
+    const { judgeOutcome } = await import('../../src/runner/report.js');
+    // Container soak, seed 20261205, iteration 10: judged against the rejoined node, it said exit 5.
+    const rejoin = { oldPrimary: 'pg1', target: 'pg2', servedAtStart: 'pg2' };
+    expect(judgeOutcome('rolled-back', end(['pg2'], 'pg2'), rejoin)).toBe('rolled-back');
+    expect(judgeOutcome('rolled-back', end(['pg1', 'pg2'], 'pg2'), rejoin)).toBe('undo-failed');
+    expect(judgeOutcome('rolled-back', end(['pg2'], 'pg2', true), rejoin)).toBe('undo-failed');
+  });
   it('a success is a success only if the target is the one writer behind every pooler', async () => {
     const { judgeOutcome } = await import('../../src/runner/report.js');
     expect(judgeOutcome('succeeded', end(['pg2'], 'pg2'), names)).toBe('succeeded');
