@@ -1,14 +1,38 @@
 #!/usr/bin/env node
 // Loads the CLI. Commands run from the one-file bundle (it starts ~150 ms sooner: a failover's
-// first second counts); bare help from the compiled files, which load only what help needs.
+// first second counts); other help (no arguments, a command's --help) from the compiled files,
+// which load only what help needs.
 // `npm ci` builds both through the `prepare` script.
 const args = process.argv.slice(2);
-const helpOnly = args.length === 0 || (args.length === 1 && ['--help', '-h', '--version', '-V', 'help'].includes(args[0]));
+// --help and --version print the text the build wrote from the CLI itself (npm run help-text):
+// no module is loaded, so they cost little more than node's own start-up.
+const texts = {
+  '--help': 'help.txt',
+  '-h': 'help.txt',
+  help: 'help.txt',
+  '--version': 'version.txt',
+  '-V': 'version.txt',
+};
+if (args.length === 1 && Object.hasOwn(texts, args[0])) {
+  try {
+    const { readFileSync } = await import('node:fs');
+    process.stdout.write(readFileSync(new URL(`../dist/${texts[args[0]]}`, import.meta.url)));
+    process.exit(0);
+  } catch {
+    // Not built with its texts: the CLI prints them.
+  }
+}
+const helpOnly =
+  args.length === 0 || (args.length === 1 && ['--help', '-h', '--version', '-V', 'help'].includes(args[0]));
 const files = () => import('../dist/cli/main.js');
-(helpOnly ? files() : import('../dist/pg-handover.mjs').catch((error) => {
-  if (error && error.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('pg-handover.mjs')) return files();
-  throw error;
-})).catch((error) => {
+(helpOnly
+  ? files()
+  : import('../dist/pg-handover.mjs').catch((error) => {
+      if (error && error.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('pg-handover.mjs'))
+        return files();
+      throw error;
+    })
+).catch((error) => {
   if (error && error.code === 'ERR_MODULE_NOT_FOUND') {
     process.stderr.write('pg-handover: not built yet; run `npm ci` (or `npm run build`) first\n');
     process.exit(1);

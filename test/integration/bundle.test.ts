@@ -53,3 +53,25 @@ describe('start-up of the CLI bundle', () => {
     expect(bundle).toContain('await import("testcontainers")');
   });
 });
+
+describe('--help and --version', () => {
+  it("print the build's texts, which are exactly what the CLI itself prints, and load none of the CLI", async () => {
+    for (const [flag, file] of [
+      ['--help', 'dist/help.txt'],
+      ['-h', 'dist/help.txt'],
+      ['--version', 'dist/version.txt'],
+    ] as const) {
+      const live = await execa('node', ['dist/cli/main.js', flag], { reject: false, stripFinalNewline: false });
+      expect(live.exitCode).toBe(0);
+      expect(readFileSync(file, 'utf8'), `${file} is stale: npm run build`).toBe(live.stdout);
+      const fast = await execa(
+        'node',
+        ['--import', './test/integration/support/load-register.mjs', 'bin/pg-handover.js', flag],
+        { reject: false, stripFinalNewline: false },
+      );
+      expect(fast.exitCode).toBe(0);
+      expect(fast.stdout).toBe(live.stdout);
+      expect(fast.stderr.split('\n').filter((l) => l.startsWith('LOADED ') && l.includes('dist/'))).toEqual([]);
+    }
+  });
+});
