@@ -19,6 +19,8 @@ export interface SessionOptions {
   /** Attempts for connection set-up; a dropped packet should not end the run. */
   readonly attempts?: number;
   readonly database?: string;
+  /** Ends a login still in progress (a witness whose answer is no longer needed): it would otherwise hold the process until its timeout. */
+  readonly signal?: AbortSignal;
 }
 
 export class NodeSession {
@@ -151,12 +153,21 @@ async function connect(conn: ConnParams, options: SessionOptions, tls: TlsAttemp
     ssl: tls,
   });
   client.on('error', () => undefined);
+  const abort = () => {
+    void client.end().catch(() => undefined);
+    // end() while a login is in progress can leave the socket open until the connect timeout.
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  };
+  options.signal?.addEventListener('abort', abort, { once: true });
   try {
+    if (options.signal?.aborted) throw new Error('login abandoned: its answer is no longer needed');
     await client.connect();
     return client;
   } catch (error) {
     await client.end().catch(() => undefined);
     throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
 }
 

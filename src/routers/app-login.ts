@@ -88,6 +88,7 @@ export async function witnessThrough(
       applicationName,
       attempts: 1,
       connectTimeoutMs: Math.max(1, deadlineMs),
+      signal,
     });
     if (signal?.aborted) return 'aborted' as const;
     return session.one<{ port: number; in_recovery: boolean }>(
@@ -116,6 +117,9 @@ export async function witnessThrough(
         : `it could not reach ${suspect.name}: ${message}`,
     );
   } finally {
+    // Closed at once, its login or query cut if still waiting: a probe left to its deadline would
+    // keep the process alive that long after the run has finished (seen: 2 s after a failover).
+    void session?.close();
     probe.catch(() => undefined).finally(() => void session?.close());
   }
 }
