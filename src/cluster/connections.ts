@@ -73,6 +73,21 @@ export class Connections {
     return session;
   }
 
+  /** The node's session if it answers a new login within `timeoutMs` (one try), kept as its held session; else undefined. */
+  async reach(name: string, timeoutMs: number): Promise<NodeSession | undefined> {
+    const current = this.held(name);
+    if (current) return current;
+    const spec = this.inventory.nodes.find((n) => n.name === name);
+    if (!spec) throw new Error(`unknown node ${name}`);
+    const session = await NodeSession.open(name, spec.conn, {
+      applicationName: this.applicationName,
+      connectTimeoutMs: timeoutMs,
+      attempts: 1,
+    }).catch(() => undefined);
+    if (session) this.nodes.set(name, session);
+    return session;
+  }
+
   /** The session held now, without reconnecting. */
   held(name: string): NodeSession | undefined {
     const session = this.nodes.get(name);

@@ -26,6 +26,10 @@ export const nologinSql = (role: string): string => `ALTER ROLE ${quoteIdent(rol
 export const restoreRoleSql = (role: Pick<AppRole, 'name' | 'canLogin' | 'connLimit'>): string =>
   `ALTER ROLE ${quoteIdent(role.name)} ${role.canLogin ? 'LOGIN' : 'NOLOGIN'} CONNECTION LIMIT ${Math.trunc(role.connLimit)}`;
 
+/** The named roles' LOGIN and CONNECTION LIMIT as they are now (a superuser is never fenced). */
+export const ROLES_NOW_SQL = `SELECT rolname AS name, rolcanlogin AS can_login, rolconnlimit AS conn_limit
+  FROM pg_roles WHERE rolname = ANY($1) AND NOT rolsuper ORDER BY rolname`;
+
 export const TERMINATE_ROLES_SQL = `SELECT count(pg_terminate_backend(pid, 5000))::int AS n FROM pg_stat_activity
   WHERE backend_type = 'client backend' AND usename = ANY($1) AND pid <> pg_backend_pid()`;
 export const ROLE_SESSIONS_SQL = `SELECT count(*)::int AS n FROM pg_stat_activity

@@ -20,7 +20,7 @@ import {
 import { describeFailure, run } from '../shell/exec.js';
 import { shellText, sqlText } from './types.js';
 import { hookWords } from '../inventory/model.js';
-import { ROLE_FENCE } from './role-fence.js';
+import { answeringRoleFence, ROLE_FENCE } from './role-fence.js';
 
 export interface FenceMode {
   /** It acts on the old primary's host (stop, pg_controldata), so it needs host_access and data_dir. */
@@ -181,6 +181,8 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     checkText: "the node's fence_command (STONITH), after the poolers",
     title: (primary) => `${primary} fenced by its fence_command`,
     actions: (plan, timeoutMs) => [
+      // A managed estate: where it still answers, its roles first (the platform's stop can take minutes).
+      ...(plan.managed ? [answeringRoleFence(plan)] : []),
       {
         text: `[tool] shell: ${hookWords(plan.primary, plan.primary.fenceCommand ?? []).join(' ')}  (fence_command of ${plan.primary.name}; exit 0 within ${timeoutMs} ms, or the run stops before promotion)`,
         run: async (ctx) => {
@@ -217,6 +219,7 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     checkText: 'the poolers only (no fence_command in the inventory)',
     title: (primary) => `${primary} cut off at the poolers only`,
     actions: (plan) => [
+      ...(plan.managed ? [answeringRoleFence(plan)] : []),
       {
         text: `[${plan.primary.name}] no fence_command: it may still accept direct (not pooled) connections if it comes back`,
         run: async (ctx) => {

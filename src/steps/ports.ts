@@ -35,6 +35,8 @@ export interface ClusterPorts {
   node(name: string): Promise<NodeSql>;
   /** The session held now, without reconnecting (undefined: none, or it failed). */
   held(name: string): NodeSql | undefined;
+  /** The node's session if it answers a login within `timeoutMs` (one try), else undefined: a failover's old primary that may still answer. */
+  reach(name: string, timeoutMs: number): Promise<NodeSql | undefined>;
   router(name: string): Router;
   /** A session to another database on `node` for one use (a major upgrade's per-database work), closed after. */
   inDatabase<T>(node: NodeSpec, database: string, use: (session: NodeSql) => Promise<T>): Promise<T>;

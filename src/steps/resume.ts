@@ -11,6 +11,7 @@ import { RELOAD_SQL, TIMELINE_SQL } from '../postgres/sql.js';
 import { routerKind } from '../routers/registry.js';
 import { formatMs } from '../util/time.js';
 import { oldTimelineOf } from './outputs.js';
+import { FENCE_MODES } from './fence-modes.js';
 import { fencedRolesOf, restoreRoles, restoreRolesText } from './role-fence.js';
 import { releaseRouters } from './routing.js';
 import { sqlText, type Action, type OutputOf, type StepContext, type StepDefinition, perform } from './types.js';
@@ -26,11 +27,12 @@ export const resumeStep: StepDefinition<typeof schema> = {
   schema,
   title: () => 'resume clients',
   actions: (_s, plan) => [
-    // A role fence replicated NOLOGIN to the new primary too: given back there before any client comes.
-    ...(plan.fenceMethod === 'role-fence'
+    // A role fence replicated NOLOGIN to the new primary too: given back there before any client
+    // comes (a managed failover's old primary may have answered its role fence: the same).
+    ...(plan.fenceMethod === 'role-fence' || (plan.managed && FENCE_MODES[plan.fenceMethod].failover)
       ? [
           {
-            text: `${restoreRolesText(plan.target.name, fencedRolesOf(plan))}  (as recorded before the fence)`,
+            text: `${plan.fenceMethod === 'role-fence' ? restoreRolesText(plan.target.name, fencedRolesOf(plan)) : `[${plan.target.name}] the roles recorded by the old primary's role fence, if it answered`}  (as recorded before the fence)`,
             run: async (ctx: StepContext) => {
               const fence = ctx.outputs['fence-writes'].roleFence;
               return fence ? restoreRoles(ctx, ctx.target.name, fence.roles) : undefined;

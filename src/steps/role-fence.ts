@@ -18,8 +18,10 @@ import {
   nologinSql,
   restoreRoleSql,
   ROLE_SESSIONS_SQL,
+  ROLES_NOW_SQL,
   TERMINATE_ROLES_SQL,
 } from '../postgres/role-fence.js';
+import { inventoryAppRoles } from '../inventory/model.js';
 import type { FenceMode } from './fence-modes.js';
 import type { FenceOutput, RecordedRole } from './outputs.js';
 import type { NodeSql } from './ports.js';
@@ -117,3 +119,52 @@ export const restoreRolesText = (node: string, roles: readonly RecordedRole[]): 
 
 export const markerMissing = (target: string, marker: string, replay: string): StepFailedError =>
   new StepFailedError(`${target} replayed ${replay} but does not see the marker row of run ${marker}: not promoting`);
+
+/** How long a failover's old primary gets to answer the role fence's login (a hung one costs the run this much). */
+export const ANSWERING_FENCE_MS = 1000;
+
+/**
+ * A failover on a managed estate, before the node's fence_command: where the old primary still
+ * answers (a hang that ended, a stall the detection took for one), its application roles lose
+ * LOGIN and their sessions end, so a client connecting straight to it cannot write while the
+ * platform stops it, or if it never does (no fence_command). What they had is journalled first;
+ * an undo (no promotion happened) gives it back there, and resume gives it back on the new
+ * primary, where the NOLOGIN may have replicated. One that does not answer within
+ * ANSWERING_FENCE_MS is left to its fence_command. Never fails the run: it only adds to the fence.
+ */
+export function answeringRoleFence(plan: PlanContext): Action<FenceOutput> {
+  const names = inventoryAppRoles(plan.inventory);
+  return {
+    text: `${sqlText(plan.primary.name, names.map(nologinSql).join('; ') || '(no application role named)')}; ${sqlText(plan.primary.name, TERMINATE_ROLES_SQL.replace('$1', `'{${names.join(',')}}'`))}  (only if ${plan.primary.name} still answers a login within ${ANSWERING_FENCE_MS} ms; what the roles had is journalled first)`,
+    run: async (ctx, out) => {
+      const session = names.length ? await ctx.connections.reach(ctx.primary.name, ANSWERING_FENCE_MS) : undefined;
+      if (!session) return `${ctx.primary.name} does not answer: no role fence there`;
+      try {
+        const rows = await session.query<{ name: string; can_login: boolean; conn_limit: number }>(
+          ROLES_NOW_SQL,
+          [names],
+          ANSWERING_FENCE_MS,
+        );
+        const roles: RecordedRole[] = rows.map((r) => ({
+          name: r.name,
+          canLogin: r.can_login,
+          connLimit: r.conn_limit,
+        }));
+        // Recorded before the first change: a run that dies after it is undone from the journal.
+        ctx.record('role-fence', { node: ctx.primary.name, roles });
+        out.roleFence = { node: ctx.primary.name, roles };
+        for (const role of roles) await session.query(nologinSql(role.name), [], ANSWERING_FENCE_MS);
+        const { n } = await session.one<{ n: number }>(TERMINATE_ROLES_SQL, [names], ANSWERING_FENCE_MS);
+        ctx.log.notes.push(
+          `${ctx.primary.name} still answered: its application roles (${roles.map((r) => r.name).join(', ')}) are NOLOGIN there, ${n} session(s) terminated`,
+        );
+        return `${ctx.primary.name} still answered: ${roles.map((r) => r.name).join(', ')} NOLOGIN, ${n} session(s) terminated`;
+      } catch (error) {
+        ctx.log.notes.push(
+          `${ctx.primary.name} answered, but its role fence did not finish (${(error as Error).message}): direct clients may still reach it until its fence_command acts`,
+        );
+        return `${ctx.primary.name}: role fence not finished`;
+      }
+    },
+  };
+}

@@ -15,6 +15,9 @@ import { oldTimelineOf } from './outputs.js';
 import { routeTarget } from './routing.js';
 import { sqlText, type Action, type PlanContext, type StepContext, type StepDefinition } from './types.js';
 
+/** Which of the role-fenced roles can log in again. */
+const LOGIN_ROLES_SQL = 'SELECT rolname AS name FROM pg_roles WHERE rolname = ANY($1) AND rolcanlogin';
+
 const schema = stepParams('verify', { timeout: duration('15s') });
 /** Each round collects the problems its actions find. */
 interface Round {
@@ -57,6 +60,20 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
             run: async (ctx: StepContext, round: Round) => {
               const session = await ctx.connections.node(ctx.primary.name).catch(() => undefined);
               const row = await session?.one<{ in_recovery: boolean; ro: string }>(ROLE_SQL).catch(() => undefined);
+              // A managed failover's old primary that still answered was role-fenced: it stays a
+              // primary (the platform's stop may take minutes, or not come), fenced while its
+              // application roles cannot log in.
+              const fenced = ctx.outputs['fence-writes'].roleFence;
+              if (row && session && !row.in_recovery && fenced?.node === ctx.primary.name) {
+                const open = await session
+                  .query<{ name: string }>(LOGIN_ROLES_SQL, [fenced.roles.map((r) => r.name)])
+                  .catch(() => undefined);
+                if (!open || open.length)
+                  round.problems.push(
+                    `${ctx.primary.name} is a writable primary and ${open ? `${open.map((r) => r.name).join(', ')} can log in there` : 'its application roles could not be read'}`,
+                  );
+                return;
+              }
               const problem = row && FENCE_MODES[ctx.fenceMethod].oldPrimaryProblem?.(row, ctx.primary.name);
               if (problem) round.problems.push(problem);
             },

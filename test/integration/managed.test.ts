@@ -4,13 +4,15 @@
  * and promotion is the stand-in control plane's command, driven as a platform's CLI would be.
  */
 import * as fs from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll } from 'vitest';
 import type { ConnParams } from '../../src/inventory/model.js';
+import { freezeNode, thawNode } from '../../src/sandbox/control.js';
 import { readControlPlaneCalls, writeControlPlaneConfig } from '../../src/sandbox/control-plane.js';
 import { createLoadTable, longestGap, missingAcknowledged, WriteLoad } from '../../src/sandbox/write-load.js';
 import { sleep } from '../../src/util/time.js';
@@ -228,6 +230,63 @@ describe('a managed estate: failover of a dead primary', () => {
       expect(report.leftToDo.join('\n')).toMatch(/rebuild/);
       expect(await sql(appConn(sandbox), 'SELECT count(*)::int AS n FROM before_crash')).toEqual([{ n: 1 }]);
     } finally {
+      await stopSandbox(sandbox);
+    }
+  }, 120_000);
+});
+
+describe('a managed estate: failover of a hung primary that answers again', () => {
+  test('its application roles are fenced where it still answers (a direct BEGIN READ WRITE refused), before its fence_command; the new primary gets them back', async () => {
+    const sandbox = await startSandbox(2, 1, 'plain', false, undefined, undefined, undefined, { promoteDelayMs: 500 });
+    let pids: number[] = [];
+    try {
+      // Its platform stop does nothing here (a fence_command that cannot reach the instance, or
+      // takes minutes): only the role fence keeps direct clients from writing on it.
+      const file = sandbox.manifest.inventoryFile;
+      const doc = parse(readFileSync(file, 'utf8')) as { nodes: Array<{ name: string; fence_command?: string[] }> };
+      doc.nodes.find((n) => n.name === 'pg1')!.fence_command = ['true'];
+      writeFileSync(file, stringify(doc));
+      expect(await directWrite(direct(sandbox, 'pg1'))).toBe('written');
+      // Hung (postmaster and backends stopped), then back right after the failover confirmed it.
+      pids = freezeNode(sandbox.manifest, 'pg1');
+      const playbook = join(sandbox.dir, 'failover-thaw.yaml');
+      await writeFile(
+        playbook,
+        [
+          'name: failover-thaw',
+          'steps:',
+          '  - kind: confirm-failure',
+          '    timeout: 2s',
+          `  - kind: exec`,
+          // (A backend among them may have exited since.)
+          `    command: [sh, -c, "kill -CONT ${pids.join(' ')} 2>/dev/null; exit 0"]`,
+          '  - kind: fence-old-primary',
+          '  - kind: wait-catchup',
+          '  - kind: promote',
+          '  - kind: repoint-pooler',
+          '  - kind: resume',
+          '  - kind: follow',
+          '  - kind: verify',
+          '',
+        ].join('\n'),
+      );
+      const result = await cli(['failover', '-i', file, '-p', playbook, '--yes', '--json']);
+      expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+      const report = result.events.at(-1)!.report as { primaryNow: string; journal: string; notes: string[] };
+      expect(report.notes.join('\n')).toMatch(/pg1 still answered: its application roles \(app\) are NOLOGIN there/);
+      const events = journalEvents(report.journal);
+      expect(events.indexOf('role-fence')).toBeGreaterThan(-1);
+      expect(events.indexOf('fence-command')).toBeGreaterThan(events.indexOf('role-fence'));
+      // The old primary runs on, writable by its own lights, but the application cannot log in there.
+      expect(await directWrite(direct(sandbox, 'pg1'))).toMatch(/refused: .*not permitted to log in/);
+      expect(await roleOf(sandbox, 'pg1')).toEqual({ rolcanlogin: false, rolconnlimit: -1 });
+      // The new primary has the roles as recorded, and clients write there through the pooler.
+      expect(await roleOf(sandbox, report.primaryNow)).toEqual({ rolcanlogin: true, rolconnlimit: -1 });
+      expect(await sql(appConn(sandbox), 'SELECT inet_server_port() AS port')).toEqual([
+        { port: sandbox.manifest.nodes.find((n) => n.name === report.primaryNow)!.port },
+      ]);
+    } finally {
+      thawNode(pids);
       await stopSandbox(sandbox);
     }
   }, 120_000);

@@ -18,6 +18,7 @@ import { routerChecks } from '../../src/routers/registry.js';
 import { takeLock } from '../../src/runner/cluster-lock.js';
 import { acquire, lockFileFor } from '../../src/runner/local-lock.js';
 import { markingNoReturn } from '../../src/runner/run.js';
+import { FENCE_MODES } from '../../src/steps/fence-modes.js';
 import { undoFence } from '../../src/steps/fence-undo.js';
 import type { NodeSql } from '../../src/steps/ports.js';
 import { promoteStep } from '../../src/steps/promote.js';
@@ -184,5 +185,57 @@ describe('one run at a time', () => {
     const dead = lockFileFor(mkdtempSync(join(tmpdir(), 'pgh-lock-')), 'inventory.yaml');
     expect(acquire(dead, { runId: 'gone', pid: 2 ** 22 + 1 })).toBeUndefined();
     expect(acquire(dead, { runId: 'next', pid: process.pid })).toBeUndefined();
+  });
+});
+
+describe("a managed failover's old primary that still answers", () => {
+  const managedFailover = async (fenceMethod: PlanContext['fenceMethod']): Promise<PlanContext> => {
+    const plan = await planned(fenceMethod);
+    return { ...plan, managed: true, inventory: { ...plan.inventory, appRoles: ['app'] } };
+  };
+  const roles: Answer = (sql) =>
+    /FROM pg_roles/.test(sql)
+      ? [{ name: 'app', can_login: true, conn_limit: 40 }]
+      : /pg_terminate_backend/.test(sql)
+        ? [{ n: 2 }]
+        : [{}];
+
+  it('gets its application roles NOLOGIN (recorded first) and their sessions ended, before its fence_command', async () => {
+    for (const method of ['fence-command', 'pooler-only'] as const) {
+      const plan = await managedFailover(method);
+      const f = fakeCluster(plan, { pg1: roles });
+      const fence = FENCE_MODES[method].actions(plan, 1000)[0]!;
+      expect(fence.text).toMatch(/ALTER ROLE "?app"? NOLOGIN.*only if pg1 still answers/);
+      const out = f.ctx.outputs['fence-writes'];
+      expect(await fence.run!(f.ctx, out)).toMatch(/pg1 still answered: app NOLOGIN, 2 session\(s\) terminated/);
+      expect(f.journal[0]).toEqual({
+        event: 'role-fence',
+        data: { node: 'pg1', roles: [{ name: 'app', canLogin: true, connLimit: 40 }] },
+      });
+      expect(out.roleFence?.roles).toEqual([{ name: 'app', canLogin: true, connLimit: 40 }]);
+      const sent = f.nodes.pg1!.sent;
+      expect(sent.findIndex((s) => /NOLOGIN/.test(s))).toBeLessThan(
+        sent.findIndex((s) => /pg_terminate_backend/.test(s)),
+      );
+    }
+  });
+
+  it('one that does not answer is left to its fence_command, and the run goes on', async () => {
+    const plan = await managedFailover('fence-command');
+    const f = fakeCluster(plan, {});
+    const fence = FENCE_MODES['fence-command'].actions(plan, 1000)[0]!;
+    expect(await fence.run!(f.ctx, f.ctx.outputs['fence-writes'])).toMatch(/pg1 does not answer: no role fence there/);
+    expect(f.ctx.outputs['fence-writes'].roleFence).toBeUndefined();
+    expect(f.journal).toEqual([]);
+  });
+
+  it('a self-managed failover has no role fence; resume gives the recorded roles back on the new primary', async () => {
+    expect(FENCE_MODES['fence-command'].actions(await planned('fence-command'), 1000)).toHaveLength(1);
+    const plan = await managedFailover('fence-command');
+    const f = fakeCluster(plan, { pg2: (sql) => (/pg_walfile_name/.test(sql) ? [{ tli: 2 }] : [{}]) });
+    f.ctx.outputs['fence-writes'].roleFence = { node: 'pg1', roles: [{ name: 'app', canLogin: true, connLimit: 40 }] };
+    f.ctx.noReturn.requested = f.ctx.noReturn.confirmed = true;
+    await runActions(resumeStep, f.ctx, f.ctx.outputs.resume).catch(() => undefined);
+    expect(f.nodes.pg2!.sent[0]).toMatch(/ALTER ROLE "?app"? LOGIN CONNECTION LIMIT 40/);
   });
 });

@@ -63,6 +63,7 @@ export function fakeCluster(
       return node;
     },
     held: (name) => fakeNodes[name],
+    reach: async (name) => fakeNodes[name],
     router: (name) => routers[name] as unknown as Router,
     inDatabase: async (node, _db, use) => use(fakeNodes[node.name]!),
     observe: async () => plan.state,
