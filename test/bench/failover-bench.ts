@@ -5,9 +5,11 @@
  * errors clients saw, and acknowledged commits lost. Each round gets a fresh sandbox.
  *
  *   npm run bench:failover -- --rounds 5 --clients 8 --rate 500
+ *   npm run bench:failover -- --only hung --detection 600ms     (the detection trade-off: a copy of
+ *     the failover playbook with that confirm-failure timeout; the probe latencies say what margin it leaves)
  */
 import { execa } from 'execa';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import type { ConnParams } from '../../src/inventory/model.js';
 import { tmpdir } from 'node:os';
@@ -29,17 +31,34 @@ const { values: flags } = parseArgs({
     clients: { type: 'string', default: '8' },
     rate: { type: 'string', default: '500' },
     out: { type: 'string', default: 'bench-results' },
+    /** confirm-failure's timeout for this run (a copy of playbooks/failover.yaml); default: the playbook's. */
+    detection: { type: 'string' },
+    /** dead or hung: only that kind. */
+    only: { type: 'string' },
   },
 });
 const BIN = resolve('bin/pg-handover.js');
 /** The failover playbook's confirm-failure timeout, as playbooks/failover.yaml says. */
+const PLAYBOOK_TEXT = readFileSync(resolve('playbooks/failover.yaml'), 'utf8');
 const DETECTION_MS = parseDuration(
-  /kind: confirm-failure\s+timeout: (\S+)/.exec(readFileSync(resolve('playbooks/failover.yaml'), 'utf8'))?.[1] ?? '',
+  flags.detection ?? /kind: confirm-failure\s+timeout: (\S+)/.exec(PLAYBOOK_TEXT)?.[1] ?? '',
 )!;
-const KINDS = [
-  { name: 'dead (SIGKILL)', signal: 'SIGKILL' },
-  { name: 'hung (SIGSTOP)', signal: 'SIGSTOP' },
-] as const;
+if (!DETECTION_MS) throw new Error(`--detection: expected a duration such as 600ms, got ${flags.detection}`);
+const KINDS = (
+  [
+    { name: 'dead (SIGKILL)', signal: 'SIGKILL', key: 'dead' },
+    { name: 'hung (SIGSTOP)', signal: 'SIGSTOP', key: 'hung' },
+  ] as const
+).filter((k) => !flags.only || k.key === flags.only);
+if (!KINDS.length) throw new Error(`--only: expected dead or hung, got ${flags.only}`);
+
+/** The playbook the rounds run: the project's, or a copy with --detection's timeout. */
+async function playbookIn(dir: string): Promise<string[]> {
+  if (!flags.detection) return [];
+  const file = join(dir, 'failover-detection.yaml');
+  await writeFile(file, PLAYBOOK_TEXT.replace(/(kind: confirm-failure\s+timeout: )\S+/, `$1${DETECTION_MS}ms`));
+  return ['-p', file];
+}
 
 interface Round {
   readonly kind: string;
@@ -95,10 +114,15 @@ async function round(kind: (typeof KINDS)[number]): Promise<Round> {
     if (kind.signal === 'SIGKILL') process.kill(pid, 'SIGKILL');
     else frozen.push(...freezeNode(manifest, 'pg1'));
     const start = load.elapsed();
-    const result = await execa('node', [BIN, 'failover', '-i', manifest.inventoryFile, '--yes', '--json'], {
-      reject: false,
-      stdin: 'ignore',
-    });
+    const playbook = await playbookIn(dir);
+    const result = await execa(
+      'node',
+      [BIN, 'failover', '-i', manifest.inventoryFile, ...playbook, '--yes', '--json'],
+      {
+        reject: false,
+        stdin: 'ignore',
+      },
+    );
     const end = load.elapsed();
     await sleep(1000);
     const outcome = await load.stop();
@@ -178,7 +202,7 @@ async function main(): Promise<void> {
   };
   const lines = [
     '',
-    `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, playbook defaults (detection timeout ${fmt(DETECTION_MS)} ms)`,
+    `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, ${flags.detection ? 'the failover playbook with' : 'playbook defaults'} (detection timeout ${fmt(DETECTION_MS)} ms)`,
     `${'metric'.padEnd(40)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
   ];
   for (const kind of KINDS) {
@@ -240,7 +264,14 @@ async function main(): Promise<void> {
       ];
     }),
   );
-  await saveSection(outDir, 'failover', failover);
+  // With --detection, its own section: the goals table shows it beside the playbook default's.
+  if (flags.detection)
+    await saveSection(outDir, 'failoverShortDetection', {
+      ...failover,
+      detectionMs: DETECTION_MS,
+      probeMaxMs: probes.at(-1),
+    });
+  else await saveSection(outDir, 'failover', failover);
 }
 
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
