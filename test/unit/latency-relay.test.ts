@@ -45,10 +45,12 @@ describe('latency relay', () => {
 
   it('takes a new round trip while running', async () => {
     relay.rttMs = 0;
-    const fast = await roundTrip(relay.port, ['x']);
+    // The quickest of five: one trip on a loaded machine can take tens of ms by itself (seen: a CI flake beside a soak).
+    let fast = Infinity;
+    for (let i = 0; i < 5; i++) fast = Math.min(fast, (await roundTrip(relay.port, ['x'])).ms);
     relay.rttMs = 80;
     const slow = await roundTrip(relay.port, ['y']);
     expect(slow.ms).toBeGreaterThanOrEqual(78);
-    expect(slow.ms - fast.ms).toBeGreaterThan(50);
+    expect(slow.ms - fast).toBeGreaterThan(50);
   });
 });
