@@ -5,7 +5,7 @@
  * iteration's exit code matching its verified state. The long one is the nightly recipe's.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -25,5 +25,7 @@ describe('seeded soak (short)', () => {
     );
     const history = readFileSync(join(out, 'history.jsonl'), 'utf8').trim().split('\n');
     expect(history.length).toBeGreaterThan(5);
+    // Kept only when it fails (the summary and history say what happened).
+    await rm(out, { recursive: true, force: true });
   }, 600_000);
 });
