@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   };
   const lines = [
     '',
-    `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, ${flags.detection ? 'the failover playbook with' : 'playbook defaults'} (detection timeout ${fmt(DETECTION_MS)} ms)`,
+    `pg-handover failover benchmark: ${flags.rounds} rounds each, ${flags.clients} clients, ${flags.rate} commits/s, 2 replicas, ${flags.detection ? 'the failover playbook with --detection' : 'playbook defaults'} (detection timeout ${fmt(DETECTION_MS)} ms)`,
     `${'metric'.padEnd(40)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}`,
   ];
   for (const kind of KINDS) {
