@@ -3,7 +3,7 @@
  * trace, and nothing sent to any server (listeners stand where the inventory's servers would be).
  */
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,7 @@ poolers:
 
 afterAll(() => {
   for (const server of servers) server.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const run = (...args: string[]) => execa('node', ['bin/pg-handover.js', ...args], { reject: false, stdin: 'ignore' });
