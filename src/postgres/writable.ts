@@ -26,15 +26,27 @@ export async function askWritable(
 ): Promise<Writability> {
   const session = await NodeSession.open(node, conn, options);
   try {
-    const row = await session.one<{ in_recovery: boolean; ro: string; roles_fenced: boolean }>(
-      WRITABLE_SQL,
-      [options.appRoles ?? []],
-      options.queryTimeoutMs,
-    );
-    return { inRecovery: row.in_recovery, readOnly: row.ro === 'on', rolesFenced: row.roles_fenced };
+    return await writabilityOn(session, options.appRoles ?? [], options.queryTimeoutMs);
   } finally {
     await session.close();
   }
 }
+
+/** The same question on a session already open (verify's look at the old primary). */
+export async function writabilityOn(
+  session: Pick<NodeSession, 'one'>,
+  appRoles: readonly string[],
+  timeoutMs?: number,
+): Promise<Writability> {
+  const row = await session.one<{ in_recovery: boolean; ro: string; roles_fenced: boolean }>(
+    WRITABLE_SQL,
+    [appRoles],
+    timeoutMs,
+  );
+  return { inRecovery: row.in_recovery, readOnly: row.ro === 'on', rolesFenced: row.roles_fenced };
+}
+
+/** The question's text, for a dry run. */
+export const WRITABILITY_TEXT = WRITABLE_SQL.replace(/\s+/g, ' ');
 
 export { isWritable };

@@ -6,6 +6,7 @@
  */
 import { StepFailedError } from '../errors.js';
 import type { Action, PlanContext } from './types.js';
+import { isWritable, type Writability } from '../model/writability.js';
 import type { FenceOutput } from './outputs.js';
 import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
 import { FLUSH_SQL, READ_ONLY_SQL, TERMINATE_SQL } from '../postgres/sql.js';
@@ -46,8 +47,8 @@ export interface FenceMode {
   readonly platform?: true;
   /** What this mode does not stop, said in the report (a read-only default does not stop a determined client). */
   readonly advisory?: string;
-  /** What verify reports when the old primary answers as in `row`; absent: verify does not contact it (a failover's dead or hung node). */
-  oldPrimaryProblem?(row: { in_recovery: boolean; ro: string }, name: string): string | undefined;
+  /** What verify reports when the old primary answers as `seen` says; absent: verify does not contact it (a failover's dead or hung node). */
+  oldPrimaryProblem?(seen: Writability, name: string): string | undefined;
 }
 
 /** pg_control as the clean stop last saw it, per fence output, for the action that reads it next. */
@@ -108,7 +109,7 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     caughtUp: (replay, final) => replay > final,
     catchupText: '> shutdown checkpoint',
     rejoins: true,
-    oldPrimaryProblem: (row, name) => (row.in_recovery ? undefined : `${name} is running as a primary: two primaries`),
+    oldPrimaryProblem: (seen, name) => (seen.inRecovery ? undefined : `${name} is running as a primary: two primaries`),
   },
   'role-fence': ROLE_FENCE,
   'read-only': {
@@ -151,8 +152,8 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     rejoins: false,
     advisory:
       'the read-only default is advisory: a direct client (not through a pooler) can still write with SET default_transaction_read_only = off or BEGIN READ WRITE',
-    oldPrimaryProblem: (row, name) =>
-      !row.in_recovery && row.ro !== 'on' ? `${name} is writable again: two primaries` : undefined,
+    oldPrimaryProblem: (seen, name) =>
+      !seen.inRecovery && !seen.readOnly ? `${name} is writable again: two primaries` : undefined,
   },
   // The platform's own switchover fences the old primary and syncs the target itself: the tool holds clients around it.
   platform: {
@@ -170,8 +171,8 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     catchupText: "the platform's guarantee (its switchover syncs before it swaps roles)",
     platform: true,
     rejoins: false,
-    oldPrimaryProblem: (row, name) =>
-      !row.in_recovery && row.ro !== 'on'
+    oldPrimaryProblem: (seen, name) =>
+      !seen.inRecovery && !seen.readOnly
         ? `${name} is still a writable primary after the platform's switchover`
         : undefined,
   },
@@ -209,10 +210,10 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     catchupText: '>= all it received from the old primary, or replay and receipt both still for 100 ms',
     failover: true,
     rejoins: false,
-    oldPrimaryProblem: (row, name) =>
-      !row.in_recovery && row.ro !== 'on'
-        ? `${name} answers as a writable primary although its fence_command succeeded`
-        : undefined,
+    // A managed failover's old primary that still answered its role fence is fenced while its
+    // application roles stay NOLOGIN (isWritable says so, as it does for `check`).
+    oldPrimaryProblem: (seen, name) =>
+      isWritable(seen) ? `${name} answers as a writable primary although its fence_command succeeded` : undefined,
   },
   'pooler-only': {
     needsHostAccess: false,

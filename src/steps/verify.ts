@@ -4,9 +4,10 @@
  * fenced or a replica as its fence mode says, the other replicas stream from the new primary.
  * Retries until its timeout, since replicas take a moment to attach. Undo: none.
  */
-import { peerAddress, type NodeSpec } from '../inventory/model.js';
+import { inventoryAppRoles, peerAddress, type NodeSpec } from '../inventory/model.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { RECEIVER_SQL, ROLE_SQL, TIMELINE_SQL, type ReceiverRow } from '../postgres/sql.js';
+import { WRITABILITY_TEXT, writabilityOn } from '../postgres/writable.js';
 import { routerKind } from '../routers/registry.js';
 import { sleep } from '../util/time.js';
 import { versionText } from '../model/node.js';
@@ -14,9 +15,6 @@ import { FENCE_MODES } from './fence-modes.js';
 import { oldTimelineOf } from './outputs.js';
 import { routeTarget } from './routing.js';
 import { sqlText, type Action, type PlanContext, type StepContext, type StepDefinition } from './types.js';
-
-/** Which of the role-fenced roles can log in again. */
-const LOGIN_ROLES_SQL = 'SELECT rolname AS name FROM pg_roles WHERE rolname = ANY($1) AND rolcanlogin';
 
 const schema = stepParams('verify', { timeout: duration('15s') });
 /** Each round collects the problems its actions find. */
@@ -55,26 +53,16 @@ export const verifyStep: StepDefinition<typeof schema, Round> = {
           {
             text: sqlText(
               plan.primary.name,
-              `${ROLE_SQL}  (${plan.fenceMethod}: ${FENCE_MODES[plan.fenceMethod].rejoins ? 'a replica, or down' : 'not writable, or down'})`,
+              `${WRITABILITY_TEXT}  (${plan.fenceMethod}: ${FENCE_MODES[plan.fenceMethod].rejoins ? 'a replica, or down' : 'not writable, or down'})`,
             ),
             run: async (ctx: StepContext, round: Round) => {
               const session = await ctx.connections.node(ctx.primary.name).catch(() => undefined);
-              const row = await session?.one<{ in_recovery: boolean; ro: string }>(ROLE_SQL).catch(() => undefined);
-              // A managed failover's old primary that still answered was role-fenced: it stays a
-              // primary (the platform's stop may take minutes, or not come), fenced while its
-              // application roles cannot log in.
-              const fenced = ctx.outputs['fence-writes'].roleFence;
-              if (row && session && !row.in_recovery && fenced?.node === ctx.primary.name) {
-                const open = await session
-                  .query<{ name: string }>(LOGIN_ROLES_SQL, [fenced.roles.map((r) => r.name)])
-                  .catch(() => undefined);
-                if (!open || open.length)
-                  round.problems.push(
-                    `${ctx.primary.name} is a writable primary and ${open ? `${open.map((r) => r.name).join(', ')} can log in there` : 'its application roles could not be read'}`,
-                  );
-                return;
-              }
-              const problem = row && FENCE_MODES[ctx.fenceMethod].oldPrimaryProblem?.(row, ctx.primary.name);
+              // The question `check` asks: a primary whose application roles are all NOLOGIN (a
+              // managed failover's old primary that still answered its role fence) is fenced.
+              const seen = session
+                ? await writabilityOn(session, inventoryAppRoles(ctx.inventory)).catch(() => undefined)
+                : undefined;
+              const problem = seen && FENCE_MODES[ctx.fenceMethod].oldPrimaryProblem?.(seen, ctx.primary.name);
               if (problem) round.problems.push(problem);
             },
           },
