@@ -6,7 +6,7 @@
 import { inventoryAppRoles, type ConnParams, type Inventory, type NodeSpec } from '../inventory/model.js';
 import type { ClusterState } from '../model/cluster-state.js';
 import { inDatabase } from '../postgres/logical.js';
-import { messageOf, NodeSession } from '../postgres/session.js';
+import { messageOf, NodeSession, type SessionOptions } from '../postgres/session.js';
 import { askWritable, type Writability } from '../postgres/writable.js';
 import { openRouter } from '../routers/registry.js';
 import type { Router } from '../routers/types.js';
@@ -61,30 +61,29 @@ export class Connections {
 
   /** The node's session, reopened when the server dropped it (e.g. a restart). */
   async node(name: string): Promise<NodeSession> {
-    const current = this.nodes.get(name);
-    if (current instanceof NodeSession && current.isOpen) return current;
-    const spec = this.inventory.nodes.find((n) => n.name === name);
-    if (!spec) throw new Error(`unknown node ${name}`);
-    const session = await NodeSession.open(name, spec.conn, {
-      applicationName: this.applicationName,
-      connectTimeoutMs: heldTimeoutMs(spec.conn),
-    });
-    this.nodes.set(name, session);
-    return session;
+    return this.held(name) ?? this.reopen(name, (conn) => ({ connectTimeoutMs: heldTimeoutMs(conn) }));
   }
 
   /** The node's session if it answers a new login within `timeoutMs` (one try), kept as its held session; else undefined. */
   async reach(name: string, timeoutMs: number): Promise<NodeSession | undefined> {
-    const current = this.held(name);
-    if (current) return current;
+    if (!this.inventory.nodes.some((n) => n.name === name)) throw new Error(`unknown node ${name}`);
+    return (
+      this.held(name) ?? this.reopen(name, () => ({ connectTimeoutMs: timeoutMs, attempts: 1 })).catch(() => undefined)
+    );
+  }
+
+  /** A new session to `name`, kept as its held one. */
+  private async reopen(
+    name: string,
+    limits: (conn: ConnParams) => Pick<SessionOptions, 'connectTimeoutMs' | 'attempts'>,
+  ): Promise<NodeSession> {
     const spec = this.inventory.nodes.find((n) => n.name === name);
     if (!spec) throw new Error(`unknown node ${name}`);
     const session = await NodeSession.open(name, spec.conn, {
       applicationName: this.applicationName,
-      connectTimeoutMs: timeoutMs,
-      attempts: 1,
-    }).catch(() => undefined);
-    if (session) this.nodes.set(name, session);
+      ...limits(spec.conn),
+    });
+    this.nodes.set(name, session);
     return session;
   }
 
