@@ -5,9 +5,7 @@
 import type { ConnParams } from '../inventory/model.js';
 import { isWritable, type Writability } from '../model/writability.js';
 import { NodeSession } from './session.js';
-
-const WRITABLE_SQL = `SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') AS ro,
-  (SELECT count(*) > 0 AND bool_and(NOT rolcanlogin) FROM pg_roles WHERE rolname = ANY($1)) AS roles_fenced`;
+import { writabilityOn } from './writability-question.js';
 
 export type { Writability };
 
@@ -31,22 +29,5 @@ export async function askWritable(
     await session.close();
   }
 }
-
-/** The same question on a session already open (verify's look at the old primary). */
-export async function writabilityOn(
-  session: Pick<NodeSession, 'one'>,
-  appRoles: readonly string[],
-  timeoutMs?: number,
-): Promise<Writability> {
-  const row = await session.one<{ in_recovery: boolean; ro: string; roles_fenced: boolean }>(
-    WRITABLE_SQL,
-    [appRoles],
-    timeoutMs,
-  );
-  return { inRecovery: row.in_recovery, readOnly: row.ro === 'on', rolesFenced: row.roles_fenced };
-}
-
-/** The question's text, for a dry run. */
-export const WRITABILITY_TEXT = WRITABLE_SQL.replace(/\s+/g, ' ');
 
 export { isWritable };

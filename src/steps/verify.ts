@@ -7,7 +7,7 @@
 import { inventoryAppRoles, peerAddress, type NodeSpec } from '../inventory/model.js';
 import { duration, stepParams } from '../playbook/fields.js';
 import { RECEIVER_SQL, ROLE_SQL, TIMELINE_SQL, type ReceiverRow } from '../postgres/sql.js';
-import { WRITABILITY_TEXT, writabilityOn } from '../postgres/writable.js';
+import { WRITABILITY_TEXT, writabilityOn } from '../postgres/writability-question.js';
 import { routerKind } from '../routers/registry.js';
 import { sleep } from '../util/time.js';
 import { versionText } from '../model/node.js';
