@@ -1,14 +1,20 @@
 /** Starting a sandbox's processes again after a fault test stopped or killed them. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import { describeFailure, run, type RunOptions } from '../shell/exec.js';
 import { runAsIdentity } from '../shell/os-user.js';
 import { childrenOf, isAlive, readPidFile, signal } from '../shell/processes.js';
-import { appendFile, rm } from 'node:fs/promises';
+import { appendFile, readFile, rm } from 'node:fs/promises';
 import { sleep } from '../util/time.js';
 import type { SandboxManifest, SandboxNode, SandboxPooler } from './manifest.js';
 import { nodeOverrides, SANDBOX_USERS } from './files.js';
+import { BIND_FAILED, onFreePort, PortTakenError } from './ports.js';
+
+const sizeOf = (file: string): number => (existsSync(file) ? statSync(file).size : 0);
+/** What a log gained since `offset` (a daemon's own log: its bind failure is there, not on stderr). */
+const logSince = async (file: string, offset: number): Promise<string> =>
+  existsSync(file) ? (await readFile(file)).subarray(offset).toString() : '';
 
 export const postmasterPid = (manifest: SandboxManifest, node: string): number | undefined =>
   readPidFile(join(manifest.nodes.find((n) => n.name === node)!.dataDir, 'postmaster.pid'));
@@ -24,10 +30,15 @@ export async function launchPgBouncer(
   pooler: Pick<SandboxPooler, 'name' | 'configFile' | 'pidFile' | 'logFile'>,
   identity: RunOptions,
 ): Promise<void> {
+  const offset = sizeOf(pooler.logFile);
   const result = await run([bin, '-d', pooler.configFile], { ...identity, timeoutMs: 10_000 });
   if (!result.ok) throw new EnvironmentError(describeFailure(`start ${pooler.name}`, result));
   const deadline = Date.now() + 10_000;
   while (!existsSync(pooler.pidFile)) {
+    // -d: the daemon binds after it has detached, so a taken port shows only in its log.
+    const log = await logSince(pooler.logFile, offset);
+    if (/nowhere to listen/.test(log) && BIND_FAILED.test(log))
+      throw new PortTakenError(`${pooler.name}: port taken (${pooler.logFile})`);
     if (Date.now() > deadline) throw new EnvironmentError(`${pooler.name} did not start; see ${pooler.logFile}`);
     await sleep(10);
   }
@@ -37,9 +48,30 @@ export async function launchNode(pgBin: string, node: SandboxNode, identity: Run
   const argv = node.service
     ? [...node.service.start]
     : [join(pgBin, 'pg_ctl'), '-D', node.dataDir, '-l', node.logFile, '-w', '-t', '30', 'start'];
+  const offset = sizeOf(node.logFile);
   const result = await run(argv, { ...identity, timeoutMs: 40_000 });
-  if (!result.ok) throw new EnvironmentError(describeFailure(`start ${node.name}`, result));
+  if (result.ok) return;
+  if (BIND_FAILED.test(`${result.stderr}${result.stdout}${await logSince(node.logFile, offset)}`))
+    throw new PortTakenError(describeFailure(`start ${node.name} (port taken)`, result));
+  throw new EnvironmentError(describeFailure(`start ${node.name}`, result));
 }
+
+/**
+ * Started; on a fresh port if another process took its own (a `port =` line appended to
+ * `confFile`, its postgresql.conf: the last line wins). The node as it now runs.
+ */
+export const launchNodeOnFreePort = (
+  pgBin: string,
+  node: SandboxNode,
+  identity: RunOptions,
+  confFile: string,
+): Promise<SandboxNode> =>
+  onFreePort(node.port, async (port) => {
+    const moved = port === node.port ? node : { ...node, port };
+    if (moved !== node) await appendFile(confFile, `port = ${port}\n`);
+    await launchNode(pgBin, moved, identity);
+    return moved;
+  });
 
 /** Starts a sandbox PgBouncer again after a test stopped or killed it (a stale pid file is removed). */
 export async function startPgBouncer(manifest: SandboxManifest, name = 'pgbouncer'): Promise<void> {

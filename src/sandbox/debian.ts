@@ -85,3 +85,7 @@ export async function emptyDataDir(node: SandboxNode): Promise<void> {
   for (const entry of await readdir(node.dataDir))
     await rm(join(node.dataDir, entry), { recursive: true, force: true });
 }
+
+/** The postgresql.conf a node reads: Debian's under its config root, else the data directory's own. */
+export const postgresqlConfOf = (layout: DebianLayout | undefined, node: SandboxNode): string =>
+  layout ? join(confDirOf(layout, node.name), 'postgresql.conf') : join(node.dataDir, 'postgresql.conf');

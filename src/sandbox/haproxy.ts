@@ -13,6 +13,7 @@ import { describeFailure, run } from '../shell/exec.js';
 import { readPidFile, stopProcesses } from '../shell/processes.js';
 import { sleep } from '../util/time.js';
 import type { SandboxHaproxy, SandboxNode } from './manifest.js';
+import { BIND_FAILED, onFreePort, PortTakenError } from './ports.js';
 
 export const HAPROXY_FRONTEND = 'pg_write';
 export const HAPROXY_BACKEND = 'pg_primary';
@@ -54,7 +55,11 @@ ${nodes.map((n) => `    server ${n.name} 127.0.0.1:${n.port} check${n.name === p
 `;
 }
 
-export async function startHaproxy(
+/** Written and started; on a fresh port if another process took `port` first. */
+export const startHaproxy = (dir: string, port: number, nodes: readonly SandboxNode[], primary: string) =>
+  onFreePort(port, (free) => startHaproxyOn(dir, free, nodes, primary));
+
+async function startHaproxyOn(
   dir: string,
   port: number,
   nodes: readonly SandboxNode[],
@@ -84,7 +89,12 @@ export async function launchHaproxy(h: SandboxHaproxy, replacing?: number): Prom
   const result = await run([h.bin, '-D', '-f', h.configFile, ...(replacing ? ['-sf', String(replacing)] : [])], {
     timeoutMs: 10_000,
   });
-  if (!result.ok) throw new EnvironmentError(describeFailure(`start ${h.name}`, result));
+  if (!result.ok) {
+    // -D: HAProxy binds before it detaches, so a taken port is on its stderr.
+    if (BIND_FAILED.test(result.stderr))
+      throw new PortTakenError(describeFailure(`start ${h.name} (port taken)`, result));
+    throw new EnvironmentError(describeFailure(`start ${h.name}`, result));
+  }
   const deadline = Date.now() + 10_000;
   while (!existsSync(h.socket) || !readPidFile(h.pidFile) || readPidFile(h.pidFile) === replacing) {
     if (Date.now() > deadline) throw new EnvironmentError(`${h.name} did not start (no ${h.socket})`);

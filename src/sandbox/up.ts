@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import getPort from 'get-port';
 import { stringify } from 'yaml';
 import { EnvironmentError } from '../errors.js';
 import { NodeSession } from '../postgres/session.js';
@@ -17,11 +16,21 @@ import { registerSecret } from '../util/secrets.js';
 import { sleep } from '../util/time.js';
 import { findPgBin, findPgBouncer, findUpgradeBin } from './binaries.js';
 import { execPrefix } from './containers/engine.js';
-import { launchNode, launchPgBouncer } from './control.js';
+import { launchNodeOnFreePort, launchPgBouncer } from './control.js';
+import { freePorts, onFreePort } from './ports.js';
+
+export { freePorts };
 import { findHaproxy, startHaproxy } from './haproxy.js';
 import { controlPlaneDir, PLATFORM_ID_PREFIX, writeControlPlaneConfig } from './control-plane.js';
 import { packageRoot } from '../util/package-root.js';
-import { createCluster, debianLayout, emptyDataDir, serviceCommands, type DebianLayout } from './debian.js';
+import {
+  createCluster,
+  debianLayout,
+  emptyDataDir,
+  postgresqlConfOf,
+  serviceCommands,
+  type DebianLayout,
+} from './debian.js';
 import { makeCertificates, tlsConf, tlsHba } from './tls.js';
 import {
   PG_HBA,
@@ -112,7 +121,8 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   const poolerPorts = ports.slice(replicas + 1, replicas + 1 + poolerCount);
   const haproxyPort = options.router === 'haproxy' ? ports.at(-1)! : undefined;
   const passfile = join(dir, 'pgpass');
-  await writeOwned(passfile, pgpass(passwords, [...poolerPorts, ...(haproxyPort ? [haproxyPort] : [])]), osUser, 0o600);
+  // The routers' ports are added once they are bound (a taken port is replaced).
+  await writeOwned(passfile, pgpass(passwords, []), osUser, 0o600);
 
   const ctx: BuildContext = {
     dir,
@@ -127,10 +137,10 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     hba: `${tls ? tlsHba(SANDBOX_USERS.superuser) : ''}${options.replicationAuth === 'trust' ? TRUSTED_REPLICATION_HBA : ''}${PG_HBA}`,
     replicationTrust: options.replicationAuth === 'trust',
   };
-  const primary = nodes[0]!;
-  progress(`initdb ${primary.name}`);
-  await initPrimary(ctx, primary, passwords);
-  await launchNode(ctx.pgBin, primary, ctx.identity);
+  progress(`initdb ${nodes[0]!.name}`);
+  await initPrimary(ctx, nodes[0]!, passwords);
+  nodes[0] = await startNodeOnFreePort(ctx, nodes[0]!);
+  const primary = nodes[0];
   await createRoles(primary, passwords, ctx.layout !== undefined);
   progress(
     `pg_basebackup ${nodes
@@ -139,7 +149,7 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
       .join(', ')}`,
   );
   await Promise.all(nodes.slice(1).map((replica) => cloneReplica(ctx, primary, replica)));
-  await Promise.all(nodes.slice(1).map((replica) => launchNode(ctx.pgBin, replica, ctx.identity)));
+  nodes.splice(1, replicas, ...(await Promise.all(nodes.slice(1).map((replica) => startNodeOnFreePort(ctx, replica)))));
   progress(haproxyPort ? 'haproxy' : poolerCount > 1 ? `${poolerCount} pgbouncers` : 'pgbouncer');
   const poolers = await Promise.all(
     poolerPorts.map((port, i) =>
@@ -147,12 +157,20 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
     ),
   );
   const haproxy = haproxyPort ? await startHaproxy(dir, haproxyPort, nodes, primary.name) : undefined;
+  const routerPorts = [...poolers.map((p) => p.port), ...(haproxy ? [haproxy.port] : [])];
+  await writeOwned(passfile, pgpass(passwords, routerPorts), osUser, 0o600);
   const upgradeTarget = upgradeBin
     ? await buildUpgradeTarget({ ...ctx, pgBin: upgradeBin, layout: undefined }, upgradePort!, passwords, progress)
     : undefined;
   await waitForStreaming(primary, passwords, replicas);
   const managed = options.managed
-    ? await buildControlPlane(dir, primary, passwords, options.managed, poolerPorts)
+    ? await buildControlPlane(
+        dir,
+        primary,
+        passwords,
+        options.managed,
+        poolers.map((p) => p.port),
+      )
     : undefined;
 
   const manifest: SandboxManifest = {
@@ -232,15 +250,6 @@ async function writeOwned(file: string, text: string, osUser: string | undefined
     const user = findOsUser(osUser)!;
     await chown(file, user.uid, user.gid);
   }
-}
-
-export async function freePorts(count: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < count) {
-    const port = await getPort({ host: '127.0.0.1', exclude: ports });
-    ports.push(port);
-  }
-  return ports;
 }
 
 async function must(what: string, argv: string[], options: RunOptions): Promise<void> {
@@ -323,9 +332,9 @@ async function buildUpgradeTarget(
   const node: SandboxNode = { name: 'new1', port, dataDir: join(ctx.dir, 'new1'), logFile: join(ctx.dir, 'new1.log') };
   progress(`initdb ${node.name} (${ctx.pgBin})`);
   await initPrimary(ctx, node, passwords);
-  await launchNode(ctx.pgBin, node, ctx.identity);
-  await createRoles(node, passwords, false);
-  return node;
+  const started = await startNodeOnFreePort(ctx, node);
+  await createRoles(started, passwords, false);
+  return started;
 }
 
 async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: SandboxNode): Promise<void> {
@@ -358,7 +367,19 @@ async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: Sa
     await appendFile(join(replica.dataDir, 'postgresql.conf'), nodeOverrides(replica.port, replica.name));
 }
 
-async function startPgBouncer(
+const startNodeOnFreePort = (ctx: BuildContext, node: SandboxNode): Promise<SandboxNode> =>
+  launchNodeOnFreePort(ctx.pgBin, node, ctx.identity, postgresqlConfOf(ctx.layout, node));
+
+const startPgBouncer = (
+  ctx: BuildContext,
+  bin: string,
+  name: string,
+  port: number,
+  primaryPort: number,
+  passwords: Passwords,
+) => onFreePort(port, (free) => startPgBouncerOn(ctx, bin, name, free, primaryPort, passwords));
+
+async function startPgBouncerOn(
   ctx: BuildContext,
   bin: string,
   name: string,
@@ -367,7 +388,7 @@ async function startPgBouncer(
   passwords: Passwords,
 ): Promise<SandboxPooler> {
   const dir = join(ctx.dir, name);
-  await mkdir(dir, { mode: 0o700 });
+  await mkdir(dir, { mode: 0o700, recursive: true });
   if (ctx.osUser) {
     const user = findOsUser(ctx.osUser)!;
     await chown(dir, user.uid, user.gid);
