@@ -30,7 +30,8 @@ export const restoreRoleSql = (role: Pick<AppRole, 'name' | 'canLogin' | 'connLi
 export const ROLES_NOW_SQL = `SELECT rolname AS name, rolcanlogin AS can_login, rolconnlimit AS conn_limit
   FROM pg_roles WHERE rolname = ANY($1) AND NOT rolsuper ORDER BY rolname`;
 
-export const TERMINATE_ROLES_SQL = `SELECT count(pg_terminate_backend(pid, 5000))::int AS n FROM pg_stat_activity
+/** Signalled at once, then ROLE_SESSIONS_SQL polled until none is left (see TERMINATE_SQL in sql.ts for why). */
+export const TERMINATE_ROLES_SQL = `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
   WHERE backend_type = 'client backend' AND usename = ANY($1) AND pid <> pg_backend_pid()`;
 export const ROLE_SESSIONS_SQL = `SELECT count(*)::int AS n FROM pg_stat_activity
   WHERE backend_type = 'client backend' AND usename = ANY($1) AND pid <> pg_backend_pid()`;

@@ -8,7 +8,14 @@ export const RESET_READ_ONLY_SQL = 'ALTER SYSTEM RESET default_transaction_read_
 export const RELOAD_SQL = 'SELECT pg_reload_conf()';
 export const READ_ONLY_SQL = [SET_READ_ONLY_SQL, RELOAD_SQL];
 export const READ_WRITE_SQL = [RESET_READ_ONLY_SQL, RELOAD_SQL];
-export const TERMINATE_SQL = `SELECT count(pg_terminate_backend(pid, 5000))::int AS n FROM pg_stat_activity
+/**
+ * Every other client session signalled at once, not awaited one by one: pg_terminate_backend(pid,
+ * timeout) looks before the session has gone and then sleeps 100 ms, per session (4 sessions took
+ * 405 ms, measured on PostgreSQL 15). The caller polls SESSIONS_LEFT_SQL until they are gone.
+ */
+export const TERMINATE_SQL = `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> $1`;
+export const SESSIONS_LEFT_SQL = `SELECT count(*)::int AS n FROM pg_stat_activity
   WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> $1`;
 export const FLUSH_SQL = 'SELECT pg_current_wal_flush_lsn()::text AS lsn';
 export const REPLAY_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';

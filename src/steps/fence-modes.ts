@@ -9,7 +9,7 @@ import type { Action, PlanContext } from './types.js';
 import { isWritable, type Writability } from '../model/writability.js';
 import type { FenceOutput } from './outputs.js';
 import { formatLsn, parseLsn, type Lsn } from '../model/lsn.js';
-import { FLUSH_SQL, READ_ONLY_SQL, TERMINATE_SQL } from '../postgres/sql.js';
+import { FLUSH_SQL, READ_ONLY_SQL, SESSIONS_LEFT_SQL, TERMINATE_SQL } from '../postgres/sql.js';
 import type { ControlData } from '../postgres/controldata.js';
 import {
   controlDataCommand,
@@ -22,6 +22,7 @@ import { describeFailure, run } from '../shell/exec.js';
 import { shellText, sqlText } from './types.js';
 import { hookWords } from '../inventory/model.js';
 import { answeringRoleFence, ROLE_FENCE } from './role-fence.js';
+import { pollNode } from './poll.js';
 
 export interface FenceMode {
   /** It acts on the old primary's host (stop, pg_controldata), so it needs host_access and data_dir. */
@@ -116,7 +117,7 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
     needsHostAccess: false,
     checkText: 'read-only + terminating sessions',
     title: (primary) => `${primary} read-only`,
-    actions: (plan) => [
+    actions: (plan, stopTimeoutMs) => [
       ...READ_ONLY_SQL.map((sql): Action<FenceOutput> => ({
         text: sqlText(plan.primary.name, sql),
         run: async (ctx, out) => {
@@ -132,6 +133,22 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
           ).one<{ n: number }>(TERMINATE_SQL, [ctx.applicationName]);
           ctx.log.notes.push(`${ctx.primary.name} fenced read-only: ${FENCE_MODES['read-only'].advisory}`);
           return `${ctx.primary.name} read-only, ${n} session(s) terminated`;
+        },
+      },
+      {
+        // A terminated session may still be committing: the final position is read once it has gone.
+        text: `${sqlText(plan.primary.name, SESSIONS_LEFT_SQL.replace('$1', "'<this run>'"))}  (until 0, up to ${stopTimeoutMs} ms)`,
+        run: async (ctx) => {
+          await pollNode(ctx, {
+            node: ctx.primary.name,
+            timeoutMs: stopTimeoutMs,
+            intervalMs: 2,
+            signal: ctx.signal,
+            what: `the terminated sessions on ${ctx.primary.name} ending`,
+            probe: async (s) => (await s.one<{ n: number }>(SESSIONS_LEFT_SQL, [ctx.applicationName])).n,
+            done: (n) => n === 0,
+            describe: (n) => `${n} session(s)`,
+          });
         },
       },
       {

@@ -66,7 +66,7 @@ export const ROLE_FENCE: FenceMode = {
           await pollNode(ctx, {
             node: ctx.primary.name,
             timeoutMs: stopTimeoutMs,
-            intervalMs: 5,
+            intervalMs: 2,
             signal: ctx.signal,
             what: `the application roles' sessions on ${ctx.primary.name} ending`,
             probe: async (s) => (await s.one<{ n: number }>(ROLE_SESSIONS_SQL, [names])).n,

@@ -118,6 +118,34 @@ describe('resume', () => {
   });
 });
 
+describe('the read-only fence', () => {
+  it('reads the final position only once the sessions it terminated have gone (one may still be committing)', async () => {
+    let left = 3;
+    const f = fakeCluster(await planned('read-only'), {
+      pg1: (sql) =>
+        /pg_terminate_backend/.test(sql)
+          ? [{ n: 3 }]
+          : /SELECT count\(\*\)/.test(sql)
+            ? [{ n: left-- > 0 ? left + 1 : 0 }]
+            : /pg_current_wal_flush_lsn/.test(sql)
+              ? [{ lsn: FINAL }]
+              : [{}],
+    });
+    const out = f.ctx.outputs['fence-writes'];
+    const actions = FENCE_MODES['read-only'].actions(f.ctx, 5000);
+    await performInOrder(actions, f.ctx, out);
+    const sent = f.nodes.pg1!.sent;
+    const terminated = sent.findIndex((s) => /pg_terminate_backend/.test(s));
+    const flushed = sent.findIndex((s) => /pg_current_wal_flush_lsn/.test(s));
+    const counts = sent.map((s, i) => (/SELECT count\(\*\)/.test(s) ? i : -1)).filter((i) => i >= 0);
+    // Signalled together (no per-session wait), then polled until none is left, then the position.
+    expect(sent[terminated]).not.toMatch(/pg_terminate_backend\(pid,/);
+    expect(counts).toHaveLength(4);
+    expect(counts.every((i) => i > terminated && i < flushed)).toBe(true);
+    expect(out.finalLsn).toBe(parseLsn(FINAL));
+  });
+});
+
 describe('undoing the fence', () => {
   it('clients stay held unless the old primary is proven writable on a new connection', async () => {
     for (const seen of [
