@@ -28,9 +28,6 @@ export interface RunResult {
   readonly spawnError?: string;
 }
 
-/** Kept for callers that warm the runner before a pause; node:child_process is already loaded. */
-export const preloadRun = (): Promise<unknown> => Promise.resolve();
-
 /** After a timeout or a cancel: SIGTERM, then SIGKILL if the process is still there this much later. */
 const FORCE_KILL_AFTER_MS = 5000;
 

@@ -10,7 +10,6 @@ import { duration, stepParams } from '../playbook/fields.js';
 import { FENCE_MODES, PLANNED_FENCES } from './fence-modes.js';
 import { undoFence } from './fence-undo.js';
 import { holdActions, holdAll } from './routing.js';
-import { preloadRun } from '../shell/exec.js';
 import type { StepContext, StepDefinition } from './types.js';
 
 /** `auto`, or one mode of the table (auto takes the first whose needs are met). */
@@ -32,8 +31,6 @@ export const fenceWritesStep: StepDefinition<typeof schema> = {
   ],
   async run(_step, ctx, out, actions) {
     out.startedAt = performance.now();
-    // A platform's promote hook will run inside this pause: its process runner is loaded now, beside the holds.
-    if (ctx.managed) void preloadRun();
     // The first actions are the holds, one per router, asked in parallel; then the fence, in order.
     const holds = ctx.inventory.poolers.length;
     try {
