@@ -85,11 +85,14 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     }
     child.once('spawn', () => options.onSpawn?.(child.pid));
     let finished = false;
+    let grace: NodeJS.Timeout | undefined;
     const finish = (code: number | null, killedBy: NodeJS.Signals | null): void => {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
       if (forceKill) clearTimeout(forceKill);
+      // Left pending, it kept the tool alive 200 ms after its last command (a dry run's wall time).
+      if (grace) clearTimeout(grace);
       options.signal?.removeEventListener('abort', onAbort);
       const exitCode = code ?? undefined;
       resolve({
@@ -111,7 +114,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     // 'close' for as long as it lives: once the process itself has exited, its output is read
     // for a moment more, then the run ends.
     child.once('exit', (code, killedBy) => {
-      setTimeout(() => {
+      grace = setTimeout(() => {
         child.stdout?.destroy();
         child.stderr?.destroy();
         finish(code, killedBy);

@@ -36,6 +36,13 @@ describe('run', () => {
     expect(result.durationMs).toBeLessThan(5000);
   });
 
+  it('leaves no timer behind once the command has ended (one kept the tool alive 200 ms after its work)', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    await run(['true'], { timeoutMs: 10_000 });
+    expect(timers()).toBe(before);
+  });
+
   it('says why a command did not run at all', async () => {
     const result = await run(['/nonexistent/pg-handover-no-such-program']);
     expect(result.ok).toBe(false);
