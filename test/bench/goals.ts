@@ -118,7 +118,7 @@ async function main(): Promise<void> {
       (g) =>
         `${g.figure.padEnd(48)} ${`${g.value === undefined ? '-' : fmt(g.value, g.unit === 'rtt' || g.unit === '×' ? 2 : 0)} ${g.unit}`.padStart(8)}  ${g.goal.padEnd(24)} ${g.value === undefined ? '-' : g.met(g.value) ? 'yes' : 'NO'}`,
     ),
-    `machine: ${cpus().length} cores, 1-min load average now ${loadavg()[0]!.toFixed(1)}; the switchover bench started at load ${fmt(switchover.machine?.loadAtStart ?? NaN, 1)}; node -e 0 took ${fmt(switchover.nodeStartMs?.median ?? NaN)} ms there (the floor under --help and --dry-run)`,
+    `machine: ${cpus().length} cores, 1-min load average now ${loadavg()[0]!.toFixed(1)}; the switchover bench started at load ${fmt(switchover.machine?.loadAtStart ?? NaN, 1)}; node -e 0 took ${fmt(switchover.nodeStartMs?.median ?? NaN)} ms there (the floor under --help and --dry-run)${switchover.withoutExtraCa ? `; without NODE_EXTRA_CA_CERTS, which this environment sets: node -e 0 ${fmt(switchover.withoutExtraCa.nodeMs.median)} ms, --help ${fmt(switchover.withoutExtraCa.helpMs.median)} ms, --dry-run ${fmt(switchover.withoutExtraCa.dryRunMs.median)} ms` : ''}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   await writeFile(join(out, 'goals.txt'), `${lines.join('\n')}\n`);
