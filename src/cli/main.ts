@@ -29,11 +29,10 @@ registerCommands(program);
 // `pg-handover ... | head`, a closed terminal or a dead ssh session: output is dropped, the run goes on.
 tolerateClosedOutput();
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
+// No top-level await: the one-file bundle is CommonJS, so that it can start from V8's code cache.
+program.parseAsync(process.argv).catch((error: unknown) => {
   process.exitCode = report(error);
-}
+});
 
 function report(error: unknown): number {
   if (error instanceof CommanderError) {

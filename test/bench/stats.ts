@@ -1,5 +1,5 @@
 /** Small statistics for the benchmark table. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface Summary {
@@ -21,6 +21,7 @@ export const fmt = (value: number, digits = 0): string => (Number.isFinite(value
 /** Adds one benchmark's section to `outDir/results.json`, keeping the others' (each bench writes its own key). */
 export async function saveSection(outDir: string, key: string, value: unknown): Promise<void> {
   const file = join(outDir, 'results.json');
+  await mkdir(outDir, { recursive: true }); // a bench run alone with --out DIR (versus died here once)
   const previous = await readFile(file, 'utf8')
     .then((t) => JSON.parse(t) as Record<string, unknown>)
     .catch(() => ({}));

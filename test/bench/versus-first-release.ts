@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     if (archive.exitCode !== 0) throw new Error(`git archive ${FIRST_RELEASE} failed`);
     await symlink(join(here, 'node_modules'), join(first, 'node_modules'));
     await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: first });
-    if (!existsSync(join(here, 'dist', 'pg-handover.mjs')))
+    if (!existsSync(join(here, 'dist', 'pg-handover.cjs')))
       throw new Error('build this checkout first (npm run build)');
     const loadAtStart = loadavg()[0]!;
     const firstGaps: number[] = [];
