@@ -153,7 +153,12 @@ export async function sandboxUp(options: SandboxUpOptions): Promise<SandboxUpRes
   progress(haproxyPort ? 'haproxy' : poolerCount > 1 ? `${poolerCount} pgbouncers` : 'pgbouncer');
   const poolers = await Promise.all(
     poolerPorts.map((port, i) =>
-      startPgBouncer(ctx, pgbouncerBin, i === 0 ? 'pgbouncer' : `pgbouncer${i + 1}`, port, primary.port, passwords),
+      startPgBouncer(
+        ctx,
+        pgbouncerBin,
+        { name: i === 0 ? 'pgbouncer' : `pgbouncer${i + 1}`, primaryPort: primary.port, passwords },
+        port,
+      ),
     ),
   );
   const haproxy = haproxyPort ? await startHaproxy(dir, haproxyPort, nodes, primary.name) : undefined;
@@ -370,22 +375,21 @@ async function cloneReplica(ctx: BuildContext, primary: SandboxNode, replica: Sa
 const startNodeOnFreePort = (ctx: BuildContext, node: SandboxNode): Promise<SandboxNode> =>
   launchNodeOnFreePort(ctx.pgBin, node, ctx.identity, postgresqlConfOf(ctx.layout, node));
 
-const startPgBouncer = (
-  ctx: BuildContext,
-  bin: string,
-  name: string,
-  port: number,
-  primaryPort: number,
-  passwords: Passwords,
-) => onFreePort(port, (free) => startPgBouncerOn(ctx, bin, name, free, primaryPort, passwords));
+interface PoolerToStart {
+  readonly name: string;
+  readonly primaryPort: number;
+  readonly passwords: Passwords;
+}
+
+/** Written and started; on a fresh port if another process took `port` first (see ports.ts). */
+const startPgBouncer = (ctx: BuildContext, bin: string, pooler: PoolerToStart, port: number) =>
+  onFreePort(port, (free) => startPgBouncerOn(ctx, bin, pooler, free));
 
 async function startPgBouncerOn(
   ctx: BuildContext,
   bin: string,
-  name: string,
+  { name, primaryPort, passwords }: PoolerToStart,
   port: number,
-  primaryPort: number,
-  passwords: Passwords,
 ): Promise<SandboxPooler> {
   const dir = join(ctx.dir, name);
   await mkdir(dir, { mode: 0o700, recursive: true });

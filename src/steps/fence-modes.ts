@@ -22,7 +22,7 @@ import { describeFailure, run } from '../shell/exec.js';
 import { shellText, sqlText } from './types.js';
 import { hookWords } from '../inventory/model.js';
 import { answeringRoleFence, ROLE_FENCE } from './role-fence.js';
-import { pollNode } from './poll.js';
+import { untilSessionsGone } from './sessions-gone.js';
 
 export interface FenceMode {
   /** It acts on the old primary's host (stop, pg_controldata), so it needs host_access and data_dir. */
@@ -135,22 +135,12 @@ export const FENCE_MODES: Readonly<Record<FenceMethod, FenceMode>> = {
           return `${ctx.primary.name} read-only, ${n} session(s) terminated`;
         },
       },
-      {
-        // A terminated session may still be committing: the final position is read once it has gone.
-        text: `${sqlText(plan.primary.name, SESSIONS_LEFT_SQL.replace('$1', "'<this run>'"))}  (until 0, up to ${stopTimeoutMs} ms)`,
-        run: async (ctx) => {
-          await pollNode(ctx, {
-            node: ctx.primary.name,
-            timeoutMs: stopTimeoutMs,
-            intervalMs: 2,
-            signal: ctx.signal,
-            what: `the terminated sessions on ${ctx.primary.name} ending`,
-            probe: async (s) => (await s.one<{ n: number }>(SESSIONS_LEFT_SQL, [ctx.applicationName])).n,
-            done: (n) => n === 0,
-            describe: (n) => `${n} session(s)`,
-          });
-        },
-      },
+      untilSessionsGone(
+        plan,
+        { sql: SESSIONS_LEFT_SQL, shown: "'<this run>'", params: (ctx) => [ctx.applicationName] },
+        'the terminated sessions',
+        stopTimeoutMs,
+      ),
       {
         text: sqlText(plan.primary.name, FLUSH_SQL),
         run: async (ctx, out) => {

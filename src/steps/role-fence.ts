@@ -25,7 +25,7 @@ import { inventoryAppRoles } from '../inventory/model.js';
 import type { FenceMode } from './fence-modes.js';
 import type { FenceOutput, RecordedRole } from './outputs.js';
 import type { NodeSql } from './ports.js';
-import { pollNode } from './poll.js';
+import { untilSessionsGone } from './sessions-gone.js';
 import { sqlText, type Action, type PlanContext, type StepContext } from './types.js';
 
 /** The roles the plan fences, as observed before the run (what the undo gives back). */
@@ -60,21 +60,12 @@ export const ROLE_FENCE: FenceMode = {
           return `${names.join(', ')} NOLOGIN on ${ctx.primary.name}, ${n} session(s) terminated`;
         },
       },
-      {
-        text: `${sqlText(plan.primary.name, ROLE_SESSIONS_SQL.replace('$1', `'{${names.join(',')}}'`))}  (until 0, up to ${stopTimeoutMs} ms)`,
-        run: async (ctx) => {
-          await pollNode(ctx, {
-            node: ctx.primary.name,
-            timeoutMs: stopTimeoutMs,
-            intervalMs: 2,
-            signal: ctx.signal,
-            what: `the application roles' sessions on ${ctx.primary.name} ending`,
-            probe: async (s) => (await s.one<{ n: number }>(ROLE_SESSIONS_SQL, [names])).n,
-            done: (n) => n === 0,
-            describe: (n) => `${n} session(s)`,
-          });
-        },
-      },
+      untilSessionsGone(
+        plan,
+        { sql: ROLE_SESSIONS_SQL, shown: `'{${names.join(',')}}'`, params: () => [names] },
+        "the application roles' sessions",
+        stopTimeoutMs,
+      ),
       ...[...MARKER_SETUP_SQL, MARKER_INSERT_SQL].map((sql): Action<FenceOutput> => ({
         text: sqlText(plan.primary.name, sql.replace('$1', "'<run id>'")),
         run: async (ctx, out) => {
