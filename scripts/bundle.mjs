@@ -18,8 +18,18 @@ await build({
   // CommonJS, and stays loaded only on demand.
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
-  // package-root.ts finds the package from its own location.
-  define: { 'import.meta.url': '__pgh_module_url' },
+  define: {
+    // package-root.ts finds the package from its own location.
+    'import.meta.url': '__pgh_module_url',
+    // pg asks `navigator`, then builds a `Response`, to learn whether it runs on Cloudflare
+    // Workers (and a terminal library asks `navigator` whether it runs in a browser): on node 20
+    // the first read of either loads undici, http2 and the fetch stack, about 40 ms of every start
+    // in a failover's profile. The CLI runs only on node and never uses fetch (the bundle names
+    // Response nowhere else).
+    navigator: 'undefined',
+    'globalThis.navigator': 'undefined',
+    Response: 'undefined',
+  },
   banner: { js: "const __pgh_module_url = require('node:url').pathToFileURL(__filename).href;" },
 });
 // The cache is written by a run of the bundle itself, through the same loader the CLI uses: a
