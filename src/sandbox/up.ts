@@ -18,8 +18,6 @@ import { findPgBin, findPgBouncer, findUpgradeBin } from './binaries.js';
 import { execPrefix } from './containers/engine.js';
 import { launchNodeOnFreePort, launchPgBouncer } from './control.js';
 import { freePorts, onFreePort } from './ports.js';
-
-export { freePorts };
 import { findHaproxy, startHaproxy } from './haproxy.js';
 import { controlPlaneDir, PLATFORM_ID_PREFIX, writeControlPlaneConfig } from './control-plane.js';
 import { packageRoot } from '../util/package-root.js';

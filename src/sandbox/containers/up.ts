@@ -32,9 +32,9 @@ import {
   type SandboxNode,
   type SandboxPooler,
 } from '../manifest.js';
+import { freePorts } from '../ports.js';
 import {
   createRoles,
-  freePorts,
   inventoryYaml,
   newSecret,
   prepareDir,
