@@ -94,8 +94,13 @@ function render(result: CheckResult): string {
     else lines.push(`  ${node.name}: ${node.role}${node.error ? ` (${node.error})` : ''}${binaries}`);
   }
   for (const router of result.routers) {
+    const clients = !router.clients
+      ? ''
+      : router.clients.length
+        ? `; ${router.clients.join('; ')}`
+        : '; a new client gets in';
     lines.push(
-      `  ${router.name}: ${router.reachable ? router.routes.map((r) => `${r.route} -> ${r.node ?? '?'}${r.paused ? ' (paused)' : ''}`).join(', ') : 'unreachable'}`,
+      `  ${router.name}: ${router.reachable ? router.routes.map((r) => `${r.route} -> ${r.node ?? '?'}${r.paused ? ' (paused)' : ''}`).join(', ') : 'unreachable'}${clients}`,
     );
   }
   for (const [name, r] of [

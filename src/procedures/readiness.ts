@@ -40,6 +40,8 @@ export interface Readiness {
     readonly name: string;
     readonly reachable: boolean;
     readonly routes: ReadonlyArray<{ readonly route: string; readonly node?: string; readonly paused: boolean }>;
+    /** What a new client met through it (an application login), when the inventory gives one: none, served. */
+    readonly clients?: readonly string[];
   }>;
   readonly switchover: ProcedureReadiness;
   readonly failover: ProcedureReadiness;
@@ -47,7 +49,7 @@ export interface Readiness {
   readonly problems: readonly string[];
   /** Worth an operator's look, not blocking (e.g. ALTER SYSTEM overriding the config's synchronous_standby_names). */
   readonly warnings: readonly string[];
-  /** ready: both ready and every node answers; unreachable: no writable primary answers; split-brain: two or more do. */
+  /** ready: both ready, every node answers and no router turns clients away; unreachable: no writable primary answers; split-brain: two or more do. */
   readonly verdict: 'ready' | 'not-ready' | 'unreachable' | 'split-brain';
 }
 
@@ -56,6 +58,8 @@ export function readiness(
   playbooks: { switchover: Playbook; failover: Playbook },
   routerChecks: RouterChecks,
   lastSeen?: LastSeen,
+  /** Problems an application login through each router met (by router name); absent: not asked. */
+  clientLogins: Readonly<Record<string, readonly string[]>> = {},
 ): Readiness {
   const primaries = primariesOf(state);
   const primary = primaries.length === 1 ? primaries[0] : undefined;
@@ -90,7 +94,10 @@ export function readiness(
     routes: p.reachable
       ? p.routes.map((r) => ({ route: r.name, node: nodeAt(state, r.host, r.port), paused: r.paused }))
       : [],
+    ...(clientLogins[p.name] ? { clients: clientLogins[p.name] } : {}),
   }));
+  // A router that points at the primary and turns every new client away is an outage, not readiness.
+  const refused = routers.flatMap((r) => (r.clients ?? []).map((problem) => `${r.name}: ${problem}`));
   const switchover = switchoverReadiness(state, playbooks.switchover, routerChecks, primary !== undefined);
   const failover = primary
     ? failoverIfNeeded(state, playbooks.failover, primary.name)
@@ -104,7 +111,7 @@ export function readiness(
       ? 'split-brain'
       : !primary
         ? 'unreachable'
-        : switchover.ready && failover.ready && !down.length
+        : switchover.ready && failover.ready && !down.length && !refused.length
           ? 'ready'
           : 'not-ready';
   const warnings = syncOverrideChecks(state).map((c) => `${c.id}: ${c.message}`);

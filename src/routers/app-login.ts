@@ -8,24 +8,37 @@ import { APP_LOGIN_SQL, servesOn, type RouteTarget } from './types.js';
 export { APP_LOGIN_SQL };
 
 /**
- * PgBouncer's answer to a client while its pool still remembers a failed server login (the dead
- * old primary's, from before the fence): it launches a new one for the next client. Seen once in
- * 97 failovers of the soak (seed 20261204, iteration 45), where it made a verified failover exit 5.
+ * PgBouncer's answer to a new client while its pool remembers a failed server login and has no
+ * server connection (its check_fast_fail): it tries the server again only server_login_retry
+ * (15 s by default) after the failed attempt. Seen in the soak after a primary crashed and came
+ * back (seeds 20261203 and 20261204: iteration 45 exited 5, and no client got in for seconds).
  */
-const LOGIN_FAILING = /server login has been failing/;
+export const LOGIN_FAILING = /server login has been failing/;
 const LOGIN_FAILING_TRIES = 5;
+
+export interface AppLoginOptions {
+  /** Logins tried while the router answers LOGIN_FAILING (default 5, 100 ms apart). */
+  readonly tries?: number;
+  /** Called once, before the first retry: the router may shorten its own wait (PgBouncer: server_login_retry). */
+  readonly beforeRetry?: () => Promise<void>;
+  /** Bounds each login's connect and its query (default: the session's own). */
+  readonly connectTimeoutMs?: number;
+}
 
 export async function appLoginProblems(
   router: string,
   app: ConnParams,
   to: RouteTarget,
   applicationName: string,
+  options: AppLoginOptions = {},
 ): Promise<string[]> {
+  const tries = options.tries ?? LOGIN_FAILING_TRIES;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await appLoginOnce(router, app, to, applicationName);
+      return await appLoginOnce(router, app, to, applicationName, options.connectTimeoutMs);
     } catch (error) {
-      if (attempt >= LOGIN_FAILING_TRIES || !LOGIN_FAILING.test((error as Error).message)) throw error;
+      if (attempt >= tries || !LOGIN_FAILING.test((error as Error).message)) throw error;
+      if (attempt === 1) await options.beforeRetry?.();
       await sleep(100);
     }
   }
@@ -36,10 +49,18 @@ async function appLoginOnce(
   app: ConnParams,
   to: RouteTarget,
   applicationName: string,
+  connectTimeoutMs?: number,
 ): Promise<string[]> {
-  const session = await NodeSession.open(router, app, { applicationName });
+  const session = await NodeSession.open(router, app, {
+    applicationName,
+    ...(connectTimeoutMs === undefined ? {} : { connectTimeoutMs, attempts: 1 }),
+  });
   try {
-    const row = await session.one<{ port: number; in_recovery: boolean; ro: string }>(APP_LOGIN_SQL);
+    const row = await session.one<{ port: number; in_recovery: boolean; ro: string }>(
+      APP_LOGIN_SQL,
+      [],
+      connectTimeoutMs,
+    );
     if (!servesOn(to, Number(row.port)) || row.in_recovery || row.ro === 'on') {
       return [
         `through ${router}, clients reach port ${row.port} (in recovery: ${row.in_recovery}, read-only: ${row.ro})`,
@@ -122,4 +143,18 @@ export async function witnessThrough(
     void session?.close();
     probe.catch(() => undefined).finally(() => void session?.close());
   }
+}
+
+/** A router's `clients`: one application login through it, its refusal said as a problem. */
+export async function newClientProblems(
+  router: string,
+  app: ConnParams | undefined,
+  to: RouteTarget,
+  timeoutMs: number,
+  applicationName: string,
+): Promise<string[] | undefined> {
+  if (!app) return undefined;
+  return appLoginProblems(router, app, to, applicationName, { tries: 1, connectTimeoutMs: timeoutMs }).catch(
+    (error: Error) => [`new clients are refused: ${error.message.replace(/^[^:]+: /, '')}`],
+  );
 }

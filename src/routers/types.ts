@@ -97,6 +97,12 @@ export interface Router {
    * Asked while the tool probes the suspect itself, within `deadlineMs`. Never changes anything.
    */
   witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer>;
+  /**
+   * What a new client meets through it now: one application login, bounded by `timeoutMs`, that
+   * must land on `to`, writable. Its problems (none: an empty list); undefined when the inventory
+   * gives it no application login. Never changes anything (`check`).
+   */
+  clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<string[] | undefined>;
   /** Problems with clients reaching `to` (and nothing reaching `from`) through this router; none: an empty list. */
   verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]>;
   close(): Promise<void>;

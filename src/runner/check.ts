@@ -14,6 +14,8 @@ import { detectionOf } from '../procedures/failover/decide.js';
 import { readiness, type Readiness } from '../procedures/readiness.js';
 import { switchover } from '../procedures/switchover/index.js';
 import { routerChecks } from '../routers/registry.js';
+import { routeTargetOf } from '../routers/types.js';
+import { primariesOf, type ClusterState } from '../model/cluster-state.js';
 import { readLastSeen, recordLastSeen } from './last-seen.js';
 
 export interface CheckInput {
@@ -52,12 +54,38 @@ export async function checkOnce(input: CheckInput): Promise<CheckResult> {
     });
     const lastSeen = readLastSeen(input.journalDir, input.inventory.file);
     recordLastSeen(input.journalDir, input.inventory.file, state);
+    const clients = await clientLogins(connections, input.inventory, state, timeoutMs);
     return {
-      ...readiness(state, input.playbooks, routerChecks, lastSeen),
+      ...readiness(state, input.playbooks, routerChecks, lastSeen, clients),
       at: state.observedAt,
       durationMs: performance.now() - started,
     };
   } finally {
     await connections.close();
   }
+}
+
+/**
+ * What a new client meets through each router, when one primary answers: a login that lands
+ * there, writable, or the router's refusal. A router can point at the right node and still turn
+ * every client away (PgBouncer for server_login_retry after its last login to a server that
+ * crashed and came back: seen in the soak, seconds after a `check` said ready). One login each,
+ * in parallel, bounded by the detection timeout.
+ */
+async function clientLogins(
+  connections: Connections,
+  inventory: Inventory,
+  state: ClusterState,
+  timeoutMs: number,
+): Promise<Record<string, readonly string[]>> {
+  const primaries = primariesOf(state);
+  const spec = inventory.nodes.find((n) => n.name === primaries[0]?.name);
+  if (primaries.length !== 1 || !spec) return {};
+  const to = routeTargetOf(spec, state.addresses, state.nodes);
+  const entries = await Promise.all(
+    [...connections.routers.values()].map(
+      async (router) => [router.spec.name, await router.clients(to, timeoutMs, 'pg-handover check')] as const,
+    ),
+  );
+  return Object.fromEntries(entries.filter((e): e is readonly [string, string[]] => e[1] !== undefined));
 }

@@ -9,11 +9,27 @@
  * once its new server connection is up. The verification login must retry that refusal for about
  * 1.5 s (a session's connect alone tries 3 times in 300 ms), a bounded number of times, and no other.
  */
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import pg from 'pg';
 import { appLoginProblems } from '../../src/routers/app-login.js';
+import { postmasterPid, startNode } from '../../src/sandbox/control.js';
+import { waitGone } from '../../src/shell/processes.js';
+import { cli, reportOf } from './support/cli.js';
 import { appConn } from './support/cluster.js';
-import { describe, expect, test } from './support/fixtures.js';
+import { execStep } from './support/faults.js';
+import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
+
+/** A playbook of these steps (a kind's name, or an exec step's lines), in this order. */
+async function playbookWithSteps(sandbox: SandboxFixture, name: string, steps: readonly string[]): Promise<string> {
+  const file = join(sandbox.dir, `${name}.yaml`);
+  const lines = steps.map((s) => (s.startsWith('- ') || s.startsWith('  ') ? s : `- kind: ${s}`));
+  await writeFile(file, `name: ${name}\nsteps:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  return file;
+}
 
 /** A PostgreSQL ErrorResponse, as PgBouncer sends its own refusals. */
 function errorResponse(code: string, message: string): Buffer {
@@ -78,5 +94,102 @@ describe('a pooler that remembers a failed server login', () => {
     const failing = await standInPooler(pg1.port, Infinity);
     await expect(through(failing)).rejects.toThrow(/server login has been failing/);
     expect(failing.refused).toBeGreaterThanOrEqual(5 * other.refused);
+  });
+});
+
+const LOGIN_FAILING_TEXT = /server login has been failing/;
+
+/** One application login through the sandbox's PgBouncer: what it answered (undefined: it got in). */
+async function clientLogin(sandbox: SandboxFixture, timeoutMs = 3000): Promise<string | undefined> {
+  const client = new pg.Client({
+    ...appConn(sandbox),
+    database: appConn(sandbox).dbname,
+    connectionTimeoutMillis: timeoutMs,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query({ text: 'SELECT 1', query_timeout: timeoutMs } as pg.QueryConfig);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The real PgBouncer in that state, on demand: its server is SIGKILLed, a client's login makes
+ * it try to connect and fail, the server starts again; for server_login_retry (15 s) after that
+ * failed attempt every new client is refused, though the server is up and the pool points at it.
+ * This is what the soak's no-fault switchovers with client errors met (seed 20261203 iteration 21,
+ * seed 20261204 iteration 46): the primary had crashed and come back just before, and `check`,
+ * which did not log in through the pooler, had said ready.
+ */
+async function crashAndReturn(sandbox: SandboxFixture, node: string): Promise<void> {
+  // A server connection in the pool when the server dies, as under any traffic.
+  expect(await clientLogin(sandbox)).toBeUndefined();
+  const pid = postmasterPid(sandbox.manifest, node)!;
+  process.kill(pid, 'SIGKILL');
+  await waitGone([pid], 30_000);
+  // Clients keep coming while it is down: PgBouncer's connect fails, and it says so.
+  const said: Array<string | undefined> = [];
+  while (said.length < 20 && !LOGIN_FAILING_TEXT.test(said.at(-1) ?? '')) said.push(await clientLogin(sandbox, 1000));
+  expect(said.at(-1), said.join('; ')).toMatch(LOGIN_FAILING_TEXT);
+  await startAgain(sandbox, node);
+}
+
+/** Its backends outlive a SIGKILLed postmaster for a moment (their shared memory is still in use): try again. */
+async function startAgain(sandbox: SandboxFixture, node: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNode(sandbox.manifest, node);
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+describe('PgBouncer refusing new clients after its server crashed and came back', () => {
+  test('check is not ready and names the refusal; a failover that finishes another gets clients in (exit 0)', async ({
+    sandbox,
+  }) => {
+    const run = (...args: string[]) => cli([...args, '-i', sandbox.manifest.inventoryFile, '--json']);
+    await crashAndReturn(sandbox, 'pg1');
+    expect(await clientLogin(sandbox)).toMatch(/server login has been failing/);
+    const check = await run('check');
+    expect(check.exitCode, check.stdout + check.stderr).toBe(3);
+    const result = JSON.parse(check.stdout) as { verdict: string; routers: Array<{ clients?: string[] }> };
+    expect(result.verdict).toBe('not-ready');
+    expect(result.routers[0]!.clients!.join()).toMatch(/new clients are refused: server login has been failing/);
+
+    // The soak's iteration 45: the failover's new primary crashed right after the clients were
+    // released, and came back. Running the failover again finishes it; its verification must
+    // get a client in, not exit 5 on PgBouncer's memory of the crash.
+    const pg2 = sandbox.manifest.nodes.find((n) => n.name === 'pg2')!;
+    const killed = await playbookWithSteps(sandbox, 'new-primary-crashes', [
+      'confirm-failure',
+      'fence-old-primary',
+      'wait-catchup',
+      'promote',
+      'repoint-pooler',
+      'resume',
+      ...execStep('sh', '-c', `kill -KILL $(head -n 1 ${pg2.dataDir}/postmaster.pid)`),
+      'follow',
+      'verify',
+    ]);
+    process.kill(postmasterPid(sandbox.manifest, 'pg1')!, 'SIGKILL');
+    const first = await run('failover', '-t', 'pg2', '--playbook', killed, '--yes');
+    expect(first.exitCode, first.stdout + first.stderr).toBe(5);
+    await waitGone([Number(readFileSync(join(pg2.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])], 30_000).catch(
+      () => undefined,
+    );
+    await clientLogin(sandbox, 1000);
+    await startAgain(sandbox, 'pg2');
+    const again = await run('failover', '--yes');
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(reportOf(again).primaryNow).toBe('pg2');
+    expect(await clientLogin(sandbox)).toBeUndefined();
   });
 });

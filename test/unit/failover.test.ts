@@ -279,6 +279,20 @@ describe('readiness (check)', () => {
     expect(readiness(healthyCluster(), playbooks, routerChecks).verdict).toBe('ready');
   });
 
+  it('not ready while a router that points at the primary turns new clients away (soak seeds 20261203, 20261204)', () => {
+    const router = healthyCluster().poolers[0]!.name;
+    const refused = readiness(healthyCluster(), playbooks, routerChecks, undefined, {
+      [router]: ['new clients are refused: server login has been failing, try again later (server_login_retry)'],
+    });
+    expect(refused.verdict).toBe('not-ready');
+    expect(refused.routers[0]!.clients).toEqual([
+      'new clients are refused: server login has been failing, try again later (server_login_retry)',
+    ]);
+    const served = readiness(healthyCluster(), playbooks, routerChecks, undefined, { [router]: [] });
+    expect(served.verdict).toBe('ready');
+    expect(served.routers[0]!.clients).toEqual([]);
+  });
+
   it('not ready when no replica is within the loss limit; unreachable when the primary is down', () => {
     const behind = cluster([
       primary('pg1', { flushLsn: 0x3400000n }),

@@ -17,7 +17,7 @@ import { resolveHosts } from '../../shell/resolve.js';
 import { request } from '../../shell/runtime-socket.js';
 import { sleep } from '../../util/time.js';
 import type { WitnessAnswer } from '../../model/witness.js';
-import { appLoginProblems, witnessThrough } from '../app-login.js';
+import { appLoginProblems, newClientProblems, witnessThrough } from '../app-login.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import {
   inMaint,
@@ -236,6 +236,10 @@ export class HaproxyRouter implements Router {
     const dump = await this.ask('show servers state');
     parseServersState(dump); // a dump, not an error message
     await localFiles.replace(this.spec.stateFile, dump);
+  }
+
+  async clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<string[] | undefined> {
+    return newClientProblems(this.spec.name, this.spec.app, to, timeoutMs, applicationName);
   }
 
   async verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]> {

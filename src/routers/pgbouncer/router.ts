@@ -13,7 +13,7 @@ import { hostRunner } from '../../shell/host.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { sleep } from '../../util/time.js';
 import type { WitnessAnswer } from '../../model/witness.js';
-import { appLoginProblems, witnessThrough } from '../app-login.js';
+import { appLoginProblems, newClientProblems, witnessThrough } from '../app-login.js';
 import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { PoolerAdmin } from './admin.js';
 import type { PgBouncerDetail } from './checks.js';
@@ -247,6 +247,10 @@ export class PgBouncerRouter implements Router {
       );
   }
 
+  async clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<string[] | undefined> {
+    return newClientProblems(this.spec.name, this.spec.app, to, timeoutMs, applicationName);
+  }
+
   async verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]> {
     const problems: string[] = [];
     for (const db of await (await this.console()).showDatabases()) {
@@ -257,7 +261,16 @@ export class PgBouncerRouter implements Router {
         problems.push(`${this.spec.name} still sends ${db.name} to the old primary ${from.name}`);
       if (db.paused && (ours || this.held.includes(db.name))) problems.push(`${this.spec.name} has ${db.name} paused`);
     }
-    if (this.spec.app) problems.push(...(await appLoginProblems(this.spec.name, this.spec.app, to, applicationName)));
+    // A pool that remembers a failed login (the new primary crashed and came back while the run
+    // was away, or a run that finishes another's and did not hold the retry itself) refuses every
+    // new client until server_login_retry has passed: held at 0 here, PgBouncer tries at once.
+    const app = this.spec.app;
+    if (app)
+      problems.push(
+        ...(await appLoginProblems(this.spec.name, app, to, applicationName, {
+          beforeRetry: async () => this.holdLoginRetry(await this.console()),
+        })),
+      );
     if (!problems.length) await this.restoreLoginRetry();
     return problems;
   }
@@ -269,7 +282,8 @@ export class PgBouncerRouter implements Router {
     const deadline = performance.now() + 2000;
     while (performance.now() < deadline) {
       const counts = await admin.serverCounts();
-      if (this.held.some((db) => (counts[db] ?? 0) > 0)) break;
+      const pooled = this.spec.app ? [...this.held, this.spec.app.dbname] : this.held;
+      if (pooled.some((db) => (counts[db] ?? 0) > 0)) break;
       await sleep(20);
     }
     await admin.set('server_login_retry', this.loginRetry);
