@@ -60,21 +60,62 @@ export async function waitStreaming(
   timeline = ctx.outputs.resume.newTimeline,
 ): Promise<void> {
   const { host, port } = peerAddress(ctx.target);
+  const streaming = (row: ReceiverRow | undefined): boolean =>
+    row !== undefined &&
+    row.status === 'streaming' &&
+    row.sender_host === host &&
+    Number(row.sender_port) === port &&
+    Number(row.received_tli) >= (timeline ?? 0);
+  let askedAt = performance.now();
+  let silences = 0;
   await pollNode(ctx, {
     node: node.name,
     timeoutMs,
     intervalMs: 20,
     what: `${node.name} streaming from ${ctx.target.name} on timeline ${timeline}`,
-    probe: async (session) => (await session.query<ReceiverRow>(RECEIVER_SQL))[0],
-    done: (row) =>
-      row !== undefined &&
-      row.status === 'streaming' &&
-      row.sender_host === host &&
-      Number(row.sender_port) === port &&
-      Number(row.received_tli) >= (timeline ?? 0),
+    probe: async (session) => {
+      const row = (await session.query<ReceiverRow>(RECEIVER_SQL))[0];
+      // Not streaming yet: is there still a new primary to stream from? (soak seed 20261210:
+      // the new primary SIGKILLed after the clients were released; the run waited its whole
+      // 60 s timeout for a stream that could not come before it said so.)
+      if (!streaming(row) && performance.now() - askedAt >= NEW_PRIMARY_ASKED_EVERY_MS) {
+        askedAt = performance.now();
+        const silent = await newPrimarySilence(ctx);
+        silences = silent ? silences + 1 : 0;
+        // Twice in a row, half a second apart: a busy server is not a dead one.
+        if (silent && silences >= 2)
+          throw new StepFailedError(
+            `${ctx.target.name}, the new primary, stopped answering while ${node.name} waited to stream from it (${silent})`,
+          );
+      }
+      return row;
+    },
+    done: streaming,
     describe: (row) =>
       row ? `${row.status} from ${row.sender_host}:${row.sender_port} timeline ${row.received_tli}` : 'no WAL receiver',
   });
+}
+
+/** While a node is not streaming yet, how often the new primary itself is asked whether it still answers. */
+const NEW_PRIMARY_ASKED_EVERY_MS = 500;
+/** Its answer must come within this (a fresh login, if its held session was dropped). */
+const NEW_PRIMARY_ANSWER_MS = 1000;
+
+/** Why the new primary does not answer `SELECT 1` (on its held session, else a fresh one), or undefined if it does. */
+async function newPrimarySilence(ctx: StepContext): Promise<string | undefined> {
+  let problem = 'no session';
+  // Twice: a held session the server dropped is noticed by the first try and replaced by the second.
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const session = await ctx.connections.reach(ctx.target.name, NEW_PRIMARY_ANSWER_MS);
+    if (!session) return `no login within ${NEW_PRIMARY_ANSWER_MS} ms`;
+    try {
+      await session.query('SELECT 1', [], NEW_PRIMARY_ANSWER_MS);
+      return undefined;
+    } catch (error) {
+      problem = (error as Error).message.replace(/^[^:]+: /, '');
+    }
+  }
+  return problem;
 }
 
 /**

@@ -187,6 +187,39 @@ describe('faults at or after the point of no return roll forward', () => {
   });
 });
 
+describe('the new primary dies after the clients were released', () => {
+  // Soak seed 20261210 (iterations 154, 209, 354, 416): the switchover's target SIGKILLed once the
+  // clients were released; the run waited out the follow timeout (60 s) for a stream that could
+  // not come, and only then said so (exit 5). It now asks the new primary while it waits.
+  test('the run says so within seconds, naming the new primary (exit 5), not after the follow timeout', async ({
+    sandbox,
+  }) => {
+    const pg2 = sandbox.manifest.nodes.find((n) => n.name === 'pg2')!;
+    const pg3 = postmasterPid(sandbox.manifest, 'pg3')!;
+    // pg3's postmaster frozen: it does not act on the reload that points it at pg2, so the follow
+    // step is still waiting for it to stream when pg2 is SIGKILLed a second later.
+    const playbook = await playbookWith(
+      sandbox,
+      'target-dies-while-waited-for',
+      'resume',
+      execStep(
+        'sh',
+        '-c',
+        `kill -STOP ${pg3}; (sleep 1; kill -KILL $(head -n 1 ${pg2.dataDir}/postmaster.pid)) >/dev/null 2>&1 &`,
+      ),
+      { follow: 'timeout: 60s' },
+    );
+    try {
+      const run = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+      expect(run.exitCode, String(run.stderr)).toBe(5);
+      expect(String(run.stderr)).toMatch(/pg2, the new primary, stopped answering while pg3 waited to stream from it/);
+      expect(String(run.stderr)).not.toMatch(/did not happen within 60000 ms/);
+    } finally {
+      signal(pg3, 'SIGCONT');
+    }
+  });
+});
+
 describe('interrupts and a killed tool', () => {
   const cases: Array<[string, string, number, RegExp]> = [
     ['before the fence', 'checkpoint', 6, /INTERRUPTED AND ROLLED BACK/],
