@@ -31,7 +31,7 @@ describe('faults before the point of no return roll back', () => {
     const { value: run, load } = await underLoad(sandbox, () =>
       startPromote(sandbox, '--playbook', playbook, '--target', 'pg2'),
     );
-    expect(run.exitCode).toBe(4);
+    expect(run.exitCode, String(run.stderr)).toBe(4);
     expectLastLinesSay(String(run.stderr), /FAILED AND ROLLED BACK: the old primary is still the primary/, 4);
     expect(await expectOneWriter(sandbox)).toBe('pg1');
     expect({ errors: load.errors, missing: load.missing }).toEqual({ errors: 0, missing: 0 });

@@ -72,7 +72,8 @@ export function startPromote(sandbox: SandboxFixture, ...args: string[]): Result
     {
       reject: false,
       stdin: 'ignore',
-      timeout: 120_000,
+      // Under the test's own 120 s: a run that hangs is killed and its output shown, not lost to the test's timeout.
+      timeout: 90_000,
     },
   );
 }
