@@ -5,7 +5,7 @@
  *
  *   tsx test/bench/goals.ts [--out bench-results]
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     `machine: ${cpus().length} cores, 1-min load average now ${loadavg()[0]!.toFixed(1)}; the switchover bench started at load ${fmt(switchover.machine?.loadAtStart ?? NaN, 1)}; node -e 0 took ${fmt(switchover.nodeStartMs?.median ?? NaN)} ms there (the floor under --help and --dry-run)${switchover.withoutExtraCa ? `; without NODE_EXTRA_CA_CERTS, which this environment sets: node -e 0 ${fmt(switchover.withoutExtraCa.nodeMs.median)} ms, --help ${fmt(switchover.withoutExtraCa.helpMs.median)} ms, --dry-run ${fmt(switchover.withoutExtraCa.dryRunMs.median)} ms` : ''}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  await mkdir(out, { recursive: true });
   await writeFile(join(out, 'goals.txt'), `${lines.join('\n')}\n`);
 }
 
