@@ -3,6 +3,7 @@
  * timeout, so a hung primary costs that and no more), record the last sight of the primary for a
  * later failover, and judge readiness. Changes nothing in the cluster.
  */
+import { clientLogins } from '../cluster/client-logins.js';
 import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import { loadInventory } from '../inventory/load.js';
@@ -14,8 +15,6 @@ import { detectionOf } from '../procedures/failover/decide.js';
 import { readiness, type Readiness } from '../procedures/readiness.js';
 import { switchover } from '../procedures/switchover/index.js';
 import { routerChecks } from '../routers/registry.js';
-import { routeTargetOf } from '../routers/types.js';
-import { primariesOf, type ClusterState } from '../model/cluster-state.js';
 import { readLastSeen, recordLastSeen } from './last-seen.js';
 
 export interface CheckInput {
@@ -54,7 +53,7 @@ export async function checkOnce(input: CheckInput): Promise<CheckResult> {
     });
     const lastSeen = readLastSeen(input.journalDir, input.inventory.file);
     recordLastSeen(input.journalDir, input.inventory.file, state);
-    const clients = await clientLogins(connections, input.inventory, state, timeoutMs);
+    const clients = await clientLogins(connections, input.inventory, state, timeoutMs, 'pg-handover check');
     return {
       ...readiness(state, input.playbooks, routerChecks, lastSeen, clients),
       at: state.observedAt,
@@ -63,29 +62,4 @@ export async function checkOnce(input: CheckInput): Promise<CheckResult> {
   } finally {
     await connections.close();
   }
-}
-
-/**
- * What a new client meets through each router, when one primary answers: a login that lands
- * there, writable, or the router's refusal. A router can point at the right node and still turn
- * every client away (PgBouncer for server_login_retry after its last login to a server that
- * crashed and came back: seen in the soak, seconds after a `check` said ready). One login each,
- * in parallel, bounded by the detection timeout.
- */
-async function clientLogins(
-  connections: Connections,
-  inventory: Inventory,
-  state: ClusterState,
-  timeoutMs: number,
-): Promise<Record<string, readonly string[]>> {
-  const primaries = primariesOf(state);
-  const spec = inventory.nodes.find((n) => n.name === primaries[0]?.name);
-  if (primaries.length !== 1 || !spec) return {};
-  const to = routeTargetOf(spec, state.addresses, state.nodes);
-  const entries = await Promise.all(
-    [...connections.routers.values()].map(
-      async (router) => [router.spec.name, await router.clients(to, timeoutMs, 'pg-handover check')] as const,
-    ),
-  );
-  return Object.fromEntries(entries.filter((e): e is readonly [string, string[]] => e[1] !== undefined));
 }

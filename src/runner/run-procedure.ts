@@ -11,7 +11,6 @@ import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import { observeUpgrade } from '../cluster/upgrade-observe.js';
 import { fail, failures, pass, warn, type Check } from '../decide/checks.js';
-import { goalMet } from '../decide/goal-met.js';
 import { identityChecks } from '../decide/identity.js';
 import { BadInputError, PreflightRefusedError } from '../errors.js';
 import { exitCodeOfOutcome } from '../exit-codes.js';
@@ -37,6 +36,7 @@ import { Journal, journalFileFor, newRunId } from './journal.js';
 import { acquire, liveOwner, lockFileFor, release, update } from './local-lock.js';
 import type { Report } from './report.js';
 import { readLastSeen, recordLastSeen } from './last-seen.js';
+import { closeIfGoalMet, nodeNamed } from './goal-met-close.js';
 import { takeFleetSlot, type FleetSlot } from './fleet-lock.js';
 import { connFromDsn } from '../inventory/load.js';
 import { runPlan } from './run.js';
@@ -151,34 +151,14 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
     let unfinished = findUnfinishedRun(options.journalDir, inventory.file);
     const closed: Check[] = [];
     if (unfinished && !unfinished.alive && !options.dryRun) {
-      // Evidence that it is over: the cluster already is what that run meant to leave.
-      const met = goalMet(state, unfinished);
-      if (met) {
-        new Journal(dirname(unfinished.file), unfinished.runId).write('recovered-by', {
-          runId,
-          outcome: 'goal-met',
-          reason: met,
-        });
-        closed.push(
-          pass(
-            'half-done-closed',
-            `run ${unfinished.runId} of the ${unfinished.procedure} procedure did not finish, but its goal is met (${met}): its record is closed (${unfinished.file})`,
-          ),
-        );
-        // The same command again finishes that run; it never starts a second one on top (a second
-        // switchover), unless it names another node than that run did: then that is what is asked.
-        const named = nodeNamed(unfinished.procedure, unfinished.primary, unfinished.target);
-        const elsewhere = options.target !== undefined && options.target !== named;
-        if (unfinished.procedure === options.procedure.name && !elsewhere) {
-          options.onDecision?.(closed, undefined);
-          return {
-            kind: 'nothing-to-do',
-            checks: closed,
-            message: `run ${unfinished.runId} had reached its goal (${met}); its record is closed`,
-          };
-        }
-        unfinished = undefined;
+      const asked = { procedure: options.procedure.name, target: options.target };
+      const ending = await closeIfGoalMet(asked, unfinished, state, connections, limits?.timeoutMs, runId);
+      if (ending.check) closed.push(ending.check);
+      if (ending.result) {
+        options.onDecision?.(closed, undefined);
+        return ending.result;
       }
+      if (ending.closed) unfinished = undefined;
     }
     if (unfinished?.procedure === 'rejoin' && options.procedure.name !== 'rejoin' && !unfinished.alive) {
       // A rejoin that stopped half-way touched one node, which is stopped or not streaming: it
@@ -235,7 +215,7 @@ export async function runProcedure(options: ProcedureOptions): Promise<Procedure
       early,
       setGuardian: (g) => (guardian = g),
     };
-    if (halfDone) return await recover({ ...session, halfDone, unfinished });
+    if (halfDone) return await recover({ ...session, halfDone, unfinished, before: closed });
     if (options.onlyRecover) return { kind: 'nothing-to-recover' };
     const {
       checks: decided,
@@ -418,6 +398,8 @@ function startJournal(
 interface RecoverInput extends Session {
   readonly halfDone: HalfDone;
   readonly unfinished?: UnfinishedRun;
+  /** What the run already said about other records (closed, superseded, refused clients). */
+  readonly before: readonly Check[];
 }
 
 /** A previous run left the cluster half-way: finish it or undo its fence, never start a new one. */
@@ -434,14 +416,13 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
   }
   const evidence = input.unfinished ? ` Journal: ${input.unfinished.file}.` : '';
   if (halfDone.kind === 'stuck') {
-    const check = fail(`half-done-${options.procedure.name}`, `${halfDone.reason}.${evidence}`);
-    options.onDecision?.([check], undefined);
-    if (options.dryRun)
-      return { kind: 'dry-run', checks: [check], ready: false, elapsedMs: performance.now() - input.started };
-    throw refusal([check]);
+    const checks = [...input.before, fail(`half-done-${options.procedure.name}`, `${halfDone.reason}.${evidence}`)];
+    options.onDecision?.(checks, undefined);
+    if (options.dryRun) return { kind: 'dry-run', checks, ready: false, elapsedMs: performance.now() - input.started };
+    throw refusal(checks);
   }
   const { plan, outputs, noReturn } = halfDone;
-  const checks = [warn(`half-done-${options.procedure.name}`, `${halfDone.reason}.${evidence}`)];
+  const checks = [...input.before, warn(`half-done-${options.procedure.name}`, `${halfDone.reason}.${evidence}`)];
   options.onDecision?.(checks, plan);
   if (options.dryRun)
     return { kind: 'dry-run', checks, plan, ready: true, elapsedMs: performance.now() - input.started };
@@ -474,10 +455,6 @@ async function recover(input: RecoverInput): Promise<ProcedureResult> {
     report: withAfterwards(options.procedure, notWhatWasAsked(options, plan, report)),
   };
 }
-
-/** The node a command names (`-t`, or rejoin's argument): the one that rejoins, else the one that becomes primary. */
-const nodeNamed = (procedure: string, primary: string, target: string): string =>
-  procedure === 'rejoin' ? primary : target;
 
 /**
  * A command that named another node than the half-done run it had to finish first (switchover

@@ -19,7 +19,7 @@ import { appLoginProblems } from '../../src/routers/app-login.js';
 import { postmasterPid, startNode } from '../../src/sandbox/control.js';
 import { waitGone } from '../../src/shell/processes.js';
 import { cli, reportOf } from './support/cli.js';
-import { appConn } from './support/cluster.js';
+import { appConn, waitUntilStreaming } from './support/cluster.js';
 import { execStep } from './support/faults.js';
 import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
 
@@ -189,6 +189,46 @@ describe('PgBouncer refusing new clients after its server crashed and came back'
     await startAgain(sandbox, 'pg2');
     const again = await run('failover', '--yes');
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(reportOf(again).primaryNow).toBe('pg2');
+    expect(await clientLogin(sandbox)).toBeUndefined();
+  });
+
+  test('a re-run whose goal looks met (roles and routes) while PgBouncer still refuses clients finishes the run: exit 0, a client gets in', async ({
+    sandbox,
+  }) => {
+    // CI met this race in the test above: pg3 had been repointed and streamed from pg2 by the
+    // time the failover ran again, so the run closed the record as "goal met" (exit 0) while
+    // PgBouncer still turned every client away. Here that state is made on purpose.
+    const run = (...args: string[]) => cli([...args, '-i', sandbox.manifest.inventoryFile, '--json']);
+    const pg2 = sandbox.manifest.nodes.find((n) => n.name === 'pg2')!;
+    const killed = await playbookWithSteps(sandbox, 'new-primary-crashes-before-verify', [
+      'confirm-failure',
+      'fence-old-primary',
+      'wait-catchup',
+      'promote',
+      'repoint-pooler',
+      'resume',
+      'follow',
+      ...execStep('sh', '-c', `kill -KILL $(head -n 1 ${pg2.dataDir}/postmaster.pid)`),
+      'verify',
+    ]);
+    const pid = Number(readFileSync(join(pg2.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postmasterPid(sandbox.manifest, 'pg1')!, 'SIGKILL');
+    const first = await run('failover', '-t', 'pg2', '--playbook', killed, '--yes');
+    expect(first.exitCode, first.stdout + first.stderr).toBe(5);
+    await waitGone([pid], 30_000);
+    // Clients meet the dead pg2 through PgBouncer, which then remembers a failed server login.
+    await clientLogin(sandbox, 1000);
+    await startAgain(sandbox, 'pg2');
+    await waitUntilStreaming(sandbox, 'pg3', 'pg2');
+    expect(await clientLogin(sandbox)).toMatch(LOGIN_FAILING_TEXT);
+
+    const again = await run('failover', '--yes');
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    const checks = again.events.find((e) => e.event === 'checks')?.checks as Array<{ id: string; message: string }>;
+    expect(checks.find((c) => c.id === 'half-done-clients-refused')?.message).toMatch(
+      /roles are in place .* a new client is refused \(pgbouncer: new clients are refused: server login has been failing/,
+    );
     expect(reportOf(again).primaryNow).toBe('pg2');
     expect(await clientLogin(sandbox)).toBeUndefined();
   });
