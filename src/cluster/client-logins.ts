@@ -8,7 +8,7 @@
  */
 import type { Inventory } from '../inventory/model.js';
 import { primariesOf, type ClusterState } from '../model/cluster-state.js';
-import { routeTargetOf } from '../routers/types.js';
+import { routeTargetOf, type NewClients } from '../routers/types.js';
 import type { Connections } from './connections.js';
 
 export async function clientLogins(
@@ -17,7 +17,7 @@ export async function clientLogins(
   state: ClusterState,
   timeoutMs: number,
   applicationName: string,
-): Promise<Record<string, readonly string[]>> {
+): Promise<Record<string, NewClients>> {
   const primaries = primariesOf(state);
   const spec = inventory.nodes.find((n) => n.name === primaries[0]?.name);
   if (primaries.length !== 1 || !spec) return {};
@@ -27,10 +27,16 @@ export async function clientLogins(
       async (router) => [router.spec.name, await router.clients(to, timeoutMs, applicationName)] as const,
     ),
   );
-  return Object.fromEntries(entries.filter((e): e is readonly [string, string[]] => e[1] !== undefined));
+  return Object.fromEntries(entries.filter((e): e is readonly [string, NewClients] => e[1] !== undefined));
 }
 
-/** The problems of `clientLogins`, one line each, named by router; none: an empty list. */
-export function refusedLines(logins: Readonly<Record<string, readonly string[]>>): string[] {
-  return Object.entries(logins).flatMap(([router, problems]) => problems.map((p) => `${router}: ${p}`));
+/** Each router's problems, for `check`'s report. */
+export const problemsOf = (logins: Readonly<Record<string, NewClients>>): Record<string, readonly string[]> =>
+  Object.fromEntries(Object.entries(logins).map(([router, met]) => [router, met.problems]));
+
+/** What routers that answered did to the client, one line each, named by router; none: an empty list. */
+export function refusedLines(logins: Readonly<Record<string, NewClients>>): string[] {
+  return Object.entries(logins).flatMap(([router, met]) =>
+    met.routerSilent ? [] : met.problems.map((p) => `${router}: ${p}`),
+  );
 }

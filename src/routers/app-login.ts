@@ -3,7 +3,7 @@ import type { ConnParams } from '../inventory/model.js';
 import { NodeSession } from '../postgres/session.js';
 import { sleep } from '../util/time.js';
 import type { WitnessAnswer } from '../model/witness.js';
-import { APP_LOGIN_SQL, servesOn, type RouteTarget } from './types.js';
+import { APP_LOGIN_SQL, servesOn, type NewClients, type RouteTarget } from './types.js';
 
 export { APP_LOGIN_SQL };
 
@@ -145,16 +145,37 @@ export async function witnessThrough(
   }
 }
 
-/** A router's `clients`: one application login through it, its refusal said as a problem. */
+/**
+ * A router's `clients`: one application login through it. Said as what was seen: the router's own
+ * refusal, no answer within the time, or the router not answering from here at all (which a client
+ * on another host may not meet).
+ */
 export async function newClientProblems(
   router: string,
   app: ConnParams | undefined,
   to: RouteTarget,
   timeoutMs: number,
   applicationName: string,
-): Promise<string[] | undefined> {
+): Promise<NewClients | undefined> {
   if (!app) return undefined;
-  return appLoginProblems(router, app, to, applicationName, { tries: 1, connectTimeoutMs: timeoutMs }).catch(
-    (error: Error) => [`new clients are refused: ${error.message.replace(/^[^:]+: /, '')}`],
-  );
+  try {
+    const problems = await appLoginProblems(router, app, to, applicationName, {
+      tries: 1,
+      connectTimeoutMs: timeoutMs,
+    });
+    return { problems, routerSilent: false };
+  } catch (error) {
+    const message = (error as Error).message.replace(/^[^:]+: /, '');
+    if (POOLER_SILENT.test(message) && !/query timed out/.test(message))
+      return {
+        problems: [`a login through it from here failed: it does not answer itself (${message})`],
+        routerSilent: true,
+      };
+    if (/timed out|timeout/i.test(message))
+      return {
+        problems: [`a new client got no answer through it within ${timeoutMs} ms (${message})`],
+        routerSilent: false,
+      };
+    return { problems: [`new clients are refused: ${message}`], routerSilent: false };
+  }
 }

@@ -60,6 +60,14 @@ export function isTarget(
 }
 
 /** Lines a router adds to the run's report when it cannot finish something itself. */
+/** What one new client met through a router (`Router.clients`). */
+export interface NewClients {
+  /** What kept it from landing on the primary, writable; none: an empty list. */
+  readonly problems: readonly string[];
+  /** The router itself did not answer the login from here: not a refusal it made. */
+  readonly routerSilent: boolean;
+}
+
 export interface RouterLog {
   leftToDo(line: string): void;
 }
@@ -99,10 +107,11 @@ export interface Router {
   witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer>;
   /**
    * What a new client meets through it now: one application login, bounded by `timeoutMs`, that
-   * must land on `to`, writable. Its problems (none: an empty list); undefined when the inventory
-   * gives it no application login. Never changes anything (`check`).
+   * must land on `to`, writable. Its problems (none: an empty list), and whether the router itself
+   * did not answer from here (that says nothing about what clients elsewhere meet); undefined when
+   * the inventory gives it no application login. Never changes anything.
    */
-  clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<string[] | undefined>;
+  clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<NewClients | undefined>;
   /** Problems with clients reaching `to` (and nothing reaching `from`) through this router; none: an empty list. */
   verify(from: RouteTarget, to: RouteTarget, applicationName: string): Promise<string[]>;
   close(): Promise<void>;

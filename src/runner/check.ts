@@ -3,7 +3,7 @@
  * timeout, so a hung primary costs that and no more), record the last sight of the primary for a
  * later failover, and judge readiness. Changes nothing in the cluster.
  */
-import { clientLogins } from '../cluster/client-logins.js';
+import { clientLogins, problemsOf } from '../cluster/client-logins.js';
 import { Connections } from '../cluster/connections.js';
 import { observeCluster } from '../cluster/observe.js';
 import { loadInventory } from '../inventory/load.js';
@@ -55,7 +55,7 @@ export async function checkOnce(input: CheckInput): Promise<CheckResult> {
     recordLastSeen(input.journalDir, input.inventory.file, state);
     const clients = await clientLogins(connections, input.inventory, state, timeoutMs, 'pg-handover check');
     return {
-      ...readiness(state, input.playbooks, routerChecks, lastSeen, clients),
+      ...readiness(state, input.playbooks, routerChecks, lastSeen, problemsOf(clients)),
       at: state.observedAt,
       durationMs: performance.now() - started,
     };

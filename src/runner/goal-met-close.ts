@@ -12,6 +12,7 @@ import type { Connections } from '../cluster/connections.js';
 import { pass, warn, type Check } from '../decide/checks.js';
 import { goalMet } from '../decide/goal-met.js';
 import type { ClusterState } from '../model/cluster-state.js';
+import type { NewClients } from '../routers/types.js';
 import type { UnfinishedRun } from '../model/unfinished-run.js';
 import { dirname } from 'node:path';
 import { Journal } from './journal.js';
@@ -80,10 +81,15 @@ export async function closeIfGoalMet(
   };
 }
 
-/** Which routers a new client got in through, when any was asked (a router without app_dsn is not). */
-function gotIn(logins: Readonly<Record<string, readonly string[]>>): string {
-  const names = Object.keys(logins);
-  return names.length ? `; a new client gets in through ${names.join(', ')}` : '';
+/** Which routers a new client got in through, and which did not answer from here (a router without app_dsn is not asked). */
+function gotIn(logins: Readonly<Record<string, NewClients>>): string {
+  const entries = Object.entries(logins);
+  const inside = entries.filter(([, met]) => !met.problems.length).map(([name]) => name);
+  const silent = entries.filter(([, met]) => met.routerSilent).map(([name]) => name);
+  return [
+    inside.length ? `; a new client gets in through ${inside.join(', ')}` : '',
+    silent.length ? `; ${silent.join(', ')} did not answer a login from here` : '',
+  ].join('');
 }
 
 /** The node a command names (`-t`, or rejoin's argument): the one that rejoins, else the one that becomes primary. */

@@ -1,6 +1,7 @@
 /**
  * `check` for monitors and CI: exit codes and Prometheus metrics when the cluster is ready, when
- * replay lags past the limit, when a replica is down, and when the primary is down.
+ * replay lags past the limit, when a replica is down, when the primary is down, and what a new
+ * client meets through a pooler that is down.
  */
 import { execa } from 'execa';
 import { createServer } from 'node:net';
@@ -9,7 +10,7 @@ import { postmasterPid } from '../../src/sandbox/control.js';
 import { waitGone } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
 import { cli } from './support/cli.js';
-import { nodeConn, sql } from './support/cluster.js';
+import { nodeConn, sql, stopPooler } from './support/cluster.js';
 import { describe, expect, test, type SandboxFixture } from './support/fixtures.js';
 
 const BIN = fileURLToPath(new URL('../../bin/pg-handover.js', import.meta.url));
@@ -118,5 +119,16 @@ describe('check', () => {
     expect(metrics).toMatch(/pg_handover_node_up\{node="pg1"\} 0/);
     expect(metrics).toMatch(/pg_handover_ready\{procedure="failover"\} 1/);
     expect(metrics).toMatch(/pg_handover_ready\{procedure="switchover"\} 0/);
+  });
+
+  test('the pooler stopped: exit 3, and said as what the tool saw (no answer from here), not as a refusal', async ({
+    sandbox,
+  }) => {
+    await stopPooler(sandbox, 0);
+    const { exitCode, json } = await check(sandbox);
+    expect(exitCode).toBe(3);
+    const clients = (json.routers as Array<{ name: string; clients?: string[] }>)[0]!.clients!.join();
+    expect(clients).toMatch(/^a login through it from here failed: it does not answer itself \(.*ECONNREFUSED/);
+    expect(clients).not.toMatch(/refused:/);
   });
 });

@@ -37,7 +37,7 @@ function unfinishedFailover(): UnfinishedRun {
 }
 
 /** Connections whose one router answers a client login with `problems` (undefined: not asked, no app_dsn). */
-function withRouter(problems: string[] | undefined): Connections & { asked: number } {
+function withRouter(problems: string[] | undefined, routerSilent = false): Connections & { asked: number } {
   const fake = {
     asked: 0,
     routers: new Map([
@@ -47,7 +47,7 @@ function withRouter(problems: string[] | undefined): Connections & { asked: numb
           spec: { name: 'pgb' },
           clients: () => {
             fake.asked++;
-            return Promise.resolve(problems);
+            return Promise.resolve(problems && { problems, routerSilent });
           },
         },
       ],
@@ -99,6 +99,20 @@ describe('closing a half-done record whose goal looks met', () => {
       'r2',
     );
     expect(ending.closed).toBe(true);
+    expect(ending.result?.message).not.toMatch(/a new client gets in/);
+  });
+
+  test('a router that does not answer from here is no evidence of a refusal: the record is closed, and that is said', async () => {
+    const ending = await closeIfGoalMet(
+      failover,
+      unfinishedFailover(),
+      failedOver(),
+      withRouter(['a login through it from here failed: it does not answer itself (connect ECONNREFUSED)'], true),
+      2000,
+      'r2',
+    );
+    expect(ending.closed).toBe(true);
+    expect(ending.result?.message).toMatch(/; pgb did not answer a login from here\); its record is closed/);
     expect(ending.result?.message).not.toMatch(/a new client gets in/);
   });
 

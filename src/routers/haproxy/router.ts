@@ -18,7 +18,7 @@ import { request } from '../../shell/runtime-socket.js';
 import { sleep } from '../../util/time.js';
 import type { WitnessAnswer } from '../../model/witness.js';
 import { appLoginProblems, newClientProblems, witnessThrough } from '../app-login.js';
-import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
+import { isTarget, type NewClients, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import {
   inMaint,
   maxconnDeadlocks,
@@ -238,7 +238,7 @@ export class HaproxyRouter implements Router {
     await localFiles.replace(this.spec.stateFile, dump);
   }
 
-  async clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<string[] | undefined> {
+  async clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<NewClients | undefined> {
     return newClientProblems(this.spec.name, this.spec.app, to, timeoutMs, applicationName);
   }
 

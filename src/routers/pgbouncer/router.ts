@@ -14,7 +14,7 @@ import { resolveHosts } from '../../shell/resolve.js';
 import { sleep } from '../../util/time.js';
 import type { WitnessAnswer } from '../../model/witness.js';
 import { appLoginProblems, newClientProblems, witnessThrough } from '../app-login.js';
-import { isTarget, type RouteTarget, type Router, type RouterLog } from '../types.js';
+import { isTarget, type NewClients, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { PoolerAdmin } from './admin.js';
 import type { PgBouncerDetail } from './checks.js';
 import { readConfig, readDatabaseTargets, repointEntries, type ConfigFiles } from './config-file.js';
@@ -247,7 +247,7 @@ export class PgBouncerRouter implements Router {
       );
   }
 
-  async clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<string[] | undefined> {
+  async clients(to: RouteTarget, timeoutMs: number, applicationName: string): Promise<NewClients | undefined> {
     return newClientProblems(this.spec.name, this.spec.app, to, timeoutMs, applicationName);
   }
 
