@@ -10,6 +10,11 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { createLoadTable, WriteLoad } from '../../src/sandbox/write-load.js';
 import { defaultJournalDir } from '../../src/runner/journal.js';
+import { loadInventory } from '../../src/inventory/load.js';
+import { openRouter } from '../../src/routers/registry.js';
+import { routeTargetOf } from '../../src/routers/types.js';
+import { postmasterPid } from '../../src/sandbox/control.js';
+import { waitGone } from '../../src/shell/processes.js';
 import { sleep } from '../../src/util/time.js';
 import { cli } from './support/cli.js';
 import { appConn, nodeConn, snapshot, sql } from './support/cluster.js';
@@ -154,5 +159,34 @@ describe('evidence and identity', () => {
     const split = await cli(['check', '-i', sandbox.manifest.inventoryFile]);
     expect(split.exitCode, split.stdout).toBe(5);
     expect(split.stdout).toMatch(/^SPLIT BRAIN: pg1 and pg2 all accept writes/);
+  });
+});
+
+describe("PgBouncer as a failover's witness", () => {
+  test('a dead server: cannot reach it, said before the deadline; a paused database: nothing known', async ({
+    sandbox,
+  }) => {
+    const inventory = await loadInventory(sandbox.manifest.inventoryFile);
+    const pg1 = inventory.nodes.find((n) => n.name === 'pg1')!;
+    const router = await openRouter(inventory.poolers[0]!);
+    await router.connect();
+    try {
+      const pid = postmasterPid(sandbox.manifest, 'pg1')!;
+      process.kill(pid, 'SIGKILL');
+      await waitGone([pid], 10_000);
+      const target = routeTargetOf(pg1, undefined);
+      const dead = await router.witness(target, 5000, 'pg-handover-test');
+      expect(dead.verdict, dead.detail).toBe('cannot-reach');
+      // Said from what PgBouncer showed, not by waiting the deadline out.
+      expect(dead.ms ?? 0).toBeLessThan(5000);
+      expect(dead.detail).toMatch(/server login has been failing|no server connection to pg1/);
+
+      await router.hold(target, 2000);
+      const paused = await router.witness(target, 5000, 'pg-handover-test');
+      expect(paused).toMatchObject({ verdict: 'unknown', detail: 'appdb is paused: its clients wait by design' });
+      await router.release([target]);
+    } finally {
+      await router.close();
+    }
   });
 });

@@ -302,39 +302,42 @@ export class PgBouncerRouter implements Router {
   /**
    * An application login through PgBouncer, which must reach the suspect through its own server
    * connection. While it waits, the console is polled: clients waiting and no server connection
-   * at all, not even one logging in, on two polls 20 ms apart, means PgBouncer's connection
+   * at all, not even one logging in, on two polls 10 ms apart, means PgBouncer's connection
    * attempts fail (it starts one as soon as a client waits, and waits server_login_retry after a
    * failed one): it cannot reach the suspect, said without waiting for the deadline. A hung
    * suspect keeps a connection logging in, so it is the deadline that answers there.
    */
   async witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer> {
+    const stop = new AbortController();
+    // The login through it starts at once (it is most of a dead primary's witness time); whether
+    // the database is paused is read meanwhile, and a paused one ends it (see below).
+    const probe = witnessThrough(this.spec.name, this.spec.app, suspect, deadlineMs, applicationName, stop.signal);
+    const app = this.spec.app;
+    if (!app || !this.admin) return probe;
     // A paused database keeps its clients waiting with no server connection by design: it says nothing.
-    const paused =
-      this.admin && this.spec.app
-        ? (await this.admin.showDatabases(Math.min(1000, deadlineMs)).catch(() => [])).find(
-            (d) => d.name === this.spec.app!.dbname,
-          )?.paused
-        : false;
-    if (paused)
+    const paused = (await this.admin.showDatabases(Math.min(1000, deadlineMs)).catch(() => [])).find(
+      (d) => d.name === app.dbname,
+    )?.paused;
+    if (paused) {
+      stop.abort();
+      await probe.catch(() => undefined);
       return {
         witness: `pooler ${this.spec.name}`,
         kind: 'pooler',
         verdict: 'unknown',
-        detail: `${this.spec.app!.dbname} is paused: its clients wait by design`,
+        detail: `${app.dbname} is paused: its clients wait by design`,
       };
-    const stop = new AbortController();
-    const probe = witnessThrough(this.spec.name, this.spec.app, suspect, deadlineMs, applicationName, stop.signal);
-    const app = this.spec.app;
-    if (!app || !this.admin) return probe;
+    }
     const started = performance.now();
     const admin = this.admin;
     const stalled = (async (): Promise<WitnessAnswer | undefined> => {
       let seen = 0;
       while (!stop.signal.aborted && performance.now() - started < deadlineMs - 60) {
-        // Every 20 ms: the answer is what PgBouncer's pool shows, however soon it is read (a
+        // Every 10 ms: the answer is what PgBouncer's pool shows, however soon it is read (a
         // failed connect leaves no server connection for server_login_retry; a hung server keeps
-        // one logging in), so a shorter interval only answers sooner (50 ms took ~250 ms).
-        await sleep(20);
+        // one logging in), so a shorter interval only answers sooner (50 ms took ~250 ms, 20 ms
+        // about 40 ms after the witness's client waited; one SHOW POOLS costs PgBouncer ~1 ms).
+        await sleep(10);
         const pool = await admin.pool(app.dbname, app.user).catch(() => undefined);
         seen = pool && pool.waiting > 0 && pool.servers === 0 ? seen + 1 : 0;
         if (seen >= 2) {
