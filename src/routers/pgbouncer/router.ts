@@ -139,12 +139,13 @@ export class PgBouncerRouter implements Router {
     const left = () => Math.max(1, deadline - performance.now());
     const admin = await this.console();
     this.held = this.toHold(await admin.showDatabases(left()), from);
-    await admin.pause(this.held, left());
+    // Before the PAUSE, so its two round trips are not inside the clients' pause.
     await this.holdLoginRetry(admin, Math.max(1000, left()));
+    await admin.pause(this.held, left());
   }
 
   /**
-   * server_login_retry at 0 while clients are held: a client that logs in during a PAUSE makes
+   * server_login_retry at 0 while clients are held (set just before the PAUSE): a client that logs in during a PAUSE makes
    * PgBouncer open a server connection and close it at once ("pause mode"), which it counts as a
    * failed login; after RESUME it would then wait server_login_retry (15 s by default) before
    * connecting again (seen after a rollback onto the same server). Restored once a login succeeds.
@@ -160,8 +161,8 @@ export class PgBouncerRouter implements Router {
   async fence(from: RouteTarget, timeoutMs: number): Promise<string> {
     const admin = await this.console();
     this.held = this.toHold(await admin.showDatabases(), from);
-    const how = await admin.pauseOrKill(this.held, timeoutMs);
     await this.holdLoginRetry(admin);
+    const how = await admin.pauseOrKill(this.held, timeoutMs);
     const said = how === 'paused' ? 'PAUSE' : timeoutMs <= 0 ? 'KILL' : `PAUSE did not finish in ${timeoutMs} ms; KILL`;
     return `${this.spec.name}: ${said} ${this.held.join(', ')}${this.loginRetry ? '; SET server_login_retry = 0 until the new primary is reached' : ''}`;
   }
