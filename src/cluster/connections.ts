@@ -38,6 +38,9 @@ export class Connections {
     const routers = new Map(
       await Promise.all(inventory.poolers.map(async (spec) => [spec.name, await openRouter(spec)] as const)),
     );
+    // A failover's witness logins begin now, beside the run's own (most of a witness's time).
+    if (limits.witnessMs !== undefined)
+      for (const router of routers.values()) router.prepareWitness?.(applicationName, limits.witnessMs);
     const routersReady = Promise.all([...routers.values()].map((router) => router.connect()));
     const witnesses =
       limits.witnessMs === undefined

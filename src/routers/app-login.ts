@@ -80,6 +80,7 @@ const POOLER_SILENT = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN
  * connection to `suspect`. An answer from the suspect's port: the router reaches it (the tool may
  * be the one cut off). No answer within `deadlineMs`, or the router cutting the login: it cannot.
  * `signal` ends the probe early (the router's own evidence came first); the session is closed.
+ * `login`: the login through the router begun earlier (`witnessLogin`), used instead of a new one.
  */
 export async function witnessThrough(
   router: string,
@@ -88,6 +89,7 @@ export async function witnessThrough(
   deadlineMs: number,
   applicationName: string,
   signal?: AbortSignal,
+  login?: Promise<NodeSession>,
 ): Promise<WitnessAnswer> {
   const witness = `pooler ${router}`;
   if (!app)
@@ -105,12 +107,13 @@ export async function witnessThrough(
     signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
   );
   const probe = (async () => {
-    session = await NodeSession.open(router, app, {
-      applicationName,
-      attempts: 1,
-      connectTimeoutMs: Math.max(1, deadlineMs),
-      signal,
-    });
+    session = await (login ??
+      NodeSession.open(router, app, {
+        applicationName,
+        attempts: 1,
+        connectTimeoutMs: Math.max(1, deadlineMs),
+        signal,
+      }));
     if (signal?.aborted) return 'aborted' as const;
     return session.one<{ port: number; in_recovery: boolean }>(
       'SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery',
@@ -143,6 +146,27 @@ export async function witnessThrough(
     void session?.close();
     probe.catch(() => undefined).finally(() => void session?.close());
   }
+}
+
+/**
+ * A failover's witness login through a router, begun with the run's own connections, before the
+ * suspect is known: the login needs no server connection behind PgBouncer (its auth_file), and it
+ * was most of a dead primary's witness time (~40-80 ms at a start where everything logs in at
+ * once). Its query, which makes the router reach the suspect, is asked by `witnessThrough`.
+ */
+export function witnessLogin(
+  router: string,
+  app: ConnParams,
+  applicationName: string,
+  deadlineMs: number,
+): Promise<NodeSession> {
+  const login = NodeSession.open(router, app, {
+    applicationName,
+    attempts: 1,
+    connectTimeoutMs: Math.max(1, deadlineMs),
+  });
+  login.catch(() => undefined); // said by the witness that uses it; never unhandled
+  return login;
 }
 
 /**

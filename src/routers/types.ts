@@ -106,6 +106,11 @@ export interface Router {
    */
   witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer>;
   /**
+   * Begins the witness's own login now, while the run connects (a router whose login reaches no
+   * server: PgBouncer); `witness` then uses it. Optional: a router without it logs in when asked.
+   */
+  prepareWitness?(applicationName: string, deadlineMs: number): void;
+  /**
    * What a new client meets through it now: one application login, bounded by `timeoutMs`, that
    * must land on `to`, writable. Its problems (none: an empty list), and whether the router itself
    * did not answer from here (that says nothing about what clients elsewhere meet); undefined when

@@ -175,6 +175,8 @@ describe("PgBouncer as a failover's witness", () => {
       process.kill(pid, 'SIGKILL');
       await waitGone([pid], 10_000);
       const target = routeTargetOf(pg1, undefined);
+      // As a failover asks it: its login begun with the run's connections, its query when asked.
+      router.prepareWitness!('pg-handover-test', 5000);
       const dead = await router.witness(target, 5000, 'pg-handover-test');
       expect(dead.verdict, dead.detail).toBe('cannot-reach');
       // Said from what PgBouncer showed, not by waiting the deadline out.
@@ -185,6 +187,8 @@ describe("PgBouncer as a failover's witness", () => {
       const paused = await router.witness(target, 5000, 'pg-handover-test');
       expect(paused).toMatchObject({ verdict: 'unknown', detail: 'appdb is paused: its clients wait by design' });
       await router.release([target]);
+      // A login begun for a witness nobody asked is closed with the router.
+      router.prepareWitness!('pg-handover-test', 5000);
     } finally {
       await router.close();
     }

@@ -7,13 +7,13 @@
  */
 import { StepFailedError } from '../../errors.js';
 import type { Route, RouterState } from '../../model/router.js';
-import { messageOf } from '../../postgres/session.js';
+import { messageOf, type NodeSession } from '../../postgres/session.js';
 import { FileChangedError, localFiles, remoteFiles, type HostFiles } from '../../shell/files.js';
 import { hostRunner } from '../../shell/host.js';
 import { resolveHosts } from '../../shell/resolve.js';
 import { sleep } from '../../util/time.js';
 import type { WitnessAnswer } from '../../model/witness.js';
-import { appLoginProblems, newClientProblems, witnessThrough } from '../app-login.js';
+import { appLoginProblems, newClientProblems, witnessLogin, witnessThrough } from '../app-login.js';
 import { isTarget, type NewClients, type RouteTarget, type Router, type RouterLog } from '../types.js';
 import { PoolerAdmin } from './admin.js';
 import type { PgBouncerDetail } from './checks.js';
@@ -34,6 +34,8 @@ export class PgBouncerRouter implements Router {
    * new primary. Restored once a server login succeeded (verify) or when the run ends.
    */
   private loginRetry: string | undefined;
+  /** A failover's witness login, begun with the run's connections (prepareWitness). */
+  private witnessLogin: Promise<NodeSession> | undefined;
 
   /** Where the config file is read and replaced: here, or on the pooler's host through its host_access. */
   private readonly files: HostFiles;
@@ -308,29 +310,37 @@ export class PgBouncerRouter implements Router {
    * failed one): it cannot reach the suspect, said without waiting for the deadline. A hung
    * suspect keeps a connection logging in, so it is the deadline that answers there.
    */
+  prepareWitness(applicationName: string, deadlineMs: number): void {
+    if (this.spec.app) this.witnessLogin = witnessLogin(this.spec.name, this.spec.app, applicationName, deadlineMs);
+  }
+
   async witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer> {
     const stop = new AbortController();
-    // The login through it starts at once (it is most of a dead primary's witness time); whether
-    // the database is paused is read meanwhile, and a paused one ends it (see below).
-    const probe = witnessThrough(this.spec.name, this.spec.app, suspect, deadlineMs, applicationName, stop.signal);
+    // The login through it (begun with the run's connections when prepareWitness was called) is
+    // most of a dead primary's witness time: its query goes at once; whether the database is
+    // paused is read meanwhile, and a paused one ends it (see below).
+    const login = this.witnessLogin;
+    this.witnessLogin = undefined;
+    const probe = witnessThrough(
+      this.spec.name,
+      this.spec.app,
+      suspect,
+      deadlineMs,
+      applicationName,
+      stop.signal,
+      login,
+    );
     const app = this.spec.app;
     if (!app || !this.admin) return probe;
-    // A paused database keeps its clients waiting with no server connection by design: it says nothing.
-    const paused = (await this.admin.showDatabases(Math.min(1000, deadlineMs)).catch(() => [])).find(
-      (d) => d.name === app.dbname,
-    )?.paused;
-    if (paused) {
-      stop.abort();
-      await probe.catch(() => undefined);
-      return {
-        witness: `pooler ${this.spec.name}`,
-        kind: 'pooler',
-        verdict: 'unknown',
-        detail: `${app.dbname} is paused: its clients wait by design`,
-      };
-    }
-    const started = performance.now();
+    // A paused database keeps its clients waiting with no server connection by design: it says
+    // nothing. Read beside the pool's polls, and known before any answer counts (a paused pool
+    // looks exactly like one whose connection attempts fail).
     const admin = this.admin;
+    const pausedRead = admin
+      .showDatabases(Math.min(1000, deadlineMs))
+      .then((databases) => databases.find((d) => d.name === app.dbname)?.paused === true)
+      .catch(() => false);
+    const started = performance.now();
     const stalled = (async (): Promise<WitnessAnswer | undefined> => {
       let seen = 0;
       while (!stop.signal.aborted && performance.now() - started < deadlineMs - 60) {
@@ -353,12 +363,27 @@ export class PgBouncerRouter implements Router {
       }
       return undefined;
     })();
+    if (await pausedRead) {
+      stop.abort();
+      await Promise.all([probe.catch(() => undefined), stalled]);
+      return {
+        witness: `pooler ${this.spec.name}`,
+        kind: 'pooler',
+        verdict: 'unknown',
+        detail: `${app.dbname} is paused: its clients wait by design`,
+      };
+    }
     const first = await Promise.race([probe, stalled.then((a) => a ?? probe)]);
     stop.abort();
     return first;
   }
 
   async close(): Promise<void> {
+    // A witness login no witness used (no route named the suspect).
+    await this.witnessLogin?.then(
+      (session) => session.close(),
+      () => undefined,
+    );
     await this.restoreLoginRetry().catch(() => undefined);
     await this.admin?.close();
   }
