@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { parse } from 'yaml';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -151,6 +152,26 @@ async function startAgain(sandbox: SandboxFixture, node: string): Promise<void> 
   }
 }
 
+/** The built-in failover playbook's step kinds, in its order. */
+const FAILOVER_STEPS = (
+  parse(readFileSync(new URL('../../playbooks/failover.yaml', import.meta.url), 'utf8')) as {
+    steps: Array<{ kind: string }>;
+  }
+).steps.map((s) => s.kind);
+
+/** The failover playbook with pg2, the new primary, SIGKILLed right after the step `after`. */
+async function newPrimaryCrashesAfter(sandbox: SandboxFixture, after: 'resume' | 'follow'): Promise<string> {
+  const pg2 = sandbox.manifest.nodes.find((n) => n.name === 'pg2')!;
+  const at = FAILOVER_STEPS.indexOf(after) + 1;
+  return playbookWithSteps(sandbox, `new-primary-crashes-after-${after}`, [
+    ...FAILOVER_STEPS.slice(0, at),
+    ...execStep('sh', '-c', `kill -KILL $(head -n 1 ${pg2.dataDir}/postmaster.pid)`),
+    ...FAILOVER_STEPS.slice(at),
+  ]);
+}
+
+const pg2Postmaster = (sandbox: SandboxFixture): number => Number(postmasterPid(sandbox.manifest, 'pg2'));
+
 describe('PgBouncer refusing new clients after its server crashed and came back', () => {
   test('check is not ready and names the refusal; a failover that finishes another gets clients in (exit 0)', async ({
     sandbox,
@@ -167,24 +188,12 @@ describe('PgBouncer refusing new clients after its server crashed and came back'
     // The soak's iteration 45: the failover's new primary crashed right after the clients were
     // released, and came back. Running the failover again finishes it; its verification must
     // get a client in, not exit 5 on PgBouncer's memory of the crash.
-    const pg2 = sandbox.manifest.nodes.find((n) => n.name === 'pg2')!;
-    const killed = await playbookWithSteps(sandbox, 'new-primary-crashes', [
-      'confirm-failure',
-      'fence-old-primary',
-      'wait-catchup',
-      'promote',
-      'repoint-pooler',
-      'resume',
-      ...execStep('sh', '-c', `kill -KILL $(head -n 1 ${pg2.dataDir}/postmaster.pid)`),
-      'follow',
-      'verify',
-    ]);
+    const killed = await newPrimaryCrashesAfter(sandbox, 'resume');
+    const pid = pg2Postmaster(sandbox);
     process.kill(postmasterPid(sandbox.manifest, 'pg1')!, 'SIGKILL');
     const first = await run('failover', '-t', 'pg2', '--playbook', killed, '--yes');
     expect(first.exitCode, first.stdout + first.stderr).toBe(5);
-    await waitGone([Number(readFileSync(join(pg2.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])], 30_000).catch(
-      () => undefined,
-    );
+    await waitGone([pid], 30_000).catch(() => undefined);
     await clientLogin(sandbox, 1000);
     await startAgain(sandbox, 'pg2');
     const again = await run('failover', '--yes');
@@ -200,19 +209,8 @@ describe('PgBouncer refusing new clients after its server crashed and came back'
     // time the failover ran again, so the run closed the record as "goal met" (exit 0) while
     // PgBouncer still turned every client away. Here that state is made on purpose.
     const run = (...args: string[]) => cli([...args, '-i', sandbox.manifest.inventoryFile, '--json']);
-    const pg2 = sandbox.manifest.nodes.find((n) => n.name === 'pg2')!;
-    const killed = await playbookWithSteps(sandbox, 'new-primary-crashes-before-verify', [
-      'confirm-failure',
-      'fence-old-primary',
-      'wait-catchup',
-      'promote',
-      'repoint-pooler',
-      'resume',
-      'follow',
-      ...execStep('sh', '-c', `kill -KILL $(head -n 1 ${pg2.dataDir}/postmaster.pid)`),
-      'verify',
-    ]);
-    const pid = Number(readFileSync(join(pg2.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const killed = await newPrimaryCrashesAfter(sandbox, 'follow');
+    const pid = pg2Postmaster(sandbox);
     process.kill(postmasterPid(sandbox.manifest, 'pg1')!, 'SIGKILL');
     const first = await run('failover', '-t', 'pg2', '--playbook', killed, '--yes');
     expect(first.exitCode, first.stdout + first.stderr).toBe(5);
