@@ -76,6 +76,17 @@ async function appLoginOnce(
 const POOLER_SILENT = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN/;
 
 /**
+ * A login (or its query) through a router that failed, read as what was seen: the router itself
+ * not answering from here, no answer within the time, or the router's own refusal. Its message
+ * without the session's "<name>: " prefix.
+ */
+function failedLogin(error: unknown): { seen: 'router-silent' | 'no-answer' | 'refused'; message: string } {
+  const message = error instanceof Error ? error.message.replace(/^[^:]+: /, '') : String(error);
+  if (POOLER_SILENT.test(message) && !/query timed out/.test(message)) return { seen: 'router-silent', message };
+  return { seen: /timed out|timeout/i.test(message) ? 'no-answer' : 'refused', message };
+}
+
+/**
  * A failover's witness: an application login through the router, which must use its own server
  * connection to `suspect`. An answer from the suspect's port: the router reaches it (the tool may
  * be the one cut off). No answer within `deadlineMs`, or the router cutting the login: it cannot.
@@ -107,13 +118,7 @@ export async function witnessThrough(
     signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
   );
   const probe = (async () => {
-    session = await (login ??
-      NodeSession.open(router, app, {
-        applicationName,
-        attempts: 1,
-        connectTimeoutMs: Math.max(1, deadlineMs),
-        signal,
-      }));
+    session = await (login ?? witnessLogin(router, app, applicationName, deadlineMs, signal));
     if (signal?.aborted) return 'aborted' as const;
     return session.one<{ port: number; in_recovery: boolean }>(
       'SELECT inet_server_port() AS port, pg_is_in_recovery() AS in_recovery',
@@ -131,12 +136,11 @@ export async function witnessThrough(
       `${suspect.name} answered through it (${row.in_recovery ? 'in recovery' : 'a primary'}) in ${Math.round(performance.now() - started)} ms`,
     );
   } catch (error) {
-    const message = error instanceof Error ? error.message.replace(/^[^:]+: /, '') : String(error);
-    if (POOLER_SILENT.test(message) && !/query timed out/.test(message))
-      return answer('unknown', `it does not answer itself (${message})`);
+    const { seen, message } = failedLogin(error);
+    if (seen === 'router-silent') return answer('unknown', `it does not answer itself (${message})`);
     return answer(
       'cannot-reach',
-      /timed out|timeout/i.test(message)
+      seen === 'no-answer'
         ? `no answer from ${suspect.name} through it within ${deadlineMs} ms`
         : `it could not reach ${suspect.name}: ${message}`,
     );
@@ -159,11 +163,13 @@ export function witnessLogin(
   app: ConnParams,
   applicationName: string,
   deadlineMs: number,
+  signal?: AbortSignal,
 ): Promise<NodeSession> {
   const login = NodeSession.open(router, app, {
     applicationName,
     attempts: 1,
     connectTimeoutMs: Math.max(1, deadlineMs),
+    signal,
   });
   login.catch(() => undefined); // said by the witness that uses it; never unhandled
   return login;
@@ -189,17 +195,12 @@ export async function newClientProblems(
     });
     return { problems, routerSilent: false };
   } catch (error) {
-    const message = (error as Error).message.replace(/^[^:]+: /, '');
-    if (POOLER_SILENT.test(message) && !/query timed out/.test(message))
-      return {
-        problems: [`a login through it from here failed: it does not answer itself (${message})`],
-        routerSilent: true,
-      };
-    if (/timed out|timeout/i.test(message))
-      return {
-        problems: [`a new client got no answer through it within ${timeoutMs} ms (${message})`],
-        routerSilent: false,
-      };
-    return { problems: [`new clients are refused: ${message}`], routerSilent: false };
+    const { seen, message } = failedLogin(error);
+    const said = {
+      'router-silent': `a login through it from here failed: it does not answer itself (${message})`,
+      'no-answer': `a new client got no answer through it within ${timeoutMs} ms (${message})`,
+      refused: `new clients are refused: ${message}`,
+    }[seen];
+    return { problems: [said], routerSilent: seen === 'router-silent' };
   }
 }

@@ -59,7 +59,6 @@ export function isTarget(
   return (resolved[host] ?? []).some((address) => target.addresses.includes(address));
 }
 
-/** Lines a router adds to the run's report when it cannot finish something itself. */
 /** What one new client met through a router (`Router.clients`). */
 export interface NewClients {
   /** What kept it from landing on the primary, writable; none: an empty list. */
@@ -68,6 +67,7 @@ export interface NewClients {
   readonly routerSilent: boolean;
 }
 
+/** Lines a router adds to the run's report when it cannot finish something itself. */
 export interface RouterLog {
   leftToDo(line: string): void;
 }

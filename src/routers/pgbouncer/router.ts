@@ -147,10 +147,11 @@ export class PgBouncerRouter implements Router {
   }
 
   /**
-   * server_login_retry at 0 while clients are held (set just before the PAUSE): a client that logs in during a PAUSE makes
-   * PgBouncer open a server connection and close it at once ("pause mode"), which it counts as a
-   * failed login; after RESUME it would then wait server_login_retry (15 s by default) before
-   * connecting again (seen after a rollback onto the same server). Restored once a login succeeds.
+   * server_login_retry at 0 while clients are held (set just before the PAUSE): a client that
+   * logs in during a PAUSE makes PgBouncer open a server connection and close it at once ("pause
+   * mode"), which it counts as a failed login; after RESUME it would then wait server_login_retry
+   * (15 s by default) before connecting again (seen after a rollback onto the same server).
+   * Restored once a login succeeds.
    */
   private async holdLoginRetry(admin: PoolerAdmin, timeoutMs = 10_000): Promise<void> {
     const retry = (await admin.showConfig(timeoutMs)).server_login_retry;
@@ -302,6 +303,10 @@ export class PgBouncerRouter implements Router {
     return undefined;
   }
 
+  prepareWitness(applicationName: string, deadlineMs: number): void {
+    if (this.spec.app) this.witnessLogin = witnessLogin(this.spec.name, this.spec.app, applicationName, deadlineMs);
+  }
+
   /**
    * An application login through PgBouncer, which must reach the suspect through its own server
    * connection. While it waits, the console is polled: clients waiting and no server connection
@@ -310,10 +315,6 @@ export class PgBouncerRouter implements Router {
    * failed one): it cannot reach the suspect, said without waiting for the deadline. A hung
    * suspect keeps a connection logging in, so it is the deadline that answers there.
    */
-  prepareWitness(applicationName: string, deadlineMs: number): void {
-    if (this.spec.app) this.witnessLogin = witnessLogin(this.spec.name, this.spec.app, applicationName, deadlineMs);
-  }
-
   async witness(suspect: RouteTarget, deadlineMs: number, applicationName: string): Promise<WitnessAnswer> {
     const stop = new AbortController();
     // The login through it (begun with the run's connections when prepareWitness was called) is
