@@ -20,6 +20,37 @@ export const SESSIONS_LEFT_SQL = `SELECT count(*)::int AS n FROM pg_stat_activit
 export const FLUSH_SQL = 'SELECT pg_current_wal_flush_lsn()::text AS lsn';
 export const REPLAY_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
 export const IN_RECOVERY_SQL = 'SELECT pg_is_in_recovery() AS in_recovery';
+export const PROMOTE_SQL = 'SELECT pg_promote(false)';
+/** The SQLSTATE PROMOTE_AND_WAIT_SQL raises when recovery has not ended by its deadline. */
+export const PROMOTION_TIMEOUT_CODE = 'PH001';
+/**
+ * Promotion requested and waited for by the server itself, in one round trip: pg_is_in_recovery()
+ * every millisecond, and the request made again every `askAgainMs` while recovery goes on (see
+ * promote.ts, RENUDGE_MS). A client polling instead pays a round trip per look (three to four
+ * round trips in all at a distance), and pg_promote(true) looks only every 100 ms. A request
+ * made as recovery ends fails with "recovery is not in progress": caught, the loop then ends.
+ */
+export const promoteAndWaitSql = (timeoutMs: number, askAgainMs: number): string => `DO $pgh$
+DECLARE
+  deadline constant timestamptz := clock_timestamp() + interval '${Math.round(timeoutMs)} milliseconds';
+  asked timestamptz := clock_timestamp();
+BEGIN
+  PERFORM pg_promote(false);
+  WHILE pg_is_in_recovery() LOOP
+    IF clock_timestamp() > deadline THEN
+      RAISE EXCEPTION 'still in recovery after ${Math.round(timeoutMs)} ms' USING ERRCODE = '${PROMOTION_TIMEOUT_CODE}';
+    END IF;
+    PERFORM pg_sleep(0.001);
+    IF clock_timestamp() - asked > interval '${Math.round(askAgainMs)} milliseconds' THEN
+      asked := clock_timestamp();
+      BEGIN
+        PERFORM pg_promote(false);
+      EXCEPTION WHEN OTHERS THEN NULL;
+      END;
+    END IF;
+  END LOOP;
+END
+$pgh$`;
 export const ROLE_SQL =
   "SELECT pg_is_in_recovery() AS in_recovery, current_setting('default_transaction_read_only') AS ro";
 export const TIMELINE_SQL = "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli";

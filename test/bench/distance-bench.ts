@@ -174,6 +174,12 @@ async function main(): Promise<void> {
         return `${String(rtt).padStart(5)} ${fmt(rs[0]?.commitMs ?? NaN).padStart(7)} ${`${fmt(gap.median)} (${fmt(gap.min)}-${fmt(gap.max)})`.padStart(20)} ${fmt(growth).padStart(8)} ${(rtt ? (growth / rtt).toFixed(1) : '-').padStart(8)} ${fmt(summarize(rs.map((r) => r.pauseMs)).median).padStart(7)} ${String(rs.reduce((n, r) => n + r.errors, 0)).padStart(7)} ${String(rs.reduce((n, r) => n + r.missing, 0)).padStart(5)}  ${rs.map((r) => r.exitCode).join(' ')}`;
       }),
       'goal: the gap grows by at most about two round trips; 0 errors, 0 lost',
+      ...RTTS.filter((rtt) => rtt > 0).map((rtt) => {
+        const growth = summarize(at(rtt).map((r) => r.gapMs)).median - base;
+        const pause =
+          summarize(at(rtt).map((r) => r.pauseMs)).median - summarize(at(RTTS[0]!).map((r) => r.pauseMs)).median;
+        return `  at ${rtt} ms: ${(pause / rtt).toFixed(1)} rtt of the growth in the tool's write pause (PAUSE..RESUME), ${((growth - pause) / rtt).toFixed(1)} after RESUME (PgBouncer's new server logins, one at a time, the clients queued on the first)`;
+      }),
       'where the gap goes, medians in ms per round trip:',
       `${''.padEnd(32)}${RTTS.map((r) => `${r} ms`.padStart(8)).join('')}`,
       ...PHASES.map(
@@ -184,6 +190,11 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     await saveSection(outDir, 'distance', { results, load: { start: loadAtStart, end: loadavg()[0] } });
+    // The runs' journals beside the figures: each step's start and end, to trace a gap afresh.
+    if (process.env.PGH_BENCH_KEEP) {
+      await execa('cp', ['-r', journalDir, join(outDir, 'distance-journals')], { reject: false });
+      await writeFile(join(outDir, 'distance-commits.json'), JSON.stringify(outcome));
+    }
   } finally {
     for (const r of relays) await r.close();
     await sandboxDown(dir).catch(() => undefined);

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const all = await read('results.json');
   // The switchover bench writes its own file (one per router with --router haproxy).
   const switchover = (await read('pgbouncer/results.json')).longestGapMs ? await read('pgbouncer/results.json') : all;
-  const distance = (all.distance?.results ?? []) as Array<{ rttMs: number; gapMs: number }>;
+  const distance = (all.distance?.results ?? []) as Array<{ rttMs: number; gapMs: number; pauseMs: number }>;
   const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const gapAt = (rtt: number) => medianOf(distance.filter((r) => r.rttMs === rtt).map((r) => r.gapMs));
   const base = gapAt(0);
@@ -110,6 +110,14 @@ async function main(): Promise<void> {
       met: (v) => v < 500,
     },
   ];
+  // The distance growth split: the tool's own write pause, and what the pooler adds after RESUME.
+  const pauseAt = (rtt: number) => medianOf(distance.filter((r) => r.rttMs === rtt).map((r) => r.pauseMs));
+  const split = [20, 50, 80]
+    .filter((rtt) => inRtts(rtt) !== undefined && pauseAt(rtt) !== undefined && pauseAt(0) !== undefined)
+    .map((rtt) => {
+      const pause = (pauseAt(rtt)! - pauseAt(0)!) / rtt;
+      return `${rtt} ms: ${fmt(pause, 1)} rtt in the tool's write pause, ${fmt(inRtts(rtt)! - pause, 1)} after RESUME`;
+    });
   const lines = [
     '',
     'pg-handover benchmark: each figure with its goal (medians)',
@@ -118,6 +126,11 @@ async function main(): Promise<void> {
       (g) =>
         `${g.figure.padEnd(48)} ${`${g.value === undefined ? '-' : fmt(g.value, g.unit === 'rtt' || g.unit === '×' ? 2 : 0)} ${g.unit}`.padStart(8)}  ${g.goal.padEnd(24)} ${g.value === undefined ? '-' : g.met(g.value) ? 'yes' : 'NO'}`,
     ),
+    ...(split.length
+      ? [
+          `distance growth, split: ${split.join('; ')} (PgBouncer logs in to the new primary again, one server connection at a time, while the clients queue on the first)`,
+        ]
+      : []),
     `machine: ${cpus().length} cores, 1-min load average now ${loadavg()[0]!.toFixed(1)}; the switchover bench started at load ${fmt(switchover.machine?.loadAtStart ?? NaN, 1)}; node -e 0 took ${fmt(switchover.nodeStartMs?.median ?? NaN)} ms there (the floor under --help and --dry-run)${switchover.withoutExtraCa ? `; without NODE_EXTRA_CA_CERTS, which this environment sets: node -e 0 ${fmt(switchover.withoutExtraCa.nodeMs.median)} ms, --help ${fmt(switchover.withoutExtraCa.helpMs.median)} ms, --dry-run ${fmt(switchover.withoutExtraCa.dryRunMs.median)} ms` : ''}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -10,7 +10,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PreflightRefusedError } from '../../src/errors.js';
+import { PreflightRefusedError, TimeoutError } from '../../src/errors.js';
+import { NodeQueryError } from '../../src/postgres/errors.js';
+import { PROMOTE_SQL, PROMOTION_TIMEOUT_CODE, promoteAndWaitSql } from '../../src/postgres/sql.js';
 import { parseLsn } from '../../src/model/lsn.js';
 import { loadPlaybook } from '../../src/playbook/load.js';
 import { switchover } from '../../src/procedures/switchover/index.js';
@@ -87,6 +89,62 @@ describe('promote', () => {
     expect(f.ctx.noReturn).toEqual({ requested: true, confirmed: false });
     expect(f.journal.map((e) => e.event)).toEqual(['point-of-no-return']);
     expect(f.journal[0]!.data).toMatchObject({ target: 'pg2', replayLsn: FINAL });
+  });
+});
+
+describe('promote: the server waits for the end of recovery itself', () => {
+  const promoteWait = (sql: string) => /^DO \$pgh\$/.test(sql) && /pg_promote\(false\)/.test(sql);
+
+  it('one statement after the replay check: requested, waited for on the server, confirmed; nothing polled from here', async () => {
+    const f = fakeCluster(await planned(), { pg2: replayingAt(FINAL, () => []) });
+    f.ctx.outputs['fence-writes'].finalLsn = parseLsn(FINAL);
+    await runActions(promoteStep, f.ctx, f.ctx.outputs.promote);
+    const sent = f.nodes.pg2!.sent;
+    expect(sent.filter(promoteWait)).toHaveLength(1);
+    expect(sent.findIndex(promoteWait)).toBeGreaterThan(sent.findIndex((sql) => /pg_last_wal_replay_lsn/.test(sql)));
+    expect(sent.some((sql) => sql === 'SELECT pg_is_in_recovery() AS in_recovery')).toBe(false);
+    expect(f.ctx.noReturn).toEqual({ requested: true, confirmed: true });
+    expect(f.ctx.outputs.promote.targetReplayLsn).toBe(parseLsn(FINAL));
+  });
+
+  it('the server saying recovery has not ended by the deadline is a timeout: crossed, not confirmed, not asked again', async () => {
+    const f = fakeCluster(await planned(), {
+      pg2: replayingAt(FINAL, (sql) => {
+        if (promoteWait(sql))
+          throw new NodeQueryError('pg2', 'still in recovery after 30000 ms', PROMOTION_TIMEOUT_CODE);
+        return [{ in_recovery: false }];
+      }),
+    });
+    f.ctx.outputs['fence-writes'].finalLsn = parseLsn(FINAL);
+    await expect(runActions(promoteStep, f.ctx, f.ctx.outputs.promote)).rejects.toThrow(TimeoutError);
+    expect(f.nodes.pg2!.sent.filter((sql) => /pg_promote|pg_is_in_recovery/.test(sql))).toHaveLength(1);
+    expect(f.ctx.noReturn).toEqual({ requested: true, confirmed: false });
+  });
+
+  it('a server that cannot run the block (no PL/pgSQL) is asked and polled from here until out of recovery', async () => {
+    let looks = 0;
+    const f = fakeCluster(await planned(), {
+      pg2: replayingAt(FINAL, (sql) => {
+        if (promoteWait(sql)) throw new NodeQueryError('pg2', 'language "plpgsql" does not exist', '42704');
+        if (/pg_is_in_recovery/.test(sql)) return [{ in_recovery: ++looks < 3 }];
+        return [{}];
+      }),
+    });
+    f.ctx.outputs['fence-writes'].finalLsn = parseLsn(FINAL);
+    await runActions(promoteStep, f.ctx, f.ctx.outputs.promote);
+    expect(f.nodes.pg2!.sent).toContain(PROMOTE_SQL);
+    expect(looks).toBe(3);
+    expect(f.ctx.noReturn).toEqual({ requested: true, confirmed: true });
+    expect(f.journal.map((e) => e.event)).toContain('promote-waited-from-here');
+  });
+
+  it('the statement text: the deadline and the repeated request, and the catch that ends the loop as recovery ends', () => {
+    const sql = promoteAndWaitSql(30_000, 5);
+    expect(sql).toMatch(/interval '30000 milliseconds'/);
+    expect(sql).toMatch(/WHILE pg_is_in_recovery\(\) LOOP/);
+    expect(sql).toMatch(/interval '5 milliseconds'/);
+    expect(sql).toMatch(/EXCEPTION WHEN OTHERS THEN NULL/);
+    expect(sql).toMatch(new RegExp(`ERRCODE = '${PROMOTION_TIMEOUT_CODE}'`));
   });
 });
 
