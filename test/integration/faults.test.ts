@@ -6,7 +6,10 @@
 import { postmasterPid, pgbouncerPid, startNode, startPgBouncer } from '../../src/sandbox/control.js';
 import { signal, waitGone } from '../../src/shell/processes.js';
 import { nodeConn, settledTopology, sql, underLoad, waitUntilPrimary, waitUntilStreaming } from './support/cluster.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
+  consoleCutter,
   execStep,
   expectLastLinesSay,
   expectOneWriter,
@@ -184,6 +187,59 @@ describe('faults at or after the point of no return roll forward', () => {
     );
     expect(await expectOneWriter(sandbox)).toBe('pg2');
     expect((await settledTopology(sandbox)).upstreamOf).toEqual({ pg1: 'pg2', pg3: 'pg2' });
+  });
+});
+
+describe('PgBouncer dies under the repoint', () => {
+  // CI, 596e75d: PgBouncer SIGKILLed just before the repoint, and the RELOAD went out on the console
+  // the run held before that console had noticed: "Connection terminated unexpectedly", without
+  // the line that says the file already points at the new primary. The cutter makes that order sure.
+  test('its console drops as RELOAD is sent: said as unreachable, the file already at pg2 (exit 5); the next run closes the record', async ({
+    sandbox,
+  }) => {
+    const pooler = sandbox.manifest.poolers[0]!;
+    const armed = join(sandbox.dir, 'console-cut');
+    const cutter = await consoleCutter(pooler.port, armed);
+    const inventory = await readFile(sandbox.manifest.inventoryFile, 'utf8');
+    const adminAt = (port: number) => `port=${port} user=pgbadmin dbname=pgbouncer`;
+    expect(inventory).toContain(adminAt(pooler.port));
+    const passfile = await readFile(sandbox.manifest.passfile, 'utf8');
+    const adminPassword = passfile
+      .split('\n')
+      .find((l) => l.startsWith(`127.0.0.1:${pooler.port}:pgbouncer:pgbadmin:`))!;
+    try {
+      await writeFile(sandbox.manifest.inventoryFile, inventory.replace(adminAt(pooler.port), adminAt(cutter.port)));
+      await writeFile(
+        sandbox.manifest.passfile,
+        `${passfile.trimEnd()}\n${adminPassword.replace(`:${pooler.port}:`, `:${cutter.port}:`)}\n`,
+        { mode: 0o600 },
+      );
+      const playbook = await playbookWith(
+        sandbox,
+        'kill-pooler-under-reload',
+        'promote',
+        execStep('sh', '-c', `touch ${armed} && kill -KILL ${pgbouncerPid(sandbox.manifest)!}`),
+      );
+      const run = await startPromote(sandbox, '--playbook', playbook, '--target', 'pg2');
+      expect(cutter.cut(), String(run.stderr)).toBe(true);
+      expect(run.exitCode, String(run.stderr)).toBe(5);
+      expectLastLinesSay(
+        String(run.stderr),
+        /config file already points at pg2, but its admin console is unreachable/,
+        5,
+      );
+    } finally {
+      await cutter.close();
+      await writeFile(sandbox.manifest.inventoryFile, inventory);
+      await writeFile(sandbox.manifest.passfile, passfile, { mode: 0o600 });
+    }
+    await startPgBouncer(sandbox.manifest);
+    const again = await startPromote(sandbox);
+    expect(again.exitCode, String(again.stderr)).toBe(0);
+    expect(String(again.stderr)).toMatch(
+      /half-done-closed +run \S+ of the switchover procedure did not finish, but its goal is met/,
+    );
+    expect(await expectOneWriter(sandbox)).toBe('pg2');
   });
 });
 

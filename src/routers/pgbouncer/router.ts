@@ -227,13 +227,23 @@ export class PgBouncerRouter implements Router {
   /** RELOAD, then every route must be at `to` and nothing left at `from`. */
   private async reloadAt(from: RouteTarget, to: RouteTarget, log: RouterLog): Promise<void> {
     const { name, routes } = this.spec;
-    const admin = await this.console().catch((error: Error) => {
-      log.leftToDo(
-        `${name}: its config file already points at ${to.name}, but its admin console is unreachable (${error.message}): start PgBouncer (or RELOAD it) and RESUME ${routes.join(', ')}`,
-      );
-      throw error;
-    });
-    await admin.reload();
+    const reachable = () =>
+      this.console().catch((error: Error) => {
+        log.leftToDo(
+          `${name}: its config file already points at ${to.name}, but its admin console is unreachable (${error.message}): start PgBouncer (or RELOAD it) and RESUME ${routes.join(', ')}`,
+        );
+        throw error;
+      });
+    let admin = await reachable();
+    try {
+      await admin.reload();
+    } catch (error) {
+      // The console held since the run began drops with PgBouncer itself (killed a moment ago,
+      // before the session noticed): opened again once, a dead pooler is told from a refused RELOAD.
+      if (admin.isOpen) throw error;
+      admin = await reachable();
+      await admin.reload();
+    }
     // RELOAD restores every SET from the file: hold server_login_retry at 0 again.
     if (this.loginRetry !== undefined) await admin.set('server_login_retry', '0');
     const live = await admin.showDatabases();

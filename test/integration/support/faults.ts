@@ -4,6 +4,7 @@
  * commit lost; the exit code and last lines saying the state; a second run completing or refusing.
  */
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
@@ -182,4 +183,46 @@ export function guardianPid(sandbox: SandboxFixture): number | undefined {
     .filter((e) => e.event === 'guardian-started')
     .at(-1);
   return started ? Number(started.pid) : undefined;
+}
+
+/**
+ * A TCP proxy in front of a pooler's admin console that, once `armedFile` exists, cuts any
+ * connection the moment its client speaks, and no longer passes on the pooler's own death: the
+ * tool's held console then learns that PgBouncer died only as it sends its next statement (the
+ * race CI met: PgBouncer killed a moment before the repoint's RELOAD).
+ */
+export async function consoleCutter(
+  port: number,
+  armedFile: string,
+): Promise<{ port: number; cut: () => boolean; close: () => Promise<void> }> {
+  let cut = false;
+  const sockets = new Set<net.Socket>();
+  const armed = () => existsSync(armedFile);
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.on('data', (chunk) => {
+      if (!armed()) return void upstream.write(chunk);
+      cut = true;
+      client.destroy();
+      upstream.destroy();
+    });
+    upstream.on('data', (chunk) => client.write(chunk));
+    upstream.on('close', () => armed() || client.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut: () => cut,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
