@@ -4,9 +4,9 @@
  * (postgres/sql.ts, promoteAndWaitSql: one round trip, where polling from here costs one per look;
  * pg_promote(true) looks only every 100 ms). Where the server cannot run it, the tool requests and
  * polls itself. A timeout is reported, never retried blindly: the promotion may still complete
- * later. Then, inside the pause, only what would make writes fail
- * or hang on the new primary: unattached synchronous standbys, a read-only default (both known
- * from the snapshot). Output: the replay position when promoted. Undo: none, by design.
+ * later. Then, inside the pause, only what would make writes fail or hang on the new primary:
+ * unattached synchronous standbys, a read-only default (both known from the snapshot). Output:
+ * the replay position when promoted. Undo: none, by design.
  */
 import type { z } from 'zod';
 import { PromotionNotStartedError, StepFailedError, TimeoutError } from '../errors.js';
