@@ -22,7 +22,7 @@ import { sleep } from '../../src/util/time.js';
 import { startLatencyRelay, type LatencyRelay } from './latency-relay.js';
 import { clientView, reportOf } from './measure.js';
 import { PHASES, pauseBreakdown, readJournal, type Phase } from './pause-breakdown.js';
-import { fmt, saveSection, summarize } from './stats.js';
+import { distanceSplit, fmt, saveSection, summarize } from './stats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -175,10 +175,8 @@ async function main(): Promise<void> {
       }),
       'goal: the gap grows by at most about two round trips; 0 errors, 0 lost',
       ...RTTS.filter((rtt) => rtt > 0).map((rtt) => {
-        const growth = summarize(at(rtt).map((r) => r.gapMs)).median - base;
-        const pause =
-          summarize(at(rtt).map((r) => r.pauseMs)).median - summarize(at(RTTS[0]!).map((r) => r.pauseMs)).median;
-        return `  at ${rtt} ms: ${(pause / rtt).toFixed(1)} rtt of the growth in the tool's write pause (PAUSE..RESUME), ${((growth - pause) / rtt).toFixed(1)} after RESUME (PgBouncer's new server logins, one at a time, the clients queued on the first)`;
+        const split = distanceSplit(results, rtt, RTTS[0]);
+        return `  at ${rtt} ms: ${fmt(split.pause, 1)} rtt of the growth in the tool's write pause (PAUSE..RESUME), ${fmt(split.afterResume, 1)} after RESUME (PgBouncer's new server logins, one at a time, the clients queued on the first)`;
       }),
       'where the gap goes, medians in ms per round trip:',
       `${''.padEnd(32)}${RTTS.map((r) => `${r} ms`.padStart(8)).join('')}`,

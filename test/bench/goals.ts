@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt } from './stats.js';
+import { distanceSplit, fmt } from './stats.js';
 
 const { values: flags } = parseArgs({ options: { out: { type: 'string', default: 'bench-results' } } });
 const out = resolve(String(flags.out));
@@ -111,13 +111,10 @@ async function main(): Promise<void> {
     },
   ];
   // The distance growth split: the tool's own write pause, and what the pooler adds after RESUME.
-  const pauseAt = (rtt: number) => medianOf(distance.filter((r) => r.rttMs === rtt).map((r) => r.pauseMs));
   const split = [20, 50, 80]
-    .filter((rtt) => inRtts(rtt) !== undefined && pauseAt(rtt) !== undefined && pauseAt(0) !== undefined)
-    .map((rtt) => {
-      const pause = (pauseAt(rtt)! - pauseAt(0)!) / rtt;
-      return `${rtt} ms: ${fmt(pause, 1)} rtt in the tool's write pause, ${fmt(inRtts(rtt)! - pause, 1)} after RESUME`;
-    });
+    .map((rtt) => ({ rtt, ...distanceSplit(distance, rtt) }))
+    .filter((s) => Number.isFinite(s.afterResume))
+    .map((s) => `${s.rtt} ms: ${fmt(s.pause, 1)} rtt in the tool's write pause, ${fmt(s.afterResume, 1)} after RESUME`);
   const lines = [
     '',
     'pg-handover benchmark: each figure with its goal (medians)',

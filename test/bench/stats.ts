@@ -16,6 +16,23 @@ export function summarize(values: readonly number[]): Summary {
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
 }
 
+/**
+ * The distance bench's growth at `rtt` over its `baseRtt` runs, in round trips, and the part of
+ * it in the tool's write pause (PAUSE..RESUME); the rest comes after RESUME. NaN where a round
+ * trip has no runs. One reading for the distance bench's table and for goals.txt.
+ */
+export function distanceSplit(
+  results: ReadonlyArray<{ rttMs: number; gapMs: number; pauseMs: number }>,
+  rtt: number,
+  baseRtt = 0,
+): { growth: number; pause: number; afterResume: number } {
+  const medianAt = (at: number, pick: (r: { gapMs: number; pauseMs: number }) => number) =>
+    summarize(results.filter((r) => r.rttMs === at).map(pick)).median;
+  const growth = (medianAt(rtt, (r) => r.gapMs) - medianAt(baseRtt, (r) => r.gapMs)) / rtt;
+  const pause = (medianAt(rtt, (r) => r.pauseMs) - medianAt(baseRtt, (r) => r.pauseMs)) / rtt;
+  return { growth, pause, afterResume: growth - pause };
+}
+
 export const fmt = (value: number, digits = 0): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
 /** Adds one benchmark's section to `outDir/results.json`, keeping the others' (each bench writes its own key). */
